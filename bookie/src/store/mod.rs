@@ -1,0 +1,270 @@
+//! Object-store wiring: URL parsing, backend construction and the instrumented layer.
+//!
+//! Owns [`open_store`] (the only place a backend is built) and [`ObjectStoreHandle`] (what
+//! the rest of silt passes around). Layers, bottom up: backend (S3 with its own
+//! `RetryConfig`, local file system, or in-memory) → [`instrumented::InstrumentedStore`],
+//! which counts every request into [`StoreStats`]; the tiered read cache sits above.
+//!
+//! Invariants: every object name is built by [`paths`]; the handle's `prefix` starts every
+//! name; S3 is always configured for conditional PUT (`PutMode::Create`).
+
+pub mod instrumented;
+pub mod paths;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use object_store::ObjectStore;
+use object_store::aws::{AmazonS3Builder, S3ConditionalPut};
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+
+use crate::error::{Error, Result};
+use instrumented::InstrumentedStore;
+
+/// An object store plus the prefix every silt object name starts with.
+#[derive(Debug, Clone)]
+pub struct ObjectStoreHandle {
+    /// The (instrumented) store.
+    pub store: Arc<dyn ObjectStore>,
+    /// Prefix of every object name (empty for file and memory stores).
+    pub prefix: Path,
+    /// Request counters of `store`.
+    pub stats: Arc<StoreStats>,
+    /// The URL the store was opened from.
+    pub url: String,
+}
+
+impl ObjectStoreHandle {
+    /// Wraps `backend` in the instrumented layer.
+    pub fn new(backend: Arc<dyn ObjectStore>, prefix: Path, url: impl Into<String>) -> Self {
+        let stats = Arc::new(StoreStats::default());
+        let store: Arc<dyn ObjectStore> =
+            Arc::new(InstrumentedStore::new(backend, Arc::clone(&stats)));
+        Self {
+            store,
+            prefix,
+            stats,
+            url: url.into(),
+        }
+    }
+
+    /// A fresh in-memory store (tests).
+    pub fn in_memory() -> Self {
+        Self::new(Arc::new(InMemory::new()), Path::default(), "memory://")
+    }
+}
+
+/// Request counters of an object store; every attempt counts (retries included, for S3
+/// only as seen from above its own retry layer).
+#[derive(Debug, Default)]
+pub struct StoreStats {
+    puts: AtomicU64,
+    put_bytes: AtomicU64,
+    gets: AtomicU64,
+    get_bytes: AtomicU64,
+    heads: AtomicU64,
+    deletes: AtomicU64,
+    lists: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// A point-in-time copy of [`StoreStats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStatsSnapshot {
+    /// PUT requests (including multipart starts and copies).
+    pub puts: u64,
+    /// Bytes sent in PUTs.
+    pub put_bytes: u64,
+    /// GET requests (each range of a multi-range read counts).
+    pub gets: u64,
+    /// Bytes received by GETs.
+    pub get_bytes: u64,
+    /// HEAD requests.
+    pub heads: u64,
+    /// DELETE requests.
+    pub deletes: u64,
+    /// LIST requests.
+    pub lists: u64,
+    /// Requests that failed (any error, including not found).
+    pub errors: u64,
+}
+
+impl StoreStats {
+    /// Reads every counter.
+    pub fn snapshot(&self) -> StoreStatsSnapshot {
+        StoreStatsSnapshot {
+            puts: self.puts.load(Ordering::Relaxed),
+            put_bytes: self.put_bytes.load(Ordering::Relaxed),
+            gets: self.gets.load(Ordering::Relaxed),
+            get_bytes: self.get_bytes.load(Ordering::Relaxed),
+            heads: self.heads.load(Ordering::Relaxed),
+            deletes: self.deletes.load(Ordering::Relaxed),
+            lists: self.lists.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn add_put(&self, bytes: u64) {
+        self.puts.fetch_add(1, Ordering::Relaxed);
+        self.put_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_get(&self, count: u64, bytes: u64) {
+        self.gets.fetch_add(count, Ordering::Relaxed);
+        self.get_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_head(&self) {
+        self.heads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_delete(&self) {
+        self.deletes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_list(&self) {
+        self.lists.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_error(&self) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Opens the object store named by `url`:
+///
+/// * `file:///abs/dir` or a plain path: local file system rooted there (created);
+/// * `s3://bucket/some/prefix`: S3 configured from the environment (`AWS_ENDPOINT_URL`,
+///   keys, `AWS_REGION`, `AWS_ALLOW_HTTP`, …), conditional PUT forced on;
+/// * `memory://`: in-memory (tests).
+pub fn open_store(url: &str) -> Result<ObjectStoreHandle> {
+    let invalid = |reason: String| Error::InvalidStoreUrl {
+        url: url.to_owned(),
+        reason,
+    };
+    if url.trim().is_empty() {
+        return Err(invalid("empty url".into()));
+    }
+    if !url.contains("://") {
+        return open_local(url, std::path::PathBuf::from(url));
+    }
+    let parsed = url::Url::parse(url).map_err(|error| invalid(error.to_string()))?;
+    match parsed.scheme() {
+        "memory" => Ok(ObjectStoreHandle::new(
+            Arc::new(InMemory::new()),
+            Path::default(),
+            url,
+        )),
+        "file" => {
+            let dir = parsed
+                .to_file_path()
+                .map_err(|()| invalid("file url must name an absolute local path".into()))?;
+            open_local(url, dir)
+        }
+        "s3" => {
+            let bucket = parsed
+                .host_str()
+                .filter(|bucket| !bucket.is_empty())
+                .ok_or_else(|| invalid("s3 url has no bucket".into()))?;
+            let prefix = Path::parse(parsed.path().trim_matches('/'))
+                .map_err(|error| invalid(format!("bad prefix: {error}")))?;
+            // reqwest is built without a default crypto provider; install ring once. An
+            // error only means a provider is already installed.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let s3 = AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .with_conditional_put(S3ConditionalPut::ETagMatch)
+                .build()
+                .map_err(|error| invalid(format!("s3 configuration: {error}")))?;
+            Ok(ObjectStoreHandle::new(Arc::new(s3), prefix, url))
+        }
+        other => Err(invalid(format!("unknown scheme {other:?}"))),
+    }
+}
+
+fn open_local(url: &str, dir: std::path::PathBuf) -> Result<ObjectStoreHandle> {
+    std::fs::create_dir_all(&dir)
+        .map_err(|error| Error::io(format!("creating store directory {}", dir.display()), error))?;
+    let local = LocalFileSystem::new_with_prefix(&dir).map_err(|error| Error::InvalidStoreUrl {
+        url: url.to_owned(),
+        reason: error.to_string(),
+    })?;
+    Ok(ObjectStoreHandle::new(
+        Arc::new(local),
+        Path::default(),
+        url,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use object_store::{ObjectStoreExt, PutPayload};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_store_counts_requests() {
+        let handle = open_store("memory://").unwrap();
+        let path = Path::from("a/b");
+        handle
+            .store
+            .put(&path, PutPayload::from_static(b"hello"))
+            .await
+            .unwrap();
+        let bytes = handle
+            .store
+            .get(&path)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(&bytes[..], b"hello");
+        handle.store.head(&path).await.unwrap();
+        assert!(handle.store.get(&Path::from("missing")).await.is_err());
+        handle.store.delete(&path).await.unwrap();
+        let stats = handle.stats.snapshot();
+        assert_eq!(stats.puts, 1);
+        assert_eq!(stats.put_bytes, 5);
+        assert_eq!(stats.gets, 2); // the failed GET counts too
+        assert_eq!(stats.get_bytes, 5);
+        assert_eq!(stats.heads, 1);
+        assert_eq!(stats.deletes, 1);
+        assert_eq!(stats.errors, 1);
+    }
+
+    #[test]
+    fn local_urls_create_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        let handle = open_store(plain.to_str().unwrap()).unwrap();
+        assert!(plain.is_dir());
+        assert_eq!(handle.prefix, Path::default());
+        let file = dir.path().join("file");
+        let url = format!("file://{}", file.display());
+        open_store(&url).unwrap();
+        assert!(file.is_dir());
+    }
+
+    #[test]
+    fn s3_url_sets_bucket_and_prefix() {
+        let handle = open_store("s3://bucket/some/prefix/").unwrap();
+        assert_eq!(handle.prefix.as_ref(), "some/prefix");
+        assert_eq!(handle.url, "s3://bucket/some/prefix/");
+    }
+
+    #[test]
+    fn unknown_urls_are_rejected_with_their_name() {
+        for url in ["ftp://x/y", "", "s3:///prefix", "file://relative/host"] {
+            let error = open_store(url).unwrap_err();
+            assert_eq!(error.code(), "invalid_store_url", "{url}");
+        }
+        let message = open_store("gs://bucket").unwrap_err().to_string();
+        assert!(
+            message.contains("gs://bucket") && message.contains("s3://"),
+            "{message}"
+        );
+    }
+}

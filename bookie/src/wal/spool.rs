@@ -1,0 +1,238 @@
+//! [`SegmentSpool`]: sealed segment files on local disk, awaiting upload and commit.
+//!
+//! Files are `<dir>/<ULID>.seg`. A write goes to `<ULID>.seg.tmp`, is fsynced, renamed to
+//! its final name and the directory is fsynced, so a `.seg` file is always complete;
+//! `.tmp` leftovers of a crash are removed by [`SegmentSpool::open`]. Files are removed
+//! only after their segment is committed. I/O here is blocking `std::fs`: call it from
+//! `spawn_blocking` on a busy runtime.
+//!
+//! Invariant: `bytes_on_disk` counts the `.seg` files written or found at open and not
+//! yet removed (the write-ahead cache's disk budget reads it).
+
+use std::fs::{self, File};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use ulid::Ulid;
+
+use crate::error::{Error, Result};
+
+const SEGMENT_SUFFIX: &str = ".seg";
+const TMP_SUFFIX: &str = ".tmp";
+
+/// A directory of sealed segment files.
+#[derive(Debug)]
+pub struct SegmentSpool {
+    dir: PathBuf,
+    bytes_on_disk: AtomicU64,
+}
+
+impl SegmentSpool {
+    /// Opens (creating) the spool directory and removes `*.tmp` leftovers.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir)
+            .map_err(|error| Error::io(format!("creating spool {}", dir.display()), error))?;
+        let mut bytes_on_disk = 0;
+        for entry in read_dir(&dir)? {
+            let entry = entry
+                .map_err(|error| Error::io(format!("listing spool {}", dir.display()), error))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.ends_with(TMP_SUFFIX) {
+                let path = entry.path();
+                fs::remove_file(&path).map_err(|error| {
+                    Error::io(format!("removing leftover {}", path.display()), error)
+                })?;
+                tracing::info!(file = %path.display(), "removed unfinished spool file");
+            } else if parse_segment_name(&name).is_some() {
+                let metadata = entry.metadata().map_err(|error| {
+                    Error::io(
+                        format!("reading metadata of {}", entry.path().display()),
+                        error,
+                    )
+                })?;
+                bytes_on_disk += metadata.len();
+            }
+        }
+        Ok(Self {
+            dir,
+            bytes_on_disk: AtomicU64::new(bytes_on_disk),
+        })
+    }
+
+    /// The spool directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Path of segment `id`'s file.
+    pub fn segment_file(&self, id: Ulid) -> PathBuf {
+        self.dir.join(format!("{id}{SEGMENT_SUFFIX}"))
+    }
+
+    /// Durably writes a sealed segment (tmp file, fsync, rename, fsync directory).
+    pub fn write_sealed(&self, id: Ulid, bytes: &[u8]) -> Result<()> {
+        let final_path = self.segment_file(id);
+        let tmp_path = self.dir.join(format!("{id}{SEGMENT_SUFFIX}{TMP_SUFFIX}"));
+        let context = |what: &str| format!("{what} {}", tmp_path.display());
+        let mut file =
+            File::create(&tmp_path).map_err(|error| Error::io(context("creating"), error))?;
+        file.write_all(bytes)
+            .map_err(|error| Error::io(context("writing"), error))?;
+        file.sync_all()
+            .map_err(|error| Error::io(context("fsyncing"), error))?;
+        drop(file);
+        let replaced = fs::metadata(&final_path).map(|m| m.len()).ok();
+        fs::rename(&tmp_path, &final_path)
+            .map_err(|error| Error::io(format!("renaming to {}", final_path.display()), error))?;
+        File::open(&self.dir)
+            .and_then(|dir| dir.sync_all())
+            .map_err(|error| Error::io(format!("fsyncing {}", self.dir.display()), error))?;
+        if let Some(old) = replaced {
+            self.bytes_on_disk.fetch_sub(old, Ordering::Relaxed);
+        }
+        self.bytes_on_disk
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Ids of the sealed segments present, oldest first (ULID order).
+    pub fn pending(&self) -> Result<Vec<Ulid>> {
+        let mut ids = Vec::new();
+        for entry in read_dir(&self.dir)? {
+            let entry = entry.map_err(|error| {
+                Error::io(format!("listing spool {}", self.dir.display()), error)
+            })?;
+            if let Some(id) = parse_segment_name(&entry.file_name().to_string_lossy()) {
+                ids.push(id);
+            }
+        }
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// The whole segment file, or `None` if absent.
+    pub fn read(&self, id: Ulid) -> Result<Option<Bytes>> {
+        let path = self.segment_file(id);
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(Bytes::from(bytes))),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(Error::io(format!("reading {}", path.display()), error)),
+        }
+    }
+
+    /// `length` bytes at `position` of the segment file, or `None` if the file is absent.
+    /// A range past the end of the file is [`Error::Corrupt`].
+    pub fn read_range(&self, id: Ulid, position: u64, length: u32) -> Result<Option<Bytes>> {
+        let path = self.segment_file(id);
+        let mut file = match File::open(&path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(Error::io(format!("opening {}", path.display()), error)),
+        };
+        let file_len = file
+            .metadata()
+            .map_err(|error| Error::io(format!("reading metadata of {}", path.display()), error))?
+            .len();
+        if position.saturating_add(u64::from(length)) > file_len {
+            return Err(Error::corrupt(format!(
+                "range {position}+{length} lies outside {} ({file_len} bytes)",
+                path.display()
+            )));
+        }
+        file.seek(SeekFrom::Start(position))
+            .map_err(|error| Error::io(format!("seeking in {}", path.display()), error))?;
+        let mut buf = vec![0u8; length as usize];
+        file.read_exact(&mut buf)
+            .map_err(|error| Error::io(format!("reading {}", path.display()), error))?;
+        Ok(Some(Bytes::from(buf)))
+    }
+
+    /// Removes a committed segment's file (absent is fine).
+    pub fn remove(&self, id: Ulid) -> Result<()> {
+        let path = self.segment_file(id);
+        let len = match fs::metadata(&path) {
+            Ok(metadata) => metadata.len(),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(error) => {
+                return Err(Error::io(
+                    format!("reading metadata of {}", path.display()),
+                    error,
+                ));
+            }
+        };
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                self.bytes_on_disk.fetch_sub(len, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(Error::io(format!("removing {}", path.display()), error)),
+        }
+    }
+
+    /// Bytes of sealed segment files in the spool.
+    pub fn bytes_on_disk(&self) -> u64 {
+        self.bytes_on_disk.load(Ordering::Relaxed)
+    }
+}
+
+fn read_dir(dir: &Path) -> Result<fs::ReadDir> {
+    fs::read_dir(dir).map_err(|error| Error::io(format!("listing spool {}", dir.display()), error))
+}
+
+fn parse_segment_name(name: &str) -> Option<Ulid> {
+    let stem = name.strip_suffix(SEGMENT_SUFFIX)?;
+    Ulid::from_string(stem).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_pending_read_remove() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = SegmentSpool::open(dir.path().join("spool")).unwrap();
+        let older = Ulid::from_parts(1_000, 7);
+        let newer = Ulid::from_parts(2_000, 1);
+        spool.write_sealed(newer, b"newer segment").unwrap();
+        spool.write_sealed(older, b"older").unwrap();
+        assert_eq!(spool.pending().unwrap(), vec![older, newer]);
+        assert_eq!(spool.bytes_on_disk(), 18);
+        assert_eq!(&spool.read(older).unwrap().unwrap()[..], b"older");
+        assert_eq!(
+            &spool.read_range(newer, 6, 7).unwrap().unwrap()[..],
+            b"segment"
+        );
+        assert!(spool.read_range(newer, 6, 100).unwrap_err().is_corrupt());
+        spool.remove(older).unwrap();
+        spool.remove(older).unwrap(); // idempotent
+        assert_eq!(spool.read(older).unwrap(), None);
+        assert_eq!(spool.read_range(older, 0, 1).unwrap(), None);
+        assert_eq!(spool.pending().unwrap(), vec![newer]);
+        assert_eq!(spool.bytes_on_disk(), 13);
+    }
+
+    #[test]
+    fn open_removes_tmp_leftovers_and_counts_existing() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = Ulid::from_parts(5, 5);
+        {
+            let spool = SegmentSpool::open(dir.path()).unwrap();
+            spool.write_sealed(id, b"12345").unwrap();
+        }
+        let leftover = dir
+            .path()
+            .join(format!("{}.seg.tmp", Ulid::from_parts(6, 6)));
+        fs::write(&leftover, b"half").unwrap();
+        fs::write(dir.path().join("unrelated.txt"), b"x").unwrap();
+        let spool = SegmentSpool::open(dir.path()).unwrap();
+        assert!(!leftover.exists());
+        assert_eq!(spool.pending().unwrap(), vec![id]);
+        assert_eq!(spool.bytes_on_disk(), 5);
+    }
+}

@@ -1,0 +1,34 @@
+//! Fail points for crash tests: `SILT_FAILPOINTS=name[,name…]` makes the process abort
+//! (no cleanup, like `kill -9`) when it reaches a named step of the write protocol.
+//!
+//! - `upload.after_put`: a segment is in the bucket, its commit not yet sent.
+//! - `commit.before_send`: the committer is about to send a commit entry.
+//!
+//! Unset (the default), each check is one relaxed load of a cached flag set.
+
+use std::sync::OnceLock;
+
+/// Environment variable naming the active fail points.
+pub const ENV: &str = "SILT_FAILPOINTS";
+
+fn active() -> &'static [String] {
+    static ACTIVE: OnceLock<Vec<String>> = OnceLock::new();
+    ACTIVE.get_or_init(|| {
+        std::env::var(ENV)
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    })
+}
+
+/// Aborts the process if the fail point `name` is active.
+pub fn crash_if_active(name: &str) {
+    if active().iter().any(|n| n == name) {
+        eprintln!("fail point {name} reached: aborting");
+        std::process::abort();
+    }
+}

@@ -1,0 +1,272 @@
+//! `POST /v1/topics/{topic}/records`: validate, partition, append, wait for the commit.
+//!
+//! Nothing is staged until every record of the request is valid, so a bad request writes
+//! nothing. The request is one unit: its records share one segment and one commit entry,
+//! so a request spanning partitions is acknowledged or failed as a whole.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::Value;
+use silt_bookie::batch::Compression;
+use silt_bookie::clock::Clock;
+use silt_bookie::record::{Payload, Record};
+use silt_sdk::wire::{ErrorCode, ProduceRecord, ProduceRequest, ProduceResponse, RecordOffset};
+use tracing::Instrument;
+
+use crate::http::ApiError;
+use crate::http::validate;
+use crate::metrics::Metrics;
+use crate::state::AppState;
+use crate::write::partitioner::partition_for_key;
+use crate::write::{PartitionAppend, WriteError};
+
+/// `POST /v1/topics/{topic}/records`
+pub async fn produce(
+    State(state): State<AppState>,
+    Path(topic): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ProduceResponse>, ApiError> {
+    let started = Instant::now();
+    let span = tracing::info_span!(
+        "produce",
+        topic = %topic,
+        records = tracing::field::Empty,
+        bytes = tracing::field::Empty
+    );
+    let result = produce_inner(&state, &topic, body).instrument(span).await;
+    let metrics = &state.metrics;
+    match &result {
+        Ok((_, records, bytes)) => {
+            Metrics::outcome(&metrics.produce_requests, "ok");
+            metrics.produce_records.inc_by(*records);
+            metrics.produce_bytes.inc_by(*bytes);
+            metrics
+                .produce_latency
+                .observe(started.elapsed().as_secs_f64());
+        }
+        Err(error) => Metrics::outcome(&metrics.produce_requests, error.code.as_str()),
+    }
+    result.map(|(response, _, _)| Json(response))
+}
+
+async fn produce_inner(
+    state: &AppState,
+    topic: &str,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(ProduceResponse, u64, u64), ApiError> {
+    validate::topic_name(topic)?;
+    let limits = &state.config.server;
+    let request: ProduceRequest = validate::json_body(body, limits.max_request_bytes)?;
+    if request.producer.is_some() {
+        return Err(ApiError::invalid_request(
+            "idempotent producers (the \"producer\" field) are not supported by this broker version",
+        ));
+    }
+    if request.records.is_empty() {
+        return Err(ApiError::invalid_request(
+            "records must hold at least one record",
+        ));
+    }
+    if request.records.len() > limits.max_records_per_request as usize {
+        return Err(ApiError::new(
+            ErrorCode::TooManyRecords,
+            format!(
+                "{} records in one request; the limit is {} (server.max_records_per_request)",
+                request.records.len(),
+                limits.max_records_per_request
+            ),
+        ));
+    }
+    let view = state.metadata.describe_topic(topic).await?;
+    let partitions = u32::try_from(view.partitions.len()).unwrap_or(u32::MAX);
+    let compression = match view.settings.compression.as_deref() {
+        Some("zstd") => Compression::Zstd,
+        _ => Compression::None,
+    };
+    let now = silt_bookie::clock::SystemClock.now_ms();
+    let sticky = state.sticky.next_partition(partitions);
+    let record_count = request.records.len();
+    // partition -> (records, their indexes in the request)
+    let mut groups: BTreeMap<u32, (Vec<Record>, Vec<usize>)> = BTreeMap::new();
+    let mut total_bytes = 0u64;
+    for (index, wire) in request.records.into_iter().enumerate() {
+        let (record, hash_key, explicit) = convert(index, wire, now)?;
+        let size = record_size(&record);
+        if size > limits.max_record_bytes {
+            return Err(ApiError::new(
+                ErrorCode::RecordTooLarge,
+                format!(
+                    "record {index} is {size} bytes (key + value + headers); the limit is {} (server.max_record_bytes)",
+                    limits.max_record_bytes
+                ),
+            ));
+        }
+        total_bytes += size;
+        let partition = match (explicit, hash_key) {
+            (Some(p), _) if p >= partitions => {
+                return Err(ApiError::new(
+                    ErrorCode::PartitionNotFound,
+                    format!(
+                        "record {index} names partition {p}, but topic {topic:?} has {partitions} partitions (0 to {})",
+                        partitions - 1
+                    ),
+                ));
+            }
+            (Some(p), _) => p,
+            (None, Some(key)) => partition_for_key(&key, partitions),
+            (None, None) => sticky,
+        };
+        let group = groups.entry(partition).or_default();
+        group.0.push(record);
+        group.1.push(index);
+    }
+    tracing::Span::current().record("records", record_count);
+    tracing::Span::current().record("bytes", total_bytes);
+
+    let mut indexes = Vec::with_capacity(groups.len());
+    let parts = groups
+        .into_iter()
+        .map(|(partition, (records, request_indexes))| {
+            indexes.push((partition, request_indexes));
+            PartitionAppend {
+                topic_id: view.id,
+                partition,
+                compression,
+                records,
+            }
+        })
+        .collect();
+    let base_offsets = tokio::time::timeout(limits.request_timeout, state.pipeline.append(parts))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::Timeout,
+                format!(
+                    "records were not committed within {:?} (server.request_timeout); they may or may not be written",
+                    limits.request_timeout
+                ),
+            )
+        })?
+        .map_err(|error| write_error(topic, error))?;
+    let mut offsets = vec![
+        RecordOffset {
+            partition: 0,
+            offset: 0
+        };
+        record_count
+    ];
+    for ((partition, request_indexes), base) in indexes.into_iter().zip(base_offsets) {
+        for (position, index) in request_indexes.into_iter().enumerate() {
+            offsets[index] = RecordOffset {
+                partition,
+                offset: base + position as u64,
+            };
+        }
+    }
+    Ok((
+        ProduceResponse { offsets },
+        record_count as u64,
+        total_bytes,
+    ))
+}
+
+fn write_error(topic: &str, error: WriteError) -> ApiError {
+    match error {
+        WriteError::TopicNotFound => ApiError::new(
+            ErrorCode::TopicNotFound,
+            format!("topic {topic:?} was deleted while the records were being written"),
+        ),
+        WriteError::PartitionNotFound(p) => ApiError::new(
+            ErrorCode::PartitionNotFound,
+            format!("partition {p} of topic {topic:?} no longer exists"),
+        ),
+        WriteError::Unavailable(message) => ApiError::unavailable(message),
+        WriteError::ShuttingDown => {
+            ApiError::unavailable("broker is shutting down; retry on another broker")
+        }
+    }
+}
+
+/// Bytes a record counts against `max_record_bytes`.
+fn record_size(record: &Record) -> u64 {
+    let key = record.key.as_ref().map_or(0, |k| k.data.len());
+    let headers: usize = record.headers.iter().map(|(k, v)| k.len() + v.len()).sum();
+    (key + record.value.data.len() + headers) as u64
+}
+
+/// Turns a wire record into a stored one, with the bytes its key hashes on and its
+/// explicit partition.
+fn convert(
+    index: usize,
+    wire: ProduceRecord,
+    now: i64,
+) -> Result<(Record, Option<Vec<u8>>, Option<u32>), ApiError> {
+    let (key, hash_key) = match (wire.key, wire.key_b64) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_record(format!(
+                "record {index} has both key and key_b64; send one"
+            )));
+        }
+        (Some(Value::Null), None) | (None, None) => (None, None),
+        (Some(json), None) => {
+            let text = serde_json::to_vec(&json)
+                .map_err(|e| ApiError::invalid_record(format!("record {index} key: {e}")))?;
+            // A string key hashes on its UTF-8 bytes, as Kafka's StringSerializer sends it.
+            let hash = match &json {
+                Value::String(s) => s.as_bytes().to_vec(),
+                _ => text.clone(),
+            };
+            (Some(Payload::json(text)), Some(hash))
+        }
+        (None, Some(b64)) => {
+            let raw = decode_b64(index, "key_b64", &b64)?;
+            (Some(Payload::bytes(raw.clone())), Some(raw))
+        }
+    };
+    let value = match (wire.value, wire.value_b64) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_record(format!(
+                "record {index} has both value and value_b64; send one"
+            )));
+        }
+        (None, None) => {
+            return Err(ApiError::invalid_record(format!(
+                "record {index} has no value: send \"value\" (any JSON) or \"value_b64\" (base64 bytes)"
+            )));
+        }
+        (Some(json), None) => {
+            let text = serde_json::to_vec(&json)
+                .map_err(|e| ApiError::invalid_record(format!("record {index} value: {e}")))?;
+            Payload::json(text)
+        }
+        (None, Some(b64)) => Payload::bytes(decode_b64(index, "value_b64", &b64)?),
+    };
+    let timestamp_ms = wire.timestamp_ms.unwrap_or(now);
+    if timestamp_ms < 0 {
+        return Err(ApiError::invalid_record(format!(
+            "record {index} has timestamp_ms {timestamp_ms}; it must be ms since the Unix epoch, at least 0"
+        )));
+    }
+    let record = Record {
+        timestamp_ms,
+        key,
+        value,
+        headers: wire.headers.into_iter().collect(),
+    };
+    Ok((record, hash_key, wire.partition))
+}
+
+fn decode_b64(index: usize, field: &str, text: &str) -> Result<Vec<u8>, ApiError> {
+    BASE64.decode(text).map_err(|e| {
+        ApiError::invalid_record(format!(
+            "record {index} {field} is not valid standard base64: {e}"
+        ))
+    })
+}

@@ -1,0 +1,105 @@
+//! Topic routes: create, list, describe, delete.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use silt_bookie::clock::Clock;
+use silt_metadata::types::{TopicSettings, TopicView};
+use silt_sdk::wire::{CreateTopicRequest, ErrorCode, PartitionInfo, Topic, TopicConfig, TopicList};
+
+use crate::http::ApiError;
+use crate::http::validate;
+use crate::state::AppState;
+
+/// Compression names a topic may use.
+pub const COMPRESSIONS: &[&str] = &["none", "zstd"];
+
+/// `POST /v1/topics`
+pub async fn create(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Topic>), ApiError> {
+    let request: CreateTopicRequest =
+        validate::json_body(body, state.config.server.max_request_bytes)?;
+    validate::topic_name(&request.name)?;
+    let max = state.config.server.max_partitions_per_topic;
+    if request.partitions == 0 || request.partitions > max {
+        return Err(ApiError::new(
+            ErrorCode::InvalidPartitionCount,
+            format!(
+                "partitions = {} must be between 1 and {max} (server.max_partitions_per_topic)",
+                request.partitions
+            ),
+        ));
+    }
+    if let Some(compression) = &request.config.compression
+        && !COMPRESSIONS.contains(&compression.as_str())
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidConfig,
+            format!("config.compression = {compression:?} must be one of {COMPRESSIONS:?}"),
+        ));
+    }
+    let settings = TopicSettings {
+        compression: request.config.compression.clone(),
+    };
+    let now = silt_bookie::clock::SystemClock.now_ms();
+    let view = state
+        .metadata
+        .create_topic(&request.name, request.partitions, settings, now)
+        .await?;
+    Ok((StatusCode::CREATED, Json(topic_json(view))))
+}
+
+/// `GET /v1/topics`
+pub async fn list(State(state): State<AppState>) -> Result<Json<TopicList>, ApiError> {
+    let topics = state.metadata.list_topics().await?;
+    Ok(Json(TopicList {
+        topics: topics.into_iter().map(topic_json).collect(),
+    }))
+}
+
+/// `GET /v1/topics/{topic}`
+pub async fn describe(
+    State(state): State<AppState>,
+    Path(topic): Path<String>,
+) -> Result<Json<Topic>, ApiError> {
+    validate::topic_name(&topic)?;
+    Ok(Json(topic_json(
+        state.metadata.describe_topic(&topic).await?,
+    )))
+}
+
+/// `DELETE /v1/topics/{topic}`
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(topic): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    validate::topic_name(&topic)?;
+    state.metadata.delete_topic(&topic).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The wire form of a topic.
+pub fn topic_json(view: TopicView) -> Topic {
+    Topic {
+        partition_count: u32::try_from(view.partitions.len()).unwrap_or(u32::MAX),
+        partitions: view
+            .partitions
+            .iter()
+            .map(|p| PartitionInfo {
+                partition: p.partition,
+                start_offset: p.start_offset,
+                high_watermark: p.high_watermark,
+            })
+            .collect(),
+        name: view.name,
+        id: view.id,
+        config: TopicConfig {
+            compression: view.settings.compression,
+        },
+        created_at_ms: view.created_at_ms,
+    }
+}

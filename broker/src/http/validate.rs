@@ -1,0 +1,74 @@
+//! Input rules shared by the handlers: names, body parsing, partition numbers.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use silt_sdk::wire::ErrorCode;
+
+use crate::http::ApiError;
+
+/// Topic names: 1–249 characters of `[A-Za-z0-9._-]`, not `.` or `..` (Kafka's rule).
+pub fn topic_name(name: &str) -> Result<(), ApiError> {
+    let valid_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if name.is_empty() || name.len() > 249 || !valid_chars || name == "." || name == ".." {
+        let shown: String = name.chars().take(60).collect();
+        return Err(ApiError::new(
+            ErrorCode::InvalidTopicName,
+            format!(
+                "invalid topic name {shown:?}: use 1-249 characters of [A-Za-z0-9._-], not \".\" or \"..\""
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Parses a JSON body that the body-limit layer has already bounded.
+pub fn json_body<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    limit: u64,
+) -> Result<T, ApiError> {
+    let bytes = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("request body is larger than {limit} bytes (server.max_request_bytes)"),
+            )
+        } else {
+            ApiError::invalid_request(format!("cannot read request body: {rejection}"))
+        }
+    })?;
+    if bytes.is_empty() {
+        return Err(ApiError::invalid_request(
+            "request body is empty; send a JSON object",
+        ));
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}")))
+}
+
+/// Parses a partition path segment.
+pub fn partition_number(text: &str) -> Result<u32, ApiError> {
+    text.parse::<u32>().map_err(|_| {
+        ApiError::invalid_parameter(format!(
+            "partition {text:?} is not a partition number (0 to 4294967295)"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_follow_kafka() {
+        for ok in ["a", "orders", "a.b_c-D9", &"x".repeat(249)] {
+            assert!(topic_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".", "..", "a b", "a/b", "ü", &"x".repeat(250)] {
+            assert!(topic_name(bad).is_err(), "{bad}");
+        }
+    }
+}

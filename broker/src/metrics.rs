@@ -1,0 +1,259 @@
+//! Every Prometheus metric the broker exports, named once here, with fixed buckets.
+//!
+//! Counters and histograms are updated on the request, write and read paths; object-store
+//! and cache counters live in `silt-bookie` as atomics and are rendered at scrape time, so
+//! they cannot drift. All names start with `silt_`; no offsets or keys as labels.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use silt_bookie::cache::CacheStatsSnapshot;
+use silt_bookie::store::StoreStatsSnapshot;
+
+/// `outcome="ok"|"<error code>"`
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Outcome {
+    /// `ok` or the error code.
+    pub outcome: String,
+}
+
+/// The broker's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Produce requests by outcome.
+    pub produce_requests: Family<Outcome, Counter>,
+    /// Records acknowledged.
+    pub produce_records: Counter,
+    /// Record bytes acknowledged (key + value + headers).
+    pub produce_bytes: Counter,
+    /// Produce latency, receipt to acknowledgement.
+    pub produce_latency: Histogram,
+    /// Fetch requests by outcome.
+    pub fetch_requests: Family<Outcome, Counter>,
+    /// Records returned by fetches.
+    pub fetch_records: Counter,
+    /// Record bytes returned by fetches.
+    pub fetch_bytes: Counter,
+    /// Fetch latency, long-poll waits included.
+    pub fetch_latency: Histogram,
+    /// Size of each sealed segment.
+    pub segment_bytes: Histogram,
+    /// Segments uploaded.
+    pub segments_uploaded: Counter,
+    /// Segment upload latency (spool write + PUT).
+    pub upload_latency: Histogram,
+    /// Commit latency (one Raft entry for one or more segments).
+    pub commit_latency: Histogram,
+    /// Segments per commit entry.
+    pub commit_batch_segments: Histogram,
+    /// Segments recovered from the spool at start (sealed, never committed).
+    pub recovered_segments: Counter,
+    /// Bytes staged in the open segment.
+    pub wal_staged_bytes: Gauge,
+    /// Sealed segments being uploaded or waiting for a slot.
+    pub uploads_in_flight: Gauge,
+}
+
+fn latency_buckets() -> impl Iterator<Item = f64> {
+    // 100 µs .. ~52 s
+    exponential_buckets(0.0001, 2.0, 20)
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("silt");
+        let m = Metrics {
+            produce_requests: Family::default(),
+            produce_records: Counter::default(),
+            produce_bytes: Counter::default(),
+            produce_latency: Histogram::new(latency_buckets()),
+            fetch_requests: Family::default(),
+            fetch_records: Counter::default(),
+            fetch_bytes: Counter::default(),
+            fetch_latency: Histogram::new(latency_buckets()),
+            segment_bytes: Histogram::new(exponential_buckets(1024.0, 4.0, 12)),
+            segments_uploaded: Counter::default(),
+            upload_latency: Histogram::new(latency_buckets()),
+            commit_latency: Histogram::new(latency_buckets()),
+            commit_batch_segments: Histogram::new(exponential_buckets(1.0, 2.0, 8)),
+            recovered_segments: Counter::default(),
+            wal_staged_bytes: Gauge::default(),
+            uploads_in_flight: Gauge::default(),
+            registry: Registry::default(),
+        };
+        let r = &mut registry;
+        r.register(
+            "produce_requests",
+            "Produce requests by outcome",
+            m.produce_requests.clone(),
+        );
+        r.register(
+            "produce_records",
+            "Records acknowledged",
+            m.produce_records.clone(),
+        );
+        r.register(
+            "produce_bytes",
+            "Record bytes acknowledged",
+            m.produce_bytes.clone(),
+        );
+        r.register(
+            "produce_latency_seconds",
+            "Produce latency, receipt to acknowledgement",
+            m.produce_latency.clone(),
+        );
+        r.register(
+            "fetch_requests",
+            "Fetch requests by outcome",
+            m.fetch_requests.clone(),
+        );
+        r.register(
+            "fetch_records",
+            "Records returned by fetches",
+            m.fetch_records.clone(),
+        );
+        r.register(
+            "fetch_bytes",
+            "Record bytes returned by fetches",
+            m.fetch_bytes.clone(),
+        );
+        r.register(
+            "fetch_latency_seconds",
+            "Fetch latency including long-poll waits",
+            m.fetch_latency.clone(),
+        );
+        r.register(
+            "segment_size_bytes",
+            "Size of each sealed segment",
+            m.segment_bytes.clone(),
+        );
+        r.register(
+            "segments_uploaded",
+            "Segments uploaded to the object store",
+            m.segments_uploaded.clone(),
+        );
+        r.register(
+            "segment_upload_latency_seconds",
+            "Spool write plus conditional PUT of a segment",
+            m.upload_latency.clone(),
+        );
+        r.register(
+            "commit_latency_seconds",
+            "Metadata commit of one entry of segments",
+            m.commit_latency.clone(),
+        );
+        r.register(
+            "commit_batch_segments",
+            "Segments per metadata commit entry",
+            m.commit_batch_segments.clone(),
+        );
+        r.register(
+            "recovered_segments",
+            "Sealed segments committed by start-up recovery",
+            m.recovered_segments.clone(),
+        );
+        r.register(
+            "wal_staged_bytes",
+            "Bytes staged in the open segment",
+            m.wal_staged_bytes.clone(),
+        );
+        r.register(
+            "uploads_in_flight",
+            "Sealed segments uploading or waiting for an upload slot",
+            m.uploads_in_flight.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+}
+
+impl Metrics {
+    /// Counts one produce or fetch outcome.
+    pub fn outcome(family: &Family<Outcome, Counter>, outcome: &str) {
+        family
+            .get_or_create(&Outcome {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Prometheus text exposition of everything, store and cache counters included.
+    pub fn render(
+        &self,
+        store: &StoreStatsSnapshot,
+        cache: &CacheStatsSnapshot,
+        spooled_bytes: u64,
+    ) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode_registry(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        let mut line = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+            for (labels, value) in samples {
+                if labels.is_empty() {
+                    out.push_str(&format!("{name} {value}\n"));
+                } else {
+                    out.push_str(&format!("{name}{{{labels}}} {value}\n"));
+                }
+            }
+        };
+        line(
+            "silt_object_store_requests_total",
+            "counter",
+            "Object-store requests by operation",
+            &[
+                ("op=\"put\"", store.puts),
+                ("op=\"get\"", store.gets),
+                ("op=\"head\"", store.heads),
+                ("op=\"delete\"", store.deletes),
+                ("op=\"list\"", store.lists),
+            ],
+        );
+        line(
+            "silt_object_store_errors_total",
+            "counter",
+            "Object-store requests that failed",
+            &[("", store.errors)],
+        );
+        line(
+            "silt_object_store_bytes_total",
+            "counter",
+            "Object-store payload bytes by operation",
+            &[
+                ("op=\"put\"", store.put_bytes),
+                ("op=\"get\"", store.get_bytes),
+            ],
+        );
+        line(
+            "silt_cache_requests_total",
+            "counter",
+            "Chunk reads by the tier that answered",
+            &[
+                ("tier=\"memory\",result=\"hit\"", cache.memory_hits),
+                ("tier=\"memory\",result=\"miss\"", cache.memory_misses),
+                ("tier=\"disk\",result=\"hit\"", cache.disk_hits),
+                ("tier=\"disk\",result=\"miss\"", cache.disk_misses),
+                (
+                    "tier=\"object_store\",result=\"hit\"",
+                    cache.object_store_hits,
+                ),
+                (
+                    "tier=\"object_store\",result=\"miss\"",
+                    cache.object_store_misses,
+                ),
+            ],
+        );
+        line(
+            "silt_wal_spooled_bytes",
+            "gauge",
+            "Sealed segment bytes on local disk awaiting upload or commit",
+            &[("", spooled_bytes)],
+        );
+        out.push_str("# EOF\n");
+        out
+    }
+}

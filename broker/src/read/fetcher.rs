@@ -1,0 +1,222 @@
+//! [`Fetcher`]: reads records of one partition from an offset.
+//!
+//! It asks the metadata service for the index entries that cover the offset (a
+//! linearizable read, so a record acknowledged before the fetch began is visible), reads
+//! the chunks through the tiered reader (memory, then the local spool, then a ranged GET,
+//! several chunks at once), verifies each chunk's checksum and record count, and trims to
+//! the offset and the limits. At the high watermark it waits on the metadata service's
+//! applied-entry signal, not by polling, until a record commits, `wait` passes, or the
+//! broker shuts down.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use futures::StreamExt;
+use silt_bookie::batch::decode_batch;
+use silt_bookie::cache::ChunkReader;
+use silt_bookie::record::{Payload, PayloadKind};
+use silt_metadata::MetadataClient;
+use silt_metadata::types::IndexEntry;
+use silt_sdk::wire::{ErrorCode, FetchResponse, FetchedRecord};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::http::ApiError;
+
+/// Chunks read at once by one fetch.
+const PARALLEL_CHUNK_READS: usize = 8;
+/// Index entries asked for per lookup.
+const ENTRIES_PER_LOOKUP: usize = 256;
+
+/// What one fetch may return and how long it may wait.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchLimits {
+    /// Most records.
+    pub max_records: u32,
+    /// Most bytes of keys, values and headers; at least one record is returned anyway.
+    pub max_bytes: u64,
+    /// Long-poll wait at the high watermark.
+    pub wait: Duration,
+}
+
+/// Reads partitions.
+#[derive(Clone)]
+pub struct Fetcher {
+    metadata: Arc<dyn MetadataClient>,
+    reader: Arc<ChunkReader>,
+}
+
+impl Fetcher {
+    /// A fetcher over the metadata service and a chunk reader.
+    pub fn new(metadata: Arc<dyn MetadataClient>, reader: Arc<ChunkReader>) -> Self {
+        Fetcher { metadata, reader }
+    }
+
+    /// Records of `topic`/`partition` from `offset`.
+    pub async fn fetch(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        limits: FetchLimits,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(FetchResponse, u64), ApiError> {
+        let mut applied = self.metadata.subscribe_applied();
+        let deadline = Instant::now() + limits.wait;
+        let slice = loop {
+            applied.borrow_and_update();
+            let slice = self
+                .metadata
+                .partition_slice(topic, partition, offset, ENTRIES_PER_LOOKUP)
+                .await?;
+            if offset < slice.start_offset || offset > slice.high_watermark {
+                return Err(ApiError::new(
+                    ErrorCode::OffsetOutOfRange,
+                    format!(
+                        "offset {offset} is outside partition {partition} of topic {topic:?}: readable offsets are {} to {} (the high watermark)",
+                        slice.start_offset, slice.high_watermark
+                    ),
+                ));
+            }
+            if offset < slice.high_watermark || Instant::now() >= deadline || *shutdown.borrow() {
+                break slice;
+            }
+            tokio::select! {
+                changed = applied.changed() => {
+                    if changed.is_err() {
+                        break slice;
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => {}
+                _ = shutdown.changed() => {}
+            }
+        };
+        let high_watermark = slice.high_watermark;
+        let entries = plan(&slice.entries, offset, limits);
+        let mut chunks = futures::stream::iter(entries.into_iter().map(|entry| {
+            let reader = self.reader.clone();
+            async move { read_entry(&reader, entry).await }
+        }))
+        .buffered(PARALLEL_CHUNK_READS);
+        let mut records = Vec::new();
+        let mut bytes = 0u64;
+        let mut next_offset = offset;
+        'chunks: while let Some(chunk) = chunks.next().await {
+            let (entry, decoded) = chunk?;
+            for (position, record) in decoded.into_iter().enumerate() {
+                let record_offset = entry.base_offset + position as u64;
+                if record_offset < next_offset {
+                    continue;
+                }
+                let size = record.key.as_ref().map_or(0, |k| k.data.len() as u64)
+                    + record.value.data.len() as u64
+                    + record
+                        .headers
+                        .iter()
+                        .map(|(k, v)| (k.len() + v.len()) as u64)
+                        .sum::<u64>();
+                if records.len() as u32 >= limits.max_records
+                    || (!records.is_empty() && bytes + size > limits.max_bytes)
+                {
+                    break 'chunks;
+                }
+                bytes += size;
+                records.push(wire_record(record_offset, record)?);
+                next_offset = record_offset + 1;
+            }
+        }
+        Ok((
+            FetchResponse {
+                records,
+                next_offset,
+                high_watermark,
+            },
+            bytes,
+        ))
+    }
+}
+
+/// Reads and verifies one index entry's chunk.
+async fn read_entry(
+    reader: &ChunkReader,
+    entry: IndexEntry,
+) -> Result<(IndexEntry, Vec<silt_bookie::record::Record>), ApiError> {
+    {
+        let span =
+            tracing::debug_span!("read_chunk", object = %entry.object, position = entry.position);
+        let bytes = reader
+            .read_chunk(&entry.object, entry.position, entry.length)
+            .instrument(span)
+            .await?;
+        let records = decode_batch(&bytes)?;
+        if records.len() != entry.record_count as usize {
+            return Err(ApiError::new(
+                ErrorCode::CorruptData,
+                format!(
+                    "chunk at {}:{} holds {} records but the index says {}",
+                    entry.object,
+                    entry.position,
+                    records.len(),
+                    entry.record_count
+                ),
+            ));
+        }
+        Ok((entry, records))
+    }
+}
+
+/// The entries worth reading for `limits`, judged by their stored sizes.
+fn plan(entries: &[IndexEntry], offset: u64, limits: FetchLimits) -> Vec<IndexEntry> {
+    let mut planned = Vec::new();
+    let mut records = 0u64;
+    let mut bytes = 0u64;
+    for entry in entries {
+        if entry.end_offset() <= offset {
+            continue;
+        }
+        planned.push(entry.clone());
+        records += entry.end_offset() - offset.max(entry.base_offset);
+        bytes += u64::from(entry.length);
+        if records >= u64::from(limits.max_records) || bytes >= limits.max_bytes {
+            break;
+        }
+    }
+    planned
+}
+
+fn wire_record(
+    offset: u64,
+    record: silt_bookie::record::Record,
+) -> Result<FetchedRecord, ApiError> {
+    let (key, key_b64) = match record.key {
+        None => (None, None),
+        Some(payload) => split(payload)?,
+    };
+    let (value, value_b64) = split(record.value)?;
+    Ok(FetchedRecord {
+        offset,
+        timestamp_ms: record.timestamp_ms,
+        key,
+        key_b64,
+        value,
+        value_b64,
+        headers: record.headers.into_iter().collect(),
+    })
+}
+
+fn split(payload: Payload) -> Result<(Option<serde_json::Value>, Option<String>), ApiError> {
+    match payload.kind {
+        PayloadKind::Json => serde_json::from_slice(&payload.data)
+            .map(|v| (Some(v), None))
+            .map_err(|e| {
+                ApiError::new(
+                    ErrorCode::CorruptData,
+                    format!("stored JSON does not parse: {e}"),
+                )
+            }),
+        PayloadKind::Bytes => Ok((None, Some(BASE64.encode(&payload.data)))),
+    }
+}

@@ -1,0 +1,50 @@
+//! The HTTP server: routes, tower layers and graceful shutdown.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use silt_sdk::wire::ErrorCode;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::http::{ApiError, fetch, health, openapi, produce, topics};
+use crate::state::AppState;
+
+/// Every route of the v1 API and the operational endpoints.
+pub fn router(state: AppState) -> Router {
+    let body_limit = usize::try_from(state.config.server.max_request_bytes).unwrap_or(usize::MAX);
+    Router::new()
+        .route("/v1/topics", post(topics::create).get(topics::list))
+        .route(
+            "/v1/topics/{topic}",
+            get(topics::describe).delete(topics::delete),
+        )
+        .route("/v1/topics/{topic}/records", post(produce::produce))
+        .route(
+            "/v1/topics/{topic}/partitions/{partition}/records",
+            get(fetch::fetch),
+        )
+        .route("/v1/openapi.json", get(openapi::openapi))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal("the broker hit an internal error handling this request")
+                .into_response()
+        }))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such route; see /v1/openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "method not allowed on this route; see /v1/openapi.json",
+    )
+}

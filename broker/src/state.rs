@@ -1,0 +1,37 @@
+//! [`AppState`]: what every HTTP handler shares.
+
+use std::sync::Arc;
+
+use silt_bookie::cache::ChunkReader;
+use silt_bookie::store::ObjectStoreHandle;
+use silt_bookie::wal::SegmentSpool;
+use silt_metadata::MetadataClient;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::write::WritePipeline;
+use crate::write::partitioner::StickyPartitioner;
+
+/// Shared state of the HTTP server.
+#[derive(Clone)]
+pub struct AppState {
+    /// Effective configuration.
+    pub config: Arc<Config>,
+    /// The metadata service.
+    pub metadata: Arc<dyn MetadataClient>,
+    /// The write path.
+    pub pipeline: WritePipeline,
+    /// The read path's tiered chunk reader.
+    pub reader: Arc<ChunkReader>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// The object store.
+    pub store: ObjectStoreHandle,
+    /// Sealed segments on local disk.
+    pub spool: Arc<SegmentSpool>,
+    /// Round-robin for keyless records.
+    pub sticky: Arc<StickyPartitioner>,
+    /// Flips to `true` when the broker starts shutting down; long-polls return early.
+    pub shutdown: watch::Receiver<bool>,
+}

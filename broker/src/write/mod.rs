@@ -1,0 +1,7 @@
+//! The write path: partitioning, then append → seal → upload → commit → acknowledge.
+
+pub mod partitioner;
+pub mod pipeline;
+pub mod recovery;
+
+pub use pipeline::{PartitionAppend, WriteError, WritePipeline};

@@ -1,0 +1,513 @@
+//! The write pipeline: DESIGN.md's write path, steps 2 to 5.
+//!
+//! One actor owns the open segment (a [`SegmentBuilder`] in memory). Produce requests
+//! append to it and wait. The actor seals the segment by size, at once when no upload is in
+//! flight (an idle broker does not wait for a timer), or when the linger passes while
+//! uploads run ([`SealPolicy`]). Each sealed segment is written to the spool (local disk,
+//! fsync'd) and uploaded with a conditional PUT under a unique name, several at once. A
+//! committer then orders uploaded segments through the metadata service **in seal order**,
+//! batching every segment that is ready into one Raft entry, and only then answers the
+//! waiting requests with their offsets: acknowledged means in the bucket and ordered in
+//! metadata. A failed upload fails its requests (their records are never committed: the
+//! spool file is dropped); a failed commit fails its requests but keeps the spool file, so
+//! start-up recovery commits it (idempotent by object name).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use silt_bookie::batch::Compression;
+use silt_bookie::cache::ChunkCache;
+use silt_bookie::record::Record;
+use silt_bookie::segment::{SealedSegment, SegmentBuilder};
+use silt_bookie::store::{ObjectStoreHandle, paths};
+use silt_bookie::upload::upload_segment;
+use silt_bookie::wal::{SealPolicy, SegmentSpool};
+use silt_metadata::MetadataClient;
+use silt_metadata::types::{ChunkCommit, ChunkOutcome, SegmentCommit, SegmentCommitResult};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tracing::{Instrument, debug, info_span, warn};
+use ulid::Ulid;
+
+use crate::metrics::Metrics;
+
+/// Records of one partition in one produce request.
+#[derive(Debug)]
+pub struct PartitionAppend {
+    /// Topic id.
+    pub topic_id: u64,
+    /// Partition.
+    pub partition: u32,
+    /// The topic's chunk compression.
+    pub compression: Compression,
+    /// Records, in request order.
+    pub records: Vec<Record>,
+}
+
+/// Why an append was not acknowledged.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WriteError {
+    /// The topic was deleted while the records were in flight.
+    #[error("topic was deleted while the records were being written")]
+    TopicNotFound,
+    /// The partition no longer exists.
+    #[error("partition {0} no longer exists")]
+    PartitionNotFound(u32),
+    /// The object store or metadata service failed; nothing was acknowledged.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The broker is shutting down.
+    #[error("broker is shutting down")]
+    ShuttingDown,
+}
+
+/// Shared parts every stage uses.
+pub struct PipelineParts {
+    /// The object store.
+    pub store: ObjectStoreHandle,
+    /// Sealed segments on local disk.
+    pub spool: Arc<SegmentSpool>,
+    /// The metadata service.
+    pub metadata: Arc<dyn MetadataClient>,
+    /// The hot read tier, filled with committed chunks.
+    pub cache: Arc<ChunkCache>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+struct AppendRequest {
+    parts: Vec<PartitionAppend>,
+    done: oneshot::Sender<Result<Vec<u64>, WriteError>>,
+}
+
+enum ActorMessage {
+    Append(AppendRequest),
+    Close(oneshot::Sender<()>),
+}
+
+/// A request waiting for its segment's commit: one slot per partition it wrote.
+struct Waiter {
+    slots: Vec<Slot>,
+    done: oneshot::Sender<Result<Vec<u64>, WriteError>>,
+}
+
+struct Slot {
+    topic_id: u64,
+    partition: u32,
+    delta: u32,
+}
+
+/// The outcome of one sealed segment's upload, handed to the committer.
+struct Uploaded {
+    sequence: u64,
+    result: Result<UploadedSegment, WriteError>,
+    waiters: Vec<Waiter>,
+}
+
+struct UploadedSegment {
+    id: Ulid,
+    object: String,
+    sealed: SealedSegment,
+}
+
+/// Handle to the running pipeline.
+#[derive(Clone)]
+pub struct WritePipeline {
+    actor: mpsc::Sender<ActorMessage>,
+    tasks: Arc<std::sync::Mutex<Option<(JoinHandle<()>, JoinHandle<()>)>>>,
+}
+
+impl WritePipeline {
+    /// Starts the actor and the committer.
+    pub fn start(parts: Arc<PipelineParts>, policy: SealPolicy) -> Self {
+        let (actor_tx, actor_rx) = mpsc::channel(1024);
+        let (commit_tx, commit_rx) = mpsc::unbounded_channel();
+        let committer = tokio::spawn(commit_loop(parts.clone(), commit_rx));
+        let actor = Actor {
+            uploads: Arc::new(Semaphore::new(policy.max_uploads_in_flight.max(1))),
+            policy,
+            builder: SegmentBuilder::new(),
+            opened_at: None,
+            waiters: Vec::new(),
+            in_flight: 0,
+            sequence: 0,
+            parts,
+            commit_tx,
+        };
+        let actor = tokio::spawn(actor.run(actor_rx));
+        WritePipeline {
+            actor: actor_tx,
+            tasks: Arc::new(std::sync::Mutex::new(Some((actor, committer)))),
+        }
+    }
+
+    /// Appends records and waits until they are durable and ordered; returns each part's
+    /// first offset, in the order of `parts`.
+    pub async fn append(&self, parts: Vec<PartitionAppend>) -> Result<Vec<u64>, WriteError> {
+        let (done, receiver) = oneshot::channel();
+        self.actor
+            .send(ActorMessage::Append(AppendRequest { parts, done }))
+            .await
+            .map_err(|_| WriteError::ShuttingDown)?;
+        receiver.await.map_err(|_| WriteError::ShuttingDown)?
+    }
+
+    /// Seals what is staged, waits for every upload and commit, and stops. Appends after
+    /// this fail with [`WriteError::ShuttingDown`].
+    pub async fn close(&self) {
+        let (done, receiver) = oneshot::channel();
+        if self.actor.send(ActorMessage::Close(done)).await.is_ok() {
+            let _ = receiver.await;
+        }
+        let tasks = self.tasks.lock().ok().and_then(|mut guard| guard.take());
+        if let Some((actor, committer)) = tasks {
+            let _ = actor.await;
+            let _ = committer.await;
+        }
+    }
+}
+
+struct Actor {
+    policy: SealPolicy,
+    builder: SegmentBuilder,
+    opened_at: Option<Instant>,
+    waiters: Vec<Waiter>,
+    in_flight: usize,
+    sequence: u64,
+    uploads: Arc<Semaphore>,
+    parts: Arc<PipelineParts>,
+    commit_tx: mpsc::UnboundedSender<Uploaded>,
+}
+
+impl Actor {
+    async fn run(mut self, mut messages: mpsc::Receiver<ActorMessage>) {
+        let (upload_done_tx, mut upload_done) = mpsc::unbounded_channel::<()>();
+        loop {
+            let linger_at = self
+                .opened_at
+                .filter(|_| self.in_flight < self.policy.max_uploads_in_flight)
+                .map(|opened| opened + self.policy.linger);
+            tokio::select! {
+                biased;
+                Some(()) = upload_done.recv() => {
+                    self.in_flight -= 1;
+                    self.maybe_seal(&upload_done_tx);
+                }
+                message = messages.recv() => match message {
+                    Some(ActorMessage::Append(request)) => {
+                        self.append(request);
+                        self.maybe_seal(&upload_done_tx);
+                    }
+                    Some(ActorMessage::Close(done)) => {
+                        if !self.builder.is_empty() {
+                            self.seal(&upload_done_tx);
+                        }
+                        messages.close();
+                        // Refuse what is still queued; those requests were never staged.
+                        while let Ok(message) = messages.try_recv() {
+                            if let ActorMessage::Append(request) = message {
+                                let _ = request.done.send(Err(WriteError::ShuttingDown));
+                            }
+                        }
+                        let _ = done.send(());
+                        return;
+                    }
+                    None => return,
+                },
+                () = sleep_until(linger_at) => self.seal(&upload_done_tx),
+            }
+        }
+    }
+
+    fn append(&mut self, request: AppendRequest) {
+        let mut slots = Vec::with_capacity(request.parts.len());
+        for part in &request.parts {
+            let delta = self.builder.append(
+                part.topic_id,
+                part.partition,
+                part.compression,
+                &part.records,
+            );
+            slots.push(Slot {
+                topic_id: part.topic_id,
+                partition: part.partition,
+                delta,
+            });
+        }
+        self.waiters.push(Waiter {
+            slots,
+            done: request.done,
+        });
+        if self.opened_at.is_none() {
+            self.opened_at = Some(Instant::now());
+        }
+        self.parts
+            .metrics
+            .wal_staged_bytes
+            .set(i64::try_from(self.builder.staged_bytes()).unwrap_or(i64::MAX));
+    }
+
+    fn maybe_seal(&mut self, upload_done: &mpsc::UnboundedSender<()>) {
+        let Some(opened) = self.opened_at else {
+            return;
+        };
+        if self.policy.should_seal(
+            self.builder.staged_bytes(),
+            opened.elapsed(),
+            self.in_flight,
+        ) {
+            self.seal(upload_done);
+        }
+    }
+
+    fn seal(&mut self, upload_done: &mpsc::UnboundedSender<()>) {
+        if self.builder.is_empty() {
+            self.opened_at = None;
+            return;
+        }
+        let builder = std::mem::replace(&mut self.builder, SegmentBuilder::new());
+        let waiters = std::mem::take(&mut self.waiters);
+        self.opened_at = None;
+        self.sequence += 1;
+        self.in_flight += 1;
+        let metrics = &self.parts.metrics;
+        metrics.wal_staged_bytes.set(0);
+        metrics
+            .uploads_in_flight
+            .set(i64::try_from(self.in_flight).unwrap_or(i64::MAX));
+        let sequence = self.sequence;
+        let parts = self.parts.clone();
+        let uploads = self.uploads.clone();
+        let commit_tx = self.commit_tx.clone();
+        let upload_done = upload_done.clone();
+        tokio::spawn(async move {
+            let result = seal_and_upload(&parts, builder, &uploads).await;
+            let _ = commit_tx.send(Uploaded {
+                sequence,
+                result,
+                waiters,
+            });
+            let _ = upload_done.send(());
+        });
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Finishes the segment, writes it to the spool and uploads it.
+async fn seal_and_upload(
+    parts: &PipelineParts,
+    builder: SegmentBuilder,
+    uploads: &Semaphore,
+) -> Result<UploadedSegment, WriteError> {
+    let id = Ulid::new();
+    let object = paths::segment_path(&parts.store.prefix, id);
+    let span = info_span!("segment_upload", segment = %id, bytes = tracing::field::Empty);
+    async {
+        let started = Instant::now();
+        let spool = parts.spool.clone();
+        let sealed = tokio::task::spawn_blocking(move || {
+            let sealed = builder.finish()?;
+            spool.write_sealed(id, &sealed.bytes)?;
+            Ok::<_, silt_bookie::Error>(sealed)
+        })
+        .await
+        .map_err(|e| WriteError::Unavailable(format!("segment seal task failed: {e}")))?
+        .map_err(|e| WriteError::Unavailable(format!("cannot seal segment {id}: {e}")))?;
+        tracing::Span::current().record("bytes", sealed.bytes.len());
+        let _permit = uploads
+            .acquire()
+            .await
+            .map_err(|_| WriteError::ShuttingDown)?;
+        if let Err(error) = upload_segment(&parts.store, &object, sealed.bytes.clone()).await {
+            warn!(%error, segment = %id, "segment upload failed; its requests fail");
+            if let Err(error) = parts.spool.remove(id) {
+                warn!(%error, segment = %id, "cannot remove the spool file of a failed upload");
+            }
+            return Err(WriteError::Unavailable(format!(
+                "object store upload failed: {error}"
+            )));
+        }
+        crate::failpoints::crash_if_active("upload.after_put");
+        let metrics = &parts.metrics;
+        metrics.segments_uploaded.inc();
+        metrics.segment_bytes.observe(sealed.bytes.len() as f64);
+        metrics
+            .upload_latency
+            .observe(started.elapsed().as_secs_f64());
+        Ok(UploadedSegment {
+            id,
+            object: object.to_string(),
+            sealed,
+        })
+    }
+    .instrument(span)
+    .await
+}
+
+/// The commit request for a sealed segment.
+pub fn segment_commit(object: &str, sealed: &SealedSegment) -> SegmentCommit {
+    SegmentCommit {
+        object: object.to_owned(),
+        size: sealed.bytes.len() as u64,
+        chunks: sealed
+            .chunks
+            .iter()
+            .map(|c| ChunkCommit {
+                topic_id: c.topic_id,
+                partition: c.partition,
+                position: c.position,
+                length: c.length,
+                record_count: c.record_count,
+                first_timestamp_ms: c.first_timestamp_ms,
+                max_timestamp_ms: c.max_timestamp_ms,
+            })
+            .collect(),
+    }
+}
+
+/// Commits a batch of segments, retrying (commits are idempotent by object name).
+pub async fn commit_with_retry(
+    metadata: &dyn MetadataClient,
+    metrics: &Metrics,
+    commits: Vec<SegmentCommit>,
+) -> Result<Vec<SegmentCommitResult>, WriteError> {
+    let span = info_span!("commit", segments = commits.len());
+    async {
+        let mut backoff = Duration::from_millis(20);
+        let mut attempt = 1;
+        loop {
+            let started = Instant::now();
+            match metadata.commit_segments(commits.clone()).await {
+                Ok(results) => {
+                    metrics
+                        .commit_latency
+                        .observe(started.elapsed().as_secs_f64());
+                    metrics.commit_batch_segments.observe(commits.len() as f64);
+                    return Ok(results);
+                }
+                Err(silt_metadata::Error::ShuttingDown) => return Err(WriteError::ShuttingDown),
+                Err(error) if attempt >= 5 => {
+                    return Err(WriteError::Unavailable(format!(
+                        "metadata commit failed: {error}"
+                    )));
+                }
+                Err(error) => {
+                    debug!(%error, attempt, "commit failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Orders uploaded segments by seal sequence and commits every ready run in one entry.
+async fn commit_loop(parts: Arc<PipelineParts>, mut uploaded: mpsc::UnboundedReceiver<Uploaded>) {
+    let mut ready: BTreeMap<u64, Uploaded> = BTreeMap::new();
+    let mut next = 1u64;
+    while let Some(item) = uploaded.recv().await {
+        ready.insert(item.sequence, item);
+        while let Ok(item) = uploaded.try_recv() {
+            ready.insert(item.sequence, item);
+        }
+        let mut batch = Vec::new();
+        while let Some(item) = ready.remove(&next) {
+            next += 1;
+            batch.push(item);
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let mut committable = Vec::new();
+        for item in batch {
+            match item.result {
+                Ok(segment) => committable.push((segment, item.waiters)),
+                Err(error) => {
+                    for waiter in item.waiters {
+                        let _ = waiter.done.send(Err(error.clone()));
+                    }
+                }
+            }
+        }
+        if committable.is_empty() {
+            continue;
+        }
+        crate::failpoints::crash_if_active("commit.before_send");
+        let commits = committable
+            .iter()
+            .map(|(segment, _)| segment_commit(&segment.object, &segment.sealed))
+            .collect();
+        match commit_with_retry(parts.metadata.as_ref(), &parts.metrics, commits).await {
+            Ok(results) => {
+                for ((segment, waiters), result) in committable.into_iter().zip(results) {
+                    finish_segment(&parts, segment, waiters, &result);
+                }
+            }
+            Err(error) => {
+                warn!(%error, "commit failed; requests fail, spool files stay for recovery");
+                for (_, waiters) in committable {
+                    for waiter in waiters {
+                        let _ = waiter.done.send(Err(error.clone()));
+                    }
+                }
+            }
+        }
+        parts
+            .metrics
+            .uploads_in_flight
+            .set(i64::try_from(ready.len()).unwrap_or(0));
+    }
+}
+
+/// Answers a committed segment's requests, feeds the hot cache and drops the spool file.
+fn finish_segment(
+    parts: &PipelineParts,
+    segment: UploadedSegment,
+    waiters: Vec<Waiter>,
+    result: &SegmentCommitResult,
+) {
+    let mut outcomes: BTreeMap<(u64, u32), ChunkOutcome> = BTreeMap::new();
+    for (chunk, outcome) in segment.sealed.chunks.iter().zip(&result.chunks) {
+        outcomes.insert((chunk.topic_id, chunk.partition), *outcome);
+        if matches!(outcome, ChunkOutcome::Committed { .. }) {
+            let start = usize::try_from(chunk.position).unwrap_or(usize::MAX);
+            let end = start.saturating_add(chunk.length as usize);
+            if end <= segment.sealed.bytes.len() {
+                let bytes: Bytes = segment.sealed.bytes.slice(start..end);
+                parts.cache.insert(&segment.object, chunk.position, bytes);
+            }
+        }
+    }
+    for waiter in waiters {
+        let answer = waiter
+            .slots
+            .iter()
+            .map(
+                |slot| match outcomes.get(&(slot.topic_id, slot.partition)) {
+                    Some(ChunkOutcome::Committed { base_offset }) => {
+                        Ok(base_offset + u64::from(slot.delta))
+                    }
+                    Some(ChunkOutcome::TopicNotFound) => Err(WriteError::TopicNotFound),
+                    Some(ChunkOutcome::PartitionNotFound) | None => {
+                        Err(WriteError::PartitionNotFound(slot.partition))
+                    }
+                },
+            )
+            .collect::<Result<Vec<u64>, WriteError>>();
+        let _ = waiter.done.send(answer);
+    }
+    if let Err(error) = parts.spool.remove(segment.id) {
+        warn!(%error, segment = %segment.id, "cannot remove a committed spool file");
+    }
+}

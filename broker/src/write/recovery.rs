@@ -1,0 +1,45 @@
+//! Start-up recovery of the write-ahead cache.
+//!
+//! A segment in the spool was sealed but its commit was never confirmed: the broker died
+//! between seal and commit, or the commit failed. Its requests were never acknowledged, so
+//! committing it now is safe, and so is a commit that already happened (commits are
+//! idempotent by object name: the state machine returns the original offsets). Each one is
+//! uploaded (a conditional PUT that accepts an identical existing object), committed, and
+//! removed, oldest first. A spool file that fails its checksum is discarded, never committed.
+
+use silt_bookie::segment::read_footer;
+use silt_bookie::store::paths;
+use silt_bookie::upload::upload_segment;
+use tracing::{info, warn};
+
+use crate::write::pipeline::{PipelineParts, commit_with_retry, segment_commit};
+
+/// Commits every sealed-but-uncommitted segment in the spool; returns how many.
+pub async fn recover_spool(parts: &PipelineParts) -> anyhow::Result<usize> {
+    let mut recovered = 0;
+    for id in parts.spool.pending()? {
+        let Some(bytes) = parts.spool.read(id)? else {
+            continue;
+        };
+        let chunks = match read_footer(&bytes) {
+            Ok(chunks) => chunks,
+            Err(error) => {
+                warn!(%error, segment = %id, "spooled segment is unreadable; discarding it (it was never acknowledged)");
+                parts.spool.remove(id)?;
+                continue;
+            }
+        };
+        let sealed = silt_bookie::segment::SealedSegment { bytes, chunks };
+        let object = paths::segment_path(&parts.store.prefix, id);
+        upload_segment(&parts.store, &object, sealed.bytes.clone()).await?;
+        let commit = segment_commit(object.as_ref(), &sealed);
+        commit_with_retry(parts.metadata.as_ref(), &parts.metrics, vec![commit])
+            .await
+            .map_err(|e| anyhow::anyhow!("recovery commit of {object} failed: {e}"))?;
+        parts.spool.remove(id)?;
+        parts.metrics.recovered_segments.inc();
+        recovered += 1;
+        info!(segment = %id, %object, "recovered a sealed segment");
+    }
+    Ok(recovered)
+}

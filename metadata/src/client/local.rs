@@ -1,0 +1,182 @@
+//! [`LocalClient`]: [`MetadataClient`] over the metadata node embedded in this process
+//! (`silt dev`): writes are proposed to the local openraft node, reads are served from
+//! the local state machine after a linearizability check. No network hop.
+//!
+//! Invariants: a write returns only after its entry is committed and applied, with the
+//! state machine's own result; a read sees every write acknowledged before it started
+//! (`ensure_linearizable`); the state lock is held only to copy out a view, never across
+//! an `.await`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
+use tokio::sync::watch;
+
+use crate::client::MetadataClient;
+use crate::error::{Error, Result};
+use crate::node::fatal_error;
+use crate::state_machine::{MetadataState, SharedState};
+use crate::type_config::{NodeId, Raft};
+use crate::types::{
+    Command, CommandResult, PartitionSlice, SegmentCommit, SegmentCommitResult, TopicSettings,
+    TopicView,
+};
+
+/// A [`MetadataClient`] calling into an in-process [`crate::MetadataNode`]. Cheap to
+/// clone; obtain one with [`crate::MetadataNode::client`].
+#[derive(Clone)]
+pub struct LocalClient {
+    /// The node's id.
+    node_id: NodeId,
+    /// The node's Raft handle.
+    raft: Raft,
+    /// The node's applied state.
+    shared: SharedState,
+    /// The node's applied-index announcer.
+    applied_tx: Arc<watch::Sender<u64>>,
+}
+
+impl std::fmt::Debug for LocalClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalClient")
+            .field("node_id", &self.node_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalClient {
+    /// A client of the node with these parts.
+    pub(crate) fn new(
+        node_id: NodeId,
+        raft: Raft,
+        shared: SharedState,
+        applied_tx: Arc<watch::Sender<u64>>,
+    ) -> Self {
+        Self {
+            node_id,
+            raft,
+            shared,
+            applied_tx,
+        }
+    }
+
+    /// Proposes `command` and returns the state machine's result; a refusal becomes
+    /// [`Error::Rejected`].
+    async fn write(&self, command: Command) -> Result<CommandResult> {
+        let response = self
+            .raft
+            .client_write(command)
+            .await
+            .map_err(|error| match error {
+                RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
+                    Error::Unavailable(format!(
+                        "node {} is not the leader (leader: {:?})",
+                        self.node_id, forward.leader_id
+                    ))
+                }
+                RaftError::APIError(other) => Error::Unavailable(other.to_string()),
+                RaftError::Fatal(fatal) => fatal_error(fatal),
+            })?;
+        match response.data {
+            Some(CommandResult::Rejected(refusal)) => Err(Error::Rejected(refusal)),
+            Some(result) => Ok(result),
+            None => Err(unexpected("no result")),
+        }
+    }
+
+    /// Waits until the local state reflects every write committed before this call, then
+    /// runs `read` on it.
+    async fn read<T>(&self, read: impl FnOnce(&MetadataState) -> T) -> Result<T> {
+        self.raft
+            .ensure_linearizable()
+            .await
+            .map_err(|error| match error {
+                RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward)) => {
+                    Error::Unavailable(format!(
+                        "node {} is not the leader (leader: {:?})",
+                        self.node_id, forward.leader_id
+                    ))
+                }
+                RaftError::APIError(other) => Error::Unavailable(other.to_string()),
+                RaftError::Fatal(fatal) => fatal_error(fatal),
+            })?;
+        let applied = self.shared.read();
+        Ok(read(&applied.state))
+    }
+}
+
+/// A result of the wrong kind: a bug, reported rather than panicked on.
+fn unexpected(what: impl std::fmt::Debug) -> Error {
+    Error::Unavailable(format!("unexpected state machine result: {what:?}"))
+}
+
+#[async_trait]
+impl MetadataClient for LocalClient {
+    async fn create_topic(
+        &self,
+        name: &str,
+        partitions: u32,
+        settings: TopicSettings,
+        created_at_ms: i64,
+    ) -> Result<TopicView> {
+        let command = Command::CreateTopic {
+            name: name.to_owned(),
+            partitions,
+            settings,
+            created_at_ms,
+        };
+        match self.write(command).await? {
+            CommandResult::Topic(view) => Ok(view),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn delete_topic(&self, name: &str) -> Result<()> {
+        let command = Command::DeleteTopic {
+            name: name.to_owned(),
+        };
+        match self.write(command).await? {
+            CommandResult::Deleted => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn list_topics(&self) -> Result<Vec<TopicView>> {
+        self.read(MetadataState::list_topics).await
+    }
+
+    async fn describe_topic(&self, name: &str) -> Result<TopicView> {
+        self.read(|state| state.describe_topic(name)).await?
+    }
+
+    async fn commit_segments(
+        &self,
+        segments: Vec<SegmentCommit>,
+    ) -> Result<Vec<SegmentCommitResult>> {
+        match self.write(Command::CommitSegments { segments }).await? {
+            CommandResult::Committed(results) => Ok(results),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn partition_slice(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        max_entries: usize,
+    ) -> Result<PartitionSlice> {
+        self.read(|state| state.partition_slice(topic, partition, offset, max_entries))
+            .await?
+    }
+
+    fn subscribe_applied(&self) -> watch::Receiver<u64> {
+        self.applied_tx.subscribe()
+    }
+
+    async fn is_ready(&self) -> bool {
+        // Writes through this client are proposed on this node, so it must lead.
+        self.raft.metrics().borrow().current_leader == Some(self.node_id)
+    }
+}

@@ -1,0 +1,186 @@
+//! The metadata service's commands, their results, and the read views it serves.
+//!
+//! A [`Command`] is one Raft log entry. The state machine applies it deterministically: it
+//! reads no clock (times ride in the command) and no randomness, so every replica and
+//! every replay reaches the same state.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// Settings stored with a topic.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicSettings {
+    /// Chunk compression: `"none"` or `"zstd"`.
+    pub compression: Option<String>,
+}
+
+/// One Raft log entry's payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    /// Create a topic; fails with [`CommandError::TopicAlreadyExists`] if the name is taken.
+    CreateTopic {
+        /// Topic name (validated by the caller).
+        name: String,
+        /// Partition count (validated by the caller).
+        partitions: u32,
+        /// Settings.
+        settings: TopicSettings,
+        /// Creation time, from the proposer's clock.
+        created_at_ms: i64,
+    },
+    /// Delete a topic and its index; its objects become garbage.
+    DeleteTopic {
+        /// Topic name.
+        name: String,
+    },
+    /// Commit uploaded segments: assign offsets to every chunk and advance high watermarks.
+    /// Idempotent by object name: a segment committed before returns its original result.
+    CommitSegments {
+        /// Segments in the order their offsets are assigned.
+        segments: Vec<SegmentCommit>,
+    },
+}
+
+/// A segment object that has been uploaded and awaits ordering.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentCommit {
+    /// Object name (full path in the bucket); the idempotency key.
+    pub object: String,
+    /// Object size in bytes.
+    pub size: u64,
+    /// The segment's chunks, in footer order.
+    pub chunks: Vec<ChunkCommit>,
+}
+
+/// One partition's chunk inside a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkCommit {
+    /// Topic id (not name: a recreated topic has a new id and never sees old chunks).
+    pub topic_id: u64,
+    /// Partition.
+    pub partition: u32,
+    /// Byte position of the chunk in the object.
+    pub position: u64,
+    /// Byte length of the chunk.
+    pub length: u32,
+    /// Records in the chunk.
+    pub record_count: u32,
+    /// Smallest record timestamp.
+    pub first_timestamp_ms: i64,
+    /// Largest record timestamp.
+    pub max_timestamp_ms: i64,
+}
+
+/// The outcome of one segment's commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentCommitResult {
+    /// Object name.
+    pub object: String,
+    /// One outcome per chunk, in the order of [`SegmentCommit::chunks`].
+    pub chunks: Vec<ChunkOutcome>,
+}
+
+/// The outcome of one chunk's commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChunkOutcome {
+    /// Committed: the chunk's first record has this offset, the rest follow densely.
+    Committed {
+        /// Offset of the chunk's first record.
+        base_offset: u64,
+    },
+    /// The topic id no longer exists (deleted while the segment was in flight).
+    TopicNotFound,
+    /// The partition is out of range for the topic.
+    PartitionNotFound,
+}
+
+/// What applying a [`Command`] returns to its proposer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CommandResult {
+    /// A topic was created.
+    Topic(TopicView),
+    /// A topic was deleted.
+    Deleted,
+    /// Segments were committed (or had been before).
+    Committed(Vec<SegmentCommitResult>),
+    /// The command was valid Raft input but its effect was refused; nothing changed.
+    Rejected(CommandError),
+}
+
+/// Deterministic refusals of the state machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum CommandError {
+    /// The name is taken.
+    #[error("topic {0:?} already exists")]
+    TopicAlreadyExists(String),
+    /// No such topic.
+    #[error("topic {0:?} not found")]
+    TopicNotFound(String),
+}
+
+/// A topic with its partitions' offset ranges.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicView {
+    /// Id.
+    pub id: u64,
+    /// Name.
+    pub name: String,
+    /// Settings.
+    pub settings: TopicSettings,
+    /// Creation time.
+    pub created_at_ms: i64,
+    /// Per partition, in partition order.
+    pub partitions: Vec<PartitionView>,
+}
+
+/// A partition's offset range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionView {
+    /// Partition number.
+    pub partition: u32,
+    /// First readable offset.
+    pub start_offset: u64,
+    /// Offset of the next committed record.
+    pub high_watermark: u64,
+}
+
+/// One immutable index entry: a run of offsets stored as one chunk of one object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    /// Offset of the chunk's first record.
+    pub base_offset: u64,
+    /// Records in the chunk (offsets `base_offset..base_offset + record_count`).
+    pub record_count: u32,
+    /// Object holding the chunk.
+    pub object: Arc<str>,
+    /// Byte position of the chunk in the object.
+    pub position: u64,
+    /// Byte length of the chunk.
+    pub length: u32,
+    /// Smallest record timestamp.
+    pub first_timestamp_ms: i64,
+    /// Largest record timestamp.
+    pub max_timestamp_ms: i64,
+}
+
+impl IndexEntry {
+    /// One past the last offset in the entry.
+    pub fn end_offset(&self) -> u64 {
+        self.base_offset + u64::from(self.record_count)
+    }
+}
+
+/// The index entries that cover a range of a partition, and its current bounds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionSlice {
+    /// Topic id the slice belongs to.
+    pub topic_id: u64,
+    /// First readable offset.
+    pub start_offset: u64,
+    /// Offset of the next committed record.
+    pub high_watermark: u64,
+    /// Entries in offset order; the first covers the requested offset (if below the high
+    /// watermark), and they are contiguous.
+    pub entries: Vec<IndexEntry>,
+}

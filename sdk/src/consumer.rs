@@ -1,0 +1,98 @@
+//! [`Consumer`]: reads one partition from an offset, long-polling at the end of the log.
+
+use std::time::Duration;
+
+use reqwest::Method;
+
+use crate::client::{Client, segment};
+use crate::error::Result;
+use crate::wire::{FetchResponse, FetchedRecord};
+
+/// Settings of a [`Consumer`].
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    /// Records per fetch at most (default 1000).
+    pub max_records: u32,
+    /// Bytes of record data per fetch at most (default 4 MiB).
+    pub max_bytes: u32,
+    /// How long a fetch at the high watermark waits for new records (default 5 s).
+    pub wait: Duration,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        ConsumerConfig {
+            max_records: 1000,
+            max_bytes: 4 << 20,
+            wait: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A reader of one partition.
+#[derive(Debug, Clone)]
+pub struct Consumer {
+    client: Client,
+    path: String,
+    offset: u64,
+    high_watermark: Option<u64>,
+    config: ConsumerConfig,
+}
+
+impl Consumer {
+    /// A consumer of `topic`/`partition` starting at `offset`.
+    pub fn new(
+        client: Client,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        config: ConsumerConfig,
+    ) -> Self {
+        Consumer {
+            client,
+            path: format!(
+                "/v1/topics/{}/partitions/{partition}/records",
+                segment(topic)
+            ),
+            offset,
+            high_watermark: None,
+            config,
+        }
+    }
+
+    /// Fetches the next records (waiting up to `wait` at the end of the log) and advances.
+    pub async fn poll(&mut self) -> Result<Vec<FetchedRecord>> {
+        let response = self.fetch(self.offset, self.config.wait).await?;
+        self.offset = response.next_offset;
+        self.high_watermark = Some(response.high_watermark);
+        Ok(response.records)
+    }
+
+    /// One fetch at `offset` without moving the consumer.
+    pub async fn fetch(&self, offset: u64, wait: Duration) -> Result<FetchResponse> {
+        let query = [
+            ("offset", offset.to_string()),
+            ("max_records", self.config.max_records.to_string()),
+            ("max_bytes", self.config.max_bytes.to_string()),
+            ("wait_ms", wait.as_millis().to_string()),
+        ];
+        self.client
+            .call::<(), _>(Method::GET, &self.path, &query, None, wait)
+            .await
+    }
+
+    /// The next offset to read.
+    pub fn position(&self) -> u64 {
+        self.offset
+    }
+
+    /// Moves to `offset`.
+    pub fn seek(&mut self, offset: u64) {
+        self.offset = offset;
+    }
+
+    /// The high watermark seen by the last poll.
+    pub fn high_watermark(&self) -> Option<u64> {
+        self.high_watermark
+    }
+}

@@ -1,0 +1,82 @@
+//! The SDK's error type.
+
+use std::time::Duration;
+
+use crate::wire::ErrorCode;
+
+/// Result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong talking to a broker.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The broker answered with an error body.
+    #[error("{status} {code}: {message}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// Stable error code.
+        code: ErrorCode,
+        /// The broker's message.
+        message: String,
+        /// The broker's `Retry-After`, if any.
+        retry_after: Option<Duration>,
+    },
+    /// The broker could not be reached, or the connection failed mid-request.
+    #[error("transport error talking to {url}: {source}")]
+    Transport {
+        /// The request URL.
+        url: String,
+        /// The cause.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The broker answered something that is not the v1 API.
+    #[error("unexpected response from {url}: {detail}")]
+    Protocol {
+        /// The request URL.
+        url: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A bad argument given to the SDK itself (e.g. an invalid base URL).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The producer was closed before the record was sent.
+    #[error("producer closed")]
+    Closed,
+    /// One failure shared by every record of a failed batch.
+    #[error(transparent)]
+    Shared(std::sync::Arc<Error>),
+}
+
+impl Error {
+    /// The stable error code, when the broker sent one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Error::Api { code, .. } => Some(*code),
+            Error::Shared(inner) => inner.code(),
+            _ => None,
+        }
+    }
+
+    /// Whether the same request may be sent again: retryable codes and transport failures.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Api { code, .. } => code.is_retryable(),
+            Error::Transport { .. } => true,
+            Error::Shared(inner) => inner.is_retryable(),
+            _ => false,
+        }
+    }
+
+    /// How long the broker asked to wait before retrying.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Api { retry_after, .. } => *retry_after,
+            Error::Shared(inner) => inner.retry_after(),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! Rust client for silt, a durable, ordered, partitioned log on object storage.
+//!
+//! [`wire`] holds the JSON types of the v1 HTTP API (shared with the broker). With the
+//! default `client` feature the crate also has [`Admin`], [`Producer`] and [`Consumer`].
+
+pub mod wire;
+
+#[cfg(feature = "client")]
+mod admin;
+#[cfg(feature = "client")]
+mod client;
+#[cfg(feature = "client")]
+mod consumer;
+#[cfg(feature = "client")]
+mod error;
+#[cfg(feature = "client")]
+mod producer;
+
+#[cfg(feature = "client")]
+pub use admin::Admin;
+#[cfg(feature = "client")]
+pub use client::{Client, ClientConfig};
+#[cfg(feature = "client")]
+pub use consumer::{Consumer, ConsumerConfig};
+#[cfg(feature = "client")]
+pub use error::{Error, Result};
+#[cfg(feature = "client")]
+pub use producer::{Producer, ProducerConfig, SendFuture};

@@ -1,0 +1,14 @@
+//! The JSON wire types of silt's v1 HTTP API, shared by the broker and the SDK so the two
+//! cannot drift. Every request type rejects unknown fields: a misspelt field is an error
+//! (`invalid_request`), never silently ignored.
+
+pub mod error;
+pub mod records;
+pub mod topics;
+
+pub use error::{ErrorBody, ErrorCode, ErrorDetail};
+pub use records::{
+    FetchResponse, FetchedRecord, ProduceRecord, ProduceRequest, ProduceResponse, ProducerInfo,
+    RecordOffset,
+};
+pub use topics::{CreateTopicRequest, PartitionInfo, Topic, TopicConfig, TopicList};

@@ -1,0 +1,140 @@
+//! Produce and fetch bodies.
+//!
+//! A record's key and value are either any JSON value (`key`, `value`) or raw bytes in
+//! standard base64 (`key_b64`, `value_b64`). Fetch returns each in the form it was sent.
+//! `"value": null` is a JSON null value, not a missing value; `"key": null` means no key.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+/// `POST /v1/topics/{topic}/records`
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProduceRequest {
+    /// The records, acknowledged together: all or none are written.
+    pub records: Vec<ProduceRecord>,
+    /// Optional idempotent-producer identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub producer: Option<ProducerInfo>,
+}
+
+/// Identity of an idempotent producer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProducerInfo {
+    /// Producer id.
+    pub id: u64,
+    /// Producer epoch; a higher epoch fences older ones.
+    pub epoch: u32,
+    /// Sequence number of this request's first record.
+    pub sequence: u64,
+}
+
+/// One record to produce. Only `value` or `value_b64` is required.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProduceRecord {
+    /// Key as JSON; `null` or absent means no key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Value>,
+    /// Key as base64 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_b64: Option<String>,
+    /// Value as JSON (`null` included).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub value: Option<Value>,
+    /// Value as base64 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_b64: Option<String>,
+    /// String headers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Target partition; else the key's murmur2 hash, else sticky round-robin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<u32>,
+    /// Record timestamp in ms since the Unix epoch; default: the broker's clock at receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_ms: Option<i64>,
+}
+
+/// Deserializes a present field, `null` included, as `Some`.
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
+}
+
+/// Answer to a produce: one entry per record, in request order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProduceResponse {
+    /// Where each record landed.
+    pub offsets: Vec<RecordOffset>,
+}
+
+/// Where one produced record landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RecordOffset {
+    /// Partition.
+    pub partition: u32,
+    /// Offset within the partition.
+    pub offset: u64,
+}
+
+/// `GET /v1/topics/{topic}/partitions/{p}/records`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FetchResponse {
+    /// Records from the requested offset on, in offset order.
+    pub records: Vec<FetchedRecord>,
+    /// The offset to fetch next.
+    pub next_offset: u64,
+    /// The partition's high watermark: the offset the next committed record will get.
+    pub high_watermark: u64,
+}
+
+/// One fetched record, in the form it was produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FetchedRecord {
+    /// Offset.
+    pub offset: u64,
+    /// Timestamp, ms since the Unix epoch.
+    pub timestamp_ms: i64,
+    /// Key, if it was sent as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Value>,
+    /// Key, if it was sent as bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_b64: Option<String>,
+    /// Value, if it was sent as JSON.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub value: Option<Value>,
+    /// Value, if it was sent as bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_b64: Option<String>,
+    /// Headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_null_value_is_present_and_missing_value_is_not() {
+        let with_null: ProduceRecord =
+            serde_json::from_str(r#"{"value": null}"#).unwrap_or_default();
+        assert_eq!(with_null.value, Some(Value::Null));
+        let without: ProduceRecord =
+            serde_json::from_str(r#"{"value_b64": ""}"#).unwrap_or_default();
+        assert_eq!(without.value, None);
+        assert!(serde_json::from_str::<ProduceRecord>(r#"{"value": 1, "valu": 2}"#).is_err());
+    }
+}

@@ -1,0 +1,65 @@
+//! Topic bodies.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/topics`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTopicRequest {
+    /// 1–249 characters of `[A-Za-z0-9._-]`, not `.` or `..`.
+    pub name: String,
+    /// Number of partitions (default 1).
+    #[serde(default = "one")]
+    pub partitions: u32,
+    /// Topic settings.
+    #[serde(default)]
+    pub config: TopicConfig,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Per-topic settings. Unknown keys are rejected.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicConfig {
+    /// Compression of the topic's chunks in segments: `"none"` or `"zstd"` (default `"none"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
+}
+
+/// A topic as described by the broker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Topic {
+    /// Name.
+    pub name: String,
+    /// Cluster-unique id; a topic deleted and created again gets a new id.
+    pub id: u64,
+    /// Number of partitions.
+    pub partition_count: u32,
+    /// Settings.
+    pub config: TopicConfig,
+    /// Creation time, ms since the Unix epoch.
+    pub created_at_ms: i64,
+    /// Each partition's offsets.
+    pub partitions: Vec<PartitionInfo>,
+}
+
+/// A partition's offset range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionInfo {
+    /// Partition number, from 0.
+    pub partition: u32,
+    /// First offset still readable.
+    pub start_offset: u64,
+    /// Offset the next committed record will get.
+    pub high_watermark: u64,
+}
+
+/// `GET /v1/topics`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicList {
+    /// Topics, by name.
+    pub topics: Vec<Topic>,
+}

@@ -1,0 +1,189 @@
+//! [`Silt`]: one `silt dev` process on a port the OS picked, in a temp dir; killed on drop.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Path of the `silt` binary built by this cargo invocation (override with `SILT_BIN`).
+pub fn silt_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("SILT_BIN") {
+        return PathBuf::from(path);
+    }
+    // The test executable lives in <target>/<profile>/deps/; the binary one level up.
+    let exe = std::env::current_exe().unwrap_or_default();
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let path = profile_dir.join("silt");
+    assert!(
+        path.exists(),
+        "no silt binary at {}: build it first (cargo build -p silt-broker) or set SILT_BIN",
+        path.display()
+    );
+    path
+}
+
+/// How to start a node.
+#[derive(Debug, Clone, Default)]
+pub struct SiltOptions {
+    /// `--object-store`; default the node's local directory.
+    pub object_store: Option<String>,
+    /// Extra environment, e.g. `SILT_WAL_LINGER` or `SILT_FAILPOINTS`.
+    pub env: Vec<(String, String)>,
+}
+
+/// A running `silt dev`.
+pub struct Silt {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+    options: SiltOptions,
+    output: mpsc::Receiver<String>,
+}
+
+impl Silt {
+    /// Starts `silt dev` on `data_dir` and waits (bounded) until it prints its address.
+    pub fn start(data_dir: &Path, options: SiltOptions) -> Silt {
+        let mut command = Command::new(silt_binary());
+        command
+            .arg("dev")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("SILT_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(url) = &options.object_store {
+            command.arg("--object-store").arg(url);
+        }
+        for (key, value) in &options.env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("cannot spawn silt");
+        let (tx, rx) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let tx_err = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx_err.send(format!("[stderr] {line}"));
+            }
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut seen = Vec::new();
+        let url = loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix("silt dev listening on ") {
+                        break rest
+                            .split_whitespace()
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned();
+                    }
+                    seen.push(line);
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "silt did not start within 60 s; output:\n{}",
+                        seen.join("\n")
+                    );
+                }
+            }
+        };
+        Silt {
+            child: Some(child),
+            url,
+            data_dir: data_dir.to_path_buf(),
+            options,
+            output: rx,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// `kill -9`, and wait for the exit.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM and wait (bounded) for a clean exit; returns whether it exited with 0.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits (bounded) for the process to exit by itself; returns whether it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> bool {
+        let Some(child) = self.child.as_mut() else {
+            return true;
+        };
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                self.child = None;
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Starts a new process on the same data dir and options (after a kill or exit).
+    pub fn restart(&mut self, extra_env: Vec<(String, String)>) {
+        self.kill9();
+        let mut options = self.options.clone();
+        options.env = extra_env;
+        *self = Silt::start(&self.data_dir.clone(), options);
+    }
+
+    /// Lines the process printed so far.
+    pub fn output(&self) -> Vec<String> {
+        self.output.try_iter().collect()
+    }
+}
+
+impl Drop for Silt {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
