@@ -26,7 +26,7 @@ const NON_CONFIG_VARS: &[&str] = &[
 ];
 
 /// The whole configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// HTTP server and request limits.
@@ -102,17 +102,6 @@ pub struct CacheConfig {
     /// Bytes of recent chunks kept in memory (default 256 MiB).
     #[serde(with = "size")]
     pub memory_bytes: u64,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerConfig::default(),
-            storage: StorageConfig::default(),
-            wal: WalConfig::default(),
-            cache: CacheConfig::default(),
-        }
-    }
 }
 
 impl Default for ServerConfig {

@@ -6,7 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
-use silt_tests::harness::{Silt, SiltOptions};
+use silt_tests::harness::{Silt, SiltOptions, http_client};
 
 struct Case {
     name: &'static str,
@@ -57,7 +57,7 @@ fn raw(
 async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let silt = Silt::start(dir.path(), SiltOptions::default());
-    let http = reqwest::Client::new();
+    let http = http_client();
     let url = |path: &str| format!("{}{}", silt.url, path);
     let created = http
         .post(url("/v1/topics"))

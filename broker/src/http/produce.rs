@@ -201,13 +201,11 @@ fn record_size(record: &Record) -> u64 {
     (key + record.value.data.len() + headers) as u64
 }
 
-/// Turns a wire record into a stored one, with the bytes its key hashes on and its
-/// explicit partition.
-fn convert(
-    index: usize,
-    wire: ProduceRecord,
-    now: i64,
-) -> Result<(Record, Option<Vec<u8>>, Option<u32>), ApiError> {
+/// A validated record, the bytes its key hashes on, and its explicit partition.
+type Converted = (Record, Option<Vec<u8>>, Option<u32>);
+
+/// Turns a wire record into a stored one.
+fn convert(index: usize, wire: ProduceRecord, now: i64) -> Result<Converted, ApiError> {
     let (key, hash_key) = match (wire.key, wire.key_b64) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid_record(format!(

@@ -112,11 +112,14 @@ struct UploadedSegment {
     sealed: SealedSegment,
 }
 
+/// The actor's and the committer's tasks, taken once by [`WritePipeline::close`].
+type PipelineTasks = Arc<std::sync::Mutex<Option<(JoinHandle<()>, JoinHandle<()>)>>>;
+
 /// Handle to the running pipeline.
 #[derive(Clone)]
 pub struct WritePipeline {
     actor: mpsc::Sender<ActorMessage>,
-    tasks: Arc<std::sync::Mutex<Option<(JoinHandle<()>, JoinHandle<()>)>>>,
+    tasks: PipelineTasks,
 }
 
 impl WritePipeline {
