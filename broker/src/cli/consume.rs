@@ -1,7 +1,8 @@
 //! `silt consume TOPIC`: prints records, one per line, from every partition (or one).
 //!
 //! Without `--from-beginning` it starts at the high watermark; without `--follow` it stops
-//! once it has read up to the high watermarks seen at start.
+//! once it has read up to the high watermarks seen at start. Each partition is read by its
+//! own task (long-polling with `--follow`), and lines are printed as they arrive.
 
 use std::io::Write;
 use std::time::Duration;
@@ -9,15 +10,14 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use silt_sdk::wire::FetchedRecord;
 use silt_sdk::{Admin, Client, Consumer, ConsumerConfig};
+use tokio::sync::mpsc;
 
 use crate::cli::ConsumeArgs;
 
 /// Runs the consumer.
 pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     let client = Client::new(args.broker.broker.clone())?;
-    let topic = Admin::new(client.clone())
-        .describe_topic(&args.topic)
-        .await?;
+    let topic = Admin::new(client.clone()).describe_topic(&args.topic).await?;
     let partitions: Vec<_> = topic
         .partitions
         .iter()
@@ -33,50 +33,58 @@ pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         );
     }
     let wait = if args.follow {
-        Duration::from_secs(if partitions.len() == 1 { 10 } else { 1 })
+        Duration::from_secs(10)
     } else {
         Duration::ZERO
     };
-    let mut consumers: Vec<(u32, Consumer, u64)> = partitions
-        .iter()
-        .map(|p| {
-            let start = if args.from_beginning {
-                p.start_offset
-            } else {
-                p.high_watermark
-            };
-            let consumer = Consumer::new(
-                client.clone(),
-                &args.topic,
-                p.partition,
-                start,
-                ConsumerConfig {
-                    wait,
-                    ..ConsumerConfig::default()
-                },
-            );
-            (p.partition, consumer, p.high_watermark)
-        })
-        .collect();
-    let stdout = std::io::stdout();
-    loop {
-        let mut all_done = true;
-        for (partition, consumer, end) in &mut consumers {
-            if !args.follow && consumer.position() >= *end {
-                continue;
+    // Each reader sends its lines, or its error, which ends the command.
+    let (lines, mut received) = mpsc::channel::<Result<String, silt_sdk::Error>>(1024);
+    let mut readers = tokio::task::JoinSet::new();
+    for p in partitions {
+        let start = if args.from_beginning {
+            p.start_offset
+        } else {
+            p.high_watermark
+        };
+        let mut consumer = Consumer::new(
+            client.clone(),
+            &args.topic,
+            p.partition,
+            start,
+            ConsumerConfig {
+                wait,
+                ..ConsumerConfig::default()
+            },
+        );
+        let (lines, format, follow, end) =
+            (lines.clone(), args.format.clone(), args.follow, p.high_watermark);
+        readers.spawn(async move {
+            while follow || consumer.position() < end {
+                let batch = match consumer.poll().await {
+                    Ok(batch) => batch,
+                    Err(error) => {
+                        let _ = lines.send(Err(error)).await;
+                        return;
+                    }
+                };
+                for record in batch {
+                    if lines.send(Ok(render(p.partition, &record, &format))).await.is_err() {
+                        return;
+                    }
+                }
             }
-            all_done = false;
-            let records = consumer.poll().await?;
-            let mut out = stdout.lock();
-            for record in records {
-                writeln!(out, "{}", render(*partition, &record, &args.format))?;
-            }
-            out.flush()?;
-        }
-        if all_done {
-            return Ok(());
-        }
+        });
     }
+    drop(lines);
+    let stdout = std::io::stdout();
+    while let Some(line) = received.recv().await {
+        let line = line?;
+        let mut out = stdout.lock();
+        writeln!(out, "{line}")?;
+        out.flush()?;
+    }
+    while readers.join_next().await.is_some() {}
+    Ok(())
 }
 
 fn render(partition: u32, record: &FetchedRecord, format: &str) -> String {

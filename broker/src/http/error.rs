@@ -114,6 +114,9 @@ impl From<silt_bookie::Error> for ApiError {
     fn from(error: silt_bookie::Error) -> Self {
         if error.is_corrupt() {
             ApiError::new(ErrorCode::CorruptData, error.to_string())
+        } else if error.is_not_found() {
+            // An index entry names an object the bucket no longer has: not retryable.
+            ApiError::internal(format!("a committed object is missing from the object store: {error}"))
         } else {
             ApiError::unavailable(error.to_string())
         }
