@@ -93,6 +93,11 @@ pub struct WalConfig {
     pub linger: Duration,
     /// Segment uploads at once (default 4).
     pub max_uploads_in_flight: u32,
+    /// Disk budget of the write-ahead cache: sealed segments not yet committed. Past it,
+    /// produce answers 503 `unavailable` with `Retry-After` until uploads catch up
+    /// (default 1 GiB).
+    #[serde(with = "size")]
+    pub max_spool_bytes: u64,
 }
 
 /// `[cache]`: the in-memory chunk cache.
@@ -135,6 +140,7 @@ impl Default for WalConfig {
             max_segment_bytes: 8 << 20,
             linger: Duration::from_millis(20),
             max_uploads_in_flight: 4,
+            max_spool_bytes: 1 << 30,
         }
     }
 }
@@ -263,6 +269,12 @@ impl Config {
         {
             problems.push(format!(
                 "storage.object_store = {url:?} must be s3://BUCKET[/PREFIX], file:///DIR or empty"
+            ));
+        }
+        if self.wal.max_spool_bytes < self.wal.max_segment_bytes {
+            problems.push(format!(
+                "wal.max_spool_bytes = {} must be at least wal.max_segment_bytes ({})",
+                self.wal.max_spool_bytes, self.wal.max_segment_bytes
             ));
         }
         if problems.is_empty() {

@@ -28,6 +28,9 @@ use crate::write::partitioner::StickyPartitioner;
 use crate::write::pipeline::PipelineParts;
 use crate::write::recovery::recover_spool;
 
+/// How long shutdown waits for staged records to be sealed, uploaded and committed.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A running node (`silt dev`: broker and embedded metadata in one process).
 pub struct RunningNode {
     /// The address the HTTP server listens on.
@@ -76,6 +79,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         metadata: metadata.clone(),
         cache,
         metrics: metrics.clone(),
+        spool_budget: config.wal.max_spool_bytes,
     });
     let recovered = recover_spool(&parts)
         .await
@@ -136,7 +140,14 @@ impl RunningNode {
             Ok(Err(error)) => tracing::warn!(%error, "http server stopped with an error"),
             Err(error) => tracing::warn!(%error, "http server task failed"),
         }
-        self.pipeline.close().await;
+        if tokio::time::timeout(CLOSE_TIMEOUT, self.pipeline.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "staged records were not all committed within {CLOSE_TIMEOUT:?}; the spool keeps them for the next start"
+            );
+        }
         self.metadata
             .shutdown()
             .await

@@ -1,7 +1,6 @@
 //! The HTTP server: routes, tower layers and graceful shutdown.
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use silt_sdk::wire::ErrorCode;
@@ -10,9 +9,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::http::{ApiError, fetch, health, openapi, produce, topics};
 use crate::state::AppState;
 
-/// Every route of the v1 API and the operational endpoints.
+/// Every route of the v1 API and the operational endpoints. Request bodies are read by
+/// `http::validate::read_body`, which enforces `server.max_request_bytes` while reading.
 pub fn router(state: AppState) -> Router {
-    let body_limit = usize::try_from(state.config.server.max_request_bytes).unwrap_or(usize::MAX);
     Router::new()
         .route("/v1/topics", post(topics::create).get(topics::list))
         .route(
@@ -30,7 +29,6 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal("the broker hit an internal error handling this request")
                 .into_response()

@@ -103,6 +103,11 @@ impl History {
         self.acked.insert(id.to_owned(), (partition, offset));
     }
 
+    /// How many acknowledgements were recorded.
+    pub fn acknowledged_count(&self) -> usize {
+        self.acked.len()
+    }
+
     /// Records a read.
     pub fn read(&mut self, read: Read) {
         self.reads.push(read);

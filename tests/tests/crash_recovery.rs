@@ -33,42 +33,44 @@ fn spool_files(dir: &std::path::Path) -> usize {
 async fn kill_9_while_producing_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let mut silt = Silt::start(dir.path(), SiltOptions::default());
-    let client = no_retry(&silt.url);
-    Admin::new(client.clone())
+    Admin::new(no_retry(&silt.url))
         .create_topic("crash", 3, TopicConfig::default())
         .await
         .unwrap();
     let history = Arc::new(Mutex::new(History::default()));
-    let producers: Vec<_> = (0..3)
-        .map(|p| {
-            let job = ProduceJob {
-                topic: "crash".into(),
-                producer: format!("p{p}"),
-                partitions: 3,
-                requests: 100_000,
-                per_request: 5,
-                big_every: None,
-                stop_on_error: true,
-            };
-            tokio::spawn(produce_requests(client.clone(), job, history.clone()))
-        })
-        .collect();
-    // Let acknowledgements pile up, then kill the process without warning.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while history_acks(&history) < 150 && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    silt.kill9();
     let mut acknowledged = 0;
-    for producer in producers {
-        acknowledged += producer.await.unwrap();
+    // Three rounds of: producers running, then kill -9 without warning, then restart.
+    for round in 0..3 {
+        let client = no_retry(&silt.url);
+        let producers: Vec<_> = (0..3)
+            .map(|p| {
+                let job = ProduceJob {
+                    topic: "crash".into(),
+                    producer: format!("r{round}p{p}"),
+                    partitions: 3,
+                    requests: 100_000,
+                    per_request: 5,
+                    big_every: None,
+                    stop_on_error: true,
+                };
+                tokio::spawn(produce_requests(client.clone(), job, history.clone()))
+            })
+            .collect();
+        let target = acknowledged + 500;
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while history_acks(&history) < target as usize && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        silt.kill9();
+        for producer in producers {
+            acknowledged += producer.await.unwrap();
+        }
+        assert!(
+            acknowledged >= target,
+            "only {acknowledged} acknowledged by round {round}"
+        );
+        silt.restart(Vec::new());
     }
-    assert!(
-        acknowledged >= 150,
-        "only {acknowledged} acknowledged before the kill"
-    );
-
-    silt.restart(Vec::new());
     let client = Client::new(&silt.url).unwrap();
     let report = read_back_and_check(&client, "crash", &history).await;
     assert!(report.ok(), "{report}");

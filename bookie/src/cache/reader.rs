@@ -12,6 +12,7 @@ use bytes::Bytes;
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
 
+use crate::batch::verify_batch;
 use crate::cache::memory::ChunkCache;
 use crate::error::{Error, Result};
 use crate::store::ObjectStoreHandle;
@@ -93,11 +94,28 @@ impl ChunkReader {
         bump(&counters.memory_misses);
 
         let path = Path::parse(object).map_err(|error| Error::ObjectStore(error.into()))?;
-        if let Some(bytes) = self.read_spool(&path, position, length).await? {
-            check_len(&bytes, object, position, length)?;
-            bump(&counters.disk_hits);
-            self.cache.insert(object, position, bytes.clone());
-            return Ok(bytes);
+        // The spool is a local copy; the bucket is authoritative. A spool read that fails or
+        // does not verify falls through to the ranged GET instead of failing the read.
+        match self.read_spool(&path, position, length).await {
+            Ok(Some(bytes))
+                if check_len(&bytes, object, position, length).is_ok()
+                    && verify_batch(&bytes).is_ok() =>
+            {
+                bump(&counters.disk_hits);
+                self.cache.insert(object, position, bytes.clone());
+                return Ok(bytes);
+            }
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                tracing::warn!(
+                    object,
+                    position,
+                    "spool copy of a chunk fails its checksum; reading the bucket"
+                );
+            }
+            Err(error) => {
+                tracing::warn!(%error, object, position, "spool read failed; reading the bucket");
+            }
         }
         bump(&counters.disk_misses);
 
@@ -114,7 +132,11 @@ impl ChunkReader {
             .object_store_get_bytes
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         check_len(&bytes, object, position, length)?;
-        self.cache.insert(object, position, bytes.clone());
+        // Only verified chunks enter the memory tier; a corrupt one is returned for the
+        // caller's decode to reject, and is read again next time.
+        if verify_batch(&bytes).is_ok() {
+            self.cache.insert(object, position, bytes.clone());
+        }
         Ok(bytes)
     }
 

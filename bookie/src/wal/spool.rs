@@ -73,8 +73,20 @@ impl SegmentSpool {
         self.dir.join(format!("{id}{SEGMENT_SUFFIX}"))
     }
 
-    /// Durably writes a sealed segment (tmp file, fsync, rename, fsync directory).
+    /// Durably writes a sealed segment (tmp file, fsync, rename, fsync directory). On any
+    /// error nothing of it is left behind: a half-written segment must never be found by
+    /// recovery and committed after its requests were failed.
     pub fn write_sealed(&self, id: Ulid, bytes: &[u8]) -> Result<()> {
+        let result = self.write_sealed_inner(id, bytes);
+        if result.is_err() {
+            let _ = fs::remove_file(self.dir.join(format!("{id}{SEGMENT_SUFFIX}{TMP_SUFFIX}")));
+            // Counted in `bytes_on_disk` only on success, so nothing to subtract here.
+            let _ = fs::remove_file(self.segment_file(id));
+        }
+        result
+    }
+
+    fn write_sealed_inner(&self, id: Ulid, bytes: &[u8]) -> Result<()> {
         let final_path = self.segment_file(id);
         let tmp_path = self.dir.join(format!("{id}{SEGMENT_SUFFIX}{TMP_SUFFIX}"));
         let context = |what: &str| format!("{what} {}", tmp_path.display());

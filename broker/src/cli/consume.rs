@@ -17,7 +17,9 @@ use crate::cli::ConsumeArgs;
 /// Runs the consumer.
 pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     let client = Client::new(args.broker.broker.clone())?;
-    let topic = Admin::new(client.clone()).describe_topic(&args.topic).await?;
+    let topic = Admin::new(client.clone())
+        .describe_topic(&args.topic)
+        .await?;
     let partitions: Vec<_> = topic
         .partitions
         .iter()
@@ -56,8 +58,12 @@ pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
                 ..ConsumerConfig::default()
             },
         );
-        let (lines, format, follow, end) =
-            (lines.clone(), args.format.clone(), args.follow, p.high_watermark);
+        let (lines, format, follow, end) = (
+            lines.clone(),
+            args.format.clone(),
+            args.follow,
+            p.high_watermark,
+        );
         readers.spawn(async move {
             while follow || consumer.position() < end {
                 let batch = match consumer.poll().await {
@@ -68,7 +74,11 @@ pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
                     }
                 };
                 for record in batch {
-                    if lines.send(Ok(render(p.partition, &record, &format))).await.is_err() {
+                    if lines
+                        .send(Ok(render(p.partition, &record, &format)))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }

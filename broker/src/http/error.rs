@@ -116,7 +116,9 @@ impl From<silt_bookie::Error> for ApiError {
             ApiError::new(ErrorCode::CorruptData, error.to_string())
         } else if error.is_not_found() {
             // An index entry names an object the bucket no longer has: not retryable.
-            ApiError::internal(format!("a committed object is missing from the object store: {error}"))
+            ApiError::internal(format!(
+                "a committed object is missing from the object store: {error}"
+            ))
         } else {
             ApiError::unavailable(error.to_string())
         }

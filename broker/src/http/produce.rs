@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -31,7 +30,7 @@ use crate::write::{PartitionAppend, WriteError};
 pub async fn produce(
     State(state): State<AppState>,
     Path(topic): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<ProduceResponse>, ApiError> {
     let started = Instant::now();
     let span = tracing::info_span!(
@@ -59,11 +58,11 @@ pub async fn produce(
 async fn produce_inner(
     state: &AppState,
     topic: &str,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<(ProduceResponse, u64, u64), ApiError> {
     validate::topic_name(topic)?;
     let limits = &state.config.server;
-    let request: ProduceRequest = validate::json_body(body, limits.max_request_bytes)?;
+    let request: ProduceRequest = validate::json_body(body, limits.max_request_bytes).await?;
     if request.producer.is_some() {
         return Err(ApiError::invalid_request(
             "idempotent producers (the \"producer\" field) are not supported by this broker version",
@@ -187,7 +186,10 @@ fn write_error(topic: &str, error: WriteError) -> ApiError {
             ErrorCode::PartitionNotFound,
             format!("partition {p} of topic {topic:?} no longer exists"),
         ),
-        WriteError::Unavailable(message) => ApiError::unavailable(message),
+        WriteError::Unavailable(message) | WriteError::Overloaded(message) => {
+            ApiError::unavailable(message)
+        }
+        WriteError::OutcomeUnknown(message) => ApiError::new(ErrorCode::Timeout, message),
         WriteError::ShuttingDown => {
             ApiError::unavailable("broker is shutting down; retry on another broker")
         }

@@ -1,8 +1,7 @@
 //! Topic routes: create, list, describe, delete.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use silt_bookie::clock::Clock;
@@ -19,10 +18,10 @@ pub const COMPRESSIONS: &[&str] = &["none", "zstd"];
 /// `POST /v1/topics`
 pub async fn create(
     State(state): State<AppState>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<(StatusCode, Json<Topic>), ApiError> {
     let request: CreateTopicRequest =
-        validate::json_body(body, state.config.server.max_request_bytes)?;
+        validate::json_body(body, state.config.server.max_request_bytes).await?;
     validate::topic_name(&request.name)?;
     let max = state.config.server.max_partitions_per_topic;
     if request.partitions == 0 || request.partitions > max {

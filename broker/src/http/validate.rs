@@ -1,8 +1,8 @@
 //! Input rules shared by the handlers: names, body parsing, partition numbers.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::http::StatusCode;
+use axum::body::{Body, Bytes};
+use bytes::BytesMut;
+use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use silt_sdk::wire::ErrorCode;
 
@@ -25,21 +25,43 @@ pub fn topic_name(name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Parses a JSON body that the body-limit layer has already bounded.
-pub fn json_body<T: DeserializeOwned>(
-    body: Result<Bytes, BytesRejection>,
-    limit: u64,
-) -> Result<T, ApiError> {
-    let bytes = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("request body is larger than {limit} bytes (server.max_request_bytes)"),
-            )
-        } else {
-            ApiError::invalid_request(format!("cannot read request body: {rejection}"))
+/// Past the limit, how much more of an oversized body is read and dropped so the client,
+/// still sending, reads the 413 instead of a reset connection (a "lingering close").
+const DRAIN_LIMIT: u64 = 64 << 20;
+
+/// Reads a request body of at most `limit` bytes, never buffering more than that.
+pub async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("request body is larger than {limit} bytes (server.max_request_bytes)"),
+        )
+    };
+    let mut stream = body.into_data_stream();
+    let mut buffer = BytesMut::new();
+    let mut total = 0u64;
+    while let Some(frame) = stream.next().await {
+        let frame = frame
+            .map_err(|e| ApiError::invalid_request(format!("cannot read request body: {e}")))?;
+        total += frame.len() as u64;
+        if total > limit {
+            // Drain (bounded) and answer 413.
+            while total <= limit + DRAIN_LIMIT {
+                match stream.next().await {
+                    Some(Ok(more)) => total += more.len() as u64,
+                    _ => break,
+                }
+            }
+            return Err(too_large());
         }
-    })?;
+        buffer.extend_from_slice(&frame);
+    }
+    Ok(buffer.freeze())
+}
+
+/// Reads and parses a JSON body of at most `limit` bytes.
+pub async fn json_body<T: DeserializeOwned>(body: Body, limit: u64) -> Result<T, ApiError> {
+    let bytes = read_body(body, limit).await?;
     if bytes.is_empty() {
         return Err(ApiError::invalid_request(
             "request body is empty; send a JSON object",

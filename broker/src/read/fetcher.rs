@@ -91,11 +91,23 @@ impl Fetcher {
                     }
                 }
                 () = tokio::time::sleep_until(deadline) => {}
-                _ = shutdown.changed() => {}
+                changed = shutdown.changed() => {
+                    if changed.is_err() {
+                        break slice;
+                    }
+                }
             }
         };
         let high_watermark = slice.high_watermark;
         let entries = plan(&slice.entries, offset, limits);
+        if offset < high_watermark && entries.first().is_none_or(|e| e.base_offset > offset) {
+            return Err(ApiError::new(
+                ErrorCode::CorruptData,
+                format!(
+                    "the index of partition {partition} of topic {topic:?} has no entry for offset {offset} below the high watermark {high_watermark}"
+                ),
+            ));
+        }
         let mut chunks = futures::stream::iter(entries.into_iter().map(|entry| {
             let reader = self.reader.clone();
             async move { read_entry(&reader, entry).await }
@@ -110,6 +122,15 @@ impl Fetcher {
                 let record_offset = entry.base_offset + position as u64;
                 if record_offset < next_offset {
                     continue;
+                }
+                if record_offset != next_offset {
+                    return Err(ApiError::new(
+                        ErrorCode::CorruptData,
+                        format!(
+                            "the index of partition {partition} of topic {topic:?} skips offsets {next_offset} to {}",
+                            record_offset - 1
+                        ),
+                    ));
                 }
                 let size = record.key.as_ref().map_or(0, |k| k.data.len() as u64)
                     + record.value.data.len() as u64

@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use silt_bookie::batch::Compression;
@@ -26,9 +26,10 @@ use silt_bookie::upload::upload_segment;
 use silt_bookie::wal::{SealPolicy, SegmentSpool};
 use silt_metadata::MetadataClient;
 use silt_metadata::types::{ChunkCommit, ChunkOutcome, SegmentCommit, SegmentCommitResult};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tracing::{Instrument, debug, info_span, warn};
+use tokio::time::Instant;
+use tracing::{Instrument, info_span, warn};
 use ulid::Ulid;
 
 use crate::metrics::Metrics;
@@ -55,9 +56,17 @@ pub enum WriteError {
     /// The partition no longer exists.
     #[error("partition {0} no longer exists")]
     PartitionNotFound(u32),
-    /// The object store or metadata service failed; nothing was acknowledged.
+    /// The object store or metadata service failed; the records were not written.
     #[error("{0}")]
     Unavailable(String),
+    /// The write-ahead cache's disk budget is used up (the object store is slower than the
+    /// producers); retry after a moment.
+    #[error("{0}")]
+    Overloaded(String),
+    /// The segment is in the bucket but its commit could not be confirmed: the records may
+    /// or may not appear (the spool keeps the segment and recovery commits it later).
+    #[error("{0}")]
+    OutcomeUnknown(String),
     /// The broker is shutting down.
     #[error("broker is shutting down")]
     ShuttingDown,
@@ -75,7 +84,15 @@ pub struct PipelineParts {
     pub cache: Arc<ChunkCache>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Bytes the spool may hold (sealed segments not yet committed) before appends are
+    /// refused with [`WriteError::Overloaded`].
+    pub spool_budget: u64,
 }
+
+/// How long one commit attempt may take before it is retried.
+const COMMIT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the committer keeps retrying after shutdown began before it gives up.
+const SHUTDOWN_COMMIT_GRACE: Duration = Duration::from_secs(10);
 
 struct AppendRequest {
     parts: Vec<PartitionAppend>,
@@ -120,6 +137,7 @@ type PipelineTasks = Arc<std::sync::Mutex<Option<(JoinHandle<()>, JoinHandle<()>
 pub struct WritePipeline {
     actor: mpsc::Sender<ActorMessage>,
     tasks: PipelineTasks,
+    closing: Arc<watch::Sender<bool>>,
 }
 
 impl WritePipeline {
@@ -127,8 +145,10 @@ impl WritePipeline {
     pub fn start(parts: Arc<PipelineParts>, policy: SealPolicy) -> Self {
         let (actor_tx, actor_rx) = mpsc::channel(1024);
         let (commit_tx, commit_rx) = mpsc::unbounded_channel();
-        let committer = tokio::spawn(commit_loop(parts.clone(), commit_rx));
+        let (closing, closing_rx) = watch::channel(false);
+        let committer = tokio::spawn(commit_loop(parts.clone(), commit_rx, closing_rx));
         let actor = Actor {
+            ids: ulid::Generator::new(),
             uploads: Arc::new(Semaphore::new(policy.max_uploads_in_flight.max(1))),
             policy,
             builder: SegmentBuilder::new(),
@@ -143,6 +163,7 @@ impl WritePipeline {
         WritePipeline {
             actor: actor_tx,
             tasks: Arc::new(std::sync::Mutex::new(Some((actor, committer)))),
+            closing: Arc::new(closing),
         }
     }
 
@@ -160,6 +181,7 @@ impl WritePipeline {
     /// Seals what is staged, waits for every upload and commit, and stops. Appends after
     /// this fail with [`WriteError::ShuttingDown`].
     pub async fn close(&self) {
+        let _ = self.closing.send(true);
         let (done, receiver) = oneshot::channel();
         if self.actor.send(ActorMessage::Close(done)).await.is_ok() {
             let _ = receiver.await;
@@ -173,6 +195,7 @@ impl WritePipeline {
 }
 
 struct Actor {
+    ids: ulid::Generator,
     policy: SealPolicy,
     builder: SegmentBuilder,
     opened_at: Option<Instant>,
@@ -196,6 +219,10 @@ impl Actor {
                 biased;
                 Some(()) = upload_done.recv() => {
                     self.in_flight -= 1;
+                    self.parts
+                        .metrics
+                        .uploads_in_flight
+                        .set(i64::try_from(self.in_flight).unwrap_or(i64::MAX));
                     self.maybe_seal(&upload_done_tx);
                 }
                 message = messages.recv() => match message {
@@ -225,6 +252,16 @@ impl Actor {
     }
 
     fn append(&mut self, request: AppendRequest) {
+        let spooled = self.parts.spool.bytes_on_disk();
+        let staged = self.builder.staged_bytes() as u64;
+        if spooled + staged >= self.parts.spool_budget {
+            let _ = request.done.send(Err(WriteError::Overloaded(format!(
+                "the write-ahead cache holds {} bytes awaiting upload (wal.max_spool_bytes = {}); the object store is behind, retry shortly",
+                spooled + staged,
+                self.parts.spool_budget
+            ))));
+            return;
+        }
         let mut slots = Vec::with_capacity(request.parts.len());
         for part in &request.parts {
             let delta = self.builder.append(
@@ -281,12 +318,22 @@ impl Actor {
             .uploads_in_flight
             .set(i64::try_from(self.in_flight).unwrap_or(i64::MAX));
         let sequence = self.sequence;
+        // Monotonic within a millisecond, so the spool's ULID order is seal order.
+        let id = self.ids.generate().unwrap_or_else(|_| Ulid::new());
         let parts = self.parts.clone();
         let uploads = self.uploads.clone();
         let commit_tx = self.commit_tx.clone();
         let upload_done = upload_done.clone();
         tokio::spawn(async move {
-            let result = seal_and_upload(&parts, builder, &uploads).await;
+            // The inner task turns a panic into an error, so the committer always gets this
+            // sequence number and the in-flight count always comes back down.
+            let upload =
+                tokio::spawn(async move { seal_and_upload(&parts, id, builder, &uploads).await });
+            let result = upload.await.unwrap_or_else(|error| {
+                Err(WriteError::Unavailable(format!(
+                    "segment upload task failed: {error}"
+                )))
+            });
             let _ = commit_tx.send(Uploaded {
                 sequence,
                 result,
@@ -299,7 +346,7 @@ impl Actor {
 
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
 }
@@ -307,10 +354,10 @@ async fn sleep_until(deadline: Option<Instant>) {
 /// Finishes the segment, writes it to the spool and uploads it.
 async fn seal_and_upload(
     parts: &PipelineParts,
+    id: Ulid,
     builder: SegmentBuilder,
     uploads: &Semaphore,
 ) -> Result<UploadedSegment, WriteError> {
-    let id = Ulid::new();
     let object = paths::segment_path(&parts.store.prefix, id);
     let span = info_span!("segment_upload", segment = %id, bytes = tracing::field::Empty);
     async {
@@ -325,10 +372,30 @@ async fn seal_and_upload(
         .map_err(|e| WriteError::Unavailable(format!("segment seal task failed: {e}")))?
         .map_err(|e| WriteError::Unavailable(format!("cannot seal segment {id}: {e}")))?;
         tracing::Span::current().record("bytes", sealed.bytes.len());
-        let _permit = uploads
-            .acquire()
-            .await
-            .map_err(|_| WriteError::ShuttingDown)?;
+        // While waiting for an upload slot the segment lives on disk only: memory stays
+        // bounded by the open segment and the uploads in flight.
+        let (_permit, sealed) = match uploads.try_acquire() {
+            Ok(permit) => (permit, sealed),
+            Err(_) => {
+                let SealedSegment { bytes, chunks } = sealed;
+                drop(bytes);
+                let permit = uploads
+                    .acquire()
+                    .await
+                    .map_err(|_| WriteError::ShuttingDown)?;
+                let spool = parts.spool.clone();
+                let bytes = tokio::task::spawn_blocking(move || spool.read(id))
+                    .await
+                    .map_err(|e| WriteError::Unavailable(format!("spool read task failed: {e}")))?
+                    .map_err(|e| {
+                        WriteError::Unavailable(format!("cannot read spooled segment {id}: {e}"))
+                    })?
+                    .ok_or_else(|| {
+                        WriteError::Unavailable(format!("spooled segment {id} vanished"))
+                    })?;
+                (permit, SealedSegment { bytes, chunks })
+            }
+        };
         if let Err(error) = upload_segment(&parts.store, &object, sealed.bytes.clone()).await {
             warn!(%error, segment = %id, "segment upload failed; its requests fail");
             if let Err(error) = parts.spool.remove(id) {
@@ -376,39 +443,57 @@ pub fn segment_commit(object: &str, sealed: &SealedSegment) -> SegmentCommit {
     }
 }
 
-/// Commits a batch of segments, retrying (commits are idempotent by object name).
+/// Commits a batch of segments, retrying transient failures (commits are idempotent by
+/// object name, so a retry of an applied entry returns the original offsets). Each attempt
+/// is bounded by [`COMMIT_ATTEMPT_TIMEOUT`]. It gives up, with
+/// [`WriteError::OutcomeUnknown`], on a non-transient error, once `deadline` passes, or
+/// [`SHUTDOWN_COMMIT_GRACE`] after `closing` turned true.
 pub async fn commit_with_retry(
     metadata: &dyn MetadataClient,
     metrics: &Metrics,
     commits: Vec<SegmentCommit>,
+    deadline: Option<Instant>,
+    closing: Option<&watch::Receiver<bool>>,
 ) -> Result<Vec<SegmentCommitResult>, WriteError> {
     let span = info_span!("commit", segments = commits.len());
     async {
         let mut backoff = Duration::from_millis(20);
-        let mut attempt = 1;
+        let mut closing_since: Option<Instant> = None;
         loop {
             let started = Instant::now();
-            match metadata.commit_segments(commits.clone()).await {
-                Ok(results) => {
-                    metrics
-                        .commit_latency
-                        .observe(started.elapsed().as_secs_f64());
+            let attempt =
+                tokio::time::timeout(COMMIT_ATTEMPT_TIMEOUT, metadata.commit_segments(commits.clone()))
+                    .await;
+            let failure = match attempt {
+                Ok(Ok(results)) => {
+                    metrics.commit_latency.observe(started.elapsed().as_secs_f64());
                     metrics.commit_batch_segments.observe(commits.len() as f64);
                     return Ok(results);
                 }
-                Err(silt_metadata::Error::ShuttingDown) => return Err(WriteError::ShuttingDown),
-                Err(error) if attempt >= 5 => {
-                    return Err(WriteError::Unavailable(format!(
-                        "metadata commit failed: {error}"
+                Ok(Err(silt_metadata::Error::Unavailable(message))) => message,
+                Err(_) => format!("no answer within {COMMIT_ATTEMPT_TIMEOUT:?}"),
+                Ok(Err(error)) => {
+                    return Err(WriteError::OutcomeUnknown(format!(
+                        "metadata commit failed: {error}; the records may appear later"
                     )));
                 }
-                Err(error) => {
-                    debug!(%error, attempt, "commit failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                    attempt += 1;
+            };
+            if closing.is_some_and(|c| *c.borrow()) {
+                let since = *closing_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= SHUTDOWN_COMMIT_GRACE {
+                    return Err(WriteError::OutcomeUnknown(format!(
+                        "metadata commit failed during shutdown: {failure}; the records may appear later"
+                    )));
                 }
             }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(WriteError::OutcomeUnknown(format!(
+                    "metadata commit failed: {failure}"
+                )));
+            }
+            warn!(failure, ?backoff, "commit failed; retrying");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(1));
         }
     }
     .instrument(span)
@@ -416,7 +501,11 @@ pub async fn commit_with_retry(
 }
 
 /// Orders uploaded segments by seal sequence and commits every ready run in one entry.
-async fn commit_loop(parts: Arc<PipelineParts>, mut uploaded: mpsc::UnboundedReceiver<Uploaded>) {
+async fn commit_loop(
+    parts: Arc<PipelineParts>,
+    mut uploaded: mpsc::UnboundedReceiver<Uploaded>,
+    closing: watch::Receiver<bool>,
+) {
     let mut ready: BTreeMap<u64, Uploaded> = BTreeMap::new();
     let mut next = 1u64;
     while let Some(item) = uploaded.recv().await {
@@ -451,14 +540,22 @@ async fn commit_loop(parts: Arc<PipelineParts>, mut uploaded: mpsc::UnboundedRec
             .iter()
             .map(|(segment, _)| segment_commit(&segment.object, &segment.sealed))
             .collect();
-        match commit_with_retry(parts.metadata.as_ref(), &parts.metrics, commits).await {
+        match commit_with_retry(
+            parts.metadata.as_ref(),
+            &parts.metrics,
+            commits,
+            None,
+            Some(&closing),
+        )
+        .await
+        {
             Ok(results) => {
                 for ((segment, waiters), result) in committable.into_iter().zip(results) {
                     finish_segment(&parts, segment, waiters, &result);
                 }
             }
             Err(error) => {
-                warn!(%error, "commit failed; requests fail, spool files stay for recovery");
+                warn!(%error, "commit not confirmed; requests answered outcome-unknown, spool files stay for recovery");
                 for (_, waiters) in committable {
                     for waiter in waiters {
                         let _ = waiter.done.send(Err(error.clone()));
@@ -466,10 +563,6 @@ async fn commit_loop(parts: Arc<PipelineParts>, mut uploaded: mpsc::UnboundedRec
                 }
             }
         }
-        parts
-            .metrics
-            .uploads_in_flight
-            .set(i64::try_from(ready.len()).unwrap_or(0));
     }
 }
 

@@ -7,12 +7,17 @@
 //! uploaded (a conditional PUT that accepts an identical existing object), committed, and
 //! removed, oldest first. A spool file that fails its checksum is discarded, never committed.
 
-use silt_bookie::segment::read_footer;
+use std::time::Duration;
+
+use silt_bookie::segment::{read_footer, read_segment};
 use silt_bookie::store::paths;
 use silt_bookie::upload::upload_segment;
 use tracing::{info, warn};
 
 use crate::write::pipeline::{PipelineParts, commit_with_retry, segment_commit};
+
+/// How long recovery retries one segment's commit before start-up fails.
+const RECOVERY_COMMIT_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Commits every sealed-but-uncommitted segment in the spool; returns how many.
 pub async fn recover_spool(parts: &PipelineParts) -> anyhow::Result<usize> {
@@ -21,10 +26,15 @@ pub async fn recover_spool(parts: &PipelineParts) -> anyhow::Result<usize> {
         let Some(bytes) = parts.spool.read(id)? else {
             continue;
         };
-        let chunks = match read_footer(&bytes) {
+        // Verify every chunk, not only the footer: a segment that fails any checksum is
+        // never committed (its requests were never acknowledged, so dropping it is safe).
+        let chunks = match read_footer(&bytes).and_then(|chunks| {
+            read_segment(&bytes)?;
+            Ok(chunks)
+        }) {
             Ok(chunks) => chunks,
             Err(error) => {
-                warn!(%error, segment = %id, "spooled segment is unreadable; discarding it (it was never acknowledged)");
+                warn!(%error, segment = %id, "spooled segment fails its checksums; discarding it (it was never acknowledged)");
                 parts.spool.remove(id)?;
                 continue;
             }
@@ -33,9 +43,16 @@ pub async fn recover_spool(parts: &PipelineParts) -> anyhow::Result<usize> {
         let object = paths::segment_path(&parts.store.prefix, id);
         upload_segment(&parts.store, &object, sealed.bytes.clone()).await?;
         let commit = segment_commit(object.as_ref(), &sealed);
-        commit_with_retry(parts.metadata.as_ref(), &parts.metrics, vec![commit])
-            .await
-            .map_err(|e| anyhow::anyhow!("recovery commit of {object} failed: {e}"))?;
+        let deadline = tokio::time::Instant::now() + RECOVERY_COMMIT_DEADLINE;
+        commit_with_retry(
+            parts.metadata.as_ref(),
+            &parts.metrics,
+            vec![commit],
+            Some(deadline),
+            None,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("recovery commit of {object} failed: {e}"))?;
         parts.spool.remove(id)?;
         parts.metrics.recovered_segments.inc();
         recovered += 1;
