@@ -23,6 +23,10 @@ const NON_CONFIG_VARS: &[&str] = &[
     "SILT_LOG",
     "SILT_FAILPOINTS",
     "SILT_BIN",
+    // Short forms of the three `silt dev` flags, read by the command line parser.
+    "SILT_DATA_DIR",
+    "SILT_LISTEN",
+    "SILT_OBJECT_STORE",
 ];
 
 /// The whole configuration.

@@ -42,14 +42,14 @@ pub struct DevArgs {
     #[arg(long, env = "SILT_CONFIG")]
     pub config: Option<PathBuf>,
     /// Local data directory [default: ./silt-data].
-    #[arg(long)]
+    #[arg(long, env = "SILT_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Listen address [default: 127.0.0.1:7070].
-    #[arg(long)]
+    #[arg(long, env = "SILT_LISTEN")]
     pub listen: Option<String>,
     /// Object store: s3://BUCKET[/PREFIX] (AWS_* environment) or file:///DIR
     /// [default: <data-dir>/objects].
-    #[arg(long)]
+    #[arg(long, env = "SILT_OBJECT_STORE")]
     pub object_store: Option<String>,
     /// Log filter (tracing EnvFilter syntax).
     #[arg(long, env = "SILT_LOG", default_value = "info,openraft=warn")]
