@@ -19,6 +19,7 @@ pub mod batch;
 pub mod cache;
 pub mod clock;
 pub mod error;
+pub mod random;
 pub mod record;
 pub mod segment;
 pub mod store;

@@ -2,12 +2,15 @@
 //!
 //! Owns [`open_store`] (the only place a backend is built) and [`ObjectStoreHandle`] (what
 //! the rest of silt passes around). Layers, bottom up: backend (S3 with its own
-//! `RetryConfig`, local file system, or in-memory) → [`instrumented::InstrumentedStore`],
-//! which counts every request into [`StoreStats`]; the tiered read cache sits above.
+//! `RetryConfig`, local file system, or in-memory) → optionally [`faulty::FaultyStore`]
+//! (tests and benchmarks, see [`ObjectStoreHandle::with_faults`]) →
+//! [`instrumented::InstrumentedStore`], which counts every request into [`StoreStats`];
+//! the tiered read cache sits above.
 //!
 //! Invariants: every object name is built by [`paths`]; the handle's `prefix` starts every
 //! name; S3 is always configured for conditional PUT (`PutMode::Create`).
 
+pub mod faulty;
 pub mod instrumented;
 pub mod paths;
 
@@ -21,6 +24,7 @@ use object_store::memory::InMemory;
 use object_store::path::Path;
 
 use crate::error::{Error, Result};
+use faulty::{FaultControl, FaultyStore};
 use instrumented::InstrumentedStore;
 
 /// An object store plus the prefix every silt object name starts with.
@@ -34,20 +38,37 @@ pub struct ObjectStoreHandle {
     pub stats: Arc<StoreStats>,
     /// The URL the store was opened from.
     pub url: String,
+    /// The backend below every layer, kept so layers can be rebuilt over it.
+    backend: Arc<dyn ObjectStore>,
 }
 
 impl ObjectStoreHandle {
     /// Wraps `backend` in the instrumented layer.
     pub fn new(backend: Arc<dyn ObjectStore>, prefix: Path, url: impl Into<String>) -> Self {
         let stats = Arc::new(StoreStats::default());
-        let store: Arc<dyn ObjectStore> =
-            Arc::new(InstrumentedStore::new(backend, Arc::clone(&stats)));
+        let store: Arc<dyn ObjectStore> = Arc::new(InstrumentedStore::new(
+            Arc::clone(&backend),
+            Arc::clone(&stats),
+        ));
         Self {
             store,
             prefix,
             stats,
             url: url.into(),
+            backend,
         }
+    }
+
+    /// Puts a [`FaultyStore`] driven by `control` between the backend and the instrumented
+    /// layer, so `stats` keeps counting every request silt makes (injected failures count
+    /// as errors). The counters carry on; a second call replaces the first one's faults
+    /// rather than stacking. Clones of the handle taken before keep the old `store`.
+    pub fn with_faults(self, control: FaultControl) -> ObjectStoreHandle {
+        let faulty: Arc<dyn ObjectStore> =
+            Arc::new(FaultyStore::new(Arc::clone(&self.backend), control));
+        let store: Arc<dyn ObjectStore> =
+            Arc::new(InstrumentedStore::new(faulty, Arc::clone(&self.stats)));
+        Self { store, ..self }
     }
 
     /// A fresh in-memory store (tests).
