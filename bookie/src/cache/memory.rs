@@ -95,6 +95,16 @@ impl ChunkCache {
         found
     }
 
+    /// The chunk at `position` of `object`, without refreshing its recency or counting a
+    /// hit or miss (for the reader's own bookkeeping: prefetch checks, coalescing).
+    pub fn peek(&self, object: &str, position: u64) -> Option<Bytes> {
+        let inner = self.lock();
+        inner
+            .entries
+            .get(&(object.to_owned(), position))
+            .map(|(bytes, _)| bytes.clone())
+    }
+
     /// Caches a chunk, evicting least recently used entries to stay within capacity.
     pub fn insert(&self, object: &str, position: u64, bytes: Bytes) {
         if bytes.len() > self.capacity_bytes {
@@ -159,6 +169,10 @@ mod tests {
         assert_eq!(stats.entries, 2);
         assert_eq!(stats.evictions, 1);
         assert_eq!((stats.hits, stats.misses), (3, 1));
+        // `peek` neither counts nor refreshes.
+        assert!(cache.peek("a", 0).is_some());
+        assert!(cache.peek("a", 40).is_none());
+        assert_eq!((cache.stats().hits, cache.stats().misses), (3, 1));
     }
 
     #[test]

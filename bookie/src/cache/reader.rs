@@ -1,9 +1,23 @@
 //! [`ChunkReader`]: reads one chunk's bytes through the tiers: memory ([`ChunkCache`]),
-//! then the local spool (for segments still on this broker's disk), then a ranged GET.
+//! then the local spool (for segments still on this broker's disk), then the local disk
+//! cache ([`DiskCache`], if configured), then a ranged GET.
 //!
-//! Invariants: a chunk found in a lower tier is inserted into memory; a tier answer of the
-//! wrong length is [`Error::Corrupt`]; bytes are returned raw (the caller verifies them
-//! with [`crate::batch::decode_batch`]). Spool reads run on the blocking pool.
+//! Below memory, reads are coalesced ([`super::coalesce`]): concurrent reads of one chunk
+//! make one read (one GET at most); the others await it. [`ChunkReader::prefetch`] warms
+//! the tiers in the background with the same coalesced read, bounded by its own semaphore
+//! (`max_prefetch` permits, requests dropped when saturated), so foreground reads never
+//! wait for a prefetch permit and a foreground read of a chunk being prefetched joins that
+//! read instead of issuing a second GET.
+//!
+//! Invariants: a chunk found in a lower tier is inserted into memory, and one read by a
+//! GET into memory and the disk cache, only once its length and CRC32C check; a tier
+//! answer of the wrong length is [`Error::Corrupt`]; a spool or disk-cache copy that does
+//! not verify falls through to the bucket; bytes are returned raw (the caller verifies
+//! them with [`crate::batch::decode_batch`]). Spool reads run on the blocking pool.
+//!
+//! Counters: `memory_*` count foreground lookups; the lower tiers count the reads actually
+//! made (one per coalesced group, prefetches included); `coalesced_reads` counts the reads
+//! that were answered by another's read.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,13 +25,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
+use tokio::sync::Semaphore;
 
 use crate::batch::verify_batch;
+use crate::cache::coalesce::{Flight, Inflight, rebuild_error};
+use crate::cache::disk::DiskCache;
 use crate::cache::memory::ChunkCache;
 use crate::error::{Error, Result};
 use crate::store::ObjectStoreHandle;
 use crate::store::paths::segment_id;
 use crate::wal::SegmentSpool;
+
+/// Default bound on background prefetch reads in flight.
+pub const DEFAULT_MAX_PREFETCH: usize = 8;
 
 /// Per-tier counters of a [`ChunkReader`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -30,12 +50,23 @@ pub struct CacheStatsSnapshot {
     pub disk_hits: u64,
     /// Reads the spool could not answer (no spool, not a segment, or file gone).
     pub disk_misses: u64,
+    /// Reads answered from the disk cache.
+    pub disk_cache_hits: u64,
+    /// Reads a configured disk cache could not answer (not counted without one).
+    pub disk_cache_misses: u64,
     /// Reads answered by a ranged GET.
     pub object_store_hits: u64,
     /// Ranged GETs that failed.
     pub object_store_misses: u64,
     /// Bytes received from object storage.
     pub object_store_get_bytes: u64,
+    /// Reads that missed memory and were answered by another read of the same chunk
+    /// (joined while in flight, or finished just before).
+    pub coalesced_reads: u64,
+    /// Chunks a prefetch read warmed (read below memory and answered without error).
+    pub prefetched_chunks: u64,
+    /// Prefetch requests dropped because `max_prefetch` reads were already in flight.
+    pub prefetch_dropped: u64,
 }
 
 #[derive(Debug, Default)]
@@ -44,27 +75,37 @@ struct Counters {
     memory_misses: AtomicU64,
     disk_hits: AtomicU64,
     disk_misses: AtomicU64,
+    disk_cache_hits: AtomicU64,
+    disk_cache_misses: AtomicU64,
     object_store_hits: AtomicU64,
     object_store_misses: AtomicU64,
     object_store_get_bytes: AtomicU64,
+    coalesced_reads: AtomicU64,
+    prefetched_chunks: AtomicU64,
+    prefetch_dropped: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Tiered chunk reader.
+/// Tiered chunk reader. Cheap to clone; clones share tiers, counters, reads in flight and
+/// prefetch permits.
 #[derive(Debug, Clone)]
 pub struct ChunkReader {
     store: ObjectStoreHandle,
     cache: Arc<ChunkCache>,
     spool: Option<Arc<SegmentSpool>>,
+    disk: Option<Arc<DiskCache>>,
     counters: Arc<Counters>,
+    inflight: Arc<Inflight>,
+    prefetch_permits: Arc<Semaphore>,
+    max_prefetch: usize,
 }
 
 impl ChunkReader {
     /// A reader over `store`, with `cache` as the memory tier and `spool` (if any) as the
-    /// local disk tier.
+    /// local copy of segments not yet uploaded or just uploaded.
     pub fn new(
         store: ObjectStoreHandle,
         cache: Arc<ChunkCache>,
@@ -74,8 +115,27 @@ impl ChunkReader {
             store,
             cache,
             spool,
+            disk: None,
             counters: Arc::new(Counters::default()),
+            inflight: Arc::new(Inflight::default()),
+            prefetch_permits: Arc::new(Semaphore::new(DEFAULT_MAX_PREFETCH)),
+            max_prefetch: DEFAULT_MAX_PREFETCH,
         }
+    }
+
+    /// Adds `disk` as the tier between the spool and the ranged GET. Call before cloning
+    /// the reader: clones made earlier keep their tiers.
+    pub fn with_disk_cache(mut self, disk: Arc<DiskCache>) -> Self {
+        self.disk = Some(disk);
+        self
+    }
+
+    /// Bounds background prefetch reads in flight (default [`DEFAULT_MAX_PREFETCH`]).
+    /// Call before cloning the reader.
+    pub fn with_max_prefetch(mut self, max_prefetch: usize) -> Self {
+        self.prefetch_permits = Arc::new(Semaphore::new(max_prefetch));
+        self.max_prefetch = max_prefetch;
+        self
     }
 
     /// The memory tier.
@@ -83,24 +143,99 @@ impl ChunkReader {
         &self.cache
     }
 
+    /// The disk-cache tier, if configured.
+    pub fn disk_cache(&self) -> Option<&Arc<DiskCache>> {
+        self.disk.as_ref()
+    }
+
     /// The raw bytes of the chunk at `position` (`length` bytes) of `object`.
     pub async fn read_chunk(&self, object: &str, position: u64, length: u32) -> Result<Bytes> {
-        let counters = &self.counters;
         if let Some(bytes) = self.cache.get(object, position) {
             check_len(&bytes, object, position, length)?;
-            bump(&counters.memory_hits);
+            bump(&self.counters.memory_hits);
             return Ok(bytes);
         }
-        bump(&counters.memory_misses);
+        bump(&self.counters.memory_misses);
+        self.read_coalesced(object, position, length).await
+    }
 
+    /// Warms the tiers with `(object, position, length)` chunks in the background, so a
+    /// later [`read_chunk`](Self::read_chunk) hits memory. Never blocks: chunks already in
+    /// memory are skipped, and requests beyond `max_prefetch` reads in flight are dropped
+    /// (counted in `prefetch_dropped`), as are all of them outside a tokio runtime.
+    pub fn prefetch(&self, chunks: Vec<(String, u64, u32)>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.counters
+                .prefetch_dropped
+                .fetch_add(chunks.len() as u64, Ordering::Relaxed);
+            return;
+        };
+        for (object, position, length) in chunks {
+            if self.cache.peek(&object, position).is_some() {
+                continue;
+            }
+            let Ok(permit) = Arc::clone(&self.prefetch_permits).try_acquire_owned() else {
+                bump(&self.counters.prefetch_dropped);
+                continue;
+            };
+            let reader = self.clone();
+            runtime.spawn(async move {
+                let _permit = permit;
+                match reader.read_coalesced(&object, position, length).await {
+                    Ok(_) => bump(&reader.counters.prefetched_chunks),
+                    Err(error) => {
+                        tracing::debug!(%error, object, position, "prefetch read failed");
+                    }
+                }
+            });
+        }
+    }
+
+    /// Waits until no prefetch read is in flight (shutdown, tests).
+    pub async fn prefetch_idle(&self) {
+        let all = u32::try_from(self.max_prefetch).unwrap_or(u32::MAX);
+        // An error only means the semaphore is closed, which this reader never does.
+        let _ = self.prefetch_permits.acquire_many(all).await;
+    }
+
+    /// Reads below memory, joining a read of the same chunk in flight.
+    async fn read_coalesced(&self, object: &str, position: u64, length: u32) -> Result<Bytes> {
+        let key = (object.to_owned(), position);
+        let flight = self.inflight.join_or_start(
+            key,
+            || self.cache.peek(object, position),
+            || {
+                let reader = self.clone();
+                let object = object.to_owned();
+                async move { reader.read_lower(&object, position, length).await }
+            },
+        );
+        let shared = match flight {
+            Flight::Started(shared) => shared,
+            Flight::Joined(shared) => {
+                bump(&self.counters.coalesced_reads);
+                shared
+            }
+            Flight::Ready(bytes) => {
+                bump(&self.counters.coalesced_reads);
+                check_len(&bytes, object, position, length)?;
+                return Ok(bytes);
+            }
+        };
+        let bytes = shared.await.map_err(|error| rebuild_error(&error))?;
+        // A joined read may have been asked for another length.
+        check_len(&bytes, object, position, length)?;
+        Ok(bytes)
+    }
+
+    /// Spool, then disk cache, then a ranged GET; the one read of a coalesced group.
+    async fn read_lower(&self, object: &str, position: u64, length: u32) -> Result<Bytes> {
+        let counters = &self.counters;
         let path = Path::parse(object).map_err(|error| Error::ObjectStore(error.into()))?;
         // The spool is a local copy; the bucket is authoritative. A spool read that fails or
-        // does not verify falls through to the ranged GET instead of failing the read.
+        // does not verify falls through instead of failing the read.
         match self.read_spool(&path, position, length).await {
-            Ok(Some(bytes))
-                if check_len(&bytes, object, position, length).is_ok()
-                    && verify_batch(&bytes).is_ok() =>
-            {
+            Ok(Some(bytes)) if verified(&bytes, object, position, length) => {
                 bump(&counters.disk_hits);
                 self.cache.insert(object, position, bytes.clone());
                 return Ok(bytes);
@@ -119,6 +254,25 @@ impl ChunkReader {
         }
         bump(&counters.disk_misses);
 
+        if let Some(disk) = &self.disk {
+            match disk.get(object, position).await {
+                Some(bytes) if verified(&bytes, object, position, length) => {
+                    bump(&counters.disk_cache_hits);
+                    self.cache.insert(object, position, bytes.clone());
+                    return Ok(bytes);
+                }
+                Some(_) => {
+                    tracing::warn!(
+                        object,
+                        position,
+                        "disk cache copy of a chunk fails its checksum; reading the bucket"
+                    );
+                }
+                None => {}
+            }
+            bump(&counters.disk_cache_misses);
+        }
+
         let end = position.saturating_add(u64::from(length));
         let bytes = match self.store.store.get_range(&path, position..end).await {
             Ok(bytes) => bytes,
@@ -132,10 +286,13 @@ impl ChunkReader {
             .object_store_get_bytes
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         check_len(&bytes, object, position, length)?;
-        // Only verified chunks enter the memory tier; a corrupt one is returned for the
+        // Only verified chunks enter the caches; a corrupt one is returned for the
         // caller's decode to reject, and is read again next time.
         if verify_batch(&bytes).is_ok() {
             self.cache.insert(object, position, bytes.clone());
+            if let Some(disk) = &self.disk {
+                disk.insert(object, position, bytes.clone());
+            }
         }
         Ok(bytes)
     }
@@ -159,11 +316,21 @@ impl ChunkReader {
             memory_misses: load(&counters.memory_misses),
             disk_hits: load(&counters.disk_hits),
             disk_misses: load(&counters.disk_misses),
+            disk_cache_hits: load(&counters.disk_cache_hits),
+            disk_cache_misses: load(&counters.disk_cache_misses),
             object_store_hits: load(&counters.object_store_hits),
             object_store_misses: load(&counters.object_store_misses),
             object_store_get_bytes: load(&counters.object_store_get_bytes),
+            coalesced_reads: load(&counters.coalesced_reads),
+            prefetched_chunks: load(&counters.prefetched_chunks),
+            prefetch_dropped: load(&counters.prefetch_dropped),
         }
     }
+}
+
+/// True when a local copy has the expected length and passes its checksum.
+fn verified(bytes: &Bytes, object: &str, position: u64, length: u32) -> bool {
+    check_len(bytes, object, position, length).is_ok() && verify_batch(bytes).is_ok()
 }
 
 fn check_len(bytes: &Bytes, object: &str, position: u64, length: u32) -> Result<()> {
@@ -279,5 +446,208 @@ mod tests {
         let stats = reader.stats();
         assert_eq!(stats.disk_hits, 0);
         assert_eq!(stats.object_store_hits + stats.object_store_misses, 3);
+    }
+}
+
+#[cfg(test)]
+mod coalescing_and_prefetch_tests {
+    use ulid::Ulid;
+
+    use super::*;
+    use crate::batch::{Compression, decode_batch};
+    use crate::record::{Payload, Record};
+    use crate::segment::{SealedSegment, SegmentBuilder};
+    use crate::store::paths::segment_path;
+    use crate::upload::upload_segment;
+
+    /// A segment of three one-record chunks, uploaded; its object name.
+    async fn uploaded(store: &ObjectStoreHandle) -> (String, SealedSegment) {
+        let mut builder = SegmentBuilder::new();
+        for partition in 0..3 {
+            let record = Record {
+                timestamp_ms: 5,
+                key: None,
+                value: Payload::bytes(vec![partition as u8; 100]),
+                headers: vec![],
+            };
+            builder.append(1, partition, Compression::None, &[record]);
+        }
+        let sealed = builder.finish().unwrap();
+        let path = segment_path(&store.prefix, Ulid::from_parts(20, 20));
+        upload_segment(store, &path, sealed.bytes.clone())
+            .await
+            .unwrap();
+        (path.to_string(), sealed)
+    }
+
+    fn reader(store: &ObjectStoreHandle) -> ChunkReader {
+        ChunkReader::new(store.clone(), Arc::new(ChunkCache::new(1 << 20)), None)
+    }
+
+    #[tokio::test]
+    async fn concurrent_reads_of_one_chunk_make_one_get() {
+        let store = ObjectStoreHandle::in_memory();
+        let (object, sealed) = uploaded(&store).await;
+        let reader = reader(&store);
+        let chunk = sealed.chunks[1];
+        let gets_before = store.stats.snapshot().gets;
+        let reads = (0..16).map(|_| reader.read_chunk(&object, chunk.position, chunk.length));
+        let results = futures::future::join_all(reads).await;
+        for bytes in results {
+            assert_eq!(decode_batch(&bytes.unwrap()).unwrap().len(), 1);
+        }
+        assert_eq!(store.stats.snapshot().gets, gets_before + 1);
+        let stats = reader.stats();
+        assert_eq!(stats.object_store_hits, 1);
+        assert_eq!(stats.memory_misses, 16);
+        assert_eq!(stats.coalesced_reads, 15);
+        assert_eq!(reader.inflight.len(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_tasks_make_one_get() {
+        let store = ObjectStoreHandle::in_memory();
+        let (object, sealed) = uploaded(&store).await;
+        let reader = reader(&store);
+        let chunk = sealed.chunks[0];
+        let gets_before = store.stats.snapshot().gets;
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let reader = reader.clone();
+                let object = object.clone();
+                tokio::spawn(async move {
+                    reader
+                        .read_chunk(&object, chunk.position, chunk.length)
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        // However the tasks interleave: memory hit, joined, or found in memory on joining.
+        assert_eq!(store.stats.snapshot().gets, gets_before + 1);
+        let stats = reader.stats();
+        assert_eq!(stats.memory_hits + stats.coalesced_reads, 15);
+    }
+
+    #[tokio::test]
+    async fn coalesced_failures_reach_every_reader_and_are_not_cached() {
+        let store = ObjectStoreHandle::in_memory();
+        let reader = reader(&store);
+        let reads = (0..4).map(|_| reader.read_chunk("segments/missing.seg", 0, 10));
+        for result in futures::future::join_all(reads).await {
+            assert!(result.unwrap_err().is_not_found());
+        }
+        let stats = reader.stats();
+        assert_eq!(stats.object_store_misses, 1);
+        assert_eq!(stats.coalesced_reads, 3);
+        assert!(
+            reader
+                .read_chunk("segments/missing.seg", 0, 10)
+                .await
+                .is_err()
+        );
+        assert_eq!(reader.stats().object_store_misses, 2);
+    }
+
+    #[tokio::test]
+    async fn prefetched_chunks_are_memory_hits() {
+        let store = ObjectStoreHandle::in_memory();
+        let (object, sealed) = uploaded(&store).await;
+        let reader = reader(&store);
+        let chunk = sealed.chunks[2];
+        let gets_before = store.stats.snapshot().gets;
+        reader.prefetch(vec![(object.clone(), chunk.position, chunk.length)]);
+        reader.prefetch_idle().await;
+        assert_eq!(reader.stats().prefetched_chunks, 1);
+        // Already in memory: skipped, no second GET.
+        reader.prefetch(vec![(object.clone(), chunk.position, chunk.length)]);
+        reader.prefetch_idle().await;
+        let bytes = reader
+            .read_chunk(&object, chunk.position, chunk.length)
+            .await
+            .unwrap();
+        assert_eq!(decode_batch(&bytes).unwrap().len(), 1);
+        assert_eq!(store.stats.snapshot().gets, gets_before + 1);
+        let stats = reader.stats();
+        assert_eq!(stats.memory_hits, 1);
+        assert_eq!(stats.memory_misses, 0);
+        assert_eq!(stats.prefetched_chunks, 1);
+        assert_eq!(stats.prefetch_dropped, 0);
+    }
+
+    #[tokio::test]
+    async fn prefetch_drops_requests_when_saturated_and_never_blocks_reads() {
+        let store = ObjectStoreHandle::in_memory();
+        let (object, sealed) = uploaded(&store).await;
+        let reader = reader(&store).with_max_prefetch(1);
+        let requests = sealed
+            .chunks
+            .iter()
+            .map(|chunk| (object.clone(), chunk.position, chunk.length))
+            .collect();
+        // On this current-thread runtime the first prefetch task cannot run before
+        // `prefetch` returns, so it holds the only permit and the other two are dropped.
+        reader.prefetch(requests);
+        assert_eq!(reader.stats().prefetch_dropped, 2);
+        // A foreground read needs no prefetch permit.
+        let last = sealed.chunks[2];
+        reader
+            .read_chunk(&object, last.position, last.length)
+            .await
+            .unwrap();
+        reader.prefetch_idle().await;
+        let stats = reader.stats();
+        assert_eq!(stats.prefetched_chunks, 1);
+        assert_eq!(stats.object_store_hits, 2);
+    }
+
+    #[tokio::test]
+    async fn the_disk_cache_sits_between_spool_and_bucket() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = Arc::new(
+            DiskCache::open(dir.path().join("disk"), 4 << 20)
+                .await
+                .unwrap(),
+        );
+        let store = ObjectStoreHandle::in_memory();
+        let (object, sealed) = uploaded(&store).await;
+        let chunk = sealed.chunks[0];
+        let first = reader(&store).with_disk_cache(Arc::clone(&disk));
+        first
+            .read_chunk(&object, chunk.position, chunk.length)
+            .await
+            .unwrap();
+        assert_eq!(first.stats().disk_cache_misses, 1);
+        assert_eq!(first.stats().object_store_hits, 1);
+
+        // A fresh memory tier (a restarted broker): the disk cache answers, no GET.
+        disk.flush().await;
+        let gets_before = store.stats.snapshot().gets;
+        let second = reader(&store).with_disk_cache(Arc::clone(&disk));
+        let bytes = second
+            .read_chunk(&object, chunk.position, chunk.length)
+            .await
+            .unwrap();
+        assert_eq!(decode_batch(&bytes).unwrap().len(), 1);
+        assert_eq!(store.stats.snapshot().gets, gets_before);
+        let stats = second.stats();
+        assert_eq!((stats.disk_cache_hits, stats.disk_cache_misses), (1, 0));
+        assert!(second.cache().peek(&object, chunk.position).is_some());
+
+        // A disk copy that fails its checksum falls through to the bucket.
+        let other = sealed.chunks[1];
+        let garbage = Bytes::from(vec![0u8; other.length as usize]);
+        disk.insert(&object, other.position, garbage);
+        let bytes = second
+            .read_chunk(&object, other.position, other.length)
+            .await
+            .unwrap();
+        assert_eq!(decode_batch(&bytes).unwrap().len(), 1);
+        let stats = second.stats();
+        assert_eq!(stats.disk_cache_misses, 1);
+        assert_eq!(stats.object_store_hits, 1);
+        disk.close().await.unwrap();
     }
 }
