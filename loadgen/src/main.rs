@@ -1,21 +1,30 @@
-//! `silt-loadgen`: drives a silt broker over HTTP and reports throughput and latency.
+//! `silt-loadgen`: drives a silt broker over HTTP, or the object store directly, and
+//! reports throughput, latency and what the broker spent doing it.
 //!
-//! - `produce`: open-loop-free bulk produce: `--concurrency` requests in flight, each with
-//!   `--records-per-request` records of `--record-size` bytes, for `--duration`.
-//! - `latency`: one record in flight at a time; produce-acknowledgement latency percentiles.
-//! - `consume`: catch-up read of every partition from offset 0 with one reader per
-//!   partition, up to `--concurrency` at once.
+//! - `produce`: bulk produce, `--concurrency` requests in flight, each with
+//!   `--records-per-request` records of `--record-size` bytes, for `--seconds`;
+//! - `latency`: one record in flight at a time; produce-acknowledgement latency;
+//! - `consume`: catch-up read of every partition from `--from-offset` with one reader per
+//!   partition, up to `--concurrency` at once;
+//! - `e2e`: produce→consume latency of one small record every `--interval-ms`;
+//! - `baseline`: the object store's own PUT/GET limits with silt's client stack
+//!   (no broker needed).
 //!
-//! Each prints a JSON summary and a Markdown row for `bench/RESULTS.md`.
+//! Around every mode the broker's CPU and RSS (`--broker-pid`) and object-store counters
+//! (`/metrics`) are read and reported as deltas under `broker`. Each mode prints a JSON
+//! summary and a Markdown row for `bench/RESULTS.md`; `--json-out FILE` appends the JSON
+//! as one line to FILE.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+mod baseline;
+mod broker_stats;
+mod report;
+mod workload;
 
-use anyhow::{Context, bail};
+use std::path::PathBuf;
+use std::time::Duration;
+
 use clap::{Parser, Subcommand};
-use hdrhistogram::Histogram;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Load generator for silt.
 #[derive(Debug, Parser)]
@@ -29,6 +38,12 @@ struct Cli {
         global = true
     )]
     broker: String,
+    /// PID of the broker process, for its CPU time and RSS (read from /proc).
+    #[arg(long, global = true)]
+    broker_pid: Option<u32>,
+    /// Also append the JSON summary, as one line, to this file.
+    #[arg(long, global = true)]
+    json_out: Option<PathBuf>,
     #[command(subcommand)]
     command: Mode,
 }
@@ -68,7 +83,7 @@ enum Mode {
         #[arg(long, default_value_t = 500)]
         count: u64,
     },
-    /// Catch-up consume throughput from offset 0.
+    /// Catch-up consume throughput up to the high watermarks seen at the start.
     Consume {
         /// Topic.
         #[arg(long, default_value = "loadgen")]
@@ -79,6 +94,63 @@ enum Mode {
         /// Bytes per fetch.
         #[arg(long, default_value_t = 8 << 20)]
         max_bytes: u64,
+        /// Offset to start every partition at (its start offset if later).
+        #[arg(long, default_value_t = 0)]
+        from_offset: u64,
+    },
+    /// Produce→consume latency: one small record every interval, a long-polling consumer.
+    E2e {
+        /// Topic (created with 1 partition if missing; partition 0 is used).
+        #[arg(long, default_value = "loadgen-e2e")]
+        topic: String,
+        /// Records to send.
+        #[arg(long, default_value_t = 1000)]
+        count: u64,
+        /// Milliseconds between sends.
+        #[arg(long, default_value_t = 10)]
+        interval_ms: u64,
+        /// Bytes of each value's JSON text (padded up to this).
+        #[arg(long, default_value_t = 128)]
+        record_size: usize,
+        /// Produce requests in flight at most (sends keep to the schedule below this).
+        #[arg(long, default_value_t = 64)]
+        max_in_flight: usize,
+        /// Seconds the consumer waits for missing records after the last acknowledgement.
+        #[arg(long, default_value_t = 10)]
+        drain_seconds: u64,
+    },
+    /// Object-store limits with silt's own client (no broker involved).
+    Baseline {
+        /// Object store URL, as `silt --object-store` (AWS_* environment as silt).
+        #[arg(long, env = "SILT_OBJECT_STORE")]
+        object_store: String,
+        /// Object size of the PUT-throughput phase (silt's segment size).
+        #[arg(long, default_value_t = 8 << 20)]
+        segment_bytes: usize,
+        /// Object size of the second PUT-throughput phase (what the first bench sealed).
+        #[arg(long, default_value_t = 3 << 19)]
+        small_segment_bytes: usize,
+        /// Seconds per timed phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Requests in flight: sets both --put-in-flight and --get-in-flight.
+        #[arg(long)]
+        in_flight: Option<usize>,
+        /// PUTs in flight in the PUT-throughput phases.
+        #[arg(long, default_value_t = 4)]
+        put_in_flight: usize,
+        /// GETs in flight in the parallel GET phase.
+        #[arg(long, default_value_t = 8)]
+        get_in_flight: usize,
+        /// Bytes per ranged GET.
+        #[arg(long, default_value_t = 1 << 20)]
+        range_bytes: usize,
+        /// Object size of the small-PUT latency phase.
+        #[arg(long, default_value_t = 1024)]
+        tiny_bytes: usize,
+        /// PUTs in the small-PUT latency phase (one in flight).
+        #[arg(long, default_value_t = 300)]
+        tiny_count: u64,
     },
 }
 
@@ -91,7 +163,22 @@ async fn main() -> anyhow::Result<()> {
         .tcp_nodelay(true)
         .build()?;
     let broker = cli.broker.trim_end_matches('/').to_owned();
-    let summary = match cli.command {
+    let probe = broker_stats::BrokerProbe::start(&http, &broker, cli.broker_pid).await;
+    let summary = run(&http, &broker, cli.command).await;
+    let mut summary = match summary {
+        Ok(summary) => summary,
+        Err(error) => {
+            probe.finish(None).await;
+            return Err(error);
+        }
+    };
+    let workload_mib = summary.get("workload_mib").and_then(Value::as_f64);
+    summary["broker"] = probe.finish(workload_mib).await;
+    report::emit(&summary, cli.json_out.as_deref())
+}
+
+async fn run(http: &reqwest::Client, broker: &str, mode: Mode) -> anyhow::Result<Value> {
+    match mode {
         Mode::Produce {
             topic,
             partitions,
@@ -100,257 +187,140 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             seconds,
         } => {
-            ensure_topic(&http, &broker, &topic, partitions).await?;
-            produce(
-                &http,
-                &broker,
+            workload::ensure_topic(http, broker, &topic, partitions).await?;
+            workload::produce(
+                http,
+                broker,
                 &topic,
                 record_size,
                 records_per_request,
                 concurrency,
                 Duration::from_secs(seconds),
             )
-            .await?
+            .await
         }
         Mode::Latency {
             topic,
             record_size,
             count,
         } => {
-            ensure_topic(&http, &broker, &topic, 1).await?;
-            latency(&http, &broker, &topic, record_size, count).await?
+            workload::ensure_topic(http, broker, &topic, 1).await?;
+            workload::latency(http, broker, &topic, record_size, count).await
         }
         Mode::Consume {
             topic,
             concurrency,
             max_bytes,
-        } => consume(&http, &broker, &topic, concurrency, max_bytes).await?,
-    };
-    println!("{}", serde_json::to_string_pretty(&summary)?);
-    if let Some(row) = summary.get("markdown").and_then(Value::as_str) {
-        println!("{row}");
-    }
-    Ok(())
-}
-
-async fn ensure_topic(
-    http: &reqwest::Client,
-    broker: &str,
-    topic: &str,
-    partitions: u32,
-) -> anyhow::Result<()> {
-    let response = http
-        .post(format!("{broker}/v1/topics"))
-        .json(&json!({"name": topic, "partitions": partitions}))
-        .send()
-        .await
-        .with_context(|| format!("cannot reach broker {broker}"))?;
-    match response.status().as_u16() {
-        201 | 409 => Ok(()),
-        status => bail!(
-            "create topic: {status} {}",
-            response.text().await.unwrap_or_default()
-        ),
-    }
-}
-
-fn body(record_size: usize, records: usize) -> Vec<u8> {
-    let value = "v".repeat(record_size);
-    let records: Vec<Value> = (0..records).map(|_| json!({"value": value})).collect();
-    serde_json::to_vec(&json!({"records": records})).unwrap_or_default()
-}
-
-fn percentiles(histogram: &Histogram<u64>) -> Value {
-    let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
-    json!({
-        "p50_ms": ms(0.5), "p90_ms": ms(0.9), "p99_ms": ms(0.99), "p999_ms": ms(0.999),
-        "max_ms": histogram.max() as f64 / 1000.0, "count": histogram.len()
-    })
-}
-
-fn new_histogram() -> anyhow::Result<Histogram<u64>> {
-    Histogram::new_with_bounds(1, 120_000_000, 3).context("histogram")
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn produce(
-    http: &reqwest::Client,
-    broker: &str,
-    topic: &str,
-    record_size: usize,
-    records_per_request: usize,
-    concurrency: usize,
-    duration: Duration,
-) -> anyhow::Result<Value> {
-    let payload = bytes_of(body(record_size, records_per_request));
-    let url = format!("{broker}/v1/topics/{topic}/records");
-    let records = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let deadline = started + duration;
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (http, url, payload, records, errors) = (
-            http.clone(),
-            url.clone(),
-            payload.clone(),
-            records.clone(),
-            errors.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut histogram = new_histogram()?;
-            while Instant::now() < deadline {
-                let sent = Instant::now();
-                let response = http
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(payload.clone())
-                    .send()
-                    .await;
-                match response {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
-                        histogram.record(sent.elapsed().as_micros() as u64)?;
-                        records.fetch_add(records_per_request as u64, Ordering::Relaxed);
-                    }
-                    _ => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                }
-            }
-            Ok::<_, anyhow::Error>(histogram)
-        }));
-    }
-    let mut histogram = new_histogram()?;
-    for task in tasks {
-        histogram.add(task.await??)?;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let total = records.load(Ordering::Relaxed);
-    let mib = total as f64 * record_size as f64 / (1 << 20) as f64;
-    let latency = percentiles(&histogram);
-    Ok(json!({
-        "mode": "produce", "records": total, "seconds": elapsed,
-        "records_per_sec": total as f64 / elapsed, "value_mib_per_sec": mib / elapsed,
-        "errors": errors.load(Ordering::Relaxed), "request_latency": latency,
-        "markdown": format!(
-            "| produce {record_size} B x {records_per_request}/req, {concurrency} in flight | {:.0} rec/s | {:.1} MiB/s | p50 {} ms / p99 {} ms per request |",
-            total as f64 / elapsed, mib / elapsed, latency["p50_ms"], latency["p99_ms"]
-        )
-    }))
-}
-
-fn bytes_of(body: Vec<u8>) -> bytes::Bytes {
-    bytes::Bytes::from(body)
-}
-
-async fn latency(
-    http: &reqwest::Client,
-    broker: &str,
-    topic: &str,
-    record_size: usize,
-    count: u64,
-) -> anyhow::Result<Value> {
-    let payload = body(record_size, 1);
-    let url = format!("{broker}/v1/topics/{topic}/records");
-    let mut histogram = new_histogram()?;
-    for i in 0..count {
-        let sent = Instant::now();
-        let response = http
-            .post(&url)
-            .header("content-type", "application/json")
-            .body(payload.clone())
-            .send()
-            .await?;
-        if !response.status().is_success() {
-            bail!("record {i}: {}", response.text().await.unwrap_or_default());
+            from_offset,
+        } => workload::consume(http, broker, &topic, concurrency, max_bytes, from_offset).await,
+        Mode::E2e {
+            topic,
+            count,
+            interval_ms,
+            record_size,
+            max_in_flight,
+            drain_seconds,
+        } => {
+            workload::ensure_topic(http, broker, &topic, 1).await?;
+            let options = workload::E2eOptions {
+                count,
+                interval: Duration::from_millis(interval_ms),
+                record_size,
+                max_in_flight,
+                drain: Duration::from_secs(drain_seconds),
+            };
+            workload::e2e(http, broker, &topic, options).await
         }
-        let _ = response.bytes().await;
-        histogram.record(sent.elapsed().as_micros() as u64)?;
+        Mode::Baseline {
+            object_store,
+            segment_bytes,
+            small_segment_bytes,
+            seconds,
+            in_flight,
+            put_in_flight,
+            get_in_flight,
+            range_bytes,
+            tiny_bytes,
+            tiny_count,
+        } => {
+            let options = baseline::BaselineOptions {
+                url: object_store,
+                segment_bytes,
+                small_segment_bytes,
+                seconds: Duration::from_secs(seconds),
+                put_in_flight: in_flight.unwrap_or(put_in_flight),
+                get_in_flight: in_flight.unwrap_or(get_in_flight),
+                range_bytes: range_bytes.max(1),
+                tiny_bytes,
+                tiny_count,
+            };
+            baseline::baseline(&options).await
+        }
     }
-    let latency = percentiles(&histogram);
-    Ok(json!({
-        "mode": "latency", "latency": latency,
-        "markdown": format!(
-            "| single-record produce, one in flight ({count} records) | p50 {} ms | p99 {} ms | max {} ms |",
-            latency["p50_ms"], latency["p99_ms"], latency["max_ms"]
-        )
-    }))
 }
 
-async fn consume(
-    http: &reqwest::Client,
-    broker: &str,
-    topic: &str,
-    concurrency: usize,
-    max_bytes: u64,
-) -> anyhow::Result<Value> {
-    let described: Value = http
-        .get(format!("{broker}/v1/topics/{topic}"))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let partitions: Vec<(u64, u64)> = described["partitions"]
-        .as_array()
-        .context("topic has no partitions (does it exist?)")?
-        .iter()
-        .map(|p| {
-            (
-                p["partition"].as_u64().unwrap_or(0),
-                p["high_watermark"].as_u64().unwrap_or(0),
-            )
-        })
-        .collect();
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
-    let records = Arc::new(AtomicU64::new(0));
-    let bytes = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for (partition, end) in partitions {
-        let (http, semaphore, records, bytes) = (
-            http.clone(),
-            semaphore.clone(),
-            records.clone(),
-            bytes.clone(),
-        );
-        let url = format!("{broker}/v1/topics/{topic}/partitions/{partition}/records");
-        tasks.push(tokio::spawn(async move {
-            let _permit = semaphore.acquire().await?;
-            let mut offset = 0;
-            while offset < end {
-                let response = http
-                    .get(&url)
-                    .query(&[
-                        ("offset", offset.to_string()),
-                        ("max_records", "10000".into()),
-                        ("max_bytes", max_bytes.to_string()),
-                    ])
-                    .send()
-                    .await?;
-                let body = response.bytes().await?;
-                bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
-                let parsed: Value = serde_json::from_slice(&body)?;
-                let next = parsed["next_offset"].as_u64().context("no next_offset")?;
-                if next <= offset {
-                    bail!("no progress at offset {offset}: {parsed}");
-                }
-                records.fetch_add(next - offset, Ordering::Relaxed);
-                offset = next;
-            }
-            Ok::<_, anyhow::Error>(())
-        }));
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_is_consistent_and_keeps_the_bench_flags() {
+        Cli::command().debug_assert();
+        for args in [
+            &[
+                "silt-loadgen",
+                "--broker",
+                "http://x",
+                "latency",
+                "--count",
+                "500",
+            ][..],
+            &[
+                "silt-loadgen",
+                "produce",
+                "--partitions",
+                "8",
+                "--record-size",
+                "1024",
+                "--records-per-request",
+                "500",
+                "--concurrency",
+                "16",
+                "--seconds",
+                "3",
+            ],
+            &[
+                "silt-loadgen",
+                "consume",
+                "--concurrency",
+                "8",
+                "--from-offset",
+                "10",
+            ],
+            &[
+                "silt-loadgen",
+                "e2e",
+                "--count",
+                "10",
+                "--interval-ms",
+                "5",
+                "--json-out",
+                "f",
+            ],
+            &[
+                "silt-loadgen",
+                "--broker-pid",
+                "1",
+                "baseline",
+                "--object-store",
+                "s3://b/p",
+                "--in-flight",
+                "2",
+            ],
+        ] {
+            Cli::try_parse_from(args).unwrap();
+        }
     }
-    for task in tasks {
-        task.await??;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let total = records.load(Ordering::Relaxed);
-    let mib = bytes.load(Ordering::Relaxed) as f64 / (1 << 20) as f64;
-    Ok(json!({
-        "mode": "consume", "records": total, "seconds": elapsed,
-        "records_per_sec": total as f64 / elapsed, "response_mib_per_sec": mib / elapsed,
-        "markdown": format!("| catch-up consume, {concurrency} partition readers | {:.0} rec/s | {:.1} MiB/s of JSON responses | |", total as f64 / elapsed, mib / elapsed)
-    }))
 }
