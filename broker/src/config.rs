@@ -82,6 +82,10 @@ pub struct StorageConfig {
     /// Object store URL: `s3://BUCKET/PREFIX` (AWS settings from the usual `AWS_*`
     /// environment), `file:///ABS/DIR`, or empty for `<data_dir>/objects` (default empty).
     pub object_store: String,
+    /// Benchmarking only: add a modelled cloud latency to every object-store request,
+    /// `s3-standard` or `s3-express` (default empty: none). See
+    /// `silt_bookie::store::faulty::FaultConfig::profile`.
+    pub simulated_latency: String,
 }
 
 /// `[wal]`: the write-ahead cache's adaptive flush.
@@ -104,13 +108,17 @@ pub struct WalConfig {
     pub max_spool_bytes: u64,
 }
 
-/// `[cache]`: the in-memory chunk cache.
+/// `[cache]`: the read cache's memory and disk tiers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
     /// Bytes of recent chunks kept in memory (default 256 MiB).
     #[serde(with = "size")]
     pub memory_bytes: u64,
+    /// Bytes of chunks kept on local disk (foyer) between memory and the object store;
+    /// 0 disables the tier (default 512 MiB, at least 1 MiB when enabled).
+    #[serde(with = "size")]
+    pub disk_bytes: u64,
 }
 
 impl Default for ServerConfig {
@@ -134,6 +142,7 @@ impl Default for StorageConfig {
         StorageConfig {
             data_dir: PathBuf::from("./silt-data"),
             object_store: String::new(),
+            simulated_latency: String::new(),
         }
     }
 }
@@ -153,6 +162,7 @@ impl Default for CacheConfig {
     fn default() -> Self {
         CacheConfig {
             memory_bytes: 256 << 20,
+            disk_bytes: 512 << 20,
         }
     }
 }
@@ -273,6 +283,19 @@ impl Config {
         {
             problems.push(format!(
                 "storage.object_store = {url:?} must be s3://BUCKET[/PREFIX], file:///DIR or empty"
+            ));
+        }
+        if self.cache.disk_bytes != 0 && self.cache.disk_bytes < 1 << 20 {
+            problems.push(format!(
+                "cache.disk_bytes = {} must be 0 (off) or at least 1MiB",
+                self.cache.disk_bytes
+            ));
+        }
+        let model = &self.storage.simulated_latency;
+        if !model.is_empty() && silt_bookie::store::faulty::FaultConfig::profile(model).is_none() {
+            problems.push(format!(
+                "storage.simulated_latency = {model:?} must be empty or one of {:?}",
+                silt_bookie::store::faulty::FaultConfig::profile_names()
             ));
         }
         if self.wal.max_spool_bytes < self.wal.max_segment_bytes {

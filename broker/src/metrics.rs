@@ -235,8 +235,10 @@ impl Metrics {
             &[
                 ("tier=\"memory\",result=\"hit\"", cache.memory_hits),
                 ("tier=\"memory\",result=\"miss\"", cache.memory_misses),
-                ("tier=\"disk\",result=\"hit\"", cache.disk_hits),
-                ("tier=\"disk\",result=\"miss\"", cache.disk_misses),
+                ("tier=\"spool\",result=\"hit\"", cache.disk_hits),
+                ("tier=\"spool\",result=\"miss\"", cache.disk_misses),
+                ("tier=\"disk\",result=\"hit\"", cache.disk_cache_hits),
+                ("tier=\"disk\",result=\"miss\"", cache.disk_cache_misses),
                 (
                     "tier=\"object_store\",result=\"hit\"",
                     cache.object_store_hits,
@@ -246,6 +248,18 @@ impl Metrics {
                     cache.object_store_misses,
                 ),
             ],
+        );
+        line(
+            "silt_cache_coalesced_reads_total",
+            "counter",
+            "Chunk reads that joined a read already in flight instead of a second GET",
+            &[("", cache.coalesced_reads)],
+        );
+        line(
+            "silt_cache_prefetched_chunks_total",
+            "counter",
+            "Chunks read ahead for sequential readers",
+            &[("", cache.prefetched_chunks)],
         );
         line(
             "silt_wal_spooled_bytes",

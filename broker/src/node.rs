@@ -10,7 +10,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use silt_bookie::cache::{ChunkCache, ChunkReader};
+use silt_bookie::cache::{ChunkCache, ChunkReader, DiskCache};
+use silt_bookie::store::faulty::{FaultConfig, FaultControl};
 use silt_bookie::store::open_store;
 use silt_bookie::wal::{SealPolicy, SegmentSpool};
 use silt_metadata::MetadataClient;
@@ -27,6 +28,7 @@ use crate::write::WritePipeline;
 use crate::write::partitioner::StickyPartitioner;
 use crate::write::pipeline::PipelineParts;
 use crate::write::recovery::recover_spool;
+use crate::write::topic_cache::TopicCache;
 
 /// How long shutdown waits for staged records to be sealed, uploaded and committed.
 const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -41,6 +43,7 @@ pub struct RunningNode {
     server: JoinHandle<std::io::Result<()>>,
     pipeline: WritePipeline,
     metadata: MetadataNode,
+    disk_cache: Option<Arc<DiskCache>>,
 }
 
 /// Starts everything; returns once the server accepts connections.
@@ -49,8 +52,15 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create storage.data_dir {}", data_dir.display()))?;
     let object_store_url = config.object_store_url()?;
-    let store = open_store(&object_store_url)
+    let mut store = open_store(&object_store_url)
         .with_context(|| format!("cannot open object store {object_store_url}"))?;
+    if let Some(model) = FaultConfig::profile(&config.storage.simulated_latency) {
+        tracing::warn!(
+            model = %config.storage.simulated_latency,
+            "adding simulated cloud latency to every object-store request (benchmarking only)"
+        );
+        store = store.with_faults(FaultControl::new(model));
+    }
     let metadata_node = MetadataNode::open(NodeConfig {
         node_id: 1,
         data_dir: data_dir.join("metadata"),
@@ -67,11 +77,21 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
     let cache = Arc::new(ChunkCache::new(
         usize::try_from(config.cache.memory_bytes).unwrap_or(usize::MAX),
     ));
-    let reader = Arc::new(ChunkReader::new(
-        store.clone(),
-        cache.clone(),
-        Some(spool.clone()),
-    ));
+    let disk_cache = if config.cache.disk_bytes > 0 {
+        let dir = data_dir.join("cache");
+        Some(Arc::new(
+            DiskCache::open(dir.clone(), config.cache.disk_bytes)
+                .await
+                .with_context(|| format!("cannot open the disk cache under {}", dir.display()))?,
+        ))
+    } else {
+        None
+    };
+    let mut reader = ChunkReader::new(store.clone(), cache.clone(), Some(spool.clone()));
+    if let Some(disk) = &disk_cache {
+        reader = reader.with_disk_cache(disk.clone());
+    }
+    let reader = Arc::new(reader);
     let metrics = Arc::new(Metrics::default());
     let parts = Arc::new(PipelineParts {
         store: store.clone(),
@@ -110,6 +130,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         store,
         spool,
         sticky: Arc::new(StickyPartitioner::default()),
+        topics: Arc::new(TopicCache::default()),
         shutdown: shutdown_rx.clone(),
     };
     let app = server::router(state);
@@ -128,6 +149,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         server,
         pipeline,
         metadata: metadata_node,
+        disk_cache,
     })
 }
 
@@ -147,6 +169,11 @@ impl RunningNode {
             tracing::warn!(
                 "staged records were not all committed within {CLOSE_TIMEOUT:?}; the spool keeps them for the next start"
             );
+        }
+        if let Some(disk) = &self.disk_cache
+            && let Err(error) = disk.close().await
+        {
+            tracing::warn!(%error, "disk cache did not close cleanly; it starts from what it can recover");
         }
         self.metadata
             .shutdown()

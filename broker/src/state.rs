@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::write::WritePipeline;
 use crate::write::partitioner::StickyPartitioner;
+use crate::write::topic_cache::TopicCache;
 
 /// Shared state of the HTTP server.
 #[derive(Clone)]
@@ -30,6 +31,8 @@ pub struct AppState {
     pub store: ObjectStoreHandle,
     /// Sealed segments on local disk.
     pub spool: Arc<SegmentSpool>,
+    /// Topic routes for the write path.
+    pub topics: Arc<TopicCache>,
     /// Round-robin for keyless records.
     pub sticky: Arc<StickyPartitioner>,
     /// Flips to `true` when the broker starts shutting down; long-polls return early.

@@ -52,7 +52,7 @@ pub struct DevArgs {
     #[arg(long, env = "SILT_OBJECT_STORE")]
     pub object_store: Option<String>,
     /// Log filter (tracing EnvFilter syntax).
-    #[arg(long, env = "SILT_LOG", default_value = "info,openraft=warn")]
+    #[arg(long, env = "SILT_LOG", default_value = "info,openraft=warn,foyer=warn")]
     pub log: String,
 }
 

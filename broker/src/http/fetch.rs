@@ -3,16 +3,19 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use silt_sdk::wire::FetchResponse;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use silt_bookie::record::{Payload, PayloadKind};
 use tracing::Instrument;
 
 use crate::http::ApiError;
 use crate::http::validate;
 use crate::metrics::Metrics;
-use crate::read::{FetchLimits, Fetcher};
+use crate::read::{FetchLimits, Fetched, Fetcher};
 use crate::state::AppState;
 
 /// Query parameters a fetch accepts.
@@ -27,22 +30,103 @@ pub async fn fetch(
     State(state): State<AppState>,
     Path((topic, partition)): Path<(String, String)>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<Json<FetchResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let started = Instant::now();
     let result = fetch_inner(&state, &topic, &partition, query).await;
     let metrics = &state.metrics;
     match &result {
-        Ok((response, bytes)) => {
+        Ok(fetched) => {
             Metrics::outcome(&metrics.fetch_requests, "ok");
-            metrics.fetch_records.inc_by(response.records.len() as u64);
-            metrics.fetch_bytes.inc_by(*bytes);
+            metrics.fetch_records.inc_by(fetched.records.len() as u64);
+            metrics.fetch_bytes.inc_by(fetched.bytes);
             metrics
                 .fetch_latency
                 .observe(started.elapsed().as_secs_f64());
         }
         Err(error) => Metrics::outcome(&metrics.fetch_requests, error.code.as_str()),
     }
-    result.map(|(response, _)| Json(response))
+    let fetched = result?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        response_json(&fetched),
+    )
+        .into_response())
+}
+
+/// Writes the `FetchResponse` JSON (`silt_sdk::wire::FetchResponse`) straight from the
+/// stored records: JSON keys and values are the text the producer sent (validated when it
+/// was produced, CRC-checked when read), so they are copied, not parsed and re-encoded.
+pub fn response_json(fetched: &Fetched) -> Vec<u8> {
+    let estimate: usize = fetched
+        .records
+        .iter()
+        .map(|(_, r)| {
+            96 + r.value.data.len() * 4 / 3 + r.key.as_ref().map_or(0, |k| k.data.len() * 4 / 3)
+        })
+        .sum();
+    let mut out = Vec::with_capacity(estimate + 64);
+    out.extend_from_slice(b"{\"records\":[");
+    for (i, (offset, record)) in fetched.records.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(
+            format!(
+                "{{\"offset\":{offset},\"timestamp_ms\":{}",
+                record.timestamp_ms
+            )
+            .as_bytes(),
+        );
+        if let Some(key) = &record.key {
+            write_payload(&mut out, "key", key);
+        }
+        write_payload(&mut out, "value", &record.value);
+        out.extend_from_slice(b",\"headers\":{");
+        for (h, (name, value)) in record.headers.iter().enumerate() {
+            if h > 0 {
+                out.push(b',');
+            }
+            write_json_string(&mut out, name);
+            out.push(b':');
+            write_json_string(&mut out, value);
+        }
+        out.extend_from_slice(b"}}");
+    }
+    out.extend_from_slice(
+        format!(
+            "],\"next_offset\":{},\"high_watermark\":{}}}",
+            fetched.next_offset, fetched.high_watermark
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+fn write_payload(out: &mut Vec<u8>, field: &str, payload: &Payload) {
+    match payload.kind {
+        PayloadKind::Json => {
+            out.extend_from_slice(format!(",\"{field}\":").as_bytes());
+            out.extend_from_slice(&payload.data);
+        }
+        PayloadKind::Bytes => {
+            out.extend_from_slice(format!(",\"{field}_b64\":\"").as_bytes());
+            let start = out.len();
+            out.resize(
+                start + base64::encoded_len(payload.data.len(), true).unwrap_or(0),
+                0,
+            );
+            let written = BASE64
+                .encode_slice(&payload.data, &mut out[start..])
+                .unwrap_or(0);
+            out.truncate(start + written);
+            out.push(b'"');
+        }
+    }
+}
+
+fn write_json_string(out: &mut Vec<u8>, text: &str) {
+    // serde_json escapes exactly as JSON requires; writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
 }
 
 async fn fetch_inner(
@@ -50,7 +134,7 @@ async fn fetch_inner(
     topic: &str,
     partition: &str,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<(FetchResponse, u64), ApiError> {
+) -> Result<Fetched, ApiError> {
     validate::topic_name(topic)?;
     let partition = validate::partition_number(partition)?;
     let Query(query) =
@@ -107,5 +191,58 @@ fn parameter(
         _ => Err(ApiError::invalid_parameter(format!(
             "{name}={text:?} must be an integer from {min} to {max}"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use silt_bookie::record::Record;
+    use silt_sdk::wire::FetchResponse;
+
+    use super::*;
+
+    #[test]
+    fn written_json_is_the_wire_fetch_response() {
+        let fetched = Fetched {
+            records: vec![
+                (
+                    7,
+                    Record {
+                        timestamp_ms: 5,
+                        key: Some(Payload::json(Bytes::from("\"k\\\"ü\"".as_bytes()))),
+                        value: Payload::json(Bytes::from_static(br#"{"a": [1, null]}"#)),
+                        headers: vec![("h\n".into(), "v\"".into())],
+                    },
+                ),
+                (
+                    8,
+                    Record {
+                        timestamp_ms: 6,
+                        key: Some(Payload::bytes(vec![0u8, 255])),
+                        value: Payload::bytes(Vec::new()),
+                        headers: vec![],
+                    },
+                ),
+            ],
+            next_offset: 9,
+            high_watermark: 10,
+            bytes: 0,
+        };
+        let parsed: FetchResponse = serde_json::from_slice(&response_json(&fetched)).unwrap();
+        assert_eq!(parsed.next_offset, 9);
+        assert_eq!(parsed.high_watermark, 10);
+        assert_eq!(parsed.records[0].key, Some(serde_json::json!("k\"ü")));
+        assert_eq!(
+            parsed.records[0].value,
+            Some(serde_json::json!({"a": [1, null]}))
+        );
+        assert_eq!(
+            parsed.records[0].headers.get("h\n").map(String::as_str),
+            Some("v\"")
+        );
+        assert_eq!(parsed.records[1].key_b64.as_deref(), Some("AP8="));
+        assert_eq!(parsed.records[1].value_b64.as_deref(), Some(""));
+        assert_eq!(parsed.records[1].value, None);
     }
 }

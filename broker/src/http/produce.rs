@@ -8,18 +8,17 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use axum::Json;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use serde_json::Value;
-use silt_bookie::batch::Compression;
-use silt_bookie::clock::Clock;
+use silt_bookie::clock::{Clock, SystemClock};
 use silt_bookie::record::{Payload, Record};
-use silt_sdk::wire::{ErrorCode, ProduceRecord, ProduceRequest, ProduceResponse, RecordOffset};
+use silt_sdk::wire::{ErrorCode, ProduceResponse, RecordOffset};
 use tracing::Instrument;
 
 use crate::http::ApiError;
+use crate::http::produce_body::{ProduceBody, RecordIn};
 use crate::http::validate;
 use crate::metrics::Metrics;
 use crate::state::AppState;
@@ -62,7 +61,14 @@ async fn produce_inner(
 ) -> Result<(ProduceResponse, u64, u64), ApiError> {
     validate::topic_name(topic)?;
     let limits = &state.config.server;
-    let request: ProduceRequest = validate::json_body(body, limits.max_request_bytes).await?;
+    let body = validate::read_body(body, limits.max_request_bytes).await?;
+    if body.is_empty() {
+        return Err(ApiError::invalid_request(
+            "request body is empty; send a JSON object",
+        ));
+    }
+    let request: ProduceBody<'_> = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}")))?;
     if request.producer.is_some() {
         return Err(ApiError::invalid_request(
             "idempotent producers (the \"producer\" field) are not supported by this broker version",
@@ -83,20 +89,16 @@ async fn produce_inner(
             ),
         ));
     }
-    let view = state.metadata.describe_topic(topic).await?;
-    let partitions = u32::try_from(view.partitions.len()).unwrap_or(u32::MAX);
-    let compression = match view.settings.compression.as_deref() {
-        Some("zstd") => Compression::Zstd,
-        _ => Compression::None,
-    };
-    let now = silt_bookie::clock::SystemClock.now_ms();
+    let route = state.topics.route(&state.metadata, topic).await?;
+    let partitions = route.partitions;
+    let now = SystemClock.now_ms();
     let sticky = state.sticky.next_partition(partitions);
     let record_count = request.records.len();
     // partition -> (records, their indexes in the request)
     let mut groups: BTreeMap<u32, (Vec<Record>, Vec<usize>)> = BTreeMap::new();
     let mut total_bytes = 0u64;
     for (index, wire) in request.records.into_iter().enumerate() {
-        let (record, hash_key, explicit) = convert(index, wire, now)?;
+        let (record, hash_key, explicit) = convert(index, wire, now, &body)?;
         let size = record_size(&record);
         if size > limits.max_record_bytes {
             return Err(ApiError::new(
@@ -135,14 +137,14 @@ async fn produce_inner(
         .map(|(partition, (records, request_indexes))| {
             indexes.push((partition, request_indexes));
             PartitionAppend {
-                topic_id: view.id,
+                topic_id: route.id,
                 partition,
-                compression,
+                compression: route.compression,
                 records,
             }
         })
         .collect();
-    let base_offsets = tokio::time::timeout(limits.request_timeout, state.pipeline.append(parts))
+    let appended = tokio::time::timeout(limits.request_timeout, state.pipeline.append(parts))
         .await
         .map_err(|_| {
             ApiError::new(
@@ -152,8 +154,19 @@ async fn produce_inner(
                     limits.request_timeout
                 ),
             )
-        })?
-        .map_err(|error| write_error(topic, error))?;
+        })?;
+    let base_offsets = match appended {
+        Ok(offsets) => offsets,
+        Err(error) => {
+            if matches!(
+                error,
+                WriteError::TopicNotFound | WriteError::PartitionNotFound(_)
+            ) {
+                state.topics.evict(topic);
+            }
+            return Err(write_error(topic, error));
+        }
+    };
     let mut offsets = vec![
         RecordOffset {
             partition: 0,
@@ -206,24 +219,37 @@ fn record_size(record: &Record) -> u64 {
 /// A validated record, the bytes its key hashes on, and its explicit partition.
 type Converted = (Record, Option<Vec<u8>>, Option<u32>);
 
-/// Turns a wire record into a stored one.
-fn convert(index: usize, wire: ProduceRecord, now: i64) -> Result<Converted, ApiError> {
-    let (key, hash_key) = match (wire.key, wire.key_b64) {
+/// Turns a parsed record into a stored one; JSON keys and values are sliced from `body`
+/// (no copy) and stored as the text the client sent.
+fn convert(
+    index: usize,
+    wire: RecordIn<'_>,
+    now: i64,
+    body: &Bytes,
+) -> Result<Converted, ApiError> {
+    let key = wire.key.filter(|raw| raw.get() != "null");
+    let (key, hash_key) = match (key, wire.key_b64) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid_record(format!(
                 "record {index} has both key and key_b64; send one"
             )));
         }
-        (Some(Value::Null), None) | (None, None) => (None, None),
-        (Some(json), None) => {
-            let text = serde_json::to_vec(&json)
-                .map_err(|e| ApiError::invalid_record(format!("record {index} key: {e}")))?;
-            // A string key hashes on its UTF-8 bytes, as Kafka's StringSerializer sends it.
-            let hash = match &json {
-                Value::String(s) => s.as_bytes().to_vec(),
-                _ => text.clone(),
+        (None, None) => (None, None),
+        (Some(raw), None) => {
+            let text = raw.get();
+            // A string key hashes on its UTF-8 bytes, as Kafka's StringSerializer sends it;
+            // any other JSON key on its text as sent.
+            let hash = if text.starts_with('"') {
+                serde_json::from_str::<String>(text)
+                    .map(String::into_bytes)
+                    .map_err(|e| ApiError::invalid_record(format!("record {index} key: {e}")))?
+            } else {
+                text.as_bytes().to_vec()
             };
-            (Some(Payload::json(text)), Some(hash))
+            (
+                Some(Payload::json(body.slice_ref(text.as_bytes()))),
+                Some(hash),
+            )
         }
         (None, Some(b64)) => {
             let raw = decode_b64(index, "key_b64", &b64)?;
@@ -241,11 +267,7 @@ fn convert(index: usize, wire: ProduceRecord, now: i64) -> Result<Converted, Api
                 "record {index} has no value: send \"value\" (any JSON) or \"value_b64\" (base64 bytes)"
             )));
         }
-        (Some(json), None) => {
-            let text = serde_json::to_vec(&json)
-                .map_err(|e| ApiError::invalid_record(format!("record {index} value: {e}")))?;
-            Payload::json(text)
-        }
+        (Some(raw), None) => Payload::json(body.slice_ref(raw.get().as_bytes())),
         (None, Some(b64)) => Payload::bytes(decode_b64(index, "value_b64", &b64)?),
     };
     let timestamp_ms = wire.timestamp_ms.unwrap_or(now);

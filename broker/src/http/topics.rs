@@ -78,6 +78,7 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     validate::topic_name(&topic)?;
     state.metadata.delete_topic(&topic).await?;
+    state.topics.evict(&topic);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -11,15 +11,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use futures::StreamExt;
 use silt_bookie::batch::decode_batch;
 use silt_bookie::cache::ChunkReader;
-use silt_bookie::record::{Payload, PayloadKind};
+use silt_bookie::record::Record;
 use silt_metadata::MetadataClient;
 use silt_metadata::types::IndexEntry;
-use silt_sdk::wire::{ErrorCode, FetchResponse, FetchedRecord};
+use silt_sdk::wire::ErrorCode;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -28,8 +26,23 @@ use crate::http::ApiError;
 
 /// Chunks read at once by one fetch.
 const PARALLEL_CHUNK_READS: usize = 8;
+/// Chunks read ahead past what one fetch returns.
+const READ_AHEAD_CHUNKS: usize = 4;
 /// Index entries asked for per lookup.
 const ENTRIES_PER_LOOKUP: usize = 256;
+
+/// What a fetch found: records with their offsets, in offset order.
+#[derive(Debug)]
+pub struct Fetched {
+    /// `(offset, record)` pairs.
+    pub records: Vec<(u64, Record)>,
+    /// The offset to fetch next.
+    pub next_offset: u64,
+    /// The partition's high watermark.
+    pub high_watermark: u64,
+    /// Bytes of keys, values and headers returned.
+    pub bytes: u64,
+}
 
 /// What one fetch may return and how long it may wait.
 #[derive(Debug, Clone, Copy)]
@@ -63,7 +76,7 @@ impl Fetcher {
         offset: u64,
         limits: FetchLimits,
         mut shutdown: watch::Receiver<bool>,
-    ) -> Result<(FetchResponse, u64), ApiError> {
+    ) -> Result<Fetched, ApiError> {
         let mut applied = self.metadata.subscribe_applied();
         let deadline = Instant::now() + limits.wait;
         let slice = loop {
@@ -100,6 +113,22 @@ impl Fetcher {
         };
         let high_watermark = slice.high_watermark;
         let entries = plan(&slice.entries, offset, limits);
+        // Read-ahead: a sequential reader's next fetch wants the chunks after these; warm
+        // them in the background (the reader bounds and drops prefetches under load).
+        let ahead: Vec<(String, u64, u32)> = slice
+            .entries
+            .iter()
+            .filter(|e| {
+                entries
+                    .last()
+                    .is_some_and(|last| e.base_offset >= last.end_offset())
+            })
+            .take(READ_AHEAD_CHUNKS)
+            .map(|e| (e.object.to_string(), e.position, e.length))
+            .collect();
+        if !ahead.is_empty() {
+            self.reader.prefetch(ahead);
+        }
         if offset < high_watermark && entries.first().is_none_or(|e| e.base_offset > offset) {
             return Err(ApiError::new(
                 ErrorCode::CorruptData,
@@ -145,18 +174,16 @@ impl Fetcher {
                     break 'chunks;
                 }
                 bytes += size;
-                records.push(wire_record(record_offset, record)?);
+                records.push((record_offset, record));
                 next_offset = record_offset + 1;
             }
         }
-        Ok((
-            FetchResponse {
-                records,
-                next_offset,
-                high_watermark,
-            },
+        Ok(Fetched {
+            records,
+            next_offset,
+            high_watermark,
             bytes,
-        ))
+        })
     }
 }
 
@@ -164,7 +191,7 @@ impl Fetcher {
 async fn read_entry(
     reader: &ChunkReader,
     entry: IndexEntry,
-) -> Result<(IndexEntry, Vec<silt_bookie::record::Record>), ApiError> {
+) -> Result<(IndexEntry, Vec<Record>), ApiError> {
     {
         let span =
             tracing::debug_span!("read_chunk", object = %entry.object, position = entry.position);
@@ -206,38 +233,4 @@ fn plan(entries: &[IndexEntry], offset: u64, limits: FetchLimits) -> Vec<IndexEn
         }
     }
     planned
-}
-
-fn wire_record(
-    offset: u64,
-    record: silt_bookie::record::Record,
-) -> Result<FetchedRecord, ApiError> {
-    let (key, key_b64) = match record.key {
-        None => (None, None),
-        Some(payload) => split(payload)?,
-    };
-    let (value, value_b64) = split(record.value)?;
-    Ok(FetchedRecord {
-        offset,
-        timestamp_ms: record.timestamp_ms,
-        key,
-        key_b64,
-        value,
-        value_b64,
-        headers: record.headers.into_iter().collect(),
-    })
-}
-
-fn split(payload: Payload) -> Result<(Option<serde_json::Value>, Option<String>), ApiError> {
-    match payload.kind {
-        PayloadKind::Json => serde_json::from_slice(&payload.data)
-            .map(|v| (Some(v), None))
-            .map_err(|e| {
-                ApiError::new(
-                    ErrorCode::CorruptData,
-                    format!("stored JSON does not parse: {e}"),
-                )
-            }),
-        PayloadKind::Bytes => Ok((None, Some(BASE64.encode(&payload.data)))),
-    }
 }

@@ -2,4 +2,4 @@
 
 pub mod fetcher;
 
-pub use fetcher::{FetchLimits, Fetcher};
+pub use fetcher::{FetchLimits, Fetched, Fetcher};

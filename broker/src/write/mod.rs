@@ -3,5 +3,6 @@
 pub mod partitioner;
 pub mod pipeline;
 pub mod recovery;
+pub mod topic_cache;
 
 pub use pipeline::{PartitionAppend, WriteError, WritePipeline};
