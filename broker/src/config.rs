@@ -64,6 +64,10 @@ pub struct ServerConfig {
     /// Most record bytes one fetch returns (default 16 MiB).
     #[serde(with = "size")]
     pub max_fetch_bytes: u64,
+    /// Fetches reading and encoding records at once; more wait their turn (a long-poll's
+    /// wait takes no slot). Bounds the CPU reads can take from the write path
+    /// (default: half the cores, at least 1).
+    pub fetch_read_concurrency: u32,
     /// Longest long-poll a fetch may ask for with `wait_ms` (default 60 s).
     #[serde(with = "duration")]
     pub max_fetch_wait: Duration,
@@ -131,6 +135,9 @@ impl Default for ServerConfig {
             max_partitions_per_topic: 1024,
             max_fetch_records: 10_000,
             max_fetch_bytes: 16 << 20,
+            fetch_read_concurrency: std::thread::available_parallelism()
+                .map(|n| u32::try_from(n.get() / 2).unwrap_or(1).max(1))
+                .unwrap_or(1),
             max_fetch_wait: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
         }
@@ -257,6 +264,7 @@ impl Config {
                 s.max_partitions_per_topic,
             ),
             ("server.max_fetch_records", s.max_fetch_records),
+            ("server.fetch_read_concurrency", s.fetch_read_concurrency),
             ("wal.max_uploads_in_flight", self.wal.max_uploads_in_flight),
         ] {
             if value == 0 {
@@ -371,17 +379,23 @@ fn apply_env(table: &mut toml::Table, name: &str, value: &str) -> Result<(), Con
     }
 }
 
-/// Parses `8MiB`, `512KiB`, `1GB`, `100` (bytes).
-pub fn parse_size(text: &str) -> Result<u64, String> {
+/// Splits `"8MiB"` into `(8, "mib")`; `example` goes into the error message.
+fn number_and_unit(text: &str, example: &str) -> Result<(u64, String), String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: u64 = number
+    let number = number
         .parse()
-        .map_err(|_| format!("{text:?} is not a size such as 8MiB or 1048576"))?;
-    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        .map_err(|_| format!("{text:?} is not {example}"))?;
+    Ok((number, unit.trim().to_ascii_lowercase()))
+}
+
+/// Parses `8MiB`, `512KiB`, `1GB`, `100` (bytes).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let (number, unit) = number_and_unit(text, "a size such as 8MiB or 1048576")?;
+    let factor: u64 = match unit.as_str() {
         "" | "b" => 1,
         "k" | "kb" => 1_000,
         "kib" => 1 << 10,
@@ -398,15 +412,8 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 /// Parses `5ms`, `2s`, `1m`, `100` (milliseconds).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 5ms or 2s"))?;
-    match unit.trim() {
+    let (number, unit) = number_and_unit(text, "a duration such as 5ms or 2s")?;
+    match unit.as_str() {
         "" | "ms" => Ok(Duration::from_millis(number)),
         "s" => Ok(Duration::from_secs(number)),
         "m" => Ok(Duration::from_secs(number.saturating_mul(60))),

@@ -68,12 +68,15 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
     .await
     .context("cannot start the embedded metadata service")?;
     let metadata: Arc<dyn MetadataClient> = Arc::new(metadata_node.client());
-    let spool = Arc::new(SegmentSpool::open(data_dir.join("wal")).with_context(|| {
+    // No fsync: a spooled segment was never acknowledged, and recovery drops a file torn by
+    // a power loss (it checks every CRC); after a process crash the page cache still has it.
+    let spool = SegmentSpool::open(data_dir.join("wal")).with_context(|| {
         format!(
             "cannot open the write-ahead cache under {}",
             data_dir.display()
         )
-    })?);
+    })?;
+    let spool = Arc::new(spool.with_sync(false));
     let cache = Arc::new(ChunkCache::new(
         usize::try_from(config.cache.memory_bytes).unwrap_or(usize::MAX),
     ));
@@ -121,6 +124,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         .await
         .with_context(|| format!("cannot listen on server.listen = {}", config.server.listen))?;
     let addr = listener.local_addr()?;
+    let read_slots = Arc::new(tokio::sync::Semaphore::new(
+        config.server.fetch_read_concurrency as usize,
+    ));
     let state = AppState {
         config: Arc::new(config),
         metadata,
@@ -131,6 +137,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         spool,
         sticky: Arc::new(StickyPartitioner::default()),
         topics: Arc::new(TopicCache::default()),
+        read_slots,
         shutdown: shutdown_rx.clone(),
     };
     let app = server::router(state);

@@ -31,6 +31,8 @@ pub struct AppState {
     pub store: ObjectStoreHandle,
     /// Sealed segments on local disk.
     pub spool: Arc<SegmentSpool>,
+    /// Admission of fetches to the read-and-encode phase (`server.fetch_read_concurrency`).
+    pub read_slots: Arc<tokio::sync::Semaphore>,
     /// Topic routes for the write path.
     pub topics: Arc<TopicCache>,
     /// Round-robin for keyless records.

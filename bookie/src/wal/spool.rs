@@ -27,6 +27,7 @@ const TMP_SUFFIX: &str = ".tmp";
 pub struct SegmentSpool {
     dir: PathBuf,
     bytes_on_disk: AtomicU64,
+    sync: bool,
 }
 
 impl SegmentSpool {
@@ -60,7 +61,16 @@ impl SegmentSpool {
         Ok(Self {
             dir,
             bytes_on_disk: AtomicU64::new(bytes_on_disk),
+            sync: true,
         })
+    }
+
+    /// Whether writes are fsync'd (default true). Without fsync a power loss can leave a
+    /// torn file; recovery verifies every chunk's CRC and drops such a file, which is safe
+    /// because nothing in a spooled segment was acknowledged before its commit.
+    pub fn with_sync(mut self, sync: bool) -> Self {
+        self.sync = sync;
+        self
     }
 
     /// The spool directory.
@@ -94,15 +104,19 @@ impl SegmentSpool {
             File::create(&tmp_path).map_err(|error| Error::io(context("creating"), error))?;
         file.write_all(bytes)
             .map_err(|error| Error::io(context("writing"), error))?;
-        file.sync_all()
-            .map_err(|error| Error::io(context("fsyncing"), error))?;
+        if self.sync {
+            file.sync_all()
+                .map_err(|error| Error::io(context("fsyncing"), error))?;
+        }
         drop(file);
         let replaced = fs::metadata(&final_path).map(|m| m.len()).ok();
         fs::rename(&tmp_path, &final_path)
             .map_err(|error| Error::io(format!("renaming to {}", final_path.display()), error))?;
-        File::open(&self.dir)
-            .and_then(|dir| dir.sync_all())
-            .map_err(|error| Error::io(format!("fsyncing {}", self.dir.display()), error))?;
+        if self.sync {
+            File::open(&self.dir)
+                .and_then(|dir| dir.sync_all())
+                .map_err(|error| Error::io(format!("fsyncing {}", self.dir.display()), error))?;
+        }
         if let Some(old) = replaced {
             self.bytes_on_disk.fetch_sub(old, Ordering::Relaxed);
         }

@@ -52,7 +52,11 @@ pub struct DevArgs {
     #[arg(long, env = "SILT_OBJECT_STORE")]
     pub object_store: Option<String>,
     /// Log filter (tracing EnvFilter syntax).
-    #[arg(long, env = "SILT_LOG", default_value = "info,openraft=warn,foyer=warn")]
+    #[arg(
+        long,
+        env = "SILT_LOG",
+        default_value = "info,openraft=warn,foyer=warn"
+    )]
     pub log: String,
 }
 

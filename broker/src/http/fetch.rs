@@ -46,11 +46,9 @@ pub async fn fetch(
         Err(error) => Metrics::outcome(&metrics.fetch_requests, error.code.as_str()),
     }
     let fetched = result?;
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        response_json(&fetched),
-    )
-        .into_response())
+    let body = response_json(&fetched);
+    drop(fetched);
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Writes the `FetchResponse` JSON (`silt_sdk::wire::FetchResponse`) straight from the
@@ -160,7 +158,11 @@ async fn fetch_inner(
     let max_wait = u64::try_from(limits.max_fetch_wait.as_millis()).unwrap_or(u64::MAX);
     let wait_ms = parameter(&query, "wait_ms", 0, max_wait)?.unwrap_or(0);
     let span = tracing::info_span!("fetch", topic = %topic, partition, offset);
-    let fetcher = Fetcher::new(state.metadata.clone(), state.reader.clone());
+    let fetcher = Fetcher::new(
+        state.metadata.clone(),
+        state.reader.clone(),
+        state.read_slots.clone(),
+    );
     fetcher
         .fetch(
             topic,
@@ -228,6 +230,7 @@ mod tests {
             next_offset: 9,
             high_watermark: 10,
             bytes: 0,
+            slot: None,
         };
         let parsed: FetchResponse = serde_json::from_slice(&response_json(&fetched)).unwrap();
         assert_eq!(parsed.next_offset, 9);

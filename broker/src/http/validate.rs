@@ -37,8 +37,14 @@ pub async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
             format!("request body is larger than {limit} bytes (server.max_request_bytes)"),
         )
     };
+    // A declared length (bounded by the limit) sizes the buffer once, instead of growing it
+    // by doubling and copying.
+    let declared = axum::body::HttpBody::size_hint(&body)
+        .exact()
+        .unwrap_or(0)
+        .min(limit);
     let mut stream = body.into_data_stream();
-    let mut buffer = BytesMut::new();
+    let mut buffer = BytesMut::with_capacity(usize::try_from(declared).unwrap_or(0));
     let mut total = 0u64;
     while let Some(frame) = stream.next().await {
         let frame = frame

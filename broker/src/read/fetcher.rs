@@ -18,7 +18,7 @@ use silt_bookie::record::Record;
 use silt_metadata::MetadataClient;
 use silt_metadata::types::IndexEntry;
 use silt_sdk::wire::ErrorCode;
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -42,6 +42,8 @@ pub struct Fetched {
     pub high_watermark: u64,
     /// Bytes of keys, values and headers returned.
     pub bytes: u64,
+    /// The read slot, released when the response has been encoded.
+    pub slot: Option<OwnedSemaphorePermit>,
 }
 
 /// What one fetch may return and how long it may wait.
@@ -60,12 +62,22 @@ pub struct FetchLimits {
 pub struct Fetcher {
     metadata: Arc<dyn MetadataClient>,
     reader: Arc<ChunkReader>,
+    read_slots: Arc<Semaphore>,
 }
 
 impl Fetcher {
-    /// A fetcher over the metadata service and a chunk reader.
-    pub fn new(metadata: Arc<dyn MetadataClient>, reader: Arc<ChunkReader>) -> Self {
-        Fetcher { metadata, reader }
+    /// A fetcher over the metadata service and a chunk reader; `read_slots` admits fetches
+    /// to the read-and-encode phase.
+    pub fn new(
+        metadata: Arc<dyn MetadataClient>,
+        reader: Arc<ChunkReader>,
+        read_slots: Arc<Semaphore>,
+    ) -> Self {
+        Fetcher {
+            metadata,
+            reader,
+            read_slots,
+        }
     }
 
     /// Records of `topic`/`partition` from `offset`.
@@ -112,6 +124,19 @@ impl Fetcher {
             }
         };
         let high_watermark = slice.high_watermark;
+        // Reads take a slot only once there is something to read; the slot is held until
+        // the response is encoded (it travels in `Fetched`).
+        let slot = if offset < high_watermark {
+            Some(
+                self.read_slots
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| ApiError::unavailable("broker is shutting down"))?,
+            )
+        } else {
+            None
+        };
         let entries = plan(&slice.entries, offset, limits);
         // Read-ahead: a sequential reader's next fetch wants the chunks after these; warm
         // them in the background (the reader bounds and drops prefetches under load).
@@ -183,6 +208,7 @@ impl Fetcher {
             next_offset,
             high_watermark,
             bytes,
+            slot,
         })
     }
 }

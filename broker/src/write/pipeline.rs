@@ -362,23 +362,39 @@ async fn seal_and_upload(
     let span = info_span!("segment_upload", segment = %id, bytes = tracing::field::Empty);
     async {
         let started = Instant::now();
-        let spool = parts.spool.clone();
-        let sealed = tokio::task::spawn_blocking(move || {
-            let sealed = builder.finish()?;
-            spool.write_sealed(id, &sealed.bytes)?;
-            Ok::<_, silt_bookie::Error>(sealed)
-        })
-        .await
-        .map_err(|e| WriteError::Unavailable(format!("segment seal task failed: {e}")))?
-        .map_err(|e| WriteError::Unavailable(format!("cannot seal segment {id}: {e}")))?;
+        let sealed = tokio::task::spawn_blocking(move || builder.finish())
+            .await
+            .map_err(|e| WriteError::Unavailable(format!("segment seal task failed: {e}")))?
+            .map_err(|e| WriteError::Unavailable(format!("cannot seal segment {id}: {e}")))?;
         tracing::Span::current().record("bytes", sealed.bytes.len());
-        // While waiting for an upload slot the segment lives on disk only: memory stays
-        // bounded by the open segment and the uploads in flight.
-        let (_permit, sealed) = match uploads.try_acquire() {
-            Ok(permit) => (permit, sealed),
+        let write_spool = |bytes: Bytes| {
+            let spool = parts.spool.clone();
+            async move {
+                tokio::task::spawn_blocking(move || spool.write_sealed(id, &bytes))
+                    .await
+                    .map_err(|e| format!("spool write task failed: {e}"))?
+                    .map_err(|e| format!("cannot write segment {id} to the spool: {e}"))
+            }
+        };
+        let (_permit, sealed, uploaded) = match uploads.try_acquire() {
+            // An upload slot is free: the spool copy (for recovery) is written while the PUT
+            // runs, so it adds no latency.
+            Ok(permit) => {
+                let (spooled, uploaded) = tokio::join!(
+                    write_spool(sealed.bytes.clone()),
+                    upload_segment(&parts.store, &object, sealed.bytes.clone())
+                );
+                if let Err(error) = spooled {
+                    // The segment is still committed; only crash recovery loses its copy.
+                    warn!(error, "segment not spooled; it is committed from memory");
+                }
+                (permit, sealed, uploaded)
+            }
+            // No slot: the segment waits on disk, not in memory, so memory stays bounded by
+            // the open segment and the uploads in flight.
             Err(_) => {
                 let SealedSegment { bytes, chunks } = sealed;
-                drop(bytes);
+                write_spool(bytes).await.map_err(WriteError::Unavailable)?;
                 let permit = uploads
                     .acquire()
                     .await
@@ -393,10 +409,11 @@ async fn seal_and_upload(
                     .ok_or_else(|| {
                         WriteError::Unavailable(format!("spooled segment {id} vanished"))
                     })?;
-                (permit, SealedSegment { bytes, chunks })
+                let uploaded = upload_segment(&parts.store, &object, bytes.clone()).await;
+                (permit, SealedSegment { bytes, chunks }, uploaded)
             }
         };
-        if let Err(error) = upload_segment(&parts.store, &object, sealed.bytes.clone()).await {
+        if let Err(error) = uploaded {
             warn!(%error, segment = %id, "segment upload failed; its requests fail");
             if let Err(error) = parts.spool.remove(id) {
                 warn!(%error, segment = %id, "cannot remove the spool file of a failed upload");
