@@ -70,6 +70,10 @@ enum Mode {
         /// Run time in seconds.
         #[arg(long, default_value_t = 20)]
         seconds: u64,
+        /// Request body: `json` (values as JSON strings) or `binary`
+        /// (application/x-silt-records, values as raw bytes).
+        #[arg(long, default_value = "json", value_parser = ["json", "binary"])]
+        format: String,
     },
     /// Single-record produce latency, one in flight.
     Latency {
@@ -186,15 +190,19 @@ async fn run(http: &reqwest::Client, broker: &str, mode: Mode) -> anyhow::Result
             records_per_request,
             concurrency,
             seconds,
+            format,
         } => {
             workload::ensure_topic(http, broker, &topic, partitions).await?;
             workload::produce(
                 http,
                 broker,
                 &topic,
-                record_size,
-                records_per_request,
-                concurrency,
+                workload::BulkShape {
+                    record_size,
+                    records_per_request,
+                    concurrency,
+                    binary: format == "binary",
+                },
                 Duration::from_secs(seconds),
             )
             .await

@@ -80,18 +80,58 @@ fn body(record_size: usize, records: usize) -> bytes::Bytes {
     bytes::Bytes::from(serde_json::to_vec(&json!({"records": records})).unwrap_or_default())
 }
 
+/// A binary produce body (`application/x-silt-records`, see the broker's OpenAPI
+/// document): `records` byte values of `record_size` bytes, no key, no headers.
+fn binary_body(record_size: usize, records: usize) -> bytes::Bytes {
+    let mut out = Vec::with_capacity(9 + records * (record_size + 7));
+    out.extend_from_slice(b"SLTR");
+    out.push(1);
+    out.extend_from_slice(&(records as u32).to_le_bytes());
+    for _ in 0..records {
+        out.push(0); // flags: no key, bytes value, no partition, no timestamp
+        out.extend_from_slice(&(record_size as u32).to_le_bytes());
+        out.resize(out.len() + record_size, b'v');
+        out.extend_from_slice(&0u16.to_le_bytes());
+    }
+    bytes::Bytes::from(out)
+}
+
+/// The shape of a bulk produce run.
+#[derive(Debug, Clone, Copy)]
+pub struct BulkShape {
+    /// Value bytes per record.
+    pub record_size: usize,
+    /// Records per request.
+    pub records_per_request: usize,
+    /// Requests in flight.
+    pub concurrency: usize,
+    /// Binary body instead of JSON.
+    pub binary: bool,
+}
+
 /// Bulk produce: `concurrency` requests of `records_per_request` × `record_size`-byte
 /// values in flight for `duration`.
 pub async fn produce(
     http: &reqwest::Client,
     broker: &str,
     topic: &str,
-    record_size: usize,
-    records_per_request: usize,
-    concurrency: usize,
+    shape: BulkShape,
     duration: Duration,
 ) -> anyhow::Result<Value> {
-    let payload = body(record_size, records_per_request);
+    let BulkShape {
+        record_size,
+        records_per_request,
+        concurrency,
+        binary,
+    } = shape;
+    let (payload, content_type) = if binary {
+        (
+            binary_body(record_size, records_per_request),
+            "application/x-silt-records",
+        )
+    } else {
+        (body(record_size, records_per_request), "application/json")
+    };
     let url = format!("{broker}/v1/topics/{topic}/records");
     let records = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
@@ -112,7 +152,7 @@ pub async fn produce(
                 let sent = Instant::now();
                 let response = http
                     .post(&url)
-                    .header("content-type", "application/json")
+                    .header("content-type", content_type)
                     .body(payload.clone())
                     .send()
                     .await;
@@ -149,7 +189,8 @@ pub async fn produce(
         "workload_mib": round3(value_bytes as f64 / MIB),
         "errors": errors.load(Ordering::Relaxed), "request_latency": latency,
         "markdown": format!(
-            "| produce {record_size} B x {records_per_request}/req, {concurrency} in flight | {rate:.0} rec/s | {mib_s:.1} MiB/s | p50 {} ms / p99 {} ms per request |",
+            "| produce {record_size} B x {records_per_request}/req ({}), {concurrency} in flight | {rate:.0} rec/s | {mib_s:.1} MiB/s | p50 {} ms / p99 {} ms per request |",
+            if binary { "binary" } else { "json" },
             ms_cell(&latency["p50_ms"]), ms_cell(&latency["p99_ms"])
         )
     }))

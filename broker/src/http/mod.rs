@@ -5,6 +5,7 @@ pub mod fetch;
 pub mod health;
 pub mod openapi;
 pub mod produce;
+pub mod produce_binary;
 pub mod produce_body;
 pub mod topics;
 pub mod validate;

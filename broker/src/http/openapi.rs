@@ -103,7 +103,13 @@ pub fn document() -> Value {
                 "parameters": [topic_param.clone()],
                 "post": {
                     "summary": "Produce records; answered once they are in object storage and ordered",
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ProduceRequest"}}}},
+                    "requestBody": {"required": true, "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/ProduceRequest"}},
+                        "application/x-silt-records": {
+                            "schema": {"type": "string", "format": "binary"},
+                            "description": "Binary records, no JSON or base64 cost. Integers little-endian. body = \"SLTR\" | version u8 (1) | record_count u32 | record*; record = flags u8 | [partition u32] | [timestamp_ms i64] | [key_len u32 | key] | value_len u32 | value | header_count u16 | (name_len u16 | name | value_len u32 | value)*; flags: bits 0-1 key kind (0 none, 1 bytes, 2 JSON), bit 2 value kind (0 bytes, 1 JSON), bit 3 partition present, bit 4 timestamp present, bits 5-7 zero. The body must end after the last record. JSON-kind keys and values must be valid JSON and are fetched as JSON; bytes come back as *_b64."
+                        }
+                    }},
                     "responses": merge(json!({"200": ok_json("One offset per record, in request order", "ProduceResponse")}),
                         errors(&[("400", "invalid_request, invalid_record, invalid_topic_name"), ("404", "topic_not_found, partition_not_found"), ("413", "payload_too_large, record_too_large, too_many_records"), ("503", "unavailable (Retry-After)"), ("504", "timeout")]))
                 }

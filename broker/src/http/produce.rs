@@ -10,6 +10,7 @@ use std::time::Instant;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use silt_bookie::clock::{Clock, SystemClock};
@@ -18,6 +19,7 @@ use silt_sdk::wire::{ErrorCode, ProduceResponse, RecordOffset};
 use tracing::Instrument;
 
 use crate::http::ApiError;
+use crate::http::produce_binary;
 use crate::http::produce_body::{ProduceBody, RecordIn};
 use crate::http::validate;
 use crate::metrics::Metrics;
@@ -29,8 +31,14 @@ use crate::write::{PartitionAppend, WriteError};
 pub async fn produce(
     State(state): State<AppState>,
     Path(topic): Path<String>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Json<ProduceResponse>, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_owned();
     let started = Instant::now();
     let span = tracing::info_span!(
         "produce",
@@ -38,7 +46,9 @@ pub async fn produce(
         records = tracing::field::Empty,
         bytes = tracing::field::Empty
     );
-    let result = produce_inner(&state, &topic, body).instrument(span).await;
+    let result = produce_inner(&state, &topic, &content_type, body)
+        .instrument(span)
+        .await;
     let metrics = &state.metrics;
     match &result {
         Ok((_, records, bytes)) => {
@@ -57,48 +67,32 @@ pub async fn produce(
 async fn produce_inner(
     state: &AppState,
     topic: &str,
+    content_type: &str,
     body: Body,
 ) -> Result<(ProduceResponse, u64, u64), ApiError> {
     validate::topic_name(topic)?;
     let limits = &state.config.server;
+    let binary = content_type.starts_with(produce_binary::CONTENT_TYPE);
     let body = validate::read_body(body, limits.max_request_bytes).await?;
     if body.is_empty() {
         return Err(ApiError::invalid_request(
             "request body is empty; send a JSON object",
         ));
     }
-    let request: ProduceBody<'_> = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}")))?;
-    if request.producer.is_some() {
-        return Err(ApiError::invalid_request(
-            "idempotent producers (the \"producer\" field) are not supported by this broker version",
-        ));
-    }
-    if request.records.is_empty() {
-        return Err(ApiError::invalid_request(
-            "records must hold at least one record",
-        ));
-    }
-    if request.records.len() > limits.max_records_per_request as usize {
-        return Err(ApiError::new(
-            ErrorCode::TooManyRecords,
-            format!(
-                "{} records in one request; the limit is {} (server.max_records_per_request)",
-                request.records.len(),
-                limits.max_records_per_request
-            ),
-        ));
-    }
+    let now = SystemClock.now_ms();
+    let converted = if binary {
+        produce_binary::parse(&body, now, limits.max_records_per_request)?
+    } else {
+        parse_json(&body, now, limits.max_records_per_request)?
+    };
     let route = state.topics.route(&state.metadata, topic).await?;
     let partitions = route.partitions;
-    let now = SystemClock.now_ms();
     let sticky = state.sticky.next_partition(partitions);
-    let record_count = request.records.len();
+    let record_count = converted.len();
     // partition -> (records, their indexes in the request)
     let mut groups: BTreeMap<u32, (Vec<Record>, Vec<usize>)> = BTreeMap::new();
     let mut total_bytes = 0u64;
-    for (index, wire) in request.records.into_iter().enumerate() {
-        let (record, hash_key, explicit) = convert(index, wire, now, &body)?;
+    for (index, (record, hash_key, explicit)) in converted.into_iter().enumerate() {
         let size = record_size(&record);
         if size > limits.max_record_bytes {
             return Err(ApiError::new(
@@ -217,7 +211,38 @@ fn record_size(record: &Record) -> u64 {
 }
 
 /// A validated record, the bytes its key hashes on, and its explicit partition.
-type Converted = (Record, Option<Vec<u8>>, Option<u32>);
+type Converted = produce_binary::ParsedRecord;
+
+/// Parses and validates a JSON produce body.
+fn parse_json(body: &Bytes, now: i64, max_records: u32) -> Result<Vec<Converted>, ApiError> {
+    let request: ProduceBody<'_> = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}")))?;
+    if request.producer.is_some() {
+        return Err(ApiError::invalid_request(
+            "idempotent producers (the \"producer\" field) are not supported by this broker version",
+        ));
+    }
+    if request.records.is_empty() {
+        return Err(ApiError::invalid_request(
+            "records must hold at least one record",
+        ));
+    }
+    if request.records.len() > max_records as usize {
+        return Err(ApiError::new(
+            ErrorCode::TooManyRecords,
+            format!(
+                "{} records in one request; the limit is {max_records} (server.max_records_per_request)",
+                request.records.len(),
+            ),
+        ));
+    }
+    request
+        .records
+        .into_iter()
+        .enumerate()
+        .map(|(index, record)| convert(index, record, now, body))
+        .collect()
+}
 
 /// Turns a parsed record into a stored one; JSON keys and values are sliced from `body`
 /// (no copy) and stored as the text the client sent.
