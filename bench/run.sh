@@ -8,7 +8,7 @@
 #  1. baseline   the object store alone, through silt's own client stack
 #  2. latency    one 1 KiB record in flight, produce acknowledgement latency
 #  3. e2e        produce -> long-polling consumer latency, one record every 10 ms
-#  4. produce    bulk 1 KiB records, 16 requests of 500 in flight
+#  4. produce    bulk 1 KiB records, 16 requests of 500 in flight (JSON, then binary body)
 #  5. consume    catch-up from offset 0 after a broker restart with empty caches (cold),
 #                then again (warm: memory and disk tiers)
 #  6. mixed      bulk produce while a cold catch-up read runs (cold reads must not starve writes)
@@ -71,6 +71,8 @@ echo "== 3. end-to-end latency"
 lg e2e --count 1000 --interval-ms 10
 echo "== 4. bulk produce"
 lg produce --partitions 8 --record-size 1024 --records-per-request 500 --concurrency 16 --seconds "$seconds"
+echo "== 4b. bulk produce, binary body (application/x-silt-records)"
+lg produce --topic loadgen-binary --partitions 8 --record-size 1024 --records-per-request 500 --concurrency 16 --seconds "$seconds" --format binary
 echo "== 5a. catch-up consume, cold (broker restarted, memory and disk caches empty)"
 stop_silt
 rm -rf "$work/silt/cache"
