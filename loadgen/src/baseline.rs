@@ -115,34 +115,30 @@ async fn phases(
         .max(options.tiny_bytes);
     let data = noise(biggest + NOISE_SLACK);
 
-    eprintln!(
-        "baseline: PUT {} B objects, {} in flight, {:?}",
-        options.segment_bytes, options.put_in_flight, options.seconds
-    );
-    let big = put_phase(
-        store,
-        &root.clone().join("a"),
-        &data,
-        options.segment_bytes,
-        options.put_in_flight,
-        options.seconds,
-    )
-    .await
-    .context("PUT phase (segment size)")?;
-    eprintln!(
-        "baseline: PUT {} B objects, {} in flight, {:?}",
-        options.small_segment_bytes, options.put_in_flight, options.seconds
-    );
-    let small = put_phase(
-        store,
-        &root.clone().join("b"),
-        &data,
-        options.small_segment_bytes,
-        options.put_in_flight,
-        options.seconds,
-    )
-    .await
-    .context("PUT phase (small segments)")?;
+    // Bulk PUTs at silt's segment size, then at the segment size silt reached in practice.
+    let data = &data;
+    let bulk_put = |dir: &'static str, size: usize| async move {
+        eprintln!(
+            "baseline: PUT {size} B objects, {} in flight, {:?}",
+            options.put_in_flight, options.seconds
+        );
+        let path = root.clone().join(dir);
+        put_phase(
+            store,
+            &path,
+            data,
+            size,
+            options.put_in_flight,
+            options.seconds,
+        )
+        .await
+    };
+    let big = bulk_put("a", options.segment_bytes)
+        .await
+        .context("PUT phase (segment size)")?;
+    let small = bulk_put("b", options.small_segment_bytes)
+        .await
+        .context("PUT phase (small segments)")?;
 
     eprintln!(
         "baseline: {} PUTs of {} B, one in flight",
