@@ -149,7 +149,7 @@ async fn phases(
     let tiny_started = Instant::now();
     for n in 0..options.tiny_count {
         let path = segment_path(&tiny_root, Ulid::new());
-        let payload = PutPayload::from(window(&data, options.tiny_bytes, n));
+        let payload = PutPayload::from(window(data, options.tiny_bytes, n));
         let sent = Instant::now();
         store
             .put_opts(&path, payload, create())

@@ -54,12 +54,20 @@ pub(crate) struct LogStore {
 /// Anything that failed in a redb or serde call.
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Page cache of the Raft log database.
+const LOG_CACHE_BYTES: usize = 16 << 20;
+
 impl LogStore {
     /// Opens (creating) the log database at `path` and its tables.
     pub(crate) async fn open(path: &Path) -> Result<Self, StorageError> {
         let path = path.to_owned();
         let db = blocking(ErrorSubject::Store, ErrorVerb::Read, move || {
-            let db = Database::create(&path)?;
+            // redb's page cache defaults to 1 GiB and grows with the log; the log is
+            // written once and read back only on restart or by a lagging follower, so a
+            // small cache keeps the broker's memory bounded without slowing appends.
+            let db = Database::builder()
+                .set_cache_size(LOG_CACHE_BYTES)
+                .create(&path)?;
             let txn = db.begin_write()?;
             txn.open_table(ENTRIES)?;
             txn.open_table(META)?;

@@ -120,7 +120,15 @@ impl DiskCache {
                 )
             })?;
         let engine = BlockEngineConfig::new(device)
-            .with_block_size(usize::try_from(block_bytes).unwrap_or(usize::MAX));
+            .with_block_size(usize::try_from(block_bytes).unwrap_or(usize::MAX))
+            // foyer's default flush buffer (16 MiB, submit queue 2x) is most of its memory;
+            // a block's worth is enough to keep the disk busy, and inserts past it are
+            // dropped (a cache may skip an insert).
+            .with_buffer_pool_size(
+                usize::try_from(block_bytes)
+                    .unwrap_or(usize::MAX)
+                    .min(8 << 20),
+            );
         let hybrid = HybridCacheBuilder::new()
             .with_name("silt-chunks")
             .with_policy(HybridCachePolicy::WriteOnInsertion)

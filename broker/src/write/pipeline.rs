@@ -597,7 +597,9 @@ fn finish_segment(
             let start = usize::try_from(chunk.position).unwrap_or(usize::MAX);
             let end = start.saturating_add(chunk.length as usize);
             if end <= segment.sealed.bytes.len() {
-                let bytes: Bytes = segment.sealed.bytes.slice(start..end);
+                // A copy, not a slice: a slice would keep the whole segment buffer alive
+                // for as long as any one of its chunks stays cached.
+                let bytes = Bytes::copy_from_slice(&segment.sealed.bytes[start..end]);
                 parts.cache.insert(&segment.object, chunk.position, bytes);
             }
         }
