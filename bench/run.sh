@@ -8,7 +8,8 @@
 #  1. baseline   the object store alone, through silt's own client stack
 #  2. latency    one 1 KiB record in flight, produce acknowledgement latency
 #  3. e2e        produce -> long-polling consumer latency, one record every 10 ms
-#  4. produce    bulk 1 KiB records, 16 requests of 500 in flight (JSON, then binary body)
+#  4. produce    bulk 1 KiB records, 16 requests of 500 in flight (JSON, binary body, SDK),
+#                then 48 in flight (saturation)
 #  5. consume    catch-up from offset 0 after a broker restart with empty caches (cold),
 #                then again (warm: memory and disk tiers)
 #  6. mixed      bulk produce while a cold catch-up read runs (cold reads must not starve writes)
@@ -73,6 +74,10 @@ echo "== 4. bulk produce"
 lg produce --partitions 8 --record-size 1024 --records-per-request 500 --concurrency 16 --seconds "$seconds"
 echo "== 4b. bulk produce, binary body (application/x-silt-records)"
 lg produce --topic loadgen-binary --partitions 8 --record-size 1024 --records-per-request 500 --concurrency 16 --seconds "$seconds" --format binary
+echo "== 4c. bulk produce through the Rust SDK (silt_sdk::Producer)"
+lg produce --topic loadgen-sdk --partitions 8 --record-size 1024 --records-per-request 500 --concurrency 16 --seconds 10 --client sdk
+echo "== 4d. bulk produce at saturation (48 requests in flight)"
+lg produce --topic loadgen-saturation --partitions 8 --record-size 1024 --records-per-request 500 --concurrency 48 --seconds "$seconds"
 echo "== 5a. catch-up consume, cold (broker restarted, memory and disk caches empty)"
 stop_silt
 rm -rf "$work/silt/cache"

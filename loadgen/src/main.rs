@@ -74,6 +74,10 @@ enum Mode {
         /// (application/x-silt-records, values as raw bytes).
         #[arg(long, default_value = "json", value_parser = ["json", "binary"])]
         format: String,
+        /// Client: `http` (raw requests, one pre-built body) or `sdk` (silt_sdk::Producer
+        /// per in-flight slot, batching records itself; JSON only).
+        #[arg(long, default_value = "http", value_parser = ["http", "sdk"])]
+        client: String,
     },
     /// Single-record produce latency, one in flight.
     Latency {
@@ -191,21 +195,20 @@ async fn run(http: &reqwest::Client, broker: &str, mode: Mode) -> anyhow::Result
             concurrency,
             seconds,
             format,
+            client,
         } => {
             workload::ensure_topic(http, broker, &topic, partitions).await?;
-            workload::produce(
-                http,
-                broker,
-                &topic,
-                workload::BulkShape {
-                    record_size,
-                    records_per_request,
-                    concurrency,
-                    binary: format == "binary",
-                },
-                Duration::from_secs(seconds),
-            )
-            .await
+            let shape = workload::BulkShape {
+                record_size,
+                records_per_request,
+                concurrency,
+                binary: format == "binary",
+            };
+            if client == "sdk" {
+                workload::produce_sdk(broker, &topic, shape, Duration::from_secs(seconds)).await
+            } else {
+                workload::produce(http, broker, &topic, shape, Duration::from_secs(seconds)).await
+            }
         }
         Mode::Latency {
             topic,

@@ -196,6 +196,89 @@ pub async fn produce(
     }))
 }
 
+/// Bulk produce through the Rust SDK: `concurrency` [`silt_sdk::Producer`]s (batching
+/// with their default linger), each sending `records_per_request` records and awaiting
+/// their acknowledgements before the next round, for `duration`. Measures what an SDK
+/// user gets, JSON encoding in the client included.
+pub async fn produce_sdk(
+    broker: &str,
+    topic: &str,
+    shape: BulkShape,
+    duration: Duration,
+) -> anyhow::Result<Value> {
+    let client = silt_sdk::Client::new(broker)?;
+    let value = Value::String("v".repeat(shape.record_size));
+    let records = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..shape.concurrency.max(1) {
+        let producer = silt_sdk::Producer::new(
+            client.clone(),
+            topic,
+            silt_sdk::ProducerConfig {
+                max_batch_records: shape.records_per_request,
+                ..silt_sdk::ProducerConfig::default()
+            },
+        );
+        let (value, records, errors) = (value.clone(), records.clone(), errors.clone());
+        let per_round = shape.records_per_request;
+        tasks.push(tokio::spawn(async move {
+            let mut histogram = new_histogram()?;
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                let mut pending = Vec::with_capacity(per_round);
+                for _ in 0..per_round {
+                    let record = silt_sdk::wire::ProduceRecord {
+                        value: Some(value.clone()),
+                        ..silt_sdk::wire::ProduceRecord::default()
+                    };
+                    pending.push(producer.send(record).await?);
+                }
+                let mut ok = 0u64;
+                for ack in pending {
+                    match ack.await {
+                        Ok(_) => ok += 1,
+                        Err(_) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                records.fetch_add(ok, Ordering::Relaxed);
+                record_micros(
+                    &mut histogram,
+                    u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX),
+                );
+            }
+            Ok::<_, anyhow::Error>(histogram)
+        }));
+    }
+    let mut histogram = new_histogram()?;
+    for task in tasks {
+        histogram.add(task.await??)?;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let total = records.load(Ordering::Relaxed);
+    let value_bytes = total * (shape.record_size as u64 + 2);
+    let latency = percentiles(&histogram);
+    let rate = total as f64 / elapsed;
+    let mib_s = mib_per_sec(value_bytes, elapsed);
+    Ok(json!({
+        "mode": "produce", "client": "sdk", "topic": topic, "record_size": shape.record_size,
+        "records_per_round": shape.records_per_request, "producers": shape.concurrency,
+        "records": total, "seconds": round3(elapsed),
+        "records_per_sec": round3(rate), "value_mib_per_sec": mib_s,
+        "workload_mib": round3(value_bytes as f64 / MIB),
+        "errors": errors.load(Ordering::Relaxed), "round_latency": latency,
+        "markdown": format!(
+            "| produce via the SDK, {} B values, {} producers x {}/round | {rate:.0} rec/s | {mib_s:.1} MiB/s | p50 {} ms / p99 {} ms per round |",
+            shape.record_size, shape.concurrency, shape.records_per_request,
+            ms_cell(&latency["p50_ms"]), ms_cell(&latency["p99_ms"])
+        )
+    }))
+}
+
 /// Single-record produce latency, one request in flight, `count` records.
 pub async fn latency(
     http: &reqwest::Client,
