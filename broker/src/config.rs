@@ -123,6 +123,10 @@ pub struct CacheConfig {
     /// 0 disables the tier (default 512 MiB, at least 1 MiB when enabled).
     #[serde(with = "size")]
     pub disk_bytes: u64,
+    /// On a cold read, GET the chunk's whole segment (one request for every partition in
+    /// it) instead of the chunk alone (default true). Fewer GETs for catch-up reads of
+    /// many partitions; more bytes read for a lone partition.
+    pub whole_segment_reads: bool,
 }
 
 impl Default for ServerConfig {
@@ -170,6 +174,7 @@ impl Default for CacheConfig {
         CacheConfig {
             memory_bytes: 256 << 20,
             disk_bytes: 512 << 20,
+            whole_segment_reads: true,
         }
     }
 }
@@ -363,9 +368,10 @@ fn apply_env(table: &mut toml::Table, name: &str, value: &str) -> Result<(), Con
             sections.join(", ")
         )));
     };
-    let parsed = match value.parse::<i64>() {
-        Ok(n) => toml::Value::Integer(n),
-        Err(_) => toml::Value::String(value.to_owned()),
+    let parsed = match (value.parse::<i64>(), value.parse::<bool>()) {
+        (Ok(n), _) => toml::Value::Integer(n),
+        (_, Ok(b)) => toml::Value::Boolean(b),
+        _ => toml::Value::String(value.to_owned()),
     };
     let entry = table
         .entry(section.to_owned())
@@ -497,6 +503,13 @@ mod tests {
         assert_eq!(config.server.listen, "127.0.0.1:2");
         assert_eq!(config.wal.linger, Duration::from_millis(7));
         assert_eq!(config.wal.max_segment_bytes, 2 << 20);
+        let config = Config::load(
+            None,
+            env(&[("SILT_CACHE_WHOLE_SEGMENT_READS", "false")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert!(!config.cache.whole_segment_reads);
         let flags = Overrides {
             listen: Some("127.0.0.1:3".into()),
             ..Overrides::default()

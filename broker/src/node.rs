@@ -90,7 +90,8 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
     } else {
         None
     };
-    let mut reader = ChunkReader::new(store.clone(), cache.clone(), Some(spool.clone()));
+    let mut reader = ChunkReader::new(store.clone(), cache.clone(), Some(spool.clone()))
+        .with_whole_segment_reads(config.cache.whole_segment_reads);
     if let Some(disk) = &disk_cache {
         reader = reader.with_disk_cache(disk.clone());
     }

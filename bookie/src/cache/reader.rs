@@ -101,7 +101,11 @@ pub struct ChunkReader {
     inflight: Arc<Inflight>,
     prefetch_permits: Arc<Semaphore>,
     max_prefetch: usize,
+    whole_segments: bool,
 }
+
+/// Coalescing key position of a whole-segment read (no chunk starts there).
+const WHOLE_OBJECT: u64 = u64::MAX;
 
 impl ChunkReader {
     /// A reader over `store`, with `cache` as the memory tier and `spool` (if any) as the
@@ -120,7 +124,19 @@ impl ChunkReader {
             inflight: Arc::new(Inflight::default()),
             prefetch_permits: Arc::new(Semaphore::new(DEFAULT_MAX_PREFETCH)),
             max_prefetch: DEFAULT_MAX_PREFETCH,
+            whole_segments: false,
         }
+    }
+
+    /// On a miss in every local tier, GET the whole segment (one request) instead of the
+    /// one chunk, and cache every chunk of it. A segment holds many partitions' chunks, so
+    /// readers catching up on several partitions (and the next fetches of one partition's
+    /// neighbours) then cost one GET per segment instead of one per chunk; the price is
+    /// reading the other partitions' bytes, which S3 does not bill in-region. Concurrent
+    /// misses on chunks of one segment share its one GET. Call before cloning the reader.
+    pub fn with_whole_segment_reads(mut self, enabled: bool) -> Self {
+        self.whole_segments = enabled;
+        self
     }
 
     /// Adds `disk` as the tier between the spool and the ranged GET. Call before cloning
@@ -273,6 +289,9 @@ impl ChunkReader {
             bump(&counters.disk_cache_misses);
         }
 
+        if self.whole_segments && segment_id(&path).is_some() {
+            return self.read_via_segment(object, position, length).await;
+        }
         let end = position.saturating_add(u64::from(length));
         let bytes = match self.store.store.get_range(&path, position..end).await {
             Ok(bytes) => bytes,
@@ -295,6 +314,70 @@ impl ChunkReader {
             }
         }
         Ok(bytes)
+    }
+
+    /// One chunk out of its whole segment, fetched (or joined) with one GET.
+    async fn read_via_segment(&self, object: &str, position: u64, length: u32) -> Result<Bytes> {
+        let flight = self.inflight.join_or_start(
+            (object.to_owned(), WHOLE_OBJECT),
+            || None,
+            || {
+                let reader = self.clone();
+                let object = object.to_owned();
+                async move { reader.fetch_segment(&object).await }
+            },
+        );
+        let segment = match flight {
+            Flight::Started(shared) => shared.await.map_err(|error| rebuild_error(&error))?,
+            Flight::Joined(shared) => {
+                bump(&self.counters.coalesced_reads);
+                shared.await.map_err(|error| rebuild_error(&error))?
+            }
+            // Whole-segment reads are never "ready" (their `ready` answers None).
+            Flight::Ready(segment) => segment,
+        };
+        let start = usize::try_from(position).unwrap_or(usize::MAX);
+        let end = start.saturating_add(length as usize);
+        if end > segment.len() {
+            return Err(Error::corrupt(format!(
+                "chunk {object}:{position} (+{length}) lies past the end of its {}-byte segment",
+                segment.len()
+            )));
+        }
+        Ok(Bytes::copy_from_slice(&segment[start..end]))
+    }
+
+    /// GETs a whole segment and puts every chunk that verifies into memory and the disk
+    /// cache (each a copy, so no cached chunk pins the segment buffer).
+    async fn fetch_segment(&self, object: &str) -> Result<Bytes> {
+        let counters = &self.counters;
+        let path = Path::parse(object).map_err(|error| Error::ObjectStore(error.into()))?;
+        let segment = match self.store.store.get(&path).await {
+            Ok(result) => result.bytes().await,
+            Err(error) => Err(error),
+        };
+        let segment = match segment {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                bump(&counters.object_store_misses);
+                return Err(error.into());
+            }
+        };
+        bump(&counters.object_store_hits);
+        counters
+            .object_store_get_bytes
+            .fetch_add(segment.len() as u64, Ordering::Relaxed);
+        let chunks = crate::segment::read_footer(&segment)?;
+        for chunk in &chunks {
+            let bytes = Bytes::copy_from_slice(crate::segment::chunk_bytes(&segment, chunk)?);
+            if verify_batch(&bytes).is_ok() {
+                if let Some(disk) = &self.disk {
+                    disk.insert(object, chunk.position, bytes.clone());
+                }
+                self.cache.insert(object, chunk.position, bytes);
+            }
+        }
+        Ok(segment)
     }
 
     async fn read_spool(&self, path: &Path, position: u64, length: u32) -> Result<Option<Bytes>> {
@@ -482,6 +565,48 @@ mod coalescing_and_prefetch_tests {
 
     fn reader(store: &ObjectStoreHandle) -> ChunkReader {
         ChunkReader::new(store.clone(), Arc::new(ChunkCache::new(1 << 20)), None)
+    }
+
+    #[tokio::test]
+    async fn whole_segment_reads_make_one_get_for_every_chunk_of_a_segment() {
+        let store = ObjectStoreHandle::in_memory();
+        let (object, sealed) = uploaded(&store).await;
+        let reader = reader(&store).with_whole_segment_reads(true);
+        let gets_before = store.stats.snapshot().gets;
+        // Concurrent misses on different chunks of one segment share its one GET.
+        let reads = sealed
+            .chunks
+            .iter()
+            .map(|chunk| reader.read_chunk(&object, chunk.position, chunk.length));
+        for (bytes, chunk) in futures::future::join_all(reads)
+            .await
+            .into_iter()
+            .zip(&sealed.chunks)
+        {
+            let records = decode_batch(&bytes.unwrap()).unwrap();
+            assert_eq!(records[0].value.data[0], chunk.partition as u8);
+        }
+        // Every chunk of it is now a memory hit.
+        for chunk in &sealed.chunks {
+            reader
+                .read_chunk(&object, chunk.position, chunk.length)
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.stats.snapshot().gets, gets_before + 1);
+        assert_eq!(reader.stats().object_store_hits, 1);
+        assert_eq!(reader.inflight.len(), 0);
+        // A chunk range past the segment's end is corrupt data, not a panic.
+        let error = reader_past_end(&store, &object).await;
+        assert!(error.is_corrupt(), "{error}");
+    }
+
+    async fn reader_past_end(store: &ObjectStoreHandle, object: &str) -> Error {
+        reader(store)
+            .with_whole_segment_reads(true)
+            .read_chunk(object, 1 << 30, 10)
+            .await
+            .unwrap_err()
     }
 
     #[tokio::test]
