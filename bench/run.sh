@@ -59,12 +59,16 @@ start_silt() {
 lg() { "$loadgen" --broker "$broker" --broker-pid "$silt_pid" --json-out "$out" "$@"; }
 
 cargo build --release -p silt-broker -p silt-loadgen
-scripts/s3-server.sh start "$s3_port" "$work/s3" silt-bench
-eval "$(scripts/s3-server.sh env "$s3_port")"
-
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+# The baseline gets a SeaweedFS instance of its own: it deletes everything it wrote, and
+# SeaweedFS's volume vacuum then stalls requests for ~1 s about a minute later, which
+# would land in silt's latency steps.
+scripts/s3-server.sh start "$s3_port" "$work/s3-baseline" silt-bench
+eval "$(scripts/s3-server.sh env "$s3_port")"
 echo "== 1. baseline: the object store alone"
 "$loadgen" --json-out "$out" baseline --object-store "s3://silt-bench/baseline" --seconds 8
+scripts/s3-server.sh stop "$s3_port"
+scripts/s3-server.sh start "$s3_port" "$work/s3" silt-bench
 start_silt
 echo "== 2. single-record produce latency"
 lg latency --count 1000
