@@ -293,17 +293,7 @@ impl ChunkReader {
             return self.read_via_segment(object, position, length).await;
         }
         let end = position.saturating_add(u64::from(length));
-        let bytes = match self.store.store.get_range(&path, position..end).await {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                bump(&counters.object_store_misses);
-                return Err(error.into());
-            }
-        };
-        bump(&counters.object_store_hits);
-        counters
-            .object_store_get_bytes
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        let bytes = self.counted_get(self.store.store.get_range(&path, position..end).await)?;
         check_len(&bytes, object, position, length)?;
         // Only verified chunks enter the caches; a corrupt one is returned for the
         // caller's decode to reject, and is read again next time.
@@ -314,6 +304,24 @@ impl ChunkReader {
             }
         }
         Ok(bytes)
+    }
+
+    /// Counts a GET's outcome and bytes.
+    fn counted_get(&self, result: object_store::Result<Bytes>) -> Result<Bytes> {
+        let counters = &self.counters;
+        match result {
+            Ok(bytes) => {
+                bump(&counters.object_store_hits);
+                counters
+                    .object_store_get_bytes
+                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                Ok(bytes)
+            }
+            Err(error) => {
+                bump(&counters.object_store_misses);
+                Err(error.into())
+            }
+        }
     }
 
     /// One chunk out of its whole segment, fetched (or joined) with one GET.
@@ -350,23 +358,12 @@ impl ChunkReader {
     /// GETs a whole segment and puts every chunk that verifies into memory and the disk
     /// cache (each a copy, so no cached chunk pins the segment buffer).
     async fn fetch_segment(&self, object: &str) -> Result<Bytes> {
-        let counters = &self.counters;
         let path = Path::parse(object).map_err(|error| Error::ObjectStore(error.into()))?;
         let segment = match self.store.store.get(&path).await {
             Ok(result) => result.bytes().await,
             Err(error) => Err(error),
         };
-        let segment = match segment {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                bump(&counters.object_store_misses);
-                return Err(error.into());
-            }
-        };
-        bump(&counters.object_store_hits);
-        counters
-            .object_store_get_bytes
-            .fetch_add(segment.len() as u64, Ordering::Relaxed);
+        let segment = self.counted_get(segment)?;
         let chunks = crate::segment::read_footer(&segment)?;
         for chunk in &chunks {
             let bytes = Bytes::copy_from_slice(crate::segment::chunk_bytes(&segment, chunk)?);

@@ -13,9 +13,11 @@
 //! store: sealed segments queue in the spool (bounded by `wal.max_spool_bytes`, then
 //! produce answers 503 with `Retry-After`) and are read from it until committed.
 //!
-//! Invariant: a segment file appears under its final name only once complete and fsynced
-//! (write to `.tmp`, fsync, rename, fsync the directory), so after a crash every
-//! `<ULID>.seg` present is a whole sealed segment that recovery may upload and commit.
+//! Invariant: a segment file appears under its final name only once completely written
+//! (write to `.tmp`, rename), so after a process crash every `<ULID>.seg` present is a whole
+//! sealed segment that recovery may upload and commit. The broker skips the fsyncs: after a
+//! power loss a torn file fails its CRCs in recovery and is dropped, which is safe because
+//! nothing in a spooled segment was acknowledged before its commit.
 
 pub mod seal_policy;
 pub mod spool;

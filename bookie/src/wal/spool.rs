@@ -1,7 +1,8 @@
 //! [`SegmentSpool`]: sealed segment files on local disk, awaiting upload and commit.
 //!
-//! Files are `<dir>/<ULID>.seg`. A write goes to `<ULID>.seg.tmp`, is fsynced, renamed to
-//! its final name and the directory is fsynced, so a `.seg` file is always complete;
+//! Files are `<dir>/<ULID>.seg`. A write goes to `<ULID>.seg.tmp`, is fsynced (unless the
+//! spool was opened [`SegmentSpool::with_sync`]`(false)`), renamed to its final name and the
+//! directory is fsynced, so after a process crash a `.seg` file is always complete;
 //! `.tmp` leftovers of a crash are removed by [`SegmentSpool::open`]. Files are removed
 //! only after their segment is committed. I/O here is blocking `std::fs`: call it from
 //! `spawn_blocking` on a busy runtime.
