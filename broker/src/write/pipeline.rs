@@ -3,8 +3,9 @@
 //! One actor owns the open segment (a [`SegmentBuilder`] in memory). Produce requests
 //! append to it and wait. The actor seals the segment by size, at once when no upload is in
 //! flight (an idle broker does not wait for a timer), or when the linger passes while
-//! uploads run ([`SealPolicy`]). Each sealed segment is written to the spool (local disk,
-//! fsync'd) and uploaded with a conditional PUT under a unique name, several at once. A
+//! uploads run ([`SealPolicy`]). Each sealed segment is uploaded with a conditional PUT
+//! under a unique name, several at once, while a copy is written to the spool (local
+//! disk, for recovery; a segment waiting for an upload slot waits there, not in memory). A
 //! committer then orders uploaded segments through the metadata service **in seal order**,
 //! batching every segment that is ready into one Raft entry, and only then answers the
 //! waiting requests with their offsets: acknowledged means in the bucket and ordered in
