@@ -15,6 +15,17 @@ pub const MIB: f64 = (1u64 << 20) as f64;
 pub const GIB: f64 = (1u64 << 30) as f64;
 
 /// A latency histogram in microseconds, 1 µs to 120 s, 3 significant digits.
+/// Waits for every worker and merges the latency histograms they return.
+pub async fn merged(
+    workers: Vec<tokio::task::JoinHandle<anyhow::Result<Histogram<u64>>>>,
+) -> anyhow::Result<Histogram<u64>> {
+    let mut histogram = new_histogram()?;
+    for worker in workers {
+        histogram.add(worker.await??)?;
+    }
+    Ok(histogram)
+}
+
 pub fn new_histogram() -> anyhow::Result<Histogram<u64>> {
     Histogram::new_with_bounds(1, 120_000_000, 3).context("histogram")
 }

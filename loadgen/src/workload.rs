@@ -17,7 +17,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use crate::report::{MIB, mib_per_sec, ms_cell, new_histogram, percentiles, record_micros, round3};
+use crate::report::{
+    MIB, merged, mib_per_sec, ms_cell, new_histogram, percentiles, record_micros, round3,
+};
 
 /// Creates `topic` with `partitions` partitions unless it exists.
 pub async fn ensure_topic(
@@ -171,10 +173,7 @@ pub async fn produce(
             Ok::<_, anyhow::Error>(histogram)
         }));
     }
-    let mut histogram = new_histogram()?;
-    for task in tasks {
-        histogram.add(task.await??)?;
-    }
+    let histogram = merged(tasks).await?;
     let elapsed = started.elapsed().as_secs_f64();
     let total = records.load(Ordering::Relaxed);
     let value_bytes = total * record_size as u64;
@@ -254,10 +253,7 @@ pub async fn produce_sdk(
             Ok::<_, anyhow::Error>(histogram)
         }));
     }
-    let mut histogram = new_histogram()?;
-    for task in tasks {
-        histogram.add(task.await??)?;
-    }
+    let histogram = merged(tasks).await?;
     let elapsed = started.elapsed().as_secs_f64();
     let total = records.load(Ordering::Relaxed);
     let value_bytes = total * (shape.record_size as u64 + 2);
