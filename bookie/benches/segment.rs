@@ -36,7 +36,7 @@ fn build(records: &[Record]) -> SealedSegment {
     let mut builder = SegmentBuilder::new();
     for (batch, appended) in records.chunks(APPEND_RECORDS).enumerate() {
         let partition = batch as u32 % PARTITIONS;
-        builder.append(1, partition, Compression::None, appended);
+        builder.append(1, partition, Compression::None, None, appended);
     }
     builder.finish().unwrap()
 }

@@ -444,8 +444,8 @@ mod tests {
             value: Payload::bytes(&b"v"[..]),
             headers: vec![],
         };
-        builder.append(1, 0, Compression::None, std::slice::from_ref(&record));
-        builder.append(1, 1, Compression::Zstd, &[record]);
+        builder.append(1, 0, Compression::None, None, std::slice::from_ref(&record));
+        builder.append(1, 1, Compression::Zstd, None, &[record]);
         builder.finish().unwrap()
     }
 
@@ -550,7 +550,7 @@ mod coalescing_and_prefetch_tests {
                 value: Payload::bytes(vec![partition as u8; 100]),
                 headers: vec![],
             };
-            builder.append(1, partition, Compression::None, &[record]);
+            builder.append(1, partition, Compression::None, None, &[record]);
         }
         let sealed = builder.finish().unwrap();
         let path = segment_path(&store.prefix, Ulid::from_parts(20, 20));

@@ -1,10 +1,12 @@
 //! [`SegmentBuilder`]: stages records per partition and seals them into one segment.
 //!
-//! Invariants: all records of one `(topic_id, partition)` appended to a builder become ONE
-//! chunk, in append order, so the offset delta returned by [`SegmentBuilder::append`] is
-//! the index of the first appended record in that chunk. Chunks are written in
-//! `(topic_id, partition)` order. Records are encoded at append time (the builder holds
-//! bytes, not `Record`s), so [`SegmentBuilder::staged_bytes`] is exact.
+//! Invariants: all records of one `(topic_id, partition, producer)` appended to a builder
+//! become ONE chunk, in append order, so the offset delta returned by
+//! [`SegmentBuilder::append`] is the index of the first appended record in that chunk.
+//! Records without a producer (`None`) of a partition share one chunk; each producer batch
+//! ([`ProducerTag`]) gets its own. Chunks are written in `(topic_id, partition, producer)`
+//! order (`None` first). Records are encoded at append time (the builder holds bytes, not
+//! `Record`s), so [`SegmentBuilder::staged_bytes`] is exact.
 
 use std::collections::BTreeMap;
 
@@ -13,9 +15,12 @@ use bytes::Bytes;
 use crate::batch::{BatchInfo, Compression, frame_batch};
 use crate::error::Result;
 use crate::record::{Record, encode_record};
-use crate::segment::footer::{ChunkInfo, encode_footer};
+use crate::segment::footer::{ChunkInfo, ProducerTag, encode_footer};
 
-/// One partition's staged chunk.
+/// Key of a staged chunk: `(topic_id, partition, producer)`, in object order.
+type ChunkKey = (u64, u32, Option<ProducerTag>);
+
+/// One staged chunk (one partition, one producer batch or none).
 #[derive(Debug)]
 struct StagedChunk {
     compression: Compression,
@@ -26,7 +31,7 @@ struct StagedChunk {
 /// Builds one segment from many partitions' records.
 #[derive(Debug, Default)]
 pub struct SegmentBuilder {
-    chunks: BTreeMap<(u64, u32), StagedChunk>,
+    chunks: BTreeMap<ChunkKey, StagedChunk>,
     staged_bytes: usize,
     record_count: usize,
 }
@@ -36,7 +41,7 @@ pub struct SegmentBuilder {
 pub struct SealedSegment {
     /// The whole segment object.
     pub bytes: Bytes,
-    /// Chunks in object order (`(topic_id, partition)` order).
+    /// Chunks in object order (`(topic_id, partition, producer)` order).
     pub chunks: Vec<ChunkInfo>,
 }
 
@@ -46,19 +51,26 @@ impl SegmentBuilder {
         Self::default()
     }
 
-    /// Stages `records` for `(topic_id, partition)`; returns the offset delta of the first
-    /// of them within that partition's chunk. The compression of a partition's first
-    /// append applies to the whole chunk.
+    /// Stages `records` for `(topic_id, partition)`, written by the producer batch
+    /// `producer` (`None`: no producer); returns the offset delta of the first of them
+    /// within their chunk, i.e. the records already in that chunk before this append.
+    ///
+    /// Chunks are keyed by `(topic_id, partition, producer)`: appends without a producer
+    /// to one partition share one chunk, and each producer batch forms its own chunk
+    /// (appending the same tag again extends that chunk). The compression of a chunk's
+    /// first append applies to the whole chunk. A tag with `producer_id` 0 (never a valid
+    /// id) makes [`SegmentBuilder::finish`] fail.
     pub fn append(
         &mut self,
         topic_id: u64,
         partition: u32,
         compression: Compression,
+        producer: Option<ProducerTag>,
         records: &[Record],
     ) -> u32 {
         let chunk = self
             .chunks
-            .entry((topic_id, partition))
+            .entry((topic_id, partition, producer))
             .or_insert_with(|| StagedChunk {
                 compression,
                 payload: Vec::new(),
@@ -102,11 +114,14 @@ impl SegmentBuilder {
         self.record_count == 0
     }
 
-    /// Frames every staged chunk, appends footer and trailer.
+    /// Frames every staged chunk in `(topic_id, partition, producer)` order, appends footer
+    /// and trailer (footer version 1 when no chunk has a producer, version 2 otherwise).
+    ///
+    /// Fails when a chunk's producer tag has `producer_id` 0.
     pub fn finish(self) -> Result<SealedSegment> {
         let mut out = Vec::with_capacity(self.staged_bytes + 64 * (self.chunks.len() + 1));
         let mut chunks = Vec::with_capacity(self.chunks.len());
-        for ((topic_id, partition), staged) in self.chunks {
+        for ((topic_id, partition, producer), staged) in self.chunks {
             if staged.info.record_count == 0 {
                 continue; // an append of zero records creates no chunk
             }
@@ -120,6 +135,7 @@ impl SegmentBuilder {
                 record_count: staged.info.record_count,
                 first_timestamp_ms: staged.info.first_timestamp_ms,
                 max_timestamp_ms: staged.info.max_timestamp_ms,
+                producer,
             });
         }
         encode_footer(&chunks, &mut out)?;
