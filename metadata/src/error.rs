@@ -22,6 +22,14 @@ pub enum Error {
         /// The topic's partition count.
         partitions: u32,
     },
+    /// This node does not lead; the request belongs on the leader (if one is known).
+    #[error("metadata node is not the leader (leader: {leader_id:?} at {leader_addr:?})")]
+    NotLeader {
+        /// The leader's id, if known.
+        leader_id: Option<u64>,
+        /// The leader's `host:port`, if known.
+        leader_addr: Option<String>,
+    },
     /// No leader is available or Raft refused the request; retry later.
     #[error("metadata service unavailable: {0}")]
     Unavailable(String),
@@ -31,4 +39,12 @@ pub enum Error {
     /// The node is shutting down.
     #[error("metadata service is shutting down")]
     ShuttingDown,
+}
+
+impl Error {
+    /// Whether retrying (later, or on another node) may succeed: the request was not
+    /// refused on its merits.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Unavailable(_) | Error::NotLeader { .. })
+    }
 }

@@ -5,19 +5,28 @@
 //! Start an embedded node with [`MetadataNode::open`] and talk to it through
 //! [`MetadataNode::client`]. The write path ends here: `client/` → `state_machine.rs`
 //! (via the Raft log in `log_store.rs`); `snapshot.rs` keeps the state machine's
-//! snapshots, `network.rs` the (for now absent) cluster transport.
+//! snapshots, `network.rs` (Raft RPCs to peers) and `server.rs` (the node's HTTP routes) the cluster
+//! transport; `client/http.rs` reaches a cluster from a broker.
 
 pub mod client;
 pub mod error;
 mod log_store;
 mod network;
 mod node;
+mod server;
 mod snapshot;
 mod state;
 mod state_machine;
 mod type_config;
 pub mod types;
+pub mod wire;
 
-pub use client::{LocalClient, MetadataClient};
+pub use client::{HttpClient, LocalClient, MetadataClient};
 pub use error::{Error, Result};
-pub use node::{MetadataNode, NodeConfig};
+pub use node::{ClusterConfig, MetadataNode, NodeConfig};
+
+/// Installs rustls' ring provider for reqwest (built without a bundled one); an error only
+/// means a provider is installed already.
+pub(crate) fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

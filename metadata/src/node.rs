@@ -22,9 +22,10 @@ use tokio::sync::watch;
 use crate::client::LocalClient;
 use crate::error::{Error, Result};
 use crate::log_store::{self, LogStore};
-use crate::network::NoNetworkFactory;
+use crate::network::{HttpNetworkFactory, NoNetworkFactory};
 use crate::state_machine::{SharedState, StateMachineStore};
 use crate::type_config::{NodeId, Raft};
+use crate::types::NodeStatus;
 
 /// Name of the snapshot directory inside the data directory.
 const SNAPSHOT_DIR: &str = "snapshots";
@@ -43,6 +44,18 @@ pub struct NodeConfig {
     pub node_id: u64,
     /// The directory holding the Raft log and snapshots (created if missing).
     pub data_dir: PathBuf,
+}
+
+/// Where and as whom one voter of a metadata cluster runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// This node's Raft id (a key of `peers`).
+    pub node_id: u64,
+    /// The directory holding the Raft log and snapshots (created if missing).
+    pub data_dir: PathBuf,
+    /// Every initial voter's id and `host:port` (this node's included): the address its
+    /// peers and brokers reach it at.
+    pub peers: BTreeMap<u64, String>,
 }
 
 /// A running metadata node. Call [`MetadataNode::shutdown`] to stop it: dropping it
@@ -72,6 +85,117 @@ impl MetadataNode {
     /// node leads; else [`Error::Unavailable`].
     pub async fn open(config: NodeConfig) -> Result<MetadataNode> {
         let NodeConfig { node_id, data_dir } = config;
+        let node = Self::build(node_id, &data_dir, NoNetworkFactory, raft_config(false)?).await?;
+        if let Err(error) = node.start().await {
+            // Release the storage before reporting: a retry may reopen the directory.
+            let _ = node.raft.shutdown().await;
+            return Err(error);
+        }
+        tracing::info!(node_id, data_dir = %data_dir.display(), "metadata node is leader");
+        Ok(node)
+    }
+
+    /// Opens one voter of a cluster: its storage, and Raft over HTTP to `config.peers`.
+    /// Returns at once (peers may not be up yet): serve [`MetadataNode::router`], then
+    /// call [`MetadataNode::bootstrap`].
+    pub async fn open_cluster(config: ClusterConfig) -> Result<MetadataNode> {
+        if !config.peers.contains_key(&config.node_id) {
+            return Err(Error::Unavailable(format!(
+                "node id {} is not among the peers {:?}",
+                config.node_id,
+                config.peers.keys().collect::<Vec<_>>()
+            )));
+        }
+        let network = HttpNetworkFactory::new()
+            .map_err(|e| Error::Unavailable(format!("cannot build the raft HTTP client: {e}")))?;
+        Self::build(
+            config.node_id,
+            &config.data_dir,
+            network,
+            raft_config(true)?,
+        )
+        .await
+    }
+
+    /// The node's HTTP routes (Raft RPCs and the metadata API); see [`crate::server`].
+    pub fn router(&self) -> axum::Router {
+        crate::server::router(self.client())
+    }
+
+    /// Initialises the cluster with `peers` as its voters, once: only the lowest id does
+    /// it, and only after a majority of peers answered that they are uninitialised and none
+    /// that it is initialised (so a restarted or wiped node never starts a second
+    /// cluster). Every other node waits to be reached by the leader. Returns when this node
+    /// is part of an initialised cluster.
+    pub async fn bootstrap(&self, peers: &BTreeMap<u64, String>) -> Result<()> {
+        crate::install_tls_provider();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(1))
+            .build()
+            .map_err(|e| Error::Unavailable(format!("cannot build an HTTP client: {e}")))?;
+        let lowest = peers.keys().next().copied();
+        loop {
+            if self.raft.is_initialized().await.map_err(fatal_error)? {
+                return Ok(());
+            }
+            if lowest == Some(self.node_id) {
+                let mut uninitialised = 0usize;
+                let mut initialised = false;
+                for (id, addr) in peers {
+                    if *id == self.node_id {
+                        uninitialised += 1;
+                        continue;
+                    }
+                    let status = http
+                        .get(format!("http://{addr}/meta/v1/status"))
+                        .send()
+                        .await
+                        .and_then(reqwest::Response::error_for_status);
+                    if let Ok(response) = status
+                        && let Ok(status) = response.json::<NodeStatus>().await
+                    {
+                        if status.voters.is_empty() {
+                            uninitialised += 1;
+                        } else {
+                            initialised = true;
+                        }
+                    }
+                }
+                if !initialised && uninitialised > peers.len() / 2 {
+                    let members: BTreeMap<u64, BasicNode> = peers
+                        .iter()
+                        .map(|(id, addr)| (*id, BasicNode { addr: addr.clone() }))
+                        .collect();
+                    match self.raft.initialize(members).await {
+                        Ok(()) => {
+                            tracing::info!(
+                                node_id = self.node_id,
+                                ?peers,
+                                "initialised the metadata cluster"
+                            );
+                        }
+                        Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
+                        Err(RaftError::APIError(other)) => {
+                            tracing::warn!(error = %other, "cluster initialisation refused; retrying");
+                        }
+                        Err(RaftError::Fatal(fatal)) => return Err(fatal_error(fatal)),
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Opens storage and starts Raft with `network`.
+    async fn build<N>(
+        node_id: NodeId,
+        data_dir: &std::path::Path,
+        network: N,
+        config: Config,
+    ) -> Result<MetadataNode>
+    where
+        N: openraft::RaftNetworkFactory<crate::type_config::TypeConfig>,
+    {
         tokio::fs::create_dir_all(&data_dir).await.map_err(|e| {
             Error::Storage(format!(
                 "cannot create data dir {}: {e}",
@@ -87,28 +211,15 @@ impl MetadataNode {
         let shared = state_machine.shared();
         let applied_tx = state_machine.applied_sender();
 
-        let raft = Raft::new(
-            node_id,
-            Arc::new(raft_config()?),
-            NoNetworkFactory,
-            log_store,
-            state_machine,
-        )
-        .await
-        .map_err(fatal_error)?;
-        let node = MetadataNode {
+        let raft = Raft::new(node_id, Arc::new(config), network, log_store, state_machine)
+            .await
+            .map_err(fatal_error)?;
+        Ok(MetadataNode {
             node_id,
             raft,
             shared,
             applied_tx,
-        };
-        if let Err(error) = node.start().await {
-            // Release the storage before reporting: a retry may reopen the directory.
-            let _ = node.raft.shutdown().await;
-            return Err(error);
-        }
-        tracing::info!(node_id, data_dir = %data_dir.display(), "metadata node is leader");
-        Ok(node)
+        })
     }
 
     /// Initialises the cluster if needed and waits for leadership.
@@ -172,14 +283,22 @@ impl MetadataNode {
     }
 }
 
-/// openraft's configuration for one node: small timeouts (a lone voter elects itself
-/// fast after a restart), snapshots every [`SNAPSHOT_EVERY_ENTRIES`].
-fn raft_config() -> Result<Config> {
+/// openraft's configuration: snapshots every [`SNAPSHOT_EVERY_ENTRIES`]; small timeouts
+/// for a lone voter (it elects itself fast after a restart); for a cluster, a heartbeat
+/// every 100 ms and an election after 600–1200 ms of silence (a leader lost is replaced
+/// within about a second, while a busy 2-core host does not trigger spurious elections).
+fn raft_config(cluster: bool) -> Result<Config> {
+    let (heartbeat_interval, election_timeout_min, election_timeout_max) = if cluster {
+        (100, 600, 1200)
+    } else {
+        (50, 150, 300)
+    };
     Config {
         cluster_name: "silt-metadata".to_owned(),
-        heartbeat_interval: 50,
-        election_timeout_min: 150,
-        election_timeout_max: 300,
+        heartbeat_interval,
+        election_timeout_min,
+        election_timeout_max,
+        snapshot_max_chunk_size: 1 << 20,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(SNAPSHOT_EVERY_ENTRIES),
         max_in_snapshot_log_to_keep: LOGS_KEPT_BEHIND_SNAPSHOT,
         ..Config::default()
@@ -227,6 +346,7 @@ mod tests {
                 record_count: 2,
                 first_timestamp_ms: 1,
                 max_timestamp_ms: 1,
+                producer: None,
             }],
         };
         for i in 0..20u32 {

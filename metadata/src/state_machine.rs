@@ -25,11 +25,13 @@ use tokio::sync::watch;
 
 use crate::error::{Error, Result};
 use crate::snapshot::{SnapshotBuilder, SnapshotStore};
+use crate::state::brokers::Brokers;
+use crate::state::producers::{Admission, Producers};
 use crate::state::topics::Topics;
 use crate::type_config::{LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 use crate::types::{
-    ChunkOutcome, Command, CommandError, CommandResult, PartitionSlice, SegmentCommit,
-    SegmentCommitResult, TopicView,
+    BrokerView, ChunkOutcome, Command, CommandError, CommandResult, PartitionSlice, ProducerBatch,
+    ProducerView, SegmentCommit, SegmentCommitResult, TopicView,
 };
 
 /// The deterministic metadata state.
@@ -39,6 +41,15 @@ pub(crate) struct MetadataState {
     topics: Topics,
     /// Every committed segment object and the result its commit returned.
     segments: BTreeMap<String, SegmentCommitResult>,
+    /// Idempotent producers.
+    #[serde(default)]
+    producers: Producers,
+    /// Registered brokers and their leases.
+    #[serde(default)]
+    brokers: Brokers,
+    /// Uploaded objects that were never committed (garbage), with when they were recorded.
+    #[serde(default)]
+    orphans: BTreeMap<String, i64>,
 }
 
 impl MetadataState {
@@ -64,6 +75,30 @@ impl MetadataState {
             Command::CommitSegments { segments } => {
                 CommandResult::Committed(self.commit_segments(segments))
             }
+            Command::InitProducer { producer_id } => match self.producers.init(*producer_id) {
+                Some(view) => CommandResult::Producer(view),
+                None => CommandResult::Rejected(CommandError::ProducerNotFound(
+                    producer_id.unwrap_or_default(),
+                )),
+            },
+            Command::BrokerHeartbeat {
+                broker_id,
+                address,
+                lease_ms,
+                at_ms,
+            } => CommandResult::Broker(
+                self.brokers
+                    .heartbeat(broker_id, address, *lease_ms, *at_ms),
+            ),
+            Command::RecordOrphans { objects, at_ms } => {
+                for object in objects {
+                    // A committed object is never garbage, whatever a broker believes.
+                    if !self.segments.contains_key(object) {
+                        self.orphans.entry(object.clone()).or_insert(*at_ms);
+                    }
+                }
+                CommandResult::Recorded
+            }
         }
     }
 
@@ -76,19 +111,45 @@ impl MetadataState {
                     return previous.clone();
                 }
                 let result = self.commit_segment(segment);
+                // An object none of whose chunks was appended (all duplicates or refused)
+                // is referenced by no index entry: garbage from the start.
+                if !result
+                    .chunks
+                    .iter()
+                    .any(|outcome| matches!(outcome, ChunkOutcome::Committed { .. }))
+                {
+                    self.orphans.insert(segment.object.clone(), 0);
+                }
                 self.segments.insert(segment.object.clone(), result.clone());
                 result
             })
             .collect()
     }
 
-    /// Commits one segment that was never committed before.
+    /// Commits one segment that was never committed before. The chunks of one producer
+    /// request are admitted together, when the first of them is seen: a new request is
+    /// appended, a duplicate answered with its original offsets, a refused one dropped.
     fn commit_segment(&mut self, segment: &SegmentCommit) -> SegmentCommitResult {
         let object: Arc<str> = Arc::from(segment.object.as_str());
+        let mut admissions: BTreeMap<ProducerBatch, Admission> = BTreeMap::new();
         let chunks = segment
             .chunks
             .iter()
             .map(|chunk| {
+                if let Some(batch) = &chunk.producer {
+                    let admission = *admissions
+                        .entry(*batch)
+                        .or_insert_with(|| self.producers.admit(batch));
+                    match admission {
+                        Admission::Accept => {}
+                        Admission::Duplicate => {
+                            return self
+                                .producers
+                                .original(batch, chunk.topic_id, chunk.partition);
+                        }
+                        Admission::Refuse(outcome) => return outcome,
+                    }
+                }
                 let Some(topic) = self.topics.get_by_id_mut(chunk.topic_id) else {
                     return ChunkOutcome::TopicNotFound;
                 };
@@ -98,15 +159,34 @@ impl MetadataState {
                 else {
                     return ChunkOutcome::PartitionNotFound;
                 };
-                ChunkOutcome::Committed {
-                    base_offset: partition.append(&object, chunk),
+                let base_offset = partition.append(&object, chunk);
+                if let Some(batch) = &chunk.producer {
+                    self.producers
+                        .record(batch, chunk.topic_id, chunk.partition, base_offset);
                 }
+                ChunkOutcome::Committed { base_offset }
             })
             .collect();
         SegmentCommitResult {
             object: segment.object.clone(),
             chunks,
         }
+    }
+
+    /// A producer's current identity.
+    pub(crate) fn producer(&self, id: u64) -> Option<ProducerView> {
+        self.producers.view(id)
+    }
+
+    /// Every registered broker.
+    pub(crate) fn list_brokers(&self) -> Vec<BrokerView> {
+        self.brokers.list()
+    }
+
+    /// Objects recorded as garbage, with when they were recorded.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn orphans(&self) -> &BTreeMap<String, i64> {
+        &self.orphans
     }
 
     /// All topics, in name order.
@@ -352,7 +432,113 @@ mod tests {
             record_count,
             first_timestamp_ms: 5,
             max_timestamp_ms: 6,
+            producer: None,
         }
+    }
+
+    fn produced(topic_id: u64, partition: u32, count: u32, batch: (u64, u32, u64)) -> ChunkCommit {
+        ChunkCommit {
+            producer: Some(ProducerBatch {
+                producer_id: batch.0,
+                epoch: batch.1,
+                sequence: batch.2,
+            }),
+            ..chunk(topic_id, partition, count)
+        }
+    }
+
+    fn init_producer(state: &mut MetadataState, id: Option<u64>) -> (u64, u32) {
+        match state.apply(&Command::InitProducer { producer_id: id }) {
+            CommandResult::Producer(view) => (view.producer_id, view.epoch),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_retried_producer_request_is_committed_once_across_segments() {
+        let mut state = MetadataState::default();
+        let a = create(&mut state, "a", 2).id;
+        let (id, epoch) = init_producer(&mut state, None);
+        // Request 0 spans both partitions; a plain chunk shares the segment.
+        let first = commit(
+            &mut state,
+            vec![segment(
+                "s1",
+                vec![
+                    chunk(a, 0, 1),
+                    produced(a, 0, 2, (id, epoch, 0)),
+                    produced(a, 1, 3, (id, epoch, 0)),
+                ],
+            )],
+        );
+        assert_eq!(bases(&first[0]), [Some(0), Some(1), Some(0)]);
+        // The same request, retried through another broker (another object), twice in one
+        // segment: never appended again, answered with the original offsets.
+        let retried = commit(
+            &mut state,
+            vec![segment(
+                "s2",
+                vec![
+                    produced(a, 0, 2, (id, epoch, 0)),
+                    produced(a, 1, 3, (id, epoch, 0)),
+                    produced(a, 1, 3, (id, epoch, 0)),
+                    produced(a, 0, 4, (id, epoch, 1)),
+                ],
+            )],
+        );
+        assert_eq!(
+            retried[0].chunks,
+            [
+                ChunkOutcome::Duplicate { base_offset: 1 },
+                ChunkOutcome::Duplicate { base_offset: 0 },
+                ChunkOutcome::Duplicate { base_offset: 0 },
+                ChunkOutcome::Committed { base_offset: 3 },
+            ]
+        );
+        let view = state.describe_topic("a").unwrap();
+        assert_eq!(view.partitions[0].high_watermark, 7);
+        assert_eq!(view.partitions[1].high_watermark, 3);
+        // A gap and a fenced epoch append nothing.
+        let before = state.describe_topic("a").unwrap();
+        let refused = commit(
+            &mut state,
+            vec![segment("s3", vec![produced(a, 0, 1, (id, epoch, 5))])],
+        );
+        assert_eq!(
+            refused[0].chunks,
+            [ChunkOutcome::OutOfOrderSequence { expected: 2 }]
+        );
+        let (_, new_epoch) = init_producer(&mut state, Some(id));
+        assert_eq!(new_epoch, epoch + 1);
+        let fenced = commit(
+            &mut state,
+            vec![segment("s4", vec![produced(a, 0, 1, (id, epoch, 2))])],
+        );
+        assert_eq!(
+            fenced[0].chunks,
+            [ChunkOutcome::ProducerFenced {
+                current_epoch: new_epoch
+            }]
+        );
+        assert_eq!(state.describe_topic("a").unwrap(), before);
+        assert_eq!(
+            state.apply(&Command::InitProducer {
+                producer_id: Some(99)
+            }),
+            CommandResult::Rejected(CommandError::ProducerNotFound(99))
+        );
+    }
+
+    #[test]
+    fn orphans_never_include_committed_objects() {
+        let mut state = MetadataState::default();
+        let a = create(&mut state, "a", 1).id;
+        commit(&mut state, vec![segment("s1", vec![chunk(a, 0, 1)])]);
+        state.apply(&Command::RecordOrphans {
+            objects: vec!["s1".to_owned(), "s9".to_owned()],
+            at_ms: 5,
+        });
+        assert_eq!(state.orphans().keys().collect::<Vec<_>>(), ["s9"]);
     }
 
     fn commit(state: &mut MetadataState, segments: Vec<SegmentCommit>) -> Vec<SegmentCommitResult> {
@@ -575,6 +761,21 @@ mod tests {
         let mut state = MetadataState::default();
         let a = create(&mut state, "a", 2).id;
         commit(&mut state, vec![segment("s1", vec![chunk(a, 1, 3)])]);
+        let (id, epoch) = init_producer(&mut state, None);
+        commit(
+            &mut state,
+            vec![segment("s2", vec![produced(a, 0, 2, (id, epoch, 0))])],
+        );
+        state.apply(&Command::BrokerHeartbeat {
+            broker_id: "b1".to_owned(),
+            address: "http://127.0.0.1:1".to_owned(),
+            lease_ms: 3_000,
+            at_ms: 10,
+        });
+        state.apply(&Command::RecordOrphans {
+            objects: vec!["lost".to_owned()],
+            at_ms: 11,
+        });
         let bytes = crate::snapshot::encode_state(&state).unwrap();
         assert_eq!(crate::snapshot::decode_state(&bytes).unwrap(), state);
     }

@@ -40,6 +40,75 @@ pub enum Command {
         /// Segments in the order their offsets are assigned.
         segments: Vec<SegmentCommit>,
     },
+    /// Issue a new idempotent producer id (`producer_id: None`, epoch 0), or bump the epoch
+    /// of an existing one (fencing every older instance of it) and restart its sequences.
+    InitProducer {
+        /// The producer to re-initialise, or `None` for a new one.
+        producer_id: Option<u64>,
+    },
+    /// Register a broker or renew its lease.
+    BrokerHeartbeat {
+        /// The broker's id (unique per broker process lifetime).
+        broker_id: String,
+        /// The broker's client-facing URL.
+        address: String,
+        /// How long the lease lasts after `at_ms`.
+        lease_ms: u64,
+        /// The broker's clock when it sent the heartbeat.
+        at_ms: i64,
+    },
+    /// Record uploaded objects that were never committed, for garbage collection. They are
+    /// never referenced by an index entry.
+    RecordOrphans {
+        /// Object names.
+        objects: Vec<String>,
+        /// The recorder's clock.
+        at_ms: i64,
+    },
+}
+
+/// The idempotence key of one produce request: its producer, the producer's epoch, and the
+/// request's sequence number (counted per producer and epoch, from 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ProducerBatch {
+    /// Producer id (from [`Command::InitProducer`]; never 0).
+    pub producer_id: u64,
+    /// The producer's epoch.
+    pub epoch: u32,
+    /// The request's sequence number within the epoch.
+    pub sequence: u64,
+}
+
+/// An idempotent producer's identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducerView {
+    /// Producer id.
+    pub producer_id: u64,
+    /// Current epoch; requests with an older one are fenced.
+    pub epoch: u32,
+}
+
+/// A registered broker and its lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerView {
+    /// Broker id.
+    pub broker_id: String,
+    /// Client-facing URL.
+    pub address: String,
+    /// First heartbeat (broker clock).
+    pub registered_at_ms: i64,
+    /// Last heartbeat (broker clock).
+    pub last_heartbeat_ms: i64,
+    /// Lease length after the last heartbeat.
+    pub lease_ms: u64,
+}
+
+impl BrokerView {
+    /// When the lease runs out (broker clock of the last heartbeat plus the lease).
+    pub fn lease_expires_at_ms(&self) -> i64 {
+        self.last_heartbeat_ms
+            .saturating_add(i64::try_from(self.lease_ms).unwrap_or(i64::MAX))
+    }
 }
 
 /// A segment object that has been uploaded and awaits ordering.
@@ -70,6 +139,10 @@ pub struct ChunkCommit {
     pub first_timestamp_ms: i64,
     /// Largest record timestamp.
     pub max_timestamp_ms: i64,
+    /// The idempotent produce request that wrote this chunk, if any: the state machine
+    /// drops it if that request was committed before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub producer: Option<ProducerBatch>,
 }
 
 /// The outcome of one segment's commit.
@@ -93,6 +166,24 @@ pub enum ChunkOutcome {
     TopicNotFound,
     /// The partition is out of range for the topic.
     PartitionNotFound,
+    /// The producer request had been committed before: the chunk is dropped and its
+    /// records live at the original offsets, starting here.
+    Duplicate {
+        /// Offset of the original chunk's first record.
+        base_offset: u64,
+    },
+    /// The producer's epoch is older than its current one: a newer instance fenced it.
+    ProducerFenced {
+        /// The producer's current epoch.
+        current_epoch: u32,
+    },
+    /// The request's sequence is not the next one expected (a gap, or too old to answer).
+    OutOfOrderSequence {
+        /// The sequence the state machine expects next.
+        expected: u64,
+    },
+    /// The producer id (or that epoch of it) was never issued.
+    UnknownProducer,
 }
 
 /// What applying a [`Command`] returns to its proposer.
@@ -104,6 +195,12 @@ pub enum CommandResult {
     Deleted,
     /// Segments were committed (or had been before).
     Committed(Vec<SegmentCommitResult>),
+    /// A producer id was issued or its epoch bumped.
+    Producer(ProducerView),
+    /// A broker's lease was granted or renewed.
+    Broker(BrokerView),
+    /// Orphaned objects were recorded.
+    Recorded,
     /// The command was valid Raft input but its effect was refused; nothing changed.
     Rejected(CommandError),
 }
@@ -117,6 +214,9 @@ pub enum CommandError {
     /// No such topic.
     #[error("topic {0:?} not found")]
     TopicNotFound(String),
+    /// No such producer id.
+    #[error("producer {0} not found: get an id from POST /v1/producers first")]
+    ProducerNotFound(u64),
 }
 
 /// A topic with its partitions' offset ranges.
@@ -183,4 +283,27 @@ pub struct PartitionSlice {
     /// Entries in offset order; the first covers the requested offset (if below the high
     /// watermark), and they are contiguous.
     pub entries: Vec<IndexEntry>,
+}
+
+/// One metadata node's view of the Raft cluster (`GET /meta/v1/status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// This node's id.
+    pub node_id: u64,
+    /// `Leader`, `Follower`, `Candidate`, `Learner` or `Shutdown`.
+    pub state: String,
+    /// The leader this node knows of.
+    pub leader_id: Option<u64>,
+    /// The leader's `host:port`.
+    pub leader_addr: Option<String>,
+    /// Current term.
+    pub term: u64,
+    /// Index of the last applied log entry.
+    pub last_applied: u64,
+    /// Voting members.
+    pub voters: Vec<u64>,
+    /// Non-voting members.
+    pub learners: Vec<u64>,
+    /// Every member's `host:port`, by id.
+    pub addresses: std::collections::BTreeMap<u64, String>,
 }

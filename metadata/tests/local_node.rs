@@ -29,6 +29,7 @@ fn segment(object: &str, topic_id: u64, counts: &[(u32, u32)]) -> SegmentCommit 
                 record_count,
                 first_timestamp_ms: 10,
                 max_timestamp_ms: 20,
+                producer: None,
             })
             .collect(),
     }

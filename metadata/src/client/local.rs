@@ -10,7 +10,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
+use std::collections::BTreeMap;
+
+use openraft::BasicNode;
+use openraft::error::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, RaftError};
 use tokio::sync::watch;
 
 use crate::client::MetadataClient;
@@ -19,9 +22,10 @@ use crate::node::fatal_error;
 use crate::state_machine::{MetadataState, SharedState};
 use crate::type_config::{NodeId, Raft};
 use crate::types::{
-    Command, CommandResult, PartitionSlice, SegmentCommit, SegmentCommitResult, TopicSettings,
-    TopicView,
+    BrokerView, Command, CommandResult, NodeStatus, PartitionSlice, ProducerView, SegmentCommit,
+    SegmentCommitResult, TopicSettings, TopicView,
 };
+use crate::wire::{ReadQuery, ReadReply};
 
 /// A [`MetadataClient`] calling into an in-process [`crate::MetadataNode`]. Cheap to
 /// clone; obtain one with [`crate::MetadataNode::client`].
@@ -62,18 +66,15 @@ impl LocalClient {
     }
 
     /// Proposes `command` and returns the state machine's result; a refusal becomes
-    /// [`Error::Rejected`].
-    async fn write(&self, command: Command) -> Result<CommandResult> {
+    /// [`Error::Rejected`], a follower answers [`Error::NotLeader`].
+    pub(crate) async fn write(&self, command: Command) -> Result<CommandResult> {
         let response = self
             .raft
             .client_write(command)
             .await
             .map_err(|error| match error {
                 RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
-                    Error::Unavailable(format!(
-                        "node {} is not the leader (leader: {:?})",
-                        self.node_id, forward.leader_id
-                    ))
+                    not_leader(forward)
                 }
                 RaftError::APIError(other) => Error::Unavailable(other.to_string()),
                 RaftError::Fatal(fatal) => fatal_error(fatal),
@@ -87,22 +88,80 @@ impl LocalClient {
 
     /// Waits until the local state reflects every write committed before this call, then
     /// runs `read` on it.
-    async fn read<T>(&self, read: impl FnOnce(&MetadataState) -> T) -> Result<T> {
+    pub(crate) async fn read<T>(&self, read: impl FnOnce(&MetadataState) -> T) -> Result<T> {
         self.raft
             .ensure_linearizable()
             .await
             .map_err(|error| match error {
                 RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward)) => {
-                    Error::Unavailable(format!(
-                        "node {} is not the leader (leader: {:?})",
-                        self.node_id, forward.leader_id
-                    ))
+                    not_leader(forward)
                 }
                 RaftError::APIError(other) => Error::Unavailable(other.to_string()),
                 RaftError::Fatal(fatal) => fatal_error(fatal),
             })?;
         let applied = self.shared.read();
         Ok(read(&applied.state))
+    }
+
+    /// The node's Raft handle (the HTTP server's Raft routes).
+    pub(crate) fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    /// Serves a [`ReadQuery`] (linearizable).
+    pub(crate) async fn query(&self, query: ReadQuery) -> Result<ReadReply> {
+        match query {
+            ReadQuery::ListTopics => self.list_topics().await.map(ReadReply::Topics),
+            ReadQuery::DescribeTopic { name } => {
+                self.describe_topic(&name).await.map(ReadReply::Topic)
+            }
+            ReadQuery::PartitionSlice {
+                topic,
+                partition,
+                offset,
+                max_entries,
+            } => self
+                .partition_slice(&topic, partition, offset, max_entries)
+                .await
+                .map(ReadReply::Slice),
+            ReadQuery::ListBrokers => self.list_brokers().await.map(ReadReply::Brokers),
+            ReadQuery::Producer { producer_id } => {
+                self.producer(producer_id).await.map(ReadReply::Producer)
+            }
+        }
+    }
+
+    /// This node's view of the cluster (not linearizable: what this node knows now).
+    pub(crate) fn local_status(&self) -> NodeStatus {
+        let metrics = self.raft.metrics().borrow().clone();
+        let membership = metrics.membership_config.membership();
+        let addresses: BTreeMap<u64, String> = membership
+            .nodes()
+            .map(|(id, node)| (*id, node.addr.clone()))
+            .collect();
+        let voters: Vec<u64> = membership.voter_ids().collect();
+        let learners: Vec<u64> = membership.learner_ids().collect();
+        NodeStatus {
+            node_id: self.node_id,
+            state: format!("{:?}", metrics.state),
+            leader_id: metrics.current_leader,
+            leader_addr: metrics
+                .current_leader
+                .and_then(|leader| addresses.get(&leader).cloned()),
+            term: metrics.current_term,
+            last_applied: metrics.last_applied.map_or(0, |log_id| log_id.index),
+            voters,
+            learners,
+            addresses,
+        }
+    }
+}
+
+/// A follower's refusal, with where the leader is.
+fn not_leader(forward: ForwardToLeader<NodeId, BasicNode>) -> Error {
+    Error::NotLeader {
+        leader_id: forward.leader_id,
+        leader_addr: forward.leader_node.map(|node| node.addr),
     }
 }
 
@@ -173,6 +232,54 @@ impl MetadataClient for LocalClient {
 
     fn subscribe_applied(&self) -> watch::Receiver<u64> {
         self.applied_tx.subscribe()
+    }
+
+    async fn init_producer(&self, producer_id: Option<u64>) -> Result<ProducerView> {
+        match self.write(Command::InitProducer { producer_id }).await? {
+            CommandResult::Producer(view) => Ok(view),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn producer(&self, producer_id: u64) -> Result<Option<ProducerView>> {
+        self.read(|state| state.producer(producer_id)).await
+    }
+
+    async fn broker_heartbeat(
+        &self,
+        broker_id: &str,
+        address: &str,
+        lease_ms: u64,
+        at_ms: i64,
+    ) -> Result<BrokerView> {
+        let command = Command::BrokerHeartbeat {
+            broker_id: broker_id.to_owned(),
+            address: address.to_owned(),
+            lease_ms,
+            at_ms,
+        };
+        match self.write(command).await? {
+            CommandResult::Broker(view) => Ok(view),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn list_brokers(&self) -> Result<Vec<BrokerView>> {
+        self.read(MetadataState::list_brokers).await
+    }
+
+    async fn record_orphans(&self, objects: Vec<String>, at_ms: i64) -> Result<()> {
+        match self
+            .write(Command::RecordOrphans { objects, at_ms })
+            .await?
+        {
+            CommandResult::Recorded => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn status(&self) -> Result<NodeStatus> {
+        Ok(self.local_status())
     }
 
     async fn is_ready(&self) -> bool {

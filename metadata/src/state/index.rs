@@ -110,6 +110,7 @@ mod tests {
             record_count,
             first_timestamp_ms: 1,
             max_timestamp_ms: 2,
+            producer: None,
         }
     }
 

@@ -1,0 +1,468 @@
+//! [`HttpClient`]: [`MetadataClient`] over a metadata cluster's HTTP API (`crate::wire`).
+//!
+//! It knows every node's URL, prefers the last node that answered as leader, follows
+//! `NotLeader` redirects, and moves to the next node when one is unreachable or slow.
+//! A call gives up with [`Error::Unavailable`] after [`CALL_BUDGET`]; callers that must
+//! not give up (the broker's committer) retry, and commits are idempotent.
+//!
+//! A background task long-polls `/meta/v1/watch` on any reachable node and publishes the
+//! applied index on the watch channel of [`MetadataClient::subscribe_applied`], so
+//! long-polling fetches wake when another broker commits, without a request per fetch.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::client::MetadataClient;
+use crate::error::{Error, Result};
+use crate::types::{
+    BrokerView, Command, CommandResult, NodeStatus, PartitionSlice, ProducerView, SegmentCommit,
+    SegmentCommitResult, TopicSettings, TopicView,
+};
+use crate::wire::{ReadQuery, ReadReply, RemoteError, Reply, WatchReply};
+
+/// How long one call keeps trying nodes before it fails.
+pub const CALL_BUDGET: Duration = Duration::from_secs(8);
+/// How long one HTTP request may take (a paused node must not hold a call for long).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a watch long-poll waits on the server.
+const WATCH_WAIT: Duration = Duration::from_secs(10);
+/// Redirects followed in a row before trying the next node.
+const MAX_REDIRECTS: u32 = 3;
+
+/// A [`MetadataClient`] of a remote metadata cluster. Cheap to clone.
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Every node's base URL (`http://host:port`), as configured.
+    endpoints: Vec<String>,
+    /// The node that answered last (most likely the leader).
+    preferred: Mutex<Option<String>>,
+    http: reqwest::Client,
+    applied_tx: watch::Sender<u64>,
+    watcher: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(task) = self
+            .watcher
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("endpoints", &self.inner.endpoints)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Normalises `host:port` or a URL to a base URL without a trailing slash.
+fn base_url(endpoint: &str) -> String {
+    let trimmed = endpoint.trim().trim_end_matches('/');
+    if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
+        trimmed.to_owned()
+    } else {
+        format!("http://{trimmed}")
+    }
+}
+
+impl HttpClient {
+    /// A client of the cluster whose nodes listen at `endpoints` (`http://host:port` or
+    /// `host:port`); starts the applied-index watch. Needs a Tokio runtime.
+    pub fn connect(endpoints: &[String]) -> Result<HttpClient> {
+        let endpoints: Vec<String> = endpoints
+            .iter()
+            .filter(|e| !e.trim().is_empty())
+            .map(|e| base_url(e))
+            .collect();
+        if endpoints.is_empty() {
+            return Err(Error::Unavailable(
+                "no metadata endpoints given (--metadata http://HOST:PORT[,…])".to_owned(),
+            ));
+        }
+        crate::install_tls_provider();
+        let http = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(16)
+            .build()
+            .map_err(|e| Error::Unavailable(format!("cannot build the HTTP client: {e}")))?;
+        let (applied_tx, _) = watch::channel(0);
+        let client = HttpClient {
+            inner: Arc::new(Inner {
+                endpoints,
+                preferred: Mutex::new(None),
+                http,
+                applied_tx,
+                watcher: Mutex::new(None),
+            }),
+        };
+        let task = tokio::spawn(watch_loop(Arc::downgrade(&client.inner)));
+        *client
+            .inner
+            .watcher
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(task);
+        Ok(client)
+    }
+
+    /// The configured endpoints.
+    pub fn endpoints(&self) -> &[String] {
+        &self.inner.endpoints
+    }
+
+    /// Posts `body` to `path`, following the leader; see the module doc.
+    async fn call<Req: Serialize + Sync, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Req,
+    ) -> Result<Resp> {
+        let deadline = Instant::now() + CALL_BUDGET;
+        let mut backoff = Duration::from_millis(25);
+        let mut last_failure = String::from("no node answered");
+        loop {
+            for start in self.inner.candidates() {
+                let mut url = start;
+                let mut redirects = 0;
+                loop {
+                    match self.inner.post::<Req, Resp>(&url, path, body).await {
+                        Ok(Ok(reply)) => {
+                            self.inner.prefer(&url);
+                            return Ok(reply);
+                        }
+                        Ok(Err(RemoteError::NotLeader {
+                            leader_addr: Some(addr),
+                            ..
+                        })) if redirects < MAX_REDIRECTS && base_url(&addr) != url => {
+                            redirects += 1;
+                            url = base_url(&addr);
+                            self.inner.prefer(&url);
+                        }
+                        Ok(Err(error)) => {
+                            let error = Error::from(error);
+                            if !error.is_transient() {
+                                return Err(error);
+                            }
+                            last_failure = format!("{url}: {error}");
+                            break;
+                        }
+                        Err(transport) => {
+                            last_failure = format!("{url}: {transport}");
+                            break;
+                        }
+                    }
+                }
+                if Instant::now() >= deadline {
+                    break;
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Unavailable(format!(
+                    "no metadata leader answered within {CALL_BUDGET:?}; last failure: {last_failure}"
+                )));
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_millis(400));
+        }
+    }
+
+    async fn write(&self, command: Command) -> Result<CommandResult> {
+        match self.call("/meta/v1/write", &command).await? {
+            CommandResult::Rejected(refusal) => Err(Error::Rejected(refusal)),
+            result => Ok(result),
+        }
+    }
+
+    async fn query(&self, query: ReadQuery) -> Result<ReadReply> {
+        self.call("/meta/v1/read", &query).await
+    }
+}
+
+impl Inner {
+    /// Nodes to try, the preferred one first.
+    fn candidates(&self) -> Vec<String> {
+        let preferred = self
+            .preferred
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let mut out = Vec::with_capacity(self.endpoints.len() + 1);
+        if let Some(preferred) = preferred {
+            out.push(preferred);
+        }
+        for endpoint in &self.endpoints {
+            if !out.contains(endpoint) {
+                out.push(endpoint.clone());
+            }
+        }
+        out
+    }
+
+    fn prefer(&self, url: &str) {
+        *self
+            .preferred
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(url.to_owned());
+    }
+
+    async fn post<Req: Serialize + Sync, Resp: DeserializeOwned>(
+        &self,
+        url: &str,
+        path: &str,
+        body: &Req,
+    ) -> std::result::Result<Reply<Resp>, reqwest::Error> {
+        self.http
+            .post(format!("{url}{path}"))
+            .timeout(REQUEST_TIMEOUT)
+            .json(body)
+            .send()
+            .await?
+            .error_for_status()?
+            .json::<Reply<Resp>>()
+            .await
+    }
+
+    async fn get<Resp: DeserializeOwned>(
+        &self,
+        url: &str,
+        path_and_query: &str,
+        timeout: Duration,
+    ) -> std::result::Result<Resp, reqwest::Error> {
+        self.http
+            .get(format!("{url}{path_and_query}"))
+            .timeout(timeout)
+            .send()
+            .await?
+            .error_for_status()?
+            .json::<Resp>()
+            .await
+    }
+}
+
+/// Long-polls `/meta/v1/watch` and republishes the applied index until the client is
+/// dropped.
+async fn watch_loop(inner: std::sync::Weak<Inner>) {
+    let mut next = 0usize;
+    loop {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        let candidates = strong.candidates();
+        let url = candidates[next % candidates.len()].clone();
+        let after = *strong.applied_tx.borrow();
+        let path = format!(
+            "/meta/v1/watch?after={after}&timeout_ms={}",
+            WATCH_WAIT.as_millis()
+        );
+        let answer = strong
+            .get::<WatchReply>(&url, &path, WATCH_WAIT + REQUEST_TIMEOUT)
+            .await;
+        match answer {
+            Ok(reply) => {
+                strong.applied_tx.send_if_modified(|current| {
+                    let newer = reply.applied > *current;
+                    if newer {
+                        *current = reply.applied;
+                    }
+                    newer
+                });
+            }
+            Err(error) => {
+                tracing::debug!(%error, url, "metadata watch failed; trying the next node");
+                next += 1;
+                drop(strong);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// A result of the wrong kind: a bug, reported rather than panicked on.
+fn unexpected(what: impl std::fmt::Debug) -> Error {
+    Error::Unavailable(format!("unexpected metadata reply: {what:?}"))
+}
+
+#[async_trait]
+impl MetadataClient for HttpClient {
+    async fn create_topic(
+        &self,
+        name: &str,
+        partitions: u32,
+        settings: TopicSettings,
+        created_at_ms: i64,
+    ) -> Result<TopicView> {
+        let command = Command::CreateTopic {
+            name: name.to_owned(),
+            partitions,
+            settings,
+            created_at_ms,
+        };
+        match self.write(command).await? {
+            CommandResult::Topic(view) => Ok(view),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn delete_topic(&self, name: &str) -> Result<()> {
+        let command = Command::DeleteTopic {
+            name: name.to_owned(),
+        };
+        match self.write(command).await? {
+            CommandResult::Deleted => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn list_topics(&self) -> Result<Vec<TopicView>> {
+        match self.query(ReadQuery::ListTopics).await? {
+            ReadReply::Topics(topics) => Ok(topics),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn describe_topic(&self, name: &str) -> Result<TopicView> {
+        let query = ReadQuery::DescribeTopic {
+            name: name.to_owned(),
+        };
+        match self.query(query).await? {
+            ReadReply::Topic(topic) => Ok(topic),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn commit_segments(
+        &self,
+        segments: Vec<SegmentCommit>,
+    ) -> Result<Vec<SegmentCommitResult>> {
+        match self.write(Command::CommitSegments { segments }).await? {
+            CommandResult::Committed(results) => Ok(results),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn partition_slice(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        max_entries: usize,
+    ) -> Result<PartitionSlice> {
+        let query = ReadQuery::PartitionSlice {
+            topic: topic.to_owned(),
+            partition,
+            offset,
+            max_entries,
+        };
+        match self.query(query).await? {
+            ReadReply::Slice(slice) => Ok(slice),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    fn subscribe_applied(&self) -> watch::Receiver<u64> {
+        self.inner.applied_tx.subscribe()
+    }
+
+    async fn init_producer(&self, producer_id: Option<u64>) -> Result<ProducerView> {
+        match self.write(Command::InitProducer { producer_id }).await? {
+            CommandResult::Producer(view) => Ok(view),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn producer(&self, producer_id: u64) -> Result<Option<ProducerView>> {
+        match self.query(ReadQuery::Producer { producer_id }).await? {
+            ReadReply::Producer(view) => Ok(view),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn broker_heartbeat(
+        &self,
+        broker_id: &str,
+        address: &str,
+        lease_ms: u64,
+        at_ms: i64,
+    ) -> Result<BrokerView> {
+        let command = Command::BrokerHeartbeat {
+            broker_id: broker_id.to_owned(),
+            address: address.to_owned(),
+            lease_ms,
+            at_ms,
+        };
+        match self.write(command).await? {
+            CommandResult::Broker(view) => Ok(view),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn list_brokers(&self) -> Result<Vec<BrokerView>> {
+        match self.query(ReadQuery::ListBrokers).await? {
+            ReadReply::Brokers(brokers) => Ok(brokers),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn record_orphans(&self, objects: Vec<String>, at_ms: i64) -> Result<()> {
+        match self
+            .write(Command::RecordOrphans { objects, at_ms })
+            .await?
+        {
+            CommandResult::Recorded => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn status(&self) -> Result<NodeStatus> {
+        let mut last = None;
+        for url in self.inner.candidates() {
+            match self
+                .inner
+                .get::<NodeStatus>(&url, "/meta/v1/status", REQUEST_TIMEOUT)
+                .await
+            {
+                Ok(status) if status.state == "Leader" => return Ok(status),
+                Ok(status) => {
+                    if let Some(addr) = &status.leader_addr
+                        && let Ok(leader) = self
+                            .inner
+                            .get::<NodeStatus>(&base_url(addr), "/meta/v1/status", REQUEST_TIMEOUT)
+                            .await
+                        && leader.state == "Leader"
+                    {
+                        return Ok(leader);
+                    }
+                    last = Some(Ok(status));
+                }
+                Err(error) => {
+                    if last.is_none() {
+                        last = Some(Err(Error::Unavailable(format!("{url}: {error}"))));
+                    }
+                }
+            }
+        }
+        last.unwrap_or_else(|| Err(Error::Unavailable("no metadata node answered".to_owned())))
+    }
+
+    async fn is_ready(&self) -> bool {
+        self.status()
+            .await
+            .is_ok_and(|status| status.leader_id.is_some())
+    }
+}

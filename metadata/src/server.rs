@@ -1,0 +1,248 @@
+//! The metadata node's HTTP server: Raft's RPCs from peers (`/raft/*`) and the metadata
+//! API brokers call through [`crate::HttpClient`] (`/meta/v1/*`, bodies in [`crate::wire`]).
+//!
+//! - `POST /raft/append`, `/raft/vote`, `/raft/snapshot`: openraft's RPCs, JSON.
+//! - `POST /meta/v1/write`: a [`Command`]; a follower answers `NotLeader` with the leader's
+//!   address. Segment commits from every broker are **group-committed**: commits that
+//!   arrive while earlier ones are being proposed are merged into one Raft entry (safe
+//!   because commits are idempotent by object name and each broker waits for its own).
+//! - `POST /meta/v1/read`: a [`ReadQuery`], served by the leader after a linearizability
+//!   check.
+//! - `GET /meta/v1/watch?after=N&timeout_ms=T`: answers as soon as this node has applied
+//!   an entry past `N` (or after `T`, at most 30 s) with its applied index. Any node
+//!   serves it; brokers use it to wake long-polls.
+//! - `GET /meta/v1/status`: this node's [`NodeStatus`].
+//! - `POST /meta/v1/members/learner`, `POST /meta/v1/members/voters`: membership changes
+//!   (leader only).
+//! - `GET /healthz`: the process is up.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use openraft::BasicNode;
+use openraft::error::{ClientWriteError, InstallSnapshotError, RaftError};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use serde::Deserialize;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use crate::client::{LocalClient, MetadataClient};
+use crate::error::Error;
+use crate::node::fatal_error;
+use crate::type_config::{NodeId, TypeConfig};
+use crate::types::{Command, CommandResult, NodeStatus, SegmentCommit, SegmentCommitResult};
+use crate::wire::{AddLearner, ReadQuery, ReadReply, RemoteError, Reply, SetVoters, WatchReply};
+
+/// Largest request body (Raft batches and snapshot chunks).
+const MAX_BODY_BYTES: usize = 64 << 20;
+/// Longest watch wait a client may ask for.
+const MAX_WATCH_WAIT: Duration = Duration::from_secs(30);
+/// Segments merged into one Raft entry at most.
+const MAX_GROUP_SEGMENTS: usize = 512;
+/// Group commits proposed at once.
+const GROUP_COMMITS_IN_FLIGHT: usize = 4;
+
+/// One broker's commit waiting to be merged into a group.
+struct PendingCommit {
+    segments: Vec<SegmentCommit>,
+    done: oneshot::Sender<Reply<Vec<SegmentCommitResult>>>,
+}
+
+#[derive(Clone)]
+struct ServerState {
+    client: LocalClient,
+    commits: mpsc::Sender<PendingCommit>,
+}
+
+/// The node's router. Spawns the group-commit task (it ends when the router is dropped).
+pub(crate) fn router(client: LocalClient) -> Router {
+    let (commits, pending) = mpsc::channel(4096);
+    tokio::spawn(group_commit_loop(client.clone(), pending));
+    let state = ServerState { client, commits };
+    Router::new()
+        .route("/raft/append", post(append))
+        .route("/raft/vote", post(vote))
+        .route("/raft/snapshot", post(snapshot))
+        .route("/meta/v1/write", post(write))
+        .route("/meta/v1/read", post(read))
+        .route("/meta/v1/watch", get(watch))
+        .route("/meta/v1/status", get(status))
+        .route("/meta/v1/members/learner", post(add_learner))
+        .route("/meta/v1/members/voters", post(set_voters))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn append(
+    State(state): State<ServerState>,
+    Json(rpc): Json<AppendEntriesRequest<TypeConfig>>,
+) -> Json<Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>> {
+    Json(state.client.raft().append_entries(rpc).await)
+}
+
+async fn vote(
+    State(state): State<ServerState>,
+    Json(rpc): Json<VoteRequest<NodeId>>,
+) -> Json<Result<VoteResponse<NodeId>, RaftError<NodeId>>> {
+    Json(state.client.raft().vote(rpc).await)
+}
+
+async fn snapshot(
+    State(state): State<ServerState>,
+    Json(rpc): Json<InstallSnapshotRequest<TypeConfig>>,
+) -> Json<Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>> {
+    Json(state.client.raft().install_snapshot(rpc).await)
+}
+
+async fn write(
+    State(state): State<ServerState>,
+    Json(command): Json<Command>,
+) -> Json<Reply<CommandResult>> {
+    if let Command::CommitSegments { segments } = command {
+        let (done, answer) = oneshot::channel();
+        if state
+            .commits
+            .send(PendingCommit { segments, done })
+            .await
+            .is_err()
+        {
+            return Json(Err(RemoteError::ShuttingDown));
+        }
+        return Json(match answer.await {
+            Ok(reply) => reply.map(CommandResult::Committed),
+            Err(_) => Err(RemoteError::ShuttingDown),
+        });
+    }
+    Json(state.client.write(command).await.map_err(RemoteError::from))
+}
+
+/// Merges queued commits into one Raft entry each time, a few entries in flight.
+async fn group_commit_loop(client: LocalClient, mut pending: mpsc::Receiver<PendingCommit>) {
+    let slots = Arc::new(Semaphore::new(GROUP_COMMITS_IN_FLIGHT));
+    while let Some(first) = pending.recv().await {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut group = vec![first];
+        let mut segments = group[0].segments.len();
+        while segments < MAX_GROUP_SEGMENTS {
+            match pending.try_recv() {
+                Ok(next) => {
+                    segments += next.segments.len();
+                    group.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        let client = client.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let all: Vec<SegmentCommit> = group
+                .iter()
+                .flat_map(|pending| pending.segments.iter().cloned())
+                .collect();
+            match client.commit_segments(all).await {
+                Ok(results) => {
+                    let mut results = results.into_iter();
+                    for pending in group {
+                        let mine: Vec<SegmentCommitResult> =
+                            results.by_ref().take(pending.segments.len()).collect();
+                        let _ = pending.done.send(Ok(mine));
+                    }
+                }
+                Err(error) => {
+                    let error = RemoteError::from(error);
+                    for pending in group {
+                        let _ = pending.done.send(Err(error.clone()));
+                    }
+                }
+            }
+        });
+    }
+}
+
+async fn read(
+    State(state): State<ServerState>,
+    Json(query): Json<ReadQuery>,
+) -> Json<Reply<ReadReply>> {
+    Json(state.client.query(query).await.map_err(RemoteError::from))
+}
+
+/// `GET /meta/v1/watch` parameters.
+#[derive(Debug, Deserialize)]
+struct WatchParams {
+    after: u64,
+    timeout_ms: Option<u64>,
+}
+
+async fn watch(
+    State(state): State<ServerState>,
+    Query(params): Query<WatchParams>,
+) -> Json<WatchReply> {
+    let mut applied = state.client.subscribe_applied();
+    let wait = Duration::from_millis(params.timeout_ms.unwrap_or(10_000)).min(MAX_WATCH_WAIT);
+    let _ = tokio::time::timeout(wait, applied.wait_for(|index| *index > params.after)).await;
+    let current = *applied.borrow();
+    Json(WatchReply { applied: current })
+}
+
+async fn status(State(state): State<ServerState>) -> Json<NodeStatus> {
+    Json(state.client.local_status())
+}
+
+/// Maps a membership-change failure.
+fn membership_error(error: RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>) -> RemoteError {
+    match error {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => RemoteError::NotLeader {
+            leader_id: forward.leader_id,
+            leader_addr: forward.leader_node.map(|node| node.addr),
+        },
+        RaftError::APIError(other) => RemoteError::Unavailable(other.to_string()),
+        RaftError::Fatal(fatal) => RemoteError::from(fatal_error(fatal)),
+    }
+}
+
+async fn add_learner(
+    State(state): State<ServerState>,
+    Json(request): Json<AddLearner>,
+) -> Json<Reply<NodeStatus>> {
+    let node = BasicNode {
+        addr: request.addr.clone(),
+    };
+    Json(
+        match state
+            .client
+            .raft()
+            .add_learner(request.node_id, node, true)
+            .await
+        {
+            Ok(_) => Ok(state.client.local_status()),
+            Err(error) => Err(membership_error(error)),
+        },
+    )
+}
+
+async fn set_voters(
+    State(state): State<ServerState>,
+    Json(request): Json<SetVoters>,
+) -> Json<Reply<NodeStatus>> {
+    if request.voters.is_empty() {
+        return Json(Err(RemoteError::from(Error::Unavailable(
+            "refusing to remove every voter".to_owned(),
+        ))));
+    }
+    let voters: BTreeSet<NodeId> = request.voters.iter().copied().collect();
+    Json(
+        match state.client.raft().change_membership(voters, false).await {
+            Ok(_) => Ok(state.client.local_status()),
+            Err(error) => Err(membership_error(error)),
+        },
+    )
+}

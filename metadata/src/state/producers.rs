@@ -1,0 +1,287 @@
+//! Idempotent producer state: per producer id, its current epoch, the next sequence it
+//! may send, and the outcomes of its most recent requests, so a retried request (on any
+//! broker) gets its original offsets back instead of being written twice.
+//!
+//! Invariants: ids are issued from `next_producer_id` (starting at 1) and never reused; an
+//! epoch only grows; within an epoch, requests are accepted in sequence order with no gap
+//! (`next_sequence`); a request already accepted is answered from `recent` (the last
+//! [`RECENT_REQUESTS`]) and never appended again; a request older than that window or from
+//! an older epoch is refused, never appended.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::{ChunkOutcome, ProducerBatch, ProducerView};
+
+/// Requests per producer whose offsets are kept for answering retries (Kafka keeps 5
+/// batches per partition; a request here may span partitions, so keep more).
+pub(crate) const RECENT_REQUESTS: usize = 64;
+
+/// One accepted request: where each of its chunks landed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct AcceptedRequest {
+    /// The request's sequence number.
+    sequence: u64,
+    /// `(topic_id, partition, base_offset)` of each committed chunk.
+    chunks: Vec<(u64, u32, u64)>,
+}
+
+/// One producer id's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ProducerState {
+    /// Current epoch.
+    epoch: u32,
+    /// The sequence the next new request must carry.
+    next_sequence: u64,
+    /// The most recent accepted requests of this epoch, oldest first.
+    recent: VecDeque<AcceptedRequest>,
+}
+
+/// What to do with the chunks of one producer request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// A new request: commit its chunks and report them with [`Producers::record`].
+    Accept,
+    /// Seen before: answer from [`Producers::original`], append nothing.
+    Duplicate,
+    /// Refused with this outcome; append nothing.
+    Refuse(ChunkOutcome),
+}
+
+/// All idempotent producers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Producers {
+    /// State by producer id.
+    by_id: BTreeMap<u64, ProducerState>,
+    /// The id the next new producer gets.
+    next_producer_id: u64,
+}
+
+impl Default for Producers {
+    fn default() -> Self {
+        Producers {
+            by_id: BTreeMap::new(),
+            next_producer_id: 1,
+        }
+    }
+}
+
+impl Producers {
+    /// Issues a new id (`None`) or bumps the epoch of `id`; `None` if `id` is unknown.
+    pub(crate) fn init(&mut self, id: Option<u64>) -> Option<ProducerView> {
+        let producer_id = match id {
+            Some(id) => {
+                let state = self.by_id.get_mut(&id)?;
+                state.epoch = state.epoch.saturating_add(1);
+                state.next_sequence = 0;
+                state.recent.clear();
+                return Some(ProducerView {
+                    producer_id: id,
+                    epoch: state.epoch,
+                });
+            }
+            None => self.next_producer_id,
+        };
+        self.next_producer_id += 1;
+        self.by_id.insert(
+            producer_id,
+            ProducerState {
+                epoch: 0,
+                next_sequence: 0,
+                recent: VecDeque::new(),
+            },
+        );
+        Some(ProducerView {
+            producer_id,
+            epoch: 0,
+        })
+    }
+
+    /// A producer's current identity, if the id was issued.
+    pub(crate) fn view(&self, id: u64) -> Option<ProducerView> {
+        self.by_id.get(&id).map(|state| ProducerView {
+            producer_id: id,
+            epoch: state.epoch,
+        })
+    }
+
+    /// Decides on a request the first time one of its chunks is seen in a commit. An
+    /// accepted request advances the producer's sequence at once.
+    pub(crate) fn admit(&mut self, batch: &ProducerBatch) -> Admission {
+        let Some(state) = self.by_id.get_mut(&batch.producer_id) else {
+            return Admission::Refuse(ChunkOutcome::UnknownProducer);
+        };
+        if batch.epoch < state.epoch {
+            return Admission::Refuse(ChunkOutcome::ProducerFenced {
+                current_epoch: state.epoch,
+            });
+        }
+        if batch.epoch > state.epoch {
+            return Admission::Refuse(ChunkOutcome::UnknownProducer);
+        }
+        if state.recent.iter().any(|r| r.sequence == batch.sequence) {
+            return Admission::Duplicate;
+        }
+        if batch.sequence != state.next_sequence {
+            return Admission::Refuse(ChunkOutcome::OutOfOrderSequence {
+                expected: state.next_sequence,
+            });
+        }
+        state.next_sequence += 1;
+        if state.recent.len() == RECENT_REQUESTS {
+            state.recent.pop_front();
+        }
+        state.recent.push_back(AcceptedRequest {
+            sequence: batch.sequence,
+            chunks: Vec::new(),
+        });
+        Admission::Accept
+    }
+
+    /// Records where an accepted request's chunk landed.
+    pub(crate) fn record(
+        &mut self,
+        batch: &ProducerBatch,
+        topic_id: u64,
+        partition: u32,
+        base: u64,
+    ) {
+        let accepted = self
+            .by_id
+            .get_mut(&batch.producer_id)
+            .filter(|state| state.epoch == batch.epoch)
+            .and_then(|state| {
+                state
+                    .recent
+                    .iter_mut()
+                    .rev()
+                    .find(|r| r.sequence == batch.sequence)
+            });
+        if let Some(accepted) = accepted {
+            accepted.chunks.push((topic_id, partition, base));
+        }
+    }
+
+    /// The outcome of a duplicate chunk: the original base offset of the request's chunk
+    /// for the same partition. A retry that lands a partition the original did not write
+    /// is not the same request: it is refused as out of order.
+    pub(crate) fn original(
+        &self,
+        batch: &ProducerBatch,
+        topic_id: u64,
+        partition: u32,
+    ) -> ChunkOutcome {
+        let Some(state) = self.by_id.get(&batch.producer_id) else {
+            return ChunkOutcome::UnknownProducer;
+        };
+        state
+            .recent
+            .iter()
+            .find(|r| r.sequence == batch.sequence)
+            .and_then(|r| {
+                r.chunks
+                    .iter()
+                    .find(|(t, p, _)| (*t, *p) == (topic_id, partition))
+            })
+            .map_or(
+                ChunkOutcome::OutOfOrderSequence {
+                    expected: state.next_sequence,
+                },
+                |(_, _, base)| ChunkOutcome::Duplicate { base_offset: *base },
+            )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(producer_id: u64, epoch: u32, sequence: u64) -> ProducerBatch {
+        ProducerBatch {
+            producer_id,
+            epoch,
+            sequence,
+        }
+    }
+
+    #[test]
+    fn ids_are_issued_in_order_and_epochs_bump() {
+        let mut producers = Producers::default();
+        assert_eq!(
+            producers.init(None).map(|v| (v.producer_id, v.epoch)),
+            Some((1, 0))
+        );
+        assert_eq!(
+            producers.init(None).map(|v| (v.producer_id, v.epoch)),
+            Some((2, 0))
+        );
+        assert_eq!(
+            producers.init(Some(1)).map(|v| (v.producer_id, v.epoch)),
+            Some((1, 1))
+        );
+        assert_eq!(producers.init(Some(9)), None);
+    }
+
+    #[test]
+    fn sequences_are_accepted_in_order_and_retries_are_duplicates() {
+        let mut producers = Producers::default();
+        producers.init(None);
+        assert_eq!(producers.admit(&batch(1, 0, 0)), Admission::Accept);
+        producers.record(&batch(1, 0, 0), 5, 2, 40);
+        assert_eq!(producers.admit(&batch(1, 0, 0)), Admission::Duplicate);
+        assert_eq!(
+            producers.original(&batch(1, 0, 0), 5, 2),
+            ChunkOutcome::Duplicate { base_offset: 40 }
+        );
+        assert_eq!(
+            producers.original(&batch(1, 0, 0), 5, 3),
+            ChunkOutcome::OutOfOrderSequence { expected: 1 }
+        );
+        assert_eq!(
+            producers.admit(&batch(1, 0, 2)),
+            Admission::Refuse(ChunkOutcome::OutOfOrderSequence { expected: 1 })
+        );
+        assert_eq!(producers.admit(&batch(1, 0, 1)), Admission::Accept);
+    }
+
+    #[test]
+    fn old_epochs_are_fenced_and_unknown_producers_refused() {
+        let mut producers = Producers::default();
+        producers.init(None);
+        assert_eq!(producers.admit(&batch(1, 0, 0)), Admission::Accept);
+        producers.init(Some(1));
+        assert_eq!(
+            producers.admit(&batch(1, 0, 1)),
+            Admission::Refuse(ChunkOutcome::ProducerFenced { current_epoch: 1 })
+        );
+        // The new epoch starts its sequences again.
+        assert_eq!(producers.admit(&batch(1, 1, 0)), Admission::Accept);
+        assert_eq!(
+            producers.admit(&batch(1, 2, 0)),
+            Admission::Refuse(ChunkOutcome::UnknownProducer)
+        );
+        assert_eq!(
+            producers.admit(&batch(7, 0, 0)),
+            Admission::Refuse(ChunkOutcome::UnknownProducer)
+        );
+    }
+
+    #[test]
+    fn requests_older_than_the_window_are_refused_not_rewritten() {
+        let mut producers = Producers::default();
+        producers.init(None);
+        let total = RECENT_REQUESTS as u64 + 3;
+        for sequence in 0..total {
+            assert_eq!(producers.admit(&batch(1, 0, sequence)), Admission::Accept);
+        }
+        assert_eq!(
+            producers.admit(&batch(1, 0, 0)),
+            Admission::Refuse(ChunkOutcome::OutOfOrderSequence { expected: total })
+        );
+        assert_eq!(
+            producers.admit(&batch(1, 0, total - 1)),
+            Admission::Duplicate
+        );
+    }
+}

@@ -1,0 +1,173 @@
+//! The metadata service's HTTP protocol (between brokers and metadata nodes, and between
+//! metadata nodes): request and reply bodies. Internal to a silt cluster, JSON, versioned
+//! under `/meta/v1`; Raft's own RPCs live under `/raft`.
+//!
+//! Every `/meta/v1` reply is HTTP 200 with a JSON `Result`: `{"Ok": …}` or
+//! `{"Err": RemoteError}`, so a client tells a refusal from a transport failure without
+//! parsing status codes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::types::{BrokerView, CommandError, PartitionSlice, ProducerView, TopicView};
+
+/// A read served by the leader after a linearizability check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReadQuery {
+    /// All topics.
+    ListTopics,
+    /// One topic.
+    DescribeTopic {
+        /// Name.
+        name: String,
+    },
+    /// Index entries of a partition (see [`crate::MetadataClient::partition_slice`]).
+    PartitionSlice {
+        /// Topic name.
+        topic: String,
+        /// Partition.
+        partition: u32,
+        /// First offset wanted.
+        offset: u64,
+        /// Most entries returned.
+        max_entries: usize,
+    },
+    /// Registered brokers.
+    ListBrokers,
+    /// One idempotent producer's current identity.
+    Producer {
+        /// Producer id.
+        producer_id: u64,
+    },
+}
+
+/// The answer to a [`ReadQuery`], same variant order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReadReply {
+    /// Topics.
+    Topics(Vec<TopicView>),
+    /// A topic.
+    Topic(TopicView),
+    /// A slice of a partition index.
+    Slice(PartitionSlice),
+    /// Brokers.
+    Brokers(Vec<BrokerView>),
+    /// A producer (`None`: never issued).
+    Producer(Option<ProducerView>),
+}
+
+/// An error as it crosses the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RemoteError {
+    /// See [`Error::NotLeader`].
+    NotLeader {
+        /// Leader id.
+        leader_id: Option<u64>,
+        /// Leader `host:port`.
+        leader_addr: Option<String>,
+    },
+    /// See [`Error::Rejected`].
+    Rejected(CommandError),
+    /// See [`Error::PartitionNotFound`].
+    PartitionNotFound {
+        /// Topic.
+        topic: String,
+        /// Partition asked for.
+        partition: u32,
+        /// Partitions the topic has.
+        partitions: u32,
+    },
+    /// See [`Error::Unavailable`].
+    Unavailable(String),
+    /// See [`Error::Storage`].
+    Storage(String),
+    /// See [`Error::ShuttingDown`].
+    ShuttingDown,
+}
+
+impl From<Error> for RemoteError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::NotLeader {
+                leader_id,
+                leader_addr,
+            } => RemoteError::NotLeader {
+                leader_id,
+                leader_addr,
+            },
+            Error::Rejected(refusal) => RemoteError::Rejected(refusal),
+            Error::PartitionNotFound {
+                topic,
+                partition,
+                partitions,
+            } => RemoteError::PartitionNotFound {
+                topic,
+                partition,
+                partitions,
+            },
+            Error::Unavailable(message) => RemoteError::Unavailable(message),
+            Error::Storage(message) => RemoteError::Storage(message),
+            Error::ShuttingDown => RemoteError::ShuttingDown,
+        }
+    }
+}
+
+impl From<RemoteError> for Error {
+    fn from(error: RemoteError) -> Self {
+        match error {
+            RemoteError::NotLeader {
+                leader_id,
+                leader_addr,
+            } => Error::NotLeader {
+                leader_id,
+                leader_addr,
+            },
+            RemoteError::Rejected(refusal) => Error::Rejected(refusal),
+            RemoteError::PartitionNotFound {
+                topic,
+                partition,
+                partitions,
+            } => Error::PartitionNotFound {
+                topic,
+                partition,
+                partitions,
+            },
+            RemoteError::Unavailable(message) => Error::Unavailable(message),
+            // The remote node's disk failed or it is stopping: another node may serve.
+            RemoteError::Storage(message) => {
+                Error::Unavailable(format!("remote metadata storage error: {message}"))
+            }
+            RemoteError::ShuttingDown => {
+                Error::Unavailable("remote metadata node is shutting down".to_owned())
+            }
+        }
+    }
+}
+
+/// The reply body of every `/meta/v1` call.
+pub type Reply<T> = std::result::Result<T, RemoteError>;
+
+/// `GET /meta/v1/watch` answer: the node's last applied log index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchReply {
+    /// Last applied index.
+    pub applied: u64,
+}
+
+/// `POST /meta/v1/members/learner`: add (or re-add) a node as a non-voting learner; the
+/// call returns once it has caught up with the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddLearner {
+    /// The node's id.
+    pub node_id: u64,
+    /// Its Raft `host:port`.
+    pub addr: String,
+}
+
+/// `POST /meta/v1/members/voters`: make exactly these nodes the voters (each must be a
+/// member already, learner or voter); voters not listed leave the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetVoters {
+    /// The new voter set.
+    pub voters: Vec<u64>,
+}

@@ -1,0 +1,128 @@
+//! Three metadata nodes in one process, talking real HTTP on 127.0.0.1: the cluster
+//! bootstraps once, a client follows the leader, commits survive the leader's loss, and a
+//! watch wakes on another client's commit.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use silt_metadata::types::{ChunkCommit, ChunkOutcome, SegmentCommit, TopicSettings};
+use silt_metadata::{ClusterConfig, HttpClient, MetadataClient, MetadataNode};
+use tokio::task::JoinHandle;
+
+struct Running {
+    node: MetadataNode,
+    server: JoinHandle<()>,
+}
+
+async fn start(
+    id: u64,
+    dir: &std::path::Path,
+    peers: &BTreeMap<u64, String>,
+    listener: tokio::net::TcpListener,
+) -> Running {
+    let node = MetadataNode::open_cluster(ClusterConfig {
+        node_id: id,
+        data_dir: dir.join(format!("node-{id}")),
+        peers: peers.clone(),
+    })
+    .await
+    .unwrap();
+    let router = node.router();
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Running { node, server }
+}
+
+fn segment(object: &str, topic_id: u64) -> SegmentCommit {
+    SegmentCommit {
+        object: object.to_owned(),
+        size: 10,
+        chunks: vec![ChunkCommit {
+            topic_id,
+            partition: 0,
+            position: 0,
+            length: 10,
+            record_count: 2,
+            first_timestamp_ms: 1,
+            max_timestamp_ms: 1,
+            producer: None,
+        }],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_survive_the_loss_of_the_leader() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut listeners = Vec::new();
+    let mut peers = BTreeMap::new();
+    for id in 1..=3u64 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        peers.insert(id, listener.local_addr().unwrap().to_string());
+        listeners.push(listener);
+    }
+    let mut nodes = BTreeMap::new();
+    for (id, listener) in (1..=3u64).zip(listeners) {
+        nodes.insert(id, start(id, dir.path(), &peers, listener).await);
+    }
+    let boot = nodes.values().map(|r| r.node.bootstrap(&peers));
+    tokio::time::timeout(Duration::from_secs(20), futures::future::try_join_all(boot))
+        .await
+        .expect("bootstrap in time")
+        .unwrap();
+
+    let endpoints: Vec<String> = peers.values().cloned().collect();
+    let client = HttpClient::connect(&endpoints).unwrap();
+    let other = HttpClient::connect(&endpoints).unwrap();
+    let topic = client
+        .create_topic("t", 1, TopicSettings::default(), 1)
+        .await
+        .unwrap();
+    let mut applied = other.subscribe_applied();
+    let before = *applied.borrow_and_update();
+    let first = client
+        .commit_segments(vec![segment("a", topic.id)])
+        .await
+        .unwrap();
+    assert_eq!(
+        first[0].chunks,
+        [ChunkOutcome::Committed { base_offset: 0 }]
+    );
+    tokio::time::timeout(Duration::from_secs(10), applied.wait_for(|i| *i > before))
+        .await
+        .expect("the watch wakes on a commit made through another client")
+        .unwrap();
+
+    // Stop the leader; the other two elect a new one and the client follows.
+    let status = client.status().await.unwrap();
+    let leader = status.leader_id.unwrap();
+    let running = nodes.remove(&leader).unwrap();
+    running.server.abort();
+    running.node.shutdown().await.unwrap();
+    let second = tokio::time::timeout(
+        Duration::from_secs(20),
+        client.commit_segments(vec![segment("b", topic.id), segment("a", topic.id)]),
+    )
+    .await
+    .expect("commit after failover in time")
+    .unwrap();
+    assert_eq!(
+        second[0].chunks,
+        [ChunkOutcome::Committed { base_offset: 2 }]
+    );
+    assert_eq!(
+        second[1].chunks,
+        [ChunkOutcome::Committed { base_offset: 0 }],
+        "idempotent"
+    );
+    let slice = other.partition_slice("t", 0, 0, 10).await.unwrap();
+    assert_eq!(slice.high_watermark, 4);
+    let new_status = other.status().await.unwrap();
+    assert_ne!(new_status.leader_id, Some(leader));
+    assert_eq!(new_status.voters, vec![1, 2, 3]);
+
+    for (_, running) in nodes {
+        running.server.abort();
+        running.node.shutdown().await.unwrap();
+    }
+}
