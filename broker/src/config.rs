@@ -41,6 +41,52 @@ pub struct Config {
     pub wal: WalConfig,
     /// The read cache.
     pub cache: CacheConfig,
+    /// Cluster membership (`silt broker`).
+    pub cluster: ClusterSection,
+}
+
+/// `[cluster]`: how a broker joins a cluster. Empty `metadata` means the embedded
+/// single-node metadata service of `silt dev`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSection {
+    /// Metadata service URLs, comma-separated (`http://HOST:PORT,…`); empty for the
+    /// embedded service (default empty).
+    pub metadata: String,
+    /// This broker's id in the registry (default: `broker-<ULID>`, new each start).
+    pub broker_id: String,
+    /// The URL clients reach this broker at (default `http://<listen address>`).
+    pub advertise: String,
+    /// Lease of the broker's registration; it heartbeats every third of it (default 3 s).
+    #[serde(with = "duration")]
+    pub lease: Duration,
+    /// Testing only: serve `PUT/DELETE /v1/admin/faults` to inject object-store faults
+    /// and a full write-ahead cache (default false).
+    pub fault_injection: bool,
+}
+
+impl Default for ClusterSection {
+    fn default() -> Self {
+        ClusterSection {
+            metadata: String::new(),
+            broker_id: String::new(),
+            advertise: String::new(),
+            lease: Duration::from_secs(3),
+            fault_injection: false,
+        }
+    }
+}
+
+impl ClusterSection {
+    /// The metadata endpoints, in order.
+    pub fn metadata_endpoints(&self) -> Vec<String> {
+        self.metadata
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
 }
 
 /// `[server]`: the HTTP listener and the limits it enforces.
@@ -193,6 +239,14 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     /// `--object-store`
     pub object_store: Option<String>,
+    /// `--metadata`
+    pub metadata: Option<String>,
+    /// `--broker-id`
+    pub broker_id: Option<String>,
+    /// `--advertise`
+    pub advertise: Option<String>,
+    /// `--fault-injection`
+    pub fault_injection: bool,
 }
 
 impl Config {
@@ -238,6 +292,18 @@ impl Config {
         }
         if let Some(url) = &overrides.object_store {
             config.storage.object_store.clone_from(url);
+        }
+        if let Some(metadata) = &overrides.metadata {
+            config.cluster.metadata.clone_from(metadata);
+        }
+        if let Some(id) = &overrides.broker_id {
+            config.cluster.broker_id.clone_from(id);
+        }
+        if let Some(advertise) = &overrides.advertise {
+            config.cluster.advertise.clone_from(advertise);
+        }
+        if overrides.fault_injection {
+            config.cluster.fault_injection = true;
         }
         config.validate()?;
         Ok(config)
@@ -317,6 +383,28 @@ impl Config {
                 self.wal.max_spool_bytes, self.wal.max_segment_bytes
             ));
         }
+        let c = &self.cluster;
+        if c.lease < Duration::from_millis(500) || c.lease > Duration::from_secs(600) {
+            problems.push(format!(
+                "cluster.lease = {:?} must be between 500ms and 10m",
+                c.lease
+            ));
+        }
+        for endpoint in c.metadata_endpoints() {
+            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+                problems.push(format!(
+                    "cluster.metadata: {endpoint:?} is not a URL (http://HOST:PORT)"
+                ));
+            }
+        }
+        if !c.advertise.is_empty()
+            && !(c.advertise.starts_with("http://") || c.advertise.starts_with("https://"))
+        {
+            problems.push(format!(
+                "cluster.advertise = {:?} is not a URL (http://HOST:PORT)",
+                c.advertise
+            ));
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -357,7 +445,7 @@ impl Config {
 /// Sets `section.key` from `SILT_SECTION_KEY`.
 fn apply_env(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
     let rest = name.trim_start_matches("SILT_").to_ascii_lowercase();
-    let sections = ["server", "storage", "wal", "cache"];
+    let sections = ["server", "storage", "wal", "cache", "cluster"];
     let Some((section, key)) = sections.iter().find_map(|section| {
         rest.strip_prefix(section)
             .and_then(|k| k.strip_prefix('_'))

@@ -1,5 +1,6 @@
-//! Assembles a running silt node from a [`Config`]: the object store, the embedded
-//! metadata service, the spool and caches, start-up recovery, the write pipeline and the
+//! Assembles a running silt broker from a [`Config`]: the object store, the metadata
+//! service (embedded for `silt dev`, or a cluster over HTTP for `silt broker`, with a lease
+//! renewed by a heartbeat task), the spool and caches, start-up recovery, the write pipeline and the
 //! HTTP server; and takes it down in the right order.
 //!
 //! Shutdown order: stop accepting connections and let in-flight requests finish (long-polls
@@ -11,19 +12,22 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use silt_bookie::cache::{ChunkCache, ChunkReader, DiskCache};
+use silt_bookie::clock::{Clock, SystemClock};
 use silt_bookie::store::faulty::{FaultConfig, FaultControl};
 use silt_bookie::store::open_store;
 use silt_bookie::wal::{SealPolicy, SegmentSpool};
 use silt_metadata::MetadataClient;
-use silt_metadata::{MetadataNode, NodeConfig};
+use silt_metadata::{HttpClient, MetadataNode, NodeConfig};
+use std::sync::atomic::AtomicU64;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::info;
+use ulid::Ulid;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::server;
-use crate::state::AppState;
+use crate::state::{AppState, BrokerIdentity};
 use crate::write::WritePipeline;
 use crate::write::partitioner::StickyPartitioner;
 use crate::write::pipeline::PipelineParts;
@@ -33,17 +37,51 @@ use crate::write::topic_cache::TopicCache;
 /// How long shutdown waits for staged records to be sealed, uploaded and committed.
 const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// A running node (`silt dev`: broker and embedded metadata in one process).
+/// A running broker: with the embedded metadata service (`silt dev`, empty
+/// `cluster.metadata`) or a member of a cluster (`silt broker`).
 pub struct RunningNode {
     /// The address the HTTP server listens on.
     pub addr: SocketAddr,
     /// The object store URL in use.
     pub object_store_url: String,
+    /// This broker's registry id.
+    pub broker_id: String,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     pipeline: WritePipeline,
-    metadata: MetadataNode,
+    metadata: Option<MetadataNode>,
+    heartbeat: Option<JoinHandle<()>>,
     disk_cache: Option<Arc<DiskCache>>,
+}
+
+/// Renews this broker's lease every third of it, forever (a failed renewal is logged
+/// and retried at the next tick; correctness never depends on the lease).
+async fn heartbeat_loop(
+    metadata: Arc<dyn MetadataClient>,
+    identity: Arc<BrokerIdentity>,
+    lease: std::time::Duration,
+) {
+    let lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
+    let mut tick = tokio::time::interval(lease / 3);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut registered = false;
+    loop {
+        tick.tick().await;
+        let now = SystemClock.now_ms();
+        match metadata
+            .broker_heartbeat(&identity.broker_id, &identity.advertise, lease_ms, now)
+            .await
+        {
+            Ok(_) if !registered => {
+                registered = true;
+                info!(broker_id = %identity.broker_id, address = %identity.advertise, "registered with the metadata service");
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%error, "lease renewal failed; retrying");
+            }
+        }
+    }
 }
 
 /// Starts everything; returns once the server accepts connections.
@@ -54,20 +92,40 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
     let object_store_url = config.object_store_url()?;
     let mut store = open_store(&object_store_url)
         .with_context(|| format!("cannot open object store {object_store_url}"))?;
+    let mut faults = None;
     if let Some(model) = FaultConfig::profile(&config.storage.simulated_latency) {
         tracing::warn!(
             model = %config.storage.simulated_latency,
             "adding simulated cloud latency to every object-store request (benchmarking only)"
         );
-        store = store.with_faults(FaultControl::new(model));
+        let control = FaultControl::new(model);
+        store = store.with_faults(control.clone());
+        faults = Some(control);
+    } else if config.cluster.fault_injection {
+        tracing::warn!("fault injection enabled: PUT /v1/admin/faults is served (testing only)");
+        let control = FaultControl::new(FaultConfig::default());
+        store = store.with_faults(control.clone());
+        faults = Some(control);
     }
-    let metadata_node = MetadataNode::open(NodeConfig {
-        node_id: 1,
-        data_dir: data_dir.join("metadata"),
-    })
-    .await
-    .context("cannot start the embedded metadata service")?;
-    let metadata: Arc<dyn MetadataClient> = Arc::new(metadata_node.client());
+    if !config.cluster.fault_injection {
+        faults = None;
+    }
+    let endpoints = config.cluster.metadata_endpoints();
+    let (metadata_node, metadata): (Option<MetadataNode>, Arc<dyn MetadataClient>) =
+        if endpoints.is_empty() {
+            let node = MetadataNode::open(NodeConfig {
+                node_id: 1,
+                data_dir: data_dir.join("metadata"),
+            })
+            .await
+            .context("cannot start the embedded metadata service")?;
+            let client = Arc::new(node.client());
+            (Some(node), client)
+        } else {
+            let client = HttpClient::connect(&endpoints)
+                .context("cannot set up the metadata client (cluster.metadata)")?;
+            (None, Arc::new(client))
+        };
     // No fsync: a spooled segment was never acknowledged, and recovery drops a file torn by
     // a power loss (it checks every CRC); after a process crash the page cache still has it.
     let spool = SegmentSpool::open(data_dir.join("wal")).with_context(|| {
@@ -97,13 +155,14 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
     }
     let reader = Arc::new(reader);
     let metrics = Arc::new(Metrics::default());
+    let spool_budget = Arc::new(AtomicU64::new(config.wal.max_spool_bytes));
     let parts = Arc::new(PipelineParts {
         store: store.clone(),
         spool: spool.clone(),
         metadata: metadata.clone(),
         cache,
         metrics: metrics.clone(),
-        spool_budget: config.wal.max_spool_bytes,
+        spool_budget: spool_budget.clone(),
     });
     let recovered = recover_spool(&parts)
         .await
@@ -125,6 +184,25 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         .await
         .with_context(|| format!("cannot listen on server.listen = {}", config.server.listen))?;
     let addr = listener.local_addr()?;
+    let identity = Arc::new(BrokerIdentity {
+        broker_id: if config.cluster.broker_id.is_empty() {
+            format!("broker-{}", Ulid::new())
+        } else {
+            config.cluster.broker_id.clone()
+        },
+        advertise: if config.cluster.advertise.is_empty() {
+            format!("http://{addr}")
+        } else {
+            config.cluster.advertise.clone()
+        },
+    });
+    let heartbeat = metadata_node.is_none().then(|| {
+        tokio::spawn(heartbeat_loop(
+            metadata.clone(),
+            identity.clone(),
+            config.cluster.lease,
+        ))
+    });
     let read_slots = Arc::new(tokio::sync::Semaphore::new(
         config.server.fetch_read_concurrency as usize,
     ));
@@ -140,6 +218,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         topics: Arc::new(TopicCache::default()),
         read_slots,
         shutdown: shutdown_rx.clone(),
+        producers: Arc::default(),
+        identity: identity.clone(),
+        faults,
+        spool_budget,
     };
     let app = server::router(state);
     let mut stop = shutdown_rx;
@@ -153,10 +235,12 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
     Ok(RunningNode {
         addr,
         object_store_url,
+        broker_id: identity.broker_id.clone(),
         shutdown,
         server,
         pipeline,
         metadata: metadata_node,
+        heartbeat,
         disk_cache,
     })
 }
@@ -183,10 +267,15 @@ impl RunningNode {
         {
             tracing::warn!(%error, "disk cache did not close cleanly; it starts from what it can recover");
         }
-        self.metadata
-            .shutdown()
-            .await
-            .context("metadata service shutdown")?;
+        if let Some(heartbeat) = self.heartbeat {
+            heartbeat.abort();
+        }
+        if let Some(metadata) = self.metadata {
+            metadata
+                .shutdown()
+                .await
+                .context("metadata service shutdown")?;
+        }
         Ok(())
     }
 }

@@ -6,7 +6,7 @@ use axum::routing::{get, post};
 use silt_sdk::wire::ErrorCode;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::http::{ApiError, fetch, health, openapi, produce, topics};
+use crate::http::{ApiError, cluster, fetch, health, openapi, produce, topics};
 use crate::state::AppState;
 
 /// Every route of the v1 API and the operational endpoints. Request bodies are read by
@@ -22,6 +22,12 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/topics/{topic}/partitions/{partition}/records",
             get(fetch::fetch),
+        )
+        .route("/v1/producers", post(cluster::init_producer))
+        .route("/v1/cluster", get(cluster::cluster))
+        .route(
+            "/v1/admin/faults",
+            axum::routing::put(cluster::set_faults).delete(cluster::clear_faults),
         )
         .route("/v1/openapi.json", get(openapi::openapi))
         .route("/healthz", get(health::healthz))

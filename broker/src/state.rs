@@ -1,9 +1,11 @@
 //! [`AppState`]: what every HTTP handler shares.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use silt_bookie::cache::ChunkReader;
 use silt_bookie::store::ObjectStoreHandle;
+use silt_bookie::store::faulty::FaultControl;
 use silt_bookie::wal::SegmentSpool;
 use silt_metadata::MetadataClient;
 use tokio::sync::watch;
@@ -12,6 +14,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::write::WritePipeline;
 use crate::write::partitioner::StickyPartitioner;
+use crate::write::producer_cache::ProducerCache;
 use crate::write::topic_cache::TopicCache;
 
 /// Shared state of the HTTP server.
@@ -39,4 +42,22 @@ pub struct AppState {
     pub sticky: Arc<StickyPartitioner>,
     /// Flips to `true` when the broker starts shutting down; long-polls return early.
     pub shutdown: watch::Receiver<bool>,
+    /// Idempotent producers seen, checked before staging.
+    pub producers: Arc<ProducerCache>,
+    /// This broker's identity in the cluster.
+    pub identity: Arc<BrokerIdentity>,
+    /// The object-store fault injector (only with `cluster.fault_injection`).
+    pub faults: Option<FaultControl>,
+    /// The write-ahead cache's disk budget (`wal.max_spool_bytes`, lowered by the fault
+    /// endpoint to simulate a full disk).
+    pub spool_budget: Arc<AtomicU64>,
+}
+
+/// Who this broker is.
+#[derive(Debug, Clone)]
+pub struct BrokerIdentity {
+    /// Registry id.
+    pub broker_id: String,
+    /// Client-facing URL.
+    pub advertise: String,
 }

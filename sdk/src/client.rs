@@ -1,5 +1,7 @@
 //! [`Client`]: HTTP to one broker, error decoding, and retries with backoff.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -22,6 +24,9 @@ pub struct ClientConfig {
     pub initial_backoff: Duration,
     /// Largest backoff (default 2 s).
     pub max_backoff: Duration,
+    /// Other brokers of the same cluster. A request that cannot reach a broker, times out
+    /// or finds it unavailable is retried on the next one (default none).
+    pub failover_urls: Vec<String>,
 }
 
 impl ClientConfig {
@@ -33,15 +38,31 @@ impl ClientConfig {
             max_attempts: 5,
             initial_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(2),
+            failover_urls: Vec::new(),
         }
     }
 }
 
-/// A cheap-to-clone HTTP client for one broker.
+/// Which failures a request may be retried after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RetryPolicy {
+    /// Every retryable failure ([`Error::is_retryable`]): reads, and idempotent writes.
+    Retryable,
+    /// Only failures that guarantee the request was not applied
+    /// ([`Error::is_not_applied`]): plain (non-idempotent) produce, so a retry never
+    /// writes records twice.
+    NotApplied,
+}
+
+/// A cheap-to-clone HTTP client for a broker (and its failover brokers).
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
     config: ClientConfig,
+    /// Every broker URL: `base_url` first, then `failover_urls`.
+    urls: Arc<[String]>,
+    /// Index into `urls` of the broker in use (shared by clones).
+    current: Arc<AtomicUsize>,
 }
 
 impl Client {
@@ -55,15 +76,17 @@ impl Client {
         // reqwest is built without a bundled TLS provider; install ring once per process
         // (an error only means one is installed already).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        while config.base_url.ends_with('/') {
-            config.base_url.pop();
+        let mut urls = Vec::with_capacity(1 + config.failover_urls.len());
+        for url in std::iter::once(&config.base_url).chain(&config.failover_urls) {
+            let url = url.trim_end_matches('/').to_owned();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(Error::InvalidArgument(format!(
+                    "broker url {url:?} must start with http:// or https://"
+                )));
+            }
+            urls.push(url);
         }
-        if !(config.base_url.starts_with("http://") || config.base_url.starts_with("https://")) {
-            return Err(Error::InvalidArgument(format!(
-                "broker url {:?} must start with http:// or https://",
-                config.base_url
-            )));
-        }
+        config.base_url.clone_from(&urls[0]);
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(64)
             .tcp_nodelay(true)
@@ -72,12 +95,27 @@ impl Client {
                 url: config.base_url.clone(),
                 source,
             })?;
-        Ok(Client { http, config })
+        Ok(Client {
+            http,
+            config,
+            urls: urls.into(),
+            current: Arc::new(AtomicUsize::new(0)),
+        })
     }
 
-    /// The broker base URL.
+    /// The URL of the broker requests go to now.
     pub fn base_url(&self) -> &str {
-        &self.config.base_url
+        &self.urls[self.current.load(Ordering::Relaxed) % self.urls.len()]
+    }
+
+    /// Moves to the next broker (after `failed`, the URL that just failed; a concurrent
+    /// request that already moved on is not moved again).
+    fn fail_over(&self, failed: &str) {
+        if self.urls.len() > 1 && self.base_url() == failed {
+            let next = (self.current.load(Ordering::Relaxed) + 1) % self.urls.len();
+            self.current.store(next, Ordering::Relaxed);
+            tracing::debug!(failed, next = %self.urls[next], "failing over to the next broker");
+        }
     }
 
     /// The settings.
@@ -94,7 +132,7 @@ impl Client {
         body: Option<&B>,
         extra_timeout: Duration,
     ) -> Result<Option<T>> {
-        let url = format!("{}{}", self.config.base_url, path);
+        let url = format!("{}{}", self.base_url(), path);
         let mut request = self
             .http
             .request(method, &url)
@@ -158,14 +196,47 @@ impl Client {
         body: Option<&B>,
         extra_timeout: Duration,
     ) -> Result<Option<T>> {
+        self.send_with(
+            RetryPolicy::Retryable,
+            method,
+            path,
+            query,
+            body,
+            extra_timeout,
+        )
+        .await
+    }
+
+    /// [`Client::send`] with an explicit retry policy. A failure that suggests the broker
+    /// is down or overloaded (transport error, `unavailable`, `timeout`) moves later
+    /// attempts to the next failover broker.
+    pub(crate) async fn send_with<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        policy: RetryPolicy,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+        extra_timeout: Duration,
+    ) -> Result<Option<T>> {
         let mut backoff = self.config.initial_backoff;
         let mut attempt = 1;
         loop {
-            match self
+            let url = self.base_url().to_owned();
+            let result = self
                 .send_once(method.clone(), path, query, body, extra_timeout)
-                .await
+                .await;
+            if let Err(error) = &result
+                && error.suggests_failover()
             {
-                Err(error) if error.is_retryable() && attempt < self.config.max_attempts => {
+                self.fail_over(&url);
+            }
+            let may_retry = |error: &Error| match policy {
+                RetryPolicy::Retryable => error.is_retryable(),
+                RetryPolicy::NotApplied => error.is_not_applied(),
+            };
+            match result {
+                Err(error) if may_retry(&error) && attempt < self.config.max_attempts => {
                     let wait = error
                         .retry_after()
                         .unwrap_or(backoff)
@@ -192,7 +263,7 @@ impl Client {
         self.send(method, path, query, body, extra_timeout)
             .await?
             .ok_or_else(|| Error::Protocol {
-                url: format!("{}{}", self.config.base_url, path),
+                url: format!("{}{}", self.base_url(), path),
                 detail: "empty answer where a body was expected".into(),
             })
     }

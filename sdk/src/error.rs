@@ -71,6 +71,32 @@ impl Error {
         }
     }
 
+    /// Whether the failure guarantees the request was not applied, so even a
+    /// non-idempotent write may be sent again: the broker could not be connected to, or
+    /// answered `unavailable` (it refuses before staging anything, and a failed upload is
+    /// never committed). A timeout or a connection lost mid-request is not such a failure.
+    pub fn is_not_applied(&self) -> bool {
+        match self {
+            Error::Api { code, .. } => *code == ErrorCode::Unavailable,
+            Error::Transport { source, .. } => source.is_connect(),
+            Error::Shared(inner) => inner.is_not_applied(),
+            _ => false,
+        }
+    }
+
+    /// Whether the failure suggests trying another broker: it could not be reached, did
+    /// not answer in time, or is unavailable.
+    pub fn suggests_failover(&self) -> bool {
+        match self {
+            Error::Api { code, .. } => {
+                matches!(code, ErrorCode::Unavailable | ErrorCode::Timeout)
+            }
+            Error::Transport { .. } => true,
+            Error::Shared(inner) => inner.suggests_failover(),
+            _ => false,
+        }
+    }
+
     /// How long the broker asked to wait before retrying.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

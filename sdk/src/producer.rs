@@ -16,9 +16,12 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::client::RetryPolicy;
 use crate::client::{Client, segment};
 use crate::error::{Error, Result};
-use crate::wire::{ProduceRecord, ProduceRequest, ProduceResponse, RecordOffset};
+use crate::wire::{
+    ErrorCode, ProduceRecord, ProduceRequest, ProduceResponse, ProducerInfo, RecordOffset,
+};
 
 /// Settings of a [`Producer`].
 #[derive(Debug, Clone)]
@@ -33,6 +36,16 @@ pub struct ProducerConfig {
     pub max_in_flight: usize,
     /// Records queued before `send` waits (default 100 000).
     pub queue_capacity: usize,
+    /// Idempotent delivery (default false). The producer gets an id from
+    /// `POST /v1/producers` and tags each request with (id, epoch, sequence); a retry of
+    /// the same request, on any broker, is answered with the original offsets, so an
+    /// acknowledged record is written exactly once. Requests go one at a time
+    /// (`max_in_flight` is ignored). A request that finally fails without a definite
+    /// answer bumps the epoch, which fences any copy of it still in flight: its records
+    /// are then written at most once. Without idempotence, a request is retried only
+    /// after failures that guarantee it was not applied, so records are never duplicated
+    /// either, but a timed-out request is not retried.
+    pub idempotent: bool,
 }
 
 impl Default for ProducerConfig {
@@ -43,6 +56,7 @@ impl Default for ProducerConfig {
             max_batch_records: 10_000,
             max_in_flight: 1,
             queue_capacity: 100_000,
+            idempotent: false,
         }
     }
 }
@@ -104,7 +118,8 @@ impl Producer {
         Ok(SendFuture(receiver))
     }
 
-    /// Sends records as one request now (bypassing the batcher), with retries.
+    /// Sends records as one plain (non-idempotent) request now, bypassing the batcher;
+    /// retried only after failures that guarantee it was not applied.
     pub async fn send_batch(&self, records: Vec<ProduceRecord>) -> Result<Vec<RecordOffset>> {
         let request = ProduceRequest {
             records,
@@ -112,14 +127,19 @@ impl Producer {
         };
         let response: ProduceResponse = self
             .client
-            .call(
+            .send_with(
+                RetryPolicy::NotApplied,
                 Method::POST,
                 &self.path,
                 &[],
                 Some(&request),
                 Duration::ZERO,
             )
-            .await?;
+            .await?
+            .ok_or_else(|| Error::Protocol {
+                url: self.path.clone(),
+                detail: "empty answer where a body was expected".into(),
+            })?;
         Ok(response.offsets)
     }
 
@@ -157,11 +177,12 @@ async fn batch_loop(
     let mut batch_bytes = 0usize;
     let mut deadline: Option<Instant> = None;
     let mut in_flight = JoinSet::new();
+    let mut idempotence = config.idempotent.then(Idempotence::default);
     loop {
         let message = tokio::select! {
             message = receiver.recv() => message,
             () = sleep_until(deadline) => {
-                dispatch(&client, &path, &config, &mut batch, &mut in_flight).await;
+                dispatch(&client, &path, &config, idempotence.as_mut(), &mut batch, &mut in_flight).await;
                 batch_bytes = 0;
                 deadline = None;
                 continue;
@@ -176,20 +197,44 @@ async fn batch_loop(
                 batch.push(pending);
                 if batch_bytes >= config.max_batch_bytes || batch.len() >= config.max_batch_records
                 {
-                    dispatch(&client, &path, &config, &mut batch, &mut in_flight).await;
+                    dispatch(
+                        &client,
+                        &path,
+                        &config,
+                        idempotence.as_mut(),
+                        &mut batch,
+                        &mut in_flight,
+                    )
+                    .await;
                     batch_bytes = 0;
                     deadline = None;
                 }
             }
             Some(Message::Flush(done)) => {
-                dispatch(&client, &path, &config, &mut batch, &mut in_flight).await;
+                dispatch(
+                    &client,
+                    &path,
+                    &config,
+                    idempotence.as_mut(),
+                    &mut batch,
+                    &mut in_flight,
+                )
+                .await;
                 batch_bytes = 0;
                 deadline = None;
                 while in_flight.join_next().await.is_some() {}
                 let _ = done.send(());
             }
             None => {
-                dispatch(&client, &path, &config, &mut batch, &mut in_flight).await;
+                dispatch(
+                    &client,
+                    &path,
+                    &config,
+                    idempotence.as_mut(),
+                    &mut batch,
+                    &mut in_flight,
+                )
+                .await;
                 while in_flight.join_next().await.is_some() {}
                 return;
             }
@@ -204,20 +249,124 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
+/// An idempotent producer's identity and next sequence number.
+#[derive(Debug, Default)]
+struct Idempotence {
+    /// Producer id and epoch, once obtained.
+    identity: Option<(u64, u32)>,
+    /// The next request's sequence number.
+    next_sequence: u64,
+    /// Bump the epoch before the next request (an earlier one ended in doubt).
+    bump_epoch: bool,
+    /// Set when a newer instance fenced this producer: every later send fails.
+    fenced: Option<Arc<Error>>,
+}
+
+/// `POST /v1/producers` answer.
+#[derive(Debug, serde::Deserialize)]
+struct ProducerIdentity {
+    producer_id: u64,
+    epoch: u32,
+}
+
+impl Idempotence {
+    /// The identity to tag the next request with, initialising or bumping it as needed.
+    async fn identity(&mut self, client: &Client) -> Result<(u64, u32)> {
+        if let Some(error) = &self.fenced {
+            return Err(Error::Shared(error.clone()));
+        }
+        match self.identity {
+            Some(identity) if !self.bump_epoch => Ok(identity),
+            current => {
+                let body = serde_json::json!({ "producer_id": current.map(|(id, _)| id) });
+                let answer: ProducerIdentity = client
+                    .call(
+                        Method::POST,
+                        "/v1/producers",
+                        &[],
+                        Some(&body),
+                        Duration::ZERO,
+                    )
+                    .await?;
+                self.identity = Some((answer.producer_id, answer.epoch));
+                self.next_sequence = 0;
+                self.bump_epoch = false;
+                Ok((answer.producer_id, answer.epoch))
+            }
+        }
+    }
+
+    /// Sends one request tagged with the next sequence, retrying it (same tag) on any
+    /// broker, and updates the state from the outcome.
+    async fn send(
+        &mut self,
+        client: &Client,
+        path: &str,
+        records: Vec<ProduceRecord>,
+    ) -> Result<ProduceResponse> {
+        let (id, epoch) = self.identity(client).await?;
+        let request = ProduceRequest {
+            records,
+            producer: Some(ProducerInfo {
+                id,
+                epoch,
+                sequence: self.next_sequence,
+            }),
+        };
+        let result: Result<ProduceResponse> = client
+            .call(Method::POST, path, &[], Some(&request), Duration::ZERO)
+            .await;
+        match &result {
+            Ok(_) => self.next_sequence += 1,
+            Err(error) => match error.code() {
+                Some(ErrorCode::ProducerFenced) => {
+                    self.fenced = Some(Arc::new(Error::Api {
+                        status: 409,
+                        code: ErrorCode::ProducerFenced,
+                        message: error.to_string(),
+                        retry_after: None,
+                    }));
+                }
+                Some(ErrorCode::OutOfOrderSequence | ErrorCode::ProducerNotFound) => {
+                    self.bump_epoch = true;
+                }
+                // In doubt (it may be committed, or still in flight somewhere): a new
+                // epoch fences any copy of it not yet committed.
+                _ if error.is_retryable() || matches!(error, Error::Protocol { .. }) => {
+                    self.bump_epoch = true;
+                }
+                // Refused before anything was staged (bad input, unknown topic): the
+                // sequence number was not used.
+                _ => {}
+            },
+        }
+        result
+    }
+}
+
 async fn dispatch(
     client: &Client,
     path: &str,
     config: &ProducerConfig,
+    idempotence: Option<&mut Idempotence>,
     batch: &mut Vec<Pending>,
     in_flight: &mut JoinSet<()>,
 ) {
     if batch.is_empty() {
         return;
     }
+    let pending = std::mem::take(batch);
+    if let Some(idempotence) = idempotence {
+        // One request at a time, in order, awaited here: the sequence numbers stay dense.
+        let (records, waiters): (Vec<_>, Vec<_>) =
+            pending.into_iter().map(|p| (p.record, p.done)).unzip();
+        let result = idempotence.send(client, path, records).await;
+        answer(path, waiters, result);
+        return;
+    }
     while in_flight.len() >= config.max_in_flight.max(1) {
         in_flight.join_next().await;
     }
-    let pending = std::mem::take(batch);
     let client = client.clone();
     let path = path.to_owned();
     in_flight.spawn(async move {
@@ -228,8 +377,33 @@ async fn dispatch(
             producer: None,
         };
         let result: Result<ProduceResponse> = client
-            .call(Method::POST, &path, &[], Some(&request), Duration::ZERO)
-            .await;
+            .send_with(
+                RetryPolicy::NotApplied,
+                Method::POST,
+                &path,
+                &[],
+                Some(&request),
+                Duration::ZERO,
+            )
+            .await
+            .and_then(|answer| {
+                answer.ok_or_else(|| Error::Protocol {
+                    url: path.clone(),
+                    detail: "empty answer where a body was expected".into(),
+                })
+            });
+        answer(&path, waiters, result);
+    });
+}
+
+/// Answers each record's waiter from a request's result.
+fn answer(
+    path: &str,
+    waiters: Vec<oneshot::Sender<Result<RecordOffset>>>,
+    result: Result<ProduceResponse>,
+) {
+    {
+        let path = path.to_owned();
         match result {
             Ok(response) if response.offsets.len() == waiters.len() => {
                 for (waiter, offset) in waiters.into_iter().zip(response.offsets) {
@@ -256,5 +430,5 @@ async fn dispatch(
                 }
             }
         }
-    });
+    }
 }

@@ -1,7 +1,10 @@
 //! Command-line interface: argument parsing and dispatch.
 
+mod broker;
+mod cluster;
 mod consume;
 mod dev;
+mod metadata;
 mod produce;
 mod topic;
 
@@ -26,6 +29,16 @@ pub struct Cli {
 pub enum Command {
     /// Run a broker and an embedded single-node metadata service in one process.
     Dev(DevArgs),
+    /// Run a stateless broker of a cluster.
+    Broker(BrokerArgs),
+    /// Run one voter of the metadata cluster.
+    Metadata(MetadataArgs),
+    /// Change or show the metadata cluster's membership.
+    #[command(subcommand)]
+    Membership(MembershipCommand),
+    /// Cluster status: metadata leader and members, brokers and their leases.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Topic administration.
     #[command(subcommand)]
     Topic(TopicCommand),
@@ -58,6 +71,108 @@ pub struct DevArgs {
         default_value = "info,openraft=warn,foyer=warn"
     )]
     pub log: String,
+}
+
+/// `silt broker`
+#[derive(Debug, clap::Args)]
+pub struct BrokerArgs {
+    /// Metadata service URLs, comma-separated: http://HOST:PORT,…
+    #[arg(long, env = "SILT_METADATA", required = true)]
+    pub metadata: String,
+    /// Listen address [default: 127.0.0.1:7070].
+    #[arg(long, env = "SILT_LISTEN")]
+    pub listen: Option<String>,
+    /// Local directory for the write-ahead cache and the disk read cache. Disposable:
+    /// nothing acknowledged lives only here.
+    #[arg(long, env = "SILT_CACHE_DIR", required = true)]
+    pub cache_dir: PathBuf,
+    /// Object store shared by every broker: s3://BUCKET[/PREFIX] (AWS_* environment) or
+    /// file:///DIR.
+    #[arg(long, env = "SILT_OBJECT_STORE", required = true)]
+    pub object_store: String,
+    /// Registry id [default: broker-<ULID>, new each start].
+    #[arg(long)]
+    pub broker_id: Option<String>,
+    /// URL clients reach this broker at [default: http://<listen address>].
+    #[arg(long)]
+    pub advertise: Option<String>,
+    /// Testing only: serve PUT/DELETE /v1/admin/faults.
+    #[arg(long)]
+    pub fault_injection: bool,
+    /// TOML config file (sections server, storage, wal, cache, cluster).
+    #[arg(long, env = "SILT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log filter (tracing EnvFilter syntax).
+    #[arg(
+        long,
+        env = "SILT_LOG",
+        default_value = "info,openraft=warn,foyer=warn"
+    )]
+    pub log: String,
+}
+
+/// `silt metadata`
+#[derive(Debug, clap::Args)]
+pub struct MetadataArgs {
+    /// This node's id (a key of --peers).
+    #[arg(long)]
+    pub id: u64,
+    /// Listen address, HOST:PORT (Raft peers and brokers connect here).
+    #[arg(long)]
+    pub listen: String,
+    /// The initial voters: ID=HOST:PORT,… (this node included). Only used to initialise
+    /// the cluster the first time; later membership lives in the Raft log.
+    #[arg(long)]
+    pub peers: String,
+    /// Directory of the Raft log and snapshots.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Log filter (tracing EnvFilter syntax).
+    #[arg(long, env = "SILT_LOG", default_value = "info,openraft=warn")]
+    pub log: String,
+}
+
+/// `silt membership …`
+#[derive(Debug, Subcommand)]
+pub enum MembershipCommand {
+    /// Show the members as the leader sees them.
+    Show {
+        /// Any metadata node's URL.
+        #[arg(long, env = "SILT_METADATA")]
+        metadata: String,
+    },
+    /// Add a node: it joins as a learner, catches up with the log, then becomes a voter.
+    Add {
+        /// The new node's id.
+        #[arg(long)]
+        id: u64,
+        /// The new node's HOST:PORT (it must be running `silt metadata` already).
+        #[arg(long)]
+        addr: String,
+        /// Any metadata node's URL.
+        #[arg(long, env = "SILT_METADATA")]
+        metadata: String,
+    },
+    /// Remove a node from the voters (and the cluster).
+    Remove {
+        /// The node's id.
+        #[arg(long)]
+        id: u64,
+        /// Any metadata node's URL.
+        #[arg(long, env = "SILT_METADATA")]
+        metadata: String,
+    },
+}
+
+/// `silt cluster …`
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Print the cluster as a broker sees it (JSON).
+    Status {
+        /// Broker.
+        #[command(flatten)]
+        broker: BrokerArg,
+    },
 }
 
 /// Where a client subcommand sends its requests.
@@ -154,8 +269,43 @@ pub struct ConsumeArgs {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Dev(args) => dev::run(args).await,
+        Command::Broker(args) => broker::run(args).await,
+        Command::Metadata(args) => metadata::run(args).await,
+        Command::Membership(command) => metadata::membership(command).await,
+        Command::Cluster(command) => cluster::run(command).await,
         Command::Topic(command) => topic::run(command).await,
         Command::Produce(args) => produce::run(args).await,
         Command::Consume(args) => consume::run(args).await,
     }
+}
+
+/// Sets up logging to stderr with `filter` and the TLS provider of the HTTP clients.
+fn init_process(filter: &str) -> anyhow::Result<()> {
+    let env_filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .map_err(|e| anyhow::anyhow!("invalid --log / SILT_LOG filter {filter:?}: {e}"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(env_filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    // reqwest (object_store, metadata client) has no bundled TLS provider; install ring
+    // (an error means one is installed already).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Ok(())
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

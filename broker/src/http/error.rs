@@ -61,11 +61,14 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::InvalidPartitionCount
         | ErrorCode::InvalidConfig
         | ErrorCode::InvalidRecord => StatusCode::BAD_REQUEST,
-        ErrorCode::TopicNotFound | ErrorCode::PartitionNotFound | ErrorCode::NotFound => {
-            StatusCode::NOT_FOUND
-        }
+        ErrorCode::TopicNotFound
+        | ErrorCode::PartitionNotFound
+        | ErrorCode::NotFound
+        | ErrorCode::ProducerNotFound => StatusCode::NOT_FOUND,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        ErrorCode::TopicAlreadyExists => StatusCode::CONFLICT,
+        ErrorCode::TopicAlreadyExists
+        | ErrorCode::ProducerFenced
+        | ErrorCode::OutOfOrderSequence => StatusCode::CONFLICT,
         ErrorCode::RecordTooLarge | ErrorCode::TooManyRecords | ErrorCode::PayloadTooLarge => {
             StatusCode::PAYLOAD_TOO_LARGE
         }
@@ -104,7 +107,12 @@ impl From<silt_metadata::Error> for ApiError {
             M::PartitionNotFound { .. } => {
                 ApiError::new(ErrorCode::PartitionNotFound, error.to_string())
             }
-            M::Unavailable(_) | M::ShuttingDown => ApiError::unavailable(error.to_string()),
+            M::Rejected(C::ProducerNotFound(_)) => {
+                ApiError::new(ErrorCode::ProducerNotFound, error.to_string())
+            }
+            M::Unavailable(_) | M::ShuttingDown | M::NotLeader { .. } => {
+                ApiError::unavailable(error.to_string())
+            }
             _ => ApiError::internal(error.to_string()),
         }
     }

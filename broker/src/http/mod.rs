@@ -1,5 +1,6 @@
 //! The v1 HTTP/JSON API: routes, request parsing and validation, and the error edge.
 
+pub mod cluster;
 pub mod error;
 pub mod fetch;
 pub mod health;

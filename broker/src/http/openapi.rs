@@ -111,7 +111,7 @@ pub fn document() -> Value {
                         }
                     }},
                     "responses": merge(json!({"200": ok_json("One offset per record, in request order", "ProduceResponse")}),
-                        errors(&[("400", "invalid_request, invalid_record, invalid_topic_name"), ("404", "topic_not_found, partition_not_found"), ("413", "payload_too_large, record_too_large, too_many_records"), ("503", "unavailable (Retry-After)"), ("504", "timeout")]))
+                        errors(&[("400", "invalid_request, invalid_record, invalid_topic_name"), ("404", "topic_not_found, partition_not_found, producer_not_found"), ("409", "producer_fenced, out_of_order_sequence"), ("413", "payload_too_large, record_too_large, too_many_records"), ("503", "unavailable (Retry-After)"), ("504", "timeout")]))
                 }
             },
             "/v1/topics/{topic}/partitions/{partition}/records": {
@@ -127,6 +127,31 @@ pub fn document() -> Value {
                     "summary": "Fetch records from an offset",
                     "responses": merge(json!({"200": ok_json("Records and the next offset", "FetchResponse")}),
                         errors(&[("400", "invalid_parameter, invalid_topic_name"), ("404", "topic_not_found, partition_not_found"), ("416", "offset_out_of_range"), ("500", "corrupt_data"), ("503", "unavailable")]))
+                }
+            },
+            "/v1/producers": {
+                "post": {
+                    "summary": "Get an idempotent producer id, or bump an existing id's epoch",
+                    "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InitProducerRequest"}}}},
+                    "responses": merge(json!({"200": ok_json("The producer's id and epoch", "ProducerIdentity")}),
+                        errors(&[("400", "invalid_request"), ("404", "producer_not_found"), ("503", "unavailable")]))
+                }
+            },
+            "/v1/cluster": {
+                "get": {
+                    "summary": "The metadata cluster (leader, voters) and the broker registry with leases",
+                    "responses": merge(json!({"200": ok_json("The cluster", "Cluster")}), errors(&[("503", "unavailable")]))
+                }
+            },
+            "/v1/admin/faults": {
+                "put": {
+                    "summary": "Testing only (broker started with --fault-injection): inject object-store faults and a full write-ahead cache",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Faults"}}}},
+                    "responses": merge(json!({"204": {"description": "Applied"}}), errors(&[("400", "invalid_request"), ("404", "not_found (fault injection disabled)")]))
+                },
+                "delete": {
+                    "summary": "Testing only: clear every injected fault",
+                    "responses": merge(json!({"204": {"description": "Cleared"}}), errors(&[("404", "not_found (fault injection disabled)")]))
                 }
             },
             "/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
@@ -173,7 +198,35 @@ pub fn document() -> Value {
                     }},
                 "ProduceRequest": {"type": "object", "additionalProperties": false, "required": ["records"], "properties": {
                     "records": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/ProduceRecord"}, "description": "At most server.max_records_per_request (default 10000); the body at most server.max_request_bytes (default 16 MiB)"},
-                    "producer": {"type": "object", "description": "Reserved for idempotent producers; not yet accepted (invalid_request)"}
+                    "producer": {"$ref": "#/components/schemas/ProducerTag"}
+                }},
+                "ProducerTag": {"type": "object", "additionalProperties": false, "required": ["id", "epoch", "sequence"],
+                    "description": "Makes the request idempotent: the same (id, epoch, sequence) sent again, to any broker, is answered with the original offsets and never written twice. id and epoch come from POST /v1/producers; sequence counts this producer's requests from 0 in each epoch, with no gap (else out_of_order_sequence). A stale epoch answers producer_fenced. Keyless records without a partition go to a partition derived from (id, sequence), so a retry lands where the original did. JSON bodies only.",
+                    "properties": {
+                        "id": {"type": "integer", "minimum": 1},
+                        "epoch": {"type": "integer", "minimum": 0},
+                        "sequence": {"type": "integer", "minimum": 0}
+                    }},
+                "InitProducerRequest": {"type": "object", "additionalProperties": false, "properties": {
+                    "producer_id": {"type": ["integer", "null"], "minimum": 1, "description": "Omit for a new producer id; give one to bump its epoch (fencing older instances)"}
+                }},
+                "ProducerIdentity": {"type": "object", "properties": {"producer_id": {"type": "integer"}, "epoch": {"type": "integer"}}},
+                "Cluster": {"type": "object", "properties": {
+                    "broker_id": {"type": "string", "description": "The broker that answered"},
+                    "metadata": {"type": "object", "description": "The metadata leader's view: node_id, state, leader_id, leader_addr, term, last_applied, voters, learners, addresses"},
+                    "brokers": {"type": "array", "items": {"type": "object", "properties": {
+                        "broker_id": {"type": "string"}, "address": {"type": "string"}, "alive": {"type": "boolean"},
+                        "lease_expires_in_ms": {"type": "integer", "description": "Negative: expired that long ago"}
+                    }}}
+                }},
+                "Faults": {"type": "object", "additionalProperties": false, "properties": {
+                    "error_rate": {"type": "number", "minimum": 0, "maximum": 1},
+                    "slowdown_rate": {"type": "number", "minimum": 0, "maximum": 1},
+                    "hang_rate": {"type": "number", "minimum": 0, "maximum": 1},
+                    "lost_response_rate": {"type": "number", "minimum": 0, "maximum": 1},
+                    "extra_latency_ms": {"type": "integer", "minimum": 0},
+                    "spool_budget_bytes": {"type": ["integer", "null"], "description": "Simulated write-ahead cache budget (a full disk)"},
+                    "seed": {"type": "integer"}
                 }},
                 "RecordOffset": {"type": "object", "properties": {"partition": {"type": "integer"}, "offset": {"type": "integer"}}},
                 "ProduceResponse": {"type": "object", "properties": {"offsets": {"type": "array", "items": {"$ref": "#/components/schemas/RecordOffset"}}}},
@@ -208,6 +261,9 @@ mod tests {
             "/v1/topics/{topic}",
             "/v1/topics/{topic}/records",
             "/v1/topics/{topic}/partitions/{partition}/records",
+            "/v1/producers",
+            "/v1/cluster",
+            "/v1/admin/faults",
         ] {
             assert!(doc["paths"][path].is_object(), "{path}");
         }

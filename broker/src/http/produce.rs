@@ -15,6 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use silt_bookie::clock::{Clock, SystemClock};
 use silt_bookie::record::{Payload, Record};
+use silt_bookie::segment::ProducerTag;
 use silt_sdk::wire::{ErrorCode, ProduceResponse, RecordOffset};
 use tracing::Instrument;
 
@@ -25,6 +26,7 @@ use crate::http::validate;
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::write::partitioner::partition_for_key;
+use crate::write::producer_cache::CheckError;
 use crate::write::{PartitionAppend, WriteError};
 
 /// `POST /v1/topics/{topic}/records`
@@ -80,14 +82,31 @@ async fn produce_inner(
         ));
     }
     let now = SystemClock.now_ms();
-    let converted = if binary {
-        produce_binary::parse(&body, now, limits.max_records_per_request)?
+    let (converted, producer) = if binary {
+        (
+            produce_binary::parse(&body, now, limits.max_records_per_request)?,
+            None,
+        )
     } else {
         parse_json(&body, now, limits.max_records_per_request)?
     };
     let route = state.topics.route(&state.metadata, topic).await?;
+    if let Some(tag) = &producer {
+        match state
+            .producers
+            .check(state.metadata.as_ref(), tag.producer_id, tag.epoch)
+            .await
+        {
+            Ok(()) => {}
+            Err(CheckError::Write(error)) => return Err(write_error(topic, error)),
+            Err(CheckError::Metadata(error)) => return Err(error.into()),
+        }
+    }
     let partitions = route.partitions;
-    let sticky = state.sticky.next_partition(partitions);
+    let sticky = match &producer {
+        Some(tag) => idempotent_partition(tag, partitions),
+        None => state.sticky.next_partition(partitions),
+    };
     let record_count = converted.len();
     // partition -> (records, their indexes in the request)
     let mut groups: BTreeMap<u32, (Vec<Record>, Vec<usize>)> = BTreeMap::new();
@@ -134,6 +153,7 @@ async fn produce_inner(
                 topic_id: route.id,
                 partition,
                 compression: route.compression,
+                producer,
                 records,
             }
         })
@@ -200,7 +220,25 @@ fn write_error(topic: &str, error: WriteError) -> ApiError {
         WriteError::ShuttingDown => {
             ApiError::unavailable("broker is shutting down; retry on another broker")
         }
+        error @ WriteError::ProducerFenced { .. } => {
+            ApiError::new(ErrorCode::ProducerFenced, error.to_string())
+        }
+        error @ WriteError::OutOfOrderSequence { .. } => {
+            ApiError::new(ErrorCode::OutOfOrderSequence, error.to_string())
+        }
+        error @ WriteError::UnknownProducer => {
+            ApiError::new(ErrorCode::ProducerNotFound, error.to_string())
+        }
     }
+}
+
+/// The partition of a keyless record without an explicit partition in an idempotent
+/// request: derived from the producer id and sequence, so a retry through any broker
+/// lands where the original did (the sticky partitioner is per broker).
+fn idempotent_partition(producer: &ProducerTag, partitions: u32) -> u32 {
+    let mut mix =
+        silt_bookie::random::Rng::seed(producer.producer_id ^ producer.sequence.rotate_left(32));
+    u32::try_from(mix.next_u64() % u64::from(partitions.max(1))).unwrap_or(0)
 }
 
 /// Bytes a record counts against `max_record_bytes`.
@@ -214,14 +252,26 @@ fn record_size(record: &Record) -> u64 {
 type Converted = produce_binary::ParsedRecord;
 
 /// Parses and validates a JSON produce body.
-fn parse_json(body: &Bytes, now: i64, max_records: u32) -> Result<Vec<Converted>, ApiError> {
+fn parse_json(
+    body: &Bytes,
+    now: i64,
+    max_records: u32,
+) -> Result<(Vec<Converted>, Option<ProducerTag>), ApiError> {
     let request: ProduceBody<'_> = serde_json::from_slice(body)
         .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}")))?;
-    if request.producer.is_some() {
-        return Err(ApiError::invalid_request(
-            "idempotent producers (the \"producer\" field) are not supported by this broker version",
-        ));
-    }
+    let producer = match request.producer {
+        Some(info) if info.id == 0 => {
+            return Err(ApiError::invalid_request(
+                "producer.id 0 is not a producer id; get one from POST /v1/producers",
+            ));
+        }
+        Some(info) => Some(ProducerTag {
+            producer_id: info.id,
+            epoch: info.epoch,
+            sequence: info.sequence,
+        }),
+        None => None,
+    };
     if request.records.is_empty() {
         return Err(ApiError::invalid_request(
             "records must hold at least one record",
@@ -236,12 +286,13 @@ fn parse_json(body: &Bytes, now: i64, max_records: u32) -> Result<Vec<Converted>
             ),
         ));
     }
-    request
+    let records = request
         .records
         .into_iter()
         .enumerate()
         .map(|(index, record)| convert(index, record, now, body))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((records, producer))
 }
 
 /// Turns a parsed record into a stored one; JSON keys and values are sliced from `body`

@@ -2,6 +2,7 @@
 
 pub mod partitioner;
 pub mod pipeline;
+pub mod producer_cache;
 pub mod recovery;
 pub mod topic_cache;
 

@@ -13,7 +13,7 @@
 //! spool file is dropped); a failed commit fails its requests but keeps the spool file, so
 //! start-up recovery commits it (idempotent by object name).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,12 +21,14 @@ use bytes::Bytes;
 use silt_bookie::batch::Compression;
 use silt_bookie::cache::ChunkCache;
 use silt_bookie::record::Record;
-use silt_bookie::segment::{SealedSegment, SegmentBuilder};
+use silt_bookie::segment::{ProducerTag, SealedSegment, SegmentBuilder};
 use silt_bookie::store::{ObjectStoreHandle, paths};
 use silt_bookie::upload::upload_segment;
 use silt_bookie::wal::{SealPolicy, SegmentSpool};
 use silt_metadata::MetadataClient;
-use silt_metadata::types::{ChunkCommit, ChunkOutcome, SegmentCommit, SegmentCommitResult};
+use silt_metadata::types::{
+    ChunkCommit, ChunkOutcome, ProducerBatch, SegmentCommit, SegmentCommitResult,
+};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -44,6 +46,8 @@ pub struct PartitionAppend {
     pub partition: u32,
     /// The topic's chunk compression.
     pub compression: Compression,
+    /// The idempotent producer request these records belong to, if any.
+    pub producer: Option<ProducerTag>,
     /// Records, in request order.
     pub records: Vec<Record>,
 }
@@ -71,6 +75,41 @@ pub enum WriteError {
     /// The broker is shutting down.
     #[error("broker is shutting down")]
     ShuttingDown,
+    /// The idempotent producer's epoch is stale: a newer instance of it was initialised.
+    #[error(
+        "producer epoch is stale: the producer's current epoch is {current_epoch}; this instance was fenced by a newer one"
+    )]
+    ProducerFenced {
+        /// The producer's current epoch.
+        current_epoch: u32,
+    },
+    /// The request's sequence number is not the next one the producer may send.
+    #[error("out-of-order sequence number: the producer's next sequence is {expected}")]
+    OutOfOrderSequence {
+        /// The next sequence expected.
+        expected: u64,
+    },
+    /// The producer id (or that epoch) was never issued.
+    #[error("unknown producer id or epoch: get one from POST /v1/producers")]
+    UnknownProducer,
+}
+
+impl WriteError {
+    /// The error for a refused chunk outcome (`None` for a committed or duplicate one).
+    fn from_outcome(outcome: &ChunkOutcome, partition: u32) -> Option<WriteError> {
+        match outcome {
+            ChunkOutcome::Committed { .. } | ChunkOutcome::Duplicate { .. } => None,
+            ChunkOutcome::TopicNotFound => Some(WriteError::TopicNotFound),
+            ChunkOutcome::PartitionNotFound => Some(WriteError::PartitionNotFound(partition)),
+            ChunkOutcome::ProducerFenced { current_epoch } => Some(WriteError::ProducerFenced {
+                current_epoch: *current_epoch,
+            }),
+            ChunkOutcome::OutOfOrderSequence { expected } => Some(WriteError::OutOfOrderSequence {
+                expected: *expected,
+            }),
+            ChunkOutcome::UnknownProducer => Some(WriteError::UnknownProducer),
+        }
+    }
 }
 
 /// Shared parts every stage uses.
@@ -87,7 +126,8 @@ pub struct PipelineParts {
     pub metrics: Arc<Metrics>,
     /// Bytes the spool may hold (sealed segments not yet committed) before appends are
     /// refused with [`WriteError::Overloaded`].
-    pub spool_budget: u64,
+    /// (An atomic so the test-only fault endpoint can simulate a full disk.)
+    pub spool_budget: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// How long one commit attempt may take before it is retried.
@@ -111,9 +151,11 @@ struct Waiter {
     done: oneshot::Sender<Result<Vec<u64>, WriteError>>,
 }
 
+#[derive(Clone, Copy)]
 struct Slot {
     topic_id: u64,
     partition: u32,
+    producer: Option<ProducerTag>,
     delta: u32,
 }
 
@@ -155,6 +197,7 @@ impl WritePipeline {
             builder: SegmentBuilder::new(),
             opened_at: None,
             waiters: Vec::new(),
+            staged_requests: HashMap::new(),
             in_flight: 0,
             sequence: 0,
             parts,
@@ -201,6 +244,8 @@ struct Actor {
     builder: SegmentBuilder,
     opened_at: Option<Instant>,
     waiters: Vec<Waiter>,
+    /// Producer requests staged in the open segment, with their slots.
+    staged_requests: HashMap<ProducerTag, Vec<Slot>>,
     in_flight: usize,
     sequence: u64,
     uploads: Arc<Semaphore>,
@@ -255,12 +300,27 @@ impl Actor {
     fn append(&mut self, request: AppendRequest) {
         let spooled = self.parts.spool.bytes_on_disk();
         let staged = self.builder.staged_bytes() as u64;
-        if spooled + staged >= self.parts.spool_budget {
+        let budget = self
+            .parts
+            .spool_budget
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if spooled + staged >= budget {
             let _ = request.done.send(Err(WriteError::Overloaded(format!(
-                "the write-ahead cache holds {} bytes awaiting upload (wal.max_spool_bytes = {}); the object store is behind, retry shortly",
+                "the write-ahead cache holds {} bytes awaiting upload (wal.max_spool_bytes = {budget}); the object store is behind, retry shortly",
                 spooled + staged,
-                self.parts.spool_budget
             ))));
+            return;
+        }
+        // A producer request already staged in this segment (a client retrying before
+        // the first attempt was answered) waits for the same records, never appends twice.
+        let tag = request.parts.first().and_then(|part| part.producer);
+        if let Some(tag) = tag
+            && let Some(slots) = self.staged_requests.get(&tag)
+        {
+            self.waiters.push(Waiter {
+                slots: slots.clone(),
+                done: request.done,
+            });
             return;
         }
         let mut slots = Vec::with_capacity(request.parts.len());
@@ -269,13 +329,18 @@ impl Actor {
                 part.topic_id,
                 part.partition,
                 part.compression,
+                part.producer,
                 &part.records,
             );
             slots.push(Slot {
                 topic_id: part.topic_id,
                 partition: part.partition,
+                producer: part.producer,
                 delta,
             });
+        }
+        if let Some(tag) = tag {
+            self.staged_requests.insert(tag, slots.clone());
         }
         self.waiters.push(Waiter {
             slots,
@@ -310,6 +375,7 @@ impl Actor {
         }
         let builder = std::mem::replace(&mut self.builder, SegmentBuilder::new());
         let waiters = std::mem::take(&mut self.waiters);
+        self.staged_requests.clear();
         self.opened_at = None;
         self.sequence += 1;
         self.in_flight += 1;
@@ -416,6 +482,7 @@ async fn seal_and_upload(
         };
         if let Err(error) = uploaded {
             warn!(%error, segment = %id, "segment upload failed; its requests fail");
+            record_orphan(parts, object.to_string());
             if let Err(error) = parts.spool.remove(id) {
                 warn!(%error, segment = %id, "cannot remove the spool file of a failed upload");
             }
@@ -440,6 +507,18 @@ async fn seal_and_upload(
     .await
 }
 
+/// Records (in the background, best effort) an object whose upload failed: it may exist
+/// all the same (a lost response), and nothing will ever commit it.
+fn record_orphan(parts: &PipelineParts, object: String) {
+    let metadata = parts.metadata.clone();
+    tokio::spawn(async move {
+        let at_ms = silt_bookie::clock::Clock::now_ms(&silt_bookie::clock::SystemClock);
+        if let Err(error) = metadata.record_orphans(vec![object.clone()], at_ms).await {
+            warn!(%error, object, "cannot record an orphaned object for garbage collection");
+        }
+    });
+}
+
 /// The commit request for a sealed segment.
 pub fn segment_commit(object: &str, sealed: &SealedSegment) -> SegmentCommit {
     SegmentCommit {
@@ -456,6 +535,11 @@ pub fn segment_commit(object: &str, sealed: &SealedSegment) -> SegmentCommit {
                 record_count: c.record_count,
                 first_timestamp_ms: c.first_timestamp_ms,
                 max_timestamp_ms: c.max_timestamp_ms,
+                producer: c.producer.map(|tag| ProducerBatch {
+                    producer_id: tag.producer_id,
+                    epoch: tag.epoch,
+                    sequence: tag.sequence,
+                }),
             })
             .collect(),
     }
@@ -488,7 +572,7 @@ pub async fn commit_with_retry(
                     metrics.commit_batch_segments.observe(commits.len() as f64);
                     return Ok(results);
                 }
-                Ok(Err(silt_metadata::Error::Unavailable(message))) => message,
+                Ok(Err(error)) if error.is_transient() => error.to_string(),
                 Err(_) => format!("no answer within {COMMIT_ATTEMPT_TIMEOUT:?}"),
                 Ok(Err(error)) => {
                     return Err(WriteError::OutcomeUnknown(format!(
@@ -591,9 +675,9 @@ fn finish_segment(
     waiters: Vec<Waiter>,
     result: &SegmentCommitResult,
 ) {
-    let mut outcomes: BTreeMap<(u64, u32), ChunkOutcome> = BTreeMap::new();
+    let mut outcomes: HashMap<(u64, u32, Option<ProducerTag>), ChunkOutcome> = HashMap::new();
     for (chunk, outcome) in segment.sealed.chunks.iter().zip(&result.chunks) {
-        outcomes.insert((chunk.topic_id, chunk.partition), *outcome);
+        outcomes.insert((chunk.topic_id, chunk.partition, chunk.producer), *outcome);
         if matches!(outcome, ChunkOutcome::Committed { .. }) {
             let start = usize::try_from(chunk.position).unwrap_or(usize::MAX);
             let end = start.saturating_add(chunk.length as usize);
@@ -610,14 +694,14 @@ fn finish_segment(
             .slots
             .iter()
             .map(
-                |slot| match outcomes.get(&(slot.topic_id, slot.partition)) {
-                    Some(ChunkOutcome::Committed { base_offset }) => {
-                        Ok(base_offset + u64::from(slot.delta))
-                    }
-                    Some(ChunkOutcome::TopicNotFound) => Err(WriteError::TopicNotFound),
-                    Some(ChunkOutcome::PartitionNotFound) | None => {
-                        Err(WriteError::PartitionNotFound(slot.partition))
-                    }
+                |slot| match outcomes.get(&(slot.topic_id, slot.partition, slot.producer)) {
+                    Some(
+                        ChunkOutcome::Committed { base_offset }
+                        | ChunkOutcome::Duplicate { base_offset },
+                    ) => Ok(base_offset + u64::from(slot.delta)),
+                    Some(refused) => Err(WriteError::from_outcome(refused, slot.partition)
+                        .unwrap_or(WriteError::PartitionNotFound(slot.partition))),
+                    None => Err(WriteError::PartitionNotFound(slot.partition)),
                 },
             )
             .collect::<Result<Vec<u64>, WriteError>>();

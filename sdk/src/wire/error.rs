@@ -83,6 +83,12 @@ error_codes! {
     NotFound = "not_found", retryable = false;
     /// The route exists but not for this HTTP method.
     MethodNotAllowed = "method_not_allowed", retryable = false;
+    /// No idempotent producer has that id (or that epoch of it was never issued); get one from POST /v1/producers.
+    ProducerNotFound = "producer_not_found", retryable = false;
+    /// The idempotent producer's epoch is stale: a newer instance of the same producer id fenced this one.
+    ProducerFenced = "producer_fenced", retryable = false;
+    /// The idempotent request's sequence is not the next one the producer may send (a gap, or a retry too old to answer).
+    OutOfOrderSequence = "out_of_order_sequence", retryable = false;
     /// The broker is overloaded, shutting down, or a dependency (object store, metadata) is unavailable; retry after the Retry-After header.
     Unavailable = "unavailable", retryable = true;
     /// The request did not complete in time; it may or may not have been applied.

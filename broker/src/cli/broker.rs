@@ -1,0 +1,33 @@
+//! `silt broker`: one stateless broker of a cluster.
+
+use crate::cli::{BrokerArgs, init_process, wait_for_signal};
+use crate::config::{Config, Overrides};
+use crate::node;
+
+/// Runs until Ctrl-C or SIGTERM, then shuts down cleanly.
+pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
+    init_process(&args.log)?;
+    let overrides = Overrides {
+        listen: args.listen,
+        data_dir: Some(args.cache_dir),
+        object_store: Some(args.object_store),
+        metadata: Some(args.metadata),
+        broker_id: args.broker_id,
+        advertise: args.advertise,
+        fault_injection: args.fault_injection,
+    };
+    let config = Config::load(args.config.as_deref(), std::env::vars(), &overrides)?;
+    tracing::info!(config = ?config, "effective configuration");
+    let node = node::start(config.clone()).await?;
+    println!(
+        "silt broker listening on http://{} (broker id {}, cache: {}, object store: {}, metadata: {})",
+        node.addr,
+        node.broker_id,
+        config.storage.data_dir.display(),
+        node.object_store_url,
+        config.cluster.metadata
+    );
+    wait_for_signal().await;
+    eprintln!("shutting down: finishing in-flight requests and committing staged records");
+    node.shutdown().await
+}

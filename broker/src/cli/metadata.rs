@@ -1,0 +1,190 @@
+//! `silt metadata` (one voter of the metadata cluster) and `silt membership` (add, remove
+//! or show members).
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use silt_metadata::types::NodeStatus;
+use silt_metadata::wire::{AddLearner, Reply, SetVoters};
+use silt_metadata::{ClusterConfig, MetadataNode};
+
+use crate::cli::{MembershipCommand, MetadataArgs, init_process, wait_for_signal};
+
+/// Parses `1=HOST:PORT,2=HOST:PORT`.
+fn parse_peers(text: &str) -> anyhow::Result<BTreeMap<u64, String>> {
+    let mut peers = BTreeMap::new();
+    for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (id, addr) = item
+            .split_once('=')
+            .with_context(|| format!("--peers item {item:?} is not ID=HOST:PORT"))?;
+        let id: u64 = id
+            .trim()
+            .parse()
+            .with_context(|| format!("--peers item {item:?}: {id:?} is not a node id"))?;
+        if addr.trim().parse::<std::net::SocketAddr>().is_err() {
+            anyhow::bail!("--peers item {item:?}: {addr:?} is not HOST:PORT with an IP host");
+        }
+        if peers.insert(id, addr.trim().to_owned()).is_some() {
+            anyhow::bail!("--peers names node {id} twice");
+        }
+    }
+    if peers.is_empty() {
+        anyhow::bail!("--peers is empty; give every initial voter as ID=HOST:PORT");
+    }
+    Ok(peers)
+}
+
+/// Runs one metadata node until Ctrl-C or SIGTERM.
+pub async fn run(args: MetadataArgs) -> anyhow::Result<()> {
+    init_process(&args.log)?;
+    let peers = parse_peers(&args.peers)?;
+    if !peers.contains_key(&args.id) {
+        anyhow::bail!(
+            "--id {} is not among --peers ({:?})",
+            args.id,
+            peers.keys().collect::<Vec<_>>()
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on --listen {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let node = MetadataNode::open_cluster(ClusterConfig {
+        node_id: args.id,
+        data_dir: args.data_dir.clone(),
+        peers: peers.clone(),
+    })
+    .await
+    .context("cannot open the metadata node")?;
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let router = node.router();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    println!(
+        "silt metadata node {} listening on http://{addr} (data: {})",
+        args.id,
+        args.data_dir.display()
+    );
+    tokio::select! {
+        result = node.bootstrap(&peers) => result.context("cluster bootstrap failed")?,
+        () = wait_for_signal() => {
+            let _ = stop_tx.send(true);
+            let _ = server.await;
+            return node.shutdown().await.context("metadata node shutdown");
+        }
+    }
+    tracing::info!(
+        node_id = args.id,
+        "metadata node is part of an initialised cluster"
+    );
+    wait_for_signal().await;
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    node.shutdown().await.context("metadata node shutdown")
+}
+
+/// Posts a membership request to `base`, following one `NotLeader` redirect.
+async fn post_member<B: Serialize, T: DeserializeOwned>(
+    http: &reqwest::Client,
+    base: &str,
+    path: &str,
+    body: &B,
+) -> anyhow::Result<T> {
+    let mut url = base.trim_end_matches('/').to_owned();
+    for _ in 0..3 {
+        let reply: Reply<T> = http
+            .post(format!("{url}{path}"))
+            .json(body)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {url}"))?
+            .json()
+            .await
+            .with_context(|| format!("{url} did not answer the metadata protocol"))?;
+        match reply {
+            Ok(value) => return Ok(value),
+            Err(silt_metadata::wire::RemoteError::NotLeader {
+                leader_addr: Some(addr),
+                ..
+            }) => url = format!("http://{addr}"),
+            Err(error) => anyhow::bail!("{url} refused: {}", silt_metadata::Error::from(error)),
+        }
+    }
+    anyhow::bail!("no leader found from {base}")
+}
+
+async fn leader_status(http: &reqwest::Client, base: &str) -> anyhow::Result<NodeStatus> {
+    let base = base.trim_end_matches('/');
+    let status: NodeStatus = http
+        .get(format!("{base}/meta/v1/status"))
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {base}"))?
+        .json()
+        .await?;
+    if status.state != "Leader"
+        && let Some(addr) = &status.leader_addr
+    {
+        let leader: NodeStatus = http
+            .get(format!("http://{addr}/meta/v1/status"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        return Ok(leader);
+    }
+    Ok(status)
+}
+
+/// Runs a `silt membership` subcommand.
+pub async fn membership(command: MembershipCommand) -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let status = match command {
+        MembershipCommand::Show { metadata } => leader_status(&http, &metadata).await?,
+        MembershipCommand::Add { id, addr, metadata } => {
+            let before = leader_status(&http, &metadata).await?;
+            let _: NodeStatus = post_member(
+                &http,
+                &metadata,
+                "/meta/v1/members/learner",
+                &AddLearner {
+                    node_id: id,
+                    addr: addr.clone(),
+                },
+            )
+            .await?;
+            let mut voters = before.voters.clone();
+            if !voters.contains(&id) {
+                voters.push(id);
+            }
+            post_member(
+                &http,
+                &metadata,
+                "/meta/v1/members/voters",
+                &SetVoters { voters },
+            )
+            .await?
+        }
+        MembershipCommand::Remove { id, metadata } => {
+            let before = leader_status(&http, &metadata).await?;
+            let voters: Vec<u64> = before.voters.iter().copied().filter(|v| *v != id).collect();
+            post_member(
+                &http,
+                &metadata,
+                "/meta/v1/members/voters",
+                &SetVoters { voters },
+            )
+            .await?
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&status)?);
+    Ok(())
+}

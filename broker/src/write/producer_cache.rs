@@ -1,0 +1,69 @@
+//! The idempotent producers this broker has seen, with their newest known epoch, so a
+//! request from an unknown producer or a fenced epoch is refused **before** anything is
+//! staged (bad input writes nothing). The state machine stays the authority: it checks
+//! epoch and sequence again at commit, so a stale cache can only let through what the
+//! commit then refuses, never accept what it should not.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use silt_metadata::MetadataClient;
+
+use crate::write::WriteError;
+
+/// Producer id → newest epoch known.
+#[derive(Debug, Default)]
+pub struct ProducerCache {
+    epochs: Mutex<HashMap<u64, u32>>,
+}
+
+impl ProducerCache {
+    /// Checks `(producer_id, epoch)` against the cache, asking the metadata service when
+    /// the id is unknown or the epoch newer than the cached one.
+    pub async fn check(
+        &self,
+        metadata: &dyn MetadataClient,
+        producer_id: u64,
+        epoch: u32,
+    ) -> Result<(), CheckError> {
+        let cached = self
+            .epochs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&producer_id)
+            .copied();
+        let current = match cached {
+            Some(current) if epoch <= current => current,
+            _ => {
+                let view = metadata
+                    .producer(producer_id)
+                    .await
+                    .map_err(CheckError::Metadata)?
+                    .ok_or(CheckError::Write(WriteError::UnknownProducer))?;
+                self.epochs
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(producer_id, view.epoch);
+                view.epoch
+            }
+        };
+        if epoch < current {
+            return Err(CheckError::Write(WriteError::ProducerFenced {
+                current_epoch: current,
+            }));
+        }
+        if epoch > current {
+            return Err(CheckError::Write(WriteError::UnknownProducer));
+        }
+        Ok(())
+    }
+}
+
+/// Why a producer tag was refused.
+#[derive(Debug)]
+pub enum CheckError {
+    /// Refused on its merits.
+    Write(WriteError),
+    /// The metadata service could not be asked.
+    Metadata(silt_metadata::Error),
+}
