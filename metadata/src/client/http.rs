@@ -178,7 +178,7 @@ impl HttpClient {
                 )));
             }
             tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_millis(400));
+            backoff = (backoff * 2).min(Duration::from_millis(100));
         }
     }
 
