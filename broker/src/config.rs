@@ -397,9 +397,10 @@ impl Config {
                 ));
             }
         }
-        if !c.advertise.is_empty()
-            && !(c.advertise.starts_with("http://") || c.advertise.starts_with("https://"))
-        {
+        let advertise_ok = c.advertise.is_empty()
+            || c.advertise.starts_with("http://")
+            || c.advertise.starts_with("https://");
+        if !advertise_ok {
             problems.push(format!(
                 "cluster.advertise = {:?} is not a URL (http://HOST:PORT)",
                 c.advertise

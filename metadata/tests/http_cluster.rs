@@ -2,6 +2,8 @@
 //! bootstraps once, a client follows the leader, commits survive the leader's loss, and a
 //! watch wakes on another client's commit.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
