@@ -1,10 +1,13 @@
-//! Starting and stopping real silt processes for tests.
+//! Starting and stopping real silt processes for tests: one `silt dev` ([`Silt`]) or a
+//! multi-process cluster through `infra/local-cluster.sh` ([`Cluster`]).
 
+mod cluster;
 mod process;
 mod s3;
 
-pub use process::{Silt, SiltOptions, silt_binary};
-pub use s3::{S3Env, s3_env};
+pub use cluster::{Cluster, ClusterOptions, Role};
+pub use process::{Silt, SiltOptions, find_silt_binary, silt_binary, strip_test_env};
+pub use s3::{S3Env, s3_env, try_s3_env};
 
 /// A plain HTTP client for raw requests (installs the ring TLS provider reqwest needs).
 pub fn http_client() -> reqwest::Client {

@@ -8,23 +8,48 @@ use std::time::Duration;
 
 /// Path of the `silt` binary built by this cargo invocation (override with `SILT_BIN`).
 pub fn silt_binary() -> PathBuf {
-    if let Ok(path) = std::env::var("SILT_BIN") {
-        return PathBuf::from(path);
+    match find_silt_binary() {
+        Ok(path) => path,
+        Err(message) => panic!("{message}"),
     }
-    // The test executable lives in <target>/<profile>/deps/; the binary one level up.
+}
+
+/// Like [`silt_binary`], but an error names where it looked instead of panicking.
+pub fn find_silt_binary() -> Result<PathBuf, String> {
+    if let Ok(path) = std::env::var("SILT_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    // A test executable lives in <target>/<profile>/deps/, a binary of this crate (such as
+    // silt-faults) in <target>/<profile>/: `silt` is next to the latter.
     let exe = std::env::current_exe().unwrap_or_default();
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let path = profile_dir.join("silt");
-    assert!(
-        path.exists(),
-        "no silt binary at {}: build it first (cargo build -p silt-broker) or set SILT_BIN",
-        path.display()
-    );
-    path
+    let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    let candidates = [
+        dir.join("silt"),
+        dir.parent().map(|p| p.join("silt")).unwrap_or_default(),
+    ];
+    candidates
+        .iter()
+        .find(|path| path.is_file())
+        .cloned()
+        .ok_or_else(|| {
+            format!(
+                "no silt binary at {}: build it first (cargo build -p silt-broker) or set SILT_BIN",
+                candidates[1].display()
+            )
+        })
+}
+
+/// Removes the variables of the test suite's own settings (`SILT_FAULT*`, `SILT_KEEP_CLUSTER`) from a child's
+/// environment: silt refuses to start on a `SILT_` variable it does not know.
+pub fn strip_test_env(command: &mut Command) {
+    for (name, _) in std::env::vars_os() {
+        if name
+            .to_str()
+            .is_some_and(|n| n.starts_with("SILT_FAULT") || n == "SILT_KEEP_CLUSTER")
+        {
+            command.env_remove(name);
+        }
+    }
 }
 
 /// How to start a node.
@@ -61,6 +86,7 @@ impl Silt {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        strip_test_env(&mut command);
         if let Some(url) = &options.object_store {
             command.arg("--object-store").arg(url);
         }

@@ -33,13 +33,22 @@ impl S3Env {
 /// The shared server's settings. Panics with instructions when the run was not started by
 /// `scripts/test.sh`: an object-storage test must never pass without object storage.
 pub fn s3_env() -> S3Env {
+    match try_s3_env() {
+        Ok(env) => env,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+/// Like [`s3_env`], but an error says what is missing instead of panicking.
+pub fn try_s3_env() -> Result<S3Env, String> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
     let bucket = std::env::var("SILT_TEST_S3_BUCKET").ok();
     match (endpoint, bucket) {
-        (Some(endpoint), Some(bucket)) => S3Env { bucket, endpoint },
-        _ => panic!(
+        (Some(endpoint), Some(bucket)) => Ok(S3Env { bucket, endpoint }),
+        _ => Err(
             "this test needs the S3-compatible server: run the suite with scripts/test.sh \
              (it starts SeaweedFS on 127.0.0.1 and sets AWS_ENDPOINT_URL and SILT_TEST_S3_BUCKET)"
+                .to_owned(),
         ),
     }
 }

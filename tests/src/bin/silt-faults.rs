@@ -1,0 +1,113 @@
+//! `silt-faults`: runs seeded fault schedules against a fresh local cluster each
+//! (`infra/local-cluster.sh`), with producers and consumers running throughout, and checks
+//! every history. One line per seed; a failure prints its smallest counter-example, the
+//! schedule and the history file. Exit status 1 when any seed failed, 2 on bad usage.
+//!
+//! It needs the `silt` binary (next to this one, or `SILT_BIN`) and the S3-compatible server
+//! of the test suite (`AWS_*` and `SILT_TEST_S3_BUCKET`): `tests/run-faults.sh` sets both up.
+//!
+//! ```text
+//! silt-faults --seed 42                      # one schedule (rerun a failure)
+//! silt-faults --seeds 100 --first-seed 1000  # seeds 1000..1099
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use silt_tests::faults::{RunConfig, SplitMix64, run};
+
+/// Runs seeded fault schedules on a local silt cluster and checks every history.
+#[derive(Debug, Parser)]
+#[command(name = "silt-faults", version)]
+struct Args {
+    /// Run this one seed.
+    #[arg(long, conflicts_with_all = ["seeds", "first_seed"])]
+    seed: Option<u64>,
+    /// Run this many seeds in a row (default 1).
+    #[arg(long)]
+    seeds: Option<u64>,
+    /// The first of `--seeds` (default: random, printed).
+    #[arg(long)]
+    first_seed: Option<u64>,
+    /// Seconds of workload under faults per seed.
+    #[arg(long, default_value_t = 20)]
+    duration: u64,
+    /// Where history files go (default: <tmp>/silt-faults); only failures' are kept unless
+    /// --keep-histories.
+    #[arg(long)]
+    history_dir: Option<PathBuf>,
+    /// Keep the history of passing seeds too.
+    #[arg(long)]
+    keep_histories: bool,
+    /// Stop at the first failing seed.
+    #[arg(long)]
+    fail_fast: bool,
+    /// Print the schedule and each fault as it is applied.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+fn random_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    SplitMix64::new(nanos ^ u64::from(std::process::id())).next_u64() % 1_000_000_000
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    if std::env::var("AWS_ENDPOINT_URL").is_err() || std::env::var("SILT_TEST_S3_BUCKET").is_err() {
+        eprintln!(
+            "silt-faults needs the S3-compatible server of the test suite (AWS_ENDPOINT_URL, \
+             SILT_TEST_S3_BUCKET): run it through tests/run-faults.sh"
+        );
+        return ExitCode::from(2);
+    }
+    let seeds: Vec<u64> = match (args.seed, args.seeds) {
+        (Some(seed), _) => vec![seed],
+        (None, count) => {
+            let first = args.first_seed.unwrap_or_else(random_seed);
+            let count = count.unwrap_or(1);
+            println!("seeds {first}..{}", first + count);
+            (first..first + count).collect()
+        }
+    };
+    let history_dir = args
+        .history_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("silt-faults"));
+    let mut failed = Vec::new();
+    for seed in seeds {
+        let config = RunConfig {
+            duration: Duration::from_secs(args.duration),
+            history_dir: Some(history_dir.clone()),
+            keep_passing_histories: args.keep_histories,
+            verbose: args.verbose,
+            ..RunConfig::new(seed)
+        };
+        match run(config).await {
+            Ok(outcome) if outcome.ok() => println!("{}", outcome.line()),
+            Ok(outcome) => {
+                println!("{outcome}");
+                failed.push(seed);
+            }
+            Err(error) => {
+                println!("seed {seed}: ERROR: {error:#}\nrerun: silt-faults --seed {seed}");
+                failed.push(seed);
+            }
+        }
+        if args.fail_fast && !failed.is_empty() {
+            break;
+        }
+    }
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        println!("failed seeds: {failed:?}");
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,475 @@
+//! Seeded fault schedules: the same seed (and duration and cluster size) always gives the
+//! same list of timed faults, so a failing run is rerun with `silt-faults --seed S`.
+//!
+//! Faults, each with its own length: `kill -9` of a broker and its restart (sometimes on a
+//! wiped cache dir), `kill -9` of the metadata leader and its restart, SIGSTOP/SIGCONT of a
+//! broker or a metadata node for longer than a broker lease (assumed 3 s: pauses last
+//! 4–6 s), object-store error bursts (error rate 0.2–0.6 for 1–3 s), latency spikes (200–1500
+//! ms extra per object-store request for 1–4 s) and a full cache disk (`spool_budget_bytes`
+//! 1 for 1–3 s) on one broker.
+//!
+//! The generator keeps the cluster available: at most a minority of the metadata nodes is
+//! down or paused at once (one of three), never every broker (at most all but one), and one
+//! fault at a time per broker (two injected settings on one broker would overwrite each
+//! other). A fault's slot includes a margin for its restart. The executor
+//! ([`super::runner`]) enforces the same limits at run time, delaying a fault whose target
+//! is still recovering.
+
+use std::fmt;
+use std::time::Duration;
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny, fast, well-mixed deterministic generator.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[0, n)` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            return 0;
+        }
+        // Lemire's multiply-shift; the bias is below 2^-64 * n, irrelevant here.
+        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
+    }
+
+    /// Uniform in `[low, high]`.
+    pub fn between(&mut self, low: u64, high: u64) -> u64 {
+        low + self.below(high.saturating_sub(low) + 1)
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    /// A duration uniform in `[low_ms, high_ms]` milliseconds.
+    pub fn millis(&mut self, low_ms: u64, high_ms: u64) -> Duration {
+        Duration::from_millis(self.between(low_ms, high_ms))
+    }
+}
+
+/// One fault. Brokers and metadata nodes are numbered from 1.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// `kill -9` a broker, keep it down for `down`, wipe its cache dir if asked, restart it.
+    KillBroker {
+        /// Broker.
+        broker: usize,
+        /// How long it stays down.
+        down: Duration,
+        /// Whether its cache dir (spool and read cache) is deleted before the restart.
+        wipe_cache: bool,
+    },
+    /// `kill -9` the node that leads the metadata service at that moment, restart it after
+    /// `down`.
+    KillMetadataLeader {
+        /// How long it stays down.
+        down: Duration,
+    },
+    /// SIGSTOP a broker, SIGCONT after `pause`.
+    PauseBroker {
+        /// Broker.
+        broker: usize,
+        /// How long it stays stopped.
+        pause: Duration,
+    },
+    /// SIGSTOP a metadata node (the leader of that moment when `node` is None), SIGCONT after
+    /// `pause`.
+    PauseMetadata {
+        /// Node, or None for the current leader.
+        node: Option<usize>,
+        /// How long it stays stopped.
+        pause: Duration,
+    },
+    /// Object-store requests of one broker fail at `error_rate` for `length`.
+    ObjectStoreErrors {
+        /// Broker.
+        broker: usize,
+        /// Probability that one object-store request fails.
+        error_rate: f64,
+        /// How long.
+        length: Duration,
+    },
+    /// Object-store requests of one broker take `extra_latency_ms` longer for `length`.
+    LatencySpike {
+        /// Broker.
+        broker: usize,
+        /// Added to each object-store request.
+        extra_latency_ms: u64,
+        /// How long.
+        length: Duration,
+    },
+    /// One broker's cache disk is full (`spool_budget_bytes` 1): produce answers 503
+    /// `overloaded` for `length`.
+    FullDisk {
+        /// Broker.
+        broker: usize,
+        /// How long.
+        length: Duration,
+    },
+}
+
+/// What a fault occupies while it lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// One broker; `down` when it stops answering (killed or paused).
+    Broker {
+        /// Broker.
+        broker: usize,
+        /// Killed or paused (counts against "never all brokers").
+        down: bool,
+    },
+    /// One metadata node (counts against "at most a minority").
+    Metadata,
+}
+
+impl Fault {
+    /// How long the fault lasts (before its recovery begins).
+    pub fn length(&self) -> Duration {
+        match self {
+            Fault::KillBroker { down, .. } | Fault::KillMetadataLeader { down } => *down,
+            Fault::PauseBroker { pause, .. } | Fault::PauseMetadata { pause, .. } => *pause,
+            Fault::ObjectStoreErrors { length, .. }
+            | Fault::LatencySpike { length, .. }
+            | Fault::FullDisk { length, .. } => *length,
+        }
+    }
+
+    /// What it occupies.
+    pub fn target(&self) -> Target {
+        match self {
+            Fault::KillBroker { broker, .. } | Fault::PauseBroker { broker, .. } => {
+                Target::Broker {
+                    broker: *broker,
+                    down: true,
+                }
+            }
+            Fault::ObjectStoreErrors { broker, .. }
+            | Fault::LatencySpike { broker, .. }
+            | Fault::FullDisk { broker, .. } => Target::Broker {
+                broker: *broker,
+                down: false,
+            },
+            Fault::KillMetadataLeader { .. } | Fault::PauseMetadata { .. } => Target::Metadata,
+        }
+    }
+
+    /// Time the target needs after the fault's length before another fault may hit it (a
+    /// restart takes a few seconds).
+    pub fn recovery_margin(&self) -> Duration {
+        match self {
+            Fault::KillBroker { .. } | Fault::KillMetadataLeader { .. } => Duration::from_secs(3),
+            Fault::PauseBroker { .. } | Fault::PauseMetadata { .. } => Duration::from_secs(1),
+            _ => Duration::from_millis(200),
+        }
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = |d: &Duration| format!("{:.1} s", d.as_secs_f64());
+        match self {
+            Fault::KillBroker {
+                broker,
+                down,
+                wipe_cache,
+            } => write!(
+                f,
+                "kill -9 broker {broker}, down {}{}",
+                secs(down),
+                if *wipe_cache { ", cache dir wiped" } else { "" }
+            ),
+            Fault::KillMetadataLeader { down } => {
+                write!(f, "kill -9 the metadata leader, down {}", secs(down))
+            }
+            Fault::PauseBroker { broker, pause } => {
+                write!(f, "SIGSTOP broker {broker} for {}", secs(pause))
+            }
+            Fault::PauseMetadata { node: None, pause } => {
+                write!(f, "SIGSTOP the metadata leader for {}", secs(pause))
+            }
+            Fault::PauseMetadata {
+                node: Some(node),
+                pause,
+            } => write!(f, "SIGSTOP metadata node {node} for {}", secs(pause)),
+            Fault::ObjectStoreErrors {
+                broker,
+                error_rate,
+                length,
+            } => write!(
+                f,
+                "object-store errors at rate {error_rate:.2} on broker {broker} for {}",
+                secs(length)
+            ),
+            Fault::LatencySpike {
+                broker,
+                extra_latency_ms,
+                length,
+            } => write!(
+                f,
+                "object-store latency +{extra_latency_ms} ms on broker {broker} for {}",
+                secs(length)
+            ),
+            Fault::FullDisk { broker, length } => {
+                write!(f, "full cache disk on broker {broker} for {}", secs(length))
+            }
+        }
+    }
+}
+
+/// A fault and when it starts, from the beginning of the workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduledFault {
+    /// Start time.
+    pub at: Duration,
+    /// The fault.
+    pub fault: Fault,
+}
+
+/// A seeded list of faults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    /// The seed it came from.
+    pub seed: u64,
+    /// How long the workload runs under faults; everything is healed after that.
+    pub duration: Duration,
+    /// Faults by start time.
+    pub faults: Vec<ScheduledFault>,
+}
+
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "seed {}: {} faults over {} s",
+            self.seed,
+            self.faults.len(),
+            self.duration.as_secs()
+        )?;
+        for scheduled in &self.faults {
+            writeln!(
+                f,
+                "  t={:>5.1}s {}",
+                scheduled.at.as_secs_f64(),
+                scheduled.fault
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The kinds, with their weights in the draw.
+const KINDS: &[(u8, u64)] = &[
+    (0, 3), // kill broker
+    (1, 2), // kill metadata leader
+    (2, 2), // pause broker
+    (3, 2), // pause metadata node
+    (4, 2), // object-store errors
+    (5, 2), // latency spike
+    (6, 1), // full disk
+];
+
+fn draw(rng: &mut SplitMix64, brokers: usize, metadata_nodes: usize) -> Fault {
+    let total: u64 = KINDS.iter().map(|(_, w)| w).sum();
+    let mut pick = rng.below(total);
+    let mut kind = 0;
+    for (k, weight) in KINDS {
+        if pick < *weight {
+            kind = *k;
+            break;
+        }
+        pick -= weight;
+    }
+    let broker = 1 + rng.below(brokers as u64) as usize;
+    match kind {
+        0 => Fault::KillBroker {
+            broker,
+            down: rng.millis(500, 3000),
+            wipe_cache: rng.chance(0.3),
+        },
+        1 => Fault::KillMetadataLeader {
+            down: rng.millis(1000, 4000),
+        },
+        2 => Fault::PauseBroker {
+            broker,
+            pause: rng.millis(4000, 6000),
+        },
+        3 => {
+            let node = if rng.chance(0.5) {
+                None
+            } else {
+                Some(1 + rng.below(metadata_nodes as u64) as usize)
+            };
+            Fault::PauseMetadata {
+                node,
+                pause: rng.millis(4000, 6000),
+            }
+        }
+        4 => Fault::ObjectStoreErrors {
+            broker,
+            error_rate: 0.2 + 0.4 * rng.unit(),
+            length: rng.millis(1000, 3000),
+        },
+        5 => Fault::LatencySpike {
+            broker,
+            extra_latency_ms: rng.between(200, 1500),
+            length: rng.millis(1000, 4000),
+        },
+        _ => Fault::FullDisk {
+            broker,
+            length: rng.millis(1000, 3000),
+        },
+    }
+}
+
+impl Schedule {
+    /// The schedule of `seed` for a workload of `duration` on a cluster of `brokers` brokers
+    /// and `metadata_nodes` metadata nodes. Faults start between 1 s and `duration` − 2 s.
+    pub fn generate(seed: u64, duration: Duration, brokers: usize, metadata_nodes: usize) -> Self {
+        let mut rng = SplitMix64::new(seed);
+        let max_metadata_down = metadata_nodes.saturating_sub(1) / 2;
+        let max_brokers_down = brokers.saturating_sub(1);
+        // (start, end including the recovery margin, target) of every accepted fault
+        let mut taken: Vec<(Duration, Duration, Target)> = Vec::new();
+        let mut faults = Vec::new();
+        let last_start = duration.saturating_sub(Duration::from_secs(2));
+        let mut at = rng.millis(1000, 2500);
+        while at < last_start {
+            for _try in 0..6 {
+                let fault = draw(&mut rng, brokers, metadata_nodes);
+                let end = at + fault.length() + fault.recovery_margin();
+                let overlapping: Vec<Target> = taken
+                    .iter()
+                    .filter(|(start, stop, _)| *start < end && at < *stop)
+                    .map(|(_, _, target)| *target)
+                    .collect();
+                let allowed = match fault.target() {
+                    Target::Metadata => {
+                        overlapping
+                            .iter()
+                            .filter(|t| **t == Target::Metadata)
+                            .count()
+                            < max_metadata_down
+                    }
+                    Target::Broker { broker, down } => {
+                        let busy = overlapping
+                            .iter()
+                            .any(|t| matches!(t, Target::Broker { broker: b, .. } if *b == broker));
+                        let brokers_down = overlapping
+                            .iter()
+                            .filter(|t| matches!(t, Target::Broker { down: true, .. }))
+                            .count();
+                        !busy && (!down || brokers_down < max_brokers_down)
+                    }
+                };
+                if allowed {
+                    taken.push((at, end, fault.target()));
+                    faults.push(ScheduledFault { at, fault });
+                    break;
+                }
+            }
+            at += rng.millis(300, 2500);
+        }
+        Schedule {
+            seed,
+            duration,
+            faults,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splitmix64_matches_the_reference_output() {
+        // First outputs for seed 1234567 of the reference implementation (Vigna's splitmix64.c).
+        let mut rng = SplitMix64::new(1234567);
+        assert_eq!(rng.next_u64(), 6457827717110365317);
+        assert_eq!(rng.next_u64(), 3203168211198807973);
+        assert_eq!(rng.next_u64(), 9817491932198370423);
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_schedule() {
+        let a = Schedule::generate(42, Duration::from_secs(20), 3, 3);
+        let b = Schedule::generate(42, Duration::from_secs(20), 3, 3);
+        let c = Schedule::generate(43, Duration::from_secs(20), 3, 3);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert!(!a.faults.is_empty());
+    }
+
+    #[test]
+    fn schedules_keep_a_metadata_majority_and_a_broker_up() {
+        let mut kinds = std::collections::HashSet::new();
+        for seed in 0..500 {
+            let schedule = Schedule::generate(seed, Duration::from_secs(60), 3, 3);
+            for (i, a) in schedule.faults.iter().enumerate() {
+                kinds.insert(std::mem::discriminant(&a.fault));
+                assert!(a.at >= Duration::from_secs(1), "{schedule}");
+                assert!(a.at < Duration::from_secs(58), "{schedule}");
+                let end = |s: &ScheduledFault| s.at + s.fault.length() + s.fault.recovery_margin();
+                let during: Vec<&ScheduledFault> = schedule.faults[..i]
+                    .iter()
+                    .filter(|b| b.at < end(a) && a.at < end(b))
+                    .collect();
+                let metadata = during
+                    .iter()
+                    .filter(|b| b.fault.target() == Target::Metadata)
+                    .count();
+                if a.fault.target() == Target::Metadata {
+                    assert_eq!(metadata, 0, "two metadata faults at once: {schedule}");
+                }
+                if let Target::Broker { broker, down } = a.fault.target() {
+                    for b in &during {
+                        assert!(
+                            !matches!(b.fault.target(), Target::Broker { broker: x, .. } if x == broker),
+                            "two faults on broker {broker} at once: {schedule}"
+                        );
+                    }
+                    let down_now = during
+                        .iter()
+                        .filter(|b| matches!(b.fault.target(), Target::Broker { down: true, .. }))
+                        .count();
+                    assert!(!down || down_now < 2, "every broker down: {schedule}");
+                }
+                match &a.fault {
+                    Fault::PauseBroker { pause, .. } | Fault::PauseMetadata { pause, .. } => {
+                        assert!(
+                            *pause >= Duration::from_secs(4) && *pause <= Duration::from_secs(6)
+                        );
+                    }
+                    Fault::ObjectStoreErrors { error_rate, .. } => {
+                        assert!((0.2..=0.6).contains(error_rate));
+                    }
+                    Fault::LatencySpike {
+                        extra_latency_ms, ..
+                    } => assert!((200..=1500).contains(extra_latency_ms)),
+                    _ => {}
+                }
+            }
+        }
+        assert_eq!(kinds.len(), 7, "every kind of fault is drawn");
+    }
+}
