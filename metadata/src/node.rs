@@ -285,11 +285,13 @@ impl MetadataNode {
 
 /// openraft's configuration: snapshots every [`SNAPSHOT_EVERY_ENTRIES`]; small timeouts
 /// for a lone voter (it elects itself fast after a restart); for a cluster, a heartbeat
-/// every 100 ms and an election after 600–1200 ms of silence (a leader lost is replaced
-/// within about a second, while a busy 2-core host does not trigger spurious elections).
+/// every 100 ms and an election after 400–800 ms of silence. Followers refuse to vote
+/// while their leader's lease (the longest election timeout) runs, so a lost leader is
+/// replaced within about 0.8–1.6 s (measured in bench/RESULTS.md), while a busy 2-core
+/// host does not trigger spurious elections.
 fn raft_config(cluster: bool) -> Result<Config> {
     let (heartbeat_interval, election_timeout_min, election_timeout_max) = if cluster {
-        (100, 600, 1200)
+        (100, 400, 800)
     } else {
         (50, 150, 300)
     };

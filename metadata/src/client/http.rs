@@ -30,7 +30,11 @@ use crate::wire::{ReadQuery, ReadReply, RemoteError, Reply, WatchReply};
 /// How long one call keeps trying nodes before it fails.
 pub const CALL_BUDGET: Duration = Duration::from_secs(8);
 /// How long one HTTP request may take (a paused node must not hold a call for long).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a node that failed a request is tried only after the others, and not
+/// followed to by a redirect (a paused leader keeps being named by the followers until
+/// they elect another; following them back to it would cost a timeout each time).
+const SUSPECT_FOR: Duration = Duration::from_secs(3);
 /// How long a watch long-poll waits on the server.
 const WATCH_WAIT: Duration = Duration::from_secs(10);
 /// Redirects followed in a row before trying the next node.
@@ -47,6 +51,8 @@ struct Inner {
     endpoints: Vec<String>,
     /// The node that answered last (most likely the leader).
     preferred: Mutex<Option<String>>,
+    /// Nodes that failed a request recently, and when.
+    suspects: Mutex<std::collections::HashMap<String, Instant>>,
     http: reqwest::Client,
     applied_tx: watch::Sender<u64>,
     watcher: Mutex<Option<JoinHandle<()>>>,
@@ -108,6 +114,7 @@ impl HttpClient {
             inner: Arc::new(Inner {
                 endpoints,
                 preferred: Mutex::new(None),
+                suspects: Mutex::new(std::collections::HashMap::new()),
                 http,
                 applied_tx,
                 watcher: Mutex::new(None),
@@ -144,15 +151,22 @@ impl HttpClient {
                     match self.inner.post::<Req, Resp>(&url, path, body).await {
                         Ok(Ok(reply)) => {
                             self.inner.prefer(&url);
+                            self.inner
+                                .suspects
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .remove(&url);
                             return Ok(reply);
                         }
                         Ok(Err(RemoteError::NotLeader {
                             leader_addr: Some(addr),
                             ..
-                        })) if redirects < MAX_REDIRECTS && base_url(&addr) != url => {
+                        })) if redirects < MAX_REDIRECTS
+                            && base_url(&addr) != url
+                            && !self.inner.is_suspect(&base_url(&addr)) =>
+                        {
                             redirects += 1;
                             url = base_url(&addr);
-                            self.inner.prefer(&url);
                         }
                         Ok(Err(error)) => {
                             let error = Error::from(error);
@@ -164,6 +178,7 @@ impl HttpClient {
                         }
                         Err(transport) => {
                             last_failure = format!("{url}: {transport}");
+                            self.inner.suspect(&url);
                             break;
                         }
                     }
@@ -195,7 +210,7 @@ impl HttpClient {
 }
 
 impl Inner {
-    /// Nodes to try, the preferred one first.
+    /// Nodes to try: the preferred one first, recently failed ones last.
     fn candidates(&self) -> Vec<String> {
         let preferred = self
             .preferred
@@ -211,7 +226,26 @@ impl Inner {
                 out.push(endpoint.clone());
             }
         }
+        // Stable: the preferred node stays first among the healthy ones.
+        out.sort_by_key(|url| self.is_suspect(url));
         out
+    }
+
+    /// Marks `url` as recently failed.
+    fn suspect(&self, url: &str) {
+        self.suspects
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(url.to_owned(), Instant::now());
+    }
+
+    /// Whether `url` failed within [`SUSPECT_FOR`].
+    fn is_suspect(&self, url: &str) -> bool {
+        self.suspects
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(url)
+            .is_some_and(|at| at.elapsed() < SUSPECT_FOR)
     }
 
     fn prefer(&self, url: &str) {

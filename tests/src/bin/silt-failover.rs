@@ -41,7 +41,7 @@ type Acks = Arc<Mutex<Vec<(Instant, u64)>>>;
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let cluster = Arc::new(blocking({ move || Cluster::up("failover") }).await?);
+    let cluster = Arc::new(blocking(move || Cluster::up("failover")).await?);
     let urls = cluster.broker_urls();
     let admin = Admin::new(Client::new(urls[0].clone())?);
     admin
