@@ -72,8 +72,16 @@ pub async fn run(args: MetadataArgs) -> anyhow::Result<()> {
         args.id,
         args.data_dir.display()
     );
+    let bootstrap = async {
+        if args.join {
+            tracing::info!(node_id = args.id, "waiting to be added to a cluster (--join)");
+            std::future::pending::<silt_metadata::Result<()>>().await
+        } else {
+            node.bootstrap(&peers).await
+        }
+    };
     tokio::select! {
-        result = node.bootstrap(&peers) => result.context("cluster bootstrap failed")?,
+        result = bootstrap => result.context("cluster bootstrap failed")?,
         () = wait_for_signal() => {
             let _ = stop_tx.send(true);
             let _ = server.await;

@@ -127,6 +127,10 @@ pub struct MetadataArgs {
     /// Directory of the Raft log and snapshots.
     #[arg(long)]
     pub data_dir: PathBuf,
+    /// Join a running cluster instead of initialising one: never bootstrap, wait to be
+    /// added with `silt membership add` (--peers then only needs this node, ID=HOST:PORT).
+    #[arg(long)]
+    pub join: bool,
     /// Log filter (tracing EnvFilter syntax).
     #[arg(long, env = "SILT_LOG", default_value = "info,openraft=warn")]
     pub log: String,

@@ -1,0 +1,168 @@
+//! Membership changes of the metadata cluster with the documented commands: a fourth node
+//! started with `--join` is added with `silt membership add` (learner, caught up, voter),
+//! then an original voter is removed with `silt membership remove`; the cluster keeps
+//! committing through a broker, and the removed node's loss no longer matters.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use silt_tests::harness::{Cluster, ClusterOptions, Role, http_client, silt_binary, strip_test_env};
+
+/// A `silt metadata --join` process, killed on drop.
+struct Joiner(Child);
+
+impl Drop for Joiner {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Runs `silt membership …` and returns its JSON output (the leader's status).
+fn membership(args: &[&str]) -> Value {
+    let mut command = Command::new(silt_binary());
+    strip_test_env(&mut command);
+    let output = command
+        .arg("membership")
+        .args(args)
+        .output()
+        .expect("run silt membership");
+    assert!(
+        output.status.success(),
+        "silt membership {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON status")
+}
+
+fn voters(status: &Value) -> Vec<u64> {
+    status["voters"]
+        .as_array()
+        .map(|v| v.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default()
+}
+
+async fn produce(http: &reqwest::Client, broker: &str, value: u64) -> u64 {
+    let answer: Value = http
+        .post(format!("{broker}/v1/topics/m/records"))
+        .json(&json!({"records": [{"value": value}]}))
+        .send()
+        .await
+        .expect("produce")
+        .json()
+        .await
+        .expect("produce answer");
+    answer["offsets"][0]["offset"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no offset in {answer}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_joins_and_a_voter_leaves() {
+    let cluster = tokio::task::spawn_blocking(|| {
+        Cluster::up_with(
+            "membership",
+            ClusterOptions {
+                brokers: 1,
+                ..ClusterOptions::default()
+            },
+        )
+    })
+    .await
+    .expect("cluster task")
+    .expect("cluster up");
+    let http = http_client();
+    let broker = cluster.broker_url(1);
+    let created = http
+        .post(format!("{broker}/v1/topics"))
+        .json(&json!({"name": "m", "partitions": 1}))
+        .send()
+        .await
+        .expect("create topic");
+    assert_eq!(created.status(), 201);
+    assert_eq!(produce(&http, &broker, 0).await, 0);
+
+    // Node 4 joins.
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut command = Command::new(silt_binary());
+    strip_test_env(&mut command);
+    let joiner = Joiner(
+        command
+            .args(["metadata", "--id", "4", "--listen", &addr, "--join"])
+            .arg("--peers")
+            .arg(format!("4={addr}"))
+            .arg("--data-dir")
+            .arg(data.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start node 4"),
+    );
+    let any = cluster.metadata_url(1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let added = loop {
+        // Node 4 may still be binding its port: retry until it answers.
+        let mut command = Command::new(silt_binary());
+        strip_test_env(&mut command);
+        let output = command
+            .args(["membership", "add", "--id", "4", "--addr", &addr, "--metadata", &any])
+            .output()
+            .expect("run silt membership add");
+        if output.status.success() {
+            break serde_json::from_slice::<Value>(&output.stdout).expect("JSON status");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "membership add never succeeded: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(voters(&added), [1, 2, 3, 4]);
+    assert_eq!(produce(&http, &broker, 1).await, 1);
+    // Node 4 has the whole log applied.
+    let status: Value = http
+        .get(format!("http://{addr}/meta/v1/status"))
+        .send()
+        .await
+        .expect("node 4 status")
+        .json()
+        .await
+        .expect("node 4 status JSON");
+    assert!(status["last_applied"].as_u64().unwrap_or(0) > 0, "{status}");
+
+    // Node 1 leaves; then it can die without costing a majority of the new voter set.
+    let removed = membership(&["remove", "--id", "1", "--metadata", &cluster.metadata_url(2)]);
+    assert_eq!(voters(&removed), [2, 3, 4]);
+    let shown = membership(&["show", "--metadata", &cluster.metadata_url(3)]);
+    assert_eq!(voters(&shown), [2, 3, 4]);
+    let c = std::sync::Arc::new(cluster);
+    let killer = c.clone();
+    tokio::task::spawn_blocking(move || killer.kill9(Role::Metadata, 1))
+        .await
+        .expect("kill task")
+        .expect("kill node 1");
+    // Node 1 is no longer a voter, so losing node 2 as well leaves {3, 4}: still a
+    // majority of the voters {2, 3, 4}. (Before the change, losing 1 and 2 would have
+    // stopped the cluster.)
+    let killer = c.clone();
+    tokio::task::spawn_blocking(move || killer.kill9(Role::Metadata, 2))
+        .await
+        .expect("kill task")
+        .expect("kill node 2");
+    let offset = tokio::time::timeout(Duration::from_secs(30), produce(&http, &broker, 2))
+        .await
+        .expect("a commit with nodes 3 and 4 only");
+    assert_eq!(offset, 2);
+    drop(joiner);
+}
