@@ -4,12 +4,11 @@
 //! never overwritten. When the name is taken (a retried PUT whose first attempt landed,
 //! or recovery re-uploading a spooled segment), the existing object is read back: equal
 //! bytes mean the upload already happened (`Ok`), different bytes are a real collision
-//! ([`Error::AlreadyExists`]). Only `Generic` errors (transient by elimination) are retried
-//! here, at most [`MAX_ATTEMPTS`] times with exponential backoff; `NotFound`,
+//! ([`Error::AlreadyExists`]). Only `Generic` errors (transient by elimination) and
+//! attempts that time out are retried here, at most [`MAX_ATTEMPTS`] times with exponential
+//! backoff (`store::retry`); `NotFound`,
 //! `AlreadyExists` and `Precondition` are never retried. S3 also retries inside
 //! `object_store` (its `RetryConfig`).
-
-use std::time::Duration;
 
 use bytes::Bytes;
 use object_store::path::Path;
@@ -18,11 +17,11 @@ use tracing::Instrument;
 
 use crate::error::{Error, Result};
 use crate::store::ObjectStoreHandle;
+use crate::store::retry::{RetryPolicy, retrying};
 
-/// Attempts made for a PUT failing with a generic (possibly transient) error.
+/// Attempts made for a PUT failing with a generic (possibly transient) error or a
+/// timeout (see [`RetryPolicy::for_bytes`]).
 pub const MAX_ATTEMPTS: u32 = 5;
-/// Backoff before the second attempt; doubled for each later one.
-const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Uploads `bytes` to `path` if absent; idempotent for identical bytes.
 pub async fn upload_segment(store: &ObjectStoreHandle, path: &Path, bytes: Bytes) -> Result<()> {
@@ -31,33 +30,33 @@ pub async fn upload_segment(store: &ObjectStoreHandle, path: &Path, bytes: Bytes
 }
 
 async fn upload_with_retry(store: &ObjectStoreHandle, path: &Path, bytes: Bytes) -> Result<()> {
-    let mut backoff = FIRST_BACKOFF;
-    let mut attempt = 1;
-    loop {
+    let policy = RetryPolicy::for_bytes(bytes.len() as u64);
+    let put = retrying("segment PUT", policy, || {
         let options = PutOptions {
             mode: PutMode::Create,
             ..PutOptions::default()
         };
-        let payload = PutPayload::from_bytes(bytes.clone());
-        match store.store.put_opts(path, payload, options).await {
-            Ok(_) => return Ok(()),
-            Err(
-                object_store::Error::AlreadyExists { .. }
-                | object_store::Error::Precondition { .. },
-            ) => return compare_existing(store, path, &bytes).await,
-            Err(error @ object_store::Error::Generic { .. }) if attempt < MAX_ATTEMPTS => {
-                tracing::warn!(attempt, %error, "segment upload failed, retrying");
-                tokio::time::sleep(backoff).await;
-                backoff *= 2;
-                attempt += 1;
-            }
-            Err(error) => return Err(error.into()),
-        }
+        store
+            .store
+            .put_opts(path, PutPayload::from_bytes(bytes.clone()), options)
+    })
+    .await;
+    match put {
+        Ok(_) => Ok(()),
+        Err(
+            object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. },
+        ) => compare_existing(store, path, &bytes).await,
+        Err(error) => Err(error.into()),
     }
 }
 
 async fn compare_existing(store: &ObjectStoreHandle, path: &Path, bytes: &Bytes) -> Result<()> {
-    let existing = store.store.get(path).await?.bytes().await?;
+    let existing = retrying(
+        "segment GET (upload check)",
+        RetryPolicy::for_bytes(bytes.len() as u64),
+        || async { store.store.get(path).await?.bytes().await },
+    )
+    .await?;
     if existing == *bytes {
         tracing::info!("segment already uploaded with identical bytes");
         Ok(())

@@ -7,7 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use silt_tests::harness::{Cluster, ClusterOptions, Role, http_client, silt_binary, strip_test_env};
+use silt_tests::harness::{
+    Cluster, ClusterOptions, Role, http_client, silt_binary, strip_test_env,
+};
 
 /// A `silt metadata --join` process, killed on drop.
 struct Joiner(Child);
@@ -115,7 +117,16 @@ async fn a_node_joins_and_a_voter_leaves() {
         let mut command = Command::new(silt_binary());
         strip_test_env(&mut command);
         let output = command
-            .args(["membership", "add", "--id", "4", "--addr", &addr, "--metadata", &any])
+            .args([
+                "membership",
+                "add",
+                "--id",
+                "4",
+                "--addr",
+                &addr,
+                "--metadata",
+                &any,
+            ])
             .output()
             .expect("run silt membership add");
         if output.status.success() {
@@ -142,7 +153,13 @@ async fn a_node_joins_and_a_voter_leaves() {
     assert!(status["last_applied"].as_u64().unwrap_or(0) > 0, "{status}");
 
     // Node 1 leaves; then it can die without costing a majority of the new voter set.
-    let removed = membership(&["remove", "--id", "1", "--metadata", &cluster.metadata_url(2)]);
+    let removed = membership(&[
+        "remove",
+        "--id",
+        "1",
+        "--metadata",
+        &cluster.metadata_url(2),
+    ]);
     assert_eq!(voters(&removed), [2, 3, 4]);
     let shown = membership(&["show", "--metadata", &cluster.metadata_url(3)]);
     assert_eq!(voters(&shown), [2, 3, 4]);

@@ -34,6 +34,7 @@ use crate::cache::memory::ChunkCache;
 use crate::error::{Error, Result};
 use crate::store::ObjectStoreHandle;
 use crate::store::paths::segment_id;
+use crate::store::retry::{RetryPolicy, retrying};
 use crate::wal::SegmentSpool;
 
 /// Default bound on background prefetch reads in flight.
@@ -293,7 +294,14 @@ impl ChunkReader {
             return self.read_via_segment(object, position, length).await;
         }
         let end = position.saturating_add(u64::from(length));
-        let bytes = self.counted_get(self.store.store.get_range(&path, position..end).await)?;
+        let bytes = self.counted_get(
+            retrying(
+                "chunk GET",
+                RetryPolicy::for_bytes(u64::from(length)),
+                || self.store.store.get_range(&path, position..end),
+            )
+            .await,
+        )?;
         check_len(&bytes, object, position, length)?;
         // Only verified chunks enter the caches; a corrupt one is returned for the
         // caller's decode to reject, and is read again next time.
@@ -359,10 +367,10 @@ impl ChunkReader {
     /// cache (each a copy, so no cached chunk pins the segment buffer).
     async fn fetch_segment(&self, object: &str) -> Result<Bytes> {
         let path = Path::parse(object).map_err(|error| Error::ObjectStore(error.into()))?;
-        let segment = match self.store.store.get(&path).await {
-            Ok(result) => result.bytes().await,
-            Err(error) => Err(error),
-        };
+        let segment = retrying("segment GET", RetryPolicy::for_bytes(8 << 20), || async {
+            self.store.store.get(&path).await?.bytes().await
+        })
+        .await;
         let segment = self.counted_get(segment)?;
         let chunks = crate::segment::read_footer(&segment)?;
         for chunk in &chunks {

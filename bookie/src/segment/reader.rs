@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::record::Record;
 use crate::segment::footer::{ChunkInfo, FooterRead, SUFFIX_READ_LEN, parse_footer, read_footer};
 use crate::store::ObjectStoreHandle;
+use crate::store::retry::{RetryPolicy, retrying};
 
 /// The bytes of `chunk` inside a whole segment, bounds-checked.
 pub fn chunk_bytes<'a>(segment: &'a [u8], chunk: &ChunkInfo) -> Result<&'a [u8]> {
@@ -51,15 +52,22 @@ pub fn read_segment(segment: &[u8]) -> Result<Vec<(ChunkInfo, Vec<Record>)>> {
 /// Fetches a segment's chunk index with one suffix-range GET (a second only for a footer
 /// larger than [`SUFFIX_READ_LEN`]).
 pub async fn fetch_footer(store: &ObjectStoreHandle, path: &Path) -> Result<Vec<ChunkInfo>> {
-    let options = GetOptions::new().with_range(Some(GetRange::Suffix(SUFFIX_READ_LEN as u64)));
-    let result = store.store.get_opts(path, options).await?;
-    let object_len = result.meta.size;
-    let tail = result.bytes().await?;
+    let policy = RetryPolicy::for_bytes(SUFFIX_READ_LEN as u64);
+    let (object_len, tail) = retrying("segment footer GET", policy, || async {
+        let options = GetOptions::new().with_range(Some(GetRange::Suffix(SUFFIX_READ_LEN as u64)));
+        let result = store.store.get_opts(path, options).await?;
+        let object_len = result.meta.size;
+        Ok((object_len, result.bytes().await?))
+    })
+    .await?;
     match parse_footer(&tail, object_len)? {
         FooterRead::Complete(chunks) => Ok(chunks),
         FooterRead::NeedBytes(needed) => {
             let start = object_len.saturating_sub(needed);
-            let tail = store.store.get_range(path, start..object_len).await?;
+            let tail = retrying("segment footer GET", RetryPolicy::for_bytes(needed), || {
+                store.store.get_range(path, start..object_len)
+            })
+            .await?;
             match parse_footer(&tail, object_len)? {
                 FooterRead::Complete(chunks) => Ok(chunks),
                 FooterRead::NeedBytes(again) => Err(Error::corrupt(format!(

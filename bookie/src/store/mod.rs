@@ -13,6 +13,7 @@
 pub mod faulty;
 pub mod instrumented;
 pub mod paths;
+pub mod retry;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -74,7 +74,10 @@ pub async fn run(args: MetadataArgs) -> anyhow::Result<()> {
     );
     let bootstrap = async {
         if args.join {
-            tracing::info!(node_id = args.id, "waiting to be added to a cluster (--join)");
+            tracing::info!(
+                node_id = args.id,
+                "waiting to be added to a cluster (--join)"
+            );
             std::future::pending::<silt_metadata::Result<()>>().await
         } else {
             node.bootstrap(&peers).await

@@ -837,9 +837,17 @@ impl Injector {
             Fault::ObjectStoreErrors {
                 broker,
                 error_rate,
+                slowdown_rate,
+                hang_rate,
+                lost_response_rate,
                 length,
             } => {
-                let faults = json!({ "error_rate": error_rate });
+                let faults = json!({
+                    "error_rate": error_rate,
+                    "slowdown_rate": slowdown_rate,
+                    "hang_rate": hang_rate,
+                    "lost_response_rate": lost_response_rate,
+                });
                 self.injected(broker, &faults, length, &fault.to_string())
                     .await?;
             }

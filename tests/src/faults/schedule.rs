@@ -100,12 +100,21 @@ pub enum Fault {
         /// How long it stays stopped.
         pause: Duration,
     },
-    /// Object-store requests of one broker fail at `error_rate` for `length`.
+    /// Object-store requests of one broker fail at `error_rate` (a 500), answer 503
+    /// SlowDown at `slowdown_rate`, hang until the broker's timeout at `hang_rate`, or are
+    /// applied but answered with an error (a lost response) at `lost_response_rate`, for
+    /// `length`.
     ObjectStoreErrors {
         /// Broker.
         broker: usize,
         /// Probability that one object-store request fails.
         error_rate: f64,
+        /// Probability of a 503 SlowDown.
+        slowdown_rate: f64,
+        /// Probability that a request hangs.
+        hang_rate: f64,
+        /// Probability that a PUT lands but its answer is lost.
+        lost_response_rate: f64,
         /// How long.
         length: Duration,
     },
@@ -214,10 +223,13 @@ impl fmt::Display for Fault {
             Fault::ObjectStoreErrors {
                 broker,
                 error_rate,
+                slowdown_rate,
+                hang_rate,
+                lost_response_rate,
                 length,
             } => write!(
                 f,
-                "object-store errors at rate {error_rate:.2} on broker {broker} for {}",
+                "object-store errors at rate {error_rate:.2} (SlowDown {slowdown_rate:.2}, hangs {hang_rate:.2}, lost responses {lost_response_rate:.2}) on broker {broker} for {}",
                 secs(length)
             ),
             Fault::LatencySpike {
@@ -327,6 +339,9 @@ fn draw(rng: &mut SplitMix64, brokers: usize, metadata_nodes: usize) -> Fault {
         4 => Fault::ObjectStoreErrors {
             broker,
             error_rate: 0.2 + 0.4 * rng.unit(),
+            slowdown_rate: 0.2 * rng.unit(),
+            hang_rate: if rng.chance(0.3) { 0.05 } else { 0.0 },
+            lost_response_rate: if rng.chance(0.5) { 0.1 } else { 0.0 },
             length: rng.millis(1000, 3000),
         },
         5 => Fault::LatencySpike {
