@@ -2,6 +2,7 @@
 //! started with `--join` is added with `silt membership add` (learner, caught up, voter),
 //! then an original voter is removed with `silt membership remove`; the cluster keeps
 //! committing through a broker, and the removed node's loss no longer matters.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

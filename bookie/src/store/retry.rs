@@ -121,7 +121,7 @@ mod tests {
         assert!(matches!(missing, Err(object_store::Error::NotFound { .. })));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
 
-        let hung = retrying::<(), _, _>("t", policy(), || std::future::pending()).await;
+        let hung = retrying::<(), _, _>("t", policy(), std::future::pending).await;
         assert!(
             matches!(&hung, Err(object_store::Error::Generic { source, .. }) if source.to_string().contains("no answer")),
             "{hung:?}"
