@@ -128,3 +128,66 @@ async fn three_nodes_survive_the_loss_of_the_leader() {
         running.node.shutdown().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commits_from_many_brokers_share_raft_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut listeners = Vec::new();
+    let mut peers = BTreeMap::new();
+    for id in 1..=3u64 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        peers.insert(id, listener.local_addr().unwrap().to_string());
+        listeners.push(listener);
+    }
+    let mut nodes = Vec::new();
+    for (id, listener) in (1..=3u64).zip(listeners) {
+        nodes.push(start(id, dir.path(), &peers, listener).await);
+    }
+    let boot = nodes.iter().map(|r| r.node.bootstrap(&peers));
+    tokio::time::timeout(Duration::from_secs(20), futures::future::try_join_all(boot))
+        .await
+        .expect("bootstrap in time")
+        .unwrap();
+    let endpoints: Vec<String> = peers.values().cloned().collect();
+    let admin = HttpClient::connect(&endpoints).unwrap();
+    let topic = admin
+        .create_topic("t", 1, TopicSettings::default(), 1)
+        .await
+        .unwrap();
+    let before = admin.status().await.unwrap().last_applied;
+    // 64 "brokers" (clients) commit one segment each, all at once.
+    let clients: Vec<HttpClient> = (0..64)
+        .map(|_| HttpClient::connect(&endpoints).unwrap())
+        .collect();
+    let commits = clients.iter().enumerate().map(|(i, client)| {
+        let object = format!("seg-{i}");
+        async move {
+            client
+                .commit_segments(vec![segment(&object, topic.id)])
+                .await
+        }
+    });
+    let results = futures::future::try_join_all(commits).await.unwrap();
+    let mut bases: Vec<u64> = results
+        .iter()
+        .map(|r| match r[0].chunks[0] {
+            ChunkOutcome::Committed { base_offset } => base_offset,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    bases.sort_unstable();
+    assert_eq!(
+        bases,
+        (0..64).map(|i| i * 2).collect::<Vec<u64>>(),
+        "dense, each once"
+    );
+    let entries = admin.status().await.unwrap().last_applied - before;
+    assert!(
+        entries < 64,
+        "64 concurrent commits took {entries} Raft entries: they were not grouped"
+    );
+    for running in nodes {
+        running.server.abort();
+        running.node.shutdown().await.unwrap();
+    }
+}
