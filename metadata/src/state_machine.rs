@@ -184,7 +184,6 @@ impl MetadataState {
     }
 
     /// Objects recorded as garbage, with when they were recorded.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn orphans(&self) -> &BTreeMap<String, i64> {
         &self.orphans
     }
@@ -539,6 +538,9 @@ mod tests {
             at_ms: 5,
         });
         assert_eq!(state.orphans().keys().collect::<Vec<_>>(), ["s9"]);
+        // A committed segment none of whose chunks was appended is garbage too.
+        commit(&mut state, vec![segment("s2", vec![chunk(99, 0, 1)])]);
+        assert_eq!(state.orphans().keys().collect::<Vec<_>>(), ["s2", "s9"]);
     }
 
     fn commit(state: &mut MetadataState, segments: Vec<SegmentCommit>) -> Vec<SegmentCommitResult> {

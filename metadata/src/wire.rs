@@ -39,6 +39,11 @@ pub enum ReadQuery {
         /// Producer id.
         producer_id: u64,
     },
+    /// Objects recorded as garbage (never referenced by an index entry).
+    Orphans {
+        /// Most object names returned.
+        limit: usize,
+    },
 }
 
 /// The answer to a [`ReadQuery`], same variant order.
@@ -54,6 +59,18 @@ pub enum ReadReply {
     Brokers(Vec<BrokerView>),
     /// A producer (`None`: never issued).
     Producer(Option<ProducerView>),
+    /// Garbage objects.
+    Orphans(OrphanList),
+}
+
+/// Objects recorded as garbage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrphanList {
+    /// How many are recorded.
+    pub count: usize,
+    /// The first `limit` of them by name, with when they were recorded (recorder's clock;
+    /// 0 when recorded by their own commit, whose every chunk was a duplicate or refused).
+    pub objects: Vec<(String, i64)>,
 }
 
 /// An error as it crosses the wire.

@@ -318,6 +318,20 @@ async fn smoke(cluster: &Cluster) {
             p.partition
         );
     }
+    // The retries' segments hold only duplicates: uploaded, never referenced, recorded as
+    // garbage.
+    let view: Value = http
+        .get(format!("{}/v1/cluster", urls[0]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        view["garbage"]["objects"].as_u64().unwrap_or(0) >= 2,
+        "the duplicate-only segments of the two retries are not recorded as garbage: {view}"
+    );
 
     // The fault-injection routes exist (the tests start brokers with --fault-injection).
     for url in &urls {

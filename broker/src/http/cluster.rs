@@ -83,6 +83,18 @@ pub struct ClusterResponse {
     pub metadata: NodeStatus,
     /// Registered brokers.
     pub brokers: Vec<BrokerEntry>,
+    /// Uploaded objects no index entry references (failed uploads, segments whose every
+    /// chunk was a duplicate or refused), recorded for garbage collection.
+    pub garbage: GarbageSummary,
+}
+
+/// `garbage` in `GET /v1/cluster`.
+#[derive(Debug, Serialize)]
+pub struct GarbageSummary {
+    /// Objects recorded.
+    pub objects: usize,
+    /// The first few by name.
+    pub sample: Vec<String>,
 }
 
 /// `GET /v1/cluster`
@@ -104,10 +116,15 @@ pub async fn cluster(State(state): State<AppState>) -> Result<Json<ClusterRespon
             }
         })
         .collect();
+    let orphans = state.metadata.orphans(10).await?;
     Ok(Json(ClusterResponse {
         broker_id: state.identity.broker_id.clone(),
         metadata,
         brokers,
+        garbage: GarbageSummary {
+            objects: orphans.count,
+            sample: orphans.objects.into_iter().map(|(name, _)| name).collect(),
+        },
     }))
 }
 

@@ -217,7 +217,10 @@ pub fn document() -> Value {
                     "brokers": {"type": "array", "items": {"type": "object", "properties": {
                         "broker_id": {"type": "string"}, "address": {"type": "string"}, "alive": {"type": "boolean"},
                         "lease_expires_in_ms": {"type": "integer", "description": "Negative: expired that long ago"}
-                    }}}
+                    }}},
+                    "garbage": {"type": "object", "description": "Uploaded objects no index entry references (failed uploads, segments whose every chunk was a duplicate or refused), recorded for garbage collection", "properties": {
+                        "objects": {"type": "integer"}, "sample": {"type": "array", "items": {"type": "string"}}
+                    }}
                 }},
                 "Faults": {"type": "object", "additionalProperties": false, "properties": {
                     "error_rate": {"type": "number", "minimum": 0, "maximum": 1},

@@ -25,7 +25,7 @@ use crate::types::{
     BrokerView, Command, CommandResult, NodeStatus, PartitionSlice, ProducerView, SegmentCommit,
     SegmentCommitResult, TopicSettings, TopicView,
 };
-use crate::wire::{ReadQuery, ReadReply, RemoteError, Reply, WatchReply};
+use crate::wire::{OrphanList, ReadQuery, ReadReply, RemoteError, Reply, WatchReply};
 
 /// How long one call keeps trying nodes before it fails.
 pub const CALL_BUDGET: Duration = Duration::from_secs(8);
@@ -449,6 +449,13 @@ impl MetadataClient for HttpClient {
     async fn list_brokers(&self) -> Result<Vec<BrokerView>> {
         match self.query(ReadQuery::ListBrokers).await? {
             ReadReply::Brokers(brokers) => Ok(brokers),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn orphans(&self, limit: usize) -> Result<OrphanList> {
+        match self.query(ReadQuery::Orphans { limit }).await? {
+            ReadReply::Orphans(list) => Ok(list),
             other => Err(unexpected(other)),
         }
     }

@@ -25,7 +25,7 @@ use crate::types::{
     BrokerView, Command, CommandResult, NodeStatus, PartitionSlice, ProducerView, SegmentCommit,
     SegmentCommitResult, TopicSettings, TopicView,
 };
-use crate::wire::{ReadQuery, ReadReply};
+use crate::wire::{OrphanList, ReadQuery, ReadReply};
 
 /// A [`MetadataClient`] calling into an in-process [`crate::MetadataNode`]. Cheap to
 /// clone; obtain one with [`crate::MetadataNode::client`].
@@ -128,6 +128,7 @@ impl LocalClient {
             ReadQuery::Producer { producer_id } => {
                 self.producer(producer_id).await.map(ReadReply::Producer)
             }
+            ReadQuery::Orphans { limit } => self.orphans(limit).await.map(ReadReply::Orphans),
         }
     }
 
@@ -266,6 +267,21 @@ impl MetadataClient for LocalClient {
 
     async fn list_brokers(&self) -> Result<Vec<BrokerView>> {
         self.read(MetadataState::list_brokers).await
+    }
+
+    async fn orphans(&self, limit: usize) -> Result<OrphanList> {
+        self.read(|state| {
+            let orphans = state.orphans();
+            OrphanList {
+                count: orphans.len(),
+                objects: orphans
+                    .iter()
+                    .take(limit)
+                    .map(|(object, at)| (object.clone(), *at))
+                    .collect(),
+            }
+        })
+        .await
     }
 
     async fn record_orphans(&self, objects: Vec<String>, at_ms: i64) -> Result<()> {

@@ -18,6 +18,7 @@ use crate::types::{
     BrokerView, NodeStatus, PartitionSlice, ProducerView, SegmentCommit, SegmentCommitResult,
     TopicSettings, TopicView,
 };
+use crate::wire::OrphanList;
 
 /// The metadata operations a broker needs.
 #[async_trait]
@@ -78,6 +79,10 @@ pub trait MetadataClient: Send + Sync + 'static {
 
     /// Registered brokers (linearizable).
     async fn list_brokers(&self) -> Result<Vec<BrokerView>>;
+
+    /// Objects recorded as garbage: their count and the first `limit` by name
+    /// (linearizable).
+    async fn orphans(&self, limit: usize) -> Result<OrphanList>;
 
     /// Records uploaded objects that were never committed, for garbage collection.
     async fn record_orphans(&self, objects: Vec<String>, at_ms: i64) -> Result<()>;
