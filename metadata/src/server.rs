@@ -246,3 +246,132 @@ async fn set_voters(
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use crate::types::{ChunkCommit, SegmentCommit, TopicSettings};
+    use crate::wire::AddLearner;
+    use crate::{ClusterConfig, HttpClient, MetadataClient, MetadataNode};
+
+    async fn serve(node: &MetadataNode, listener: tokio::net::TcpListener) {
+        let router = node.router();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+    }
+
+    /// A node added after the log was purged behind a snapshot can only catch up by
+    /// receiving that snapshot over HTTP (`/raft/snapshot`, in chunks).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_new_node_catches_up_from_a_snapshot_sent_over_http() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut peers = BTreeMap::new();
+        let mut listeners = Vec::new();
+        for id in 1..=4u64 {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            peers.insert(id, listener.local_addr().unwrap().to_string());
+            listeners.push(listener);
+        }
+        let voters: BTreeMap<u64, String> = peers
+            .iter()
+            .filter(|(id, _)| **id <= 3)
+            .map(|(i, a)| (*i, a.clone()))
+            .collect();
+        let mut nodes = Vec::new();
+        for (id, listener) in (1..=4u64).zip(listeners) {
+            let node = MetadataNode::open_cluster(ClusterConfig {
+                node_id: id,
+                data_dir: dir.path().join(format!("n{id}")),
+                peers: if id <= 3 {
+                    voters.clone()
+                } else {
+                    BTreeMap::from([(4, peers[&4].clone())])
+                },
+            })
+            .await
+            .unwrap();
+            serve(&node, listener).await;
+            nodes.push(node);
+        }
+        let boot = nodes[..3].iter().map(|n| n.bootstrap(&voters));
+        tokio::time::timeout(Duration::from_secs(20), futures::future::try_join_all(boot))
+            .await
+            .unwrap()
+            .unwrap();
+        let client = HttpClient::connect(&voters.values().cloned().collect::<Vec<_>>()).unwrap();
+        let topic = client
+            .create_topic("t", 1, TopicSettings::default(), 1)
+            .await
+            .unwrap();
+        for i in 0..30 {
+            let segment = SegmentCommit {
+                object: format!("s{i}"),
+                size: 1,
+                chunks: vec![ChunkCommit {
+                    topic_id: topic.id,
+                    partition: 0,
+                    position: 0,
+                    length: 10,
+                    record_count: 1,
+                    first_timestamp_ms: 1,
+                    max_timestamp_ms: 1,
+                    producer: None,
+                }],
+            };
+            client.commit_segments(vec![segment]).await.unwrap();
+        }
+        // Snapshot and purge the log on every voter.
+        for node in &nodes[..3] {
+            node.raft().trigger().snapshot().await.unwrap();
+        }
+        for node in &nodes[..3] {
+            let m = node
+                .raft()
+                .wait(Some(Duration::from_secs(10)))
+                .metrics(|m| m.snapshot.is_some(), "snapshot")
+                .await
+                .unwrap();
+            let index = m.snapshot.map(|s| s.index).unwrap();
+            node.raft().trigger().purge_log(index).await.unwrap();
+        }
+        let leader = client.status().await.unwrap();
+        let leader_addr = leader.leader_addr.unwrap();
+        let http = reqwest::Client::new();
+        let reply: crate::wire::Reply<crate::types::NodeStatus> = http
+            .post(format!("http://{leader_addr}/meta/v1/members/learner"))
+            .json(&AddLearner {
+                node_id: 4,
+                addr: peers[&4].clone(),
+            })
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        reply.unwrap();
+        let applied = leader.last_applied;
+        let caught_up = nodes[3]
+            .raft()
+            .wait(Some(Duration::from_secs(20)))
+            .metrics(
+                |m| m.last_applied.is_some_and(|l| l.index >= applied),
+                "learner caught up",
+            )
+            .await
+            .unwrap();
+        assert!(
+            caught_up.snapshot.is_some(),
+            "the learner installed a snapshot"
+        );
+        // The learner's state machine holds the whole partition index.
+        let state = nodes[3].client().local_state_high_watermark("t", 0);
+        assert_eq!(state, Some(30));
+        for node in nodes {
+            node.shutdown().await.unwrap();
+        }
+    }
+}

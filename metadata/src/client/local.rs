@@ -103,6 +103,18 @@ impl LocalClient {
         Ok(read(&applied.state))
     }
 
+    /// A partition's high watermark in this node's applied state, read locally without a
+    /// linearizability check (tests of followers and learners).
+    #[cfg(test)]
+    pub(crate) fn local_state_high_watermark(&self, topic: &str, partition: u32) -> Option<u64> {
+        let applied = self.shared.read();
+        applied
+            .state
+            .partition_slice(topic, partition, 0, 1)
+            .ok()
+            .map(|slice| slice.high_watermark)
+    }
+
     /// The node's Raft handle (the HTTP server's Raft routes).
     pub(crate) fn raft(&self) -> &Raft {
         &self.raft
