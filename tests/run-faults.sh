@@ -7,6 +7,7 @@
 #   tests/run-faults.sh [N] [silt-faults args…]     N seeds from a random first seed (default 20)
 #   tests/run-faults.sh 500 --first-seed 1000        seeds 1000..1499
 #   tests/run-faults.sh --seed 42 -v                 rerun one seed, printing each fault
+#   tests/run-faults.sh failover --rounds 5          measure acknowledgement gaps (silt-failover)
 #
 # Histories of failing seeds stay in ${TMPDIR:-/tmp}/silt-faults (or --history-dir DIR);
 # check one again with `silt-check FILE`. SILT_FAULTS_S3_PORT picks the S3 port (default
@@ -21,7 +22,11 @@ port="${SILT_FAULTS_S3_PORT:-19700}"
 unset SILT_FAULTS_S3_PORT
 bucket=silt-test
 args=()
-if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then
+runner=silt-faults
+if [ "${1:-}" = failover ]; then
+  runner=silt-failover
+  shift
+elif [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then
   args+=(--seeds "$1")
   shift
 elif [ $# -eq 0 ]; then
@@ -45,4 +50,4 @@ eval "$(scripts/s3-server.sh env "$port")"
 export SILT_TEST_S3_BUCKET="$bucket"
 export SILT_BIN="$CARGO_TARGET_DIR/debug/silt"
 
-"$CARGO_TARGET_DIR/debug/silt-faults" "${args[@]}"
+"$CARGO_TARGET_DIR/debug/$runner" ${args[@]+"${args[@]}"}
