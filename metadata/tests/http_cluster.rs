@@ -36,6 +36,27 @@ async fn start(
     Running { node, server }
 }
 
+/// Three nodes on OS-assigned ports, bootstrapped: their addresses and handles by id.
+async fn start_cluster(dir: &std::path::Path) -> (BTreeMap<u64, String>, BTreeMap<u64, Running>) {
+    let mut listeners = Vec::new();
+    let mut peers = BTreeMap::new();
+    for id in 1..=3u64 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        peers.insert(id, listener.local_addr().unwrap().to_string());
+        listeners.push(listener);
+    }
+    let mut nodes = BTreeMap::new();
+    for (id, listener) in (1..=3u64).zip(listeners) {
+        nodes.insert(id, start(id, dir, &peers, listener).await);
+    }
+    let boot = nodes.values().map(|r| r.node.bootstrap(&peers));
+    tokio::time::timeout(Duration::from_secs(20), futures::future::try_join_all(boot))
+        .await
+        .expect("bootstrap in time")
+        .unwrap();
+    (peers, nodes)
+}
+
 fn segment(object: &str, topic_id: u64) -> SegmentCommit {
     SegmentCommit {
         object: object.to_owned(),
@@ -56,22 +77,7 @@ fn segment(object: &str, topic_id: u64) -> SegmentCommit {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_survive_the_loss_of_the_leader() {
     let dir = tempfile::tempdir().unwrap();
-    let mut listeners = Vec::new();
-    let mut peers = BTreeMap::new();
-    for id in 1..=3u64 {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        peers.insert(id, listener.local_addr().unwrap().to_string());
-        listeners.push(listener);
-    }
-    let mut nodes = BTreeMap::new();
-    for (id, listener) in (1..=3u64).zip(listeners) {
-        nodes.insert(id, start(id, dir.path(), &peers, listener).await);
-    }
-    let boot = nodes.values().map(|r| r.node.bootstrap(&peers));
-    tokio::time::timeout(Duration::from_secs(20), futures::future::try_join_all(boot))
-        .await
-        .expect("bootstrap in time")
-        .unwrap();
+    let (peers, mut nodes) = start_cluster(dir.path()).await;
 
     let endpoints: Vec<String> = peers.values().cloned().collect();
     let client = HttpClient::connect(&endpoints).unwrap();
@@ -132,22 +138,7 @@ async fn three_nodes_survive_the_loss_of_the_leader() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_commits_from_many_brokers_share_raft_entries() {
     let dir = tempfile::tempdir().unwrap();
-    let mut listeners = Vec::new();
-    let mut peers = BTreeMap::new();
-    for id in 1..=3u64 {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        peers.insert(id, listener.local_addr().unwrap().to_string());
-        listeners.push(listener);
-    }
-    let mut nodes = Vec::new();
-    for (id, listener) in (1..=3u64).zip(listeners) {
-        nodes.push(start(id, dir.path(), &peers, listener).await);
-    }
-    let boot = nodes.iter().map(|r| r.node.bootstrap(&peers));
-    tokio::time::timeout(Duration::from_secs(20), futures::future::try_join_all(boot))
-        .await
-        .expect("bootstrap in time")
-        .unwrap();
+    let (peers, nodes) = start_cluster(dir.path()).await;
     let endpoints: Vec<String> = peers.values().cloned().collect();
     let admin = HttpClient::connect(&endpoints).unwrap();
     let topic = admin
@@ -186,7 +177,7 @@ async fn concurrent_commits_from_many_brokers_share_raft_entries() {
         entries < 64,
         "64 concurrent commits took {entries} Raft entries: they were not grouped"
     );
-    for running in nodes {
+    for running in nodes.into_values() {
         running.server.abort();
         running.node.shutdown().await.unwrap();
     }

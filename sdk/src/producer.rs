@@ -178,11 +178,25 @@ async fn batch_loop(
     let mut deadline: Option<Instant> = None;
     let mut in_flight = JoinSet::new();
     let mut idempotence = config.idempotent.then(Idempotence::default);
+    // Sends what is batched (waiting for an in-flight slot, or inline when idempotent).
+    macro_rules! send_batch {
+        () => {
+            dispatch(
+                &client,
+                &path,
+                &config,
+                idempotence.as_mut(),
+                &mut batch,
+                &mut in_flight,
+            )
+            .await
+        };
+    }
     loop {
         let message = tokio::select! {
             message = receiver.recv() => message,
             () = sleep_until(deadline) => {
-                dispatch(&client, &path, &config, idempotence.as_mut(), &mut batch, &mut in_flight).await;
+                send_batch!();
                 batch_bytes = 0;
                 deadline = None;
                 continue;
@@ -197,44 +211,20 @@ async fn batch_loop(
                 batch.push(pending);
                 if batch_bytes >= config.max_batch_bytes || batch.len() >= config.max_batch_records
                 {
-                    dispatch(
-                        &client,
-                        &path,
-                        &config,
-                        idempotence.as_mut(),
-                        &mut batch,
-                        &mut in_flight,
-                    )
-                    .await;
+                    send_batch!();
                     batch_bytes = 0;
                     deadline = None;
                 }
             }
             Some(Message::Flush(done)) => {
-                dispatch(
-                    &client,
-                    &path,
-                    &config,
-                    idempotence.as_mut(),
-                    &mut batch,
-                    &mut in_flight,
-                )
-                .await;
+                send_batch!();
                 batch_bytes = 0;
                 deadline = None;
                 while in_flight.join_next().await.is_some() {}
                 let _ = done.send(());
             }
             None => {
-                dispatch(
-                    &client,
-                    &path,
-                    &config,
-                    idempotence.as_mut(),
-                    &mut batch,
-                    &mut in_flight,
-                )
-                .await;
+                send_batch!();
                 while in_flight.join_next().await.is_some() {}
                 return;
             }

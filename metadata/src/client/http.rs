@@ -19,13 +19,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::client::MetadataClient;
+use crate::client::Transport;
 use crate::error::{Error, Result};
-use crate::types::{
-    BrokerView, Command, CommandResult, NodeStatus, PartitionSlice, ProducerView, SegmentCommit,
-    SegmentCommitResult, TopicSettings, TopicView,
-};
-use crate::wire::{OrphanList, ReadQuery, ReadReply, RemoteError, Reply, WatchReply};
+use crate::types::{Command, CommandResult, NodeStatus};
+use crate::wire::{ReadQuery, ReadReply, RemoteError, Reply, WatchReply};
 
 /// How long one call keeps trying nodes before it fails.
 pub const CALL_BUDGET: Duration = Duration::from_secs(8);
@@ -196,17 +193,6 @@ impl HttpClient {
             backoff = (backoff * 2).min(Duration::from_millis(100));
         }
     }
-
-    async fn write(&self, command: Command) -> Result<CommandResult> {
-        match self.call("/meta/v1/write", &command).await? {
-            CommandResult::Rejected(refusal) => Err(Error::Rejected(refusal)),
-            result => Ok(result),
-        }
-    }
-
-    async fn query(&self, query: ReadQuery) -> Result<ReadReply> {
-        self.call("/meta/v1/read", &query).await
-    }
 }
 
 impl Inner {
@@ -327,150 +313,24 @@ async fn watch_loop(inner: std::sync::Weak<Inner>) {
     }
 }
 
-/// A result of the wrong kind: a bug, reported rather than panicked on.
-fn unexpected(what: impl std::fmt::Debug) -> Error {
-    Error::Unavailable(format!("unexpected metadata reply: {what:?}"))
-}
-
 #[async_trait]
-impl MetadataClient for HttpClient {
-    async fn create_topic(
-        &self,
-        name: &str,
-        partitions: u32,
-        settings: TopicSettings,
-        created_at_ms: i64,
-    ) -> Result<TopicView> {
-        let command = Command::CreateTopic {
-            name: name.to_owned(),
-            partitions,
-            settings,
-            created_at_ms,
-        };
-        match self.write(command).await? {
-            CommandResult::Topic(view) => Ok(view),
-            other => Err(unexpected(other)),
+impl Transport for HttpClient {
+    async fn write(&self, command: Command) -> Result<CommandResult> {
+        match self.call("/meta/v1/write", &command).await? {
+            CommandResult::Rejected(refusal) => Err(Error::Rejected(refusal)),
+            result => Ok(result),
         }
     }
 
-    async fn delete_topic(&self, name: &str) -> Result<()> {
-        let command = Command::DeleteTopic {
-            name: name.to_owned(),
-        };
-        match self.write(command).await? {
-            CommandResult::Deleted => Ok(()),
-            other => Err(unexpected(other)),
-        }
+    async fn query(&self, query: ReadQuery) -> Result<ReadReply> {
+        self.call("/meta/v1/read", &query).await
     }
 
-    async fn list_topics(&self) -> Result<Vec<TopicView>> {
-        match self.query(ReadQuery::ListTopics).await? {
-            ReadReply::Topics(topics) => Ok(topics),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    async fn describe_topic(&self, name: &str) -> Result<TopicView> {
-        let query = ReadQuery::DescribeTopic {
-            name: name.to_owned(),
-        };
-        match self.query(query).await? {
-            ReadReply::Topic(topic) => Ok(topic),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    async fn commit_segments(
-        &self,
-        segments: Vec<SegmentCommit>,
-    ) -> Result<Vec<SegmentCommitResult>> {
-        match self.write(Command::CommitSegments { segments }).await? {
-            CommandResult::Committed(results) => Ok(results),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    async fn partition_slice(
-        &self,
-        topic: &str,
-        partition: u32,
-        offset: u64,
-        max_entries: usize,
-    ) -> Result<PartitionSlice> {
-        let query = ReadQuery::PartitionSlice {
-            topic: topic.to_owned(),
-            partition,
-            offset,
-            max_entries,
-        };
-        match self.query(query).await? {
-            ReadReply::Slice(slice) => Ok(slice),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    fn subscribe_applied(&self) -> watch::Receiver<u64> {
+    fn applied(&self) -> watch::Receiver<u64> {
         self.inner.applied_tx.subscribe()
     }
 
-    async fn init_producer(&self, producer_id: Option<u64>) -> Result<ProducerView> {
-        match self.write(Command::InitProducer { producer_id }).await? {
-            CommandResult::Producer(view) => Ok(view),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    async fn producer(&self, producer_id: u64) -> Result<Option<ProducerView>> {
-        match self.query(ReadQuery::Producer { producer_id }).await? {
-            ReadReply::Producer(view) => Ok(view),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    async fn broker_heartbeat(
-        &self,
-        broker_id: &str,
-        address: &str,
-        lease_ms: u64,
-        at_ms: i64,
-    ) -> Result<BrokerView> {
-        let command = Command::BrokerHeartbeat {
-            broker_id: broker_id.to_owned(),
-            address: address.to_owned(),
-            lease_ms,
-            at_ms,
-        };
-        match self.write(command).await? {
-            CommandResult::Broker(view) => Ok(view),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    async fn list_brokers(&self) -> Result<Vec<BrokerView>> {
-        match self.query(ReadQuery::ListBrokers).await? {
-            ReadReply::Brokers(brokers) => Ok(brokers),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    async fn orphans(&self, limit: usize) -> Result<OrphanList> {
-        match self.query(ReadQuery::Orphans { limit }).await? {
-            ReadReply::Orphans(list) => Ok(list),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    async fn record_orphans(&self, objects: Vec<String>, at_ms: i64) -> Result<()> {
-        match self
-            .write(Command::RecordOrphans { objects, at_ms })
-            .await?
-        {
-            CommandResult::Recorded => Ok(()),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    async fn status(&self) -> Result<NodeStatus> {
+    async fn node_status(&self) -> Result<NodeStatus> {
         let mut last = None;
         for url in self.inner.candidates() {
             match self
@@ -501,8 +361,8 @@ impl MetadataClient for HttpClient {
         last.unwrap_or_else(|| Err(Error::Unavailable("no metadata node answered".to_owned())))
     }
 
-    async fn is_ready(&self) -> bool {
-        self.status()
+    async fn ready(&self) -> bool {
+        self.node_status()
             .await
             .is_ok_and(|status| status.leader_id.is_some())
     }

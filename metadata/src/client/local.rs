@@ -16,15 +16,12 @@ use openraft::BasicNode;
 use openraft::error::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, RaftError};
 use tokio::sync::watch;
 
-use crate::client::MetadataClient;
+use crate::client::Transport;
 use crate::error::{Error, Result};
 use crate::node::fatal_error;
 use crate::state_machine::{MetadataState, SharedState};
 use crate::type_config::{NodeId, Raft};
-use crate::types::{
-    BrokerView, Command, CommandResult, NodeStatus, PartitionSlice, ProducerView, SegmentCommit,
-    SegmentCommitResult, TopicSettings, TopicView,
-};
+use crate::types::{Command, CommandResult, NodeStatus};
 use crate::wire::{OrphanList, ReadQuery, ReadReply};
 
 /// A [`MetadataClient`] calling into an in-process [`crate::MetadataNode`]. Cheap to
@@ -82,7 +79,9 @@ impl LocalClient {
         match response.data {
             Some(CommandResult::Rejected(refusal)) => Err(Error::Rejected(refusal)),
             Some(result) => Ok(result),
-            None => Err(unexpected("no result")),
+            None => Err(Error::Unavailable(
+                "the state machine returned no result for a command".to_owned(),
+            )),
         }
     }
 
@@ -120,28 +119,36 @@ impl LocalClient {
         &self.raft
     }
 
-    /// Serves a [`ReadQuery`] (linearizable).
+    /// Serves a [`ReadQuery`] from the local state after a linearizability check.
     pub(crate) async fn query(&self, query: ReadQuery) -> Result<ReadReply> {
-        match query {
-            ReadQuery::ListTopics => self.list_topics().await.map(ReadReply::Topics),
-            ReadQuery::DescribeTopic { name } => {
-                self.describe_topic(&name).await.map(ReadReply::Topic)
-            }
+        self.read(move |state| match query {
+            ReadQuery::ListTopics => Ok(ReadReply::Topics(state.list_topics())),
+            ReadQuery::DescribeTopic { name } => state.describe_topic(&name).map(ReadReply::Topic),
             ReadQuery::PartitionSlice {
                 topic,
                 partition,
                 offset,
                 max_entries,
-            } => self
+            } => state
                 .partition_slice(&topic, partition, offset, max_entries)
-                .await
                 .map(ReadReply::Slice),
-            ReadQuery::ListBrokers => self.list_brokers().await.map(ReadReply::Brokers),
+            ReadQuery::ListBrokers => Ok(ReadReply::Brokers(state.list_brokers())),
             ReadQuery::Producer { producer_id } => {
-                self.producer(producer_id).await.map(ReadReply::Producer)
+                Ok(ReadReply::Producer(state.producer(producer_id)))
             }
-            ReadQuery::Orphans { limit } => self.orphans(limit).await.map(ReadReply::Orphans),
-        }
+            ReadQuery::Orphans { limit } => {
+                let orphans = state.orphans();
+                Ok(ReadReply::Orphans(OrphanList {
+                    count: orphans.len(),
+                    objects: orphans
+                        .iter()
+                        .take(limit)
+                        .map(|(object, at)| (object.clone(), *at))
+                        .collect(),
+                }))
+            }
+        })
+        .await?
     }
 
     /// This node's view of the cluster (not linearizable: what this node knows now).
@@ -178,139 +185,25 @@ fn not_leader(forward: ForwardToLeader<NodeId, BasicNode>) -> Error {
     }
 }
 
-/// A result of the wrong kind: a bug, reported rather than panicked on.
-fn unexpected(what: impl std::fmt::Debug) -> Error {
-    Error::Unavailable(format!("unexpected state machine result: {what:?}"))
-}
-
 #[async_trait]
-impl MetadataClient for LocalClient {
-    async fn create_topic(
-        &self,
-        name: &str,
-        partitions: u32,
-        settings: TopicSettings,
-        created_at_ms: i64,
-    ) -> Result<TopicView> {
-        let command = Command::CreateTopic {
-            name: name.to_owned(),
-            partitions,
-            settings,
-            created_at_ms,
-        };
-        match self.write(command).await? {
-            CommandResult::Topic(view) => Ok(view),
-            other => Err(unexpected(other)),
-        }
+impl Transport for LocalClient {
+    async fn write(&self, command: Command) -> Result<CommandResult> {
+        LocalClient::write(self, command).await
     }
 
-    async fn delete_topic(&self, name: &str) -> Result<()> {
-        let command = Command::DeleteTopic {
-            name: name.to_owned(),
-        };
-        match self.write(command).await? {
-            CommandResult::Deleted => Ok(()),
-            other => Err(unexpected(other)),
-        }
+    async fn query(&self, query: ReadQuery) -> Result<ReadReply> {
+        LocalClient::query(self, query).await
     }
 
-    async fn list_topics(&self) -> Result<Vec<TopicView>> {
-        self.read(MetadataState::list_topics).await
-    }
-
-    async fn describe_topic(&self, name: &str) -> Result<TopicView> {
-        self.read(|state| state.describe_topic(name)).await?
-    }
-
-    async fn commit_segments(
-        &self,
-        segments: Vec<SegmentCommit>,
-    ) -> Result<Vec<SegmentCommitResult>> {
-        match self.write(Command::CommitSegments { segments }).await? {
-            CommandResult::Committed(results) => Ok(results),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    async fn partition_slice(
-        &self,
-        topic: &str,
-        partition: u32,
-        offset: u64,
-        max_entries: usize,
-    ) -> Result<PartitionSlice> {
-        self.read(|state| state.partition_slice(topic, partition, offset, max_entries))
-            .await?
-    }
-
-    fn subscribe_applied(&self) -> watch::Receiver<u64> {
+    fn applied(&self) -> watch::Receiver<u64> {
         self.applied_tx.subscribe()
     }
 
-    async fn init_producer(&self, producer_id: Option<u64>) -> Result<ProducerView> {
-        match self.write(Command::InitProducer { producer_id }).await? {
-            CommandResult::Producer(view) => Ok(view),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    async fn producer(&self, producer_id: u64) -> Result<Option<ProducerView>> {
-        self.read(|state| state.producer(producer_id)).await
-    }
-
-    async fn broker_heartbeat(
-        &self,
-        broker_id: &str,
-        address: &str,
-        lease_ms: u64,
-        at_ms: i64,
-    ) -> Result<BrokerView> {
-        let command = Command::BrokerHeartbeat {
-            broker_id: broker_id.to_owned(),
-            address: address.to_owned(),
-            lease_ms,
-            at_ms,
-        };
-        match self.write(command).await? {
-            CommandResult::Broker(view) => Ok(view),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    async fn list_brokers(&self) -> Result<Vec<BrokerView>> {
-        self.read(MetadataState::list_brokers).await
-    }
-
-    async fn orphans(&self, limit: usize) -> Result<OrphanList> {
-        self.read(|state| {
-            let orphans = state.orphans();
-            OrphanList {
-                count: orphans.len(),
-                objects: orphans
-                    .iter()
-                    .take(limit)
-                    .map(|(object, at)| (object.clone(), *at))
-                    .collect(),
-            }
-        })
-        .await
-    }
-
-    async fn record_orphans(&self, objects: Vec<String>, at_ms: i64) -> Result<()> {
-        match self
-            .write(Command::RecordOrphans { objects, at_ms })
-            .await?
-        {
-            CommandResult::Recorded => Ok(()),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    async fn status(&self) -> Result<NodeStatus> {
+    async fn node_status(&self) -> Result<NodeStatus> {
         Ok(self.local_status())
     }
 
-    async fn is_ready(&self) -> bool {
+    async fn ready(&self) -> bool {
         // Writes through this client are proposed on this node, so it must lead.
         self.raft.metrics().borrow().current_leader == Some(self.node_id)
     }

@@ -2,7 +2,9 @@
 //!
 //! Two implementations run the same state machine: [`LocalClient`] calls into an embedded
 //! openraft node (used by `silt dev`, no network hop); [`HttpClient`] reaches a metadata
-//! cluster over HTTP, following the leader.
+//! cluster over HTTP, following the leader. Both are a [`Transport`] (propose a
+//! [`Command`], serve a [`ReadQuery`]); the typed operations of [`MetadataClient`] are
+//! written once, on top of it.
 
 mod http;
 mod local;
@@ -13,12 +15,12 @@ pub use local::LocalClient;
 use async_trait::async_trait;
 use tokio::sync::watch;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::types::{
-    BrokerView, NodeStatus, PartitionSlice, ProducerView, SegmentCommit, SegmentCommitResult,
-    TopicSettings, TopicView,
+    BrokerView, Command, CommandResult, NodeStatus, PartitionSlice, ProducerView, SegmentCommit,
+    SegmentCommitResult, TopicSettings, TopicView,
 };
-use crate::wire::OrphanList;
+use crate::wire::{OrphanList, ReadQuery, ReadReply};
 
 /// The metadata operations a broker needs.
 #[async_trait]
@@ -92,4 +94,148 @@ pub trait MetadataClient: Send + Sync + 'static {
 
     /// Whether the service can currently order writes (a leader is known and reachable).
     async fn is_ready(&self) -> bool;
+}
+
+/// How a client reaches the state machine: proposals and linearizable reads, plus what
+/// differs per deployment.
+#[async_trait]
+pub(crate) trait Transport: Send + Sync + 'static {
+    /// Proposes `command`; a refusal is [`Error::Rejected`].
+    async fn write(&self, command: Command) -> Result<CommandResult>;
+    /// Serves `query` after a linearizability check.
+    async fn query(&self, query: ReadQuery) -> Result<ReadReply>;
+    /// See [`MetadataClient::subscribe_applied`].
+    fn applied(&self) -> watch::Receiver<u64>;
+    /// See [`MetadataClient::status`].
+    async fn node_status(&self) -> Result<NodeStatus>;
+    /// See [`MetadataClient::is_ready`].
+    async fn ready(&self) -> bool;
+}
+
+/// A reply of the wrong kind: a bug, reported rather than panicked on.
+fn unexpected(what: impl std::fmt::Debug) -> Error {
+    Error::Unavailable(format!("unexpected metadata reply: {what:?}"))
+}
+
+/// Unwraps one variant of a reply, or reports the mismatch.
+macro_rules! expect_reply {
+    ($reply:expr, $pattern:pat => $value:expr) => {
+        match $reply {
+            $pattern => Ok($value),
+            other => Err(unexpected(other)),
+        }
+    };
+}
+
+#[async_trait]
+impl<T: Transport> MetadataClient for T {
+    async fn create_topic(
+        &self,
+        name: &str,
+        partitions: u32,
+        settings: TopicSettings,
+        created_at_ms: i64,
+    ) -> Result<TopicView> {
+        let command = Command::CreateTopic {
+            name: name.to_owned(),
+            partitions,
+            settings,
+            created_at_ms,
+        };
+        expect_reply!(self.write(command).await?, CommandResult::Topic(view) => view)
+    }
+
+    async fn delete_topic(&self, name: &str) -> Result<()> {
+        let name = name.to_owned();
+        let reply = self.write(Command::DeleteTopic { name }).await?;
+        expect_reply!(reply, CommandResult::Deleted => ())
+    }
+
+    async fn list_topics(&self) -> Result<Vec<TopicView>> {
+        expect_reply!(self.query(ReadQuery::ListTopics).await?, ReadReply::Topics(t) => t)
+    }
+
+    async fn describe_topic(&self, name: &str) -> Result<TopicView> {
+        let name = name.to_owned();
+        let reply = self.query(ReadQuery::DescribeTopic { name }).await?;
+        expect_reply!(reply, ReadReply::Topic(topic) => topic)
+    }
+
+    async fn commit_segments(
+        &self,
+        segments: Vec<SegmentCommit>,
+    ) -> Result<Vec<SegmentCommitResult>> {
+        let reply = self.write(Command::CommitSegments { segments }).await?;
+        expect_reply!(reply, CommandResult::Committed(results) => results)
+    }
+
+    async fn partition_slice(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        max_entries: usize,
+    ) -> Result<PartitionSlice> {
+        let query = ReadQuery::PartitionSlice {
+            topic: topic.to_owned(),
+            partition,
+            offset,
+            max_entries,
+        };
+        expect_reply!(self.query(query).await?, ReadReply::Slice(slice) => slice)
+    }
+
+    fn subscribe_applied(&self) -> watch::Receiver<u64> {
+        self.applied()
+    }
+
+    async fn init_producer(&self, producer_id: Option<u64>) -> Result<ProducerView> {
+        let reply = self.write(Command::InitProducer { producer_id }).await?;
+        expect_reply!(reply, CommandResult::Producer(view) => view)
+    }
+
+    async fn producer(&self, producer_id: u64) -> Result<Option<ProducerView>> {
+        let reply = self.query(ReadQuery::Producer { producer_id }).await?;
+        expect_reply!(reply, ReadReply::Producer(view) => view)
+    }
+
+    async fn broker_heartbeat(
+        &self,
+        broker_id: &str,
+        address: &str,
+        lease_ms: u64,
+        at_ms: i64,
+    ) -> Result<BrokerView> {
+        let command = Command::BrokerHeartbeat {
+            broker_id: broker_id.to_owned(),
+            address: address.to_owned(),
+            lease_ms,
+            at_ms,
+        };
+        expect_reply!(self.write(command).await?, CommandResult::Broker(view) => view)
+    }
+
+    async fn list_brokers(&self) -> Result<Vec<BrokerView>> {
+        expect_reply!(self.query(ReadQuery::ListBrokers).await?, ReadReply::Brokers(b) => b)
+    }
+
+    async fn orphans(&self, limit: usize) -> Result<OrphanList> {
+        let reply = self.query(ReadQuery::Orphans { limit }).await?;
+        expect_reply!(reply, ReadReply::Orphans(list) => list)
+    }
+
+    async fn record_orphans(&self, objects: Vec<String>, at_ms: i64) -> Result<()> {
+        let reply = self
+            .write(Command::RecordOrphans { objects, at_ms })
+            .await?;
+        expect_reply!(reply, CommandResult::Recorded => ())
+    }
+
+    async fn status(&self) -> Result<NodeStatus> {
+        self.node_status().await
+    }
+
+    async fn is_ready(&self) -> bool {
+        self.ready().await
+    }
 }
