@@ -92,24 +92,23 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
     let object_store_url = config.object_store_url()?;
     let mut store = open_store(&object_store_url)
         .with_context(|| format!("cannot open object store {object_store_url}"))?;
-    let mut faults = None;
-    if let Some(model) = FaultConfig::profile(&config.storage.simulated_latency) {
+    let profile = FaultConfig::profile(&config.storage.simulated_latency);
+    if profile.is_some() {
         tracing::warn!(
             model = %config.storage.simulated_latency,
             "adding simulated cloud latency to every object-store request (benchmarking only)"
         );
-        let control = FaultControl::new(model);
-        store = store.with_faults(control.clone());
-        faults = Some(control);
-    } else if config.cluster.fault_injection {
+    }
+    if config.cluster.fault_injection {
         tracing::warn!("fault injection enabled: PUT /v1/admin/faults is served (testing only)");
-        let control = FaultControl::new(FaultConfig::default());
+    }
+    let control = (profile.is_some() || config.cluster.fault_injection)
+        .then(|| FaultControl::new(profile.unwrap_or_default()));
+    if let Some(control) = &control {
         store = store.with_faults(control.clone());
-        faults = Some(control);
     }
-    if !config.cluster.fault_injection {
-        faults = None;
-    }
+    // Only the test-only endpoint may change faults at run time.
+    let faults = control.filter(|_| config.cluster.fault_injection);
     let endpoints = config.cluster.metadata_endpoints();
     let (metadata_node, metadata): (Option<MetadataNode>, Arc<dyn MetadataClient>) =
         if endpoints.is_empty() {

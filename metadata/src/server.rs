@@ -144,23 +144,24 @@ async fn group_commit_loop(client: LocalClient, mut pending: mpsc::Receiver<Pend
         let client = client.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let all: Vec<SegmentCommit> = group
-                .iter()
-                .flat_map(|pending| pending.segments.iter().cloned())
-                .collect();
+            let mut all: Vec<SegmentCommit> = Vec::with_capacity(segments);
+            let mut waiters = Vec::with_capacity(group.len());
+            for pending in group {
+                waiters.push((pending.segments.len(), pending.done));
+                all.extend(pending.segments);
+            }
             match client.commit_segments(all).await {
                 Ok(results) => {
                     let mut results = results.into_iter();
-                    for pending in group {
-                        let mine: Vec<SegmentCommitResult> =
-                            results.by_ref().take(pending.segments.len()).collect();
-                        let _ = pending.done.send(Ok(mine));
+                    for (count, done) in waiters {
+                        let mine: Vec<SegmentCommitResult> = results.by_ref().take(count).collect();
+                        let _ = done.send(Ok(mine));
                     }
                 }
                 Err(error) => {
                     let error = RemoteError::from(error);
-                    for pending in group {
-                        let _ = pending.done.send(Err(error.clone()));
+                    for (_, done) in waiters {
+                        let _ = done.send(Err(error.clone()));
                     }
                 }
             }

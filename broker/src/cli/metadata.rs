@@ -4,11 +4,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use silt_metadata::types::NodeStatus;
-use silt_metadata::wire::{AddLearner, Reply, SetVoters};
-use silt_metadata::{ClusterConfig, MetadataNode};
+use silt_metadata::{ClusterConfig, HttpClient, MetadataClient, MetadataNode};
 
 use crate::cli::{MembershipCommand, MetadataArgs, init_process, wait_for_signal};
 
@@ -101,99 +97,27 @@ pub async fn run(args: MetadataArgs) -> anyhow::Result<()> {
     node.shutdown().await.context("metadata node shutdown")
 }
 
-/// Posts a membership request to `base`, following one `NotLeader` redirect.
-async fn post_member<B: Serialize, T: DeserializeOwned>(
-    http: &reqwest::Client,
-    base: &str,
-    path: &str,
-    body: &B,
-) -> anyhow::Result<T> {
-    let mut url = base.trim_end_matches('/').to_owned();
-    for _ in 0..3 {
-        let reply: Reply<T> = http
-            .post(format!("{url}{path}"))
-            .json(body)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach {url}"))?
-            .json()
-            .await
-            .with_context(|| format!("{url} did not answer the metadata protocol"))?;
-        match reply {
-            Ok(value) => return Ok(value),
-            Err(silt_metadata::wire::RemoteError::NotLeader {
-                leader_addr: Some(addr),
-                ..
-            }) => url = format!("http://{addr}"),
-            Err(error) => anyhow::bail!("{url} refused: {}", silt_metadata::Error::from(error)),
-        }
-    }
-    anyhow::bail!("no leader found from {base}")
-}
-
-async fn leader_status(http: &reqwest::Client, base: &str) -> anyhow::Result<NodeStatus> {
-    let base = base.trim_end_matches('/');
-    let status: NodeStatus = http
-        .get(format!("{base}/meta/v1/status"))
-        .send()
-        .await
-        .with_context(|| format!("cannot reach {base}"))?
-        .json()
-        .await?;
-    if status.state != "Leader"
-        && let Some(addr) = &status.leader_addr
-    {
-        let leader: NodeStatus = http
-            .get(format!("http://{addr}/meta/v1/status"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        return Ok(leader);
-    }
-    Ok(status)
-}
-
-/// Runs a `silt membership` subcommand.
+/// Runs a `silt membership` subcommand through the metadata client (it finds the leader).
 pub async fn membership(command: MembershipCommand) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::new();
+    let (MembershipCommand::Show { metadata }
+    | MembershipCommand::Add { metadata, .. }
+    | MembershipCommand::Remove { metadata, .. }) = &command;
+    let client = HttpClient::connect(&[metadata.clone()])?;
+    let before = client.status().await?;
     let status = match command {
-        MembershipCommand::Show { metadata } => leader_status(&http, &metadata).await?,
-        MembershipCommand::Add { id, addr, metadata } => {
-            let before = leader_status(&http, &metadata).await?;
-            let _: NodeStatus = post_member(
-                &http,
-                &metadata,
-                "/meta/v1/members/learner",
-                &AddLearner {
-                    node_id: id,
-                    addr: addr.clone(),
-                },
-            )
-            .await?;
-            let mut voters = before.voters.clone();
+        MembershipCommand::Show { .. } => before,
+        MembershipCommand::Add { id, addr, .. } => {
+            client.add_learner(id, &addr).await?;
+            let mut voters = before.voters;
             if !voters.contains(&id) {
                 voters.push(id);
             }
-            post_member(
-                &http,
-                &metadata,
-                "/meta/v1/members/voters",
-                &SetVoters { voters },
-            )
-            .await?
+            client.set_voters(voters).await?
         }
-        MembershipCommand::Remove { id, metadata } => {
-            let before = leader_status(&http, &metadata).await?;
-            let voters: Vec<u64> = before.voters.iter().copied().filter(|v| *v != id).collect();
-            post_member(
-                &http,
-                &metadata,
-                "/meta/v1/members/voters",
-                &SetVoters { voters },
-            )
-            .await?
+        MembershipCommand::Remove { id, .. } => {
+            let voters = before.voters.into_iter().filter(|v| *v != id).collect();
+            client.set_voters(voters).await?
         }
     };
     println!("{}", serde_json::to_string_pretty(&status)?);

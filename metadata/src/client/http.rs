@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use crate::client::Transport;
 use crate::error::{Error, Result};
 use crate::types::{Command, CommandResult, NodeStatus};
-use crate::wire::{ReadQuery, ReadReply, RemoteError, Reply, WatchReply};
+use crate::wire::{AddLearner, ReadQuery, ReadReply, RemoteError, Reply, SetVoters, WatchReply};
 
 /// How long one call keeps trying nodes before it fails.
 pub const CALL_BUDGET: Duration = Duration::from_secs(8);
@@ -34,6 +34,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 const SUSPECT_FOR: Duration = Duration::from_secs(3);
 /// How long a watch long-poll waits on the server.
 const WATCH_WAIT: Duration = Duration::from_secs(10);
+/// How long a membership change may take (a learner catches up before it returns).
+const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Redirects followed in a row before trying the next node.
 const MAX_REDIRECTS: u32 = 3;
 
@@ -131,11 +133,41 @@ impl HttpClient {
         &self.inner.endpoints
     }
 
+    /// Adds (or re-adds) a node as a learner; returns once it has caught up with the log.
+    pub async fn add_learner(&self, node_id: u64, addr: &str) -> Result<NodeStatus> {
+        let body = AddLearner {
+            node_id,
+            addr: addr.to_owned(),
+        };
+        self.call_with("/meta/v1/members/learner", &body, MEMBERSHIP_TIMEOUT)
+            .await
+    }
+
+    /// Makes exactly `voters` the voters (each already a member); others leave.
+    pub async fn set_voters(&self, voters: Vec<u64>) -> Result<NodeStatus> {
+        self.call_with(
+            "/meta/v1/members/voters",
+            &SetVoters { voters },
+            MEMBERSHIP_TIMEOUT,
+        )
+        .await
+    }
+
     /// Posts `body` to `path`, following the leader; see the module doc.
     async fn call<Req: Serialize + Sync, Resp: DeserializeOwned>(
         &self,
         path: &str,
         body: &Req,
+    ) -> Result<Resp> {
+        self.call_with(path, body, REQUEST_TIMEOUT).await
+    }
+
+    /// [`HttpClient::call`] with `timeout` per request.
+    async fn call_with<Req: Serialize + Sync, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Req,
+        timeout: Duration,
     ) -> Result<Resp> {
         let deadline = Instant::now() + CALL_BUDGET;
         let mut backoff = Duration::from_millis(25);
@@ -145,7 +177,11 @@ impl HttpClient {
                 let mut url = start;
                 let mut redirects = 0;
                 loop {
-                    match self.inner.post::<Req, Resp>(&url, path, body).await {
+                    match self
+                        .inner
+                        .post::<Req, Resp>(&url, path, body, timeout)
+                        .await
+                    {
                         Ok(Ok(reply)) => {
                             self.inner.prefer(&url);
                             self.inner
@@ -246,10 +282,11 @@ impl Inner {
         url: &str,
         path: &str,
         body: &Req,
+        timeout: Duration,
     ) -> std::result::Result<Reply<Resp>, reqwest::Error> {
         self.http
             .post(format!("{url}{path}"))
-            .timeout(REQUEST_TIMEOUT)
+            .timeout(timeout)
             .json(body)
             .send()
             .await?
