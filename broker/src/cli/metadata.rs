@@ -103,7 +103,7 @@ pub async fn membership(command: MembershipCommand) -> anyhow::Result<()> {
     let (MembershipCommand::Show { metadata }
     | MembershipCommand::Add { metadata, .. }
     | MembershipCommand::Remove { metadata, .. }) = &command;
-    let client = HttpClient::connect(&[metadata.clone()])?;
+    let client = HttpClient::connect(std::slice::from_ref(metadata))?;
     let before = client.status().await?;
     let status = match command {
         MembershipCommand::Show { .. } => before,
