@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
+use silt_sdk::wire::binary::{self, BinaryRecord};
 
 use crate::report::{
     MIB, merged, mib_per_sec, ms_cell, new_histogram, percentiles, record_micros, round3,
@@ -82,20 +83,12 @@ fn body(record_size: usize, records: usize) -> bytes::Bytes {
     bytes::Bytes::from(serde_json::to_vec(&json!({"records": records})).unwrap_or_default())
 }
 
-/// A binary produce body (`application/x-silt-records`, see the broker's OpenAPI
-/// document): `records` byte values of `record_size` bytes, no key, no headers.
+/// A binary produce body (`application/x-silt-records`, [`silt_sdk::wire::binary`]):
+/// `records` byte values of `record_size` bytes, no key, no headers.
 fn binary_body(record_size: usize, records: usize) -> bytes::Bytes {
-    let mut out = Vec::with_capacity(9 + records * (record_size + 7));
-    out.extend_from_slice(b"SLTR");
-    out.push(1);
-    out.extend_from_slice(&(records as u32).to_le_bytes());
-    for _ in 0..records {
-        out.push(0); // flags: no key, bytes value, no partition, no timestamp
-        out.extend_from_slice(&(record_size as u32).to_le_bytes());
-        out.resize(out.len() + record_size, b'v');
-        out.extend_from_slice(&0u16.to_le_bytes());
-    }
-    bytes::Bytes::from(out)
+    let value = vec![b'v'; record_size];
+    let records = vec![BinaryRecord::bytes(&value); records];
+    bytes::Bytes::from(binary::encode(&records))
 }
 
 /// The shape of a bulk produce run.
@@ -129,7 +122,7 @@ pub async fn produce(
     let (payload, content_type) = if binary {
         (
             binary_body(record_size, records_per_request),
-            "application/x-silt-records",
+            binary::CONTENT_TYPE,
         )
     } else {
         (body(record_size, records_per_request), "application/json")

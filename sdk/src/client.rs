@@ -124,7 +124,7 @@ impl Client {
     }
 
     /// Sends one request (no retry) and decodes a JSON answer, or `None` for 204.
-    pub(crate) async fn send_once<B: Serialize + ?Sized, T: DeserializeOwned>(
+    pub(crate) async fn send_once<B: RequestBody + ?Sized, T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -141,7 +141,7 @@ impl Client {
             request = request.query(query);
         }
         if let Some(body) = body {
-            request = request.json(body);
+            request = body.attach(request);
         }
         let response = request.send().await.map_err(|source| Error::Transport {
             url: url.clone(),
@@ -188,7 +188,7 @@ impl Client {
 
     /// Sends a request, retrying retryable failures with exponential backoff (honouring
     /// `Retry-After`).
-    pub(crate) async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
+    pub(crate) async fn send<B: RequestBody + ?Sized, T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -210,7 +210,7 @@ impl Client {
     /// [`Client::send`] with an explicit retry policy. A failure that suggests the broker
     /// is down or overloaded (transport error, `unavailable`, `timeout`) moves later
     /// attempts to the next failover broker.
-    pub(crate) async fn send_with<B: Serialize + ?Sized, T: DeserializeOwned>(
+    pub(crate) async fn send_with<B: RequestBody + ?Sized, T: DeserializeOwned>(
         &self,
         policy: RetryPolicy,
         method: Method,
@@ -252,7 +252,7 @@ impl Client {
     }
 
     /// Like [`Client::send`] but a 2xx answer must carry a body.
-    pub(crate) async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
+    pub(crate) async fn call<B: RequestBody + ?Sized, T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -266,6 +266,33 @@ impl Client {
                 url: format!("{}{}", self.base_url(), path),
                 detail: "empty answer where a body was expected".into(),
             })
+    }
+}
+
+/// What a request can carry: any serializable value goes as JSON; [`Binary`] as a binary
+/// produce body.
+pub(crate) trait RequestBody {
+    /// Sets the body (and its content type) on `request`.
+    fn attach(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder;
+}
+
+impl<T: Serialize + ?Sized> RequestBody for T {
+    fn attach(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        request.json(self)
+    }
+}
+
+/// An encoded binary produce body (`application/x-silt-records`, [`crate::wire::binary`]).
+pub(crate) struct Binary(pub(crate) Vec<u8>);
+
+impl RequestBody for Binary {
+    fn attach(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        request
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                crate::wire::binary::CONTENT_TYPE,
+            )
+            .body(self.0.clone())
     }
 }
 

@@ -16,9 +16,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::client::RetryPolicy;
+use crate::client::{Binary, RequestBody, RetryPolicy};
 use crate::client::{Client, segment};
 use crate::error::{Error, Result};
+use crate::wire::binary::BinaryRecord;
 use crate::wire::{
     ErrorCode, ProduceRecord, ProduceRequest, ProduceResponse, ProducerInfo, RecordOffset,
 };
@@ -125,6 +126,20 @@ impl Producer {
             records,
             producer: None,
         };
+        self.send_plain(&request).await
+    }
+
+    /// Sends records as one plain request in the binary body format
+    /// (`application/x-silt-records`: no JSON or base64 cost), bypassing the batcher; retried
+    /// only after failures that guarantee it was not applied. Offsets come back in `records`
+    /// order.
+    pub async fn send_binary(&self, records: &[BinaryRecord<'_>]) -> Result<Vec<RecordOffset>> {
+        self.send_plain(&Binary(crate::wire::binary::encode(records)))
+            .await
+    }
+
+    /// One plain request, retried only when it certainly was not applied.
+    async fn send_plain<B: RequestBody + ?Sized>(&self, body: &B) -> Result<Vec<RecordOffset>> {
         let response: ProduceResponse = self
             .client
             .send_with(
@@ -132,7 +147,7 @@ impl Producer {
                 Method::POST,
                 &self.path,
                 &[],
-                Some(&request),
+                Some(body),
                 Duration::ZERO,
             )
             .await?

@@ -6,32 +6,21 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
+use silt_sdk::wire::binary::{self, BinaryRecord, Kind};
 use silt_tests::harness::{Silt, SiltOptions, http_client};
 
-fn record(
-    out: &mut Vec<u8>,
-    flags: u8,
-    partition: Option<u32>,
-    key: Option<&[u8]>,
-    value: &[u8],
-    headers: &[(&str, &str)],
-) {
-    out.push(flags);
-    if let Some(p) = partition {
-        out.extend_from_slice(&p.to_le_bytes());
-    }
-    if let Some(k) = key {
-        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
-        out.extend_from_slice(k);
-    }
-    out.extend_from_slice(&(value.len() as u32).to_le_bytes());
-    out.extend_from_slice(value);
-    out.extend_from_slice(&(headers.len() as u16).to_le_bytes());
-    for (name, text) in headers {
-        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(&(text.len() as u32).to_le_bytes());
-        out.extend_from_slice(text.as_bytes());
+/// A record on partition 1 with no timestamp.
+fn on_partition_1<'a>(
+    key: Option<(Kind, &'a [u8])>,
+    value: (Kind, &'a [u8]),
+    headers: &'a [(String, String)],
+) -> BinaryRecord<'a> {
+    BinaryRecord {
+        key,
+        value,
+        headers,
+        partition: Some(1),
+        timestamp_ms: None,
     }
 }
 
@@ -50,30 +39,25 @@ async fn binary_records_round_trip_and_bad_bodies_write_nothing() {
     assert_eq!(created.status(), 201);
 
     let big: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 251) as u8).collect();
-    let mut body = b"SLTR\x01".to_vec();
-    body.extend_from_slice(&4u32.to_le_bytes());
-    // JSON key and JSON value, partition 1
-    record(
-        &mut body,
-        0b0_1110,
-        Some(1),
-        Some("\"ключ\"".as_bytes()),
-        br#"{"n": [1, 2.5, null]}"#,
-        &[("h", "ü")],
-    );
-    // bytes key, bytes value, partition 1
-    record(
-        &mut body,
-        0b0_1001,
-        Some(1),
-        Some(&[0, 255]),
-        &[1, 2, 3],
-        &[],
-    );
-    // no key, empty bytes value, partition 1
-    record(&mut body, 0b0_1000, Some(1), None, b"", &[]);
-    // no key, exactly 1 MiB of bytes, partition 1
-    record(&mut body, 0b0_1000, Some(1), None, &big, &[]);
+    let headers = vec![("h".to_owned(), "ü".to_owned())];
+    let body = binary::encode(&[
+        // JSON key and JSON value
+        on_partition_1(
+            Some((Kind::Json, "\"ключ\"".as_bytes())),
+            (Kind::Json, br#"{"n": [1, 2.5, null]}"#),
+            &headers,
+        ),
+        // bytes key, bytes value
+        on_partition_1(
+            Some((Kind::Bytes, &[0, 255])),
+            (Kind::Bytes, &[1, 2, 3]),
+            &[],
+        ),
+        // no key, empty bytes value
+        on_partition_1(None, (Kind::Bytes, b""), &[]),
+        // no key, exactly 1 MiB of bytes
+        on_partition_1(None, (Kind::Bytes, &big), &[]),
+    ]);
     let response = http
         .post(url("/v1/topics/bin/records"))
         .header("content-type", "application/x-silt-records")
@@ -115,9 +99,10 @@ async fn binary_records_round_trip_and_bad_bodies_write_nothing() {
 
     // Malformed bodies: truncated, trailing bytes, a JSON-kind value that is not JSON,
     // bad magic. Each is 400 and leaves the partition as it was.
-    let mut not_json = b"SLTR\x01".to_vec();
-    not_json.extend_from_slice(&1u32.to_le_bytes());
-    record(&mut not_json, 0b0_0100, None, None, b"{nope", &[]);
+    let not_json = binary::encode(&[BinaryRecord {
+        value: (Kind::Json, b"{nope"),
+        ..BinaryRecord::bytes(b"")
+    }]);
     let mut trailing = body.clone();
     trailing.push(7);
     for (name, bad, code) in [

@@ -2,6 +2,7 @@
 //! cannot drift. Every request type rejects unknown fields: a misspelt field is an error
 //! (`invalid_request`), never silently ignored.
 
+pub mod binary;
 pub mod error;
 pub mod records;
 pub mod topics;
