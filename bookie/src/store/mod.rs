@@ -2,15 +2,16 @@
 //!
 //! Owns [`open_store`] (the only place a backend is built) and [`ObjectStoreHandle`] (what
 //! the rest of silt passes around). Layers, bottom up: backend (S3 with its own
-//! `RetryConfig`, local file system, or in-memory) → optionally [`faulty::FaultyStore`]
-//! (tests and benchmarks, see [`ObjectStoreHandle::with_faults`]) →
+//! `RetryConfig`, local file system, or in-memory) → optionally `faults::FaultyStore`
+//! (tests and benchmarks, with the `fault-injection` feature: `ObjectStoreHandle::with_faults`) →
 //! [`instrumented::InstrumentedStore`], which counts every request into [`StoreStats`];
 //! the tiered read cache sits above.
 //!
 //! Invariants: every object name is built by [`paths`]; the handle's `prefix` starts every
 //! name; S3 is always configured for conditional PUT (`PutMode::Create`).
 
-pub mod faulty;
+#[cfg(feature = "fault-injection")]
+pub mod faults;
 pub mod instrumented;
 pub mod paths;
 pub mod retry;
@@ -25,7 +26,8 @@ use object_store::memory::InMemory;
 use object_store::path::Path;
 
 use crate::error::{Error, Result};
-use faulty::{FaultControl, FaultyStore};
+#[cfg(feature = "fault-injection")]
+use faults::{FaultControl, FaultyStore};
 use instrumented::InstrumentedStore;
 
 /// An object store plus the prefix every silt object name starts with.
@@ -40,6 +42,7 @@ pub struct ObjectStoreHandle {
     /// The URL the store was opened from.
     pub url: String,
     /// The backend below every layer, kept so layers can be rebuilt over it.
+    #[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
     backend: Arc<dyn ObjectStore>,
 }
 
@@ -64,6 +67,7 @@ impl ObjectStoreHandle {
     /// layer, so `stats` keeps counting every request silt makes (injected failures count
     /// as errors). The counters carry on; a second call replaces the first one's faults
     /// rather than stacking. Clones of the handle taken before keep the old `store`.
+    #[cfg(feature = "fault-injection")]
     pub fn with_faults(self, control: FaultControl) -> ObjectStoreHandle {
         let faulty: Arc<dyn ObjectStore> =
             Arc::new(FaultyStore::new(Arc::clone(&self.backend), control));
