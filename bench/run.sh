@@ -58,7 +58,9 @@ start_silt() {
 }
 lg() { "$loadgen" --broker "$broker" --broker-pid "$silt_pid" --json-out "$out" "$@"; }
 
-cargo build --release -p silt-broker -p silt-loadgen
+# The fault-injection feature brings the modelled cloud latencies of step 7
+# (storage.simulated_latency); a plain `cargo build --release --bin silt` has no test machinery.
+cargo build --release -p silt-broker -p silt-loadgen --features silt-broker/fault-injection
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 # The baseline gets a SeaweedFS instance of its own: it deletes everything it wrote, and
 # SeaweedFS's volume vacuum then stalls requests for ~1 s about a minute later, which

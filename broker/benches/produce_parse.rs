@@ -6,7 +6,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
-use silt_broker::http::produce_body::ProduceBody;
+use silt_broker::ProduceBody;
 use silt_sdk::wire::ProduceRequest;
 
 fn body(records: usize, base64: bool) -> Vec<u8> {

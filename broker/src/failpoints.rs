@@ -4,13 +4,17 @@
 //! - `upload.after_put`: a segment is in the bucket, its commit not yet sent.
 //! - `commit.before_send`: the committer is about to send a commit entry.
 //!
-//! Unset (the default), each check is one relaxed load of a cached flag set.
+//! Unset (the default), each check is one relaxed load of a cached flag set. Without the
+//! `fault-injection` feature the checks compile to nothing.
 
+#[cfg(feature = "fault-injection")]
 use std::sync::OnceLock;
 
 /// Environment variable naming the active fail points.
-pub const ENV: &str = "SILT_FAILPOINTS";
+#[cfg(feature = "fault-injection")]
+const ENV: &str = "SILT_FAILPOINTS";
 
+#[cfg(feature = "fault-injection")]
 fn active() -> &'static [String] {
     static ACTIVE: OnceLock<Vec<String>> = OnceLock::new();
     ACTIVE.get_or_init(|| {
@@ -26,9 +30,14 @@ fn active() -> &'static [String] {
 }
 
 /// Aborts the process if the fail point `name` is active.
-pub fn crash_if_active(name: &str) {
+#[cfg(feature = "fault-injection")]
+pub(crate) fn crash_if_active(name: &str) {
     if active().iter().any(|n| n == name) {
         eprintln!("fail point {name} reached: aborting");
         std::process::abort();
     }
 }
+
+/// Fail points are test machinery: without `fault-injection` there are none.
+#[cfg(not(feature = "fault-injection"))]
+pub(crate) fn crash_if_active(_name: &str) {}

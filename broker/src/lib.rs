@@ -1,13 +1,23 @@
-//! silt's stateless broker: the v1 HTTP/JSON API over the write path (append → seal →
-//! upload → commit) and the read path (index → tiered chunk reads), and the `silt` command.
+//! silt's stateless broker: the v1 HTTP/JSON API over the write path (`write/`: append →
+//! seal → upload → commit) and the read path (`read/`: index → tiered chunk reads), and the
+//! `silt` command (`cli/`). `node/` assembles a running broker from its configuration
+//! (`config/`); `http/` holds the thin handlers and the one error edge.
+//!
+//! Test machinery (the object-store fault layer, `PUT /v1/admin/faults`, crash fail points,
+//! modelled cloud latency) is compiled only with the `fault-injection` feature.
 
 pub mod cli;
 pub mod config;
-pub mod failpoints;
-pub mod http;
-pub mod metrics;
+pub(crate) mod failpoints;
+pub(crate) mod http;
+pub(crate) mod metrics;
 pub mod node;
-pub mod read;
-pub mod server;
-pub mod state;
-pub mod write;
+pub(crate) mod read;
+pub(crate) mod server;
+pub(crate) mod state;
+pub(crate) mod write;
+
+/// The broker's borrowed JSON produce body, public only for the parse benchmark
+/// (`benches/produce_parse.rs`).
+#[doc(hidden)]
+pub use http::produce_body::{ProduceBody, RecordIn};

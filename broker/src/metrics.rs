@@ -4,6 +4,8 @@
 //! and cache counters live in `silt-bookie` as atomics and are rendered at scrape time, so
 //! they cannot drift. All names start with `silt_`; no offsets or keys as labels.
 
+use std::time::Duration;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -15,47 +17,47 @@ use silt_bookie::store::StoreStatsSnapshot;
 
 /// `outcome="ok"|"<error code>"`
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// `ok` or the error code.
-    pub outcome: String,
+    pub(crate) outcome: String,
 }
 
 /// The broker's metrics.
 #[derive(Debug)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     /// Produce requests by outcome.
-    pub produce_requests: Family<Outcome, Counter>,
+    pub(crate) produce_requests: Family<Outcome, Counter>,
     /// Records acknowledged.
-    pub produce_records: Counter,
+    pub(crate) produce_records: Counter,
     /// Record bytes acknowledged (key + value + headers).
-    pub produce_bytes: Counter,
+    pub(crate) produce_bytes: Counter,
     /// Produce latency, receipt to acknowledgement.
-    pub produce_latency: Histogram,
+    pub(crate) produce_latency: Histogram,
     /// Fetch requests by outcome.
-    pub fetch_requests: Family<Outcome, Counter>,
+    pub(crate) fetch_requests: Family<Outcome, Counter>,
     /// Records returned by fetches.
-    pub fetch_records: Counter,
+    pub(crate) fetch_records: Counter,
     /// Record bytes returned by fetches.
-    pub fetch_bytes: Counter,
+    pub(crate) fetch_bytes: Counter,
     /// Fetch latency, long-poll waits included.
-    pub fetch_latency: Histogram,
+    pub(crate) fetch_latency: Histogram,
     /// Size of each sealed segment.
-    pub segment_bytes: Histogram,
+    pub(crate) segment_bytes: Histogram,
     /// Segments uploaded.
-    pub segments_uploaded: Counter,
+    pub(crate) segments_uploaded: Counter,
     /// Segment upload latency (spool write + PUT).
-    pub upload_latency: Histogram,
+    pub(crate) upload_latency: Histogram,
     /// Commit latency (one Raft entry for one or more segments).
-    pub commit_latency: Histogram,
+    pub(crate) commit_latency: Histogram,
     /// Segments per commit entry.
-    pub commit_batch_segments: Histogram,
+    pub(crate) commit_batch_segments: Histogram,
     /// Segments recovered from the spool at start (sealed, never committed).
-    pub recovered_segments: Counter,
+    pub(crate) recovered_segments: Counter,
     /// Bytes staged in the open segment.
-    pub wal_staged_bytes: Gauge,
+    pub(crate) wal_staged_bytes: Gauge,
     /// Sealed segments being uploaded or waiting for a slot.
-    pub uploads_in_flight: Gauge,
+    pub(crate) uploads_in_flight: Gauge,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -65,8 +67,8 @@ fn latency_buckets() -> impl Iterator<Item = f64> {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("silt");
-        let m = Metrics {
+        let metrics = Metrics {
+            registry: Registry::with_prefix("silt"),
             produce_requests: Family::default(),
             produce_records: Counter::default(),
             produce_bytes: Counter::default(),
@@ -83,96 +85,149 @@ impl Default for Metrics {
             recovered_segments: Counter::default(),
             wal_staged_bytes: Gauge::default(),
             uploads_in_flight: Gauge::default(),
-            registry: Registry::default(),
         };
-        let r = &mut registry;
+        metrics.registered()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric under its exported name.
+    fn registered(mut self) -> Self {
+        let mut registry = std::mem::take(&mut self.registry);
+        self.register_requests(&mut registry);
+        self.register_write_path(&mut registry);
+        Metrics { registry, ..self }
+    }
+
+    fn register_requests(&self, r: &mut Registry) {
         r.register(
             "produce_requests",
             "Produce requests by outcome",
-            m.produce_requests.clone(),
+            self.produce_requests.clone(),
         );
         r.register(
             "produce_records",
             "Records acknowledged",
-            m.produce_records.clone(),
+            self.produce_records.clone(),
         );
         r.register(
             "produce_bytes",
             "Record bytes acknowledged",
-            m.produce_bytes.clone(),
+            self.produce_bytes.clone(),
         );
         r.register(
             "produce_latency_seconds",
             "Produce latency, receipt to acknowledgement",
-            m.produce_latency.clone(),
+            self.produce_latency.clone(),
         );
         r.register(
             "fetch_requests",
             "Fetch requests by outcome",
-            m.fetch_requests.clone(),
+            self.fetch_requests.clone(),
         );
         r.register(
             "fetch_records",
             "Records returned by fetches",
-            m.fetch_records.clone(),
+            self.fetch_records.clone(),
         );
         r.register(
             "fetch_bytes",
             "Record bytes returned by fetches",
-            m.fetch_bytes.clone(),
+            self.fetch_bytes.clone(),
         );
         r.register(
             "fetch_latency_seconds",
             "Fetch latency including long-poll waits",
-            m.fetch_latency.clone(),
+            self.fetch_latency.clone(),
         );
+    }
+
+    fn register_write_path(&self, r: &mut Registry) {
         r.register(
             "segment_size_bytes",
             "Size of each sealed segment",
-            m.segment_bytes.clone(),
+            self.segment_bytes.clone(),
         );
         r.register(
             "segments_uploaded",
             "Segments uploaded to the object store",
-            m.segments_uploaded.clone(),
+            self.segments_uploaded.clone(),
         );
         r.register(
             "segment_upload_latency_seconds",
             "Spool write plus conditional PUT of a segment",
-            m.upload_latency.clone(),
+            self.upload_latency.clone(),
         );
         r.register(
             "commit_latency_seconds",
             "Metadata commit of one entry of segments",
-            m.commit_latency.clone(),
+            self.commit_latency.clone(),
         );
         r.register(
             "commit_batch_segments",
             "Segments per metadata commit entry",
-            m.commit_batch_segments.clone(),
+            self.commit_batch_segments.clone(),
         );
         r.register(
             "recovered_segments",
             "Sealed segments committed by start-up recovery",
-            m.recovered_segments.clone(),
+            self.recovered_segments.clone(),
         );
         r.register(
             "wal_staged_bytes",
             "Bytes staged in the open segment",
-            m.wal_staged_bytes.clone(),
+            self.wal_staged_bytes.clone(),
         );
         r.register(
             "uploads_in_flight",
             "Sealed segments uploading or waiting for an upload slot",
-            m.uploads_in_flight.clone(),
+            self.uploads_in_flight.clone(),
         );
-        Metrics { registry, ..m }
+    }
+
+    /// An acknowledged produce request.
+    pub(crate) fn produced(&self, records: u64, bytes: u64, latency: Duration) {
+        Self::outcome(&self.produce_requests, "ok");
+        self.produce_records.inc_by(records);
+        self.produce_bytes.inc_by(bytes);
+        self.produce_latency.observe(latency.as_secs_f64());
+    }
+
+    /// A refused or failed produce request, by error code.
+    pub(crate) fn produce_failed(&self, code: &str) {
+        Self::outcome(&self.produce_requests, code);
+    }
+
+    /// A fetch that returned (possibly no) records.
+    pub(crate) fn fetched(&self, records: u64, bytes: u64, latency: Duration) {
+        Self::outcome(&self.fetch_requests, "ok");
+        self.fetch_records.inc_by(records);
+        self.fetch_bytes.inc_by(bytes);
+        self.fetch_latency.observe(latency.as_secs_f64());
+    }
+
+    /// A refused or failed fetch, by error code.
+    pub(crate) fn fetch_failed(&self, code: &str) {
+        Self::outcome(&self.fetch_requests, code);
+    }
+
+    /// A segment of `bytes` uploaded in `latency` (spool write and PUT).
+    pub(crate) fn segment_uploaded(&self, bytes: usize, latency: Duration) {
+        self.segments_uploaded.inc();
+        self.segment_bytes.observe(bytes as f64);
+        self.upload_latency.observe(latency.as_secs_f64());
+    }
+
+    /// One commit entry of `segments` segments, confirmed in `latency`.
+    pub(crate) fn segments_committed(&self, segments: usize, latency: Duration) {
+        self.commit_latency.observe(latency.as_secs_f64());
+        self.commit_batch_segments.observe(segments as f64);
     }
 }
 
 impl Metrics {
     /// Counts one produce or fetch outcome.
-    pub fn outcome(family: &Family<Outcome, Counter>, outcome: &str) {
+    fn outcome(family: &Family<Outcome, Counter>, outcome: &str) {
         family
             .get_or_create(&Outcome {
                 outcome: outcome.to_owned(),
@@ -181,7 +236,7 @@ impl Metrics {
     }
 
     /// Prometheus text exposition of everything, store and cache counters included.
-    pub fn render(
+    pub(crate) fn render(
         &self,
         store: &StoreStatsSnapshot,
         cache: &CacheStatsSnapshot,
@@ -191,83 +246,93 @@ impl Metrics {
         if prometheus_client::encoding::text::encode_registry(&mut out, &self.registry).is_err() {
             out.clear();
         }
-        let mut line = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-            for (labels, value) in samples {
-                if labels.is_empty() {
-                    out.push_str(&format!("{name} {value}\n"));
-                } else {
-                    out.push_str(&format!("{name}{{{labels}}} {value}\n"));
-                }
-            }
-        };
-        line(
-            "silt_object_store_requests_total",
-            "counter",
-            "Object-store requests by operation",
-            &[
-                ("op=\"put\"", store.puts),
-                ("op=\"get\"", store.gets),
-                ("op=\"head\"", store.heads),
-                ("op=\"delete\"", store.deletes),
-                ("op=\"list\"", store.lists),
-            ],
-        );
-        line(
-            "silt_object_store_errors_total",
-            "counter",
-            "Object-store requests that failed",
-            &[("", store.errors)],
-        );
-        line(
-            "silt_object_store_bytes_total",
-            "counter",
-            "Object-store payload bytes by operation",
-            &[
-                ("op=\"put\"", store.put_bytes),
-                ("op=\"get\"", store.get_bytes),
-            ],
-        );
-        line(
-            "silt_cache_requests_total",
-            "counter",
-            "Chunk reads by the tier that answered",
-            &[
-                ("tier=\"memory\",result=\"hit\"", cache.memory_hits),
-                ("tier=\"memory\",result=\"miss\"", cache.memory_misses),
-                ("tier=\"spool\",result=\"hit\"", cache.disk_hits),
-                ("tier=\"spool\",result=\"miss\"", cache.disk_misses),
-                ("tier=\"disk\",result=\"hit\"", cache.disk_cache_hits),
-                ("tier=\"disk\",result=\"miss\"", cache.disk_cache_misses),
-                (
-                    "tier=\"object_store\",result=\"hit\"",
-                    cache.object_store_hits,
-                ),
-                (
-                    "tier=\"object_store\",result=\"miss\"",
-                    cache.object_store_misses,
-                ),
-            ],
-        );
-        line(
-            "silt_cache_coalesced_reads_total",
-            "counter",
-            "Chunk reads that joined a read already in flight instead of a second GET",
-            &[("", cache.coalesced_reads)],
-        );
-        line(
-            "silt_cache_prefetched_chunks_total",
-            "counter",
-            "Chunks read ahead for sequential readers",
-            &[("", cache.prefetched_chunks)],
-        );
-        line(
-            "silt_wal_spooled_bytes",
-            "gauge",
+        render_store(&mut out, store);
+        render_cache(&mut out, cache);
+        family(
+            &mut out,
+            ("silt_wal_spooled_bytes", "gauge"),
             "Sealed segment bytes on local disk awaiting upload or commit",
             &[("", spooled_bytes)],
         );
         out.push_str("# EOF\n");
         out
     }
+}
+
+/// Appends one metric family: `(name, type)`, help, and `(labels, value)` samples.
+fn family(out: &mut String, (name, kind): (&str, &str), help: &str, samples: &[(&str, u64)]) {
+    out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+    for (labels, value) in samples {
+        if labels.is_empty() {
+            out.push_str(&format!("{name} {value}\n"));
+        } else {
+            out.push_str(&format!("{name}{{{labels}}} {value}\n"));
+        }
+    }
+}
+
+fn render_store(out: &mut String, store: &StoreStatsSnapshot) {
+    family(
+        out,
+        ("silt_object_store_requests_total", "counter"),
+        "Object-store requests by operation",
+        &[
+            ("op=\"put\"", store.puts),
+            ("op=\"get\"", store.gets),
+            ("op=\"head\"", store.heads),
+            ("op=\"delete\"", store.deletes),
+            ("op=\"list\"", store.lists),
+        ],
+    );
+    family(
+        out,
+        ("silt_object_store_errors_total", "counter"),
+        "Object-store requests that failed",
+        &[("", store.errors)],
+    );
+    family(
+        out,
+        ("silt_object_store_bytes_total", "counter"),
+        "Object-store payload bytes by operation",
+        &[
+            ("op=\"put\"", store.put_bytes),
+            ("op=\"get\"", store.get_bytes),
+        ],
+    );
+}
+
+fn render_cache(out: &mut String, cache: &CacheStatsSnapshot) {
+    family(
+        out,
+        ("silt_cache_requests_total", "counter"),
+        "Chunk reads by the tier that answered",
+        &[
+            ("tier=\"memory\",result=\"hit\"", cache.memory_hits),
+            ("tier=\"memory\",result=\"miss\"", cache.memory_misses),
+            ("tier=\"spool\",result=\"hit\"", cache.disk_hits),
+            ("tier=\"spool\",result=\"miss\"", cache.disk_misses),
+            ("tier=\"disk\",result=\"hit\"", cache.disk_cache_hits),
+            ("tier=\"disk\",result=\"miss\"", cache.disk_cache_misses),
+            (
+                "tier=\"object_store\",result=\"hit\"",
+                cache.object_store_hits,
+            ),
+            (
+                "tier=\"object_store\",result=\"miss\"",
+                cache.object_store_misses,
+            ),
+        ],
+    );
+    family(
+        out,
+        ("silt_cache_coalesced_reads_total", "counter"),
+        "Chunk reads that joined a read already in flight instead of a second GET",
+        &[("", cache.coalesced_reads)],
+    );
+    family(
+        out,
+        ("silt_cache_prefetched_chunks_total", "counter"),
+        "Chunks read ahead for sequential readers",
+        &[("", cache.prefetched_chunks)],
+    );
 }

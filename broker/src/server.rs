@@ -11,8 +11,8 @@ use crate::state::AppState;
 
 /// Every route of the v1 API and the operational endpoints. Request bodies are read by
 /// `http::validate::read_body`, which enforces `server.max_request_bytes` while reading.
-pub fn router(state: AppState) -> Router {
-    Router::new()
+pub(crate) fn router(state: AppState) -> Router {
+    let routes = Router::new()
         .route("/v1/topics", post(topics::create).get(topics::list))
         .route(
             "/v1/topics/{topic}",
@@ -25,14 +25,17 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/producers", post(cluster::init_producer))
         .route("/v1/cluster", get(cluster::cluster))
-        .route(
-            "/v1/admin/faults",
-            axum::routing::put(cluster::set_faults).delete(cluster::clear_faults),
-        )
         .route("/v1/openapi.json", get(openapi::openapi))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
+        .route("/metrics", get(health::metrics));
+    #[cfg(feature = "fault-injection")]
+    let routes = routes.route(
+        "/v1/admin/faults",
+        axum::routing::put(crate::http::faults::set_faults)
+            .delete(crate::http::faults::clear_faults),
+    );
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(CatchPanicLayer::custom(|_| {

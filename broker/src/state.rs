@@ -1,63 +1,71 @@
-//! [`AppState`]: what every HTTP handler shares.
+//! [`AppState`]: what every HTTP handler shares: the services (write, read, metadata) and
+//! the broker's configuration, identity, clock and metrics.
 
 use std::sync::Arc;
+#[cfg(feature = "fault-injection")]
 use std::sync::atomic::AtomicU64;
 
 use silt_bookie::cache::ChunkReader;
+use silt_bookie::clock::Clock;
 use silt_bookie::store::ObjectStoreHandle;
-use silt_bookie::store::faulty::FaultControl;
+#[cfg(feature = "fault-injection")]
+use silt_bookie::store::faults::FaultControl;
 use silt_bookie::wal::SegmentSpool;
 use silt_metadata::MetadataClient;
 use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::write::WritePipeline;
-use crate::write::partitioner::StickyPartitioner;
-use crate::write::producer_cache::ProducerCache;
-use crate::write::topic_cache::TopicCache;
+use crate::read::Fetcher;
+use crate::write::Writer;
 
-/// Shared state of the HTTP server.
+/// Shared state of the HTTP server; cloning is cheap.
 #[derive(Clone)]
-pub struct AppState {
-    /// Effective configuration.
-    pub config: Arc<Config>,
-    /// The metadata service.
-    pub metadata: Arc<dyn MetadataClient>,
-    /// The write path.
-    pub pipeline: WritePipeline,
-    /// The read path's tiered chunk reader.
-    pub reader: Arc<ChunkReader>,
-    /// Metrics.
-    pub metrics: Arc<Metrics>,
-    /// The object store.
-    pub store: ObjectStoreHandle,
-    /// Sealed segments on local disk.
-    pub spool: Arc<SegmentSpool>,
-    /// Admission of fetches to the read-and-encode phase (`server.fetch_read_concurrency`).
-    pub read_slots: Arc<tokio::sync::Semaphore>,
-    /// Topic routes for the write path.
-    pub topics: Arc<TopicCache>,
-    /// Round-robin for keyless records.
-    pub sticky: Arc<StickyPartitioner>,
+pub(crate) struct AppState {
+    /// The effective configuration.
+    pub(crate) config: Arc<Config>,
+    /// Wall-clock time: record timestamps, topic creation, lease judgements.
+    pub(crate) clock: Arc<dyn Clock>,
+    /// The metadata service (topics, producers, the cluster's view).
+    pub(crate) metadata: Arc<dyn MetadataClient>,
+    /// The write service.
+    pub(crate) writer: Arc<Writer>,
+    /// The read service.
+    pub(crate) fetcher: Fetcher,
+    /// The tiered chunk reader (its cache counters are exported at `/metrics`).
+    pub(crate) reader: Arc<ChunkReader>,
+    /// The broker's metrics.
+    pub(crate) metrics: Arc<Metrics>,
+    /// The object store (`/readyz` lists it).
+    pub(crate) store: ObjectStoreHandle,
+    /// Sealed segments on local disk (`/metrics` reports their bytes).
+    pub(crate) spool: Arc<SegmentSpool>,
     /// Flips to `true` when the broker starts shutting down; long-polls return early.
-    pub shutdown: watch::Receiver<bool>,
-    /// Idempotent producers seen, checked before staging.
-    pub producers: Arc<ProducerCache>,
+    pub(crate) shutdown: watch::Receiver<bool>,
     /// This broker's identity in the cluster.
-    pub identity: Arc<BrokerIdentity>,
-    /// The object-store fault injector (only with `cluster.fault_injection`).
-    pub faults: Option<FaultControl>,
-    /// The write-ahead cache's disk budget (`wal.max_spool_bytes`, lowered by the fault
-    /// endpoint to simulate a full disk).
-    pub spool_budget: Arc<AtomicU64>,
+    pub(crate) identity: Arc<BrokerIdentity>,
+    /// Test machinery: the object-store fault injector and the write-ahead cache budget it
+    /// may lower (only with `--fault-injection`).
+    #[cfg(feature = "fault-injection")]
+    pub(crate) faults: Option<FaultInjection>,
+}
+
+/// What the test-only fault endpoint controls.
+#[cfg(feature = "fault-injection")]
+#[derive(Clone)]
+pub(crate) struct FaultInjection {
+    /// The object-store faults.
+    pub(crate) control: FaultControl,
+    /// The write-ahead cache's disk budget (`wal.max_spool_bytes`; lowered to simulate a
+    /// full disk).
+    pub(crate) spool_budget: Arc<AtomicU64>,
 }
 
 /// Who this broker is.
 #[derive(Debug, Clone)]
-pub struct BrokerIdentity {
-    /// Registry id.
-    pub broker_id: String,
-    /// Client-facing URL.
-    pub advertise: String,
+pub(crate) struct BrokerIdentity {
+    /// The id it registers under (`cluster.broker_id`, else `broker-<ULID>`).
+    pub(crate) broker_id: String,
+    /// The URL clients reach it at (`cluster.advertise`, else `http://<listen address>`).
+    pub(crate) advertise: String,
 }

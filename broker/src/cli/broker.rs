@@ -7,6 +7,10 @@ use crate::node;
 /// Runs until Ctrl-C or SIGTERM, then shuts down cleanly.
 pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
     init_process(&args.log)?;
+    #[cfg(feature = "fault-injection")]
+    let fault_injection = args.fault_injection;
+    #[cfg(not(feature = "fault-injection"))]
+    let fault_injection = false;
     let overrides = Overrides {
         listen: args.listen,
         data_dir: Some(args.cache_dir),
@@ -14,7 +18,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         metadata: Some(args.metadata),
         broker_id: args.broker_id,
         advertise: args.advertise,
-        fault_injection: args.fault_injection,
+        fault_injection,
     };
     let config = Config::load(args.config.as_deref(), std::env::vars(), &overrides)?;
     tracing::info!(config = ?config, "effective configuration");

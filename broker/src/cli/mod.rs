@@ -97,6 +97,7 @@ pub struct BrokerArgs {
     #[arg(long)]
     pub advertise: Option<String>,
     /// Testing only: serve PUT/DELETE /v1/admin/faults.
+    #[cfg(feature = "fault-injection")]
     #[arg(long)]
     pub fault_injection: bool,
     /// TOML config file (sections server, storage, wal, cache, cluster).

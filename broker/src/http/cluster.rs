@@ -1,19 +1,11 @@
-//! Cluster endpoints: `POST /v1/producers` (idempotent producer ids), `GET /v1/cluster`
-//! (the metadata cluster and the broker registry), and the test-only fault injector
-//! `PUT`/`DELETE /v1/admin/faults` (served only with `cluster.fault_injection`).
-
-use std::sync::atomic::Ordering;
-use std::time::Duration;
+//! Cluster endpoints: `POST /v1/producers` (idempotent producer ids) and `GET /v1/cluster`
+//! (the metadata cluster and the broker registry).
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use silt_bookie::clock::{Clock, SystemClock};
-use silt_bookie::store::faulty::{FaultConfig, LatencyModel};
 use silt_metadata::types::NodeStatus;
-use silt_sdk::wire::ErrorCode;
 
 use crate::http::{ApiError, validate};
 use crate::state::AppState;
@@ -22,23 +14,23 @@ use crate::state::AppState;
 /// to bump (fencing its older instances).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct InitProducerRequest {
+pub(crate) struct InitProducerRequest {
     /// The producer to re-initialise.
     #[serde(default)]
-    pub producer_id: Option<u64>,
+    pub(crate) producer_id: Option<u64>,
 }
 
 /// `POST /v1/producers` answer.
 #[derive(Debug, Serialize)]
-pub struct InitProducerResponse {
+pub(crate) struct InitProducerResponse {
     /// Producer id.
-    pub producer_id: u64,
+    pub(crate) producer_id: u64,
     /// Epoch; requests must carry it.
-    pub epoch: u32,
+    pub(crate) epoch: u32,
 }
 
 /// `POST /v1/producers`
-pub async fn init_producer(
+pub(crate) async fn init_producer(
     State(state): State<AppState>,
     body: Body,
 ) -> Result<Json<InitProducerResponse>, ApiError> {
@@ -63,44 +55,49 @@ pub async fn init_producer(
 
 /// One broker in `GET /v1/cluster`.
 #[derive(Debug, Serialize)]
-pub struct BrokerEntry {
+pub(crate) struct BrokerEntry {
     /// Broker id.
-    pub broker_id: String,
+    pub(crate) broker_id: String,
     /// Client-facing URL.
-    pub address: String,
+    pub(crate) address: String,
     /// Whether its lease is running (judged by this broker's clock).
-    pub alive: bool,
+    pub(crate) alive: bool,
     /// Milliseconds until the lease runs out (negative: ran out that long ago).
-    pub lease_expires_in_ms: i64,
+    pub(crate) lease_expires_in_ms: i64,
 }
 
 /// `GET /v1/cluster` answer.
 #[derive(Debug, Serialize)]
-pub struct ClusterResponse {
+pub(crate) struct ClusterResponse {
     /// The broker that answered.
-    pub broker_id: String,
+    pub(crate) broker_id: String,
     /// The metadata leader's view of the Raft cluster.
-    pub metadata: NodeStatus,
+    pub(crate) metadata: NodeStatus,
     /// Registered brokers.
-    pub brokers: Vec<BrokerEntry>,
+    pub(crate) brokers: Vec<BrokerEntry>,
     /// Uploaded objects no index entry references (failed uploads, segments whose every
     /// chunk was a duplicate or refused), recorded for garbage collection.
-    pub garbage: GarbageSummary,
+    pub(crate) garbage: GarbageSummary,
 }
 
 /// `garbage` in `GET /v1/cluster`.
 #[derive(Debug, Serialize)]
-pub struct GarbageSummary {
+pub(crate) struct GarbageSummary {
     /// Objects recorded.
-    pub objects: usize,
+    pub(crate) objects: usize,
     /// The first few by name.
-    pub sample: Vec<String>,
+    pub(crate) sample: Vec<String>,
 }
 
 /// `GET /v1/cluster`
-pub async fn cluster(State(state): State<AppState>) -> Result<Json<ClusterResponse>, ApiError> {
-    let metadata = state.metadata.status().await?;
-    let now = SystemClock.now_ms();
+pub(crate) async fn cluster(
+    State(state): State<AppState>,
+) -> Result<Json<ClusterResponse>, ApiError> {
+    let mut metadata = state.metadata.status().await?;
+    if state.config.cluster.metadata_endpoints().is_empty() {
+        name_embedded_node(&mut metadata, &state.identity.advertise);
+    }
+    let now = state.clock.now_ms();
     let brokers = state
         .metadata
         .list_brokers()
@@ -128,92 +125,14 @@ pub async fn cluster(State(state): State<AppState>) -> Result<Json<ClusterRespon
     }))
 }
 
-/// `PUT /v1/admin/faults` body (every field optional).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FaultRequest {
-    /// Probability of a 500 per object-store request.
-    #[serde(default)]
-    pub error_rate: f64,
-    /// Probability of a 503 SlowDown.
-    #[serde(default)]
-    pub slowdown_rate: f64,
-    /// Probability that a request hangs until cancelled.
-    #[serde(default)]
-    pub hang_rate: f64,
-    /// Probability that a PUT is applied but answered with an error.
-    #[serde(default)]
-    pub lost_response_rate: f64,
-    /// Latency added to every request.
-    #[serde(default)]
-    pub extra_latency_ms: u64,
-    /// Simulated write-ahead cache budget (a full disk); `null` keeps the configured one.
-    #[serde(default)]
-    pub spool_budget_bytes: Option<u64>,
-    /// Seed of the random draws.
-    #[serde(default)]
-    pub seed: u64,
-}
-
-fn faults_disabled() -> ApiError {
-    ApiError::new(
-        ErrorCode::NotFound,
-        "fault injection is disabled (start the broker with --fault-injection; testing only)",
-    )
-}
-
-/// `PUT /v1/admin/faults`
-pub async fn set_faults(State(state): State<AppState>, body: Body) -> Result<StatusCode, ApiError> {
-    let Some(control) = &state.faults else {
-        return Err(faults_disabled());
-    };
-    let body = validate::read_body(body, 4096).await?;
-    let request: FaultRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}")))?;
-    for (name, rate) in [
-        ("error_rate", request.error_rate),
-        ("slowdown_rate", request.slowdown_rate),
-        ("hang_rate", request.hang_rate),
-        ("lost_response_rate", request.lost_response_rate),
-    ] {
-        if !(0.0..=1.0).contains(&rate) {
-            return Err(ApiError::invalid_request(format!(
-                "{name} = {rate} must be between 0 and 1"
-            )));
-        }
+/// `silt dev`'s metadata service runs inside the broker and has no address of its own:
+/// say so instead of showing empty addresses.
+fn name_embedded_node(status: &mut NodeStatus, advertise: &str) {
+    let embedded = format!("embedded in {advertise}");
+    for address in status.addresses.values_mut().filter(|a| a.is_empty()) {
+        address.clone_from(&embedded);
     }
-    let latency = match request.extra_latency_ms {
-        0 => LatencyModel::None,
-        ms => LatencyModel::Fixed(Duration::from_millis(ms)),
-    };
-    control.set(FaultConfig {
-        put: latency,
-        get: latency,
-        other: latency,
-        error_rate: request.error_rate,
-        slowdown_rate: request.slowdown_rate,
-        hang_rate: request.hang_rate,
-        lost_response_rate: request.lost_response_rate,
-        seed: request.seed,
-        ..FaultConfig::default()
-    });
-    let budget = request
-        .spool_budget_bytes
-        .unwrap_or(state.config.wal.max_spool_bytes);
-    state.spool_budget.store(budget, Ordering::Relaxed);
-    tracing::warn!(?request, "fault injection changed");
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// `DELETE /v1/admin/faults`
-pub async fn clear_faults(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
-    let Some(control) = &state.faults else {
-        return Err(faults_disabled());
-    };
-    control.clear();
-    state
-        .spool_budget
-        .store(state.config.wal.max_spool_bytes, Ordering::Relaxed);
-    tracing::warn!("fault injection cleared");
-    Ok(StatusCode::NO_CONTENT)
+    if status.leader_addr.as_deref().is_none_or(str::is_empty) && status.leader_id.is_some() {
+        status.leader_addr = Some(embedded);
+    }
 }

@@ -1,4 +1,7 @@
-//! The broker edge's one error type and the only code → HTTP status table.
+//! The broker edge's one error type, the only code → HTTP status table, and the one place
+//! where the errors of the write path ([`WriteError`]), the read path ([`ReadError`]), the
+//! metadata service and the storage engine become a status and a code. (Configuration
+//! errors stop start-up with a message naming the setting; they never reach a request.)
 //!
 //! Every failure leaves as `{"error": {"code", "message"}}` with the status below;
 //! `unavailable` (503) and `timeout` (504) carry `Retry-After`.
@@ -7,6 +10,10 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use silt_sdk::wire::{ErrorBody, ErrorCode};
+
+use crate::read::ReadError;
+use crate::write::WriteError;
+use crate::write::pipeline::PipelineError;
 
 /// A request failure: a stable code and a message that names the bad value.
 #[derive(Debug, Clone)]
@@ -95,27 +102,22 @@ impl IntoResponse for ApiError {
 
 impl From<silt_metadata::Error> for ApiError {
     fn from(error: silt_metadata::Error) -> Self {
-        use silt_metadata::Error as M;
-        use silt_metadata::types::CommandError as C;
-        match &error {
-            M::Rejected(C::TopicAlreadyExists(_)) => {
-                ApiError::new(ErrorCode::TopicAlreadyExists, error.to_string())
-            }
-            M::Rejected(C::TopicNotFound(_)) => {
-                ApiError::new(ErrorCode::TopicNotFound, error.to_string())
-            }
-            M::PartitionNotFound { .. } => {
-                ApiError::new(ErrorCode::PartitionNotFound, error.to_string())
-            }
-            M::Rejected(C::ProducerNotFound(_)) => {
-                ApiError::new(ErrorCode::ProducerNotFound, error.to_string())
-            }
-            M::Unavailable(_) | M::ShuttingDown | M::NotLeader { .. } => {
-                ApiError::unavailable(error.to_string())
-            }
-            _ => ApiError::internal(error.to_string()),
-        }
+        metadata_error(&error)
     }
+}
+
+fn metadata_error(error: &silt_metadata::Error) -> ApiError {
+    use silt_metadata::Error as M;
+    use silt_metadata::types::CommandError as C;
+    let code = match error {
+        M::Rejected(C::TopicAlreadyExists(_)) => ErrorCode::TopicAlreadyExists,
+        M::Rejected(C::TopicNotFound(_)) => ErrorCode::TopicNotFound,
+        M::PartitionNotFound { .. } => ErrorCode::PartitionNotFound,
+        M::Rejected(C::ProducerNotFound(_)) => ErrorCode::ProducerNotFound,
+        M::Unavailable(_) | M::ShuttingDown | M::NotLeader { .. } => ErrorCode::Unavailable,
+        _ => ErrorCode::Internal,
+    };
+    ApiError::new(code, error.to_string())
 }
 
 impl From<silt_bookie::Error> for ApiError {
@@ -129,6 +131,47 @@ impl From<silt_bookie::Error> for ApiError {
             ))
         } else {
             ApiError::unavailable(error.to_string())
+        }
+    }
+}
+
+impl From<WriteError> for ApiError {
+    fn from(error: WriteError) -> Self {
+        let code = match &error {
+            WriteError::RecordTooLarge { .. } => ErrorCode::RecordTooLarge,
+            WriteError::PartitionOutOfRange { .. } => ErrorCode::PartitionNotFound,
+            WriteError::Timeout(_) => ErrorCode::Timeout,
+            WriteError::Metadata(metadata) => return metadata_error(metadata),
+            WriteError::Pipeline { error, .. } => pipeline_code(error),
+        };
+        ApiError::new(code, error.to_string())
+    }
+}
+
+fn pipeline_code(error: &PipelineError) -> ErrorCode {
+    match error {
+        PipelineError::TopicNotFound => ErrorCode::TopicNotFound,
+        PipelineError::PartitionNotFound(_) => ErrorCode::PartitionNotFound,
+        PipelineError::Unavailable(_)
+        | PipelineError::Overloaded(_)
+        | PipelineError::ShuttingDown => ErrorCode::Unavailable,
+        PipelineError::OutcomeUnknown(_) => ErrorCode::Timeout,
+        PipelineError::ProducerFenced { .. } => ErrorCode::ProducerFenced,
+        PipelineError::OutOfOrderSequence { .. } => ErrorCode::OutOfOrderSequence,
+        PipelineError::UnknownProducer => ErrorCode::ProducerNotFound,
+    }
+}
+
+impl From<ReadError> for ApiError {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::OffsetOutOfRange { .. } => {
+                ApiError::new(ErrorCode::OffsetOutOfRange, error.to_string())
+            }
+            ReadError::Corrupt(message) => ApiError::new(ErrorCode::CorruptData, message),
+            ReadError::Metadata(error) => metadata_error(&error),
+            ReadError::Storage(error) => error.into(),
+            ReadError::ShuttingDown => ApiError::unavailable("broker is shutting down"),
         }
     }
 }

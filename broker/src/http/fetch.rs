@@ -9,43 +9,42 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use silt_bookie::record::{Payload, PayloadKind};
+use silt_bookie::record::{Payload, PayloadKind, Record};
 use tracing::Instrument;
 
+use crate::config::ServerConfig;
 use crate::http::ApiError;
 use crate::http::validate;
-use crate::metrics::Metrics;
-use crate::read::{FetchLimits, Fetched, Fetcher};
+use crate::read::{FetchLimits, Fetched};
 use crate::state::AppState;
 
 /// Query parameters a fetch accepts.
-pub const PARAMETERS: &[&str] = &["offset", "max_records", "max_bytes", "wait_ms"];
+pub(crate) const PARAMETERS: &[&str] = &["offset", "max_records", "max_bytes", "wait_ms"];
 /// Default `max_records`.
-pub const DEFAULT_MAX_RECORDS: u32 = 1000;
+pub(crate) const DEFAULT_MAX_RECORDS: u32 = 1000;
 /// Default `max_bytes`.
-pub const DEFAULT_MAX_BYTES: u64 = 1 << 20;
+pub(crate) const DEFAULT_MAX_BYTES: u64 = 1 << 20;
 
 /// `GET /v1/topics/{topic}/partitions/{p}/records`
-pub async fn fetch(
+pub(crate) async fn fetch(
     State(state): State<AppState>,
     Path((topic, partition)): Path<(String, String)>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let result = fetch_inner(&state, &topic, &partition, query).await;
-    let metrics = &state.metrics;
-    match &result {
-        Ok(fetched) => {
-            Metrics::outcome(&metrics.fetch_requests, "ok");
-            metrics.fetch_records.inc_by(fetched.records.len() as u64);
-            metrics.fetch_bytes.inc_by(fetched.bytes);
-            metrics
-                .fetch_latency
-                .observe(started.elapsed().as_secs_f64());
+    let fetched = match result {
+        Ok(fetched) => fetched,
+        Err(error) => {
+            state.metrics.fetch_failed(error.code.as_str());
+            return Err(error);
         }
-        Err(error) => Metrics::outcome(&metrics.fetch_requests, error.code.as_str()),
-    }
-    let fetched = result?;
+    };
+    state.metrics.fetched(
+        fetched.records.len() as u64,
+        fetched.bytes,
+        started.elapsed(),
+    );
     let body = response_json(&fetched);
     drop(fetched);
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
@@ -54,7 +53,7 @@ pub async fn fetch(
 /// Writes the `FetchResponse` JSON (`silt_sdk::wire::FetchResponse`) straight from the
 /// stored records: JSON keys and values are the text the producer sent (validated when it
 /// was produced, CRC-checked when read), so they are copied, not parsed and re-encoded.
-pub fn response_json(fetched: &Fetched) -> Vec<u8> {
+pub(crate) fn response_json(fetched: &Fetched) -> Vec<u8> {
     let estimate: usize = fetched
         .records
         .iter()
@@ -68,27 +67,7 @@ pub fn response_json(fetched: &Fetched) -> Vec<u8> {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(
-            format!(
-                "{{\"offset\":{offset},\"timestamp_ms\":{}",
-                record.timestamp_ms
-            )
-            .as_bytes(),
-        );
-        if let Some(key) = &record.key {
-            write_payload(&mut out, "key", key);
-        }
-        write_payload(&mut out, "value", &record.value);
-        out.extend_from_slice(b",\"headers\":{");
-        for (h, (name, value)) in record.headers.iter().enumerate() {
-            if h > 0 {
-                out.push(b',');
-            }
-            write_json_string(&mut out, name);
-            out.push(b':');
-            write_json_string(&mut out, value);
-        }
-        out.extend_from_slice(b"}}");
+        write_record(&mut out, *offset, record);
     }
     out.extend_from_slice(
         format!(
@@ -98,6 +77,30 @@ pub fn response_json(fetched: &Fetched) -> Vec<u8> {
         .as_bytes(),
     );
     out
+}
+
+fn write_record(out: &mut Vec<u8>, offset: u64, record: &Record) {
+    out.extend_from_slice(
+        format!(
+            "{{\"offset\":{offset},\"timestamp_ms\":{}",
+            record.timestamp_ms
+        )
+        .as_bytes(),
+    );
+    if let Some(key) = &record.key {
+        write_payload(out, "key", key);
+    }
+    write_payload(out, "value", &record.value);
+    out.extend_from_slice(b",\"headers\":{");
+    for (h, (name, value)) in record.headers.iter().enumerate() {
+        if h > 0 {
+            out.push(b',');
+        }
+        write_json_string(out, name);
+        out.push(b':');
+        write_json_string(out, value);
+    }
+    out.extend_from_slice(b"}}");
 }
 
 fn write_payload(out: &mut Vec<u8>, field: &str, payload: &Payload) {
@@ -137,46 +140,41 @@ async fn fetch_inner(
     let partition = validate::partition_number(partition)?;
     let Query(query) =
         query.map_err(|e| ApiError::invalid_parameter(format!("invalid query string: {e}")))?;
+    let (offset, limits) = fetch_parameters(&query, &state.config.server)?;
+    let span = tracing::info_span!("fetch", topic = %topic, partition, offset);
+    let shutdown = state.shutdown.clone();
+    Ok(state
+        .fetcher
+        .fetch(topic, partition, offset, limits, shutdown)
+        .instrument(span)
+        .await?)
+}
+
+/// The offset and limits a fetch asks for, each checked against `[server]`'s maximums.
+fn fetch_parameters(
+    query: &HashMap<String, String>,
+    limits: &ServerConfig,
+) -> Result<(u64, FetchLimits), ApiError> {
     if let Some(unknown) = query.keys().find(|k| !PARAMETERS.contains(&k.as_str())) {
         return Err(ApiError::invalid_parameter(format!(
             "unknown query parameter {unknown:?}; fetch accepts {PARAMETERS:?}"
         )));
     }
-    let limits = &state.config.server;
-    let offset = parameter(&query, "offset", 0, u64::MAX)?.unwrap_or(0);
-    let max_records = parameter(
-        &query,
-        "max_records",
-        1,
-        u64::from(limits.max_fetch_records),
-    )?
-    .map_or(DEFAULT_MAX_RECORDS.min(limits.max_fetch_records), |v| {
-        v as u32
-    });
-    let max_bytes = parameter(&query, "max_bytes", 1, limits.max_fetch_bytes)?
+    let offset = parameter(query, "offset", 0, u64::MAX)?.unwrap_or(0);
+    let max_records = parameter(query, "max_records", 1, u64::from(limits.max_fetch_records))?
+        .map_or(DEFAULT_MAX_RECORDS.min(limits.max_fetch_records), |v| {
+            v as u32
+        });
+    let max_bytes = parameter(query, "max_bytes", 1, limits.max_fetch_bytes)?
         .unwrap_or(DEFAULT_MAX_BYTES.min(limits.max_fetch_bytes));
     let max_wait = u64::try_from(limits.max_fetch_wait.as_millis()).unwrap_or(u64::MAX);
-    let wait_ms = parameter(&query, "wait_ms", 0, max_wait)?.unwrap_or(0);
-    let span = tracing::info_span!("fetch", topic = %topic, partition, offset);
-    let fetcher = Fetcher::new(
-        state.metadata.clone(),
-        state.reader.clone(),
-        state.read_slots.clone(),
-    );
-    fetcher
-        .fetch(
-            topic,
-            partition,
-            offset,
-            FetchLimits {
-                max_records,
-                max_bytes,
-                wait: Duration::from_millis(wait_ms),
-            },
-            state.shutdown.clone(),
-        )
-        .instrument(span)
-        .await
+    let wait_ms = parameter(query, "wait_ms", 0, max_wait)?.unwrap_or(0);
+    let limits = FetchLimits {
+        max_records,
+        max_bytes,
+        wait: Duration::from_millis(wait_ms),
+    };
+    Ok((offset, limits))
 }
 
 fn parameter(
@@ -199,7 +197,6 @@ fn parameter(
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
-    use silt_bookie::record::Record;
     use silt_sdk::wire::FetchResponse;
 
     use super::*;

@@ -13,13 +13,13 @@ use serde_json::json;
 use crate::state::AppState;
 
 /// `GET /healthz`
-pub async fn healthz() -> Json<serde_json::Value> {
+pub(crate) async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// `GET /readyz`: 200 when the metadata service can order writes and the object store
 /// answers a LIST within 2 s; 503 naming what is not ready otherwise.
-pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let metadata_ready = state.metadata.is_ready().await;
     let store = state.store.clone();
     let store_ready = tokio::time::timeout(Duration::from_secs(2), async move {
@@ -44,7 +44,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// `GET /metrics`
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let body = state.metrics.render(
         &state.store.stats.snapshot(),
         &state.reader.stats(),

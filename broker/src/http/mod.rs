@@ -1,14 +1,20 @@
-//! The v1 HTTP/JSON API: routes, request parsing and validation, and the error edge.
+//! The v1 HTTP/JSON API. Handlers are thin: they parse the request, call one service
+//! (`write::Writer`, `read::Fetcher`, the metadata client) and map its answer; `error.rs`
+//! is the one place errors become a status and a code. Bodies are parsed in
+//! `produce_body.rs` (JSON) and `produce_binary.rs` (`application/x-silt-records`), with
+//! the shared input rules in `validate.rs`.
 
-pub mod cluster;
-pub mod error;
-pub mod fetch;
-pub mod health;
-pub mod openapi;
-pub mod produce;
-pub mod produce_binary;
-pub mod produce_body;
-pub mod topics;
-pub mod validate;
+pub(crate) mod cluster;
+pub(crate) mod error;
+#[cfg(feature = "fault-injection")]
+pub(crate) mod faults;
+pub(crate) mod fetch;
+pub(crate) mod health;
+pub(crate) mod openapi;
+pub(crate) mod produce;
+pub(crate) mod produce_binary;
+pub(crate) mod produce_body;
+pub(crate) mod topics;
+pub(crate) mod validate;
 
-pub use error::ApiError;
+pub(crate) use error::ApiError;

@@ -10,9 +10,17 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use axum::body::Bytes;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
-use silt_sdk::wire::ProducerInfo;
+use silt_bookie::record::{Payload, Record};
+use silt_bookie::segment::ProducerTag;
+use silt_sdk::wire::{ErrorCode, ProducerInfo};
+
+use crate::http::ApiError;
+use crate::write::{InputRecord, ProduceInput};
 
 /// `POST /v1/topics/{topic}/records`, borrowed from the request body.
 #[derive(Debug, Deserialize)]
@@ -56,6 +64,134 @@ pub struct RecordIn<'a> {
 /// A present field, `null` included, is `Some`.
 fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
     <&RawValue>::deserialize(deserializer).map(Some)
+}
+
+/// Parses and validates a JSON produce body; `now` stamps records without a timestamp.
+pub(crate) fn parse(body: &Bytes, now: i64, max_records: u32) -> Result<ProduceInput, ApiError> {
+    let request: ProduceBody<'_> = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}")))?;
+    let producer = request.producer.map(producer_tag).transpose()?;
+    if request.records.is_empty() {
+        return Err(ApiError::invalid_request(
+            "records must hold at least one record",
+        ));
+    }
+    if request.records.len() > max_records as usize {
+        return Err(ApiError::new(
+            ErrorCode::TooManyRecords,
+            format!(
+                "{} records in one request; the limit is {max_records} (server.max_records_per_request)",
+                request.records.len(),
+            ),
+        ));
+    }
+    let records = request
+        .records
+        .into_iter()
+        .enumerate()
+        .map(|(index, record)| convert(index, record, now, body))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ProduceInput { records, producer })
+}
+
+fn producer_tag(info: ProducerInfo) -> Result<ProducerTag, ApiError> {
+    if info.id == 0 {
+        return Err(ApiError::invalid_request(
+            "producer.id 0 is not a producer id; get one from POST /v1/producers",
+        ));
+    }
+    Ok(ProducerTag {
+        producer_id: info.id,
+        epoch: info.epoch,
+        sequence: info.sequence,
+    })
+}
+
+/// Turns a parsed record into a stored one; JSON keys and values are sliced from `body`
+/// (no copy) and stored as the text the client sent.
+fn convert(
+    index: usize,
+    wire: RecordIn<'_>,
+    now: i64,
+    body: &Bytes,
+) -> Result<InputRecord, ApiError> {
+    let (key, hash_key) = convert_key(index, wire.key, wire.key_b64.as_deref(), body)?;
+    let value = convert_value(index, wire.value, wire.value_b64.as_deref(), body)?;
+    let timestamp_ms = wire.timestamp_ms.unwrap_or(now);
+    if timestamp_ms < 0 {
+        return Err(ApiError::invalid_record(format!(
+            "record {index} has timestamp_ms {timestamp_ms}; it must be ms since the Unix epoch, at least 0"
+        )));
+    }
+    let record = Record {
+        timestamp_ms,
+        key,
+        value,
+        headers: wire.headers.into_iter().collect(),
+    };
+    Ok(InputRecord {
+        record,
+        hash_key,
+        partition: wire.partition,
+    })
+}
+
+/// The stored key and the bytes it hashes on. A string key hashes on its UTF-8 bytes, as
+/// Kafka's StringSerializer sends it; any other JSON key on its text as sent.
+fn convert_key(
+    index: usize,
+    json: Option<&RawValue>,
+    b64: Option<&str>,
+    body: &Bytes,
+) -> Result<(Option<Payload>, Option<Vec<u8>>), ApiError> {
+    match (json.filter(|raw| raw.get() != "null"), b64) {
+        (Some(_), Some(_)) => Err(ApiError::invalid_record(format!(
+            "record {index} has both key and key_b64; send one"
+        ))),
+        (None, None) => Ok((None, None)),
+        (Some(raw), None) => {
+            let text = raw.get();
+            let hash = if text.starts_with('"') {
+                serde_json::from_str::<String>(text)
+                    .map(String::into_bytes)
+                    .map_err(|e| ApiError::invalid_record(format!("record {index} key: {e}")))?
+            } else {
+                text.as_bytes().to_vec()
+            };
+            let payload = Payload::json(body.slice_ref(text.as_bytes()));
+            Ok((Some(payload), Some(hash)))
+        }
+        (None, Some(b64)) => {
+            let raw = decode_b64(index, "key_b64", b64)?;
+            Ok((Some(Payload::bytes(raw.clone())), Some(raw)))
+        }
+    }
+}
+
+fn convert_value(
+    index: usize,
+    json: Option<&RawValue>,
+    b64: Option<&str>,
+    body: &Bytes,
+) -> Result<Payload, ApiError> {
+    match (json, b64) {
+        (Some(_), Some(_)) => Err(ApiError::invalid_record(format!(
+            "record {index} has both value and value_b64; send one"
+        ))),
+        (None, None) => Err(ApiError::invalid_record(format!(
+            "record {index} has no value: send \"value\" (any JSON) or \"value_b64\" (base64 bytes)"
+        ))),
+        (Some(raw), None) => Ok(Payload::json(body.slice_ref(raw.get().as_bytes()))),
+        (None, Some(b64)) => Ok(Payload::bytes(decode_b64(index, "value_b64", b64)?)),
+    }
+}
+
+fn decode_b64(index: usize, field: &str, text: &str) -> Result<Vec<u8>, ApiError> {
+    BASE64.decode(text).map_err(|e| {
+        ApiError::invalid_record(format!(
+            "record {index} {field} is not valid standard base64: {e}"
+        ))
+    })
 }
 
 #[cfg(test)]

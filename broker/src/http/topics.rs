@@ -4,7 +4,6 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use silt_bookie::clock::Clock;
 use silt_metadata::types::{TopicSettings, TopicView};
 use silt_sdk::wire::{CreateTopicRequest, ErrorCode, PartitionInfo, Topic, TopicConfig, TopicList};
 
@@ -13,10 +12,10 @@ use crate::http::validate;
 use crate::state::AppState;
 
 /// Compression names a topic may use.
-pub const COMPRESSIONS: &[&str] = &["none", "zstd"];
+pub(crate) const COMPRESSIONS: &[&str] = &["none", "zstd"];
 
 /// `POST /v1/topics`
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     body: Body,
 ) -> Result<(StatusCode, Json<Topic>), ApiError> {
@@ -44,7 +43,7 @@ pub async fn create(
     let settings = TopicSettings {
         compression: request.config.compression.clone(),
     };
-    let now = silt_bookie::clock::SystemClock.now_ms();
+    let now = state.clock.now_ms();
     let view = state
         .metadata
         .create_topic(&request.name, request.partitions, settings, now)
@@ -53,7 +52,7 @@ pub async fn create(
 }
 
 /// `GET /v1/topics`
-pub async fn list(State(state): State<AppState>) -> Result<Json<TopicList>, ApiError> {
+pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<TopicList>, ApiError> {
     let topics = state.metadata.list_topics().await?;
     Ok(Json(TopicList {
         topics: topics.into_iter().map(topic_json).collect(),
@@ -61,7 +60,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<TopicList>, ApiE
 }
 
 /// `GET /v1/topics/{topic}`
-pub async fn describe(
+pub(crate) async fn describe(
     State(state): State<AppState>,
     Path(topic): Path<String>,
 ) -> Result<Json<Topic>, ApiError> {
@@ -72,18 +71,18 @@ pub async fn describe(
 }
 
 /// `DELETE /v1/topics/{topic}`
-pub async fn delete(
+pub(crate) async fn delete(
     State(state): State<AppState>,
     Path(topic): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     validate::topic_name(&topic)?;
     state.metadata.delete_topic(&topic).await?;
-    state.topics.evict(&topic);
+    state.writer.forget_topic(&topic);
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The wire form of a topic.
-pub fn topic_json(view: TopicView) -> Topic {
+pub(crate) fn topic_json(view: TopicView) -> Topic {
     Topic {
         partition_count: u32::try_from(view.partitions.len()).unwrap_or(u32::MAX),
         partitions: view

@@ -16,13 +16,12 @@ use silt_bookie::batch::decode_batch;
 use silt_bookie::cache::ChunkReader;
 use silt_bookie::record::Record;
 use silt_metadata::MetadataClient;
-use silt_metadata::types::IndexEntry;
-use silt_sdk::wire::ErrorCode;
+use silt_metadata::types::{IndexEntry, PartitionSlice};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::http::ApiError;
+use crate::read::ReadError;
 
 /// Chunks read at once by one fetch.
 const PARALLEL_CHUNK_READS: usize = 8;
@@ -33,33 +32,35 @@ const ENTRIES_PER_LOOKUP: usize = 256;
 
 /// What a fetch found: records with their offsets, in offset order.
 #[derive(Debug)]
-pub struct Fetched {
+pub(crate) struct Fetched {
     /// `(offset, record)` pairs.
-    pub records: Vec<(u64, Record)>,
+    pub(crate) records: Vec<(u64, Record)>,
     /// The offset to fetch next.
-    pub next_offset: u64,
+    pub(crate) next_offset: u64,
     /// The partition's high watermark.
-    pub high_watermark: u64,
+    pub(crate) high_watermark: u64,
     /// Bytes of keys, values and headers returned.
-    pub bytes: u64,
-    /// The read slot, released when the response has been encoded.
-    pub slot: Option<OwnedSemaphorePermit>,
+    pub(crate) bytes: u64,
+    /// The read slot, released when the response has been encoded (held, never read:
+    /// dropping it frees the slot).
+    #[allow(dead_code)]
+    pub(crate) slot: Option<OwnedSemaphorePermit>,
 }
 
 /// What one fetch may return and how long it may wait.
 #[derive(Debug, Clone, Copy)]
-pub struct FetchLimits {
+pub(crate) struct FetchLimits {
     /// Most records.
-    pub max_records: u32,
+    pub(crate) max_records: u32,
     /// Most bytes of keys, values and headers; at least one record is returned anyway.
-    pub max_bytes: u64,
+    pub(crate) max_bytes: u64,
     /// Long-poll wait at the high watermark.
-    pub wait: Duration,
+    pub(crate) wait: Duration,
 }
 
 /// Reads partitions.
 #[derive(Clone)]
-pub struct Fetcher {
+pub(crate) struct Fetcher {
     metadata: Arc<dyn MetadataClient>,
     reader: Arc<ChunkReader>,
     read_slots: Arc<Semaphore>,
@@ -68,7 +69,7 @@ pub struct Fetcher {
 impl Fetcher {
     /// A fetcher over the metadata service and a chunk reader; `read_slots` admits fetches
     /// to the read-and-encode phase.
-    pub fn new(
+    pub(crate) fn new(
         metadata: Arc<dyn MetadataClient>,
         reader: Arc<ChunkReader>,
         read_slots: Arc<Semaphore>,
@@ -80,49 +81,22 @@ impl Fetcher {
         }
     }
 
-    /// Records of `topic`/`partition` from `offset`.
-    pub async fn fetch(
+    /// Records of `topic`/`partition` from `offset`: waits (up to `limits.wait`) at the
+    /// high watermark, then reads the chunks that cover the offset.
+    pub(crate) async fn fetch(
         &self,
         topic: &str,
         partition: u32,
         offset: u64,
         limits: FetchLimits,
-        mut shutdown: watch::Receiver<bool>,
-    ) -> Result<Fetched, ApiError> {
-        let mut applied = self.metadata.subscribe_applied();
-        let deadline = Instant::now() + limits.wait;
-        let slice = loop {
-            applied.borrow_and_update();
-            let slice = self
-                .metadata
-                .partition_slice(topic, partition, offset, ENTRIES_PER_LOOKUP)
-                .await?;
-            if offset < slice.start_offset || offset > slice.high_watermark {
-                return Err(ApiError::new(
-                    ErrorCode::OffsetOutOfRange,
-                    format!(
-                        "offset {offset} is outside partition {partition} of topic {topic:?}: readable offsets are {} to {} (the high watermark)",
-                        slice.start_offset, slice.high_watermark
-                    ),
-                ));
-            }
-            if offset < slice.high_watermark || Instant::now() >= deadline || *shutdown.borrow() {
-                break slice;
-            }
-            tokio::select! {
-                changed = applied.changed() => {
-                    if changed.is_err() {
-                        break slice;
-                    }
-                }
-                () = tokio::time::sleep_until(deadline) => {}
-                changed = shutdown.changed() => {
-                    if changed.is_err() {
-                        break slice;
-                    }
-                }
-            }
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Fetched, ReadError> {
+        let at = Position {
+            topic,
+            partition,
+            offset,
         };
+        let slice = self.wait_for_records(&at, limits.wait, shutdown).await?;
         let high_watermark = slice.high_watermark;
         // Reads take a slot only once there is something to read; the slot is held until
         // the response is encoded (it travels in `Fetched`).
@@ -132,92 +106,192 @@ impl Fetcher {
                     .clone()
                     .acquire_owned()
                     .await
-                    .map_err(|_| ApiError::unavailable("broker is shutting down"))?,
+                    .map_err(|_| ReadError::ShuttingDown)?,
             )
         } else {
             None
         };
         let entries = plan(&slice.entries, offset, limits);
-        // Read-ahead: a sequential reader's next fetch wants the chunks after these; warm
-        // them in the background (the reader bounds and drops prefetches under load).
-        let ahead: Vec<(String, u64, u32)> = slice
-            .entries
+        self.read_ahead(&slice.entries, &entries);
+        if offset < high_watermark && entries.first().is_none_or(|e| e.base_offset > offset) {
+            return Err(ReadError::Corrupt(format!(
+                "the index of partition {partition} of topic {topic:?} has no entry for offset {offset} below the high watermark {high_watermark}"
+            )));
+        }
+        let (records, bytes) = self.read_records(&at, entries, limits).await?;
+        Ok(Fetched {
+            next_offset: records.last().map_or(offset, |(last, _)| last + 1),
+            records,
+            high_watermark,
+            bytes,
+            slot,
+        })
+    }
+
+    /// The index entries from the offset, once the offset is below the high watermark or
+    /// `wait` has passed (or the broker is shutting down). Waits on the metadata service's
+    /// applied-entry signal, not by polling.
+    async fn wait_for_records(
+        &self,
+        at: &Position<'_>,
+        wait: Duration,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<PartitionSlice, ReadError> {
+        let mut applied = self.metadata.subscribe_applied();
+        let deadline = Instant::now() + wait;
+        loop {
+            applied.borrow_and_update();
+            let slice = self.lookup(at).await?;
+            if at.offset < slice.high_watermark || Instant::now() >= deadline || *shutdown.borrow()
+            {
+                return Ok(slice);
+            }
+            let woken = tokio::select! {
+                changed = applied.changed() => changed.is_ok(),
+                () = tokio::time::sleep_until(deadline) => true,
+                changed = shutdown.changed() => changed.is_ok(),
+            };
+            if !woken {
+                return Ok(slice);
+            }
+        }
+    }
+
+    /// One linearizable index lookup, refusing an offset outside the partition.
+    async fn lookup(&self, at: &Position<'_>) -> Result<PartitionSlice, ReadError> {
+        let slice = self
+            .metadata
+            .partition_slice(at.topic, at.partition, at.offset, ENTRIES_PER_LOOKUP)
+            .await?;
+        if at.offset < slice.start_offset || at.offset > slice.high_watermark {
+            return Err(ReadError::OffsetOutOfRange {
+                topic: at.topic.to_owned(),
+                partition: at.partition,
+                offset: at.offset,
+                start_offset: slice.start_offset,
+                high_watermark: slice.high_watermark,
+            });
+        }
+        Ok(slice)
+    }
+
+    /// Read-ahead: a sequential reader's next fetch wants the chunks after these; warm them
+    /// in the background (the reader bounds and drops prefetches under load).
+    fn read_ahead(&self, known: &[IndexEntry], planned: &[IndexEntry]) {
+        let Some(last) = planned.last() else {
+            return;
+        };
+        let ahead: Vec<(String, u64, u32)> = known
             .iter()
-            .filter(|e| {
-                entries
-                    .last()
-                    .is_some_and(|last| e.base_offset >= last.end_offset())
-            })
+            .filter(|e| e.base_offset >= last.end_offset())
             .take(READ_AHEAD_CHUNKS)
             .map(|e| (e.object.to_string(), e.position, e.length))
             .collect();
         if !ahead.is_empty() {
             self.reader.prefetch(ahead);
         }
-        if offset < high_watermark && entries.first().is_none_or(|e| e.base_offset > offset) {
-            return Err(ApiError::new(
-                ErrorCode::CorruptData,
-                format!(
-                    "the index of partition {partition} of topic {topic:?} has no entry for offset {offset} below the high watermark {high_watermark}"
-                ),
-            ));
-        }
+    }
+
+    /// Reads the planned chunks (several at once) and keeps the records from the offset
+    /// within the limits; at least one record is returned whatever its size.
+    async fn read_records(
+        &self,
+        at: &Position<'_>,
+        entries: Vec<IndexEntry>,
+        limits: FetchLimits,
+    ) -> Result<(Vec<(u64, Record)>, u64), ReadError> {
         let mut chunks = futures::stream::iter(entries.into_iter().map(|entry| {
             let reader = self.reader.clone();
             async move { read_entry(&reader, entry).await }
         }))
         .buffered(PARALLEL_CHUNK_READS);
-        let mut records = Vec::new();
-        let mut bytes = 0u64;
-        let mut next_offset = offset;
-        'chunks: while let Some(chunk) = chunks.next().await {
+        let mut taken = Taken::new(at.offset, limits);
+        while let Some(chunk) = chunks.next().await {
             let (entry, decoded) = chunk?;
-            for (position, record) in decoded.into_iter().enumerate() {
-                let record_offset = entry.base_offset + position as u64;
-                if record_offset < next_offset {
-                    continue;
-                }
-                if record_offset != next_offset {
-                    return Err(ApiError::new(
-                        ErrorCode::CorruptData,
-                        format!(
-                            "the index of partition {partition} of topic {topic:?} skips offsets {next_offset} to {}",
-                            record_offset - 1
-                        ),
-                    ));
-                }
-                let size = record.key.as_ref().map_or(0, |k| k.data.len() as u64)
-                    + record.value.data.len() as u64
-                    + record
-                        .headers
-                        .iter()
-                        .map(|(k, v)| (k.len() + v.len()) as u64)
-                        .sum::<u64>();
-                if records.len() as u32 >= limits.max_records
-                    || (!records.is_empty() && bytes + size > limits.max_bytes)
-                {
-                    break 'chunks;
-                }
-                bytes += size;
-                records.push((record_offset, record));
-                next_offset = record_offset + 1;
+            if !taken.add_chunk(at, &entry, decoded)? {
+                break;
             }
         }
-        Ok(Fetched {
-            records,
-            next_offset,
-            high_watermark,
-            bytes,
-            slot,
-        })
+        Ok((taken.records, taken.bytes))
     }
+}
+
+/// Where a fetch reads.
+struct Position<'a> {
+    topic: &'a str,
+    partition: u32,
+    offset: u64,
+}
+
+/// The records a fetch keeps, as chunks arrive in offset order.
+struct Taken {
+    records: Vec<(u64, Record)>,
+    bytes: u64,
+    next_offset: u64,
+    limits: FetchLimits,
+}
+
+impl Taken {
+    fn new(offset: u64, limits: FetchLimits) -> Self {
+        Taken {
+            records: Vec::new(),
+            bytes: 0,
+            next_offset: offset,
+            limits,
+        }
+    }
+
+    /// Keeps the chunk's records from the next offset on; `false` once a limit is reached.
+    fn add_chunk(
+        &mut self,
+        at: &Position<'_>,
+        entry: &IndexEntry,
+        decoded: Vec<Record>,
+    ) -> Result<bool, ReadError> {
+        for (position, record) in decoded.into_iter().enumerate() {
+            let record_offset = entry.base_offset + position as u64;
+            if record_offset < self.next_offset {
+                continue;
+            }
+            if record_offset != self.next_offset {
+                return Err(ReadError::Corrupt(format!(
+                    "the index of partition {} of topic {:?} skips offsets {} to {}",
+                    at.partition,
+                    at.topic,
+                    self.next_offset,
+                    record_offset - 1
+                )));
+            }
+            let size = record_size(&record);
+            let full = self.records.len() as u32 >= self.limits.max_records
+                || (!self.records.is_empty() && self.bytes + size > self.limits.max_bytes);
+            if full {
+                return Ok(false);
+            }
+            self.bytes += size;
+            self.records.push((record_offset, record));
+            self.next_offset = record_offset + 1;
+        }
+        Ok(true)
+    }
+}
+
+/// Bytes of a record's key, value and headers.
+fn record_size(record: &Record) -> u64 {
+    record.key.as_ref().map_or(0, |k| k.data.len() as u64)
+        + record.value.data.len() as u64
+        + record
+            .headers
+            .iter()
+            .map(|(k, v)| (k.len() + v.len()) as u64)
+            .sum::<u64>()
 }
 
 /// Reads and verifies one index entry's chunk.
 async fn read_entry(
     reader: &ChunkReader,
     entry: IndexEntry,
-) -> Result<(IndexEntry, Vec<Record>), ApiError> {
+) -> Result<(IndexEntry, Vec<Record>), ReadError> {
     {
         let span =
             tracing::debug_span!("read_chunk", object = %entry.object, position = entry.position);
@@ -227,16 +301,13 @@ async fn read_entry(
             .await?;
         let records = decode_batch(&bytes)?;
         if records.len() != entry.record_count as usize {
-            return Err(ApiError::new(
-                ErrorCode::CorruptData,
-                format!(
-                    "chunk at {}:{} holds {} records but the index says {}",
-                    entry.object,
-                    entry.position,
-                    records.len(),
-                    entry.record_count
-                ),
-            ));
+            return Err(ReadError::Corrupt(format!(
+                "chunk at {}:{} holds {} records but the index says {}",
+                entry.object,
+                entry.position,
+                records.len(),
+                entry.record_count
+            )));
         }
         Ok((entry, records))
     }

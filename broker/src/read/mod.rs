@@ -1,5 +1,8 @@
-//! The read path: index lookup, tiered chunk reads, decoding, long-poll at the end of the log.
+//! The read path: index lookup, tiered chunk reads, decoding, long-poll at the end of the
+//! log ([`Fetcher`]), and why a fetch fails ([`ReadError`]).
 
-pub mod fetcher;
+mod error;
+mod fetcher;
 
-pub use fetcher::{FetchLimits, Fetched, Fetcher};
+pub(crate) use error::ReadError;
+pub(crate) use fetcher::{FetchLimits, Fetched, Fetcher};

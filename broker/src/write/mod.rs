@@ -1,9 +1,18 @@
-//! The write path: partitioning, then append → seal → upload → commit → acknowledge.
+//! The write path. [`Writer`] is the service the produce handler calls: placement on
+//! partitions, the request timeout, offsets in request order. Below it the pipeline
+//! (`pipeline/`: stage → upload → commit) makes records durable and ordered, with the
+//! caches it needs (`topic_cache.rs`, `producer_cache.rs`), Kafka's partitioner
+//! (`partitioner.rs`) and start-up recovery of the spool (`recovery.rs`).
 
-pub mod partitioner;
-pub mod pipeline;
-pub mod producer_cache;
-pub mod recovery;
-pub mod topic_cache;
+mod error;
+pub(crate) mod partitioner;
+pub(crate) mod pipeline;
+mod producer_cache;
+pub(crate) mod recovery;
+mod request;
+mod topic_cache;
+mod writer;
 
-pub use pipeline::{PartitionAppend, WriteError, WritePipeline};
+pub(crate) use error::WriteError;
+pub(crate) use request::{InputRecord, ProduceInput, Produced};
+pub(crate) use writer::{WriteLimits, Writer};

@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Kafka's `Utils.murmur2` (seed `0x9747b28c`), bit for bit.
-pub fn murmur2(data: &[u8]) -> i32 {
+pub(crate) fn murmur2(data: &[u8]) -> i32 {
     const M: u32 = 0x5bd1_e995;
     const R: u32 = 24;
     let length = data.len();
@@ -39,20 +39,20 @@ pub fn murmur2(data: &[u8]) -> i32 {
 }
 
 /// Kafka's `toPositive(murmur2(key)) % partitions`.
-pub fn partition_for_key(key: &[u8], partitions: u32) -> u32 {
+pub(crate) fn partition_for_key(key: &[u8], partitions: u32) -> u32 {
     let positive = (murmur2(key) & 0x7fff_ffff) as u32;
     positive % partitions.max(1)
 }
 
 /// The broker-wide sticky round-robin counter.
 #[derive(Debug, Default)]
-pub struct StickyPartitioner {
+pub(crate) struct StickyPartitioner {
     next: AtomicU32,
 }
 
 impl StickyPartitioner {
     /// The partition for the keyless records of one request.
-    pub fn next_partition(&self, partitions: u32) -> u32 {
+    pub(crate) fn next_partition(&self, partitions: u32) -> u32 {
         self.next.fetch_add(1, Ordering::Relaxed) % partitions.max(1)
     }
 }

@@ -9,18 +9,18 @@ use std::sync::{Mutex, PoisonError};
 
 use silt_metadata::MetadataClient;
 
-use crate::write::WriteError;
+use crate::write::pipeline::PipelineError;
 
 /// Producer id → newest epoch known.
 #[derive(Debug, Default)]
-pub struct ProducerCache {
+pub(crate) struct ProducerCache {
     epochs: Mutex<HashMap<u64, u32>>,
 }
 
 impl ProducerCache {
     /// Checks `(producer_id, epoch)` against the cache, asking the metadata service when
     /// the id is unknown or the epoch newer than the cached one.
-    pub async fn check(
+    pub(crate) async fn check(
         &self,
         metadata: &dyn MetadataClient,
         producer_id: u64,
@@ -39,7 +39,7 @@ impl ProducerCache {
                     .producer(producer_id)
                     .await
                     .map_err(CheckError::Metadata)?
-                    .ok_or(CheckError::Write(WriteError::UnknownProducer))?;
+                    .ok_or(CheckError::Refused(PipelineError::UnknownProducer))?;
                 self.epochs
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -48,12 +48,12 @@ impl ProducerCache {
             }
         };
         if epoch < current {
-            return Err(CheckError::Write(WriteError::ProducerFenced {
+            return Err(CheckError::Refused(PipelineError::ProducerFenced {
                 current_epoch: current,
             }));
         }
         if epoch > current {
-            return Err(CheckError::Write(WriteError::UnknownProducer));
+            return Err(CheckError::Refused(PipelineError::UnknownProducer));
         }
         Ok(())
     }
@@ -61,9 +61,9 @@ impl ProducerCache {
 
 /// Why a producer tag was refused.
 #[derive(Debug)]
-pub enum CheckError {
+pub(crate) enum CheckError {
     /// Refused on its merits.
-    Write(WriteError),
+    Refused(PipelineError),
     /// The metadata service could not be asked.
     Metadata(silt_metadata::Error),
 }

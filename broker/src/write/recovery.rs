@@ -20,7 +20,7 @@ use crate::write::pipeline::{PipelineParts, commit_with_retry, segment_commit};
 const RECOVERY_COMMIT_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Commits every sealed-but-uncommitted segment in the spool; returns how many.
-pub async fn recover_spool(parts: &PipelineParts) -> anyhow::Result<usize> {
+pub(crate) async fn recover_spool(parts: &PipelineParts) -> anyhow::Result<usize> {
     let mut recovered = 0;
     for id in parts.spool.pending()? {
         let Some(bytes) = parts.spool.read(id)? else {

@@ -14,24 +14,24 @@ use silt_metadata::MetadataClient;
 
 /// What the write path needs to know about a topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TopicRoute {
+pub(crate) struct TopicRoute {
     /// Topic id.
-    pub id: u64,
+    pub(crate) id: u64,
     /// Partition count.
-    pub partitions: u32,
+    pub(crate) partitions: u32,
     /// Chunk compression.
-    pub compression: Compression,
+    pub(crate) compression: Compression,
 }
 
 /// Topic name → route.
 #[derive(Debug, Default)]
-pub struct TopicCache {
+pub(crate) struct TopicCache {
     routes: RwLock<HashMap<String, TopicRoute>>,
 }
 
 impl TopicCache {
     /// The route of `topic`, from the cache or the metadata service.
-    pub async fn route(
+    pub(crate) async fn route(
         &self,
         metadata: &Arc<dyn MetadataClient>,
         topic: &str,
@@ -55,7 +55,7 @@ impl TopicCache {
     }
 
     /// Forgets `topic` (deleted, or refused at commit).
-    pub fn evict(&self, topic: &str) {
+    pub(crate) fn evict(&self, topic: &str) {
         if let Ok(mut routes) = self.routes.write() {
             routes.remove(topic);
         }

@@ -1,0 +1,430 @@
+//! The broker's one typed configuration.
+//!
+//! Layers, later wins: built-in defaults < a TOML file (`--config`, `SILT_CONFIG`) <
+//! `SILT_<SECTION>_<KEY>` environment variables < command-line flags. Unknown keys in the
+//! file and unknown `SILT_` variables are errors, and [`Config::validate`] names every bad
+//! setting, so a bad setup fails at start-up, not under load. Sizes accept `8MiB`, `512KiB`,
+//! `1GB` or a plain byte count; durations accept `5ms`, `2s`, `1m` or plain milliseconds.
+
+mod env;
+mod units;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use units::{duration, size};
+pub use units::{parse_duration, parse_size};
+
+/// The address `silt dev` listens on when none is given.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7070";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// HTTP server and request limits.
+    pub server: ServerConfig,
+    /// Where data lives.
+    pub storage: StorageConfig,
+    /// The write-ahead cache and its flush policy.
+    pub wal: WalConfig,
+    /// The read cache.
+    pub cache: CacheConfig,
+    /// Cluster membership (`silt broker`).
+    pub cluster: ClusterSection,
+}
+
+/// `[cluster]`: how a broker joins a cluster. Empty `metadata` means the embedded
+/// single-node metadata service of `silt dev`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSection {
+    /// Metadata service URLs, comma-separated (`http://HOST:PORT,…`); empty for the
+    /// embedded service (default empty).
+    pub metadata: String,
+    /// This broker's id in the registry (default: `broker-<ULID>`, new each start).
+    pub broker_id: String,
+    /// The URL clients reach this broker at (default `http://<listen address>`).
+    pub advertise: String,
+    /// Lease of the broker's registration; it heartbeats every third of it (default 3 s).
+    #[serde(with = "duration")]
+    pub lease: Duration,
+    /// Testing only: serve `PUT/DELETE /v1/admin/faults` to inject object-store faults
+    /// and a full write-ahead cache (default false; needs a build with the
+    /// `fault-injection` feature).
+    pub fault_injection: bool,
+}
+
+impl Default for ClusterSection {
+    fn default() -> Self {
+        ClusterSection {
+            metadata: String::new(),
+            broker_id: String::new(),
+            advertise: String::new(),
+            lease: Duration::from_secs(3),
+            fault_injection: false,
+        }
+    }
+}
+
+impl ClusterSection {
+    /// The metadata endpoints, in order.
+    pub fn metadata_endpoints(&self) -> Vec<String> {
+        self.metadata
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// `[server]`: the HTTP listener and the limits it enforces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Listen address (default `127.0.0.1:7070`).
+    pub listen: String,
+    /// Largest request body, checked before parsing (default 16 MiB).
+    #[serde(with = "size")]
+    pub max_request_bytes: u64,
+    /// Largest single record: key + value + headers, after base64 decoding (default 1 MiB).
+    #[serde(with = "size")]
+    pub max_record_bytes: u64,
+    /// Most records in one produce request (default 10 000).
+    pub max_records_per_request: u32,
+    /// Most partitions a topic may have (default 1024).
+    pub max_partitions_per_topic: u32,
+    /// Most records one fetch returns (default 10 000).
+    pub max_fetch_records: u32,
+    /// Most record bytes one fetch returns (default 16 MiB).
+    #[serde(with = "size")]
+    pub max_fetch_bytes: u64,
+    /// Fetches reading and encoding records at once; more wait their turn (a long-poll's
+    /// wait takes no slot). Bounds the CPU reads can take from the write path
+    /// (default: half the cores, at least 1).
+    pub fetch_read_concurrency: u32,
+    /// Longest long-poll a fetch may ask for with `wait_ms` (default 60 s).
+    #[serde(with = "duration")]
+    pub max_fetch_wait: Duration,
+    /// Time limit of any request other than a long-poll's wait (default 30 s).
+    #[serde(with = "duration")]
+    pub request_timeout: Duration,
+}
+
+/// `[storage]`: the data directory and the object store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Local directory for the metadata log, the write-ahead cache and (by default) the
+    /// local object store (default `./silt-data`).
+    pub data_dir: PathBuf,
+    /// Object store URL: `s3://BUCKET/PREFIX` (AWS settings from the usual `AWS_*`
+    /// environment), `file:///ABS/DIR`, or empty for `<data_dir>/objects` (default empty).
+    pub object_store: String,
+    /// Benchmarking only: add a modelled cloud latency to every object-store request,
+    /// `s3-standard` or `s3-express` (default empty: none). See
+    /// `silt_bookie::store::faults::FaultConfig::profile` (needs a build with the
+    /// `fault-injection` feature).
+    pub simulated_latency: String,
+}
+
+/// `[wal]`: the write-ahead cache's adaptive flush.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WalConfig {
+    /// A segment is sealed when it holds this many bytes (default 8 MiB).
+    #[serde(with = "size")]
+    pub max_segment_bytes: u64,
+    /// While uploads are in flight, a segment is sealed at the latest this long after its
+    /// first record (default 20 ms). An idle broker seals at once.
+    #[serde(with = "duration")]
+    pub linger: Duration,
+    /// Segment uploads at once (default 4).
+    pub max_uploads_in_flight: u32,
+    /// Disk budget of the write-ahead cache: sealed segments not yet committed. Past it,
+    /// produce answers 503 `unavailable` with `Retry-After` until uploads catch up
+    /// (default 1 GiB).
+    #[serde(with = "size")]
+    pub max_spool_bytes: u64,
+}
+
+/// `[cache]`: the read cache's memory and disk tiers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Bytes of recent chunks kept in memory (default 256 MiB).
+    #[serde(with = "size")]
+    pub memory_bytes: u64,
+    /// Bytes of chunks kept on local disk (foyer) between memory and the object store;
+    /// 0 disables the tier (default 512 MiB, at least 1 MiB when enabled).
+    #[serde(with = "size")]
+    pub disk_bytes: u64,
+    /// On a cold read, GET the chunk's whole segment (one request for every partition in
+    /// it) instead of the chunk alone (default true). Fewer GETs for catch-up reads of
+    /// many partitions; more bytes read for a lone partition.
+    pub whole_segment_reads: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: DEFAULT_LISTEN.to_owned(),
+            max_request_bytes: 16 << 20,
+            max_record_bytes: 1 << 20,
+            max_records_per_request: 10_000,
+            max_partitions_per_topic: 1024,
+            max_fetch_records: 10_000,
+            max_fetch_bytes: 16 << 20,
+            fetch_read_concurrency: std::thread::available_parallelism()
+                .map(|n| u32::try_from(n.get() / 2).unwrap_or(1).max(1))
+                .unwrap_or(1),
+            max_fetch_wait: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            data_dir: PathBuf::from("./silt-data"),
+            object_store: String::new(),
+            simulated_latency: String::new(),
+        }
+    }
+}
+
+impl Default for WalConfig {
+    fn default() -> Self {
+        WalConfig {
+            max_segment_bytes: 8 << 20,
+            linger: Duration::from_millis(20),
+            max_uploads_in_flight: 4,
+            max_spool_bytes: 1 << 30,
+        }
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            memory_bytes: 256 << 20,
+            disk_bytes: 512 << 20,
+            whole_segment_reads: true,
+        }
+    }
+}
+
+/// A configuration that cannot be used; the message names the setting.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// Values given on the command line; `None` keeps the lower layers' value.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen`
+    pub listen: Option<String>,
+    /// `--data-dir`
+    pub data_dir: Option<PathBuf>,
+    /// `--object-store`
+    pub object_store: Option<String>,
+    /// `--metadata`
+    pub metadata: Option<String>,
+    /// `--broker-id`
+    pub broker_id: Option<String>,
+    /// `--advertise`
+    pub advertise: Option<String>,
+    /// `--fault-injection`
+    pub fault_injection: bool,
+}
+
+impl Config {
+    /// Builds the effective configuration from `file` (if any), the environment and flags.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let mut table = match file {
+            Some(path) => read_file(path)?,
+            None => toml::Table::new(),
+        };
+        env::apply_all(&mut table, env)?;
+        let mut config: Config = Config::deserialize(toml::Value::Table(table))
+            .map_err(|e| ConfigError(e.message().to_owned()))?;
+        overrides.apply(&mut config);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The listen address (validated).
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.server
+            .listen
+            .parse()
+            .map_err(|_| ConfigError(format!("server.listen = {:?}", self.server.listen)))
+    }
+
+    /// The object store URL, with the default filled in.
+    pub fn object_store_url(&self) -> Result<String, ConfigError> {
+        if !self.storage.object_store.is_empty() {
+            return Ok(self.storage.object_store.clone());
+        }
+        let dir = self.storage.data_dir.join("objects");
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            ConfigError(format!(
+                "storage.data_dir: cannot create {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let dir = dir.canonicalize().map_err(|e| {
+            ConfigError(format!(
+                "storage.data_dir: cannot resolve {}: {e}",
+                dir.display()
+            ))
+        })?;
+        Ok(format!("file://{}", dir.display()))
+    }
+}
+
+/// Reads and parses a TOML config file.
+fn read_file(path: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+    text.parse::<toml::Table>().map_err(|e| {
+        ConfigError(format!(
+            "config file {} is not valid TOML: {e}",
+            path.display()
+        ))
+    })
+}
+
+impl Overrides {
+    /// Puts the flags given over `config`.
+    fn apply(&self, config: &mut Config) {
+        if let Some(listen) = &self.listen {
+            config.server.listen.clone_from(listen);
+        }
+        if let Some(dir) = &self.data_dir {
+            config.storage.data_dir.clone_from(dir);
+        }
+        if let Some(url) = &self.object_store {
+            config.storage.object_store.clone_from(url);
+        }
+        if let Some(metadata) = &self.metadata {
+            config.cluster.metadata.clone_from(metadata);
+        }
+        if let Some(id) = &self.broker_id {
+            config.cluster.broker_id.clone_from(id);
+        }
+        if let Some(advertise) = &self.advertise {
+            config.cluster.advertise.clone_from(advertise);
+        }
+        if self.fault_injection {
+            config.cluster.fault_injection = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_valid_and_layers_override_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("silt.toml");
+        std::fs::write(
+            &file,
+            "[server]\nlisten = \"127.0.0.1:1\"\n[wal]\nlinger = \"7ms\"\nmax_segment_bytes = \"2MiB\"\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            Some(&file),
+            env(&[("SILT_SERVER_LISTEN", "127.0.0.1:2"), ("HOME", "/x")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(config.server.listen, "127.0.0.1:2");
+        assert_eq!(config.wal.linger, Duration::from_millis(7));
+        assert_eq!(config.wal.max_segment_bytes, 2 << 20);
+        let config = Config::load(
+            None,
+            env(&[("SILT_CACHE_WHOLE_SEGMENT_READS", "false")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert!(!config.cache.whole_segment_reads);
+        let flags = Overrides {
+            listen: Some("127.0.0.1:3".into()),
+            ..Overrides::default()
+        };
+        let config = Config::load(
+            Some(&file),
+            env(&[("SILT_SERVER_LISTEN", "127.0.0.1:2")]),
+            &flags,
+        )
+        .unwrap();
+        assert_eq!(config.server.listen, "127.0.0.1:3");
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let err = Config::load(
+            None,
+            env(&[("SILT_WAL_LINGER", "fast")]),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("fast"), "{err}");
+        let err = Config::load(None, env(&[("SILT_NOPE", "1")]), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SILT_NOPE"), "{err}");
+        let err = Config::load(
+            None,
+            env(&[("SILT_SERVER_LISTN", "1")]),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("listn"), "{err}");
+        let flags = Overrides {
+            listen: Some("localhost".into()),
+            object_store: Some("ftp://x".into()),
+            ..Overrides::default()
+        };
+        let err = Config::load(None, Vec::new(), &flags)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("server.listen") && err.contains("storage.object_store"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sizes_and_durations_parse() {
+        assert_eq!(parse_size("8MiB"), Ok(8 << 20));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("8 parsecs").is_err());
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("15"), Ok(Duration::from_millis(15)));
+        assert!(parse_duration("-1s").is_err());
+    }
+}

@@ -1,0 +1,98 @@
+//! Sizes (`8MiB`, `512KiB`, `1GB`, plain bytes) and durations (`5ms`, `2s`, `1m`, plain
+//! milliseconds) as the configuration writes them, and their serde adapters.
+
+use std::time::Duration;
+
+/// Splits `"8MiB"` into `(8, "mib")`; `example` goes into the error message.
+fn number_and_unit(text: &str, example: &str) -> Result<(u64, String), String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not {example}"))?;
+    Ok((number, unit.trim().to_ascii_lowercase()))
+}
+
+/// Parses `8MiB`, `512KiB`, `1GB`, `100` (bytes).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let (number, unit) = number_and_unit(text, "a size such as 8MiB or 1048576")?;
+    let factor: u64 = match unit.as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        other => return Err(format!("unknown size unit {other:?} in {text:?}")),
+    };
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// Parses `5ms`, `2s`, `1m`, `100` (milliseconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = number_and_unit(text, "a duration such as 5ms or 2s")?;
+    match unit.as_str() {
+        "" | "ms" => Ok(Duration::from_millis(number)),
+        "s" => Ok(Duration::from_secs(number)),
+        "m" => Ok(Duration::from_secs(number.saturating_mul(60))),
+        "us" => Ok(Duration::from_micros(number)),
+        other => Err(format!("unknown duration unit {other:?} in {text:?}")),
+    }
+}
+
+/// Serde for sizes: a number of bytes or a string with a unit.
+pub(super) mod size {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(value: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(*value)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Number(n) => Ok(n),
+            Raw::Text(text) => super::parse_size(&text).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// Serde for durations: milliseconds or a string with a unit.
+pub(super) mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(
+        value: &Duration,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format!("{}ms", value.as_millis()))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Duration, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Millis(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Millis(n) => Ok(Duration::from_millis(n)),
+            Raw::Text(text) => super::parse_duration(&text).map_err(serde::de::Error::custom),
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! [`Config::validate`]: every setting checked at start-up, each bad one named by its key,
+//! so a bad setup fails at boot and not under load.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::{
+    CacheConfig, ClusterSection, Config, ConfigError, DEFAULT_LISTEN, ServerConfig, StorageConfig,
+    WalConfig,
+};
+
+impl Config {
+    /// Checks every setting; the error lists each bad one by its key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        self.server.check(&mut problems);
+        self.storage.check(&mut problems);
+        self.wal.check(&mut problems);
+        self.cache.check(&mut problems);
+        self.cluster.check(&mut problems);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(problems.join("; ")))
+        }
+    }
+}
+
+/// Whether a setting is a URL the brokers can use (`http://` or `https://`).
+fn is_url(text: &str) -> bool {
+    text.starts_with("http://") || text.starts_with("https://")
+}
+
+impl ServerConfig {
+    fn check(&self, problems: &mut Vec<String>) {
+        if self.listen.parse::<SocketAddr>().is_err() {
+            problems.push(format!(
+                "server.listen = {:?} is not HOST:PORT with an IP host (e.g. {DEFAULT_LISTEN})",
+                self.listen
+            ));
+        }
+        if self.max_record_bytes == 0 || self.max_record_bytes > self.max_request_bytes {
+            problems.push(format!(
+                "server.max_record_bytes = {} must be between 1 and server.max_request_bytes ({})",
+                self.max_record_bytes, self.max_request_bytes
+            ));
+        }
+        if self.max_request_bytes > 1 << 30 {
+            problems.push("server.max_request_bytes must be at most 1GiB".to_owned());
+        }
+        for (key, value) in [
+            (
+                "server.max_records_per_request",
+                self.max_records_per_request,
+            ),
+            (
+                "server.max_partitions_per_topic",
+                self.max_partitions_per_topic,
+            ),
+            ("server.max_fetch_records", self.max_fetch_records),
+            ("server.fetch_read_concurrency", self.fetch_read_concurrency),
+        ] {
+            if value == 0 {
+                problems.push(format!("{key} must be at least 1"));
+            }
+        }
+        if self.max_fetch_bytes == 0 {
+            problems.push("server.max_fetch_bytes must be at least 1".to_owned());
+        }
+        if self.request_timeout.is_zero() {
+            problems.push("server.request_timeout must be more than 0".to_owned());
+        }
+    }
+}
+
+impl StorageConfig {
+    fn check(&self, problems: &mut Vec<String>) {
+        let url = &self.object_store;
+        if !(url.is_empty()
+            || url.starts_with("s3://")
+            || url.starts_with("file://")
+            || url.starts_with("memory://"))
+        {
+            problems.push(format!(
+                "storage.object_store = {url:?} must be s3://BUCKET[/PREFIX], file:///DIR or empty"
+            ));
+        }
+        let model = &self.simulated_latency;
+        if !model.is_empty() && !latency_models().contains(&model.as_str()) {
+            problems.push(match latency_models() {
+                [] => format!(
+                    "storage.simulated_latency = {model:?} needs a build with the fault-injection feature (benchmarks and tests only)"
+                ),
+                models => {
+                    format!("storage.simulated_latency = {model:?} must be empty or one of {models:?}")
+                }
+            });
+        }
+    }
+}
+
+/// The modelled cloud latencies this build knows (none without `fault-injection`).
+fn latency_models() -> &'static [&'static str] {
+    #[cfg(feature = "fault-injection")]
+    return silt_bookie::store::faults::FaultConfig::profile_names();
+    #[cfg(not(feature = "fault-injection"))]
+    return &[];
+}
+
+impl WalConfig {
+    fn check(&self, problems: &mut Vec<String>) {
+        if self.max_uploads_in_flight == 0 {
+            problems.push("wal.max_uploads_in_flight must be at least 1".to_owned());
+        }
+        if self.max_segment_bytes < 1024 || self.max_segment_bytes > 1 << 30 {
+            problems.push(format!(
+                "wal.max_segment_bytes = {} must be between 1KiB and 1GiB",
+                self.max_segment_bytes
+            ));
+        }
+        if self.max_spool_bytes < self.max_segment_bytes {
+            problems.push(format!(
+                "wal.max_spool_bytes = {} must be at least wal.max_segment_bytes ({})",
+                self.max_spool_bytes, self.max_segment_bytes
+            ));
+        }
+    }
+}
+
+impl CacheConfig {
+    fn check(&self, problems: &mut Vec<String>) {
+        if self.disk_bytes != 0 && self.disk_bytes < 1 << 20 {
+            problems.push(format!(
+                "cache.disk_bytes = {} must be 0 (off) or at least 1MiB",
+                self.disk_bytes
+            ));
+        }
+    }
+}
+
+impl ClusterSection {
+    fn check(&self, problems: &mut Vec<String>) {
+        if self.lease < Duration::from_millis(500) || self.lease > Duration::from_secs(600) {
+            problems.push(format!(
+                "cluster.lease = {:?} must be between 500ms and 10m",
+                self.lease
+            ));
+        }
+        for endpoint in self.metadata_endpoints() {
+            if !is_url(&endpoint) {
+                problems.push(format!(
+                    "cluster.metadata: {endpoint:?} is not a URL (http://HOST:PORT)"
+                ));
+            }
+        }
+        if !(self.advertise.is_empty() || is_url(&self.advertise)) {
+            problems.push(format!(
+                "cluster.advertise = {:?} is not a URL (http://HOST:PORT)",
+                self.advertise
+            ));
+        }
+        if self.fault_injection && !cfg!(feature = "fault-injection") {
+            problems.push(
+                "cluster.fault_injection needs a build with the fault-injection feature (tests only)"
+                    .to_owned(),
+            );
+        }
+    }
+}

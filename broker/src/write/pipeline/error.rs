@@ -1,0 +1,66 @@
+//! [`PipelineError`]: why the pipeline did not acknowledge an append.
+
+use silt_metadata::types::ChunkOutcome;
+
+/// Why an append was not acknowledged. Topic names are unknown here (the pipeline sees topic
+/// ids); the write service adds them ([`crate::write::WriteError::Pipeline`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum PipelineError {
+    /// The topic was deleted while the records were in flight.
+    #[error("topic was deleted while the records were being written")]
+    TopicNotFound,
+    /// The partition no longer exists.
+    #[error("partition {0} no longer exists")]
+    PartitionNotFound(u32),
+    /// The object store or metadata service failed; the records were not written.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The write-ahead cache's disk budget is used up (the object store is slower than the
+    /// producers); retry after a moment.
+    #[error("{0}")]
+    Overloaded(String),
+    /// The segment is in the bucket but its commit could not be confirmed: the records may
+    /// or may not appear (the spool keeps the segment and recovery commits it later).
+    #[error("{0}")]
+    OutcomeUnknown(String),
+    /// The broker is shutting down.
+    #[error("broker is shutting down")]
+    ShuttingDown,
+    /// The idempotent producer's epoch is stale: a newer instance of it was initialised.
+    #[error(
+        "producer epoch is stale: the producer's current epoch is {current_epoch}; this instance was fenced by a newer one"
+    )]
+    ProducerFenced {
+        /// The producer's current epoch.
+        current_epoch: u32,
+    },
+    /// The request's sequence number is not the next one the producer may send.
+    #[error("out-of-order sequence number: the producer's next sequence is {expected}")]
+    OutOfOrderSequence {
+        /// The next sequence expected.
+        expected: u64,
+    },
+    /// The producer id (or that epoch) was never issued.
+    #[error("unknown producer id or epoch: get one from POST /v1/producers")]
+    UnknownProducer,
+}
+
+impl PipelineError {
+    /// The error for a refused chunk outcome (`None` for a committed or duplicate one).
+    pub(crate) fn from_outcome(outcome: &ChunkOutcome, partition: u32) -> Option<PipelineError> {
+        match outcome {
+            ChunkOutcome::Committed { .. } | ChunkOutcome::Duplicate { .. } => None,
+            ChunkOutcome::TopicNotFound => Some(PipelineError::TopicNotFound),
+            ChunkOutcome::PartitionNotFound => Some(PipelineError::PartitionNotFound(partition)),
+            ChunkOutcome::ProducerFenced { current_epoch } => Some(PipelineError::ProducerFenced {
+                current_epoch: *current_epoch,
+            }),
+            ChunkOutcome::OutOfOrderSequence { expected } => {
+                Some(PipelineError::OutOfOrderSequence {
+                    expected: *expected,
+                })
+            }
+            ChunkOutcome::UnknownProducer => Some(PipelineError::UnknownProducer),
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! Staging and sealing: the actor that owns the open segment.
+//!
+//! Appends are staged into one `SegmentBuilder` shared by every partition; each waits, as a
+//! [`Waiter`], for the commit of the segment it landed in. The actor seals by the
+//! `SealPolicy` and hands each sealed segment to [`super::upload`], numbered in seal order so
+//! the committer can restore that order. An append past the spool budget is refused before
+//! anything is staged; an idempotent request already staged in the open segment (a client
+//! retrying before the first attempt was answered) waits for the same records instead of
+//! appending them twice.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use silt_bookie::segment::{ProducerTag, SegmentBuilder};
+use silt_bookie::wal::SealPolicy;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::time::Instant;
+use ulid::Ulid;
+
+use super::upload::{Uploaded, upload_sealed};
+use super::{PartitionAppend, PipelineError, PipelineParts};
+
+/// The answer an append waits for: each part's first offset, in part order.
+pub(super) type AppendResult = Result<Vec<u64>, PipelineError>;
+
+/// An append on its way to the actor.
+pub(super) struct AppendRequest {
+    pub(super) parts: Vec<PartitionAppend>,
+    pub(super) done: oneshot::Sender<AppendResult>,
+}
+
+/// What the actor is sent.
+pub(super) enum ActorMessage {
+    Append(AppendRequest),
+    Close(oneshot::Sender<()>),
+}
+
+/// An append waiting for its segment's commit: one slot per part it staged.
+pub(super) struct Waiter {
+    pub(super) slots: Vec<Slot>,
+    pub(super) done: oneshot::Sender<AppendResult>,
+}
+
+/// Where one part's records sit in the segment: its chunk's key and the position of the
+/// part's first record in that chunk.
+#[derive(Clone, Copy)]
+pub(super) struct Slot {
+    pub(super) topic_id: u64,
+    pub(super) partition: u32,
+    pub(super) producer: Option<ProducerTag>,
+    pub(super) delta: u32,
+}
+
+pub(super) struct Actor {
+    ids: ulid::Generator,
+    policy: SealPolicy,
+    builder: SegmentBuilder,
+    opened_at: Option<Instant>,
+    waiters: Vec<Waiter>,
+    /// Producer requests staged in the open segment, with their slots.
+    staged_requests: HashMap<ProducerTag, Vec<Slot>>,
+    in_flight: usize,
+    sequence: u64,
+    uploads: Arc<Semaphore>,
+    parts: Arc<PipelineParts>,
+    commit_tx: mpsc::UnboundedSender<Uploaded>,
+}
+
+impl Actor {
+    pub(super) fn new(
+        parts: Arc<PipelineParts>,
+        policy: SealPolicy,
+        commit_tx: mpsc::UnboundedSender<Uploaded>,
+    ) -> Self {
+        Actor {
+            ids: ulid::Generator::new(),
+            uploads: Arc::new(Semaphore::new(policy.max_uploads_in_flight.max(1))),
+            policy,
+            builder: SegmentBuilder::new(),
+            opened_at: None,
+            waiters: Vec::new(),
+            staged_requests: HashMap::new(),
+            in_flight: 0,
+            sequence: 0,
+            parts,
+            commit_tx,
+        }
+    }
+
+    /// Runs until closed; sealed segments' uploads report back on `upload_done`.
+    pub(super) async fn run(mut self, mut messages: mpsc::Receiver<ActorMessage>) {
+        let (upload_done_tx, mut upload_done) = mpsc::unbounded_channel::<()>();
+        loop {
+            tokio::select! {
+                biased;
+                Some(()) = upload_done.recv() => {
+                    self.in_flight -= 1;
+                    self.report_in_flight();
+                    self.maybe_seal(&upload_done_tx);
+                }
+                message = messages.recv() => match message {
+                    Some(ActorMessage::Append(request)) => {
+                        self.append(request);
+                        self.maybe_seal(&upload_done_tx);
+                    }
+                    Some(ActorMessage::Close(done)) => {
+                        self.close(&mut messages, &upload_done_tx);
+                        let _ = done.send(());
+                        return;
+                    }
+                    None => return,
+                },
+                () = sleep_until(self.linger_deadline()) => self.seal(&upload_done_tx),
+            }
+        }
+    }
+
+    /// When the open segment must be sealed even if it is small: its linger, counted while
+    /// an upload slot is free.
+    fn linger_deadline(&self) -> Option<Instant> {
+        self.opened_at
+            .filter(|_| self.in_flight < self.policy.max_uploads_in_flight)
+            .map(|opened| opened + self.policy.linger)
+    }
+
+    /// Seals what is staged and refuses what is still queued (it was never staged).
+    fn close(
+        &mut self,
+        messages: &mut mpsc::Receiver<ActorMessage>,
+        upload_done: &mpsc::UnboundedSender<()>,
+    ) {
+        if !self.builder.is_empty() {
+            self.seal(upload_done);
+        }
+        messages.close();
+        while let Ok(message) = messages.try_recv() {
+            if let ActorMessage::Append(request) = message {
+                let _ = request.done.send(Err(PipelineError::ShuttingDown));
+            }
+        }
+    }
+
+    fn append(&mut self, request: AppendRequest) {
+        if let Err(error) = self.check_budget() {
+            let _ = request.done.send(Err(error));
+            return;
+        }
+        let tag = request.parts.first().and_then(|part| part.producer);
+        if let Some(slots) = tag.and_then(|tag| self.staged_requests.get(&tag)) {
+            self.waiters.push(Waiter {
+                slots: slots.clone(),
+                done: request.done,
+            });
+            return;
+        }
+        let slots: Vec<Slot> = request.parts.iter().map(|part| self.stage(part)).collect();
+        if let Some(tag) = tag {
+            self.staged_requests.insert(tag, slots.clone());
+        }
+        self.waiters.push(Waiter {
+            slots,
+            done: request.done,
+        });
+        self.opened_at.get_or_insert_with(Instant::now);
+        self.parts
+            .metrics
+            .wal_staged_bytes
+            .set(i64::try_from(self.builder.staged_bytes()).unwrap_or(i64::MAX));
+    }
+
+    /// Refuses an append while the spool and the open segment fill the disk budget.
+    fn check_budget(&self) -> Result<(), PipelineError> {
+        let used = self.parts.spool.bytes_on_disk() + self.builder.staged_bytes() as u64;
+        let budget = self.parts.spool_budget.load(Ordering::Relaxed);
+        if used < budget {
+            return Ok(());
+        }
+        Err(PipelineError::Overloaded(format!(
+            "the write-ahead cache holds {used} bytes awaiting upload (wal.max_spool_bytes = {budget}); the object store is behind, retry shortly"
+        )))
+    }
+
+    fn stage(&mut self, part: &PartitionAppend) -> Slot {
+        let delta = self.builder.append(
+            part.topic_id,
+            part.partition,
+            part.compression,
+            part.producer,
+            &part.records,
+        );
+        Slot {
+            topic_id: part.topic_id,
+            partition: part.partition,
+            producer: part.producer,
+            delta,
+        }
+    }
+
+    fn maybe_seal(&mut self, upload_done: &mpsc::UnboundedSender<()>) {
+        let Some(opened) = self.opened_at else {
+            return;
+        };
+        if self.policy.should_seal(
+            self.builder.staged_bytes(),
+            opened.elapsed(),
+            self.in_flight,
+        ) {
+            self.seal(upload_done);
+        }
+    }
+
+    /// Seals the open segment and starts its upload; the committer gets it, or its
+    /// failure, under the next sequence number whatever happens.
+    fn seal(&mut self, upload_done: &mpsc::UnboundedSender<()>) {
+        self.opened_at = None;
+        if self.builder.is_empty() {
+            return;
+        }
+        let builder = std::mem::replace(&mut self.builder, SegmentBuilder::new());
+        let waiters = std::mem::take(&mut self.waiters);
+        self.staged_requests.clear();
+        self.sequence += 1;
+        self.in_flight += 1;
+        self.parts.metrics.wal_staged_bytes.set(0);
+        self.report_in_flight();
+        // Monotonic within a millisecond, so the spool's ULID order is seal order.
+        let id = self.ids.generate().unwrap_or_else(|_| Ulid::new());
+        tokio::spawn(upload_sealed(
+            self.parts.clone(),
+            self.uploads.clone(),
+            (self.sequence, id, builder, waiters),
+            self.commit_tx.clone(),
+            upload_done.clone(),
+        ));
+    }
+
+    fn report_in_flight(&self) {
+        self.parts
+            .metrics
+            .uploads_in_flight
+            .set(i64::try_from(self.in_flight).unwrap_or(i64::MAX));
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use silt_bookie::segment::ProducerTag;
+    use silt_bookie::store::ObjectStoreHandle;
+
+    use super::super::testing::{Harness, append, policy};
+    use super::super::{PipelineError, WritePipeline};
+
+    #[tokio::test]
+    async fn appends_get_dense_offsets_in_part_order() {
+        let harness = Harness::new(ObjectStoreHandle::in_memory()).await;
+        let pipeline = WritePipeline::start(harness.parts.clone(), policy());
+        let first = pipeline
+            .append(vec![append(1, 3), append(0, 2)])
+            .await
+            .unwrap();
+        assert_eq!(first, vec![0, 0]);
+        let second = pipeline.append(vec![append(1, 1)]).await.unwrap();
+        assert_eq!(second, vec![3]);
+        pipeline.close().await;
+        harness.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_full_spool_budget_refuses_without_staging() {
+        let harness = Harness::new(ObjectStoreHandle::in_memory()).await;
+        harness.parts.spool_budget.store(0, Ordering::Relaxed);
+        let pipeline = WritePipeline::start(harness.parts.clone(), policy());
+        let refused = pipeline.append(vec![append(0, 1)]).await;
+        assert!(
+            matches!(refused, Err(PipelineError::Overloaded(_))),
+            "{refused:?}"
+        );
+        harness.parts.spool_budget.store(1 << 30, Ordering::Relaxed);
+        // Nothing of the refused append was staged: the next one starts at offset 0.
+        assert_eq!(pipeline.append(vec![append(0, 1)]).await.unwrap(), vec![0]);
+        pipeline.close().await;
+        harness.stop().await;
+    }
+
+    #[tokio::test]
+    async fn an_idempotent_retry_waits_for_the_first_copy() {
+        let harness = Harness::new(ObjectStoreHandle::in_memory()).await;
+        let producer = harness.parts.metadata.init_producer(None).await.unwrap();
+        let pipeline = WritePipeline::start(harness.parts.clone(), policy());
+        let tagged = || {
+            let mut part = append(0, 2);
+            part.producer = Some(ProducerTag {
+                producer_id: producer.producer_id,
+                epoch: producer.epoch,
+                sequence: 0,
+            });
+            vec![part]
+        };
+        let (first, retry) = tokio::join!(pipeline.append(tagged()), pipeline.append(tagged()));
+        assert_eq!(first.unwrap(), retry.unwrap());
+        // The records were written once.
+        assert_eq!(pipeline.append(vec![append(0, 1)]).await.unwrap(), vec![2]);
+        pipeline.close().await;
+        harness.stop().await;
+    }
+
+    #[tokio::test]
+    async fn close_seals_what_is_staged_and_refuses_later_appends() {
+        let harness = Harness::new(ObjectStoreHandle::in_memory()).await;
+        let pipeline = WritePipeline::start(harness.parts.clone(), policy());
+        let staged = {
+            let pipeline = pipeline.clone();
+            tokio::spawn(async move { pipeline.append(vec![append(0, 1)]).await })
+        };
+        tokio::task::yield_now().await;
+        pipeline.close().await;
+        assert_eq!(staged.await.unwrap().unwrap(), vec![0]);
+        assert_eq!(
+            pipeline.append(vec![append(0, 1)]).await,
+            Err(PipelineError::ShuttingDown)
+        );
+        harness.stop().await;
+    }
+}

@@ -1,0 +1,263 @@
+//! Upload: a sealed segment becomes one object (a conditional PUT under a unique name),
+//! with a copy in the spool for crash recovery.
+//!
+//! With an upload slot free, the spool copy is written while the PUT runs, so it adds no
+//! latency. Without one, the segment waits on disk, not in memory, so memory stays bounded
+//! by the open segment and the uploads in flight. A failed upload is recorded as a possible
+//! orphan (a lost response may have landed it) and its spool file is dropped: its appends
+//! fail and nothing will commit it.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use silt_bookie::segment::{SealedSegment, SegmentBuilder};
+use silt_bookie::store::paths;
+use silt_bookie::upload::upload_segment;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::time::Instant;
+use tracing::{Instrument, info_span, warn};
+use ulid::Ulid;
+
+use super::stage::Waiter;
+use super::{PipelineError, PipelineParts};
+
+/// The outcome of one sealed segment's upload, handed to the committer.
+pub(super) struct Uploaded {
+    /// Seal order, from 1.
+    pub(super) sequence: u64,
+    pub(super) result: Result<UploadedSegment, PipelineError>,
+    pub(super) waiters: Vec<Waiter>,
+}
+
+/// A segment in the bucket, awaiting its commit.
+pub(super) struct UploadedSegment {
+    pub(super) id: Ulid,
+    pub(super) object: String,
+    pub(super) sealed: SealedSegment,
+}
+
+/// A sealed segment as the actor hands it over: sequence, id, content, waiting appends.
+pub(super) type Sealed = (u64, Ulid, SegmentBuilder, Vec<Waiter>);
+
+/// Uploads one sealed segment and hands the outcome to the committer. The upload runs in
+/// its own task so that a panic becomes an error: the committer always gets this sequence
+/// number and the actor's in-flight count always comes back down.
+pub(super) async fn upload_sealed(
+    parts: Arc<PipelineParts>,
+    uploads: Arc<Semaphore>,
+    (sequence, id, builder, waiters): Sealed,
+    commit_tx: mpsc::UnboundedSender<Uploaded>,
+    upload_done: mpsc::UnboundedSender<()>,
+) {
+    let upload = tokio::spawn(async move { seal_and_upload(&parts, id, builder, &uploads).await });
+    let result = upload.await.unwrap_or_else(|error| {
+        Err(PipelineError::Unavailable(format!(
+            "segment upload task failed: {error}"
+        )))
+    });
+    let _ = commit_tx.send(Uploaded {
+        sequence,
+        result,
+        waiters,
+    });
+    let _ = upload_done.send(());
+}
+
+/// Finishes the segment, writes it to the spool and uploads it.
+async fn seal_and_upload(
+    parts: &PipelineParts,
+    id: Ulid,
+    builder: SegmentBuilder,
+    uploads: &Arc<Semaphore>,
+) -> Result<UploadedSegment, PipelineError> {
+    let object = paths::segment_path(&parts.store.prefix, id);
+    let span = info_span!("segment_upload", segment = %id, bytes = tracing::field::Empty);
+    async {
+        let started = Instant::now();
+        let sealed = finish(id, builder).await?;
+        tracing::Span::current().record("bytes", sealed.bytes.len());
+        let (_permit, sealed, uploaded) = match uploads.clone().try_acquire_owned() {
+            Ok(permit) => upload_with_spool_copy(parts, id, &object, sealed, permit).await,
+            Err(_) => upload_from_spool(parts, id, &object, sealed, uploads).await?,
+        };
+        if let Err(error) = uploaded {
+            return Err(upload_failed(parts, id, &object, error));
+        }
+        crate::failpoints::crash_if_active("upload.after_put");
+        parts
+            .metrics
+            .segment_uploaded(sealed.bytes.len(), started.elapsed());
+        Ok(UploadedSegment {
+            id,
+            object: object.to_string(),
+            sealed,
+        })
+    }
+    .instrument(span)
+    .await
+}
+
+type UploadOutcome = (
+    OwnedSemaphorePermit,
+    SealedSegment,
+    Result<(), silt_bookie::Error>,
+);
+
+/// Builds the segment's bytes and footer off the async workers.
+async fn finish(id: Ulid, builder: SegmentBuilder) -> Result<SealedSegment, PipelineError> {
+    tokio::task::spawn_blocking(move || builder.finish())
+        .await
+        .map_err(|e| PipelineError::Unavailable(format!("segment seal task failed: {e}")))?
+        .map_err(|e| PipelineError::Unavailable(format!("cannot seal segment {id}: {e}")))
+}
+
+/// A slot is free: the spool copy (for recovery) is written while the PUT runs.
+async fn upload_with_spool_copy(
+    parts: &PipelineParts,
+    id: Ulid,
+    object: &object_store::path::Path,
+    sealed: SealedSegment,
+    permit: OwnedSemaphorePermit,
+) -> UploadOutcome {
+    let (spooled, uploaded) = tokio::join!(
+        write_spool(parts, id, sealed.bytes.clone()),
+        upload_segment(&parts.store, object, sealed.bytes.clone())
+    );
+    if let Err(error) = spooled {
+        // The segment is still committed; only crash recovery loses its copy.
+        warn!(error, "segment not spooled; it is committed from memory");
+    }
+    (permit, sealed, uploaded)
+}
+
+/// No slot: the segment waits on disk for one, then is read back and uploaded.
+async fn upload_from_spool(
+    parts: &PipelineParts,
+    id: Ulid,
+    object: &object_store::path::Path,
+    sealed: SealedSegment,
+    uploads: &Arc<Semaphore>,
+) -> Result<UploadOutcome, PipelineError> {
+    let SealedSegment { bytes, chunks } = sealed;
+    write_spool(parts, id, bytes)
+        .await
+        .map_err(PipelineError::Unavailable)?;
+    let permit = uploads
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| PipelineError::ShuttingDown)?;
+    let bytes = read_spool(parts, id).await?;
+    let uploaded = upload_segment(&parts.store, object, bytes.clone()).await;
+    Ok((permit, SealedSegment { bytes, chunks }, uploaded))
+}
+
+async fn write_spool(parts: &PipelineParts, id: Ulid, bytes: Bytes) -> Result<(), String> {
+    let spool = parts.spool.clone();
+    tokio::task::spawn_blocking(move || spool.write_sealed(id, &bytes))
+        .await
+        .map_err(|e| format!("spool write task failed: {e}"))?
+        .map_err(|e| format!("cannot write segment {id} to the spool: {e}"))
+}
+
+async fn read_spool(parts: &PipelineParts, id: Ulid) -> Result<Bytes, PipelineError> {
+    let spool = parts.spool.clone();
+    tokio::task::spawn_blocking(move || spool.read(id))
+        .await
+        .map_err(|e| PipelineError::Unavailable(format!("spool read task failed: {e}")))?
+        .map_err(|e| PipelineError::Unavailable(format!("cannot read spooled segment {id}: {e}")))?
+        .ok_or_else(|| PipelineError::Unavailable(format!("spooled segment {id} vanished")))
+}
+
+/// Records the object as a possible orphan, drops its spool file and names the failure.
+fn upload_failed(
+    parts: &PipelineParts,
+    id: Ulid,
+    object: &object_store::path::Path,
+    error: silt_bookie::Error,
+) -> PipelineError {
+    warn!(%error, segment = %id, "segment upload failed; its requests fail");
+    record_orphan(parts, object.to_string());
+    if let Err(error) = parts.spool.remove(id) {
+        warn!(%error, segment = %id, "cannot remove the spool file of a failed upload");
+    }
+    PipelineError::Unavailable(format!("object store upload failed: {error}"))
+}
+
+/// Records (in the background, best effort) an object whose upload failed: it may exist
+/// all the same (a lost response), and nothing will ever commit it.
+fn record_orphan(parts: &PipelineParts, object: String) {
+    let metadata = parts.metadata.clone();
+    let at_ms = parts.clock.now_ms();
+    tokio::spawn(async move {
+        if let Err(error) = metadata.record_orphans(vec![object.clone()], at_ms).await {
+            warn!(%error, object, "cannot record an orphaned object for garbage collection");
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use silt_bookie::store::ObjectStoreHandle;
+    use silt_bookie::store::faults::{FaultConfig, FaultControl};
+
+    use super::super::testing::{Harness, append, policy};
+    use super::super::{PipelineError, WritePipeline};
+
+    #[tokio::test]
+    async fn a_failed_upload_fails_its_appends_drops_the_spool_file_and_records_an_orphan() {
+        let control = FaultControl::new(FaultConfig {
+            error_rate: 1.0,
+            ..FaultConfig::default()
+        });
+        let store = ObjectStoreHandle::in_memory().with_faults(control.clone());
+        let harness = Harness::new(store).await;
+        let pipeline = WritePipeline::start(harness.parts.clone(), policy());
+        let failed = pipeline.append(vec![append(0, 1)]).await;
+        assert!(
+            matches!(&failed, Err(PipelineError::Unavailable(m)) if m.contains("upload failed")),
+            "{failed:?}"
+        );
+        assert_eq!(harness.parts.spool.pending().unwrap(), vec![]);
+        let mut orphans = 0;
+        for _ in 0..100 {
+            orphans = harness.parts.metadata.orphans(10).await.unwrap().count;
+            if orphans > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(orphans, 1);
+        // Nothing was committed: once the store heals, the partition starts at 0.
+        control.clear();
+        assert_eq!(pipeline.append(vec![append(0, 1)]).await.unwrap(), vec![0]);
+        pipeline.close().await;
+        harness.stop().await;
+    }
+
+    #[tokio::test]
+    async fn segments_waiting_for_a_slot_wait_on_disk_and_are_uploaded_from_it() {
+        let control = FaultControl::new(FaultConfig {
+            put: silt_bookie::store::faults::LatencyModel::Fixed(Duration::from_millis(30)),
+            ..FaultConfig::default()
+        });
+        let store = ObjectStoreHandle::in_memory().with_faults(control);
+        let harness = Harness::new(store).await;
+        let mut one_slot = policy();
+        one_slot.max_uploads_in_flight = 1;
+        one_slot.max_segment_bytes = 1024;
+        let pipeline = WritePipeline::start(harness.parts.clone(), one_slot);
+        let appends = (0..6).map(|_| pipeline.append(vec![append(0, 200)]));
+        let results = futures::future::join_all(appends).await;
+        let mut offsets: Vec<u64> = results.into_iter().map(|r| r.unwrap()[0]).collect();
+        offsets.sort_unstable();
+        assert_eq!(offsets, vec![0, 200, 400, 600, 800, 1000]);
+        // Six records of 200 bytes do not fit a 1 KiB segment: several segments were uploaded.
+        assert!(harness.parts.metrics.segments_uploaded.get() >= 2);
+        assert_eq!(harness.parts.spool.pending().unwrap(), vec![]);
+        pipeline.close().await;
+        harness.stop().await;
+    }
+}

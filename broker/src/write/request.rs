@@ -1,0 +1,37 @@
+//! The write service's request and answer: what either produce body (JSON or binary)
+//! becomes once parsed, and the offsets that come back.
+
+use silt_bookie::record::Record;
+use silt_bookie::segment::ProducerTag;
+use silt_sdk::wire::RecordOffset;
+
+/// One parsed record with what partitioning needs to know about it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct InputRecord {
+    /// The record as it will be stored.
+    pub(crate) record: Record,
+    /// The bytes the key hashes on (a string key's UTF-8 bytes, as Kafka), if it has a key.
+    pub(crate) hash_key: Option<Vec<u8>>,
+    /// The partition the client named, if any (checked against the topic by the writer).
+    pub(crate) partition: Option<u32>,
+}
+
+/// A parsed produce request: validated records, in request order.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ProduceInput {
+    /// At least one record, at most `server.max_records_per_request`.
+    pub(crate) records: Vec<InputRecord>,
+    /// The idempotent producer request these records are, if any.
+    pub(crate) producer: Option<ProducerTag>,
+}
+
+/// What an acknowledged produce request wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Produced {
+    /// One `(partition, offset)` per record, in request order.
+    pub(crate) offsets: Vec<RecordOffset>,
+    /// Records written.
+    pub(crate) records: u64,
+    /// Bytes of keys, values and headers written.
+    pub(crate) bytes: u64,
+}
