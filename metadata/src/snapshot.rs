@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use openraft::{RaftSnapshotBuilder, Snapshot, StorageIOError};
 
-use crate::state_machine::{AppliedState, MetadataState};
+use crate::state_machine::AppliedState;
 use crate::type_config::{SnapshotMeta, StorageError, TypeConfig};
 
 /// First line of every snapshot file.
@@ -34,16 +34,6 @@ const TMP_SUFFIX: &str = ".tmp";
 
 /// A snapshot as stored: its metadata and its data.
 pub(crate) type StoredSnapshot = (SnapshotMeta, Vec<u8>);
-
-/// Encodes the state as snapshot data.
-pub(crate) fn encode_state(state: &MetadataState) -> serde_json::Result<Vec<u8>> {
-    serde_json::to_vec(state)
-}
-
-/// Decodes snapshot data.
-pub(crate) fn decode_state(data: &[u8]) -> serde_json::Result<MetadataState> {
-    serde_json::from_slice(data)
-}
 
 /// The snapshot files of one data directory.
 #[derive(Debug)]
@@ -190,7 +180,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         let snapshots = Arc::clone(&self.snapshots);
         let saved_meta = meta.clone();
         let data = tokio::task::spawn_blocking(move || -> io::Result<Vec<u8>> {
-            let data = encode_state(&state)?;
+            let data = state.encode()?;
             snapshots.save(&saved_meta, &data)?;
             Ok(data)
         })

@@ -45,6 +45,16 @@ impl Topic {
     pub(crate) fn partition_count(&self) -> u32 {
         u32::try_from(self.partitions.len()).unwrap_or(u32::MAX)
     }
+
+    /// Partition number `partition`, if the topic has it.
+    pub(crate) fn partition(&self, partition: u32) -> Option<&PartitionIndex> {
+        self.partitions.get(usize::try_from(partition).ok()?)
+    }
+
+    /// Partition number `partition`, for update, if the topic has it.
+    pub(crate) fn partition_mut(&mut self, partition: u32) -> Option<&mut PartitionIndex> {
+        self.partitions.get_mut(usize::try_from(partition).ok()?)
+    }
 }
 
 /// All topics.
