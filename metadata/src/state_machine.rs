@@ -13,23 +13,64 @@ use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use openraft::storage::RaftStateMachine;
-use openraft::{EntryPayload, Snapshot, StorageIOError};
+use openraft::{EntryPayload, RaftSnapshotBuilder, Snapshot, StorageIOError};
 use tokio::sync::watch;
 
-use crate::snapshot::{SnapshotBuilder, SnapshotStore};
+use crate::snapshot::SnapshotStore;
 use crate::state::MetadataState;
-use crate::type_config::{LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
+use crate::type_config::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 use crate::types::CommandResult;
 
 /// The state as of a log id: what readers and snapshots see.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct AppliedState {
-    /// The last entry applied to `state`.
-    pub(crate) last_applied: Option<LogId>,
-    /// The last membership applied.
-    pub(crate) last_membership: StoredMembership,
-    /// The metadata.
+    /// The last entry applied to `state` (`None`: nothing applied yet).
+    last_applied: Option<LogId>,
+    /// The cluster membership of the last membership entry applied.
+    last_membership: StoredMembership,
+    /// The metadata, with every entry up to `last_applied` applied.
     pub(crate) state: MetadataState,
+}
+
+impl AppliedState {
+    /// The state a snapshot holds, as of the log id it was taken at.
+    fn from_snapshot(meta: &SnapshotMeta, data: &[u8]) -> serde_json::Result<Self> {
+        Ok(Self {
+            state: MetadataState::decode(data)?,
+            last_applied: meta.last_log_id,
+            last_membership: meta.last_membership.clone(),
+        })
+    }
+
+    /// Applies one log entry; a command's result is what its proposer receives, Raft's
+    /// own entries (blank, membership) have none.
+    fn apply_entry(&mut self, entry: Entry) -> Option<CommandResult> {
+        self.last_applied = Some(entry.log_id);
+        match entry.payload {
+            EntryPayload::Blank => None,
+            EntryPayload::Normal(command) => Some(self.state.apply(&command)),
+            EntryPayload::Membership(membership) => {
+                self.last_membership = StoredMembership::new(Some(entry.log_id), membership);
+                None
+            }
+        }
+    }
+
+    /// The index of the last entry applied, if any.
+    fn applied_index(&self) -> Option<u64> {
+        self.last_applied.map(|log_id| log_id.index)
+    }
+
+    /// The metadata of a snapshot of this state; its id names the last applied log id.
+    fn snapshot_meta(&self) -> SnapshotMeta {
+        SnapshotMeta {
+            last_log_id: self.last_applied,
+            last_membership: self.last_membership.clone(),
+            snapshot_id: self
+                .last_applied
+                .map_or_else(|| "empty".to_owned(), |log_id| log_id.to_string()),
+        }
+    }
 }
 
 /// The applied state, shared by the state machine (the only writer) and local readers.
@@ -71,16 +112,11 @@ impl StateMachineStore {
                 .map_err(|join| StorageIOError::read_snapshot(None, &join))?
                 .map_err(|io| StorageIOError::read_snapshot(None, &io))?;
         let applied = match newest {
-            Some((meta, data)) => AppliedState {
-                state: MetadataState::decode(&data)
-                    .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?,
-                last_applied: meta.last_log_id,
-                last_membership: meta.last_membership,
-            },
+            Some((meta, data)) => AppliedState::from_snapshot(&meta, &data)
+                .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?,
             None => AppliedState::default(),
         };
-        let applied_index = applied.last_applied.map_or(0, |log_id| log_id.index);
-        let (applied_tx, _) = watch::channel(applied_index);
+        let (applied_tx, _) = watch::channel(applied.applied_index().unwrap_or(0));
         Ok(Self {
             shared: SharedState(Arc::new(RwLock::new(applied))),
             snapshots: Arc::new(snapshots),
@@ -120,26 +156,16 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
 
     async fn apply<I>(&mut self, entries: I) -> Result<Vec<Option<CommandResult>>, StorageError>
     where
-        I: IntoIterator<Item = crate::type_config::Entry> + Send,
+        I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
-        let mut results = Vec::new();
-        let last_index = {
+        let (results, last_index) = {
             let mut applied = self.shared.write();
-            for entry in entries {
-                applied.last_applied = Some(entry.log_id);
-                let result = match entry.payload {
-                    EntryPayload::Blank => None,
-                    EntryPayload::Normal(command) => Some(applied.state.apply(&command)),
-                    EntryPayload::Membership(membership) => {
-                        applied.last_membership =
-                            StoredMembership::new(Some(entry.log_id), membership);
-                        None
-                    }
-                };
-                results.push(result);
-            }
-            applied.last_applied.map(|log_id| log_id.index)
+            let results: Vec<_> = entries
+                .into_iter()
+                .map(|entry| applied.apply_entry(entry))
+                .collect();
+            (results, applied.applied_index())
         };
         self.announce_applied(last_index);
         Ok(results)
@@ -160,7 +186,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
-        let state = MetadataState::decode(&data)
+        let installed = AppliedState::from_snapshot(meta, &data)
             .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?;
         let snapshots = Arc::clone(&self.snapshots);
         let saved_meta = meta.clone();
@@ -168,13 +194,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             .await
             .map_err(|join| StorageIOError::write_snapshot(Some(meta.signature()), &join))?
             .map_err(|io| StorageIOError::write_snapshot(Some(meta.signature()), &io))?;
-        {
-            let mut applied = self.shared.write();
-            applied.state = state;
-            applied.last_applied = meta.last_log_id;
-            applied.last_membership = meta.last_membership.clone();
-        }
-        self.announce_applied(meta.last_log_id.map(|log_id| log_id.index));
+        let installed_index = installed.applied_index();
+        *self.shared.write() = installed;
+        self.announce_applied(installed_index);
         Ok(())
     }
 
@@ -188,5 +210,41 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             meta,
             snapshot: Box::new(Cursor::new(data)),
         }))
+    }
+}
+
+/// Builds a snapshot of the state as it was when openraft asked for the builder.
+pub(crate) struct SnapshotBuilder {
+    /// The state to snapshot, cloned at a log id boundary.
+    applied: AppliedState,
+    /// Where to save it.
+    snapshots: Arc<SnapshotStore>,
+}
+
+impl SnapshotBuilder {
+    /// A builder for `applied`, saving into `snapshots`.
+    fn new(applied: AppliedState, snapshots: Arc<SnapshotStore>) -> Self {
+        Self { applied, snapshots }
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        let meta = self.applied.snapshot_meta();
+        let state = std::mem::take(&mut self.applied.state);
+        let snapshots = Arc::clone(&self.snapshots);
+        let saved_meta = meta.clone();
+        let data = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+            let data = state.encode()?;
+            snapshots.save(&saved_meta, &data)?;
+            Ok(data)
+        })
+        .await
+        .map_err(|join| StorageIOError::write_snapshot(Some(meta.signature()), &join))?
+        .map_err(|io| StorageIOError::write_snapshot(Some(meta.signature()), &io))?;
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
     }
 }

@@ -1,6 +1,6 @@
 //! openraft's type parameters for silt's metadata service, in one place (the one adapter
 //! module for the pinned `openraft` 0.9 types, with [`crate::log_store`],
-//! [`crate::state_machine`], [`crate::snapshot`] and [`crate::network`]).
+//! [`crate::state_machine`] and [`crate::network`]).
 //!
 //! A log entry carries a [`Command`]; applying it yields `Some(CommandResult)`. Raft's
 //! own entries (blank and membership) yield `None`.
