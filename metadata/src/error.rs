@@ -1,5 +1,8 @@
 //! The metadata crate's error type.
 
+use openraft::error::Fatal;
+
+use crate::type_config::NodeId;
 use crate::types::CommandError;
 
 /// Result alias.
@@ -46,5 +49,15 @@ impl Error {
     /// refused on its merits.
     pub fn is_transient(&self) -> bool {
         matches!(self, Error::Unavailable(_) | Error::NotLeader { .. })
+    }
+}
+
+/// Maps a fatal Raft error (the Raft core stopped, its storage failed, or it panicked) to
+/// the crate's error.
+pub(crate) fn fatal_error(fatal: Fatal<NodeId>) -> Error {
+    match fatal {
+        Fatal::Stopped => Error::ShuttingDown,
+        Fatal::StorageError(storage) => Error::Storage(storage.to_string()),
+        Fatal::Panicked => Error::Unavailable("the raft core panicked".to_owned()),
     }
 }

@@ -17,6 +17,7 @@ mod server;
 mod snapshot;
 mod state;
 mod state_machine;
+mod tls;
 mod type_config;
 pub mod types;
 pub mod wire;
@@ -24,9 +25,3 @@ pub mod wire;
 pub use client::{HttpClient, LocalClient, MetadataClient};
 pub use error::{Error, Result};
 pub use node::{ClusterConfig, MetadataNode, NodeConfig};
-
-/// Installs rustls' ring provider for reqwest (built without a bundled one); an error only
-/// means a provider is installed already.
-pub(crate) fn install_tls_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}

@@ -15,12 +15,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::error::{Fatal, InitializeError, RaftError};
+use openraft::error::{InitializeError, RaftError};
 use openraft::{BasicNode, Config, ServerState, SnapshotPolicy};
 use tokio::sync::watch;
 
 use crate::client::LocalClient;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, fatal_error};
 use crate::log_store::{self, LogStore};
 use crate::network::{HttpNetworkFactory, NoNetworkFactory};
 use crate::state_machine::{SharedState, StateMachineStore};
@@ -128,8 +128,7 @@ impl MetadataNode {
     /// cluster). Every other node waits to be reached by the leader. Returns when this node
     /// is part of an initialised cluster.
     pub async fn bootstrap(&self, peers: &BTreeMap<u64, String>) -> Result<()> {
-        crate::install_tls_provider();
-        let http = reqwest::Client::builder()
+        let http = crate::tls::client_builder()
             .timeout(Duration::from_secs(1))
             .build()
             .map_err(|e| Error::Unavailable(format!("cannot build an HTTP client: {e}")))?;
@@ -307,15 +306,6 @@ fn raft_config(cluster: bool) -> Result<Config> {
     }
     .validate()
     .map_err(|e| Error::Unavailable(format!("invalid raft config: {e}")))
-}
-
-/// Maps a fatal Raft error to the crate's error.
-pub(crate) fn fatal_error(fatal: Fatal<NodeId>) -> Error {
-    match fatal {
-        Fatal::Stopped => Error::ShuttingDown,
-        Fatal::StorageError(storage) => Error::Storage(storage.to_string()),
-        Fatal::Panicked => Error::Unavailable("the raft core panicked".to_owned()),
-    }
 }
 
 #[cfg(test)]

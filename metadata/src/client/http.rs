@@ -102,8 +102,7 @@ impl HttpClient {
                 "no metadata endpoints given (--metadata http://HOST:PORT[,…])".to_owned(),
             ));
         }
-        crate::install_tls_provider();
-        let http = reqwest::Client::builder()
+        let http = crate::tls::client_builder()
             .tcp_nodelay(true)
             .pool_max_idle_per_host(16)
             .build()

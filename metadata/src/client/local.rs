@@ -17,8 +17,7 @@ use openraft::error::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, Raf
 use tokio::sync::watch;
 
 use crate::client::Transport;
-use crate::error::{Error, Result};
-use crate::node::fatal_error;
+use crate::error::{Error, Result, fatal_error};
 use crate::state::MetadataState;
 use crate::state_machine::SharedState;
 use crate::type_config::{NodeId, Raft};
