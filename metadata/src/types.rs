@@ -285,6 +285,16 @@ pub struct PartitionSlice {
     pub entries: Vec<IndexEntry>,
 }
 
+/// Objects recorded as garbage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrphanList {
+    /// How many are recorded.
+    pub count: usize,
+    /// The first `limit` of them by name, with when they were recorded (recorder's clock;
+    /// 0 when recorded by their own commit, whose every chunk was a duplicate or refused).
+    pub objects: Vec<(String, i64)>,
+}
+
 /// One metadata node's view of the Raft cluster (`GET /meta/v1/status`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeStatus {

@@ -9,11 +9,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::types::{BrokerView, CommandError, PartitionSlice, ProducerView, TopicView};
+use crate::types::{BrokerView, CommandError, OrphanList, PartitionSlice, ProducerView, TopicView};
 
 /// A read served by the leader after a linearizability check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ReadQuery {
+pub(crate) enum ReadQuery {
     /// All topics.
     ListTopics,
     /// One topic.
@@ -48,7 +48,7 @@ pub enum ReadQuery {
 
 /// The answer to a [`ReadQuery`], same variant order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ReadReply {
+pub(crate) enum ReadReply {
     /// Topics.
     Topics(Vec<TopicView>),
     /// A topic.
@@ -63,19 +63,9 @@ pub enum ReadReply {
     Orphans(OrphanList),
 }
 
-/// Objects recorded as garbage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrphanList {
-    /// How many are recorded.
-    pub count: usize,
-    /// The first `limit` of them by name, with when they were recorded (recorder's clock;
-    /// 0 when recorded by their own commit, whose every chunk was a duplicate or refused).
-    pub objects: Vec<(String, i64)>,
-}
-
 /// An error as it crosses the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RemoteError {
+pub(crate) enum RemoteError {
     /// See [`Error::NotLeader`].
     NotLeader {
         /// Leader id.
@@ -162,29 +152,29 @@ impl From<RemoteError> for Error {
 }
 
 /// The reply body of every `/meta/v1` call.
-pub type Reply<T> = std::result::Result<T, RemoteError>;
+pub(crate) type Reply<T> = std::result::Result<T, RemoteError>;
 
 /// `GET /meta/v1/watch` answer: the node's last applied log index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WatchReply {
+pub(crate) struct WatchReply {
     /// Last applied index.
-    pub applied: u64,
+    pub(crate) applied: u64,
 }
 
 /// `POST /meta/v1/members/learner`: add (or re-add) a node as a non-voting learner; the
 /// call returns once it has caught up with the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AddLearner {
+pub(crate) struct AddLearner {
     /// The node's id.
-    pub node_id: u64,
+    pub(crate) node_id: u64,
     /// Its Raft `host:port`.
-    pub addr: String,
+    pub(crate) addr: String,
 }
 
 /// `POST /meta/v1/members/voters`: make exactly these nodes the voters (each must be a
 /// member already, learner or voter); voters not listed leave the cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SetVoters {
+pub(crate) struct SetVoters {
     /// The new voter set.
-    pub voters: Vec<u64>,
+    pub(crate) voters: Vec<u64>,
 }

@@ -25,7 +25,7 @@ use crate::types::{Command, CommandResult, NodeStatus};
 use crate::wire::{AddLearner, ReadQuery, ReadReply, RemoteError, Reply, SetVoters, WatchReply};
 
 /// How long one call keeps trying nodes before it fails.
-pub const CALL_BUDGET: Duration = Duration::from_secs(8);
+pub(crate) const CALL_BUDGET: Duration = Duration::from_secs(8);
 /// How long one HTTP request may take (a paused node must not hold a call for long).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a node that failed a request is tried only after the others, and not

@@ -21,8 +21,9 @@ use crate::error::{Error, Result, fatal_error};
 use crate::state::MetadataState;
 use crate::state_machine::SharedState;
 use crate::type_config::{NodeId, Raft};
+use crate::types::OrphanList;
 use crate::types::{Command, CommandResult, NodeStatus};
-use crate::wire::{OrphanList, ReadQuery, ReadReply};
+use crate::wire::{ReadQuery, ReadReply};
 
 /// A [`MetadataClient`] calling into an in-process [`crate::MetadataNode`]. Cheap to
 /// clone; obtain one with [`crate::MetadataNode::client`].
