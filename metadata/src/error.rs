@@ -5,7 +5,7 @@ use openraft::error::Fatal;
 use crate::type_config::NodeId;
 use crate::types::CommandError;
 
-/// Result alias.
+/// The crate's result type: `Err` is an [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Errors of the metadata service and its clients.
@@ -18,9 +18,9 @@ pub enum Error {
     /// The partition does not exist in the topic.
     #[error("partition {partition} not found in topic {topic:?} ({partitions} partitions)")]
     PartitionNotFound {
-        /// Topic.
+        /// The topic's name.
         topic: String,
-        /// Requested partition.
+        /// The partition number asked for.
         partition: u32,
         /// The topic's partition count.
         partitions: u32,

@@ -117,7 +117,7 @@ impl MetadataNode {
         .await
     }
 
-    /// The node's HTTP routes (Raft RPCs and the metadata API); see [`crate::server`].
+    /// The node's HTTP routes: Raft RPCs and the metadata API (listed in `server.rs`).
     pub fn router(&self) -> axum::Router {
         crate::server::router(self.client())
     }

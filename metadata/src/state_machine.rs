@@ -94,9 +94,9 @@ impl SharedState {
 /// and serves snapshots through the [`SnapshotStore`], and announces each applied batch
 /// on a watch channel (the value is the last applied log index).
 pub(crate) struct StateMachineStore {
-    /// The applied state.
+    /// The applied state; local readers share it.
     shared: SharedState,
-    /// Durable snapshots.
+    /// The durable snapshot files, shared with the snapshot builders.
     snapshots: Arc<SnapshotStore>,
     /// Bumped after each applied batch.
     applied_tx: Arc<watch::Sender<u64>>,

@@ -14,29 +14,29 @@ use crate::types::{BrokerView, CommandError, OrphanList, PartitionSlice, Produce
 /// A read served by the leader after a linearizability check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum ReadQuery {
-    /// All topics.
+    /// All topics, in name order.
     ListTopics,
-    /// One topic.
+    /// One topic, by name.
     DescribeTopic {
-        /// Name.
+        /// Topic name.
         name: String,
     },
     /// Index entries of a partition (see [`crate::MetadataClient::partition_slice`]).
     PartitionSlice {
         /// Topic name.
         topic: String,
-        /// Partition.
+        /// Partition number within the topic.
         partition: u32,
         /// First offset wanted.
         offset: u64,
         /// Most entries returned.
         max_entries: usize,
     },
-    /// Registered brokers.
+    /// Every registered broker, expired leases included.
     ListBrokers,
     /// One idempotent producer's current identity.
     Producer {
-        /// Producer id.
+        /// Producer id, as issued by `InitProducer`.
         producer_id: u64,
     },
     /// Objects recorded as garbage (never referenced by an index entry).
@@ -49,17 +49,17 @@ pub(crate) enum ReadQuery {
 /// The answer to a [`ReadQuery`], same variant order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum ReadReply {
-    /// Topics.
+    /// All topics, in name order.
     Topics(Vec<TopicView>),
-    /// A topic.
+    /// The topic asked for.
     Topic(TopicView),
     /// A slice of a partition index.
     Slice(PartitionSlice),
-    /// Brokers.
+    /// Every registered broker.
     Brokers(Vec<BrokerView>),
     /// A producer (`None`: never issued).
     Producer(Option<ProducerView>),
-    /// Garbage objects.
+    /// Objects recorded as garbage, the first `limit` by name.
     Orphans(OrphanList),
 }
 
@@ -68,7 +68,7 @@ pub(crate) enum ReadReply {
 pub(crate) enum RemoteError {
     /// See [`Error::NotLeader`].
     NotLeader {
-        /// Leader id.
+        /// The leader's node id, if known.
         leader_id: Option<u64>,
         /// Leader `host:port`.
         leader_addr: Option<String>,
@@ -77,7 +77,7 @@ pub(crate) enum RemoteError {
     Rejected(CommandError),
     /// See [`Error::PartitionNotFound`].
     PartitionNotFound {
-        /// Topic.
+        /// The topic's name.
         topic: String,
         /// Partition asked for.
         partition: u32,

@@ -1,4 +1,5 @@
-//! [`HttpClient`]: [`MetadataClient`] over a metadata cluster's HTTP API (`crate::wire`).
+//! [`HttpClient`]: [`MetadataClient`](crate::MetadataClient) over a metadata cluster's HTTP
+//! API (`crate::wire`).
 //!
 //! It knows every node's URL, prefers the last node that answered as leader, follows
 //! `NotLeader` redirects, and moves to the next node when one is unreachable or slow.
@@ -6,7 +7,8 @@
 //! not give up (the broker's committer) retry, and commits are idempotent.
 //!
 //! A background task long-polls `/meta/v1/watch` on any reachable node and publishes the
-//! applied index on the watch channel of [`MetadataClient::subscribe_applied`], so
+//! applied index on the watch channel of
+//! [`MetadataClient::subscribe_applied`](crate::MetadataClient::subscribe_applied), so
 //! long-polling fetches wake when another broker commits, without a request per fetch.
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -39,7 +41,7 @@ const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Redirects followed in a row before trying the next node.
 const MAX_REDIRECTS: u32 = 3;
 
-/// A [`MetadataClient`] of a remote metadata cluster. Cheap to clone.
+/// A [`MetadataClient`](crate::MetadataClient) of a remote metadata cluster. Cheap to clone.
 #[derive(Clone)]
 pub struct HttpClient {
     inner: Arc<Inner>,

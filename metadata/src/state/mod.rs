@@ -43,7 +43,7 @@ pub(crate) struct MetadataState {
     topics: Topics,
     /// Every committed segment object and the result its commit returned.
     segments: BTreeMap<String, SegmentCommitResult>,
-    /// Idempotent producers.
+    /// Idempotent producers: their epochs, next sequences and recent requests' offsets.
     #[serde(default)]
     producers: Producers,
     /// Registered brokers and their leases.
@@ -151,7 +151,7 @@ impl MetadataState {
         self.topics.iter().map(Topic::view).collect()
     }
 
-    /// One topic.
+    /// One topic by name; [`CommandError::TopicNotFound`] if there is none.
     pub(crate) fn describe_topic(&self, name: &str) -> Result<TopicView> {
         self.topic(name).map(Topic::view)
     }

@@ -16,9 +16,9 @@ use crate::types::{TopicSettings, TopicView};
 pub(crate) struct Topic {
     /// Id, unique for the life of the cluster.
     pub(crate) id: u64,
-    /// Name.
+    /// Name, unique among existing topics (the key of [`Topics`]).
     pub(crate) name: String,
-    /// Settings.
+    /// Settings given at creation; never changed.
     pub(crate) settings: TopicSettings,
     /// Creation time, from the proposer's clock.
     pub(crate) created_at_ms: i64,
@@ -57,7 +57,7 @@ impl Topic {
     }
 }
 
-/// All topics.
+/// The topic registry: existing topics by name and by id, and the id the next one gets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Topics {
     /// Topics by name.
