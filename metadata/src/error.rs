@@ -1,8 +1,11 @@
 //! The metadata crate's error type.
 
+use openraft::error::Fatal;
+
+use crate::type_config::NodeId;
 use crate::types::CommandError;
 
-/// Result alias.
+/// The crate's result type: `Err` is an [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Errors of the metadata service and its clients.
@@ -15,9 +18,9 @@ pub enum Error {
     /// The partition does not exist in the topic.
     #[error("partition {partition} not found in topic {topic:?} ({partitions} partitions)")]
     PartitionNotFound {
-        /// Topic.
+        /// The topic's name.
         topic: String,
-        /// Requested partition.
+        /// The partition number asked for.
         partition: u32,
         /// The topic's partition count.
         partitions: u32,
@@ -46,5 +49,15 @@ impl Error {
     /// refused on its merits.
     pub fn is_transient(&self) -> bool {
         matches!(self, Error::Unavailable(_) | Error::NotLeader { .. })
+    }
+}
+
+/// Maps a fatal Raft error (the Raft core stopped, its storage failed, or it panicked) to
+/// the crate's error.
+pub(crate) fn fatal_error(fatal: Fatal<NodeId>) -> Error {
+    match fatal {
+        Fatal::Stopped => Error::ShuttingDown,
+        Fatal::StorageError(storage) => Error::Storage(storage.to_string()),
+        Fatal::Panicked => Error::Unavailable("the raft core panicked".to_owned()),
     }
 }

@@ -3,13 +3,18 @@
 //! brokers use to reach it.
 //!
 //! Start an embedded node with [`MetadataNode::open`] and talk to it through
-//! [`MetadataNode::client`]. The write path ends here: `client/` → `state_machine.rs`
-//! (via the Raft log in `log_store.rs`); `snapshot.rs` keeps the state machine's
-//! snapshots, `network.rs` (Raft RPCs to peers) and `server.rs` (the node's HTTP routes) the cluster
-//! transport; `client/http.rs` reaches a cluster from a broker.
+//! [`MetadataNode::client`], or reach a cluster with [`HttpClient`]. The public surface is
+//! the items re-exported here and the command and view types in [`types`]; every module
+//! below is internal.
+//!
+//! The write path ends in `state/` (the deterministic [`types::Command`] application),
+//! reached from `client/` through the Raft log (`log_store.rs`) and `state_machine.rs`, the
+//! openraft adapter that applies entries and builds snapshots (kept as files by
+//! `snapshot.rs`). `network.rs` (Raft RPCs to peers) and `server.rs` (the node's HTTP
+//! routes, bodies in `wire.rs`) are the cluster transport; `node.rs` assembles a node.
 
-pub mod client;
-pub mod error;
+mod client;
+mod error;
 mod log_store;
 mod network;
 mod node;
@@ -17,16 +22,11 @@ mod server;
 mod snapshot;
 mod state;
 mod state_machine;
+mod tls;
 mod type_config;
 pub mod types;
-pub mod wire;
+mod wire;
 
 pub use client::{HttpClient, LocalClient, MetadataClient};
 pub use error::{Error, Result};
 pub use node::{ClusterConfig, MetadataNode, NodeConfig};
-
-/// Installs rustls' ring provider for reqwest (built without a bundled one); an error only
-/// means a provider is installed already.
-pub(crate) fn install_tls_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}

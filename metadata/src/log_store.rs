@@ -47,7 +47,7 @@ pub(crate) const FILE_NAME: &str = "raft-log.redb";
 /// a clone).
 #[derive(Debug, Clone)]
 pub(crate) struct LogStore {
-    /// The database.
+    /// The redb database holding the log entries, the vote and the committed log id.
     db: Arc<Database>,
 }
 

@@ -96,8 +96,7 @@ pub(crate) struct HttpNetworkFactory {
 impl HttpNetworkFactory {
     /// A factory with its own HTTP client.
     pub(crate) fn new() -> Result<Self, reqwest::Error> {
-        crate::install_tls_provider();
-        let http = reqwest::Client::builder()
+        let http = crate::tls::client_builder()
             .tcp_nodelay(true)
             .pool_max_idle_per_host(4)
             .build()?;

@@ -15,12 +15,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::error::{Fatal, InitializeError, RaftError};
+use openraft::error::{InitializeError, RaftError};
 use openraft::{BasicNode, Config, ServerState, SnapshotPolicy};
 use tokio::sync::watch;
 
 use crate::client::LocalClient;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, fatal_error};
 use crate::log_store::{self, LogStore};
 use crate::network::{HttpNetworkFactory, NoNetworkFactory};
 use crate::state_machine::{SharedState, StateMachineStore};
@@ -117,7 +117,7 @@ impl MetadataNode {
         .await
     }
 
-    /// The node's HTTP routes (Raft RPCs and the metadata API); see [`crate::server`].
+    /// The node's HTTP routes: Raft RPCs and the metadata API (listed in `server.rs`).
     pub fn router(&self) -> axum::Router {
         crate::server::router(self.client())
     }
@@ -128,8 +128,7 @@ impl MetadataNode {
     /// cluster). Every other node waits to be reached by the leader. Returns when this node
     /// is part of an initialised cluster.
     pub async fn bootstrap(&self, peers: &BTreeMap<u64, String>) -> Result<()> {
-        crate::install_tls_provider();
-        let http = reqwest::Client::builder()
+        let http = crate::tls::client_builder()
             .timeout(Duration::from_secs(1))
             .build()
             .map_err(|e| Error::Unavailable(format!("cannot build an HTTP client: {e}")))?;
@@ -138,52 +137,54 @@ impl MetadataNode {
             if self.raft.is_initialized().await.map_err(fatal_error)? {
                 return Ok(());
             }
-            if lowest == Some(self.node_id) {
-                let mut uninitialised = 0usize;
-                let mut initialised = false;
-                for (id, addr) in peers {
-                    if *id == self.node_id {
-                        uninitialised += 1;
-                        continue;
-                    }
-                    let status = http
-                        .get(format!("http://{addr}/meta/v1/status"))
-                        .send()
-                        .await
-                        .and_then(reqwest::Response::error_for_status);
-                    if let Ok(response) = status
-                        && let Ok(status) = response.json::<NodeStatus>().await
-                    {
-                        if status.voters.is_empty() {
-                            uninitialised += 1;
-                        } else {
-                            initialised = true;
-                        }
-                    }
-                }
-                if !initialised && uninitialised > peers.len() / 2 {
-                    let members: BTreeMap<u64, BasicNode> = peers
-                        .iter()
-                        .map(|(id, addr)| (*id, BasicNode { addr: addr.clone() }))
-                        .collect();
-                    match self.raft.initialize(members).await {
-                        Ok(()) => {
-                            tracing::info!(
-                                node_id = self.node_id,
-                                ?peers,
-                                "initialised the metadata cluster"
-                            );
-                        }
-                        Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
-                        Err(RaftError::APIError(other)) => {
-                            tracing::warn!(error = %other, "cluster initialisation refused; retrying");
-                        }
-                        Err(RaftError::Fatal(fatal)) => return Err(fatal_error(fatal)),
-                    }
-                }
+            if lowest == Some(self.node_id) && self.may_initialise(&http, peers).await {
+                self.initialise(peers).await?;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// Whether a majority of `peers` (this node counted) answered that they are
+    /// uninitialised and none that it is initialised.
+    async fn may_initialise(&self, http: &reqwest::Client, peers: &BTreeMap<u64, String>) -> bool {
+        let (mut uninitialised, mut initialised) = (0usize, false);
+        for (id, addr) in peers {
+            let answer = if *id == self.node_id {
+                Some(false)
+            } else {
+                peer_initialised(http, addr).await
+            };
+            match answer {
+                Some(true) => initialised = true,
+                Some(false) => uninitialised += 1,
+                None => {}
+            }
+        }
+        !initialised && uninitialised > peers.len() / 2
+    }
+
+    /// Initialises the cluster with `peers` as its voters. A cluster initialised already
+    /// is fine; any other refusal is logged and left to the next try.
+    async fn initialise(&self, peers: &BTreeMap<u64, String>) -> Result<()> {
+        let members: BTreeMap<u64, BasicNode> = peers
+            .iter()
+            .map(|(id, addr)| (*id, BasicNode { addr: addr.clone() }))
+            .collect();
+        match self.raft.initialize(members).await {
+            Ok(()) => {
+                tracing::info!(
+                    node_id = self.node_id,
+                    ?peers,
+                    "initialised the metadata cluster"
+                );
+            }
+            Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
+            Err(RaftError::APIError(other)) => {
+                tracing::warn!(error = %other, "cluster initialisation refused; retrying");
+            }
+            Err(RaftError::Fatal(fatal)) => return Err(fatal_error(fatal)),
+        }
+        Ok(())
     }
 
     /// Opens storage and starts Raft with `network`.
@@ -309,13 +310,17 @@ fn raft_config(cluster: bool) -> Result<Config> {
     .map_err(|e| Error::Unavailable(format!("invalid raft config: {e}")))
 }
 
-/// Maps a fatal Raft error to the crate's error.
-pub(crate) fn fatal_error(fatal: Fatal<NodeId>) -> Error {
-    match fatal {
-        Fatal::Stopped => Error::ShuttingDown,
-        Fatal::StorageError(storage) => Error::Storage(storage.to_string()),
-        Fatal::Panicked => Error::Unavailable("the raft core panicked".to_owned()),
-    }
+/// Whether the metadata node at `addr` (`host:port`) is part of an initialised cluster
+/// (it has voters), as its status says; `None` if it did not answer.
+async fn peer_initialised(http: &reqwest::Client, addr: &str) -> Option<bool> {
+    let response = http
+        .get(format!("http://{addr}/meta/v1/status"))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .ok()?;
+    let status = response.json::<NodeStatus>().await.ok()?;
+    Some(!status.voters.is_empty())
 }
 
 #[cfg(test)]

@@ -33,8 +33,7 @@ use serde::Deserialize;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::client::{LocalClient, MetadataClient};
-use crate::error::Error;
-use crate::node::fatal_error;
+use crate::error::{Error, fatal_error};
 use crate::type_config::{NodeId, TypeConfig};
 use crate::types::{Command, CommandResult, NodeStatus, SegmentCommit, SegmentCommitResult};
 use crate::wire::{AddLearner, ReadQuery, ReadReply, RemoteError, Reply, SetVoters, WatchReply};

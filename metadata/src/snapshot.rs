@@ -1,10 +1,10 @@
-//! State machine snapshots: the whole [`MetadataState`] as JSON, with the log id it was
-//! taken at and the membership as of then, kept as one file in the data directory.
+//! Durable state machine snapshots: [`SnapshotStore`] keeps the snapshot data (the state
+//! machine's encoded state, opaque here) with the log id it was taken at and the
+//! membership as of then, as one file in the data directory.
 //!
 //! File format (`snapshots/snapshot-<20-digit key>.snap`, key = last log index + 1, 0 for
 //! an empty snapshot): the line `silt-metadata-snapshot v1`, one line of JSON
-//! [`SnapshotMeta`], then the snapshot data (the JSON [`MetadataState`], the same bytes
-//! openraft ships to followers).
+//! [`SnapshotMeta`], then the snapshot data (the same bytes openraft ships to followers).
 //!
 //! Invariants:
 //! - A snapshot file is complete or absent: it is written as `*.tmp`, fsync'd, renamed
@@ -16,14 +16,11 @@
 //!   silent fallback (the log behind it may be purged).
 
 use std::fs::{self, File};
-use std::io::{self, Cursor, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
-use openraft::{RaftSnapshotBuilder, Snapshot, StorageIOError};
-
-use crate::state_machine::{AppliedState, MetadataState};
-use crate::type_config::{SnapshotMeta, StorageError, TypeConfig};
+use crate::type_config::SnapshotMeta;
 
 /// First line of every snapshot file.
 const HEADER: &str = "silt-metadata-snapshot v1";
@@ -34,16 +31,6 @@ const TMP_SUFFIX: &str = ".tmp";
 
 /// A snapshot as stored: its metadata and its data.
 pub(crate) type StoredSnapshot = (SnapshotMeta, Vec<u8>);
-
-/// Encodes the state as snapshot data.
-pub(crate) fn encode_state(state: &MetadataState) -> serde_json::Result<Vec<u8>> {
-    serde_json::to_vec(state)
-}
-
-/// Decodes snapshot data.
-pub(crate) fn decode_state(data: &[u8]) -> serde_json::Result<MetadataState> {
-    serde_json::from_slice(data)
-}
 
 /// The snapshot files of one data directory.
 #[derive(Debug)]
@@ -159,49 +146,6 @@ fn read_file(path: &Path) -> io::Result<StoredSnapshot> {
         serde_json::from_slice(meta_line).map_err(|e| invalid(&format!("metadata: {e}")))?;
     let data = parts.next().ok_or_else(|| invalid("no data"))?.to_vec();
     Ok((meta, data))
-}
-
-/// Builds a snapshot of the state as it was when openraft asked for the builder.
-pub(crate) struct SnapshotBuilder {
-    /// The state to snapshot, cloned at a log id boundary.
-    applied: AppliedState,
-    /// Where to save it.
-    snapshots: Arc<SnapshotStore>,
-}
-
-impl SnapshotBuilder {
-    /// A builder for `applied`, saving into `snapshots`.
-    pub(crate) fn new(applied: AppliedState, snapshots: Arc<SnapshotStore>) -> Self {
-        Self { applied, snapshots }
-    }
-}
-
-impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
-    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let meta = SnapshotMeta {
-            last_log_id: self.applied.last_applied,
-            last_membership: self.applied.last_membership.clone(),
-            snapshot_id: self
-                .applied
-                .last_applied
-                .map_or_else(|| "empty".to_owned(), |log_id| log_id.to_string()),
-        };
-        let state = std::mem::take(&mut self.applied.state);
-        let snapshots = Arc::clone(&self.snapshots);
-        let saved_meta = meta.clone();
-        let data = tokio::task::spawn_blocking(move || -> io::Result<Vec<u8>> {
-            let data = encode_state(&state)?;
-            snapshots.save(&saved_meta, &data)?;
-            Ok(data)
-        })
-        .await
-        .map_err(|join| StorageIOError::write_snapshot(Some(meta.signature()), &join))?
-        .map_err(|io| StorageIOError::write_snapshot(Some(meta.signature()), &io))?;
-        Ok(Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(data)),
-        })
-    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! openraft's type parameters for silt's metadata service, in one place (the one adapter
 //! module for the pinned `openraft` 0.9 types, with [`crate::log_store`],
-//! [`crate::state_machine`], [`crate::snapshot`] and [`crate::network`]).
+//! [`crate::state_machine`] and [`crate::network`]).
 //!
 //! A log entry carries a [`Command`]; applying it yields `Some(CommandResult)`. Raft's
 //! own entries (blank and membership) yield `None`.
@@ -11,7 +11,7 @@ use crate::types::{Command, CommandResult};
 
 openraft::declare_raft_types!(
     /// openraft type configuration of the metadata service.
-    pub TypeConfig:
+    pub(crate) TypeConfig:
         D = Command,
         R = Option<CommandResult>,
         NodeId = u64,
@@ -22,22 +22,22 @@ openraft::declare_raft_types!(
 );
 
 /// A metadata node id.
-pub type NodeId = u64;
+pub(crate) type NodeId = u64;
 
 /// The running Raft node.
-pub type Raft = openraft::Raft<TypeConfig>;
+pub(crate) type Raft = openraft::Raft<TypeConfig>;
 
 /// A Raft log id.
-pub type LogId = openraft::LogId<NodeId>;
+pub(crate) type LogId = openraft::LogId<NodeId>;
 
 /// A Raft log entry.
-pub type Entry = openraft::Entry<TypeConfig>;
+pub(crate) type Entry = openraft::Entry<TypeConfig>;
 
 /// Membership as stored with the applied state.
-pub type StoredMembership = openraft::StoredMembership<NodeId, openraft::BasicNode>;
+pub(crate) type StoredMembership = openraft::StoredMembership<NodeId, openraft::BasicNode>;
 
 /// A snapshot's metadata.
-pub type SnapshotMeta = openraft::SnapshotMeta<NodeId, openraft::BasicNode>;
+pub(crate) type SnapshotMeta = openraft::SnapshotMeta<NodeId, openraft::BasicNode>;
 
 /// openraft's storage error.
-pub type StorageError = openraft::StorageError<NodeId>;
+pub(crate) type StorageError = openraft::StorageError<NodeId>;

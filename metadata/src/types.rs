@@ -24,14 +24,14 @@ pub enum Command {
         name: String,
         /// Partition count (validated by the caller).
         partitions: u32,
-        /// Settings.
+        /// Settings stored with the topic; no command changes them later.
         settings: TopicSettings,
         /// Creation time, from the proposer's clock.
         created_at_ms: i64,
     },
     /// Delete a topic and its index; its objects become garbage.
     DeleteTopic {
-        /// Topic name.
+        /// Name of the topic to delete; a topic created later under it gets a new id.
         name: String,
     },
     /// Commit uploaded segments: assign offsets to every chunk and advance high watermarks.
@@ -52,7 +52,7 @@ pub enum Command {
         broker_id: String,
         /// The broker's client-facing URL.
         address: String,
-        /// How long the lease lasts after `at_ms`.
+        /// How long the lease lasts after `at_ms`, in milliseconds.
         lease_ms: u64,
         /// The broker's clock when it sent the heartbeat.
         at_ms: i64,
@@ -60,9 +60,9 @@ pub enum Command {
     /// Record uploaded objects that were never committed, for garbage collection. They are
     /// never referenced by an index entry.
     RecordOrphans {
-        /// Object names.
+        /// Names (full paths in the bucket) of objects uploaded but never committed.
         objects: Vec<String>,
-        /// The recorder's clock.
+        /// When they were recorded, in milliseconds since the Unix epoch (the recorder's clock).
         at_ms: i64,
     },
 }
@@ -82,7 +82,7 @@ pub struct ProducerBatch {
 /// An idempotent producer's identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProducerView {
-    /// Producer id.
+    /// Producer id, issued by [`Command::InitProducer`]; never 0 and never reused.
     pub producer_id: u64,
     /// Current epoch; requests with an older one are fenced.
     pub epoch: u32,
@@ -91,15 +91,16 @@ pub struct ProducerView {
 /// A registered broker and its lease.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerView {
-    /// Broker id.
+    /// The broker's id, unique per broker process lifetime (a restarted broker registers anew).
     pub broker_id: String,
-    /// Client-facing URL.
+    /// The URL clients reach the broker at, as its last heartbeat said.
     pub address: String,
-    /// First heartbeat (broker clock).
+    /// When the broker first heartbeat, in milliseconds since the Unix epoch (broker clock).
     pub registered_at_ms: i64,
-    /// Last heartbeat (broker clock).
+    /// When the broker last heartbeat, in milliseconds since the Unix epoch (broker clock);
+    /// never moves back.
     pub last_heartbeat_ms: i64,
-    /// Lease length after the last heartbeat.
+    /// Lease length in milliseconds, counted from the last heartbeat.
     pub lease_ms: u64,
 }
 
@@ -127,17 +128,17 @@ pub struct SegmentCommit {
 pub struct ChunkCommit {
     /// Topic id (not name: a recreated topic has a new id and never sees old chunks).
     pub topic_id: u64,
-    /// Partition.
+    /// Partition number within the topic, from 0.
     pub partition: u32,
     /// Byte position of the chunk in the object.
     pub position: u64,
     /// Byte length of the chunk.
     pub length: u32,
-    /// Records in the chunk.
+    /// Records in the chunk; a chunk of 0 records gets an offset but adds no index entry.
     pub record_count: u32,
-    /// Smallest record timestamp.
+    /// Smallest record timestamp, in milliseconds since the Unix epoch.
     pub first_timestamp_ms: i64,
-    /// Largest record timestamp.
+    /// Largest record timestamp, in milliseconds since the Unix epoch.
     pub max_timestamp_ms: i64,
     /// The idempotent produce request that wrote this chunk, if any: the state machine
     /// drops it if that request was committed before.
@@ -148,7 +149,7 @@ pub struct ChunkCommit {
 /// The outcome of one segment's commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SegmentCommitResult {
-    /// Object name.
+    /// Object name of the segment (its commit's idempotency key).
     pub object: String,
     /// One outcome per chunk, in the order of [`SegmentCommit::chunks`].
     pub chunks: Vec<ChunkOutcome>,
@@ -222,13 +223,14 @@ pub enum CommandError {
 /// A topic with its partitions' offset ranges.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopicView {
-    /// Id.
+    /// Topic id, unique for the life of the cluster: a topic recreated under the same name gets
+    /// a new one, so chunks addressed to the old topic never land in it.
     pub id: u64,
-    /// Name.
+    /// Topic name, unique among existing topics.
     pub name: String,
-    /// Settings.
+    /// Settings given at creation.
     pub settings: TopicSettings,
-    /// Creation time.
+    /// Creation time in milliseconds since the Unix epoch, from the proposer's clock.
     pub created_at_ms: i64,
     /// Per partition, in partition order.
     pub partitions: Vec<PartitionView>,
@@ -237,7 +239,7 @@ pub struct TopicView {
 /// A partition's offset range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionView {
-    /// Partition number.
+    /// Partition number within the topic, from 0.
     pub partition: u32,
     /// First readable offset.
     pub start_offset: u64,
@@ -252,15 +254,15 @@ pub struct IndexEntry {
     pub base_offset: u64,
     /// Records in the chunk (offsets `base_offset..base_offset + record_count`).
     pub record_count: u32,
-    /// Object holding the chunk.
+    /// Name of the segment object holding the chunk (full path in the bucket).
     pub object: Arc<str>,
     /// Byte position of the chunk in the object.
     pub position: u64,
     /// Byte length of the chunk.
     pub length: u32,
-    /// Smallest record timestamp.
+    /// Smallest record timestamp, in milliseconds since the Unix epoch.
     pub first_timestamp_ms: i64,
-    /// Largest record timestamp.
+    /// Largest record timestamp, in milliseconds since the Unix epoch.
     pub max_timestamp_ms: i64,
 }
 
@@ -285,6 +287,16 @@ pub struct PartitionSlice {
     pub entries: Vec<IndexEntry>,
 }
 
+/// Objects recorded as garbage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrphanList {
+    /// How many are recorded.
+    pub count: usize,
+    /// The first `limit` of them by name, with when they were recorded (recorder's clock;
+    /// 0 when recorded by their own commit, whose every chunk was a duplicate or refused).
+    pub objects: Vec<(String, i64)>,
+}
+
 /// One metadata node's view of the Raft cluster (`GET /meta/v1/status`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeStatus {
@@ -296,13 +308,13 @@ pub struct NodeStatus {
     pub leader_id: Option<u64>,
     /// The leader's `host:port`.
     pub leader_addr: Option<String>,
-    /// Current term.
+    /// The Raft term this node is in.
     pub term: u64,
     /// Index of the last applied log entry.
     pub last_applied: u64,
-    /// Voting members.
+    /// Ids of the voting members.
     pub voters: Vec<u64>,
-    /// Non-voting members.
+    /// Ids of the non-voting members (learners): they replicate the log but do not vote.
     pub learners: Vec<u64>,
     /// Every member's `host:port`, by id.
     pub addresses: std::collections::BTreeMap<u64, String>,

@@ -9,34 +9,34 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::types::{BrokerView, CommandError, PartitionSlice, ProducerView, TopicView};
+use crate::types::{BrokerView, CommandError, OrphanList, PartitionSlice, ProducerView, TopicView};
 
 /// A read served by the leader after a linearizability check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ReadQuery {
-    /// All topics.
+pub(crate) enum ReadQuery {
+    /// All topics, in name order.
     ListTopics,
-    /// One topic.
+    /// One topic, by name.
     DescribeTopic {
-        /// Name.
+        /// Topic name.
         name: String,
     },
     /// Index entries of a partition (see [`crate::MetadataClient::partition_slice`]).
     PartitionSlice {
         /// Topic name.
         topic: String,
-        /// Partition.
+        /// Partition number within the topic.
         partition: u32,
         /// First offset wanted.
         offset: u64,
         /// Most entries returned.
         max_entries: usize,
     },
-    /// Registered brokers.
+    /// Every registered broker, expired leases included.
     ListBrokers,
     /// One idempotent producer's current identity.
     Producer {
-        /// Producer id.
+        /// Producer id, as issued by `InitProducer`.
         producer_id: u64,
     },
     /// Objects recorded as garbage (never referenced by an index entry).
@@ -48,37 +48,27 @@ pub enum ReadQuery {
 
 /// The answer to a [`ReadQuery`], same variant order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ReadReply {
-    /// Topics.
+pub(crate) enum ReadReply {
+    /// All topics, in name order.
     Topics(Vec<TopicView>),
-    /// A topic.
+    /// The topic asked for.
     Topic(TopicView),
     /// A slice of a partition index.
     Slice(PartitionSlice),
-    /// Brokers.
+    /// Every registered broker.
     Brokers(Vec<BrokerView>),
     /// A producer (`None`: never issued).
     Producer(Option<ProducerView>),
-    /// Garbage objects.
+    /// Objects recorded as garbage, the first `limit` by name.
     Orphans(OrphanList),
-}
-
-/// Objects recorded as garbage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrphanList {
-    /// How many are recorded.
-    pub count: usize,
-    /// The first `limit` of them by name, with when they were recorded (recorder's clock;
-    /// 0 when recorded by their own commit, whose every chunk was a duplicate or refused).
-    pub objects: Vec<(String, i64)>,
 }
 
 /// An error as it crosses the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RemoteError {
+pub(crate) enum RemoteError {
     /// See [`Error::NotLeader`].
     NotLeader {
-        /// Leader id.
+        /// The leader's node id, if known.
         leader_id: Option<u64>,
         /// Leader `host:port`.
         leader_addr: Option<String>,
@@ -87,7 +77,7 @@ pub enum RemoteError {
     Rejected(CommandError),
     /// See [`Error::PartitionNotFound`].
     PartitionNotFound {
-        /// Topic.
+        /// The topic's name.
         topic: String,
         /// Partition asked for.
         partition: u32,
@@ -162,29 +152,29 @@ impl From<RemoteError> for Error {
 }
 
 /// The reply body of every `/meta/v1` call.
-pub type Reply<T> = std::result::Result<T, RemoteError>;
+pub(crate) type Reply<T> = std::result::Result<T, RemoteError>;
 
 /// `GET /meta/v1/watch` answer: the node's last applied log index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WatchReply {
+pub(crate) struct WatchReply {
     /// Last applied index.
-    pub applied: u64,
+    pub(crate) applied: u64,
 }
 
 /// `POST /meta/v1/members/learner`: add (or re-add) a node as a non-voting learner; the
 /// call returns once it has caught up with the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AddLearner {
+pub(crate) struct AddLearner {
     /// The node's id.
-    pub node_id: u64,
+    pub(crate) node_id: u64,
     /// Its Raft `host:port`.
-    pub addr: String,
+    pub(crate) addr: String,
 }
 
 /// `POST /meta/v1/members/voters`: make exactly these nodes the voters (each must be a
 /// member already, learner or voter); voters not listed leave the cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SetVoters {
+pub(crate) struct SetVoters {
     /// The new voter set.
-    pub voters: Vec<u64>,
+    pub(crate) voters: Vec<u64>,
 }

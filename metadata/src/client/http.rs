@@ -1,4 +1,5 @@
-//! [`HttpClient`]: [`MetadataClient`] over a metadata cluster's HTTP API (`crate::wire`).
+//! [`HttpClient`]: [`MetadataClient`](crate::MetadataClient) over a metadata cluster's HTTP
+//! API (`crate::wire`).
 //!
 //! It knows every node's URL, prefers the last node that answered as leader, follows
 //! `NotLeader` redirects, and moves to the next node when one is unreachable or slow.
@@ -6,7 +7,8 @@
 //! not give up (the broker's committer) retry, and commits are idempotent.
 //!
 //! A background task long-polls `/meta/v1/watch` on any reachable node and publishes the
-//! applied index on the watch channel of [`MetadataClient::subscribe_applied`], so
+//! applied index on the watch channel of
+//! [`MetadataClient::subscribe_applied`](crate::MetadataClient::subscribe_applied), so
 //! long-polling fetches wake when another broker commits, without a request per fetch.
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -25,7 +27,7 @@ use crate::types::{Command, CommandResult, NodeStatus};
 use crate::wire::{AddLearner, ReadQuery, ReadReply, RemoteError, Reply, SetVoters, WatchReply};
 
 /// How long one call keeps trying nodes before it fails.
-pub const CALL_BUDGET: Duration = Duration::from_secs(8);
+pub(crate) const CALL_BUDGET: Duration = Duration::from_secs(8);
 /// How long one HTTP request may take (a paused node must not hold a call for long).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a node that failed a request is tried only after the others, and not
@@ -39,7 +41,7 @@ const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Redirects followed in a row before trying the next node.
 const MAX_REDIRECTS: u32 = 3;
 
-/// A [`MetadataClient`] of a remote metadata cluster. Cheap to clone.
+/// A [`MetadataClient`](crate::MetadataClient) of a remote metadata cluster. Cheap to clone.
 #[derive(Clone)]
 pub struct HttpClient {
     inner: Arc<Inner>,
@@ -102,8 +104,7 @@ impl HttpClient {
                 "no metadata endpoints given (--metadata http://HOST:PORT[,…])".to_owned(),
             ));
         }
-        crate::install_tls_provider();
-        let http = reqwest::Client::builder()
+        let http = crate::tls::client_builder()
             .tcp_nodelay(true)
             .pool_max_idle_per_host(16)
             .build()
@@ -174,47 +175,9 @@ impl HttpClient {
         let mut last_failure = String::from("no node answered");
         loop {
             for start in self.inner.candidates() {
-                let mut url = start;
-                let mut redirects = 0;
-                loop {
-                    match self
-                        .inner
-                        .post::<Req, Resp>(&url, path, body, timeout)
-                        .await
-                    {
-                        Ok(Ok(reply)) => {
-                            self.inner.prefer(&url);
-                            self.inner
-                                .suspects
-                                .lock()
-                                .unwrap_or_else(PoisonError::into_inner)
-                                .remove(&url);
-                            return Ok(reply);
-                        }
-                        Ok(Err(RemoteError::NotLeader {
-                            leader_addr: Some(addr),
-                            ..
-                        })) if redirects < MAX_REDIRECTS
-                            && base_url(&addr) != url
-                            && !self.inner.is_suspect(&base_url(&addr)) =>
-                        {
-                            redirects += 1;
-                            url = base_url(&addr);
-                        }
-                        Ok(Err(error)) => {
-                            let error = Error::from(error);
-                            if !error.is_transient() {
-                                return Err(error);
-                            }
-                            last_failure = format!("{url}: {error}");
-                            break;
-                        }
-                        Err(transport) => {
-                            last_failure = format!("{url}: {transport}");
-                            self.inner.suspect(&url);
-                            break;
-                        }
-                    }
+                match self.try_node(start, path, body, timeout).await {
+                    Attempt::Done(result) => return result,
+                    Attempt::Failed(failure) => last_failure = failure,
                 }
                 if Instant::now() >= deadline {
                     break;
@@ -228,6 +191,64 @@ impl HttpClient {
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_millis(100));
         }
+    }
+
+    /// Posts to the node at `start`, following its `NotLeader` redirects (at most
+    /// [`MAX_REDIRECTS`], never back to the same node or to a suspect one).
+    async fn try_node<Req: Serialize + Sync, Resp: DeserializeOwned>(
+        &self,
+        start: String,
+        path: &str,
+        body: &Req,
+        timeout: Duration,
+    ) -> Attempt<Resp> {
+        let mut url = start;
+        let mut redirects = 0;
+        loop {
+            match self
+                .inner
+                .post::<Req, Resp>(&url, path, body, timeout)
+                .await
+            {
+                Ok(Ok(reply)) => {
+                    self.inner.answered(&url);
+                    return Attempt::Done(Ok(reply));
+                }
+                Ok(Err(RemoteError::NotLeader {
+                    leader_addr: Some(addr),
+                    ..
+                })) if redirects < MAX_REDIRECTS
+                    && base_url(&addr) != url
+                    && !self.inner.is_suspect(&base_url(&addr)) =>
+                {
+                    redirects += 1;
+                    url = base_url(&addr);
+                }
+                Ok(Err(error)) => return refused(&url, Error::from(error)),
+                Err(transport) => {
+                    self.inner.suspect(&url);
+                    return Attempt::Failed(format!("{url}: {transport}"));
+                }
+            }
+        }
+    }
+}
+
+/// How trying one node (and the leaders it pointed to) ended.
+enum Attempt<T> {
+    /// The call's outcome: a reply, or an error that no other node would change.
+    Done(Result<T>),
+    /// A transient failure (which node, and why); the next node may answer.
+    Failed(String),
+}
+
+/// The attempt's end when the node at `url` answered with `error`: the call's outcome if
+/// the error is final, else a failure to move on from.
+fn refused<T>(url: &str, error: Error) -> Attempt<T> {
+    if error.is_transient() {
+        Attempt::Failed(format!("{url}: {error}"))
+    } else {
+        Attempt::Done(Err(error))
     }
 }
 
@@ -270,11 +291,17 @@ impl Inner {
             .is_some_and(|at| at.elapsed() < SUSPECT_FOR)
     }
 
-    fn prefer(&self, url: &str) {
+    /// Records that `url` answered: it becomes the preferred node and is no longer
+    /// suspect.
+    fn answered(&self, url: &str) {
         *self
             .preferred
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(url.to_owned());
+        self.suspects
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(url);
     }
 
     async fn post<Req: Serialize + Sync, Resp: DeserializeOwned>(

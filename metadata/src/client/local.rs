@@ -1,6 +1,7 @@
-//! [`LocalClient`]: [`MetadataClient`] over the metadata node embedded in this process
-//! (`silt dev`): writes are proposed to the local openraft node, reads are served from
-//! the local state machine after a linearizability check. No network hop.
+//! [`LocalClient`]: [`MetadataClient`](crate::MetadataClient) over the metadata node
+//! embedded in this process (`silt dev`): writes are proposed to the local openraft node,
+//! reads are served from the local state machine after a linearizability check. No
+//! network hop.
 //!
 //! Invariants: a write returns only after its entry is committed and applied, with the
 //! state machine's own result; a read sees every write acknowledged before it started
@@ -17,15 +18,16 @@ use openraft::error::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, Raf
 use tokio::sync::watch;
 
 use crate::client::Transport;
-use crate::error::{Error, Result};
-use crate::node::fatal_error;
-use crate::state_machine::{MetadataState, SharedState};
+use crate::error::{Error, Result, fatal_error};
+use crate::state::MetadataState;
+use crate::state_machine::SharedState;
 use crate::type_config::{NodeId, Raft};
+use crate::types::OrphanList;
 use crate::types::{Command, CommandResult, NodeStatus};
-use crate::wire::{OrphanList, ReadQuery, ReadReply};
+use crate::wire::{ReadQuery, ReadReply};
 
-/// A [`MetadataClient`] calling into an in-process [`crate::MetadataNode`]. Cheap to
-/// clone; obtain one with [`crate::MetadataNode::client`].
+/// A [`MetadataClient`](crate::MetadataClient) calling into an in-process
+/// [`crate::MetadataNode`]. Cheap to clone; obtain one with [`crate::MetadataNode::client`].
 #[derive(Clone)]
 pub struct LocalClient {
     /// The node's id.

@@ -17,10 +17,10 @@ use tokio::sync::watch;
 
 use crate::error::{Error, Result};
 use crate::types::{
-    BrokerView, Command, CommandResult, NodeStatus, PartitionSlice, ProducerView, SegmentCommit,
-    SegmentCommitResult, TopicSettings, TopicView,
+    BrokerView, Command, CommandResult, NodeStatus, OrphanList, PartitionSlice, ProducerView,
+    SegmentCommit, SegmentCommitResult, TopicSettings, TopicView,
 };
-use crate::wire::{OrphanList, ReadQuery, ReadReply};
+use crate::wire::{ReadQuery, ReadReply};
 
 /// The metadata operations a broker needs.
 #[async_trait]

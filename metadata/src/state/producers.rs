@@ -30,7 +30,7 @@ struct AcceptedRequest {
 /// One producer id's state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct ProducerState {
-    /// Current epoch.
+    /// Current epoch; requests carrying an older one are fenced.
     epoch: u32,
     /// The sequence the next new request must carry.
     next_sequence: u64,

@@ -16,9 +16,9 @@ use crate::types::{TopicSettings, TopicView};
 pub(crate) struct Topic {
     /// Id, unique for the life of the cluster.
     pub(crate) id: u64,
-    /// Name.
+    /// Name, unique among existing topics (the key of [`Topics`]).
     pub(crate) name: String,
-    /// Settings.
+    /// Settings given at creation; never changed.
     pub(crate) settings: TopicSettings,
     /// Creation time, from the proposer's clock.
     pub(crate) created_at_ms: i64,
@@ -45,9 +45,19 @@ impl Topic {
     pub(crate) fn partition_count(&self) -> u32 {
         u32::try_from(self.partitions.len()).unwrap_or(u32::MAX)
     }
+
+    /// Partition number `partition`, if the topic has it.
+    pub(crate) fn partition(&self, partition: u32) -> Option<&PartitionIndex> {
+        self.partitions.get(usize::try_from(partition).ok()?)
+    }
+
+    /// Partition number `partition`, for update, if the topic has it.
+    pub(crate) fn partition_mut(&mut self, partition: u32) -> Option<&mut PartitionIndex> {
+        self.partitions.get_mut(usize::try_from(partition).ok()?)
+    }
 }
 
-/// All topics.
+/// The topic registry: existing topics by name and by id, and the id the next one gets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Topics {
     /// Topics by name.

@@ -1,0 +1,376 @@
+//! Unit tests of [`MetadataState`]: commands applied in order, the queries after them.
+
+use super::*;
+use crate::types::{ChunkCommit, ChunkOutcome, ProducerBatch, SegmentCommit};
+
+fn create(state: &mut MetadataState, name: &str, partitions: u32) -> TopicView {
+    match state.apply(&Command::CreateTopic {
+        name: name.to_owned(),
+        partitions,
+        settings: TopicSettings::default(),
+        created_at_ms: 1_000,
+    }) {
+        CommandResult::Topic(view) => view,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn chunk(topic_id: u64, partition: u32, record_count: u32) -> ChunkCommit {
+    ChunkCommit {
+        topic_id,
+        partition,
+        position: 0,
+        length: 10,
+        record_count,
+        first_timestamp_ms: 5,
+        max_timestamp_ms: 6,
+        producer: None,
+    }
+}
+
+fn produced(topic_id: u64, partition: u32, count: u32, batch: (u64, u32, u64)) -> ChunkCommit {
+    ChunkCommit {
+        producer: Some(ProducerBatch {
+            producer_id: batch.0,
+            epoch: batch.1,
+            sequence: batch.2,
+        }),
+        ..chunk(topic_id, partition, count)
+    }
+}
+
+fn init_producer(state: &mut MetadataState, id: Option<u64>) -> (u64, u32) {
+    match state.apply(&Command::InitProducer { producer_id: id }) {
+        CommandResult::Producer(view) => (view.producer_id, view.epoch),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn a_retried_producer_request_is_committed_once_across_segments() {
+    let mut state = MetadataState::default();
+    let a = create(&mut state, "a", 2).id;
+    let (id, epoch) = init_producer(&mut state, None);
+    // Request 0 spans both partitions; a plain chunk shares the segment.
+    let first = commit(
+        &mut state,
+        vec![segment(
+            "s1",
+            vec![
+                chunk(a, 0, 1),
+                produced(a, 0, 2, (id, epoch, 0)),
+                produced(a, 1, 3, (id, epoch, 0)),
+            ],
+        )],
+    );
+    assert_eq!(bases(&first[0]), [Some(0), Some(1), Some(0)]);
+    // The same request, retried through another broker (another object), twice in one
+    // segment: never appended again, answered with the original offsets.
+    let retried = commit(
+        &mut state,
+        vec![segment(
+            "s2",
+            vec![
+                produced(a, 0, 2, (id, epoch, 0)),
+                produced(a, 1, 3, (id, epoch, 0)),
+                produced(a, 1, 3, (id, epoch, 0)),
+                produced(a, 0, 4, (id, epoch, 1)),
+            ],
+        )],
+    );
+    assert_eq!(
+        retried[0].chunks,
+        [
+            ChunkOutcome::Duplicate { base_offset: 1 },
+            ChunkOutcome::Duplicate { base_offset: 0 },
+            ChunkOutcome::Duplicate { base_offset: 0 },
+            ChunkOutcome::Committed { base_offset: 3 },
+        ]
+    );
+    let view = state.describe_topic("a").unwrap();
+    assert_eq!(view.partitions[0].high_watermark, 7);
+    assert_eq!(view.partitions[1].high_watermark, 3);
+    // A gap and a fenced epoch append nothing.
+    let before = state.describe_topic("a").unwrap();
+    let refused = commit(
+        &mut state,
+        vec![segment("s3", vec![produced(a, 0, 1, (id, epoch, 5))])],
+    );
+    assert_eq!(
+        refused[0].chunks,
+        [ChunkOutcome::OutOfOrderSequence { expected: 2 }]
+    );
+    let (_, new_epoch) = init_producer(&mut state, Some(id));
+    assert_eq!(new_epoch, epoch + 1);
+    let fenced = commit(
+        &mut state,
+        vec![segment("s4", vec![produced(a, 0, 1, (id, epoch, 2))])],
+    );
+    assert_eq!(
+        fenced[0].chunks,
+        [ChunkOutcome::ProducerFenced {
+            current_epoch: new_epoch
+        }]
+    );
+    assert_eq!(state.describe_topic("a").unwrap(), before);
+    assert_eq!(
+        state.apply(&Command::InitProducer {
+            producer_id: Some(99)
+        }),
+        CommandResult::Rejected(CommandError::ProducerNotFound(99))
+    );
+}
+
+#[test]
+fn orphans_never_include_committed_objects() {
+    let mut state = MetadataState::default();
+    let a = create(&mut state, "a", 1).id;
+    commit(&mut state, vec![segment("s1", vec![chunk(a, 0, 1)])]);
+    state.apply(&Command::RecordOrphans {
+        objects: vec!["s1".to_owned(), "s9".to_owned()],
+        at_ms: 5,
+    });
+    assert_eq!(state.orphans().keys().collect::<Vec<_>>(), ["s9"]);
+    // A committed segment none of whose chunks was appended is garbage too.
+    commit(&mut state, vec![segment("s2", vec![chunk(99, 0, 1)])]);
+    assert_eq!(state.orphans().keys().collect::<Vec<_>>(), ["s2", "s9"]);
+}
+
+fn commit(state: &mut MetadataState, segments: Vec<SegmentCommit>) -> Vec<SegmentCommitResult> {
+    match state.apply(&Command::CommitSegments { segments }) {
+        CommandResult::Committed(results) => results,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn segment(object: &str, chunks: Vec<ChunkCommit>) -> SegmentCommit {
+    SegmentCommit {
+        object: object.to_owned(),
+        size: 100,
+        chunks,
+    }
+}
+
+fn bases(result: &SegmentCommitResult) -> Vec<Option<u64>> {
+    result
+        .chunks
+        .iter()
+        .map(|outcome| match outcome {
+            ChunkOutcome::Committed { base_offset } => Some(*base_offset),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn create_topic_assigns_ids_and_rejects_taken_names() {
+    let mut state = MetadataState::default();
+    let orders = create(&mut state, "orders", 3);
+    assert_eq!(orders.id, 1);
+    assert_eq!(orders.partitions.len(), 3);
+    assert_eq!(orders.created_at_ms, 1_000);
+    assert!(orders.partitions.iter().all(|p| p.high_watermark == 0));
+    let before = state.clone();
+    let again = state.apply(&Command::CreateTopic {
+        name: "orders".to_owned(),
+        partitions: 1,
+        settings: TopicSettings::default(),
+        created_at_ms: 2_000,
+    });
+    assert_eq!(
+        again,
+        CommandResult::Rejected(CommandError::TopicAlreadyExists("orders".to_owned()))
+    );
+    assert_eq!(state, before);
+    assert_eq!(create(&mut state, "users", 1).id, 2);
+    let names: Vec<String> = state.list_topics().into_iter().map(|t| t.name).collect();
+    assert_eq!(names, ["orders", "users"]);
+}
+
+#[test]
+fn delete_topic_rejects_unknown_names() {
+    let mut state = MetadataState::default();
+    create(&mut state, "orders", 1);
+    assert_eq!(
+        state.apply(&Command::DeleteTopic {
+            name: "orders".to_owned()
+        }),
+        CommandResult::Deleted
+    );
+    assert_eq!(
+        state.apply(&Command::DeleteTopic {
+            name: "orders".to_owned()
+        }),
+        CommandResult::Rejected(CommandError::TopicNotFound("orders".to_owned()))
+    );
+    assert!(matches!(
+        state.describe_topic("orders"),
+        Err(Error::Rejected(CommandError::TopicNotFound(_)))
+    ));
+}
+
+#[test]
+fn commits_assign_dense_offsets_in_order() {
+    let mut state = MetadataState::default();
+    let a = create(&mut state, "a", 2).id;
+    let b = create(&mut state, "b", 1).id;
+    let results = commit(
+        &mut state,
+        vec![
+            segment("s1", vec![chunk(a, 0, 3), chunk(a, 1, 2), chunk(b, 0, 4)]),
+            segment("s2", vec![chunk(a, 0, 5), chunk(b, 0, 1)]),
+        ],
+    );
+    assert_eq!(bases(&results[0]), [Some(0), Some(0), Some(0)]);
+    assert_eq!(bases(&results[1]), [Some(3), Some(4)]);
+    let view = state.describe_topic("a").unwrap();
+    assert_eq!(view.partitions[0].high_watermark, 8);
+    assert_eq!(view.partitions[1].high_watermark, 2);
+    let slice = state.partition_slice("a", 0, 0, 10).unwrap();
+    assert_eq!(slice.topic_id, a);
+    assert_eq!(slice.high_watermark, 8);
+    let entries: Vec<(u64, u32, &str)> = slice
+        .entries
+        .iter()
+        .map(|e| (e.base_offset, e.record_count, &*e.object))
+        .collect();
+    assert_eq!(entries, [(0, 3, "s1"), (3, 5, "s2")]);
+}
+
+#[test]
+fn recommit_returns_the_original_result_and_changes_nothing() {
+    let mut state = MetadataState::default();
+    let a = create(&mut state, "a", 1).id;
+    let first = commit(&mut state, vec![segment("s1", vec![chunk(a, 0, 3)])]);
+    commit(&mut state, vec![segment("s2", vec![chunk(a, 0, 2)])]);
+    let before = state.clone();
+    // Same object, different (bogus) content: the original result wins.
+    let again = commit(&mut state, vec![segment("s1", vec![chunk(a, 0, 9)])]);
+    assert_eq!(again, first);
+    assert_eq!(state, before);
+    // A duplicate inside one command is applied once too.
+    let both = commit(
+        &mut state,
+        vec![
+            segment("s3", vec![chunk(a, 0, 1)]),
+            segment("s3", vec![chunk(a, 0, 1)]),
+        ],
+    );
+    assert_eq!(both[0], both[1]);
+    assert_eq!(
+        state.describe_topic("a").unwrap().partitions[0].high_watermark,
+        6
+    );
+}
+
+#[test]
+fn unknown_topics_and_partitions_are_not_committed() {
+    let mut state = MetadataState::default();
+    let a = create(&mut state, "a", 1).id;
+    let results = commit(
+        &mut state,
+        vec![segment(
+            "s1",
+            vec![
+                chunk(a, 1, 3),
+                chunk(99, 0, 3),
+                chunk(a, 0, 0),
+                chunk(a, 0, 2),
+            ],
+        )],
+    );
+    assert_eq!(
+        results[0].chunks,
+        [
+            ChunkOutcome::PartitionNotFound,
+            ChunkOutcome::TopicNotFound,
+            ChunkOutcome::Committed { base_offset: 0 },
+            ChunkOutcome::Committed { base_offset: 0 },
+        ]
+    );
+    let slice = state.partition_slice("a", 0, 0, 10).unwrap();
+    assert_eq!(slice.entries.len(), 1, "an empty chunk adds no entry");
+    assert_eq!(slice.high_watermark, 2);
+}
+
+#[test]
+fn chunks_of_a_deleted_topic_are_not_found_even_after_recreation() {
+    let mut state = MetadataState::default();
+    let old = create(&mut state, "a", 1).id;
+    state.apply(&Command::DeleteTopic {
+        name: "a".to_owned(),
+    });
+    let new = create(&mut state, "a", 1).id;
+    assert_ne!(old, new);
+    let results = commit(&mut state, vec![segment("s1", vec![chunk(old, 0, 3)])]);
+    assert_eq!(results[0].chunks, [ChunkOutcome::TopicNotFound]);
+    assert_eq!(
+        state.describe_topic("a").unwrap().partitions[0].high_watermark,
+        0
+    );
+}
+
+#[test]
+fn partition_slice_errors_and_bounds() {
+    let mut state = MetadataState::default();
+    let a = create(&mut state, "a", 2).id;
+    commit(
+        &mut state,
+        vec![
+            segment("s1", vec![chunk(a, 0, 3)]),
+            segment("s2", vec![chunk(a, 0, 3)]),
+            segment("s3", vec![chunk(a, 0, 3)]),
+        ],
+    );
+    assert!(matches!(
+        state.partition_slice("nope", 0, 0, 1),
+        Err(Error::Rejected(CommandError::TopicNotFound(name))) if name == "nope"
+    ));
+    assert!(matches!(
+        state.partition_slice("a", 2, 0, 1),
+        Err(Error::PartitionNotFound {
+            partition: 2,
+            partitions: 2,
+            ..
+        })
+    ));
+    let from_4 = state.partition_slice("a", 0, 4, 10).unwrap();
+    let bases: Vec<u64> = from_4.entries.iter().map(|e| e.base_offset).collect();
+    assert_eq!(bases, [3, 6]);
+    let limited = state.partition_slice("a", 0, 4, 1).unwrap();
+    assert_eq!(limited.entries.len(), 1);
+    let at_end = state.partition_slice("a", 0, 9, 10).unwrap();
+    assert!(at_end.entries.is_empty());
+    assert_eq!(at_end.high_watermark, 9);
+    assert!(
+        state
+            .partition_slice("a", 1, 0, 10)
+            .unwrap()
+            .entries
+            .is_empty()
+    );
+}
+
+#[test]
+fn state_round_trips_through_snapshot_encoding() {
+    let mut state = MetadataState::default();
+    let a = create(&mut state, "a", 2).id;
+    commit(&mut state, vec![segment("s1", vec![chunk(a, 1, 3)])]);
+    let (id, epoch) = init_producer(&mut state, None);
+    commit(
+        &mut state,
+        vec![segment("s2", vec![produced(a, 0, 2, (id, epoch, 0))])],
+    );
+    state.apply(&Command::BrokerHeartbeat {
+        broker_id: "b1".to_owned(),
+        address: "http://127.0.0.1:1".to_owned(),
+        lease_ms: 3_000,
+        at_ms: 10,
+    });
+    state.apply(&Command::RecordOrphans {
+        objects: vec!["lost".to_owned()],
+        at_ms: 11,
+    });
+    let bytes = state.encode().unwrap();
+    assert_eq!(MetadataState::decode(&bytes).unwrap(), state);
+}
