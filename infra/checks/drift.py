@@ -134,6 +134,10 @@ def start(name, argv, env, workdir):
 
 
 def stop_all():
+    # Cleanup must finish: no signal or alarm interrupts it (it is bounded by itself).
+    signal.alarm(0)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM):
+        signal.signal(signum, signal.SIG_IGN)
     for _, proc, _ in PROCS:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -347,6 +351,13 @@ def test(objs, image_env, entrypoint, binary, work, args):
         if not used:
             fail(f"{name} wrote to none of its volumes {list(mlist[0])}")
         log(f"{name} wrote to {used}")
+
+    # Read-only root filesystem: nothing but the volumes was written (the processes' working
+    # directory is the temp dir itself, so a relative path would show up here).
+    expected = {"s3", "broker-0"} | {f"metadata-{i}" for i in range(replicas)} | {f"{n}.log" for n, _, _ in PROCS}
+    stray = sorted(set(os.listdir(work)) - expected)
+    if stray:
+        fail(f"written outside the volumes: {stray}")
 
     exported = metric_names(http("GET", f"{base}/metrics")[1])
     exported |= metric_names(http("GET", f"http://127.0.0.1:{meta_ports[0]}/metrics")[1])
