@@ -15,12 +15,16 @@
 //! - `POST /meta/v1/members/learner`, `POST /meta/v1/members/voters`: membership changes
 //!   (leader only).
 //! - `GET /healthz`: the process is up.
+//! - `GET /readyz`: 200 when this node knows a leader (it can serve or forward requests),
+//!   503 otherwise; the body says which.
+//! - `GET /metrics`: Prometheus text of this node's Raft state (`silt_metadata_*`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use openraft::BasicNode;
@@ -75,6 +79,8 @@ pub(crate) fn router(client: LocalClient) -> Router {
         .route("/meta/v1/members/learner", post(add_learner))
         .route("/meta/v1/members/voters", post(set_voters))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -197,6 +203,70 @@ async fn status(State(state): State<ServerState>) -> Json<NodeStatus> {
     Json(state.client.local_status())
 }
 
+async fn readyz(State(state): State<ServerState>) -> (StatusCode, String) {
+    let status = state.client.local_status();
+    match status.leader_id {
+        Some(leader) if status.state != "Shutdown" => {
+            (StatusCode::OK, format!("ready: leader {leader}\n"))
+        }
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: no leader known ({})\n", status.state),
+        ),
+    }
+}
+
+async fn metrics(
+    State(state): State<ServerState>,
+) -> ([(header::HeaderName, &'static str); 1], String) {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        render_metrics(&state.client.local_status()),
+    )
+}
+
+/// The Prometheus text of one node's status: gauges only, no per-request state.
+fn render_metrics(status: &NodeStatus) -> String {
+    let gauges: [(&str, &str, u64); 6] = [
+        (
+            "silt_metadata_is_leader",
+            "1 when this node is the Raft leader",
+            u64::from(status.state == "Leader"),
+        ),
+        (
+            "silt_metadata_has_leader",
+            "1 when this node knows a leader",
+            u64::from(status.leader_id.is_some()),
+        ),
+        ("silt_metadata_term", "Current Raft term", status.term),
+        (
+            "silt_metadata_last_applied_index",
+            "Index of the last applied log entry",
+            status.last_applied,
+        ),
+        (
+            "silt_metadata_voters",
+            "Voting members this node knows",
+            status.voters.len() as u64,
+        ),
+        (
+            "silt_metadata_learners",
+            "Non-voting members this node knows",
+            status.learners.len() as u64,
+        ),
+    ];
+    let mut out = String::new();
+    for (name, help, value) in gauges {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+        ));
+    }
+    out
+}
+
 /// Maps a membership-change failure.
 fn membership_error(error: RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>) -> RemoteError {
     match error {
@@ -251,6 +321,35 @@ async fn set_voters(
 mod tests {
     use std::collections::BTreeMap;
     use std::time::Duration;
+
+    #[test]
+    fn metrics_render_the_raft_state() {
+        let status = crate::types::NodeStatus {
+            node_id: 2,
+            state: "Leader".to_owned(),
+            leader_id: Some(2),
+            leader_addr: None,
+            term: 7,
+            last_applied: 42,
+            voters: vec![1, 2, 3],
+            learners: vec![],
+            addresses: BTreeMap::new(),
+        };
+        let text = super::render_metrics(&status);
+        for line in [
+            "silt_metadata_is_leader 1",
+            "silt_metadata_has_leader 1",
+            "silt_metadata_term 7",
+            "silt_metadata_last_applied_index 42",
+            "silt_metadata_voters 3",
+            "silt_metadata_learners 0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line:?} missing in {text}"
+            );
+        }
+    }
 
     use crate::types::{ChunkCommit, SegmentCommit, TopicSettings};
     use crate::wire::AddLearner;

@@ -8,6 +8,22 @@ use silt_metadata::{ClusterConfig, HttpClient, MetadataClient, MetadataNode};
 
 use crate::cli::{MembershipCommand, MetadataArgs, init_process, wait_for_signal};
 
+/// `HOST:PORT` with an IP or DNS host (peers in Kubernetes are StatefulSet pod names,
+/// whose IPs change when a pod is rescheduled).
+fn is_host_port(text: &str) -> bool {
+    if text.parse::<std::net::SocketAddr>().is_ok() {
+        return true;
+    }
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return false;
+    };
+    port.parse::<u16>().is_ok()
+        && !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+}
+
 /// Parses `1=HOST:PORT,2=HOST:PORT`.
 fn parse_peers(text: &str) -> anyhow::Result<BTreeMap<u64, String>> {
     let mut peers = BTreeMap::new();
@@ -19,8 +35,8 @@ fn parse_peers(text: &str) -> anyhow::Result<BTreeMap<u64, String>> {
             .trim()
             .parse()
             .with_context(|| format!("--peers item {item:?}: {id:?} is not a node id"))?;
-        if addr.trim().parse::<std::net::SocketAddr>().is_err() {
-            anyhow::bail!("--peers item {item:?}: {addr:?} is not HOST:PORT with an IP host");
+        if !is_host_port(addr.trim()) {
+            anyhow::bail!("--peers item {item:?}: {addr:?} is not HOST:PORT");
         }
         if peers.insert(id, addr.trim().to_owned()).is_some() {
             anyhow::bail!("--peers names node {id} twice");
@@ -122,4 +138,26 @@ pub async fn membership(command: MembershipCommand) -> anyhow::Result<()> {
     };
     println!("{}", serde_json::to_string_pretty(&status)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_take_ip_or_dns_hosts() {
+        let peers = parse_peers("0=127.0.0.1:7080, 1=silt-metadata-1.silt-metadata:7080").unwrap();
+        assert_eq!(peers[&0], "127.0.0.1:7080");
+        assert_eq!(peers[&1], "silt-metadata-1.silt-metadata:7080");
+        for bad in [
+            "1=host",
+            "1=:7080",
+            "1=host:99999",
+            "1=ho st:1",
+            "x=host:1",
+            "",
+        ] {
+            assert!(parse_peers(bad).is_err(), "{bad:?} accepted");
+        }
+    }
 }

@@ -116,21 +116,22 @@ pub struct BrokerArgs {
 #[derive(Debug, clap::Args)]
 pub struct MetadataArgs {
     /// This node's id (a key of --peers).
-    #[arg(long)]
+    #[arg(long, env = "SILT_METADATA_ID")]
     pub id: u64,
-    /// Listen address, HOST:PORT (Raft peers and brokers connect here).
-    #[arg(long)]
+    /// Listen address, IP:PORT (Raft peers and brokers connect here).
+    #[arg(long, env = "SILT_METADATA_LISTEN")]
     pub listen: String,
-    /// The initial voters: ID=HOST:PORT,… (this node included). Only used to initialise
-    /// the cluster the first time; later membership lives in the Raft log.
-    #[arg(long)]
+    /// The initial voters: ID=HOST:PORT,… (this node included; HOST is an IP or a DNS
+    /// name, e.g. a StatefulSet pod's). Only used to initialise the cluster the first
+    /// time; later membership lives in the Raft log.
+    #[arg(long, env = "SILT_METADATA_PEERS")]
     pub peers: String,
     /// Directory of the Raft log and snapshots.
-    #[arg(long)]
+    #[arg(long, env = "SILT_METADATA_DATA_DIR")]
     pub data_dir: PathBuf,
     /// Join a running cluster instead of initialising one: never bootstrap, wait to be
     /// added with `silt membership add` (--peers then only needs this node, ID=HOST:PORT).
-    #[arg(long)]
+    #[arg(long, env = "SILT_METADATA_JOIN")]
     pub join: bool,
     /// Log filter (tracing EnvFilter syntax).
     #[arg(long, env = "SILT_LOG", default_value = "info,openraft=warn")]

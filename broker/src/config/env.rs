@@ -16,6 +16,10 @@ const NON_CONFIG_VARS: &[&str] = &[
     "SILT_DATA_DIR",
     "SILT_LISTEN",
     "SILT_OBJECT_STORE",
+    // `silt broker`'s --metadata and --cache-dir, read by the command line parser (the
+    // loader refused them, so the broker could not be configured by environment alone).
+    "SILT_METADATA",
+    "SILT_CACHE_DIR",
 ];
 
 /// Applies every config variable of `env` to `table`, in name order.
