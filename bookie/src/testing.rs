@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use crate::record::{Payload, PayloadKind, Record};
 
 /// Any payload (JSON payloads are arbitrary text: the format does not validate JSON).
-pub fn arb_payload() -> impl Strategy<Value = Payload> {
+pub(crate) fn arb_payload() -> impl Strategy<Value = Payload> {
     (any::<bool>(), prop::collection::vec(any::<u8>(), 0..64)).prop_map(|(json, data)| Payload {
         kind: if json {
             PayloadKind::Json
@@ -18,7 +18,7 @@ pub fn arb_payload() -> impl Strategy<Value = Payload> {
 }
 
 /// Any record.
-pub fn arb_record() -> impl Strategy<Value = Record> {
+pub(crate) fn arb_record() -> impl Strategy<Value = Record> {
     (
         any::<i64>(),
         prop::option::of(arb_payload()),
@@ -34,6 +34,6 @@ pub fn arb_record() -> impl Strategy<Value = Record> {
 }
 
 /// Up to `max` records (at least one).
-pub fn arb_records(max: usize) -> impl Strategy<Value = Vec<Record>> {
+pub(crate) fn arb_records(max: usize) -> impl Strategy<Value = Vec<Record>> {
     prop::collection::vec(arb_record(), 1..=max)
 }

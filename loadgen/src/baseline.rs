@@ -33,7 +33,7 @@ use crate::report::{MIB, mib_per_sec, ms_cell, new_histogram, percentiles, recor
 
 /// Options of [`baseline`].
 #[derive(Debug, Clone)]
-pub struct BaselineOptions {
+pub(crate) struct BaselineOptions {
     /// Object-store URL, as given to `silt --object-store`.
     pub url: String,
     /// Object size of the main PUT phase (silt's segment size).
@@ -55,7 +55,7 @@ pub struct BaselineOptions {
 }
 
 /// Runs every phase and deletes what it wrote.
-pub async fn baseline(options: &BaselineOptions) -> anyhow::Result<Value> {
+pub(crate) async fn baseline(options: &BaselineOptions) -> anyhow::Result<Value> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let handle = open_store(&options.url).with_context(|| format!("opening {}", options.url))?;
     let run = Ulid::new().to_string();

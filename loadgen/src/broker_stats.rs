@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::report::{GIB, MIB, round3};
 
 /// Clock ticks per second assumed for `/proc/PID/stat` (Linux `USER_HZ`).
-pub const CLOCK_TICKS_PER_SEC: f64 = 100.0;
+pub(crate) const CLOCK_TICKS_PER_SEC: f64 = 100.0;
 /// How often VmRSS is sampled during a run.
 const RSS_SAMPLE_EVERY: Duration = Duration::from_millis(200);
 
@@ -25,7 +25,7 @@ const RSS_SAMPLE_EVERY: Duration = Duration::from_millis(200);
 ///
 /// The command name (field 2) is in parentheses and may hold spaces or `)`, so fields are
 /// counted from the last `)`: `utime` and `stime` are fields 14 and 15.
-pub fn parse_stat_cpu_ticks(stat: &str) -> Option<u64> {
+pub(crate) fn parse_stat_cpu_ticks(stat: &str) -> Option<u64> {
     let after = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = after.split_whitespace().collect();
     // `fields[0]` is field 3 (state).
@@ -35,7 +35,7 @@ pub fn parse_stat_cpu_ticks(stat: &str) -> Option<u64> {
 }
 
 /// The value in bytes of a `kB` line of `/proc/PID/status` (`VmRSS`, `VmHWM`, …).
-pub fn parse_status_kib(status: &str, key: &str) -> Option<u64> {
+pub(crate) fn parse_status_kib(status: &str, key: &str) -> Option<u64> {
     status.lines().find_map(|line| {
         let rest = line.strip_prefix(key)?.strip_prefix(':')?;
         let mut parts = rest.split_whitespace();
@@ -49,7 +49,7 @@ pub fn parse_status_kib(status: &str, key: &str) -> Option<u64> {
 
 /// The value of the first sample of `name` in Prometheus text `text` whose labels include
 /// every pair of `labels`.
-pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     text.lines().find_map(|line| {
         let (sample, sample_labels, value) = parse_sample_line(line)?;
         let matches = sample == name
@@ -119,7 +119,7 @@ fn parse_sample_line(line: &str) -> Option<(&str, Labels, f64)> {
 
 /// Object-store counters of the broker at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct StoreCounters {
+pub(crate) struct StoreCounters {
     /// `silt_object_store_requests_total{op="put"}`.
     pub puts: f64,
     /// `silt_object_store_requests_total{op="get"}`.
@@ -132,7 +132,7 @@ pub struct StoreCounters {
 
 impl StoreCounters {
     /// Reads the counters from `/metrics` text; `None` if any is missing.
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         let requests = |op| metric_value(text, "silt_object_store_requests_total", &[("op", op)]);
         let bytes = |op| metric_value(text, "silt_object_store_bytes_total", &[("op", op)]);
         Some(Self {
@@ -179,7 +179,7 @@ async fn scrape(http: &reqwest::Client, broker: &str) -> anyhow::Result<StoreCou
 
 /// Broker readings taken before a run, plus the RSS sampler running during it.
 #[derive(Debug)]
-pub struct BrokerProbe {
+pub(crate) struct BrokerProbe {
     http: reqwest::Client,
     broker: String,
     pid: Option<u32>,
@@ -191,7 +191,7 @@ pub struct BrokerProbe {
 
 impl BrokerProbe {
     /// Takes the "before" readings and starts sampling RSS (if `pid` is given).
-    pub async fn start(http: &reqwest::Client, broker: &str, pid: Option<u32>) -> Self {
+    pub(crate) async fn start(http: &reqwest::Client, broker: &str, pid: Option<u32>) -> Self {
         let store_before = scrape(http, broker).await;
         let proc_before = pid.map(read_proc);
         let peak_rss = Arc::new(AtomicU64::new(0));
@@ -227,7 +227,7 @@ impl BrokerProbe {
 
     /// Takes the "after" readings and reports the deltas. `workload_mib` (the MiB of record
     /// values the run moved) gives CPU per MiB.
-    pub async fn finish(self, workload_mib: Option<f64>) -> Value {
+    pub(crate) async fn finish(self, workload_mib: Option<f64>) -> Value {
         if let Some(sampler) = &self.sampler {
             sampler.abort();
         }

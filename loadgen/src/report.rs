@@ -10,13 +10,13 @@ use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
 /// Bytes in a MiB.
-pub const MIB: f64 = (1u64 << 20) as f64;
+pub(crate) const MIB: f64 = (1u64 << 20) as f64;
 /// Bytes in a GiB.
-pub const GIB: f64 = (1u64 << 30) as f64;
+pub(crate) const GIB: f64 = (1u64 << 30) as f64;
 
 /// A latency histogram in microseconds, 1 µs to 120 s, 3 significant digits.
 /// Waits for every worker and merges the latency histograms they return.
-pub async fn merged(
+pub(crate) async fn merged(
     workers: Vec<tokio::task::JoinHandle<anyhow::Result<Histogram<u64>>>>,
 ) -> anyhow::Result<Histogram<u64>> {
     let mut histogram = new_histogram()?;
@@ -26,17 +26,17 @@ pub async fn merged(
     Ok(histogram)
 }
 
-pub fn new_histogram() -> anyhow::Result<Histogram<u64>> {
+pub(crate) fn new_histogram() -> anyhow::Result<Histogram<u64>> {
     Histogram::new_with_bounds(1, 120_000_000, 3).context("histogram")
 }
 
 /// Records `micros` into `histogram`, clamped to its bounds (never fails on outliers).
-pub fn record_micros(histogram: &mut Histogram<u64>, micros: u64) {
+pub(crate) fn record_micros(histogram: &mut Histogram<u64>, micros: u64) {
     histogram.saturating_record(micros.clamp(1, 120_000_000));
 }
 
 /// `p50_ms`, `p90_ms`, `p99_ms`, `p999_ms`, `max_ms`, `count` of a µs histogram.
-pub fn percentiles(histogram: &Histogram<u64>) -> Value {
+pub(crate) fn percentiles(histogram: &Histogram<u64>) -> Value {
     let ms = |q: f64| round3(histogram.value_at_quantile(q) as f64 / 1000.0);
     json!({
         "p50_ms": ms(0.5), "p90_ms": ms(0.9), "p99_ms": ms(0.99), "p999_ms": ms(0.999),
@@ -45,12 +45,12 @@ pub fn percentiles(histogram: &Histogram<u64>) -> Value {
 }
 
 /// `value` rounded to 3 decimals (keeps the JSON readable).
-pub fn round3(value: f64) -> f64 {
+pub(crate) fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
 
 /// `bytes / seconds` in MiB/s (0 when no time passed).
-pub fn mib_per_sec(bytes: u64, seconds: f64) -> f64 {
+pub(crate) fn mib_per_sec(bytes: u64, seconds: f64) -> f64 {
     if seconds > 0.0 {
         round3(bytes as f64 / MIB / seconds)
     } else {
@@ -60,7 +60,7 @@ pub fn mib_per_sec(bytes: u64, seconds: f64) -> f64 {
 
 /// Prints `summary` as pretty JSON, then its `markdown` row (if any); with `json_out`,
 /// also appends the summary as one compact JSON line to that file.
-pub fn emit(summary: &Value, json_out: Option<&Path>) -> anyhow::Result<()> {
+pub(crate) fn emit(summary: &Value, json_out: Option<&Path>) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(summary)?);
     if let Some(row) = summary.get("markdown").and_then(Value::as_str) {
         println!("{row}");
@@ -80,7 +80,7 @@ pub fn emit(summary: &Value, json_out: Option<&Path>) -> anyhow::Result<()> {
 }
 
 /// Milliseconds as text with at most 2 decimals, for Markdown cells.
-pub fn ms_cell(value: &Value) -> String {
+pub(crate) fn ms_cell(value: &Value) -> String {
     value
         .as_f64()
         .map_or_else(|| "?".to_owned(), |ms| format!("{ms:.2}"))

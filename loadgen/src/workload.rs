@@ -23,7 +23,7 @@ use crate::report::{
 };
 
 /// Creates `topic` with `partitions` partitions unless it exists.
-pub async fn ensure_topic(
+pub(crate) async fn ensure_topic(
     http: &reqwest::Client,
     broker: &str,
     topic: &str,
@@ -93,7 +93,7 @@ fn binary_body(record_size: usize, records: usize) -> bytes::Bytes {
 
 /// The shape of a bulk produce run.
 #[derive(Debug, Clone, Copy)]
-pub struct BulkShape {
+pub(crate) struct BulkShape {
     /// Value bytes per record.
     pub record_size: usize,
     /// Records per request.
@@ -106,7 +106,7 @@ pub struct BulkShape {
 
 /// Bulk produce: `concurrency` requests of `records_per_request` × `record_size`-byte
 /// values in flight for `duration`.
-pub async fn produce(
+pub(crate) async fn produce(
     http: &reqwest::Client,
     broker: &str,
     topic: &str,
@@ -192,7 +192,7 @@ pub async fn produce(
 /// with their default linger), each sending `records_per_request` records and awaiting
 /// their acknowledgements before the next round, for `duration`. Measures what an SDK
 /// user gets, JSON encoding in the client included.
-pub async fn produce_sdk(
+pub(crate) async fn produce_sdk(
     broker: &str,
     topic: &str,
     shape: BulkShape,
@@ -269,7 +269,7 @@ pub async fn produce_sdk(
 }
 
 /// Single-record produce latency, one request in flight, `count` records.
-pub async fn latency(
+pub(crate) async fn latency(
     http: &reqwest::Client,
     broker: &str,
     topic: &str,
@@ -341,7 +341,7 @@ impl FetchedValue<'_> {
 
 /// Catch-up read of every partition of `topic` from `from_offset` (or its start offset, if
 /// later) to the high watermark seen at the start, `concurrency` partitions at once.
-pub async fn consume(
+pub(crate) async fn consume(
     http: &reqwest::Client,
     broker: &str,
     topic: &str,
@@ -434,7 +434,7 @@ fn now_micros() -> u64 {
 
 /// Options of [`e2e`].
 #[derive(Debug, Clone)]
-pub struct E2eOptions {
+pub(crate) struct E2eOptions {
     /// Records to send.
     pub count: u64,
     /// Time between sends.
@@ -448,7 +448,7 @@ pub struct E2eOptions {
 }
 
 /// Produce→consume latency on partition 0 of `topic` (see the module docs).
-pub async fn e2e(
+pub(crate) async fn e2e(
     http: &reqwest::Client,
     broker: &str,
     topic: &str,

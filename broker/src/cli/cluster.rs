@@ -3,7 +3,7 @@
 use crate::cli::ClusterCommand;
 
 /// Runs a `silt cluster` subcommand.
-pub async fn run(command: ClusterCommand) -> anyhow::Result<()> {
+pub(super) async fn run(command: ClusterCommand) -> anyhow::Result<()> {
     match command {
         ClusterCommand::Status { broker } => {
             let _ = rustls::crypto::ring::default_provider().install_default();

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use crate::cli::ConsumeArgs;
 
 /// Runs the consumer.
-pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
+pub(super) async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     let client = Client::new(args.broker.broker.clone())?;
     let topic = Admin::new(client.clone())
         .describe_topic(&args.topic)

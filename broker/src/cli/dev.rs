@@ -5,7 +5,7 @@ use crate::config::{Config, Overrides};
 use crate::node;
 
 /// Runs until Ctrl-C or SIGTERM, then shuts down cleanly.
-pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+pub(super) async fn run(args: DevArgs) -> anyhow::Result<()> {
     init_process(&args.log)?;
     let overrides = Overrides {
         listen: args.listen,

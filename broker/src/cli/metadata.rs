@@ -49,7 +49,7 @@ fn parse_peers(text: &str) -> anyhow::Result<BTreeMap<u64, String>> {
 }
 
 /// Runs one metadata node until Ctrl-C or SIGTERM.
-pub async fn run(args: MetadataArgs) -> anyhow::Result<()> {
+pub(super) async fn run(args: MetadataArgs) -> anyhow::Result<()> {
     init_process(&args.log)?;
     let peers = parse_peers(&args.peers)?;
     if !peers.contains_key(&args.id) {
@@ -114,7 +114,7 @@ pub async fn run(args: MetadataArgs) -> anyhow::Result<()> {
 }
 
 /// Runs a `silt membership` subcommand through the metadata client (it finds the leader).
-pub async fn membership(command: MembershipCommand) -> anyhow::Result<()> {
+pub(super) async fn membership(command: MembershipCommand) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (MembershipCommand::Show { metadata }
     | MembershipCommand::Add { metadata, .. }

@@ -9,7 +9,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use crate::cli::ProduceArgs;
 
 /// Reads stdin to the end, sends every line, and reports how many were acknowledged.
-pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
+pub(super) async fn run(args: ProduceArgs) -> anyhow::Result<()> {
     let client = Client::new(args.broker.broker)?;
     let producer = Producer::new(client, &args.topic, ProducerConfig::default());
     let mut lines = BufReader::new(tokio::io::stdin()).lines();

@@ -6,7 +6,7 @@ use silt_sdk::{Admin, Client};
 use crate::cli::TopicCommand;
 
 /// Runs a topic subcommand.
-pub async fn run(command: TopicCommand) -> anyhow::Result<()> {
+pub(super) async fn run(command: TopicCommand) -> anyhow::Result<()> {
     match command {
         TopicCommand::Create {
             name,

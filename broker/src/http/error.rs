@@ -17,7 +17,7 @@ use crate::write::pipeline::PipelineError;
 
 /// A request failure: a stable code and a message that names the bad value.
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     /// Stable code.
     pub code: ErrorCode,
     /// Lowercase message for people.
@@ -26,7 +26,7 @@ pub struct ApiError {
 
 impl ApiError {
     /// An error with `code` and `message`.
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
             code,
             message: message.into(),
@@ -34,33 +34,33 @@ impl ApiError {
     }
 
     /// `invalid_request`
-    pub fn invalid_request(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid_request(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidRequest, message)
     }
 
     /// `invalid_parameter`
-    pub fn invalid_parameter(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid_parameter(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidParameter, message)
     }
 
     /// `invalid_record`
-    pub fn invalid_record(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid_record(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidRecord, message)
     }
 
     /// `unavailable`
-    pub fn unavailable(message: impl Into<String>) -> Self {
+    pub(crate) fn unavailable(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Unavailable, message)
     }
 
     /// `internal`
-    pub fn internal(message: impl Into<String>) -> Self {
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Internal, message)
     }
 }
 
 /// The HTTP status of each error code.
-pub fn status_of(code: ErrorCode) -> StatusCode {
+pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::InvalidRequest
         | ErrorCode::InvalidParameter

@@ -9,7 +9,7 @@ use silt_sdk::wire::ErrorCode;
 use crate::http::error::status_of;
 
 /// `GET /v1/openapi.json`
-pub async fn openapi() -> Json<Value> {
+pub(crate) async fn openapi() -> Json<Value> {
     Json(document())
 }
 
@@ -28,7 +28,7 @@ fn ok_json(description: &str, schema: &str) -> Value {
 }
 
 /// The document.
-pub fn document() -> Value {
+pub(crate) fn document() -> Value {
     let codes: Vec<Value> = ErrorCode::ALL
         .iter()
         .map(|c| Value::String(c.as_str().to_owned()))

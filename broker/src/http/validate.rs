@@ -9,7 +9,7 @@ use silt_sdk::wire::ErrorCode;
 use crate::http::ApiError;
 
 /// Topic names: 1–249 characters of `[A-Za-z0-9._-]`, not `.` or `..` (Kafka's rule).
-pub fn topic_name(name: &str) -> Result<(), ApiError> {
+pub(crate) fn topic_name(name: &str) -> Result<(), ApiError> {
     let valid_chars = name
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
@@ -30,7 +30,7 @@ pub fn topic_name(name: &str) -> Result<(), ApiError> {
 const DRAIN_LIMIT: u64 = 64 << 20;
 
 /// Reads a request body of at most `limit` bytes, never buffering more than that.
-pub async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             ErrorCode::PayloadTooLarge,
@@ -66,7 +66,7 @@ pub async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
 }
 
 /// Reads and parses a JSON body of at most `limit` bytes.
-pub async fn json_body<T: DeserializeOwned>(body: Body, limit: u64) -> Result<T, ApiError> {
+pub(crate) async fn json_body<T: DeserializeOwned>(body: Body, limit: u64) -> Result<T, ApiError> {
     let bytes = read_body(body, limit).await?;
     if bytes.is_empty() {
         return Err(ApiError::invalid_request(
@@ -78,7 +78,7 @@ pub async fn json_body<T: DeserializeOwned>(body: Body, limit: u64) -> Result<T,
 }
 
 /// Parses a partition path segment.
-pub fn partition_number(text: &str) -> Result<u32, ApiError> {
+pub(crate) fn partition_number(text: &str) -> Result<u32, ApiError> {
     text.parse::<u32>().map_err(|_| {
         ApiError::invalid_parameter(format!(
             "partition {text:?} is not a partition number (0 to 4294967295)"

@@ -109,7 +109,7 @@ const START_TIMEOUT_SECS: &str = "90";
 const STOP_TIMEOUT_SECS: &str = "5";
 
 /// The path of `infra/local-cluster.sh` (override with `SILT_CLUSTER_SCRIPT`).
-pub fn cluster_script() -> PathBuf {
+pub(super) fn cluster_script() -> PathBuf {
     if let Ok(path) = std::env::var("SILT_CLUSTER_SCRIPT") {
         return PathBuf::from(path);
     }
