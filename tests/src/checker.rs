@@ -1,5 +1,5 @@
 //! The invariant checker: given a history of every operation's invocation and result (what
-//! producers sent and were told, what readers saw), it proves DESIGN.md's invariants:
+//! producers sent and were told, what readers saw), it proves silt's invariants (`docs/architecture.md#invariants`):
 //!
 //! 1. every acknowledged record is read back, at the offset it was acknowledged with, with
 //!    identical content, exactly once (`lost`, `wrong_offset`, `conflicting_acks`,

@@ -2,7 +2,7 @@
 //!
 //! * [`spool`]: [`SegmentSpool`], a directory of sealed segments awaiting upload and
 //!   commit (and the local read tier while they are there).
-//! * [`seal_policy`]: [`SealPolicy`], DESIGN.md's adaptive flush decision.
+//! * [`seal_policy`]: [`SealPolicy`], the adaptive flush decision (`docs/architecture.md#seal-policy`).
 //!
 //! Decision (why the open segment has no journal file): the open segment is staged in
 //! memory (`segment::SegmentBuilder`, bounded by `wal.max_segment_bytes`) and becomes an

@@ -1,5 +1,5 @@
-//! [`SealPolicy`]: when the open segment is sealed and handed to upload (DESIGN.md,
-//! "Adaptive flush").
+//! [`SealPolicy`]: when the open segment is sealed and handed to upload
+//! (`docs/architecture.md#seal-policy`).
 //!
 //! Rules, in order: an empty segment never seals; a full segment (`staged_bytes >=
 //! max_segment_bytes`) always seals; an idle broker (no upload in flight) seals at once,

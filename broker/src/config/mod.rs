@@ -228,19 +228,19 @@ pub struct ConfigError(pub String);
 /// Values given on the command line; `None` keeps the lower layers' value.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
-    /// `--listen`
+    /// `--listen`: overrides `server.listen`.
     pub listen: Option<String>,
-    /// `--data-dir`
+    /// `--data-dir` (`silt broker`: `--cache-dir`): overrides `storage.data_dir`.
     pub data_dir: Option<PathBuf>,
-    /// `--object-store`
+    /// `--object-store`: overrides `storage.object_store`.
     pub object_store: Option<String>,
-    /// `--metadata`
+    /// `--metadata`: overrides `cluster.metadata`.
     pub metadata: Option<String>,
-    /// `--broker-id`
+    /// `--broker-id`: overrides `cluster.broker_id`.
     pub broker_id: Option<String>,
-    /// `--advertise`
+    /// `--advertise`: overrides `cluster.advertise`.
     pub advertise: Option<String>,
-    /// `--fault-injection`
+    /// `--fault-injection` (test builds): turns `cluster.fault_injection` on.
     pub fault_injection: bool,
 }
 

@@ -33,27 +33,27 @@ impl ApiError {
         }
     }
 
-    /// `invalid_request`
+    /// `invalid_request` (400): the body or the request as a whole is malformed.
     pub(crate) fn invalid_request(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidRequest, message)
     }
 
-    /// `invalid_parameter`
+    /// `invalid_parameter` (400): a path or query parameter is malformed.
     pub(crate) fn invalid_parameter(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidParameter, message)
     }
 
-    /// `invalid_record`
+    /// `invalid_record` (400): one record of a produce request is invalid.
     pub(crate) fn invalid_record(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidRecord, message)
     }
 
-    /// `unavailable`
+    /// `unavailable` (503, `Retry-After`): a dependency is down; retrying may succeed.
     pub(crate) fn unavailable(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Unavailable, message)
     }
 
-    /// `internal`
+    /// `internal` (500): a bug or an invariant broken; not retryable.
     pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Internal, message)
     }

@@ -50,13 +50,13 @@ pub struct RecordIn<'a> {
     /// Value as base64.
     #[serde(default, borrow)]
     pub value_b64: Option<Cow<'a, str>>,
-    /// Headers.
+    /// Headers, name to value (strings only; any other JSON is refused).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// Explicit partition.
     #[serde(default)]
     pub partition: Option<u32>,
-    /// Timestamp.
+    /// Milliseconds since the Unix epoch; the broker's clock when absent.
     #[serde(default)]
     pub timestamp_ms: Option<i64>,
 }

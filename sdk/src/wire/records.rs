@@ -78,7 +78,7 @@ pub struct ProduceResponse {
 /// Where one produced record landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RecordOffset {
-    /// Partition.
+    /// The partition the record was written to.
     pub partition: u32,
     /// Offset within the partition.
     pub offset: u64,
@@ -98,7 +98,7 @@ pub struct FetchResponse {
 /// One fetched record, in the form it was produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FetchedRecord {
-    /// Offset.
+    /// The record's offset in its partition.
     pub offset: u64,
     /// Timestamp, ms since the Unix epoch.
     pub timestamp_ms: i64,
@@ -118,7 +118,7 @@ pub struct FetchedRecord {
     /// Value, if it was sent as bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_b64: Option<String>,
-    /// Headers.
+    /// Headers, name to value.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
 }

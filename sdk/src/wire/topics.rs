@@ -32,13 +32,13 @@ pub struct TopicConfig {
 /// A topic as described by the broker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Topic {
-    /// Name.
+    /// The topic's name: 1-249 characters of `[A-Za-z0-9._-]`, not `.` or `..`.
     pub name: String,
     /// Cluster-unique id; a topic deleted and created again gets a new id.
     pub id: u64,
     /// Number of partitions.
     pub partition_count: u32,
-    /// Settings.
+    /// The topic's settings.
     pub config: TopicConfig,
     /// Creation time, ms since the Unix epoch.
     pub created_at_ms: i64,

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use silt_tests::checker::History;
 
-/// Checks silt histories (JSON lines) against DESIGN.md's invariants.
+/// Checks silt histories (JSON lines) against silt's invariants (docs/architecture.md#invariants).
 #[derive(Debug, Parser)]
 #[command(name = "silt-check", version)]
 struct Args {
