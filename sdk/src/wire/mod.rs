@@ -3,6 +3,7 @@
 //! (`invalid_request`), never silently ignored.
 
 pub mod error;
+pub mod integer;
 pub mod records;
 pub mod topics;
 
