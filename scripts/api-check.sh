@@ -58,6 +58,8 @@ trap 'exit 130' INT TERM
 
 # Long-polls are capped at 200 ms so a fuzzed wait_ms cannot stall the run; the document
 # states this broker's limits, so the fuzzer stays within them.
+# Created here: the background shell opens it only once it runs, maybe after the first read.
+: >"$work/silt.log"
 SILT_SERVER_MAX_FETCH_WAIT=200ms "$bin" dev --data-dir "$work/data" --listen 127.0.0.1:0 \
   --log warn >"$work/silt.log" 2>&1 &
 silt_pid=$!
