@@ -24,7 +24,10 @@ pub enum Error {
         retry_after: Option<Duration>,
     },
     /// The broker could not be reached, or the connection failed mid-request.
-    #[error("transport error talking to {url}: {source}")]
+    ///
+    /// Displayed without its cause, which is its [`source`](std::error::Error::source):
+    /// print the chain (`{:#}` with anyhow, or walk `source()`) to see why, each cause once.
+    #[error("{}", transport_context(url, source))]
     Transport {
         /// The request URL.
         url: String,
@@ -49,6 +52,16 @@ pub enum Error {
     /// One failure shared by every record of a failed batch.
     #[error(transparent)]
     Shared(std::sync::Arc<Error>),
+}
+
+/// What `Error::Transport` says before its cause: reqwest names the URL in its own message
+/// when it has one, so it is named here only when reqwest will not.
+fn transport_context(url: &str, source: &reqwest::Error) -> String {
+    if source.url().is_some() {
+        "transport error".to_owned()
+    } else {
+        format!("transport error talking to {url}")
+    }
 }
 
 impl Error {

@@ -1,6 +1,6 @@
 //! `silt broker`: one stateless broker of a cluster.
 
-use crate::cli::{BrokerArgs, init_process, wait_for_signal};
+use crate::cli::{BrokerArgs, init_process, log_config, wait_for_signal};
 use crate::config::{Config, Overrides};
 use crate::node;
 
@@ -21,7 +21,7 @@ pub(super) async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         fault_injection,
     };
     let config = Config::load(args.config.as_deref(), std::env::vars(), &overrides)?;
-    tracing::info!(config = ?config, "effective configuration");
+    log_config(&config);
     let node = node::start(config.clone()).await?;
     println!(
         "silt broker listening on http://{} (broker id {}, cache: {}, object store: {}, metadata: {})",

@@ -27,12 +27,16 @@ pub(super) async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         .copied()
         .collect();
     if partitions.is_empty() {
-        anyhow::bail!(
-            "topic {} has no partition {:?} ({} partitions)",
-            args.topic,
-            args.partition,
-            topic.partition_count
-        );
+        let count = topic.partition_count;
+        let has = match count {
+            0 => "it has no partitions".to_owned(),
+            1 => "it has one partition, 0".to_owned(),
+            n => format!("it has {n} partitions, 0 to {}", n - 1),
+        };
+        match args.partition {
+            Some(p) => anyhow::bail!("topic {:?} has no partition {p}: {has}", args.topic),
+            None => anyhow::bail!("topic {:?} has nothing to consume: {has}", args.topic),
+        }
     }
     let wait = if args.follow {
         Duration::from_secs(10)

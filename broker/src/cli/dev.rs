@@ -1,6 +1,6 @@
 //! `silt dev`: everything in one process, on embedded defaults.
 
-use crate::cli::{DevArgs, init_process, wait_for_signal};
+use crate::cli::{DevArgs, init_process, log_config, wait_for_signal};
 use crate::config::{Config, Overrides};
 use crate::node;
 
@@ -14,7 +14,7 @@ pub(super) async fn run(args: DevArgs) -> anyhow::Result<()> {
         ..Overrides::default()
     };
     let config = Config::load(args.config.as_deref(), std::env::vars(), &overrides)?;
-    tracing::info!(config = ?config, "effective configuration");
+    log_config(&config);
     let node = node::start(config.clone()).await?;
     println!(
         "silt dev listening on http://{} (data: {}, object store: {})",

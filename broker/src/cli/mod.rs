@@ -15,9 +15,25 @@ use clap::{Parser, Subcommand};
 /// Default broker URL of the client subcommands.
 pub const DEFAULT_BROKER: &str = "http://127.0.0.1:7070";
 
-/// silt: a durable, ordered, partitioned log on object storage.
+/// A message log like Apache Kafka that keeps all its data in object storage (S3, or a
+/// directory).
+///
+/// Programs append records (messages) to named topics over HTTP and read them back in order,
+/// by offset; a topic is split into partitions, each an ordered sequence of records read on
+/// its own. A record is acknowledged only once it is stored in the bucket, so servers keep no
+/// data of their own.
+///
+/// Try it: run `silt dev` in one terminal, then in another
+///   silt topic create orders --partitions 3
+///   echo hello | silt produce orders
+///   silt consume orders --from-beginning
 #[derive(Debug, Parser)]
-#[command(name = "silt", version, about)]
+#[command(
+    name = "silt",
+    version,
+    verbatim_doc_comment,
+    after_help = "Client commands talk to --broker URL (or SILT_BROKER), default http://127.0.0.1:7070. `silt COMMAND --help` tells more."
+)]
 pub struct Cli {
     /// The subcommand.
     #[command(subcommand)]
@@ -27,24 +43,32 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a broker and an embedded single-node metadata service in one process.
+    /// Run all of silt on this machine, to develop against or to try it out.
+    ///
+    /// One process serves the API and an embedded metadata service; data goes to
+    /// ./silt-data unless told otherwise.
     Dev(DevArgs),
-    /// Run a stateless broker of a cluster.
+    /// Run one API server (broker) of a multi-machine cluster.
+    ///
+    /// Brokers share one bucket and the metadata service, and keep nothing of their own.
     Broker(BrokerArgs),
-    /// Run one voter of the metadata cluster.
+    /// Run one node of a cluster's metadata service.
+    ///
+    /// The metadata service keeps the topics and the order of records, replicated with Raft
+    /// over three or five nodes.
     Metadata(MetadataArgs),
-    /// Change or show the metadata cluster's membership.
+    /// Show, add or remove the nodes of a cluster's metadata service.
     #[command(subcommand)]
     Membership(MembershipCommand),
-    /// Cluster status: metadata leader and members, brokers and their leases.
+    /// Show a cluster's metadata leader and nodes, and its brokers.
     #[command(subcommand)]
     Cluster(ClusterCommand),
-    /// Topic administration.
+    /// Create, list, describe or delete topics.
     #[command(subcommand)]
     Topic(TopicCommand),
-    /// Produce records from standard input, one per line.
+    /// Append records to a topic: one record per line of standard input.
     Produce(ProduceArgs),
-    /// Consume records to standard output, one per line.
+    /// Print a topic's records to standard output, one per line.
     Consume(ConsumeArgs),
 }
 
@@ -300,6 +324,71 @@ fn init_process(filter: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Logs the effective configuration: a summary at info level, and at debug level every
+/// setting on a line of its own as `section.key = value` (the names the config file and the
+/// `SILT_SECTION_KEY` variables use). Credentials in URLs are never shown.
+fn log_config(config: &crate::config::Config) {
+    let metadata = if config.cluster.metadata.is_empty() {
+        "embedded".to_owned()
+    } else {
+        redact(&config.cluster.metadata)
+    };
+    let object_store = if config.storage.object_store.is_empty() {
+        format!("{}/objects", config.storage.data_dir.display())
+    } else {
+        redact(&config.storage.object_store)
+    };
+    tracing::info!(
+        "configuration: listen {}, data dir {}, object store {object_store}, metadata {metadata}; --log debug shows every setting",
+        config.server.listen,
+        config.storage.data_dir.display(),
+    );
+    let table = match toml::Value::try_from(config) {
+        Ok(toml::Value::Table(table)) => table,
+        Ok(_) => return,
+        Err(error) => {
+            tracing::debug!("cannot show the configuration: {error}");
+            return;
+        }
+    };
+    for (section, settings) in &table {
+        let Some(settings) = settings.as_table() else {
+            continue;
+        };
+        for (key, value) in settings {
+            let shown = match value {
+                toml::Value::String(text) => toml::Value::String(redact(text)).to_string(),
+                other => other.to_string(),
+            };
+            tracing::debug!("config {section}.{key} = {shown}");
+        }
+    }
+}
+
+/// `text` with the user information and query of every URL in it (a comma-separated list
+/// included) replaced by `***`: where credentials could be.
+fn redact(text: &str) -> String {
+    text.split(',')
+        .map(|part| {
+            let Some((scheme, rest)) = part.split_once("://") else {
+                return part.to_owned();
+            };
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            let authority = match authority.rsplit_once('@') {
+                Some((_, host)) => format!("***@{host}"),
+                None => authority.to_owned(),
+            };
+            let path = match path.split_once('?') {
+                Some((path, _)) => format!("{path}?***"),
+                None => path.to_owned(),
+            };
+            format!("{scheme}://{authority}{path}")
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Waits for Ctrl-C or SIGTERM.
 async fn wait_for_signal() {
     #[cfg(unix)]
@@ -314,4 +403,24 @@ async fn wait_for_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_url_credentials_and_queries_only() {
+        assert_eq!(redact("s3://bucket/prefix"), "s3://bucket/prefix");
+        assert_eq!(redact("file:///tmp/x"), "file:///tmp/x");
+        assert_eq!(redact("./silt-data"), "./silt-data");
+        assert_eq!(
+            redact("s3://key:secret@bucket/p?token=abc"),
+            "s3://***@bucket/p?***"
+        );
+        assert_eq!(
+            redact("http://a:1,http://u:p@b:2"),
+            "http://a:1,http://***@b:2"
+        );
+    }
 }

@@ -16,7 +16,7 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub(crate) struct InitProducerRequest {
     /// The producer to re-initialise.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "silt_sdk::wire::integer::optional")]
     pub(crate) producer_id: Option<u64>,
 }
 

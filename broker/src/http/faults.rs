@@ -33,13 +33,13 @@ pub(crate) struct FaultRequest {
     #[serde(default)]
     pub(crate) lost_response_rate: f64,
     /// Latency added to every request.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "silt_sdk::wire::integer::exact")]
     pub(crate) extra_latency_ms: u64,
     /// Simulated write-ahead cache budget (a full disk); `null` keeps the configured one.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "silt_sdk::wire::integer::optional")]
     pub(crate) spool_budget_bytes: Option<u64>,
     /// Seed of the random draws.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "silt_sdk::wire::integer::exact")]
     pub(crate) seed: u64,
 }
 

@@ -1,38 +1,140 @@
 //! `GET /v1/openapi.json`: the OpenAPI 3.1 document of the v1 API, the contract other
-//! clients are written against. Error codes are generated from the one list in
-//! `silt_sdk::wire::ErrorCode`, with the status of each from the edge's table.
+//! clients are written against. It is as strict as the server: every limit the server
+//! enforces (names, ranges, the broker's configured `server.*` limits) is in the schemas,
+//! and each error response lists exactly the codes that status can carry. Error codes come
+//! from the one list in `silt_sdk::wire::ErrorCode`, with the status of each from the edge's
+//! table. `scripts/api-check.sh` validates the document and fuzzes the server against it.
 
 use axum::Json;
-use serde_json::{Value, json};
+use axum::extract::State;
+use serde_json::{Map, Value, json};
 use silt_sdk::wire::ErrorCode;
 
+use crate::config::ServerConfig;
 use crate::http::error::status_of;
+use crate::state::AppState;
 
-/// `GET /v1/openapi.json`
-pub(crate) async fn openapi() -> Json<Value> {
-    Json(document())
+/// `GET /v1/openapi.json`: the document for this broker's configured limits.
+pub(crate) async fn openapi(State(state): State<AppState>) -> Json<Value> {
+    Json(document(&state.config.server))
 }
 
-fn error_response(description: &str) -> Value {
-    json!({
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    })
+/// Kafka's topic name rule as a schema (the server's `validate::topic_name`).
+const TOPIC_NAME_PATTERN: &str = "^[A-Za-z0-9._-]+$";
+/// Standard base64 with padding whose unused trailing bits are zero, the only form the
+/// server's decoder accepts.
+const BASE64_PATTERN: &str =
+    "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$";
+
+fn uint(max: u64) -> Value {
+    json!({"type": "integer", "minimum": 0, "maximum": max})
 }
 
-fn ok_json(description: &str, schema: &str) -> Value {
-    json!({
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}
-    })
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
 }
 
-/// The document.
-pub(crate) fn document() -> Value {
-    let codes: Vec<Value> = ErrorCode::ALL
-        .iter()
-        .map(|c| Value::String(c.as_str().to_owned()))
-        .collect();
+fn ok_json(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+fn json_body(required: bool, schema: Value) -> Value {
+    json!({"required": required, "content": {"application/json": {"schema": schema}}})
+}
+
+/// The error responses of an operation: its codes grouped by their status, each response's
+/// schema naming exactly those codes, and `Retry-After` on the retryable ones.
+fn errors(codes: &[ErrorCode]) -> Map<String, Value> {
+    let mut by_status: Vec<(u16, Vec<ErrorCode>)> = Vec::new();
+    for code in codes {
+        let status = status_of(*code).as_u16();
+        match by_status.iter_mut().find(|(s, _)| *s == status) {
+            Some((_, list)) => list.push(*code),
+            None => by_status.push((status, vec![*code])),
+        }
+    }
+    by_status.sort_by_key(|(status, _)| *status);
+    let mut responses = Map::new();
+    for (status, list) in by_status {
+        let names: Vec<&str> = list.iter().map(|c| c.as_str()).collect();
+        let mut response = json!({
+            "description": names.join(", "),
+            "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": false, "required": ["error"],
+                "properties": {"error": {
+                    "type": "object", "additionalProperties": false, "required": ["code", "message"],
+                    "properties": {
+                        "code": {"type": "string", "enum": names},
+                        "message": {"type": "string"}
+                    }
+                }}
+            }}}
+        });
+        if list.iter().any(|c| c.is_retryable()) {
+            response["headers"] = json!({"Retry-After": {
+                "description": "Seconds to wait before retrying",
+                "required": true,
+                "schema": {"type": "string", "pattern": "^[0-9]+$"}
+            }});
+        }
+        responses.insert(status.to_string(), response);
+    }
+    responses
+}
+
+/// An operation's responses: `ok` (status → response) and the error responses of `codes`.
+fn responses(ok: Value, codes: &[ErrorCode]) -> Value {
+    let mut map = ok.as_object().cloned().unwrap_or_default();
+    map.extend(errors(codes));
+    Value::Object(map)
+}
+
+/// Codes every operation can answer: an internal error, or a dependency unavailable.
+const ANY: [ErrorCode; 2] = [ErrorCode::Internal, ErrorCode::Unavailable];
+
+fn with_any(codes: &[ErrorCode]) -> Vec<ErrorCode> {
+    codes.iter().chain(ANY.iter()).copied().collect()
+}
+
+/// `/v1/admin/faults` and its `Faults` schema: test builds only (the `fault-injection`
+/// feature), so the default build documents no fault route.
+#[cfg(feature = "fault-injection")]
+fn fault_paths() -> (Map<String, Value>, Map<String, Value>) {
+    let paths = json!({
+        "/v1/admin/faults": {
+            "put": {
+                "operationId": "setFaults",
+                "summary": "Test builds only (broker started with --fault-injection): inject object-store faults and a full write-ahead cache",
+                "requestBody": json_body(true, schema_ref("Faults")),
+                "responses": responses(json!({"204": {"description": "Applied"}}),
+                    &[ErrorCode::InvalidRequest, ErrorCode::NotFound, ErrorCode::PayloadTooLarge])
+            },
+            "delete": {
+                "operationId": "clearFaults",
+                "summary": "Test builds only: clear every injected fault",
+                "responses": responses(json!({"204": {"description": "Cleared"}}), &[ErrorCode::NotFound])
+            }
+        }
+    });
+    let rate = json!({"type": "number", "minimum": 0, "maximum": 1});
+    let schemas = json!({
+        "Faults": {"type": "object", "additionalProperties": false, "properties": {
+            "error_rate": rate,
+            "slowdown_rate": rate,
+            "hang_rate": rate,
+            "lost_response_rate": rate,
+            "extra_latency_ms": uint(u64::MAX),
+            "spool_budget_bytes": {"type": ["integer", "null"], "minimum": 0, "maximum": u64::MAX, "description": "Simulated write-ahead cache budget (a full disk); null keeps the configured one"},
+            "seed": uint(u64::MAX)
+        }}
+    });
+    (
+        paths.as_object().cloned().unwrap_or_default(),
+        schemas.as_object().cloned().unwrap_or_default(),
+    )
+}
+
+fn info(limits: &ServerConfig) -> Value {
     let code_table: Vec<String> = ErrorCode::ALL
         .iter()
         .map(|c| {
@@ -49,211 +151,346 @@ pub(crate) fn document() -> Value {
             )
         })
         .collect();
-    let topic_param = json!({"name": "topic", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,249}$"}});
-    let errors = |codes: &[(&str, &str)]| -> Value {
-        let mut map = serde_json::Map::new();
-        for (status, text) in codes {
-            map.insert((*status).to_owned(), error_response(text));
-        }
-        Value::Object(map)
-    };
-    let merge = |mut base: Value, extra: Value| -> Value {
-        if let (Some(b), Some(e)) = (base.as_object_mut(), extra.as_object()) {
-            for (k, v) in e {
-                b.insert(k.clone(), v.clone());
-            }
-        }
-        base
-    };
     json!({
-        "openapi": "3.1.0",
-        "info": {
-            "title": "silt v1 API",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": format!(
-                "A durable, ordered, partitioned log on object storage. Every error answers `{{\"error\": {{\"code\", \"message\"}}}}` with one of these stable codes:\n\n{}",
-                code_table.join("\n")
-            )
-        },
-        "paths": {
-            "/v1/topics": {
-                "post": {
-                    "summary": "Create a topic",
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateTopicRequest"}}}},
-                    "responses": merge(json!({"201": ok_json("The topic", "Topic")}),
-                        errors(&[("400", "invalid_request, invalid_topic_name, invalid_partition_count, invalid_config"), ("409", "topic_already_exists"), ("413", "payload_too_large"), ("503", "unavailable")]))
-                },
-                "get": {
-                    "summary": "List topics",
-                    "responses": merge(json!({"200": ok_json("Topics by name", "TopicList")}), errors(&[("503", "unavailable")]))
-                }
-            },
-            "/v1/topics/{topic}": {
-                "parameters": [topic_param.clone()],
-                "get": {
-                    "summary": "Describe a topic with each partition's start offset and high watermark",
-                    "responses": merge(json!({"200": ok_json("The topic", "Topic")}), errors(&[("400", "invalid_topic_name"), ("404", "topic_not_found"), ("503", "unavailable")]))
-                },
-                "delete": {
-                    "summary": "Delete a topic",
-                    "responses": merge(json!({"204": {"description": "Deleted"}}), errors(&[("400", "invalid_topic_name"), ("404", "topic_not_found"), ("503", "unavailable")]))
-                }
-            },
-            "/v1/topics/{topic}/records": {
-                "parameters": [topic_param.clone()],
-                "post": {
-                    "summary": "Produce records; answered once they are in object storage and ordered",
-                    "requestBody": {"required": true, "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/ProduceRequest"}},
-                        "application/x-silt-records": {
-                            "schema": {"type": "string", "format": "binary"},
-                            "description": "Binary records, no JSON or base64 cost. Integers little-endian. body = \"SLTR\" | version u8 (1) | record_count u32 | record*; record = flags u8 | [partition u32] | [timestamp_ms i64] | [key_len u32 | key] | value_len u32 | value | header_count u16 | (name_len u16 | name | value_len u32 | value)*; flags: bits 0-1 key kind (0 none, 1 bytes, 2 JSON), bit 2 value kind (0 bytes, 1 JSON), bit 3 partition present, bit 4 timestamp present, bits 5-7 zero. The body must end after the last record. JSON-kind keys and values must be valid JSON and are fetched as JSON; bytes come back as *_b64."
-                        }
-                    }},
-                    "responses": merge(json!({"200": ok_json("One offset per record, in request order", "ProduceResponse")}),
-                        errors(&[("400", "invalid_request, invalid_record, invalid_topic_name"), ("404", "topic_not_found, partition_not_found, producer_not_found"), ("409", "producer_fenced, out_of_order_sequence"), ("413", "payload_too_large, record_too_large, too_many_records"), ("503", "unavailable (Retry-After)"), ("504", "timeout")]))
-                }
-            },
-            "/v1/topics/{topic}/partitions/{partition}/records": {
-                "parameters": [
-                    topic_param,
-                    {"name": "partition", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0}},
-                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
-                    {"name": "max_records", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1000}, "description": "At most server.max_fetch_records"},
-                    {"name": "max_bytes", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1048576}, "description": "At most server.max_fetch_bytes; one record is returned even if larger"},
-                    {"name": "wait_ms", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}, "description": "Long-poll at the high watermark; at most server.max_fetch_wait"}
-                ],
-                "get": {
-                    "summary": "Fetch records from an offset",
-                    "responses": merge(json!({"200": ok_json("Records and the next offset", "FetchResponse")}),
-                        errors(&[("400", "invalid_parameter, invalid_topic_name"), ("404", "topic_not_found, partition_not_found"), ("416", "offset_out_of_range"), ("500", "corrupt_data"), ("503", "unavailable")]))
-                }
-            },
-            "/v1/producers": {
-                "post": {
-                    "summary": "Get an idempotent producer id, or bump an existing id's epoch",
-                    "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InitProducerRequest"}}}},
-                    "responses": merge(json!({"200": ok_json("The producer's id and epoch", "ProducerIdentity")}),
-                        errors(&[("400", "invalid_request"), ("404", "producer_not_found"), ("503", "unavailable")]))
-                }
-            },
-            "/v1/cluster": {
-                "get": {
-                    "summary": "The metadata cluster (leader, voters) and the broker registry with leases",
-                    "responses": merge(json!({"200": ok_json("The cluster", "Cluster")}), errors(&[("503", "unavailable")]))
-                }
-            },
-            "/v1/admin/faults": {
-                "put": {
-                    "summary": "Testing only (broker started with --fault-injection): inject object-store faults and a full write-ahead cache",
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Faults"}}}},
-                    "responses": merge(json!({"204": {"description": "Applied"}}), errors(&[("400", "invalid_request"), ("404", "not_found (fault injection disabled)")]))
-                },
-                "delete": {
-                    "summary": "Testing only: clear every injected fault",
-                    "responses": merge(json!({"204": {"description": "Cleared"}}), errors(&[("404", "not_found (fault injection disabled)")]))
-                }
-            },
-            "/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
-            "/healthz": {"get": {"summary": "The process is up", "responses": {"200": {"description": "ok"}}}},
-            "/readyz": {"get": {"summary": "Metadata and object store reachable", "responses": {"200": {"description": "ready"}, "503": {"description": "not ready; the body names what"}}}},
-            "/metrics": {"get": {"summary": "Prometheus / OpenMetrics text", "responses": {"200": {"description": "metrics"}}}}
-        },
-        "components": {
-            "schemas": {
-                "Error": {
-                    "type": "object", "required": ["error"],
-                    "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
-                        "code": {"type": "string", "enum": codes},
-                        "message": {"type": "string"}
-                    }}}
-                },
-                "TopicConfig": {"type": "object", "additionalProperties": false, "properties": {
-                    "compression": {"type": "string", "enum": ["none", "zstd"], "default": "none"}
-                }},
-                "CreateTopicRequest": {"type": "object", "additionalProperties": false, "required": ["name"], "properties": {
-                    "name": {"type": "string"},
-                    "partitions": {"type": "integer", "minimum": 1, "default": 1, "description": "At most server.max_partitions_per_topic (default 1024)"},
-                    "config": {"$ref": "#/components/schemas/TopicConfig"}
-                }},
-                "PartitionInfo": {"type": "object", "properties": {
-                    "partition": {"type": "integer"}, "start_offset": {"type": "integer"}, "high_watermark": {"type": "integer"}
-                }},
-                "Topic": {"type": "object", "properties": {
-                    "name": {"type": "string"}, "id": {"type": "integer"}, "partition_count": {"type": "integer"},
-                    "config": {"$ref": "#/components/schemas/TopicConfig"}, "created_at_ms": {"type": "integer"},
-                    "partitions": {"type": "array", "items": {"$ref": "#/components/schemas/PartitionInfo"}}
-                }},
-                "TopicList": {"type": "object", "properties": {"topics": {"type": "array", "items": {"$ref": "#/components/schemas/Topic"}}}},
-                "ProduceRecord": {"type": "object", "additionalProperties": false,
-                    "description": "Exactly one of value / value_b64; at most one of key / key_b64. Key + value + headers at most server.max_record_bytes (default 1 MiB).",
-                    "properties": {
-                        "key": {"description": "Any JSON; null means no key"},
-                        "key_b64": {"type": "string", "contentEncoding": "base64"},
-                        "value": {"description": "Any JSON, null included"},
-                        "value_b64": {"type": "string", "contentEncoding": "base64"},
-                        "headers": {"type": "object", "additionalProperties": {"type": "string"}},
-                        "partition": {"type": "integer", "minimum": 0, "description": "Else murmur2(key) as Kafka, else sticky round-robin"},
-                        "timestamp_ms": {"type": "integer", "minimum": 0, "description": "Default: the broker's clock"}
-                    }},
-                "ProduceRequest": {"type": "object", "additionalProperties": false, "required": ["records"], "properties": {
-                    "records": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/ProduceRecord"}, "description": "At most server.max_records_per_request (default 10000); the body at most server.max_request_bytes (default 16 MiB)"},
-                    "producer": {"$ref": "#/components/schemas/ProducerTag"}
-                }},
-                "ProducerTag": {"type": "object", "additionalProperties": false, "required": ["id", "epoch", "sequence"],
-                    "description": "Makes the request idempotent: the same (id, epoch, sequence) sent again, to any broker, is answered with the original offsets and never written twice. id and epoch come from POST /v1/producers; sequence counts this producer's requests from 0 in each epoch, with no gap (else out_of_order_sequence). A stale epoch answers producer_fenced. Keyless records without a partition go to a partition derived from (id, sequence), so a retry lands where the original did. JSON bodies only.",
-                    "properties": {
-                        "id": {"type": "integer", "minimum": 1},
-                        "epoch": {"type": "integer", "minimum": 0},
-                        "sequence": {"type": "integer", "minimum": 0}
-                    }},
-                "InitProducerRequest": {"type": "object", "additionalProperties": false, "properties": {
-                    "producer_id": {"type": ["integer", "null"], "minimum": 1, "description": "Omit for a new producer id; give one to bump its epoch (fencing older instances)"}
-                }},
-                "ProducerIdentity": {"type": "object", "properties": {"producer_id": {"type": "integer"}, "epoch": {"type": "integer"}}},
-                "Cluster": {"type": "object", "properties": {
-                    "broker_id": {"type": "string", "description": "The broker that answered"},
-                    "metadata": {"type": "object", "description": "The metadata leader's view: node_id, state, leader_id, leader_addr, term, last_applied, voters, learners, addresses"},
-                    "brokers": {"type": "array", "items": {"type": "object", "properties": {
-                        "broker_id": {"type": "string"}, "address": {"type": "string"}, "alive": {"type": "boolean"},
-                        "lease_expires_in_ms": {"type": "integer", "description": "Negative: expired that long ago"}
-                    }}},
-                    "garbage": {"type": "object", "description": "Uploaded objects no index entry references (failed uploads, segments whose every chunk was a duplicate or refused), recorded for garbage collection", "properties": {
-                        "objects": {"type": "integer"}, "sample": {"type": "array", "items": {"type": "string"}}
-                    }}
-                }},
-                "Faults": {"type": "object", "additionalProperties": false, "properties": {
-                    "error_rate": {"type": "number", "minimum": 0, "maximum": 1},
-                    "slowdown_rate": {"type": "number", "minimum": 0, "maximum": 1},
-                    "hang_rate": {"type": "number", "minimum": 0, "maximum": 1},
-                    "lost_response_rate": {"type": "number", "minimum": 0, "maximum": 1},
-                    "extra_latency_ms": {"type": "integer", "minimum": 0},
-                    "spool_budget_bytes": {"type": ["integer", "null"], "description": "Simulated write-ahead cache budget (a full disk)"},
-                    "seed": {"type": "integer"}
-                }},
-                "RecordOffset": {"type": "object", "properties": {"partition": {"type": "integer"}, "offset": {"type": "integer"}}},
-                "ProduceResponse": {"type": "object", "properties": {"offsets": {"type": "array", "items": {"$ref": "#/components/schemas/RecordOffset"}}}},
-                "FetchedRecord": {"type": "object", "properties": {
-                    "offset": {"type": "integer"}, "timestamp_ms": {"type": "integer"},
-                    "key": {}, "key_b64": {"type": "string"}, "value": {}, "value_b64": {"type": "string"},
-                    "headers": {"type": "object", "additionalProperties": {"type": "string"}}
-                }},
-                "FetchResponse": {"type": "object", "properties": {
-                    "records": {"type": "array", "items": {"$ref": "#/components/schemas/FetchedRecord"}},
-                    "next_offset": {"type": "integer"}, "high_watermark": {"type": "integer"}
-                }}
-            }
-        }
+        "title": "silt v1 API",
+        "version": env!("CARGO_PKG_VERSION"),
+        "description": format!(
+            "A durable, ordered, partitioned log on object storage. The limits in this document are this broker's configuration (server.max_request_bytes {} bytes, server.max_record_bytes {} bytes). Every error answers `{{\"error\": {{\"code\", \"message\"}}}}` with one of these stable codes:\n\n{}",
+            limits.max_request_bytes,
+            limits.max_record_bytes,
+            code_table.join("\n")
+        )
     })
+}
+
+fn topic_param() -> Value {
+    json!({
+        "name": "topic", "in": "path", "required": true,
+        "description": "1-249 characters of [A-Za-z0-9._-], not \".\" or \"..\"",
+        "schema": topic_name_schema()
+    })
+}
+
+fn topic_name_schema() -> Value {
+    json!({
+        "type": "string", "minLength": 1, "maxLength": 249, "pattern": TOPIC_NAME_PATTERN,
+        "not": {"enum": [".", ".."]}
+    })
+}
+
+fn paths(limits: &ServerConfig) -> Value {
+    use ErrorCode as E;
+    let max_wait_ms = u64::try_from(limits.max_fetch_wait.as_millis()).unwrap_or(u64::MAX);
+    let topic_link = |operation: &str| json!({"operationId": operation, "parameters": {"topic": "$response.body#/name"}});
+    json!({
+        "/v1/topics": {
+            "post": {
+                "operationId": "createTopic",
+                "summary": "Create a topic",
+                "requestBody": json_body(true, schema_ref("CreateTopicRequest")),
+                "responses": responses(json!({"201": {
+                    "description": "The topic",
+                    "content": {"application/json": {"schema": schema_ref("Topic")}},
+                    "links": {
+                        "DescribeTopic": topic_link("describeTopic"),
+                        "DeleteTopic": topic_link("deleteTopic"),
+                        "Produce": topic_link("produce"),
+                        "Fetch": {"operationId": "fetch", "parameters": {"topic": "$response.body#/name", "partition": "0"}}
+                    }
+                }}), &with_any(&[E::InvalidRequest, E::InvalidTopicName, E::InvalidPartitionCount, E::InvalidConfig, E::TopicAlreadyExists, E::PayloadTooLarge]))
+            },
+            "get": {
+                "operationId": "listTopics",
+                "summary": "List topics",
+                "responses": responses(json!({"200": ok_json("Topics by name", schema_ref("TopicList"))}), &ANY)
+            }
+        },
+        "/v1/topics/{topic}": {
+            "parameters": [topic_param()],
+            "get": {
+                "operationId": "describeTopic",
+                "summary": "Describe a topic with each partition's start offset and high watermark",
+                "responses": responses(json!({"200": ok_json("The topic", schema_ref("Topic"))}), &with_any(&[E::InvalidTopicName, E::TopicNotFound]))
+            },
+            "delete": {
+                "operationId": "deleteTopic",
+                "summary": "Delete a topic",
+                "responses": responses(json!({"204": {"description": "Deleted"}}), &with_any(&[E::InvalidTopicName, E::TopicNotFound]))
+            }
+        },
+        "/v1/topics/{topic}/records": {
+            "parameters": [topic_param()],
+            "post": {
+                "operationId": "produce",
+                "summary": "Produce records; answered once they are in object storage and ordered",
+                "requestBody": {
+                    "required": true,
+                    "description": "JSON (application/json), or binary records (application/x-silt-records), no JSON or base64 cost. The binary form, integers little-endian: body = \"SLTR\" | version u8 (1) | record_count u32 | record*; record = flags u8 | [partition u32] | [timestamp_ms i64] | [key_len u32 | key] | value_len u32 | value | header_count u16 | (name_len u16 | name | value_len u32 | value)*; flags: bits 0-1 key kind (0 none, 1 bytes, 2 JSON), bit 2 value kind (0 bytes, 1 JSON), bit 3 partition present, bit 4 timestamp present, bits 5-7 zero. The body must end after the last record. JSON-kind keys and values must be valid JSON and are fetched as JSON; bytes come back as *_b64.",
+                    "content": {
+                        "application/json": {"schema": schema_ref("ProduceRequest")},
+                        "application/x-silt-records": {"schema": {"type": "string", "format": "binary"}}
+                    }
+                },
+                "responses": responses(json!({"200": {
+                    "description": "One offset per record, in request order",
+                    "content": {"application/json": {"schema": schema_ref("ProduceResponse")}},
+                    "links": {"Fetch": {"operationId": "fetch", "parameters": {
+                        "topic": "$request.path.topic",
+                        "partition": "$response.body#/offsets/0/partition",
+                        "offset": "$response.body#/offsets/0/offset"
+                    }}}
+                }}), &with_any(&[E::InvalidRequest, E::InvalidRecord, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::ProducerNotFound, E::ProducerFenced, E::OutOfOrderSequence, E::PayloadTooLarge, E::RecordTooLarge, E::TooManyRecords, E::Timeout]))
+            }
+        },
+        "/v1/topics/{topic}/partitions/{partition}/records": {
+            "parameters": [
+                topic_param(),
+                {"name": "partition", "in": "path", "required": true, "schema": uint(u64::from(u32::MAX))},
+                {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": u64::MAX, "default": 0},
+                    "description": "From the partition's start offset to its high watermark (fetching at the high watermark returns no records, or waits wait_ms for some); outside that range answers 416 offset_out_of_range"},
+                {"name": "max_records", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": limits.max_fetch_records, "default": crate::http::fetch::DEFAULT_MAX_RECORDS.min(limits.max_fetch_records)},
+                    "description": "At most server.max_fetch_records"},
+                {"name": "max_bytes", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": limits.max_fetch_bytes, "default": crate::http::fetch::DEFAULT_MAX_BYTES.min(limits.max_fetch_bytes)},
+                    "description": "At most server.max_fetch_bytes; one record is returned even if larger"},
+                {"name": "wait_ms", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": max_wait_ms, "default": 0},
+                    "description": "Long-poll at the high watermark; at most server.max_fetch_wait"}
+            ],
+            "get": {
+                "operationId": "fetch",
+                "summary": "Fetch records from an offset",
+                "responses": responses(json!({"200": ok_json("Records and the next offset", schema_ref("FetchResponse"))}),
+                    &with_any(&[E::InvalidParameter, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::OffsetOutOfRange, E::CorruptData]))
+            }
+        },
+        "/v1/producers": {
+            "post": {
+                "operationId": "initProducer",
+                "summary": "Get an idempotent producer id, or bump an existing id's epoch",
+                "requestBody": json_body(false, schema_ref("InitProducerRequest")),
+                "responses": responses(json!({"200": ok_json("The producer's id and epoch", schema_ref("ProducerIdentity"))}),
+                    &with_any(&[E::InvalidRequest, E::ProducerNotFound, E::PayloadTooLarge]))
+            }
+        },
+        "/v1/cluster": {
+            "get": {
+                "operationId": "cluster",
+                "summary": "The metadata cluster (leader, voters) and the broker registry with leases",
+                "responses": responses(json!({"200": ok_json("The cluster", schema_ref("Cluster"))}), &ANY)
+            }
+        },
+        "/v1/openapi.json": {"get": {
+            "operationId": "openapi",
+            "summary": "This document",
+            "responses": {"200": ok_json("OpenAPI 3.1", json!({"type": "object", "required": ["openapi", "info", "paths"]}))}
+        }},
+        "/healthz": {"get": {
+            "operationId": "healthz",
+            "summary": "The process is up",
+            "responses": {"200": ok_json("ok", json!({
+                "type": "object", "additionalProperties": false, "required": ["status"],
+                "properties": {"status": {"const": "ok"}}
+            }))}
+        }},
+        "/readyz": {"get": {
+            "operationId": "readyz",
+            "summary": "Metadata and object store reachable",
+            "responses": {
+                "200": ok_json("ready", schema_ref("Readiness")),
+                "503": ok_json("not ready; the body names what", schema_ref("Readiness"))
+            }
+        }},
+        "/metrics": {"get": {
+            "operationId": "metrics",
+            "summary": "Prometheus / OpenMetrics text",
+            "responses": {"200": {"description": "metrics", "content": {"application/openmetrics-text": {"schema": {"type": "string"}}}}}
+        }}
+    })
+}
+
+fn schemas(limits: &ServerConfig) -> Value {
+    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    let u32_max = u64::from(u32::MAX);
+    let i64_max = i64::MAX;
+    let b64 = json!({"type": "string", "contentEncoding": "base64", "pattern": BASE64_PATTERN});
+    let headers = json!({"type": "object", "additionalProperties": {"type": "string"}, "description": "String headers"});
+    json!({
+        "Error": {
+            "type": "object", "additionalProperties": false, "required": ["error"],
+            "properties": {"error": {"type": "object", "additionalProperties": false, "required": ["code", "message"], "properties": {
+                "code": {"type": "string", "enum": codes},
+                "message": {"type": "string"}
+            }}}
+        },
+        "TopicConfig": {"type": "object", "additionalProperties": false, "properties": {
+            "compression": {"type": "string", "enum": ["none", "zstd"], "description": "Absent: none"}
+        }},
+        "CreateTopicRequest": {"type": "object", "additionalProperties": false, "required": ["name"], "properties": {
+            "name": topic_name_schema(),
+            "partitions": {"type": "integer", "minimum": 1, "maximum": limits.max_partitions_per_topic, "default": 1, "description": "At most server.max_partitions_per_topic"},
+            "config": {"type": "object", "additionalProperties": false, "properties": {
+                "compression": {"enum": ["none", "zstd", null], "default": "none", "description": "null: none"}
+            }}
+        }},
+        "PartitionInfo": {"type": "object", "additionalProperties": false, "required": ["partition", "start_offset", "high_watermark"], "properties": {
+            "partition": uint(u32_max), "start_offset": uint(u64::MAX), "high_watermark": uint(u64::MAX)
+        }},
+        "Topic": {"type": "object", "additionalProperties": false,
+            "required": ["name", "id", "partition_count", "config", "created_at_ms", "partitions"],
+            "properties": {
+                "name": topic_name_schema(),
+                "id": uint(u64::MAX),
+                "partition_count": {"type": "integer", "minimum": 1, "maximum": u32_max},
+                "config": schema_ref("TopicConfig"),
+                "created_at_ms": {"type": "integer", "minimum": i64::MIN, "maximum": i64_max},
+                "partitions": {"type": "array", "items": schema_ref("PartitionInfo")}
+            }},
+        "TopicList": {"type": "object", "additionalProperties": false, "required": ["topics"],
+            "properties": {"topics": {"type": "array", "items": schema_ref("Topic")}}},
+        "ProduceRecord": {"type": "object", "additionalProperties": false,
+            "description": "Exactly one of value / value_b64; at most one of key / key_b64 (a null is as if absent, except value: null, a JSON null value). Key + value + headers at most server.max_record_bytes.",
+            "properties": {
+                "key": {"description": "Any JSON; null means no key"},
+                "key_b64": {"type": ["string", "null"], "contentEncoding": "base64", "pattern": BASE64_PATTERN},
+                "value": {"description": "Any JSON, null included"},
+                "value_b64": {"type": ["string", "null"], "contentEncoding": "base64", "pattern": BASE64_PATTERN},
+                "headers": headers,
+                "partition": {"type": ["integer", "null"], "minimum": 0, "maximum": u32_max, "description": "Else murmur2(key) as Kafka, else sticky round-robin; a partition the topic lacks answers 404 partition_not_found"},
+                "timestamp_ms": {"type": ["integer", "null"], "minimum": 0, "maximum": i64_max, "description": "Milliseconds since the Unix epoch; default: the broker's clock"}
+            },
+            "allOf": [
+                {"oneOf": [
+                    {"required": ["value"]},
+                    {"required": ["value_b64"], "properties": {"value_b64": {"type": "string"}}}
+                ]},
+                {"not": {"required": ["key", "key_b64"], "properties": {"key": {"not": {"type": "null"}}, "key_b64": {"type": "string"}}}}
+            ]},
+        "ProduceRequest": {"type": "object", "additionalProperties": false, "required": ["records"], "properties": {
+            "records": {"type": "array", "minItems": 1, "maxItems": limits.max_records_per_request, "items": schema_ref("ProduceRecord"),
+                "description": "At most server.max_records_per_request; the body at most server.max_request_bytes"},
+            "producer": {"oneOf": [schema_ref("ProducerTag"), {"type": "null"}]}
+        }},
+        "ProducerTag": {"type": "object", "additionalProperties": false, "required": ["id", "epoch", "sequence"],
+            "description": "Makes the request idempotent: the same (id, epoch, sequence) sent again, to any broker, is answered with the original offsets and never written twice. id and epoch come from POST /v1/producers; sequence counts this producer's requests from 0 in each epoch, with no gap (else out_of_order_sequence). A stale epoch answers producer_fenced. Keyless records without a partition go to a partition derived from (id, sequence), so a retry lands where the original did. JSON bodies only.",
+            "properties": {
+                "id": {"type": "integer", "minimum": 1, "maximum": u64::MAX},
+                "epoch": uint(u32_max),
+                "sequence": uint(u64::MAX)
+            }},
+        "InitProducerRequest": {"type": "object", "additionalProperties": false, "properties": {
+            "producer_id": {"type": ["integer", "null"], "minimum": 1, "maximum": u64::MAX, "description": "Omit (or null) for a new producer id; give one to bump its epoch (fencing older instances)"}
+        }},
+        "ProducerIdentity": {"type": "object", "additionalProperties": false, "required": ["producer_id", "epoch"], "properties": {
+            "producer_id": {"type": "integer", "minimum": 1, "maximum": u64::MAX}, "epoch": uint(u32_max)
+        }},
+        "Cluster": {"type": "object", "additionalProperties": false, "required": ["broker_id", "metadata", "brokers", "garbage"], "properties": {
+            "broker_id": {"type": "string", "description": "The broker that answered"},
+            "metadata": {"type": "object", "additionalProperties": false, "description": "The metadata leader's view of the Raft cluster",
+                "required": ["node_id", "state", "leader_id", "leader_addr", "term", "last_applied", "voters", "learners", "addresses"],
+                "properties": {
+                    "node_id": uint(u64::MAX),
+                    "state": {"type": "string", "description": "Leader, Follower, Candidate, Learner or Shutdown"},
+                    "leader_id": {"type": ["integer", "null"], "minimum": 0, "maximum": u64::MAX},
+                    "leader_addr": {"type": ["string", "null"]},
+                    "term": uint(u64::MAX),
+                    "last_applied": uint(u64::MAX),
+                    "voters": {"type": "array", "items": uint(u64::MAX)},
+                    "learners": {"type": "array", "items": uint(u64::MAX)},
+                    "addresses": {"type": "object", "additionalProperties": {"type": "string"}, "description": "host:port by node id"}
+                }},
+            "brokers": {"type": "array", "items": {"type": "object", "additionalProperties": false,
+                "required": ["broker_id", "address", "alive", "lease_expires_in_ms"], "properties": {
+                    "broker_id": {"type": "string"}, "address": {"type": "string"}, "alive": {"type": "boolean"},
+                    "lease_expires_in_ms": {"type": "integer", "description": "Negative: expired that long ago"}
+            }}},
+            "garbage": {"type": "object", "additionalProperties": false, "required": ["objects", "sample"],
+                "description": "Uploaded objects no index entry references (failed uploads, segments whose every chunk was a duplicate or refused), recorded for garbage collection",
+                "properties": {"objects": uint(u64::MAX), "sample": {"type": "array", "items": {"type": "string"}}}}
+        }},
+        "RecordOffset": {"type": "object", "additionalProperties": false, "required": ["partition", "offset"],
+            "properties": {"partition": uint(u32_max), "offset": uint(u64::MAX)}},
+        "ProduceResponse": {"type": "object", "additionalProperties": false, "required": ["offsets"],
+            "properties": {"offsets": {"type": "array", "minItems": 1, "items": schema_ref("RecordOffset")}}},
+        "FetchedRecord": {"type": "object", "additionalProperties": false, "required": ["offset", "timestamp_ms", "headers"],
+            "description": "Exactly one of value / value_b64, at most one of key / key_b64: the form each was produced in",
+            "properties": {
+                "offset": uint(u64::MAX), "timestamp_ms": uint(u64::try_from(i64_max).unwrap_or(u64::MAX)),
+                "key": {}, "key_b64": b64, "value": {}, "value_b64": b64,
+                "headers": headers
+            },
+            "allOf": [
+                {"oneOf": [{"required": ["value"]}, {"required": ["value_b64"]}]},
+                {"not": {"required": ["key", "key_b64"]}}
+            ]},
+        "FetchResponse": {"type": "object", "additionalProperties": false, "required": ["records", "next_offset", "high_watermark"], "properties": {
+            "records": {"type": "array", "items": schema_ref("FetchedRecord")},
+            "next_offset": uint(u64::MAX), "high_watermark": uint(u64::MAX)
+        }},
+        "Readiness": {"type": "object", "additionalProperties": false, "required": ["status", "metadata", "object_store"], "properties": {
+            "status": {"enum": ["ready", "not_ready"]},
+            "metadata": {"enum": ["ok", "unavailable"]},
+            "object_store": {"enum": ["ok", "unavailable"]}
+        }}
+    })
+}
+
+/// The document for a broker with these limits (`/v1/admin/faults` only in test builds).
+pub(crate) fn document(limits: &ServerConfig) -> Value {
+    #[cfg_attr(not(feature = "fault-injection"), allow(unused_mut))]
+    let mut doc = json!({
+        "openapi": "3.1.0",
+        "info": info(limits),
+        "paths": paths(limits),
+        "components": {"schemas": schemas(limits)}
+    });
+    #[cfg(feature = "fault-injection")]
+    {
+        let (fault_paths, fault_schemas) = fault_paths();
+        if let Some(paths) = doc["paths"].as_object_mut() {
+            paths.extend(fault_paths);
+        }
+        if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
+            schemas.extend(fault_schemas);
+        }
+    }
+    doc
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
+
+    fn every_code_listed(doc: &Value) -> BTreeSet<String> {
+        let mut listed = BTreeSet::new();
+        for item in doc["paths"]
+            .as_object()
+            .into_iter()
+            .flat_map(|p| p.values())
+        {
+            for operation in item.as_object().into_iter().flat_map(|o| o.values()) {
+                let Some(responses) = operation["responses"].as_object() else {
+                    continue;
+                };
+                for (status, response) in responses {
+                    let codes = &response["content"]["application/json"]["schema"]["properties"]["error"]
+                        ["properties"]["code"]["enum"];
+                    for code in codes.as_array().into_iter().flatten() {
+                        let code = code.as_str().unwrap_or_default();
+                        let known = ErrorCode::ALL.iter().find(|c| c.as_str() == code);
+                        let known = known.unwrap_or_else(|| panic!("{code} is not an ErrorCode"));
+                        assert_eq!(status_of(*known).as_u16().to_string(), *status, "{code}");
+                        listed.insert(code.to_owned());
+                    }
+                }
+            }
+        }
+        listed
+    }
 
     #[test]
     fn lists_every_error_code_and_route() {
-        let doc = document();
+        let doc = document(&ServerConfig::default());
         let listed = doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"]
             .as_array()
             .cloned()
@@ -266,9 +503,47 @@ mod tests {
             "/v1/topics/{topic}/partitions/{partition}/records",
             "/v1/producers",
             "/v1/cluster",
-            "/v1/admin/faults",
         ] {
             assert!(doc["paths"][path].is_object(), "{path}");
         }
+        // The fault route exists in test builds only.
+        let faults = cfg!(feature = "fault-injection");
+        assert_eq!(doc["paths"]["/v1/admin/faults"].is_object(), faults);
+        assert_eq!(doc["components"]["schemas"]["Faults"].is_object(), faults);
+        // Each operation's codes answer with their own status, and every code but the two
+        // the router itself answers (no route, wrong method) belongs to some operation.
+        let operations = every_code_listed(&doc);
+        for code in ErrorCode::ALL {
+            if !matches!(code, ErrorCode::MethodNotAllowed) {
+                assert!(
+                    operations.contains(code.as_str()),
+                    "{code} is documented nowhere"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn limits_come_from_the_config() {
+        let limits = ServerConfig {
+            max_fetch_records: 7,
+            max_fetch_wait: std::time::Duration::from_millis(250),
+            ..ServerConfig::default()
+        };
+        let doc = document(&limits);
+        let parameters =
+            doc["paths"]["/v1/topics/{topic}/partitions/{partition}/records"]["parameters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+        let max = |name: &str| {
+            parameters
+                .iter()
+                .find(|p| p["name"] == name)
+                .map(|p| p["schema"]["maximum"].clone())
+        };
+        assert_eq!(max("max_records"), Some(json!(7)));
+        assert_eq!(max("wait_ms"), Some(json!(250)));
+        assert_eq!(max("offset"), Some(json!(u64::MAX)));
     }
 }

@@ -54,10 +54,10 @@ pub struct RecordIn<'a> {
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// Explicit partition.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "silt_sdk::wire::integer::optional")]
     pub partition: Option<u32>,
     /// Milliseconds since the Unix epoch; the broker's clock when absent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "silt_sdk::wire::integer::optional")]
     pub timestamp_ms: Option<i64>,
 }
 

@@ -4,6 +4,7 @@
 
 pub mod binary;
 pub mod error;
+pub mod integer;
 pub mod records;
 pub mod topics;
 

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+use crate::wire::integer;
+
 /// `POST /v1/topics/{topic}/records`
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,10 +27,13 @@ pub struct ProduceRequest {
 #[serde(deny_unknown_fields)]
 pub struct ProducerInfo {
     /// Producer id.
+    #[serde(deserialize_with = "integer::exact")]
     pub id: u64,
     /// Producer epoch; a higher epoch fences older ones.
+    #[serde(deserialize_with = "integer::exact")]
     pub epoch: u32,
     /// Sequence number of this request's first record.
+    #[serde(deserialize_with = "integer::exact")]
     pub sequence: u64,
 }
 
@@ -56,10 +61,18 @@ pub struct ProduceRecord {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
     /// Target partition; else the key's murmur2 hash, else sticky round-robin.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "integer::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub partition: Option<u32>,
     /// Record timestamp in ms since the Unix epoch; default: the broker's clock at receipt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "integer::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub timestamp_ms: Option<i64>,
 }
 

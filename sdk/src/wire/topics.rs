@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::wire::integer;
+
 /// `POST /v1/topics`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -9,7 +11,7 @@ pub struct CreateTopicRequest {
     /// 1–249 characters of `[A-Za-z0-9._-]`, not `.` or `..`.
     pub name: String,
     /// Number of partitions (default 1).
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "integer::exact")]
     pub partitions: u32,
     /// Topic settings.
     #[serde(default)]
