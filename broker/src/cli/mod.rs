@@ -423,4 +423,15 @@ mod tests {
             "http://a:1,http://***@b:2"
         );
     }
+
+    #[test]
+    fn the_fault_injection_flag_exists_only_in_test_builds() {
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        let broker = cli.find_subcommand("broker").map(|b| {
+            b.get_arguments()
+                .any(|argument| argument.get_id() == "fault_injection")
+        });
+        assert_eq!(broker, Some(cfg!(feature = "fault-injection")));
+    }
 }

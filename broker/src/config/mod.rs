@@ -427,4 +427,26 @@ mod tests {
         assert_eq!(parse_duration("15"), Ok(Duration::from_millis(15)));
         assert!(parse_duration("-1s").is_err());
     }
+
+    #[test]
+    fn test_machinery_settings_need_the_fault_injection_feature() {
+        let mut latency = Config::default();
+        latency.storage.simulated_latency = "s3-standard".into();
+        let mut endpoint = Config::default();
+        endpoint.cluster.fault_injection = true;
+        for config in [latency, endpoint] {
+            let result = config.validate();
+            assert_eq!(
+                result.is_ok(),
+                cfg!(feature = "fault-injection"),
+                "{result:?}"
+            );
+            if let Err(error) = result {
+                assert!(
+                    error.to_string().contains("fault-injection feature"),
+                    "{error}"
+                );
+            }
+        }
+    }
 }
