@@ -142,16 +142,31 @@ async fn a_node_joins_and_a_voter_leaves() {
     };
     assert_eq!(voters(&added), [1, 2, 3, 4]);
     assert_eq!(produce(&http, &broker, 1).await, 1);
-    // Node 4 has the whole log applied.
-    let status: Value = http
-        .get(format!("http://{addr}/meta/v1/status"))
-        .send()
-        .await
-        .expect("node 4 status")
-        .json()
-        .await
-        .expect("node 4 status JSON");
-    assert!(status["last_applied"].as_u64().unwrap_or(0) > 0, "{status}");
+    // Node 4 applies the log. Membership changes only wait for a majority of the new
+    // voters, so node 4 may still be catching up when they return: poll, bounded.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = match http
+            .get(format!("http://{addr}/meta/v1/status"))
+            .send()
+            .await
+        {
+            Ok(response) => response.json::<Value>().await.ok(),
+            Err(_) => None,
+        };
+        if status
+            .as_ref()
+            .is_some_and(|s| s["last_applied"].as_u64().unwrap_or(0) > 0)
+        {
+            break;
+        }
+        let status = status.unwrap_or(Value::Null);
+        assert!(
+            Instant::now() < deadline,
+            "node 4 never applied the log: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // Node 1 leaves; then it can die without costing a majority of the new voter set.
     let removed = membership(&[

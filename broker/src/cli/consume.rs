@@ -8,7 +8,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use silt_sdk::wire::FetchedRecord;
+use silt_sdk::wire::{FetchedRecord, PartitionInfo};
 use silt_sdk::{Admin, Client, Consumer, ConsumerConfig};
 use tokio::sync::mpsc;
 
@@ -17,77 +17,12 @@ use crate::cli::ConsumeArgs;
 /// Runs the consumer.
 pub(super) async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     let client = Client::new(args.broker.broker.clone())?;
-    let topic = Admin::new(client.clone())
-        .describe_topic(&args.topic)
-        .await?;
-    let partitions: Vec<_> = topic
-        .partitions
-        .iter()
-        .filter(|p| args.partition.is_none_or(|only| only == p.partition))
-        .copied()
-        .collect();
-    if partitions.is_empty() {
-        let count = topic.partition_count;
-        let has = match count {
-            0 => "it has no partitions".to_owned(),
-            1 => "it has one partition, 0".to_owned(),
-            n => format!("it has {n} partitions, 0 to {}", n - 1),
-        };
-        match args.partition {
-            Some(p) => anyhow::bail!("topic {:?} has no partition {p}: {has}", args.topic),
-            None => anyhow::bail!("topic {:?} has nothing to consume: {has}", args.topic),
-        }
-    }
-    let wait = if args.follow {
-        Duration::from_secs(10)
-    } else {
-        Duration::ZERO
-    };
+    let partitions = chosen_partitions(&client, &args).await?;
     // Each reader sends its lines, or its error, which ends the command.
-    let (lines, mut received) = mpsc::channel::<Result<String, silt_sdk::Error>>(1024);
+    let (lines, mut received) = mpsc::channel::<Line>(1024);
     let mut readers = tokio::task::JoinSet::new();
     for p in partitions {
-        let start = if args.from_beginning {
-            p.start_offset
-        } else {
-            p.high_watermark
-        };
-        let mut consumer = Consumer::new(
-            client.clone(),
-            &args.topic,
-            p.partition,
-            start,
-            ConsumerConfig {
-                wait,
-                ..ConsumerConfig::default()
-            },
-        );
-        let (lines, format, follow, end) = (
-            lines.clone(),
-            args.format.clone(),
-            args.follow,
-            p.high_watermark,
-        );
-        readers.spawn(async move {
-            while follow || consumer.position() < end {
-                let batch = match consumer.poll().await {
-                    Ok(batch) => batch,
-                    Err(error) => {
-                        let _ = lines.send(Err(error)).await;
-                        return;
-                    }
-                };
-                for record in batch {
-                    if lines
-                        .send(Ok(render(p.partition, &record, &format)))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            }
-        });
+        readers.spawn(read_partition(reader(&client, &args, p), lines.clone()));
     }
     drop(lines);
     let stdout = std::io::stdout();
@@ -99,6 +34,97 @@ pub(super) async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     }
     while readers.join_next().await.is_some() {}
     Ok(())
+}
+
+/// A printed line, or the error that ends the command.
+type Line = Result<String, silt_sdk::Error>;
+
+/// The partitions to read (all, or `--partition`), refusing one the topic does not have.
+async fn chosen_partitions(
+    client: &Client,
+    args: &ConsumeArgs,
+) -> anyhow::Result<Vec<PartitionInfo>> {
+    let topic = Admin::new(client.clone())
+        .describe_topic(&args.topic)
+        .await?;
+    let partitions: Vec<_> = topic
+        .partitions
+        .iter()
+        .filter(|p| args.partition.is_none_or(|only| only == p.partition))
+        .copied()
+        .collect();
+    if partitions.is_empty() {
+        let has = partition_range(topic.partition_count);
+        match args.partition {
+            Some(p) => anyhow::bail!("topic {:?} has no partition {p}: {has}", args.topic),
+            None => anyhow::bail!("topic {:?} has nothing to consume: {has}", args.topic),
+        }
+    }
+    Ok(partitions)
+}
+
+/// "it has 3 partitions, 0 to 2", for messages.
+fn partition_range(count: u32) -> String {
+    match count {
+        0 => "it has no partitions".to_owned(),
+        1 => "it has one partition, 0".to_owned(),
+        n => format!("it has {n} partitions, 0 to {}", n - 1),
+    }
+}
+
+/// One partition's reader: where it starts and, without `--follow`, where it stops.
+struct Reader {
+    consumer: Consumer,
+    partition: u32,
+    format: String,
+    /// `None` with `--follow`: read forever.
+    end: Option<u64>,
+}
+
+fn reader(client: &Client, args: &ConsumeArgs, p: PartitionInfo) -> Reader {
+    let start = if args.from_beginning {
+        p.start_offset
+    } else {
+        p.high_watermark
+    };
+    let wait = if args.follow {
+        Duration::from_secs(10)
+    } else {
+        Duration::ZERO
+    };
+    let config = ConsumerConfig {
+        wait,
+        ..ConsumerConfig::default()
+    };
+    Reader {
+        consumer: Consumer::new(client.clone(), &args.topic, p.partition, start, config),
+        partition: p.partition,
+        format: args.format.clone(),
+        end: (!args.follow).then_some(p.high_watermark),
+    }
+}
+
+/// Sends the partition's records as lines until its end (or forever with `--follow`),
+/// or its error.
+async fn read_partition(mut reader: Reader, lines: mpsc::Sender<Line>) {
+    while reader
+        .end
+        .is_none_or(|end| reader.consumer.position() < end)
+    {
+        let batch = match reader.consumer.poll().await {
+            Ok(batch) => batch,
+            Err(error) => {
+                let _ = lines.send(Err(error)).await;
+                return;
+            }
+        };
+        for record in batch {
+            let line = render(reader.partition, &record, &reader.format);
+            if lines.send(Ok(line)).await.is_err() {
+                return;
+            }
+        }
+    }
 }
 
 fn render(partition: u32, record: &FetchedRecord, format: &str) -> String {

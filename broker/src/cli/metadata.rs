@@ -70,47 +70,66 @@ pub(super) async fn run(args: MetadataArgs) -> anyhow::Result<()> {
     })
     .await
     .context("cannot open the metadata node")?;
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let router = node.router();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
+    let server = Serving::start(listener, node.router());
     println!(
         "silt metadata node {} listening on http://{addr} (data: {})",
         args.id,
         args.data_dir.display()
     );
-    let bootstrap = async {
-        if args.join {
-            tracing::info!(
-                node_id = args.id,
-                "waiting to be added to a cluster (--join)"
-            );
-            std::future::pending::<silt_metadata::Result<()>>().await
-        } else {
-            node.bootstrap(&peers).await
-        }
-    };
     tokio::select! {
-        result = bootstrap => result.context("cluster bootstrap failed")?,
-        () = wait_for_signal() => {
-            let _ = stop_tx.send(true);
-            let _ = server.await;
-            return node.shutdown().await.context("metadata node shutdown");
-        }
+        result = bootstrap(&node, &args, &peers) => result.context("cluster bootstrap failed")?,
+        () = wait_for_signal() => return server.stop(node).await,
     }
     tracing::info!(
         node_id = args.id,
         "metadata node is part of an initialised cluster"
     );
     wait_for_signal().await;
-    let _ = stop_tx.send(true);
-    let _ = server.await;
-    node.shutdown().await.context("metadata node shutdown")
+    server.stop(node).await
+}
+
+/// Initialises the cluster (only the lowest id does, see `MetadataNode::bootstrap`), or
+/// with `--join` waits forever to be added by `silt membership add`.
+async fn bootstrap(
+    node: &MetadataNode,
+    args: &MetadataArgs,
+    peers: &BTreeMap<u64, String>,
+) -> silt_metadata::Result<()> {
+    if !args.join {
+        return node.bootstrap(peers).await;
+    }
+    tracing::info!(
+        node_id = args.id,
+        "waiting to be added to a cluster (--join)"
+    );
+    std::future::pending().await
+}
+
+/// The node's HTTP server, stopped gracefully before the node.
+struct Serving {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Serving {
+    fn start(listener: tokio::net::TcpListener, router: axum::Router) -> Serving {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await
+        });
+        Serving { stop, task }
+    }
+
+    /// Stops serving, then shuts the node down.
+    async fn stop(self, node: MetadataNode) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        node.shutdown().await.context("metadata node shutdown")
+    }
 }
 
 /// Runs a `silt membership` subcommand through the metadata client (it finds the leader).

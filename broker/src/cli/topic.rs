@@ -1,9 +1,9 @@
 //! `silt topic create|list|describe|delete`
 
-use silt_sdk::wire::TopicConfig;
+use silt_sdk::wire::{Topic, TopicConfig};
 use silt_sdk::{Admin, Client};
 
-use crate::cli::TopicCommand;
+use crate::cli::{BrokerArg, TopicCommand};
 
 /// Runs a topic subcommand.
 pub(super) async fn run(command: TopicCommand) -> anyhow::Result<()> {
@@ -14,8 +14,7 @@ pub(super) async fn run(command: TopicCommand) -> anyhow::Result<()> {
             compression,
             broker,
         } => {
-            let admin = Admin::new(Client::new(broker.broker)?);
-            let topic = admin
+            let topic = admin(broker)?
                 .create_topic(&name, partitions, TopicConfig { compression })
                 .await?;
             println!(
@@ -23,32 +22,35 @@ pub(super) async fn run(command: TopicCommand) -> anyhow::Result<()> {
                 topic.name, topic.partition_count, topic.id
             );
         }
-        TopicCommand::List { broker } => {
-            let admin = Admin::new(Client::new(broker.broker)?);
-            let topics = admin.list_topics().await?;
-            println!("{:<40} {:>10} {:>14}", "TOPIC", "PARTITIONS", "RECORDS");
-            for topic in topics {
-                let records: u64 = topic
-                    .partitions
-                    .iter()
-                    .map(|p| p.high_watermark - p.start_offset)
-                    .sum();
-                println!(
-                    "{:<40} {:>10} {:>14}",
-                    topic.name, topic.partition_count, records
-                );
-            }
-        }
+        TopicCommand::List { broker } => print_list(&admin(broker)?.list_topics().await?),
         TopicCommand::Describe { name, broker } => {
-            let admin = Admin::new(Client::new(broker.broker)?);
-            let topic = admin.describe_topic(&name).await?;
+            let topic = admin(broker)?.describe_topic(&name).await?;
             println!("{}", serde_json::to_string_pretty(&topic)?);
         }
         TopicCommand::Delete { name, broker } => {
-            let admin = Admin::new(Client::new(broker.broker)?);
-            admin.delete_topic(&name).await?;
+            admin(broker)?.delete_topic(&name).await?;
             println!("deleted topic {name}");
         }
     }
     Ok(())
+}
+
+fn admin(broker: BrokerArg) -> anyhow::Result<Admin> {
+    Ok(Admin::new(Client::new(broker.broker)?))
+}
+
+/// One line per topic: name, partitions, and records held (high watermark minus start).
+fn print_list(topics: &[Topic]) {
+    println!("{:<40} {:>10} {:>14}", "TOPIC", "PARTITIONS", "RECORDS");
+    for topic in topics {
+        let records: u64 = topic
+            .partitions
+            .iter()
+            .map(|p| p.high_watermark - p.start_offset)
+            .sum();
+        println!(
+            "{:<40} {:>10} {:>14}",
+            topic.name, topic.partition_count, records
+        );
+    }
 }
