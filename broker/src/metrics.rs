@@ -111,6 +111,7 @@ impl Metrics {
         Metrics { registry, ..self }
     }
 
+    /// The produce request metrics.
     fn register_produce(&self, r: &mut Registry) {
         register!(r,
             "produce_requests", "Produce requests by outcome" => self.produce_requests,
@@ -121,6 +122,7 @@ impl Metrics {
         );
     }
 
+    /// The fetch request metrics.
     fn register_fetch(&self, r: &mut Registry) {
         register!(r,
             "fetch_requests", "Fetch requests by outcome" => self.fetch_requests,
@@ -131,6 +133,7 @@ impl Metrics {
         );
     }
 
+    /// Segment sizes, uploads and upload latency.
     fn register_uploads(&self, r: &mut Registry) {
         register!(r,
             "segment_size_bytes", "Size of each sealed segment" => self.segment_bytes,
@@ -141,6 +144,7 @@ impl Metrics {
         );
     }
 
+    /// Commit latency and batching, and segments recovered at start.
     fn register_commits(&self, r: &mut Registry) {
         register!(r,
             "commit_latency_seconds", "Metadata commit of one entry of segments"
@@ -152,6 +156,7 @@ impl Metrics {
         );
     }
 
+    /// The staged-bytes and uploads-in-flight gauges.
     fn register_gauges(&self, r: &mut Registry) {
         register!(r,
             "wal_staged_bytes", "Bytes staged in the open segment" => self.wal_staged_bytes,

@@ -190,6 +190,7 @@ struct Retry<'a> {
 }
 
 impl<'a> Retry<'a> {
+    /// The first attempt's state: a 20 ms backoff, shutdown not yet seen.
     fn new(deadline: Option<Instant>, closing: Option<&'a watch::Receiver<bool>>) -> Self {
         Retry {
             backoff: Duration::from_millis(20),
@@ -247,6 +248,7 @@ impl Attempt {
 }
 
 impl From<silt_metadata::Error> for Attempt {
+    /// Transient or refused, by the error's kind.
     fn from(error: silt_metadata::Error) -> Self {
         if error.is_transient() {
             Attempt::Transient(error.to_string())
