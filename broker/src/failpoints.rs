@@ -14,19 +14,20 @@ use std::sync::OnceLock;
 #[cfg(feature = "fault-injection")]
 const ENV: &str = "SILT_FAILPOINTS";
 
+/// The fail points named in [`ENV`], read once.
 #[cfg(feature = "fault-injection")]
 fn active() -> &'static [String] {
     static ACTIVE: OnceLock<Vec<String>> = OnceLock::new();
-    ACTIVE.get_or_init(|| {
-        std::env::var(ENV)
-            .map(|v| {
-                v.split(',')
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default()
-    })
+    ACTIVE.get_or_init(|| std::env::var(ENV).map(|v| names(&v)).unwrap_or_default())
+}
+
+/// The names in a comma-separated list, trimmed, empty ones left out.
+#[cfg(feature = "fault-injection")]
+fn names(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// Aborts the process if the fail point `name` is active.

@@ -60,6 +60,15 @@ pub(crate) struct Metrics {
     pub(crate) uploads_in_flight: Gauge,
 }
 
+/// `register!(registry, "name", "help" => metric, ...)`: registers a clone of each metric
+/// under its name, in the order given.
+macro_rules! register {
+    ($registry:expr, $($name:literal, $help:literal => $metric:expr),+ $(,)?) => {
+        $($registry.register($name, $help, $metric.clone());)+
+    };
+}
+
+/// Buckets for every latency histogram.
 fn latency_buckets() -> impl Iterator<Item = f64> {
     // 100 µs .. ~52 s
     exponential_buckets(0.0001, 2.0, 20)
@@ -91,97 +100,68 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Registers every metric under its exported name.
+    /// Registers every metric under its exported name, in exposition order.
     fn registered(mut self) -> Self {
         let mut registry = std::mem::take(&mut self.registry);
-        self.register_requests(&mut registry);
-        self.register_write_path(&mut registry);
+        self.register_produce(&mut registry);
+        self.register_fetch(&mut registry);
+        self.register_uploads(&mut registry);
+        self.register_commits(&mut registry);
+        self.register_gauges(&mut registry);
         Metrics { registry, ..self }
     }
 
-    fn register_requests(&self, r: &mut Registry) {
-        r.register(
-            "produce_requests",
-            "Produce requests by outcome",
-            self.produce_requests.clone(),
-        );
-        r.register(
-            "produce_records",
-            "Records acknowledged",
-            self.produce_records.clone(),
-        );
-        r.register(
-            "produce_bytes",
-            "Record bytes acknowledged",
-            self.produce_bytes.clone(),
-        );
-        r.register(
-            "produce_latency_seconds",
-            "Produce latency, receipt to acknowledgement",
-            self.produce_latency.clone(),
-        );
-        r.register(
-            "fetch_requests",
-            "Fetch requests by outcome",
-            self.fetch_requests.clone(),
-        );
-        r.register(
-            "fetch_records",
-            "Records returned by fetches",
-            self.fetch_records.clone(),
-        );
-        r.register(
-            "fetch_bytes",
-            "Record bytes returned by fetches",
-            self.fetch_bytes.clone(),
-        );
-        r.register(
-            "fetch_latency_seconds",
-            "Fetch latency including long-poll waits",
-            self.fetch_latency.clone(),
+    /// The produce request metrics.
+    fn register_produce(&self, r: &mut Registry) {
+        register!(r,
+            "produce_requests", "Produce requests by outcome" => self.produce_requests,
+            "produce_records", "Records acknowledged" => self.produce_records,
+            "produce_bytes", "Record bytes acknowledged" => self.produce_bytes,
+            "produce_latency_seconds", "Produce latency, receipt to acknowledgement"
+                => self.produce_latency,
         );
     }
 
-    fn register_write_path(&self, r: &mut Registry) {
-        r.register(
-            "segment_size_bytes",
-            "Size of each sealed segment",
-            self.segment_bytes.clone(),
+    /// The fetch request metrics.
+    fn register_fetch(&self, r: &mut Registry) {
+        register!(r,
+            "fetch_requests", "Fetch requests by outcome" => self.fetch_requests,
+            "fetch_records", "Records returned by fetches" => self.fetch_records,
+            "fetch_bytes", "Record bytes returned by fetches" => self.fetch_bytes,
+            "fetch_latency_seconds", "Fetch latency including long-poll waits"
+                => self.fetch_latency,
         );
-        r.register(
-            "segments_uploaded",
-            "Segments uploaded to the object store",
-            self.segments_uploaded.clone(),
+    }
+
+    /// Segment sizes, uploads and upload latency.
+    fn register_uploads(&self, r: &mut Registry) {
+        register!(r,
+            "segment_size_bytes", "Size of each sealed segment" => self.segment_bytes,
+            "segments_uploaded", "Segments uploaded to the object store"
+                => self.segments_uploaded,
+            "segment_upload_latency_seconds", "Spool write plus conditional PUT of a segment"
+                => self.upload_latency,
         );
-        r.register(
-            "segment_upload_latency_seconds",
-            "Spool write plus conditional PUT of a segment",
-            self.upload_latency.clone(),
+    }
+
+    /// Commit latency and batching, and segments recovered at start.
+    fn register_commits(&self, r: &mut Registry) {
+        register!(r,
+            "commit_latency_seconds", "Metadata commit of one entry of segments"
+                => self.commit_latency,
+            "commit_batch_segments", "Segments per metadata commit entry"
+                => self.commit_batch_segments,
+            "recovered_segments", "Sealed segments committed by start-up recovery"
+                => self.recovered_segments,
         );
-        r.register(
-            "commit_latency_seconds",
-            "Metadata commit of one entry of segments",
-            self.commit_latency.clone(),
-        );
-        r.register(
-            "commit_batch_segments",
-            "Segments per metadata commit entry",
-            self.commit_batch_segments.clone(),
-        );
-        r.register(
-            "recovered_segments",
-            "Sealed segments committed by start-up recovery",
-            self.recovered_segments.clone(),
-        );
-        r.register(
-            "wal_staged_bytes",
-            "Bytes staged in the open segment",
-            self.wal_staged_bytes.clone(),
-        );
-        r.register(
-            "uploads_in_flight",
-            "Sealed segments uploading or waiting for an upload slot",
-            self.uploads_in_flight.clone(),
+    }
+
+    /// The staged-bytes and uploads-in-flight gauges.
+    fn register_gauges(&self, r: &mut Registry) {
+        register!(r,
+            "wal_staged_bytes", "Bytes staged in the open segment" => self.wal_staged_bytes,
+            "uploads_in_flight", "Sealed segments uploading or waiting for an upload slot"
+                => self.uploads_in_flight,
         );
     }
 
@@ -248,12 +228,7 @@ impl Metrics {
         }
         render_store(&mut out, store);
         render_cache(&mut out, cache);
-        family(
-            &mut out,
-            ("silt_wal_spooled_bytes", "gauge"),
-            "Sealed segment bytes on local disk awaiting upload or commit",
-            &[("", spooled_bytes)],
-        );
+        render_spool(&mut out, spooled_bytes);
         out.push_str("# EOF\n");
         out
     }
@@ -271,6 +246,17 @@ fn family(out: &mut String, (name, kind): (&str, &str), help: &str, samples: &[(
     }
 }
 
+/// The spool's bytes on disk, read at scrape time.
+fn render_spool(out: &mut String, spooled_bytes: u64) {
+    family(
+        out,
+        ("silt_wal_spooled_bytes", "gauge"),
+        "Sealed segment bytes on local disk awaiting upload or commit",
+        &[("", spooled_bytes)],
+    );
+}
+
+/// The object store's request, error and byte counters.
 fn render_store(out: &mut String, store: &StoreStatsSnapshot) {
     family(
         out,
@@ -301,6 +287,7 @@ fn render_store(out: &mut String, store: &StoreStatsSnapshot) {
     );
 }
 
+/// The chunk cache's tier, coalescing and read-ahead counters.
 fn render_cache(out: &mut String, cache: &CacheStatsSnapshot) {
     family(
         out,

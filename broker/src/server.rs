@@ -12,43 +12,66 @@ use crate::state::AppState;
 /// Every route of the v1 API and the operational endpoints. Request bodies are read by
 /// `http::validate::read_body`, which enforces `server.max_request_bytes` while reading.
 pub(crate) fn router(state: AppState) -> Router {
-    let routes = Router::new()
+    let routes = admin_routes()
+        .merge(record_routes())
+        .merge(operational_routes());
+    #[cfg(feature = "fault-injection")]
+    let routes = routes.merge(fault_routes());
+    routes
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}
+
+/// Topics, idempotent producer ids and the cluster view.
+fn admin_routes() -> Router<AppState> {
+    Router::new()
         .route("/v1/topics", post(topics::create).get(topics::list))
         .route(
             "/v1/topics/{topic}",
             get(topics::describe).delete(topics::delete),
         )
-        .route("/v1/topics/{topic}/records", post(produce::produce))
-        .route(
-            "/v1/topics/{topic}/partitions/{partition}/records",
-            get(fetch::fetch),
-        )
         .route("/v1/producers", post(cluster::init_producer))
         .route("/v1/cluster", get(cluster::cluster))
+}
+
+/// Produce and fetch.
+fn record_routes() -> Router<AppState> {
+    let partition_records = "/v1/topics/{topic}/partitions/{partition}/records";
+    Router::new()
+        .route("/v1/topics/{topic}/records", post(produce::produce))
+        .route(partition_records, get(fetch::fetch))
+}
+
+/// The API document, liveness, readiness and metrics.
+fn operational_routes() -> Router<AppState> {
+    Router::new()
         .route("/v1/openapi.json", get(openapi::openapi))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics));
-    #[cfg(feature = "fault-injection")]
-    let routes = routes.route(
-        "/v1/admin/faults",
-        axum::routing::put(crate::http::faults::set_faults)
-            .delete(crate::http::faults::clear_faults),
-    );
-    routes
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(CatchPanicLayer::custom(|_| {
-            ApiError::internal("the broker hit an internal error handling this request")
-                .into_response()
-        }))
-        .with_state(state)
+        .route("/metrics", get(health::metrics))
 }
 
+/// The test-only fault endpoint.
+#[cfg(feature = "fault-injection")]
+fn fault_routes() -> Router<AppState> {
+    use crate::http::faults::{clear_faults, set_faults};
+    let faults = axum::routing::put(set_faults).delete(clear_faults);
+    Router::new().route("/v1/admin/faults", faults)
+}
+
+/// The answer to a request whose handler panicked.
+fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    ApiError::internal("the broker hit an internal error handling this request").into_response()
+}
+
+/// The answer for a path no route matches.
 async fn not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no such route; see /v1/openapi.json")
 }
 
+/// The answer for a route that does not take the request's method.
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
         ErrorCode::MethodNotAllowed,

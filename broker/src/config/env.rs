@@ -27,14 +27,7 @@ pub(super) fn apply_all(
     table: &mut toml::Table,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<(), ConfigError> {
-    let mut env: Vec<(String, String)> = env
-        .into_iter()
-        .filter(|(k, _)| {
-            k.starts_with("SILT_")
-                && !k.starts_with("SILT_TEST_")
-                && !NON_CONFIG_VARS.contains(&k.as_str())
-        })
-        .collect();
+    let mut env: Vec<(String, String)> = env.into_iter().filter(|(k, _)| is_config(k)).collect();
     env.sort();
     for (name, value) in env {
         apply_env(table, &name, &value)?;
@@ -42,25 +35,51 @@ pub(super) fn apply_all(
     Ok(())
 }
 
+/// Whether an environment variable is a config key: `SILT_*` but not `SILT_TEST_*` nor
+/// one of [`NON_CONFIG_VARS`].
+fn is_config(name: &str) -> bool {
+    name.starts_with("SILT_") && !name.starts_with("SILT_TEST_") && !NON_CONFIG_VARS.contains(&name)
+}
+
+/// The config sections, as they appear in variable names.
+const SECTIONS: [&str; 5] = ["server", "storage", "wal", "cache", "cluster"];
+
 /// Sets `section.key` from `SILT_SECTION_KEY`.
 fn apply_env(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
+    let (section, key) = section_and_key(name)?;
+    insert(table, section, key, parse_value(value))
+}
+
+/// `SILT_SECTION_KEY` as `("section", "key")`; refuses a variable naming no section.
+fn section_and_key(name: &str) -> Result<(&'static str, String), ConfigError> {
     let rest = name.trim_start_matches("SILT_").to_ascii_lowercase();
-    let sections = ["server", "storage", "wal", "cache", "cluster"];
-    let Some((section, key)) = sections.iter().find_map(|section| {
+    let found = SECTIONS.iter().find_map(|section| {
         rest.strip_prefix(section)
             .and_then(|k| k.strip_prefix('_'))
             .map(|key| (*section, key.to_owned()))
-    }) else {
-        return Err(ConfigError(format!(
-            "unknown environment variable {name}: config variables are SILT_<SECTION>_<KEY> with a section of {}",
-            sections.join(", ")
-        )));
-    };
-    let parsed = match (value.parse::<i64>(), value.parse::<bool>()) {
+    });
+    found.ok_or_else(|| ConfigError(format!(
+        "unknown environment variable {name}: config variables are SILT_<SECTION>_<KEY> with a section of {}",
+        SECTIONS.join(", ")
+    )))
+}
+
+/// A variable's value as TOML: an integer, a boolean, else a string.
+fn parse_value(value: &str) -> toml::Value {
+    match (value.parse::<i64>(), value.parse::<bool>()) {
         (Ok(n), _) => toml::Value::Integer(n),
         (_, Ok(b)) => toml::Value::Boolean(b),
         _ => toml::Value::String(value.to_owned()),
-    };
+    }
+}
+
+/// Sets `section.key` in `table`, creating the section.
+fn insert(
+    table: &mut toml::Table,
+    section: &str,
+    key: String,
+    parsed: toml::Value,
+) -> Result<(), ConfigError> {
     let entry = table
         .entry(section.to_owned())
         .or_insert_with(|| toml::Value::Table(toml::Table::new()));

@@ -180,13 +180,18 @@ impl Default for ServerConfig {
             max_partitions_per_topic: 1024,
             max_fetch_records: 10_000,
             max_fetch_bytes: 16 << 20,
-            fetch_read_concurrency: std::thread::available_parallelism()
-                .map(|n| u32::try_from(n.get() / 2).unwrap_or(1).max(1))
-                .unwrap_or(1),
+            fetch_read_concurrency: half_the_cores(),
             max_fetch_wait: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
         }
     }
+}
+
+/// Half the available parallelism, at least 1: the default `server.fetch_read_concurrency`.
+fn half_the_cores() -> u32 {
+    std::thread::available_parallelism()
+        .map(|n| u32::try_from(n.get() / 2).unwrap_or(1).max(1))
+        .unwrap_or(1)
 }
 
 impl Default for StorageConfig {
@@ -251,10 +256,7 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
         overrides: &Overrides,
     ) -> Result<Config, ConfigError> {
-        let mut table = match file {
-            Some(path) => read_file(path)?,
-            None => toml::Table::new(),
-        };
+        let mut table = file.map(read_file).transpose()?.unwrap_or_default();
         env::apply_all(&mut table, env)?;
         let mut config: Config = Config::deserialize(toml::Value::Table(table))
             .map_err(|e| ConfigError(e.message().to_owned()))?;
@@ -276,21 +278,22 @@ impl Config {
         if !self.storage.object_store.is_empty() {
             return Ok(self.storage.object_store.clone());
         }
-        let dir = self.storage.data_dir.join("objects");
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            ConfigError(format!(
-                "storage.data_dir: cannot create {}: {e}",
-                dir.display()
-            ))
-        })?;
-        let dir = dir.canonicalize().map_err(|e| {
-            ConfigError(format!(
-                "storage.data_dir: cannot resolve {}: {e}",
-                dir.display()
-            ))
-        })?;
+        let dir = objects_dir(&self.storage.data_dir)?;
         Ok(format!("file://{}", dir.display()))
     }
+}
+
+/// `data_dir/objects`, created, as an absolute path: the default object store.
+fn objects_dir(data_dir: &Path) -> Result<PathBuf, ConfigError> {
+    let dir = data_dir.join("objects");
+    let problem = |what: &str, e: std::io::Error| {
+        ConfigError(format!(
+            "storage.data_dir: cannot {what} {}: {e}",
+            dir.display()
+        ))
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| problem("create", e))?;
+    dir.canonicalize().map_err(|e| problem("resolve", e))
 }
 
 /// Reads and parses a TOML config file.
@@ -308,27 +311,22 @@ fn read_file(path: &Path) -> Result<toml::Table, ConfigError> {
 impl Overrides {
     /// Puts the flags given over `config`.
     fn apply(&self, config: &mut Config) {
-        if let Some(listen) = &self.listen {
-            config.server.listen.clone_from(listen);
-        }
-        if let Some(dir) = &self.data_dir {
-            config.storage.data_dir.clone_from(dir);
-        }
-        if let Some(url) = &self.object_store {
-            config.storage.object_store.clone_from(url);
-        }
-        if let Some(metadata) = &self.metadata {
-            config.cluster.metadata.clone_from(metadata);
-        }
-        if let Some(id) = &self.broker_id {
-            config.cluster.broker_id.clone_from(id);
-        }
-        if let Some(advertise) = &self.advertise {
-            config.cluster.advertise.clone_from(advertise);
-        }
+        override_with(&mut config.server.listen, self.listen.as_ref());
+        override_with(&mut config.storage.data_dir, self.data_dir.as_ref());
+        override_with(&mut config.storage.object_store, self.object_store.as_ref());
+        override_with(&mut config.cluster.metadata, self.metadata.as_ref());
+        override_with(&mut config.cluster.broker_id, self.broker_id.as_ref());
+        override_with(&mut config.cluster.advertise, self.advertise.as_ref());
         if self.fault_injection {
             config.cluster.fault_injection = true;
         }
+    }
+}
+
+/// Replaces `setting` with the flag's value, if the flag was given.
+fn override_with<T: Clone>(setting: &mut T, flag: Option<&T>) {
+    if let Some(value) = flag {
+        setting.clone_from(value);
     }
 }
 

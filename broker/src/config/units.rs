@@ -6,10 +6,8 @@ use std::time::Duration;
 /// Splits `"8MiB"` into `(8, "mib")`; `example` goes into the error message.
 fn number_and_unit(text: &str, example: &str) -> Result<(u64, String), String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
+    let digits = text.find(|c: char| !c.is_ascii_digit());
+    let (number, unit) = text.split_at(digits.unwrap_or(text.len()));
     let number = number
         .parse()
         .map_err(|_| format!("{text:?} is not {example}"))?;
@@ -19,19 +17,25 @@ fn number_and_unit(text: &str, example: &str) -> Result<(u64, String), String> {
 /// Parses `8MiB`, `512KiB`, `1GB`, `100` (bytes).
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let (number, unit) = number_and_unit(text, "a size such as 8MiB or 1048576")?;
-    let factor: u64 = match unit.as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1_000,
-        "kib" => 1 << 10,
-        "m" | "mb" => 1_000_000,
-        "mib" => 1 << 20,
-        "g" | "gb" => 1_000_000_000,
-        "gib" => 1 << 30,
-        other => return Err(format!("unknown size unit {other:?} in {text:?}")),
-    };
+    let factor =
+        size_factor(&unit).ok_or_else(|| format!("unknown size unit {unit:?} in {text:?}"))?;
     number
         .checked_mul(factor)
         .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// Bytes per `unit` (lower case; empty means bytes).
+fn size_factor(unit: &str) -> Option<u64> {
+    match unit {
+        "" | "b" => Some(1),
+        "k" | "kb" => Some(1_000),
+        "kib" => Some(1 << 10),
+        "m" | "mb" => Some(1_000_000),
+        "mib" => Some(1 << 20),
+        "g" | "gb" => Some(1_000_000_000),
+        "gib" => Some(1 << 30),
+        _ => None,
+    }
 }
 
 /// Parses `5ms`, `2s`, `1m`, `100` (milliseconds).

@@ -18,10 +18,9 @@ impl Config {
         self.wal.check(&mut problems);
         self.cache.check(&mut problems);
         self.cluster.check(&mut problems);
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError(problems.join("; ")))
+        match problems.is_empty() {
+            true => Ok(()),
+            false => Err(ConfigError(problems.join("; "))),
         }
     }
 }
@@ -39,6 +38,15 @@ impl ServerConfig {
                 self.listen
             ));
         }
+        self.check_request_sizes(problems);
+        self.check_counts(problems);
+        if self.request_timeout.is_zero() {
+            problems.push("server.request_timeout must be more than 0".to_owned());
+        }
+    }
+
+    /// A record fits in a request, and a request in 1GiB.
+    fn check_request_sizes(&self, problems: &mut Vec<String>) {
         if self.max_record_bytes == 0 || self.max_record_bytes > self.max_request_bytes {
             problems.push(format!(
                 "server.max_record_bytes = {} must be between 1 and server.max_request_bytes ({})",
@@ -48,6 +56,10 @@ impl ServerConfig {
         if self.max_request_bytes > 1 << 30 {
             problems.push("server.max_request_bytes must be at most 1GiB".to_owned());
         }
+    }
+
+    /// Every count and fetch limit is at least 1.
+    fn check_counts(&self, problems: &mut Vec<String>) {
         for (key, value) in [
             (
                 "server.max_records_per_request",
@@ -67,9 +79,6 @@ impl ServerConfig {
         if self.max_fetch_bytes == 0 {
             problems.push("server.max_fetch_bytes must be at least 1".to_owned());
         }
-        if self.request_timeout.is_zero() {
-            problems.push("server.request_timeout must be more than 0".to_owned());
-        }
     }
 }
 
@@ -87,14 +96,19 @@ impl StorageConfig {
         }
         let model = &self.simulated_latency;
         if !model.is_empty() && !latency_models().contains(&model.as_str()) {
-            problems.push(match latency_models() {
-                [] => format!(
-                    "storage.simulated_latency = {model:?} needs a build with the fault-injection feature (benchmarks and tests only)"
-                ),
-                models => {
-                    format!("storage.simulated_latency = {model:?} must be empty or one of {models:?}")
-                }
-            });
+            problems.push(unknown_latency_model(model));
+        }
+    }
+}
+
+/// The problem with a latency model this build does not know.
+fn unknown_latency_model(model: &str) -> String {
+    match latency_models() {
+        [] => format!(
+            "storage.simulated_latency = {model:?} needs a build with the fault-injection feature (benchmarks and tests only)"
+        ),
+        models => {
+            format!("storage.simulated_latency = {model:?} must be empty or one of {models:?}")
         }
     }
 }
@@ -146,6 +160,17 @@ impl ClusterSection {
                 self.lease
             ));
         }
+        self.check_urls(problems);
+        if self.fault_injection && !cfg!(feature = "fault-injection") {
+            problems.push(
+                "cluster.fault_injection needs a build with the fault-injection feature (tests only)"
+                    .to_owned(),
+            );
+        }
+    }
+
+    /// Every metadata endpoint and the advertised address are URLs.
+    fn check_urls(&self, problems: &mut Vec<String>) {
         for endpoint in self.metadata_endpoints() {
             if !is_url(&endpoint) {
                 problems.push(format!(
@@ -158,12 +183,6 @@ impl ClusterSection {
                 "cluster.advertise = {:?} is not a URL (http://HOST:PORT)",
                 self.advertise
             ));
-        }
-        if self.fault_injection && !cfg!(feature = "fault-injection") {
-            problems.push(
-                "cluster.fault_injection needs a build with the fault-injection feature (tests only)"
-                    .to_owned(),
-            );
         }
     }
 }

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use silt_metadata::types::NodeStatus;
+use silt_metadata::types::{BrokerView, NodeStatus, OrphanList};
 
 use crate::http::{ApiError, validate};
 use crate::state::AppState;
@@ -35,10 +35,18 @@ pub(crate) async fn init_producer(
     body: Body,
 ) -> Result<Json<InitProducerResponse>, ApiError> {
     let body = validate::read_body(body, 4096).await?;
+    let request = init_request(&body)?;
+    let view = state.metadata.init_producer(request.producer_id).await?;
+    let (producer_id, epoch) = (view.producer_id, view.epoch);
+    Ok(Json(InitProducerResponse { producer_id, epoch }))
+}
+
+/// Parses the body (blank asks for a new producer), refusing producer id 0.
+fn init_request(body: &[u8]) -> Result<InitProducerRequest, ApiError> {
     let request: InitProducerRequest = if body.iter().all(u8::is_ascii_whitespace) {
         InitProducerRequest::default()
     } else {
-        serde_json::from_slice(&body)
+        serde_json::from_slice(body)
             .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}")))?
     };
     if request.producer_id == Some(0) {
@@ -46,11 +54,7 @@ pub(crate) async fn init_producer(
             "producer_id 0 is not a producer id; omit it to get a new one",
         ));
     }
-    let view = state.metadata.init_producer(request.producer_id).await?;
-    Ok(Json(InitProducerResponse {
-        producer_id: view.producer_id,
-        epoch: view.epoch,
-    }))
+    Ok(request)
 }
 
 /// One broker in `GET /v1/cluster`.
@@ -98,31 +102,42 @@ pub(crate) async fn cluster(
         name_embedded_node(&mut metadata, &state.identity.advertise);
     }
     let now = state.clock.now_ms();
-    let brokers = state
-        .metadata
-        .list_brokers()
-        .await?
+    let brokers = state.metadata.list_brokers().await?;
+    let brokers = brokers
         .into_iter()
-        .map(|broker| {
-            let left = broker.lease_expires_at_ms().saturating_sub(now);
-            BrokerEntry {
-                broker_id: broker.broker_id,
-                address: broker.address,
-                alive: left > 0,
-                lease_expires_in_ms: left,
-            }
-        })
+        .map(|b| BrokerEntry::new(b, now))
         .collect();
     let orphans = state.metadata.orphans(10).await?;
     Ok(Json(ClusterResponse {
         broker_id: state.identity.broker_id.clone(),
         metadata,
         brokers,
-        garbage: GarbageSummary {
-            objects: orphans.count,
-            sample: orphans.objects.into_iter().map(|(name, _)| name).collect(),
-        },
+        garbage: GarbageSummary::new(orphans),
     }))
+}
+
+impl BrokerEntry {
+    /// A registered broker as of `now` (by this broker's clock).
+    fn new(broker: BrokerView, now: i64) -> Self {
+        let left = broker.lease_expires_at_ms().saturating_sub(now);
+        BrokerEntry {
+            broker_id: broker.broker_id,
+            address: broker.address,
+            alive: left > 0,
+            lease_expires_in_ms: left,
+        }
+    }
+}
+
+impl GarbageSummary {
+    /// The count of recorded orphans and the names of those listed.
+    fn new(orphans: OrphanList) -> Self {
+        let sample = orphans.objects.into_iter().map(|(name, _)| name).collect();
+        GarbageSummary {
+            objects: orphans.count,
+            sample,
+        }
+    }
 }
 
 /// `silt dev`'s metadata service runs inside the broker and has no address of its own:

@@ -46,22 +46,53 @@ pub(crate) struct FaultRequest {
 impl FaultRequest {
     /// Every rate is a probability.
     fn validate(&self) -> Result<(), ApiError> {
-        for (name, rate) in [
+        let rates = [
             ("error_rate", self.error_rate),
             ("slowdown_rate", self.slowdown_rate),
             ("hang_rate", self.hang_rate),
             ("lost_response_rate", self.lost_response_rate),
-        ] {
-            if !(0.0..=1.0).contains(&rate) {
-                return Err(ApiError::invalid_request(format!(
-                    "{name} = {rate} must be between 0 and 1"
-                )));
-            }
+        ];
+        rates
+            .into_iter()
+            .try_for_each(|(name, rate)| check_rate(name, rate))
+    }
+
+    /// The object-store faults this request asks for.
+    fn fault_config(&self) -> FaultConfig {
+        let latency = latency(self.extra_latency_ms);
+        FaultConfig {
+            put: latency,
+            get: latency,
+            other: latency,
+            error_rate: self.error_rate,
+            slowdown_rate: self.slowdown_rate,
+            hang_rate: self.hang_rate,
+            lost_response_rate: self.lost_response_rate,
+            seed: self.seed,
+            ..FaultConfig::default()
         }
-        Ok(())
     }
 }
 
+/// Refuses a rate that is not a probability.
+fn check_rate(name: &str, rate: f64) -> Result<(), ApiError> {
+    if !(0.0..=1.0).contains(&rate) {
+        return Err(ApiError::invalid_request(format!(
+            "{name} = {rate} must be between 0 and 1"
+        )));
+    }
+    Ok(())
+}
+
+/// `extra_latency_ms` as a latency model: none for 0, else fixed.
+fn latency(extra_latency_ms: u64) -> LatencyModel {
+    match extra_latency_ms {
+        0 => LatencyModel::None,
+        ms => LatencyModel::Fixed(Duration::from_millis(ms)),
+    }
+}
+
+/// The answer of a broker started without `--fault-injection`.
 fn faults_disabled() -> ApiError {
     ApiError::new(
         ErrorCode::NotFound,
@@ -74,45 +105,31 @@ pub(crate) async fn set_faults(
     State(state): State<AppState>,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
-    let Some(faults) = &state.faults else {
-        return Err(faults_disabled());
-    };
-    let body = validate::read_body(body, 4096).await?;
-    let request: FaultRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}")))?;
-    request.validate()?;
-    let latency = match request.extra_latency_ms {
-        0 => LatencyModel::None,
-        ms => LatencyModel::Fixed(Duration::from_millis(ms)),
-    };
-    faults.control.set(FaultConfig {
-        put: latency,
-        get: latency,
-        other: latency,
-        error_rate: request.error_rate,
-        slowdown_rate: request.slowdown_rate,
-        hang_rate: request.hang_rate,
-        lost_response_rate: request.lost_response_rate,
-        seed: request.seed,
-        ..FaultConfig::default()
-    });
-    let budget = request
-        .spool_budget_bytes
-        .unwrap_or(state.config.wal.max_spool_bytes);
+    let faults = state.faults.as_ref().ok_or_else(faults_disabled)?;
+    let request = fault_request(body).await?;
+    faults.control.set(request.fault_config());
+    let configured = state.config.wal.max_spool_bytes;
+    let budget = request.spool_budget_bytes.unwrap_or(configured);
     faults.spool_budget.store(budget, Ordering::Relaxed);
     tracing::warn!(?request, "fault injection changed");
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Reads and checks the `PUT` body.
+async fn fault_request(body: Body) -> Result<FaultRequest, ApiError> {
+    let body = validate::read_body(body, 4096).await?;
+    let request: FaultRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}")))?;
+    request.validate()?;
+    Ok(request)
+}
+
 /// `DELETE /v1/admin/faults`
 pub(crate) async fn clear_faults(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
-    let Some(faults) = &state.faults else {
-        return Err(faults_disabled());
-    };
+    let faults = state.faults.as_ref().ok_or_else(faults_disabled)?;
     faults.control.clear();
-    faults
-        .spool_budget
-        .store(state.config.wal.max_spool_bytes, Ordering::Relaxed);
+    let configured = state.config.wal.max_spool_bytes;
+    faults.spool_budget.store(configured, Ordering::Relaxed);
     tracing::warn!("fault injection cleared");
     Ok(StatusCode::NO_CONTENT)
 }

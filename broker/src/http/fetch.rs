@@ -1,6 +1,7 @@
 //! `GET /v1/topics/{topic}/partitions/{p}/records?offset&max_records&max_bytes&wait_ms`
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use axum::extract::rejection::QueryRejection;
@@ -15,6 +16,7 @@ use tracing::Instrument;
 use crate::config::ServerConfig;
 use crate::http::ApiError;
 use crate::http::validate;
+use crate::metrics::Metrics;
 use crate::read::{FetchLimits, Fetched};
 use crate::state::AppState;
 
@@ -33,103 +35,110 @@ pub(crate) async fn fetch(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let result = fetch_inner(&state, &topic, &partition, query).await;
-    let fetched = match result {
-        Ok(fetched) => fetched,
-        Err(error) => {
-            state.metrics.fetch_failed(error.code.as_str());
-            return Err(error);
-        }
-    };
-    state.metrics.fetched(
-        fetched.records.len() as u64,
-        fetched.bytes,
-        started.elapsed(),
-    );
+    let fetched = counted(&state.metrics, result, started)?;
     let body = response_json(&fetched);
     drop(fetched);
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// Counts the fetch's outcome: the records and bytes returned, or the error code.
+fn counted(
+    metrics: &Metrics,
+    result: Result<Fetched, ApiError>,
+    started: Instant,
+) -> Result<Fetched, ApiError> {
+    result
+        .inspect(|f| metrics.fetched(f.records.len() as u64, f.bytes, started.elapsed()))
+        .inspect_err(|error| metrics.fetch_failed(error.code.as_str()))
 }
 
 /// Writes the `FetchResponse` JSON (`silt_sdk::wire::FetchResponse`) straight from the
 /// stored records: JSON keys and values are the text the producer sent (validated when it
 /// was produced, CRC-checked when read), so they are copied, not parsed and re-encoded.
 pub(crate) fn response_json(fetched: &Fetched) -> Vec<u8> {
-    let estimate: usize = fetched
-        .records
-        .iter()
-        .map(|(_, r)| {
-            96 + r.value.data.len() * 4 / 3 + r.key.as_ref().map_or(0, |k| k.data.len() * 4 / 3)
-        })
-        .sum();
-    let mut out = Vec::with_capacity(estimate + 64);
+    let mut out = Vec::with_capacity(estimated_len(fetched) + 64);
     out.extend_from_slice(b"{\"records\":[");
     for (i, (offset, record)) in fetched.records.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
+        comma_unless_first(&mut out, i);
         write_record(&mut out, *offset, record);
     }
-    out.extend_from_slice(
-        format!(
-            "],\"next_offset\":{},\"high_watermark\":{}}}",
-            fetched.next_offset, fetched.high_watermark
-        )
-        .as_bytes(),
-    );
+    let (next, high) = (fetched.next_offset, fetched.high_watermark);
+    let _ = write!(out, "],\"next_offset\":{next},\"high_watermark\":{high}}}");
     out
 }
 
+/// A guess at the response's size: base64 grows bytes by a third, plus room per record.
+fn estimated_len(fetched: &Fetched) -> usize {
+    let b64 = |len: usize| len * 4 / 3;
+    let key = |r: &Record| r.key.as_ref().map_or(0, |k| b64(k.data.len()));
+    let records = fetched.records.iter();
+    records
+        .map(|(_, r)| 96 + b64(r.value.data.len()) + key(r))
+        .sum()
+}
+
+/// Appends the comma before every list element but the first.
+fn comma_unless_first(out: &mut Vec<u8>, index: usize) {
+    if index > 0 {
+        out.push(b',');
+    }
+}
+
+/// Appends one record's JSON object.
 fn write_record(out: &mut Vec<u8>, offset: u64, record: &Record) {
-    out.extend_from_slice(
-        format!(
-            "{{\"offset\":{offset},\"timestamp_ms\":{}",
-            record.timestamp_ms
-        )
-        .as_bytes(),
-    );
+    let timestamp_ms = record.timestamp_ms;
+    let _ = write!(out, "{{\"offset\":{offset},\"timestamp_ms\":{timestamp_ms}");
     if let Some(key) = &record.key {
         write_payload(out, "key", key);
     }
     write_payload(out, "value", &record.value);
+    write_headers(out, &record.headers);
+    out.extend_from_slice(b"}");
+}
+
+/// Appends `,"headers":{...}`.
+fn write_headers(out: &mut Vec<u8>, headers: &[(String, String)]) {
     out.extend_from_slice(b",\"headers\":{");
-    for (h, (name, value)) in record.headers.iter().enumerate() {
-        if h > 0 {
-            out.push(b',');
-        }
+    for (h, (name, value)) in headers.iter().enumerate() {
+        comma_unless_first(out, h);
         write_json_string(out, name);
         out.push(b':');
         write_json_string(out, value);
     }
-    out.extend_from_slice(b"}}");
+    out.extend_from_slice(b"}");
 }
 
+/// Appends a payload as `,"field":<JSON as sent>` or `,"field_b64":"<base64>"`.
 fn write_payload(out: &mut Vec<u8>, field: &str, payload: &Payload) {
     match payload.kind {
         PayloadKind::Json => {
-            out.extend_from_slice(format!(",\"{field}\":").as_bytes());
+            let _ = write!(out, ",\"{field}\":");
             out.extend_from_slice(&payload.data);
         }
         PayloadKind::Bytes => {
-            out.extend_from_slice(format!(",\"{field}_b64\":\"").as_bytes());
-            let start = out.len();
-            out.resize(
-                start + base64::encoded_len(payload.data.len(), true).unwrap_or(0),
-                0,
-            );
-            let written = BASE64
-                .encode_slice(&payload.data, &mut out[start..])
-                .unwrap_or(0);
-            out.truncate(start + written);
+            let _ = write!(out, ",\"{field}_b64\":\"");
+            write_base64(out, &payload.data);
             out.push(b'"');
         }
     }
 }
 
+/// Appends `data` in standard base64, encoded in place.
+fn write_base64(out: &mut Vec<u8>, data: &[u8]) {
+    let start = out.len();
+    let len = base64::encoded_len(data.len(), true).unwrap_or(0);
+    out.resize(start + len, 0);
+    let written = BASE64.encode_slice(data, &mut out[start..]).unwrap_or(0);
+    out.truncate(start + written);
+}
+
+/// Appends `text` as a JSON string.
 fn write_json_string(out: &mut Vec<u8>, text: &str) {
     // serde_json escapes exactly as JSON requires; writing to a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, text);
 }
 
+/// Checks the request, then fetches within its span.
 async fn fetch_inner(
     state: &AppState,
     topic: &str,
@@ -150,39 +159,57 @@ async fn fetch_inner(
         .await?)
 }
 
+/// A fetch's query parameters by name.
+type QueryMap = HashMap<String, String>;
+
 /// The offset and limits a fetch asks for, each checked against `[server]`'s maximums.
 fn fetch_parameters(
-    query: &HashMap<String, String>,
+    query: &QueryMap,
     limits: &ServerConfig,
 ) -> Result<(u64, FetchLimits), ApiError> {
-    if let Some(unknown) = query.keys().find(|k| !PARAMETERS.contains(&k.as_str())) {
-        return Err(ApiError::invalid_parameter(format!(
-            "unknown query parameter {unknown:?}; fetch accepts {PARAMETERS:?}"
-        )));
-    }
+    check_known(query)?;
     let offset = parameter(query, "offset", 0, u64::MAX)?.unwrap_or(0);
-    let max_records = parameter(query, "max_records", 1, u64::from(limits.max_fetch_records))?
-        .map_or(DEFAULT_MAX_RECORDS.min(limits.max_fetch_records), |v| {
-            v as u32
-        });
-    let max_bytes = parameter(query, "max_bytes", 1, limits.max_fetch_bytes)?
-        .unwrap_or(DEFAULT_MAX_BYTES.min(limits.max_fetch_bytes));
-    let max_wait = u64::try_from(limits.max_fetch_wait.as_millis()).unwrap_or(u64::MAX);
-    let wait_ms = parameter(query, "wait_ms", 0, max_wait)?.unwrap_or(0);
     let limits = FetchLimits {
-        max_records,
-        max_bytes,
-        wait: Duration::from_millis(wait_ms),
+        max_records: max_records(query, limits)?,
+        max_bytes: max_bytes(query, limits)?,
+        wait: wait(query, limits)?,
     };
     Ok((offset, limits))
 }
 
-fn parameter(
-    query: &HashMap<String, String>,
-    name: &str,
-    min: u64,
-    max: u64,
-) -> Result<Option<u64>, ApiError> {
+/// Refuses a parameter a fetch does not know.
+fn check_known(query: &QueryMap) -> Result<(), ApiError> {
+    match query.keys().find(|k| !PARAMETERS.contains(&k.as_str())) {
+        Some(unknown) => Err(ApiError::invalid_parameter(format!(
+            "unknown query parameter {unknown:?}; fetch accepts {PARAMETERS:?}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// `max_records`, at most `server.max_fetch_records`.
+fn max_records(query: &QueryMap, limits: &ServerConfig) -> Result<u32, ApiError> {
+    let max = limits.max_fetch_records;
+    let value = parameter(query, "max_records", 1, u64::from(max))?;
+    Ok(value.map_or(DEFAULT_MAX_RECORDS.min(max), |v| v as u32))
+}
+
+/// `max_bytes`, at most `server.max_fetch_bytes`.
+fn max_bytes(query: &QueryMap, limits: &ServerConfig) -> Result<u64, ApiError> {
+    let max = limits.max_fetch_bytes;
+    let value = parameter(query, "max_bytes", 1, max)?;
+    Ok(value.unwrap_or(DEFAULT_MAX_BYTES.min(max)))
+}
+
+/// `wait_ms` as a duration, at most `server.max_fetch_wait`.
+fn wait(query: &QueryMap, limits: &ServerConfig) -> Result<Duration, ApiError> {
+    let max_wait = u64::try_from(limits.max_fetch_wait.as_millis()).unwrap_or(u64::MAX);
+    let wait_ms = parameter(query, "wait_ms", 0, max_wait)?.unwrap_or(0);
+    Ok(Duration::from_millis(wait_ms))
+}
+
+/// One integer parameter within `min..=max`, if present.
+fn parameter(query: &QueryMap, name: &str, min: u64, max: u64) -> Result<Option<u64>, ApiError> {
     let Some(text) = query.get(name) else {
         return Ok(None);
     };

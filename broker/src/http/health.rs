@@ -9,6 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use futures::StreamExt;
 use serde_json::json;
+use silt_bookie::store::ObjectStoreHandle;
 
 use crate::state::AppState;
 
@@ -21,40 +22,44 @@ pub(crate) async fn healthz() -> Json<serde_json::Value> {
 /// answers a LIST within 2 s; 503 naming what is not ready otherwise.
 pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let metadata_ready = state.metadata.is_ready().await;
-    let store = state.store.clone();
-    let store_ready = tokio::time::timeout(Duration::from_secs(2), async move {
-        let mut listing = store.store.list(Some(&store.prefix));
-        !matches!(listing.next().await, Some(Err(_)))
-    })
-    .await
-    .unwrap_or(false);
-    let status = if metadata_ready && store_ready {
+    let store_ready = store_ready(state.store.clone()).await;
+    let ready = metadata_ready && store_ready;
+    let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        status,
-        Json(json!({
-            "status": if status == StatusCode::OK { "ready" } else { "not_ready" },
-            "metadata": if metadata_ready { "ok" } else { "unavailable" },
-            "object_store": if store_ready { "ok" } else { "unavailable" },
-        })),
-    )
+    (status, Json(readiness(ready, metadata_ready, store_ready)))
 }
+
+/// Whether the object store answers a LIST of the prefix within 2 s.
+async fn store_ready(store: ObjectStoreHandle) -> bool {
+    let list = async move {
+        let mut listing = store.store.list(Some(&store.prefix));
+        !matches!(listing.next().await, Some(Err(_)))
+    };
+    let answered = tokio::time::timeout(Duration::from_secs(2), list).await;
+    answered.unwrap_or(false)
+}
+
+/// The `/readyz` body: overall, then each dependency.
+fn readiness(ready: bool, metadata: bool, object_store: bool) -> serde_json::Value {
+    let ok = |up: bool| if up { "ok" } else { "unavailable" };
+    json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "metadata": ok(metadata),
+        "object_store": ok(object_store),
+    })
+}
+
+/// The `Content-Type` of `/metrics`.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// `GET /metrics`
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let body = state.metrics.render(
-        &state.store.stats.snapshot(),
-        &state.reader.stats(),
-        state.spool.bytes_on_disk(),
-    );
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        body,
-    )
+    let (store, cache) = (state.store.stats.snapshot(), state.reader.stats());
+    let body = state
+        .metrics
+        .render(&store, &cache, state.spool.bytes_on_disk());
+    ([(header::CONTENT_TYPE, OPENMETRICS)], body)
 }

@@ -4,15 +4,16 @@
 use std::time::Instant;
 
 use axum::Json;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use silt_sdk::wire::ProduceResponse;
 use tracing::Instrument;
 
 use crate::http::{ApiError, produce_binary, produce_body, validate};
+use crate::metrics::Metrics;
 use crate::state::AppState;
-use crate::write::ProduceInput;
+use crate::write::{ProduceInput, Produced};
 
 /// `POST /v1/topics/{topic}/records`
 pub(crate) async fn produce(
@@ -22,32 +23,36 @@ pub(crate) async fn produce(
     body: Body,
 ) -> Result<Json<ProduceResponse>, ApiError> {
     let started = Instant::now();
-    let span = tracing::info_span!(
-        "produce",
-        topic = %topic,
-        records = tracing::field::Empty,
-        bytes = tracing::field::Empty
-    );
     let result = async {
         validate::topic_name(&topic)?;
         let input = parse(&state, &headers, body).await?;
         Ok::<_, ApiError>(state.writer.produce(&topic, input).await?)
     }
-    .instrument(span)
+    .instrument(produce_span(&topic))
     .await;
-    let metrics = &state.metrics;
-    match result {
-        Ok(produced) => {
-            metrics.produced(produced.records, produced.bytes, started.elapsed());
-            Ok(Json(ProduceResponse {
-                offsets: produced.offsets,
-            }))
-        }
-        Err(error) => {
-            metrics.produce_failed(error.code.as_str());
-            Err(error)
-        }
-    }
+    let offsets = counted(&state.metrics, result, started)?.offsets;
+    Ok(Json(ProduceResponse { offsets }))
+}
+
+/// The request's span; the writer records its record and byte counts.
+fn produce_span(topic: &str) -> tracing::Span {
+    tracing::info_span!(
+        "produce",
+        topic = %topic,
+        records = tracing::field::Empty,
+        bytes = tracing::field::Empty
+    )
+}
+
+/// Counts the request's outcome, acknowledged or refused by error code.
+fn counted(
+    metrics: &Metrics,
+    result: Result<Produced, ApiError>,
+    started: Instant,
+) -> Result<Produced, ApiError> {
+    result
+        .inspect(|p| metrics.produced(p.records, p.bytes, started.elapsed()))
+        .inspect_err(|error| metrics.produce_failed(error.code.as_str()))
 }
 
 /// Reads the body within `server.max_request_bytes` and parses it by its content type.
@@ -57,20 +62,30 @@ async fn parse(
     body: Body,
 ) -> Result<ProduceInput, ApiError> {
     let limits = &state.config.server;
-    let body = validate::read_body(body, limits.max_request_bytes).await?;
+    let body = read_nonempty_body(body, limits.max_request_bytes).await?;
+    let (now, max_records) = (state.clock.now_ms(), limits.max_records_per_request);
+    if produce_binary::is_binary(content_type(headers)) {
+        produce_binary::parse(&body, now, max_records)
+    } else {
+        produce_body::parse(&body, now, max_records)
+    }
+}
+
+/// Reads the body within `limit` bytes, refusing an empty one.
+async fn read_nonempty_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
+    let body = validate::read_body(body, limit).await?;
     if body.is_empty() {
         return Err(ApiError::invalid_request(
             "request body is empty; send a JSON object",
         ));
     }
-    let now = state.clock.now_ms();
-    let content_type = headers
+    Ok(body)
+}
+
+/// The request's `Content-Type`, JSON when it has none (or an unreadable one).
+fn content_type(headers: &HeaderMap) -> &str {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json");
-    if produce_binary::is_binary(content_type) {
-        produce_binary::parse(&body, now, limits.max_records_per_request)
-    } else {
-        produce_body::parse(&body, now, limits.max_records_per_request)
-    }
+        .unwrap_or("application/json")
 }

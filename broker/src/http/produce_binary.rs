@@ -11,6 +11,7 @@ use silt_sdk::wire::ErrorCode;
 use silt_sdk::wire::binary::{self, BinaryError, DecodedRecord, Kind};
 
 use crate::http::ApiError;
+use crate::http::produce_body::KeyAndHash;
 use crate::write::{InputRecord, ProduceInput};
 
 /// Whether a `Content-Type` names the binary body.
@@ -33,6 +34,7 @@ pub(crate) fn parse(body: &Bytes, now: i64, max_records: u32) -> Result<ProduceI
     })
 }
 
+/// The API error for an undecodable body: its code by the kind of fault.
 fn binary_error(error: BinaryError) -> ApiError {
     let code = match &error {
         BinaryError::Malformed(_) => ErrorCode::InvalidRequest,
@@ -42,6 +44,7 @@ fn binary_error(error: BinaryError) -> ApiError {
     ApiError::new(code, error.to_string())
 }
 
+/// The write service's record for the request's record `index`.
 fn convert(
     body: &Bytes,
     index: usize,
@@ -50,21 +53,7 @@ fn convert(
 ) -> Result<InputRecord, ApiError> {
     let (key, hash_key) = match decoded.key {
         None => (None, None),
-        Some((Kind::Bytes, range)) => {
-            let bytes = body.slice(range);
-            let hash = bytes.to_vec();
-            (Some(Payload::bytes(bytes)), Some(hash))
-        }
-        Some((Kind::Json, range)) => {
-            let bytes = body.slice(range);
-            // A JSON string key hashes on its text, as the JSON body's does.
-            let hash = match serde_json::from_slice::<String>(&bytes) {
-                Ok(text) => text.into_bytes(),
-                Err(_) => bytes.to_vec(),
-            };
-            let what = format!("record {index} key");
-            (Some(json_payload(bytes, &what)?), Some(hash))
-        }
+        Some((kind, range)) => key(body.slice(range), kind, index)?,
     };
     let (kind, range) = decoded.value;
     let value = match kind {
@@ -84,6 +73,28 @@ fn convert(
     })
 }
 
+/// A key as stored, and the bytes it hashes on.
+fn key(bytes: Bytes, kind: Kind, index: usize) -> Result<KeyAndHash, ApiError> {
+    let (payload, hash) = match kind {
+        Kind::Bytes => (Payload::bytes(bytes.clone()), bytes.to_vec()),
+        Kind::Json => {
+            let hash = json_key_hash(&bytes);
+            (json_payload(bytes, &format!("record {index} key"))?, hash)
+        }
+    };
+    Ok((Some(payload), Some(hash)))
+}
+
+/// A JSON string key hashes on its text, as the JSON body's does; any other JSON key on
+/// its bytes.
+fn json_key_hash(bytes: &[u8]) -> Vec<u8> {
+    match serde_json::from_slice::<String>(bytes) {
+        Ok(text) => text.into_bytes(),
+        Err(_) => bytes.to_vec(),
+    }
+}
+
+/// A JSON-kind payload, refused unless it is JSON.
 fn json_payload(bytes: Bytes, what: &str) -> Result<Payload, ApiError> {
     serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
         .map_err(|e| ApiError::invalid_record(format!("{what} is marked JSON but is not: {e}")))?;

@@ -71,20 +71,7 @@ pub(crate) fn parse(body: &Bytes, now: i64, max_records: u32) -> Result<ProduceI
     let request: ProduceBody<'_> = serde_json::from_slice(body)
         .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}")))?;
     let producer = request.producer.map(producer_tag).transpose()?;
-    if request.records.is_empty() {
-        return Err(ApiError::invalid_request(
-            "records must hold at least one record",
-        ));
-    }
-    if request.records.len() > max_records as usize {
-        return Err(ApiError::new(
-            ErrorCode::TooManyRecords,
-            format!(
-                "{} records in one request; the limit is {max_records} (server.max_records_per_request)",
-                request.records.len(),
-            ),
-        ));
-    }
+    check_count(request.records.len(), max_records)?;
     let records = request
         .records
         .into_iter()
@@ -94,6 +81,25 @@ pub(crate) fn parse(body: &Bytes, now: i64, max_records: u32) -> Result<ProduceI
     Ok(ProduceInput { records, producer })
 }
 
+/// Refuses a request without records or with more than `server.max_records_per_request`.
+fn check_count(count: usize, max_records: u32) -> Result<(), ApiError> {
+    if count == 0 {
+        return Err(ApiError::invalid_request(
+            "records must hold at least one record",
+        ));
+    }
+    if count > max_records as usize {
+        return Err(ApiError::new(
+            ErrorCode::TooManyRecords,
+            format!(
+                "{count} records in one request; the limit is {max_records} (server.max_records_per_request)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The producer identity as the write path tags records; id 0 is refused.
 fn producer_tag(info: ProducerInfo) -> Result<ProducerTag, ApiError> {
     if info.id == 0 {
         return Err(ApiError::invalid_request(
@@ -117,12 +123,7 @@ fn convert(
 ) -> Result<InputRecord, ApiError> {
     let (key, hash_key) = convert_key(index, wire.key, wire.key_b64.as_deref(), body)?;
     let value = convert_value(index, wire.value, wire.value_b64.as_deref(), body)?;
-    let timestamp_ms = wire.timestamp_ms.unwrap_or(now);
-    if timestamp_ms < 0 {
-        return Err(ApiError::invalid_record(format!(
-            "record {index} has timestamp_ms {timestamp_ms}; it must be ms since the Unix epoch, at least 0"
-        )));
-    }
+    let timestamp_ms = timestamp(index, wire.timestamp_ms, now)?;
     let record = Record {
         timestamp_ms,
         key,
@@ -136,6 +137,20 @@ fn convert(
     })
 }
 
+/// The record's timestamp, `now` if it has none; refused before the Unix epoch.
+fn timestamp(index: usize, timestamp_ms: Option<i64>, now: i64) -> Result<i64, ApiError> {
+    let timestamp_ms = timestamp_ms.unwrap_or(now);
+    if timestamp_ms < 0 {
+        return Err(ApiError::invalid_record(format!(
+            "record {index} has timestamp_ms {timestamp_ms}; it must be ms since the Unix epoch, at least 0"
+        )));
+    }
+    Ok(timestamp_ms)
+}
+
+/// A stored key and the bytes it hashes on.
+pub(crate) type KeyAndHash = (Option<Payload>, Option<Vec<u8>>);
+
 /// The stored key and the bytes it hashes on. A string key hashes on its UTF-8 bytes, as
 /// Kafka's StringSerializer sends it; any other JSON key on its text as sent.
 fn convert_key(
@@ -143,24 +158,13 @@ fn convert_key(
     json: Option<&RawValue>,
     b64: Option<&str>,
     body: &Bytes,
-) -> Result<(Option<Payload>, Option<Vec<u8>>), ApiError> {
+) -> Result<KeyAndHash, ApiError> {
     match (json.filter(|raw| raw.get() != "null"), b64) {
         (Some(_), Some(_)) => Err(ApiError::invalid_record(format!(
             "record {index} has both key and key_b64; send one"
         ))),
         (None, None) => Ok((None, None)),
-        (Some(raw), None) => {
-            let text = raw.get();
-            let hash = if text.starts_with('"') {
-                serde_json::from_str::<String>(text)
-                    .map(String::into_bytes)
-                    .map_err(|e| ApiError::invalid_record(format!("record {index} key: {e}")))?
-            } else {
-                text.as_bytes().to_vec()
-            };
-            let payload = Payload::json(body.slice_ref(text.as_bytes()));
-            Ok((Some(payload), Some(hash)))
-        }
+        (Some(raw), None) => json_key(index, raw.get(), body),
         (None, Some(b64)) => {
             let raw = decode_b64(index, "key_b64", b64)?;
             Ok((Some(Payload::bytes(raw.clone())), Some(raw)))
@@ -168,6 +172,21 @@ fn convert_key(
     }
 }
 
+/// A JSON key, stored as the text sent (sliced from `body`) and hashed on its string's
+/// bytes if it is a string, else on that text.
+fn json_key(index: usize, text: &str, body: &Bytes) -> Result<KeyAndHash, ApiError> {
+    let hash = if text.starts_with('"') {
+        serde_json::from_str::<String>(text)
+            .map(String::into_bytes)
+            .map_err(|e| ApiError::invalid_record(format!("record {index} key: {e}")))?
+    } else {
+        text.as_bytes().to_vec()
+    };
+    let payload = Payload::json(body.slice_ref(text.as_bytes()));
+    Ok((Some(payload), Some(hash)))
+}
+
+/// The stored value, from exactly one of `value` and `value_b64`.
 fn convert_value(
     index: usize,
     json: Option<&RawValue>,
@@ -186,6 +205,7 @@ fn convert_value(
     }
 }
 
+/// Decodes a `*_b64` field, naming it in the refusal.
 fn decode_b64(index: usize, field: &str, text: &str) -> Result<Vec<u8>, ApiError> {
     BASE64.decode(text).map_err(|e| {
         ApiError::invalid_record(format!(

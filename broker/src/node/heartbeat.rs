@@ -25,21 +25,34 @@ pub(crate) async fn heartbeat_loop(
     let mut registered = false;
     loop {
         tick.tick().await;
-        let renewed = metadata
-            .broker_heartbeat(
-                &identity.broker_id,
-                &identity.advertise,
-                lease_ms,
-                clock.now_ms(),
-            )
-            .await;
-        match renewed {
-            Ok(_) if !registered => {
-                registered = true;
-                info!(broker_id = %identity.broker_id, address = %identity.advertise, "registered with the metadata service");
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "lease renewal failed; retrying"),
+        let renewed = renew(metadata.as_ref(), &identity, lease_ms, clock.now_ms()).await;
+        registered = report(renewed, registered, &identity);
+    }
+}
+
+/// One renewal of the lease.
+async fn renew(
+    metadata: &dyn MetadataClient,
+    identity: &BrokerIdentity,
+    lease_ms: u64,
+    now_ms: i64,
+) -> silt_metadata::Result<()> {
+    let (broker_id, address) = (&identity.broker_id, &identity.advertise);
+    let renewed = metadata.broker_heartbeat(broker_id, address, lease_ms, now_ms);
+    renewed.await.map(drop)
+}
+
+/// Logs the first successful renewal and every failure; whether the broker is registered.
+fn report(renewed: silt_metadata::Result<()>, registered: bool, identity: &BrokerIdentity) -> bool {
+    match renewed {
+        Ok(()) if !registered => {
+            info!(broker_id = %identity.broker_id, address = %identity.advertise, "registered with the metadata service");
+            true
+        }
+        Ok(()) => true,
+        Err(error) => {
+            tracing::warn!(%error, "lease renewal failed; retrying");
+            registered
         }
     }
 }

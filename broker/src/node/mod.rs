@@ -28,7 +28,7 @@ use crate::metrics::Metrics;
 use crate::read::Fetcher;
 use crate::server;
 use crate::state::{AppState, BrokerIdentity};
-use crate::write::pipeline::WritePipeline;
+use crate::write::pipeline::{PipelineParts, WritePipeline};
 use crate::write::recovery::recover_spool;
 use crate::write::{WriteLimits, Writer};
 use storage::Storage;
@@ -55,12 +55,59 @@ pub struct RunningNode {
 
 /// Starts everything; returns once the server accepts connections.
 pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let storage = Storage::open(&config).await?;
-    let (metadata_node, metadata) = open_metadata(&config).await?;
+    let (metadata_node, services) = start_services(&config, &storage).await?;
+    let listener = listen(&config).await?;
+    let addr = listener.local_addr()?;
+    let identity = Arc::new(identity(&config, addr));
+    let heartbeat = spawn_heartbeat(&config, &services, identity.clone());
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let (object_store_url, disk_cache) = (storage.store.url.clone(), storage.disk_cache.clone());
+    let pipeline = services.pipeline.clone();
+    let state = app_state(
+        config,
+        storage,
+        services,
+        identity.clone(),
+        shutdown_rx.clone(),
+    );
+    Ok(RunningNode {
+        addr,
+        object_store_url,
+        broker_id: identity.broker_id.clone(),
+        shutdown,
+        server: serve(listener, state, shutdown_rx),
+        pipeline,
+        metadata: metadata_node,
+        heartbeat,
+        disk_cache,
+    })
+}
+
+/// Opens the metadata service, commits what an earlier run left in the spool, and starts
+/// the write pipeline.
+async fn start_services(
+    config: &Config,
+    storage: &Storage,
+) -> anyhow::Result<(Option<MetadataNode>, Services)> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (node, metadata) = open_metadata(config).await?;
     let metrics = Arc::new(Metrics::default());
     let parts = Arc::new(storage.pipeline_parts(&metadata, &metrics, &clock));
-    let recovered = recover_spool(&parts)
+    recover(&parts).await?;
+    let pipeline = WritePipeline::start(parts, seal_policy(config));
+    let services = Services {
+        metadata,
+        pipeline,
+        metrics,
+        clock,
+    };
+    Ok((node, services))
+}
+
+/// Commits the sealed segments an earlier run left in the spool.
+async fn recover(parts: &PipelineParts) -> anyhow::Result<()> {
+    let recovered = recover_spool(parts)
         .await
         .context("cannot recover sealed segments from the write-ahead cache")?;
     if recovered > 0 {
@@ -69,45 +116,24 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
             "committed sealed segments left by an earlier run"
         );
     }
-    let pipeline = WritePipeline::start(parts, seal_policy(&config));
-    let listener = tokio::net::TcpListener::bind(config.listen_addr()?)
-        .await
-        .with_context(|| format!("cannot listen on server.listen = {}", config.server.listen))?;
-    let addr = listener.local_addr()?;
-    let identity = Arc::new(identity(&config, addr));
-    let heartbeat = tokio::spawn(heartbeat::heartbeat_loop(
-        metadata.clone(),
-        identity.clone(),
-        config.cluster.lease,
-        clock.clone(),
-    ));
-    let (shutdown, shutdown_rx) = watch::channel(false);
-    let object_store_url = storage.store.url.clone();
-    let disk_cache = storage.disk_cache.clone();
-    let state = app_state(
-        config,
-        storage,
-        Services {
-            metadata,
-            pipeline: pipeline.clone(),
-            metrics,
-            clock,
-        },
-        identity.clone(),
-        shutdown_rx.clone(),
-    );
-    let server = serve(listener, state, shutdown_rx);
-    Ok(RunningNode {
-        addr,
-        object_store_url,
-        broker_id: identity.broker_id.clone(),
-        shutdown,
-        server,
-        pipeline,
-        metadata: metadata_node,
-        heartbeat,
-        disk_cache,
-    })
+    Ok(())
+}
+
+/// Binds `server.listen`.
+async fn listen(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
+    let listener = tokio::net::TcpListener::bind(config.listen_addr()?).await;
+    listener.with_context(|| format!("cannot listen on server.listen = {}", config.server.listen))
+}
+
+/// Starts renewing this broker's lease.
+fn spawn_heartbeat(
+    config: &Config,
+    services: &Services,
+    identity: Arc<BrokerIdentity>,
+) -> JoinHandle<()> {
+    let (metadata, clock) = (services.metadata.clone(), services.clock.clone());
+    let lease = config.cluster.lease;
+    tokio::spawn(heartbeat::heartbeat_loop(metadata, identity, lease, clock))
 }
 
 /// The embedded one-node metadata service (empty `cluster.metadata`), or a client of the
@@ -121,16 +147,23 @@ async fn open_metadata(
             .context("cannot set up the metadata client (cluster.metadata)")?;
         return Ok((None, Arc::new(client)));
     }
-    let node = MetadataNode::open(NodeConfig {
-        node_id: 1,
-        data_dir: config.storage.data_dir.join("metadata"),
-    })
-    .await
-    .context("cannot start the embedded metadata service")?;
+    let node = embedded_metadata(config).await?;
     let client = Arc::new(node.client());
     Ok((Some(node), client))
 }
 
+/// The one-node metadata service under `storage.data_dir/metadata`.
+async fn embedded_metadata(config: &Config) -> anyhow::Result<MetadataNode> {
+    let data_dir = config.storage.data_dir.join("metadata");
+    let node = MetadataNode::open(NodeConfig {
+        node_id: 1,
+        data_dir,
+    });
+    node.await
+        .context("cannot start the embedded metadata service")
+}
+
+/// The `[wal]` settings as the staging actor's seal policy.
 fn seal_policy(config: &Config) -> SealPolicy {
     SealPolicy {
         max_segment_bytes: usize::try_from(config.wal.max_segment_bytes).unwrap_or(usize::MAX),
@@ -139,18 +172,21 @@ fn seal_policy(config: &Config) -> SealPolicy {
     }
 }
 
+/// This broker's id and address: as configured, else a fresh id and the bound address.
 fn identity(config: &Config, addr: SocketAddr) -> BrokerIdentity {
+    let cluster = &config.cluster;
     BrokerIdentity {
-        broker_id: if config.cluster.broker_id.is_empty() {
-            format!("broker-{}", Ulid::new())
-        } else {
-            config.cluster.broker_id.clone()
-        },
-        advertise: if config.cluster.advertise.is_empty() {
-            format!("http://{addr}")
-        } else {
-            config.cluster.advertise.clone()
-        },
+        broker_id: configured_or(&cluster.broker_id, || format!("broker-{}", Ulid::new())),
+        advertise: configured_or(&cluster.advertise, || format!("http://{addr}")),
+    }
+}
+
+/// `value`, or `default()` when it is empty.
+fn configured_or(value: &str, default: impl FnOnce() -> String) -> String {
+    if value.is_empty() {
+        default()
+    } else {
+        value.to_owned()
     }
 }
 
@@ -162,6 +198,7 @@ struct Services {
     clock: Arc<dyn Clock>,
 }
 
+/// What every handler reaches.
 fn app_state(
     config: Config,
     storage: Storage,
@@ -169,27 +206,19 @@ fn app_state(
     identity: Arc<BrokerIdentity>,
     shutdown: watch::Receiver<bool>,
 ) -> AppState {
-    let limits = WriteLimits {
-        max_record_bytes: config.server.max_record_bytes,
-        request_timeout: config.server.request_timeout,
-    };
-    let read_slots = Arc::new(tokio::sync::Semaphore::new(
-        config.server.fetch_read_concurrency as usize,
-    ));
-    let Services {
-        metadata,
-        pipeline,
-        metrics,
-        clock,
-    } = services;
+    let (metadata, read_slots) = (services.metadata, read_slots(&config));
     AppState {
-        writer: Arc::new(Writer::new(metadata.clone(), pipeline, limits)),
+        writer: Arc::new(Writer::new(
+            metadata.clone(),
+            services.pipeline,
+            write_limits(&config),
+        )),
         fetcher: Fetcher::new(metadata.clone(), storage.reader.clone(), read_slots),
         config: Arc::new(config),
-        clock,
+        clock: services.clock,
         metadata,
         reader: storage.reader,
-        metrics,
+        metrics: services.metrics,
         store: storage.store,
         spool: storage.spool,
         shutdown,
@@ -199,6 +228,21 @@ fn app_state(
     }
 }
 
+/// The `[server]` limits the writer enforces.
+fn write_limits(config: &Config) -> WriteLimits {
+    WriteLimits {
+        max_record_bytes: config.server.max_record_bytes,
+        request_timeout: config.server.request_timeout,
+    }
+}
+
+/// The slots of `server.fetch_read_concurrency`, shared by every fetch.
+fn read_slots(config: &Config) -> Arc<tokio::sync::Semaphore> {
+    let slots = config.server.fetch_read_concurrency as usize;
+    Arc::new(tokio::sync::Semaphore::new(slots))
+}
+
+/// Serves `state` on `listener` until `stop` turns true, then lets requests finish.
 fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -218,31 +262,49 @@ impl RunningNode {
     /// Stops the node cleanly.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
-        match self.server.await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "http server stopped with an error"),
-            Err(error) => tracing::warn!(%error, "http server task failed"),
-        }
-        if tokio::time::timeout(CLOSE_TIMEOUT, self.pipeline.close())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                "staged records were not all committed within {CLOSE_TIMEOUT:?}; the spool keeps them for the next start"
-            );
-        }
-        if let Some(disk) = &self.disk_cache
-            && let Err(error) = disk.close().await
-        {
-            tracing::warn!(%error, "disk cache did not close cleanly; it starts from what it can recover");
-        }
+        stop_server(self.server).await;
+        close_pipeline(&self.pipeline).await;
+        close_disk_cache(self.disk_cache.as_deref()).await;
         self.heartbeat.abort();
-        if let Some(metadata) = self.metadata {
-            metadata
-                .shutdown()
-                .await
-                .context("metadata service shutdown")?;
-        }
-        Ok(())
+        stop_metadata(self.metadata).await
     }
+}
+
+/// Waits for the HTTP server to finish its in-flight requests.
+async fn stop_server(server: JoinHandle<std::io::Result<()>>) {
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "http server stopped with an error"),
+        Err(error) => tracing::warn!(%error, "http server task failed"),
+    }
+}
+
+/// Seals and commits what is staged, within [`CLOSE_TIMEOUT`].
+async fn close_pipeline(pipeline: &WritePipeline) {
+    if tokio::time::timeout(CLOSE_TIMEOUT, pipeline.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "staged records were not all committed within {CLOSE_TIMEOUT:?}; the spool keeps them for the next start"
+        );
+    }
+}
+
+/// Closes the disk cache, if there is one, so the next start finds it consistent.
+async fn close_disk_cache(disk: Option<&DiskCache>) {
+    if let Some(disk) = disk
+        && let Err(error) = disk.close().await
+    {
+        tracing::warn!(%error, "disk cache did not close cleanly; it starts from what it can recover");
+    }
+}
+
+/// Stops the embedded metadata service, if this node runs one.
+async fn stop_metadata(metadata: Option<MetadataNode>) -> anyhow::Result<()> {
+    if let Some(metadata) = metadata {
+        let stopped = metadata.shutdown().await;
+        stopped.context("metadata service shutdown")?;
+    }
+    Ok(())
 }

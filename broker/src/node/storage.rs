@@ -32,31 +32,22 @@ pub(super) struct Storage {
 impl Storage {
     /// Opens every store and cache under `storage.data_dir`.
     pub(super) async fn open(config: &Config) -> anyhow::Result<Storage> {
-        let data_dir = &config.storage.data_dir;
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("cannot create storage.data_dir {}", data_dir.display()))?;
-        let object_store_url = config.object_store_url()?;
-        let store = open_store(&object_store_url)
-            .with_context(|| format!("cannot open object store {object_store_url}"))?;
+        create_data_dir(config)?;
+        let store = open_object_store(config)?;
         let spool_budget = Arc::new(AtomicU64::new(config.wal.max_spool_bytes));
         #[cfg(feature = "fault-injection")]
         let (store, faults) = with_faults(store, config, &spool_budget);
         let spool = open_spool(config)?;
-        let cache = Arc::new(ChunkCache::new(
-            usize::try_from(config.cache.memory_bytes).unwrap_or(usize::MAX),
-        ));
+        let cache = memory_cache(config);
         let disk_cache = open_disk_cache(config).await?;
-        let mut reader = ChunkReader::new(store.clone(), cache.clone(), Some(spool.clone()))
-            .with_whole_segment_reads(config.cache.whole_segment_reads);
-        if let Some(disk) = &disk_cache {
-            reader = reader.with_disk_cache(disk.clone());
-        }
+        let reader = ChunkReader::new(store.clone(), cache.clone(), Some(spool.clone()));
+        let reader = with_config(reader, config, disk_cache.clone());
         Ok(Storage {
             store,
             spool,
             cache,
             disk_cache,
-            reader: Arc::new(reader),
+            reader,
             spool_budget,
             #[cfg(feature = "fault-injection")]
             faults,
@@ -82,6 +73,39 @@ impl Storage {
     }
 }
 
+/// Creates `storage.data_dir` if it does not exist.
+fn create_data_dir(config: &Config) -> anyhow::Result<()> {
+    let data_dir = &config.storage.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create storage.data_dir {}", data_dir.display()))
+}
+
+/// The object store the configuration names.
+fn open_object_store(config: &Config) -> anyhow::Result<ObjectStoreHandle> {
+    let object_store_url = config.object_store_url()?;
+    open_store(&object_store_url)
+        .with_context(|| format!("cannot open object store {object_store_url}"))
+}
+
+/// The memory tier, `cache.memory_bytes` large.
+fn memory_cache(config: &Config) -> Arc<ChunkCache> {
+    let bytes = usize::try_from(config.cache.memory_bytes).unwrap_or(usize::MAX);
+    Arc::new(ChunkCache::new(bytes))
+}
+
+/// The chunk reader with `cache.whole_segment_reads` and the disk cache, if there is one.
+fn with_config(
+    reader: ChunkReader,
+    config: &Config,
+    disk_cache: Option<Arc<DiskCache>>,
+) -> Arc<ChunkReader> {
+    let reader = reader.with_whole_segment_reads(config.cache.whole_segment_reads);
+    Arc::new(match disk_cache {
+        Some(disk) => reader.with_disk_cache(disk),
+        None => reader,
+    })
+}
+
 /// No fsync: a spooled segment was never acknowledged, and recovery drops a file torn by a
 /// power loss (it checks every CRC); after a process crash the page cache still has it.
 fn open_spool(config: &Config) -> anyhow::Result<Arc<SegmentSpool>> {
@@ -95,6 +119,7 @@ fn open_spool(config: &Config) -> anyhow::Result<Arc<SegmentSpool>> {
     Ok(Arc::new(spool.with_sync(false)))
 }
 
+/// The disk tier under `storage.data_dir/cache`, unless `cache.disk_bytes` is 0.
 async fn open_disk_cache(config: &Config) -> anyhow::Result<Option<Arc<DiskCache>>> {
     if config.cache.disk_bytes == 0 {
         return Ok(None);

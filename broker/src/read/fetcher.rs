@@ -91,41 +91,29 @@ impl Fetcher {
         limits: FetchLimits,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Fetched, ReadError> {
-        let at = Position {
-            topic,
-            partition,
-            offset,
-        };
+        let at = Position::new(topic, partition, offset);
         let slice = self.wait_for_records(&at, limits.wait, shutdown).await?;
-        let high_watermark = slice.high_watermark;
-        // Reads take a slot only once there is something to read; the slot is held until
-        // the response is encoded (it travels in `Fetched`).
-        let slot = if offset < high_watermark {
-            Some(
-                self.read_slots
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| ReadError::ShuttingDown)?,
-            )
-        } else {
-            None
-        };
+        let slot = self.read_slot(offset, slice.high_watermark).await?;
         let entries = plan(&slice.entries, offset, limits);
         self.read_ahead(&slice.entries, &entries);
-        if offset < high_watermark && entries.first().is_none_or(|e| e.base_offset > offset) {
-            return Err(ReadError::Corrupt(format!(
-                "the index of partition {partition} of topic {topic:?} has no entry for offset {offset} below the high watermark {high_watermark}"
-            )));
+        check_covered(&at, &entries, slice.high_watermark)?;
+        let taken = self.read_records(&at, entries, limits).await?;
+        Ok(taken.into_fetched(slice.high_watermark, slot))
+    }
+
+    /// A read slot once there is something to read (the offset is below the high
+    /// watermark); it is held until the response is encoded (it travels in `Fetched`).
+    async fn read_slot(
+        &self,
+        offset: u64,
+        high_watermark: u64,
+    ) -> Result<Option<OwnedSemaphorePermit>, ReadError> {
+        if offset >= high_watermark {
+            return Ok(None);
         }
-        let (records, bytes) = self.read_records(&at, entries, limits).await?;
-        Ok(Fetched {
-            next_offset: records.last().map_or(offset, |(last, _)| last + 1),
-            records,
-            high_watermark,
-            bytes,
-            slot,
-        })
+        let slots = self.read_slots.clone();
+        let slot = slots.acquire_owned().await;
+        slot.map(Some).map_err(|_| ReadError::ShuttingDown)
     }
 
     /// The index entries from the offset, once the offset is below the high watermark or
@@ -146,12 +134,7 @@ impl Fetcher {
             {
                 return Ok(slice);
             }
-            let woken = tokio::select! {
-                changed = applied.changed() => changed.is_ok(),
-                () = tokio::time::sleep_until(deadline) => true,
-                changed = shutdown.changed() => changed.is_ok(),
-            };
-            if !woken {
+            if !wake(&mut applied, deadline, &mut shutdown).await {
                 return Ok(slice);
             }
         }
@@ -164,13 +147,7 @@ impl Fetcher {
             .partition_slice(at.topic, at.partition, at.offset, ENTRIES_PER_LOOKUP)
             .await?;
         if at.offset < slice.start_offset || at.offset > slice.high_watermark {
-            return Err(ReadError::OffsetOutOfRange {
-                topic: at.topic.to_owned(),
-                partition: at.partition,
-                offset: at.offset,
-                start_offset: slice.start_offset,
-                high_watermark: slice.high_watermark,
-            });
+            return Err(at.out_of_range(&slice));
         }
         Ok(slice)
     }
@@ -199,12 +176,8 @@ impl Fetcher {
         at: &Position<'_>,
         entries: Vec<IndexEntry>,
         limits: FetchLimits,
-    ) -> Result<(Vec<(u64, Record)>, u64), ReadError> {
-        let mut chunks = futures::stream::iter(entries.into_iter().map(|entry| {
-            let reader = self.reader.clone();
-            async move { read_entry(&reader, entry).await }
-        }))
-        .buffered(PARALLEL_CHUNK_READS);
+    ) -> Result<Taken, ReadError> {
+        let mut chunks = self.read_chunks(entries);
         let mut taken = Taken::new(at.offset, limits);
         while let Some(chunk) = chunks.next().await {
             let (entry, decoded) = chunk?;
@@ -212,8 +185,49 @@ impl Fetcher {
                 break;
             }
         }
-        Ok((taken.records, taken.bytes))
+        Ok(taken)
     }
+
+    /// The entries' chunks, read `PARALLEL_CHUNK_READS` at a time and yielded in order.
+    fn read_chunks(
+        &self,
+        entries: Vec<IndexEntry>,
+    ) -> impl futures::Stream<Item = Result<(IndexEntry, Vec<Record>), ReadError>> + '_ {
+        futures::stream::iter(entries.into_iter().map(|entry| {
+            let reader = self.reader.clone();
+            async move { read_entry(&reader, entry).await }
+        }))
+        .buffered(PARALLEL_CHUNK_READS)
+    }
+}
+
+/// Waits for a newly applied metadata entry, the deadline or shutdown; `false` once
+/// either signal's sender is gone.
+async fn wake(
+    applied: &mut watch::Receiver<u64>,
+    deadline: Instant,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    tokio::select! {
+        changed = applied.changed() => changed.is_ok(),
+        () = tokio::time::sleep_until(deadline) => true,
+        changed = shutdown.changed() => changed.is_ok(),
+    }
+}
+
+/// Refuses an index without an entry for an offset below the high watermark.
+fn check_covered(
+    at: &Position<'_>,
+    entries: &[IndexEntry],
+    high_watermark: u64,
+) -> Result<(), ReadError> {
+    let (topic, partition, offset) = (at.topic, at.partition, at.offset);
+    if offset < high_watermark && entries.first().is_none_or(|e| e.base_offset > offset) {
+        return Err(ReadError::Corrupt(format!(
+            "the index of partition {partition} of topic {topic:?} has no entry for offset {offset} below the high watermark {high_watermark}"
+        )));
+    }
+    Ok(())
 }
 
 /// Where a fetch reads.
@@ -221,6 +235,38 @@ struct Position<'a> {
     topic: &'a str,
     partition: u32,
     offset: u64,
+}
+
+impl<'a> Position<'a> {
+    fn new(topic: &'a str, partition: u32, offset: u64) -> Self {
+        Position {
+            topic,
+            partition,
+            offset,
+        }
+    }
+
+    /// The error for an offset outside `slice`'s partition.
+    fn out_of_range(&self, slice: &PartitionSlice) -> ReadError {
+        ReadError::OffsetOutOfRange {
+            topic: self.topic.to_owned(),
+            partition: self.partition,
+            offset: self.offset,
+            start_offset: slice.start_offset,
+            high_watermark: slice.high_watermark,
+        }
+    }
+
+    /// The error for an index whose entries jump from `expected` to `found`.
+    fn skipped(&self, expected: u64, found: u64) -> ReadError {
+        ReadError::Corrupt(format!(
+            "the index of partition {} of topic {:?} skips offsets {} to {}",
+            self.partition,
+            self.topic,
+            expected,
+            found - 1
+        ))
+    }
 }
 
 /// The records a fetch keeps, as chunks arrive in offset order.
@@ -254,18 +300,10 @@ impl Taken {
                 continue;
             }
             if record_offset != self.next_offset {
-                return Err(ReadError::Corrupt(format!(
-                    "the index of partition {} of topic {:?} skips offsets {} to {}",
-                    at.partition,
-                    at.topic,
-                    self.next_offset,
-                    record_offset - 1
-                )));
+                return Err(at.skipped(self.next_offset, record_offset));
             }
             let size = record_size(&record);
-            let full = self.records.len() as u32 >= self.limits.max_records
-                || (!self.records.is_empty() && self.bytes + size > self.limits.max_bytes);
-            if full {
+            if self.full(size) {
                 return Ok(false);
             }
             self.bytes += size;
@@ -273,6 +311,24 @@ impl Taken {
             self.next_offset = record_offset + 1;
         }
         Ok(true)
+    }
+
+    /// Whether one more record of `size` bytes would pass a limit (the first record is
+    /// always kept, whatever its size).
+    fn full(&self, size: u64) -> bool {
+        self.records.len() as u32 >= self.limits.max_records
+            || (!self.records.is_empty() && self.bytes + size > self.limits.max_bytes)
+    }
+
+    /// The fetch's answer: the records kept, with the watermark and the read slot.
+    fn into_fetched(self, high_watermark: u64, slot: Option<OwnedSemaphorePermit>) -> Fetched {
+        Fetched {
+            records: self.records,
+            next_offset: self.next_offset,
+            high_watermark,
+            bytes: self.bytes,
+            slot,
+        }
     }
 }
 
@@ -292,25 +348,27 @@ async fn read_entry(
     reader: &ChunkReader,
     entry: IndexEntry,
 ) -> Result<(IndexEntry, Vec<Record>), ReadError> {
-    {
-        let span =
-            tracing::debug_span!("read_chunk", object = %entry.object, position = entry.position);
-        let bytes = reader
-            .read_chunk(&entry.object, entry.position, entry.length)
-            .instrument(span)
-            .await?;
-        let records = decode_batch(&bytes)?;
-        if records.len() != entry.record_count as usize {
-            return Err(ReadError::Corrupt(format!(
-                "chunk at {}:{} holds {} records but the index says {}",
-                entry.object,
-                entry.position,
-                records.len(),
-                entry.record_count
-            )));
-        }
-        Ok((entry, records))
+    let span =
+        tracing::debug_span!("read_chunk", object = %entry.object, position = entry.position);
+    let bytes = reader
+        .read_chunk(&entry.object, entry.position, entry.length)
+        .instrument(span)
+        .await?;
+    let records = decode_batch(&bytes)?;
+    check_count(&entry, &records)?;
+    Ok((entry, records))
+}
+
+/// Refuses a chunk whose record count differs from its index entry's.
+fn check_count(entry: &IndexEntry, records: &[Record]) -> Result<(), ReadError> {
+    let (object, position, count) = (&entry.object, entry.position, entry.record_count);
+    let held = records.len();
+    if held == count as usize {
+        return Ok(());
     }
+    Err(ReadError::Corrupt(format!(
+        "chunk at {object}:{position} holds {held} records but the index says {count}"
+    )))
 }
 
 /// The entries worth reading for `limits`, judged by their stored sizes.

@@ -55,6 +55,14 @@ pub(crate) enum WriteError {
     },
 }
 
+impl WriteError {
+    /// The pipeline's answer to a request for `topic`.
+    pub(crate) fn pipeline(topic: &str, error: PipelineError) -> Self {
+        let topic = topic.to_owned();
+        WriteError::Pipeline { topic, error }
+    }
+}
+
 /// The message of a pipeline failure, naming the topic where the pipeline could not.
 fn describe(topic: &str, error: &PipelineError) -> String {
     match error {

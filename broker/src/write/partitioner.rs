@@ -5,23 +5,36 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// murmur2's multiplier.
+const M: u32 = 0x5bd1_e995;
+/// murmur2's shift.
+const R: u32 = 24;
+/// Kafka's murmur2 seed.
+const SEED: u32 = 0x9747_b28c;
+
 /// Kafka's `Utils.murmur2` (seed `0x9747b28c`), bit for bit.
 pub(crate) fn murmur2(data: &[u8]) -> i32 {
-    const M: u32 = 0x5bd1_e995;
-    const R: u32 = 24;
-    let length = data.len();
     // Kafka hashes `int length`; keys are bounded far below 2^31 by the record size limit.
-    let mut h: u32 = 0x9747_b28c ^ (length as u32);
+    let mut h: u32 = SEED ^ (data.len() as u32);
     let mut chunks = data.chunks_exact(4);
     for chunk in &mut chunks {
-        let mut k = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-        k = k.wrapping_mul(M);
-        k ^= k >> R;
-        k = k.wrapping_mul(M);
-        h = h.wrapping_mul(M);
-        h ^= k;
+        h = mix_block(h, chunk);
     }
-    let tail = chunks.remainder();
+    h = mix_tail(h, chunks.remainder());
+    finalize(h) as i32
+}
+
+/// Mixes one little-endian 4-byte block into `h`.
+fn mix_block(h: u32, chunk: &[u8]) -> u32 {
+    let mut k = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+    k = k.wrapping_mul(M);
+    k ^= k >> R;
+    k = k.wrapping_mul(M);
+    h.wrapping_mul(M) ^ k
+}
+
+/// Mixes the last 0 to 3 bytes into `h`.
+fn mix_tail(mut h: u32, tail: &[u8]) -> u32 {
     if tail.len() >= 3 {
         h ^= u32::from(tail[2]) << 16;
     }
@@ -32,10 +45,14 @@ pub(crate) fn murmur2(data: &[u8]) -> i32 {
         h ^= u32::from(tail[0]);
         h = h.wrapping_mul(M);
     }
+    h
+}
+
+/// The final avalanche.
+fn finalize(mut h: u32) -> u32 {
     h ^= h >> 13;
     h = h.wrapping_mul(M);
-    h ^= h >> 15;
-    h as i32
+    h ^ (h >> 15)
 }
 
 /// Kafka's `toPositive(murmur2(key)) % partitions`.

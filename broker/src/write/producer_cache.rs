@@ -4,8 +4,9 @@
 //! epoch and sequence again at commit, so a stale cache can only let through what the
 //! commit then refuses, never accept what it should not.
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use silt_metadata::MetadataClient;
 
@@ -26,37 +27,46 @@ impl ProducerCache {
         producer_id: u64,
         epoch: u32,
     ) -> Result<(), CheckError> {
-        let cached = self
-            .epochs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&producer_id)
-            .copied();
+        let cached = self.epochs().get(&producer_id).copied();
         let current = match cached {
             Some(current) if epoch <= current => current,
-            _ => {
-                let view = metadata
-                    .producer(producer_id)
-                    .await
-                    .map_err(CheckError::Metadata)?
-                    .ok_or(CheckError::Refused(PipelineError::UnknownProducer))?;
-                self.epochs
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(producer_id, view.epoch);
-                view.epoch
-            }
+            _ => self.current_epoch(metadata, producer_id).await?,
         };
-        if epoch < current {
-            return Err(CheckError::Refused(PipelineError::ProducerFenced {
-                current_epoch: current,
-            }));
-        }
-        if epoch > current {
-            return Err(CheckError::Refused(PipelineError::UnknownProducer));
-        }
-        Ok(())
+        compare(epoch, current)
     }
+
+    /// Asks the metadata service for the producer's current epoch, and caches it.
+    async fn current_epoch(
+        &self,
+        metadata: &dyn MetadataClient,
+        producer_id: u64,
+    ) -> Result<u32, CheckError> {
+        let view = metadata.producer(producer_id).await;
+        let view = view.map_err(CheckError::Metadata)?;
+        let epoch = view
+            .ok_or(CheckError::Refused(PipelineError::UnknownProducer))?
+            .epoch;
+        self.epochs().insert(producer_id, epoch);
+        Ok(epoch)
+    }
+
+    /// The epochs, even if a thread panicked holding them (they are only a cache).
+    fn epochs(&self) -> MutexGuard<'_, HashMap<u64, u32>> {
+        self.epochs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Refuses `epoch` unless it is the `current` one: an older one is fenced, a newer one
+/// was never issued.
+fn compare(epoch: u32, current: u32) -> Result<(), CheckError> {
+    let refused = match epoch.cmp(&current) {
+        Ordering::Equal => return Ok(()),
+        Ordering::Less => PipelineError::ProducerFenced {
+            current_epoch: current,
+        },
+        Ordering::Greater => PipelineError::UnknownProducer,
+    };
+    Err(CheckError::Refused(refused))
 }
 
 /// Why a producer tag was refused.

@@ -9,10 +9,12 @@
 
 use std::time::Duration;
 
-use silt_bookie::segment::{read_footer, read_segment};
+use bytes::Bytes;
+use silt_bookie::segment::{SealedSegment, read_footer, read_segment};
 use silt_bookie::store::paths;
 use silt_bookie::upload::upload_segment;
 use tracing::{info, warn};
+use ulid::Ulid;
 
 use crate::write::pipeline::{PipelineParts, commit_with_retry, segment_commit};
 
@@ -26,37 +28,53 @@ pub(crate) async fn recover_spool(parts: &PipelineParts) -> anyhow::Result<usize
         let Some(bytes) = parts.spool.read(id)? else {
             continue;
         };
-        // Verify every chunk, not only the footer: a segment that fails any checksum is
-        // never committed (its requests were never acknowledged, so dropping it is safe).
-        let chunks = match read_footer(&bytes).and_then(|chunks| {
-            read_segment(&bytes)?;
-            Ok(chunks)
-        }) {
-            Ok(chunks) => chunks,
-            Err(error) => {
-                warn!(%error, segment = %id, "spooled segment fails its checksums; discarding it (it was never acknowledged)");
-                parts.spool.remove(id)?;
-                continue;
-            }
+        let Some(sealed) = verified(parts, id, bytes)? else {
+            continue;
         };
-        let sealed = silt_bookie::segment::SealedSegment { bytes, chunks };
-        let object = paths::segment_path(&parts.store.prefix, id);
-        upload_segment(&parts.store, &object, sealed.bytes.clone()).await?;
-        let commit = segment_commit(object.as_ref(), &sealed);
-        let deadline = tokio::time::Instant::now() + RECOVERY_COMMIT_DEADLINE;
-        commit_with_retry(
-            parts.metadata.as_ref(),
-            &parts.metrics,
-            vec![commit],
-            Some(deadline),
-            None,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("recovery commit of {object} failed: {e}"))?;
-        parts.spool.remove(id)?;
-        parts.metrics.recovered_segments.inc();
+        recover_segment(parts, id, sealed).await?;
         recovered += 1;
-        info!(segment = %id, %object, "recovered a sealed segment");
     }
     Ok(recovered)
+}
+
+/// The spooled segment if every checksum holds; otherwise its spool file is discarded.
+fn verified(
+    parts: &PipelineParts,
+    id: Ulid,
+    bytes: Bytes,
+) -> anyhow::Result<Option<SealedSegment>> {
+    // Verify every chunk, not only the footer: a segment that fails any checksum is
+    // never committed (its requests were never acknowledged, so dropping it is safe).
+    match read_footer(&bytes).and_then(|chunks| {
+        read_segment(&bytes)?;
+        Ok(chunks)
+    }) {
+        Ok(chunks) => Ok(Some(SealedSegment { bytes, chunks })),
+        Err(error) => {
+            warn!(%error, segment = %id, "spooled segment fails its checksums; discarding it (it was never acknowledged)");
+            parts.spool.remove(id)?;
+            Ok(None)
+        }
+    }
+}
+
+/// Uploads (an identical existing object is accepted), commits and removes one spooled
+/// segment.
+async fn recover_segment(
+    parts: &PipelineParts,
+    id: Ulid,
+    sealed: SealedSegment,
+) -> anyhow::Result<()> {
+    let object = paths::segment_path(&parts.store.prefix, id);
+    upload_segment(&parts.store, &object, sealed.bytes.clone()).await?;
+    let commit = segment_commit(object.as_ref(), &sealed);
+    let deadline = tokio::time::Instant::now() + RECOVERY_COMMIT_DEADLINE;
+    let metadata = parts.metadata.as_ref();
+    commit_with_retry(metadata, &parts.metrics, vec![commit], Some(deadline), None)
+        .await
+        .map_err(|e| anyhow::anyhow!("recovery commit of {object} failed: {e}"))?;
+    parts.spool.remove(id)?;
+    parts.metrics.recovered_segments.inc();
+    info!(segment = %id, %object, "recovered a sealed segment");
+    Ok(())
 }

@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use silt_bookie::batch::Compression;
 use silt_metadata::MetadataClient;
+use silt_metadata::types::TopicView;
 
 /// What the write path needs to know about a topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +22,25 @@ pub(crate) struct TopicRoute {
     pub(crate) partitions: u32,
     /// Chunk compression.
     pub(crate) compression: Compression,
+}
+
+impl TopicRoute {
+    /// The route of a topic as the metadata service describes it.
+    fn of(view: &TopicView) -> Self {
+        TopicRoute {
+            id: view.id,
+            partitions: u32::try_from(view.partitions.len()).unwrap_or(u32::MAX),
+            compression: compression(view.settings.compression.as_deref()),
+        }
+    }
+}
+
+/// The chunk compression a topic's `compression` setting names (none unless `zstd`).
+fn compression(setting: Option<&str>) -> Compression {
+    match setting {
+        Some("zstd") => Compression::Zstd,
+        _ => Compression::None,
+    }
 }
 
 /// Topic name → route.
@@ -39,15 +59,7 @@ impl TopicCache {
         if let Some(route) = self.routes.read().ok().and_then(|r| r.get(topic).copied()) {
             return Ok(route);
         }
-        let view = metadata.describe_topic(topic).await?;
-        let route = TopicRoute {
-            id: view.id,
-            partitions: u32::try_from(view.partitions.len()).unwrap_or(u32::MAX),
-            compression: match view.settings.compression.as_deref() {
-                Some("zstd") => Compression::Zstd,
-                _ => Compression::None,
-            },
-        };
+        let route = TopicRoute::of(&metadata.describe_topic(topic).await?);
         if let Ok(mut routes) = self.routes.write() {
             routes.insert(topic.to_owned(), route);
         }

@@ -69,17 +69,19 @@ impl Writer {
         if let Some(tag) = &input.producer {
             self.check_producer(topic, tag).await?;
         }
-        let fallback = match &input.producer {
-            Some(tag) => idempotent_partition(tag, route.partitions),
-            None => self.sticky.next_partition(route.partitions),
-        };
+        let fallback = self.fallback_partition(input.producer.as_ref(), route.partitions);
         let placed = Placement::place(topic, &route, fallback, input.records, self.limits)?;
-        let span = tracing::Span::current();
-        span.record("records", placed.records);
-        span.record("bytes", placed.bytes);
-        let (parts, placement) = placed.into_parts(&route, input.producer);
-        let base_offsets = self.append(topic, parts).await?;
-        Ok(placement.offsets(base_offsets))
+        let (parts, order) = placed.traced().into_parts(&route, input.producer);
+        Ok(order.offsets(self.append(topic, parts).await?))
+    }
+
+    /// The partition of a keyless record that names none: the idempotent one for a
+    /// producer request, else the sticky one.
+    fn fallback_partition(&self, producer: Option<&ProducerTag>, partitions: u32) -> u32 {
+        match producer {
+            Some(tag) => idempotent_partition(tag, partitions),
+            None => self.sticky.next_partition(partitions),
+        }
     }
 
     /// Forgets what the writer knows of `topic` (it was deleted).
@@ -87,17 +89,12 @@ impl Writer {
         self.topics.evict(topic);
     }
 
+    /// Refuses a producer whose epoch is not the current one.
     async fn check_producer(&self, topic: &str, tag: &ProducerTag) -> Result<(), WriteError> {
-        let checked = self
-            .producers
-            .check(self.metadata.as_ref(), tag.producer_id, tag.epoch)
-            .await;
-        match checked {
+        let (metadata, id, epoch) = (self.metadata.as_ref(), tag.producer_id, tag.epoch);
+        match self.producers.check(metadata, id, epoch).await {
             Ok(()) => Ok(()),
-            Err(CheckError::Refused(error)) => Err(WriteError::Pipeline {
-                topic: topic.to_owned(),
-                error,
-            }),
+            Err(CheckError::Refused(error)) => Err(WriteError::pipeline(topic, error)),
             Err(CheckError::Metadata(error)) => Err(WriteError::Metadata(error)),
         }
     }
@@ -110,21 +107,17 @@ impl Writer {
         parts: Vec<PartitionAppend>,
     ) -> Result<Vec<u64>, WriteError> {
         let timeout = self.limits.request_timeout;
-        let appended = tokio::time::timeout(timeout, self.pipeline.append(parts))
-            .await
-            .map_err(|_| WriteError::Timeout(timeout))?;
-        appended.map_err(|error| {
-            if matches!(
-                error,
-                PipelineError::TopicNotFound | PipelineError::PartitionNotFound(_)
-            ) {
-                self.topics.evict(topic);
-            }
-            WriteError::Pipeline {
-                topic: topic.to_owned(),
-                error,
-            }
-        })
+        let appended = tokio::time::timeout(timeout, self.pipeline.append(parts)).await;
+        let appended = appended.map_err(|_| WriteError::Timeout(timeout))?;
+        appended.map_err(|error| self.refused(topic, error))
+    }
+
+    /// The pipeline's refusal; one that says the topic changed evicts the cached route.
+    fn refused(&self, topic: &str, error: PipelineError) -> WriteError {
+        if let PipelineError::TopicNotFound | PipelineError::PartitionNotFound(_) = error {
+            self.topics.evict(topic);
+        }
+        WriteError::pipeline(topic, error)
     }
 }
 
@@ -160,27 +153,38 @@ impl Placement {
         records: Vec<InputRecord>,
         limits: WriteLimits,
     ) -> Result<Placement, WriteError> {
-        let mut placed = Placement {
-            groups: BTreeMap::new(),
-            records: records.len() as u64,
-            bytes: 0,
-        };
+        let mut placed = Placement::new(records.len());
         for (index, input) in records.into_iter().enumerate() {
-            let size = record_size(&input.record);
-            if size > limits.max_record_bytes {
-                return Err(WriteError::RecordTooLarge {
-                    index,
-                    size,
-                    limit: limits.max_record_bytes,
-                });
-            }
-            placed.bytes += size;
+            let size = checked_size(index, &input.record, limits)?;
             let partition = partition_of(topic, route.partitions, fallback, index, &input)?;
-            let group = placed.groups.entry(partition).or_default();
-            group.0.push(input.record);
-            group.1.push(index);
+            placed.add(partition, index, size, input.record);
         }
         Ok(placed)
+    }
+
+    /// An empty placement of a request of `records` records.
+    fn new(records: usize) -> Self {
+        Placement {
+            groups: BTreeMap::new(),
+            records: records as u64,
+            bytes: 0,
+        }
+    }
+
+    /// Adds the request's record `index` of `size` bytes to `partition`'s group.
+    fn add(&mut self, partition: u32, index: usize, size: u64, record: Record) {
+        self.bytes += size;
+        let group = self.groups.entry(partition).or_default();
+        group.0.push(record);
+        group.1.push(index);
+    }
+
+    /// Records the request's record and byte counts on the current span.
+    fn traced(self) -> Self {
+        let span = tracing::Span::current();
+        span.record("records", self.records);
+        span.record("bytes", self.bytes);
+        self
     }
 
     /// The pipeline's parts, one per partition, and where each record's offset goes.
@@ -194,21 +198,38 @@ impl Placement {
             records: self.records,
             bytes: self.bytes,
         };
-        let parts = self
-            .groups
-            .into_iter()
-            .map(|(partition, (records, indexes))| {
-                order.indexes.push((partition, indexes));
-                PartitionAppend {
-                    topic_id: route.id,
-                    partition,
-                    compression: route.compression,
-                    producer,
-                    records,
-                }
-            })
-            .collect();
+        let mut parts = Vec::with_capacity(self.groups.len());
+        for (partition, (records, indexes)) in self.groups {
+            parts.push(partition_append(route, partition, producer, records));
+            order.indexes.push((partition, indexes));
+        }
         (parts, order)
+    }
+}
+
+/// A record's size, or the refusal of a record over `server.max_record_bytes`.
+fn checked_size(index: usize, record: &Record, limits: WriteLimits) -> Result<u64, WriteError> {
+    let (size, limit) = (record_size(record), limits.max_record_bytes);
+    if size > limit {
+        return Err(WriteError::RecordTooLarge { index, size, limit });
+    }
+    Ok(size)
+}
+
+/// The pipeline's part for one partition's records.
+fn partition_append(
+    route: &TopicRoute,
+    partition: u32,
+    producer: Option<ProducerTag>,
+    records: Vec<Record>,
+) -> PartitionAppend {
+    let (topic_id, compression) = (route.id, route.compression);
+    PartitionAppend {
+        topic_id,
+        partition,
+        compression,
+        producer,
+        records,
     }
 }
 
@@ -251,11 +272,8 @@ impl RequestOrder {
             usize::try_from(self.records).unwrap_or(0)
         ];
         for ((partition, indexes), base) in self.indexes.into_iter().zip(base_offsets) {
-            for (position, index) in indexes.into_iter().enumerate() {
-                offsets[index] = RecordOffset {
-                    partition,
-                    offset: base + position as u64,
-                };
+            for (offset, index) in (base..).zip(indexes) {
+                offsets[index] = RecordOffset { partition, offset };
             }
         }
         Produced {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use silt_bookie::segment::{ProducerTag, SealedSegment};
+use silt_bookie::segment::{ChunkInfo, ProducerTag, SealedSegment};
 use silt_metadata::MetadataClient;
 use silt_metadata::types::{
     ChunkCommit, ChunkOutcome, ProducerBatch, SegmentCommit, SegmentCommitResult,
@@ -41,13 +41,21 @@ pub(super) async fn commit_loop(
     let mut next = 1u64;
     while let Some(item) = uploaded.recv().await {
         ready.insert(item.sequence, item);
-        while let Ok(item) = uploaded.try_recv() {
-            ready.insert(item.sequence, item);
-        }
+        drain_uploaded(&mut uploaded, &mut ready);
         let committable = take_ready_run(&mut ready, &mut next);
         if !committable.is_empty() {
             commit_run(&parts, committable, &closing).await;
         }
+    }
+}
+
+/// Moves every upload already waiting in the channel into `ready`.
+fn drain_uploaded(
+    uploaded: &mut mpsc::UnboundedReceiver<Uploaded>,
+    ready: &mut BTreeMap<u64, Uploaded>,
+) {
+    while let Ok(item) = uploaded.try_recv() {
+        ready.insert(item.sequence, item);
     }
 }
 
@@ -79,29 +87,27 @@ async fn commit_run(
         .iter()
         .map(|(segment, _)| segment_commit(&segment.object, &segment.sealed))
         .collect();
-    let committed = commit_with_retry(
-        parts.metadata.as_ref(),
-        &parts.metrics,
-        commits,
-        None,
-        Some(closing),
-    )
-    .await;
-    match committed {
+    let metadata = parts.metadata.as_ref();
+    match commit_with_retry(metadata, &parts.metrics, commits, None, Some(closing)).await {
         Ok(results) => {
             for ((segment, waiters), result) in committable.into_iter().zip(results) {
-                finish_segment(parts, segment, waiters, &result);
+                segment.finish(parts, waiters, &result);
             }
         }
-        Err(error) => {
-            warn!(%error, "commit not confirmed; requests answered outcome-unknown, spool files stay for recovery");
-            for (_, waiters) in committable {
-                answer_all(waiters, &Err(error.clone()));
-            }
-        }
+        Err(error) => answer_unconfirmed(committable, &error),
     }
 }
 
+/// Answers every append of a run whose commit was not confirmed with `error`; their spool
+/// files stay for recovery.
+fn answer_unconfirmed(committable: Vec<(UploadedSegment, Vec<Waiter>)>, error: &PipelineError) {
+    warn!(%error, "commit not confirmed; requests answered outcome-unknown, spool files stay for recovery");
+    for (_, waiters) in committable {
+        answer_all(waiters, &Err(error.clone()));
+    }
+}
+
+/// Sends the same answer to every waiter.
 fn answer_all(waiters: Vec<Waiter>, answer: &AppendResult) {
     for waiter in waiters {
         let _ = waiter.done.send(answer.clone());
@@ -113,24 +119,30 @@ pub(crate) fn segment_commit(object: &str, sealed: &SealedSegment) -> SegmentCom
     SegmentCommit {
         object: object.to_owned(),
         size: sealed.bytes.len() as u64,
-        chunks: sealed
-            .chunks
-            .iter()
-            .map(|c| ChunkCommit {
-                topic_id: c.topic_id,
-                partition: c.partition,
-                position: c.position,
-                length: c.length,
-                record_count: c.record_count,
-                first_timestamp_ms: c.first_timestamp_ms,
-                max_timestamp_ms: c.max_timestamp_ms,
-                producer: c.producer.map(|tag| ProducerBatch {
-                    producer_id: tag.producer_id,
-                    epoch: tag.epoch,
-                    sequence: tag.sequence,
-                }),
-            })
-            .collect(),
+        chunks: sealed.chunks.iter().map(chunk_commit).collect(),
+    }
+}
+
+/// The commit request for one chunk of a sealed segment.
+fn chunk_commit(c: &ChunkInfo) -> ChunkCommit {
+    ChunkCommit {
+        topic_id: c.topic_id,
+        partition: c.partition,
+        position: c.position,
+        length: c.length,
+        record_count: c.record_count,
+        first_timestamp_ms: c.first_timestamp_ms,
+        max_timestamp_ms: c.max_timestamp_ms,
+        producer: c.producer.map(producer_batch),
+    }
+}
+
+/// The metadata service's form of a chunk's producer tag.
+fn producer_batch(tag: ProducerTag) -> ProducerBatch {
+    ProducerBatch {
+        producer_id: tag.producer_id,
+        epoch: tag.epoch,
+        sequence: tag.sequence,
     }
 }
 
@@ -146,39 +158,78 @@ pub(crate) async fn commit_with_retry(
     closing: Option<&watch::Receiver<bool>>,
 ) -> Result<Vec<SegmentCommitResult>, PipelineError> {
     let span = info_span!("commit", segments = commits.len());
+    let mut retry = Retry::new(deadline, closing);
     async {
-        let mut backoff = Duration::from_millis(20);
-        let mut closing_since: Option<Instant> = None;
         loop {
             let failure = match commit_once(metadata, metrics, &commits).await {
                 Ok(results) => return Ok(results),
-                Err(Attempt::Refused(message)) => {
-                    return Err(PipelineError::OutcomeUnknown(format!(
-                        "metadata commit failed: {message}; the records may appear later"
-                    )));
-                }
+                Err(Attempt::Refused(message)) => return Err(refused(&message)),
                 Err(Attempt::Transient(failure)) => failure,
             };
-            if closing.is_some_and(|c| *c.borrow()) {
-                let since = *closing_since.get_or_insert_with(Instant::now);
-                if since.elapsed() >= SHUTDOWN_COMMIT_GRACE {
-                    return Err(PipelineError::OutcomeUnknown(format!(
-                        "metadata commit failed during shutdown: {failure}; the records may appear later"
-                    )));
-                }
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(PipelineError::OutcomeUnknown(format!(
-                    "metadata commit failed: {failure}"
-                )));
-            }
-            warn!(failure, ?backoff, "commit failed; retrying");
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(1));
+            retry.check(&failure)?;
+            retry.wait(&failure).await;
         }
     }
     .instrument(span)
     .await
+}
+
+/// The answer to a commit the metadata service refused for good.
+fn refused(message: &str) -> PipelineError {
+    PipelineError::OutcomeUnknown(format!(
+        "metadata commit failed: {message}; the records may appear later"
+    ))
+}
+
+/// When a failing commit gives up, and how long it waits between attempts.
+struct Retry<'a> {
+    backoff: Duration,
+    deadline: Option<Instant>,
+    closing: Option<&'a watch::Receiver<bool>>,
+    closing_since: Option<Instant>,
+}
+
+impl<'a> Retry<'a> {
+    /// The first attempt's state: a 20 ms backoff, shutdown not yet seen.
+    fn new(deadline: Option<Instant>, closing: Option<&'a watch::Receiver<bool>>) -> Self {
+        Retry {
+            backoff: Duration::from_millis(20),
+            deadline,
+            closing,
+            closing_since: None,
+        }
+    }
+
+    /// Gives up on `failure` once shutdown's grace or the deadline has passed.
+    fn check(&mut self, failure: &str) -> Result<(), PipelineError> {
+        let message = if self.grace_over() {
+            format!(
+                "metadata commit failed during shutdown: {failure}; the records may appear later"
+            )
+        } else if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            format!("metadata commit failed: {failure}")
+        } else {
+            return Ok(());
+        };
+        Err(PipelineError::OutcomeUnknown(message))
+    }
+
+    /// Whether [`SHUTDOWN_COMMIT_GRACE`] has passed since closing was first seen true.
+    fn grace_over(&mut self) -> bool {
+        if !self.closing.is_some_and(|c| *c.borrow()) {
+            return false;
+        }
+        let since = *self.closing_since.get_or_insert_with(Instant::now);
+        since.elapsed() >= SHUTDOWN_COMMIT_GRACE
+    }
+
+    /// Logs the failure, sleeps the backoff and doubles it, up to a second.
+    async fn wait(&mut self, failure: &str) {
+        let backoff = self.backoff;
+        warn!(failure, ?backoff, "commit failed; retrying");
+        tokio::time::sleep(backoff).await;
+        self.backoff = (backoff * 2).min(Duration::from_secs(1));
+    }
 }
 
 /// Why one commit attempt did not return results.
@@ -189,57 +240,73 @@ enum Attempt {
     Refused(String),
 }
 
+impl Attempt {
+    /// No answer within [`COMMIT_ATTEMPT_TIMEOUT`]: worth retrying.
+    fn timed_out() -> Self {
+        Attempt::Transient(format!("no answer within {COMMIT_ATTEMPT_TIMEOUT:?}"))
+    }
+}
+
+impl From<silt_metadata::Error> for Attempt {
+    /// Transient or refused, by the error's kind.
+    fn from(error: silt_metadata::Error) -> Self {
+        if error.is_transient() {
+            Attempt::Transient(error.to_string())
+        } else {
+            Attempt::Refused(error.to_string())
+        }
+    }
+}
+
+/// One commit attempt, bounded by [`COMMIT_ATTEMPT_TIMEOUT`]; records its latency.
 async fn commit_once(
     metadata: &dyn MetadataClient,
     metrics: &Metrics,
     commits: &[SegmentCommit],
 ) -> Result<Vec<SegmentCommitResult>, Attempt> {
     let started = Instant::now();
-    let attempt = tokio::time::timeout(
-        COMMIT_ATTEMPT_TIMEOUT,
-        metadata.commit_segments(commits.to_vec()),
-    )
-    .await;
-    match attempt {
-        Ok(Ok(results)) => {
-            metrics.segments_committed(commits.len(), started.elapsed());
-            Ok(results)
-        }
-        Ok(Err(error)) if error.is_transient() => Err(Attempt::Transient(error.to_string())),
-        Ok(Err(error)) => Err(Attempt::Refused(error.to_string())),
-        Err(_) => Err(Attempt::Transient(format!(
-            "no answer within {COMMIT_ATTEMPT_TIMEOUT:?}"
-        ))),
-    }
+    let commit = metadata.commit_segments(commits.to_vec());
+    let answer = tokio::time::timeout(COMMIT_ATTEMPT_TIMEOUT, commit).await;
+    let results = answer.map_err(|_| Attempt::timed_out())??;
+    metrics.segments_committed(commits.len(), started.elapsed());
+    Ok(results)
 }
 
 /// The outcome of each chunk of a committed segment, by the chunk's key.
 type Outcomes = HashMap<(u64, u32, Option<ProducerTag>), ChunkOutcome>;
 
-/// Answers a committed segment's appends, feeds the hot cache and drops the spool file.
-fn finish_segment(
-    parts: &PipelineParts,
-    segment: UploadedSegment,
-    waiters: Vec<Waiter>,
-    result: &SegmentCommitResult,
-) {
-    let mut outcomes = Outcomes::new();
-    for (chunk, outcome) in segment.sealed.chunks.iter().zip(&result.chunks) {
-        outcomes.insert((chunk.topic_id, chunk.partition, chunk.producer), *outcome);
-        if matches!(outcome, ChunkOutcome::Committed { .. }) {
-            cache_chunk(parts, &segment, chunk.position, chunk.length);
-        }
-    }
+/// Answers each waiter with the offsets of its slots (or why a slot was refused).
+fn answer_slots(waiters: Vec<Waiter>, outcomes: &Outcomes) {
     for waiter in waiters {
         let answer = waiter
             .slots
             .iter()
-            .map(|slot| slot_offset(&outcomes, slot))
+            .map(|slot| slot_offset(outcomes, slot))
             .collect();
         let _ = waiter.done.send(answer);
     }
-    if let Err(error) = parts.spool.remove(segment.id) {
-        warn!(%error, segment = %segment.id, "cannot remove a committed spool file");
+}
+
+impl UploadedSegment {
+    /// Answers a committed segment's appends, feeds the hot cache and drops the spool file.
+    fn finish(self, parts: &PipelineParts, waiters: Vec<Waiter>, result: &SegmentCommitResult) {
+        let outcomes = self.outcomes(parts, result);
+        answer_slots(waiters, &outcomes);
+        if let Err(error) = parts.spool.remove(self.id) {
+            warn!(%error, segment = %self.id, "cannot remove a committed spool file");
+        }
+    }
+
+    /// Each chunk's outcome by its key; committed chunks go into the hot cache.
+    fn outcomes(&self, parts: &PipelineParts, result: &SegmentCommitResult) -> Outcomes {
+        let mut outcomes = Outcomes::new();
+        for (chunk, outcome) in self.sealed.chunks.iter().zip(&result.chunks) {
+            outcomes.insert((chunk.topic_id, chunk.partition, chunk.producer), *outcome);
+            if matches!(outcome, ChunkOutcome::Committed { .. }) {
+                cache_chunk(parts, self, chunk.position, chunk.length);
+            }
+        }
+        outcomes
     }
 }
 

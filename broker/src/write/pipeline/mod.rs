@@ -42,7 +42,7 @@ pub(crate) use commit::{commit_with_retry, segment_commit};
 pub(crate) use error::PipelineError;
 
 use crate::metrics::Metrics;
-use stage::{ActorMessage, AppendRequest};
+use stage::{ActorMessage, AppendRequest, AppendResult};
 
 /// Records of one partition in one append.
 #[derive(Debug, Clone)]
@@ -107,10 +107,7 @@ impl WritePipeline {
 
     /// Appends records and waits until they are durable and ordered; returns each part's
     /// first offset, in the order of `parts`.
-    pub(crate) async fn append(
-        &self,
-        parts: Vec<PartitionAppend>,
-    ) -> Result<Vec<u64>, PipelineError> {
+    pub(crate) async fn append(&self, parts: Vec<PartitionAppend>) -> AppendResult {
         let (done, receiver) = oneshot::channel();
         self.actor
             .send(ActorMessage::Append(AppendRequest { parts, done }))
@@ -127,6 +124,11 @@ impl WritePipeline {
         if self.actor.send(ActorMessage::Close(done)).await.is_ok() {
             let _ = receiver.await;
         }
+        self.join_tasks().await;
+    }
+
+    /// Waits for the actor and the committer to end (only the first caller waits).
+    async fn join_tasks(&self) {
         let tasks = self.tasks.lock().ok().and_then(|mut guard| guard.take());
         if let Some((actor, committer)) = tasks {
             let _ = actor.await;

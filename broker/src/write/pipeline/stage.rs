@@ -18,7 +18,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 use ulid::Ulid;
 
-use super::upload::{Uploaded, upload_sealed};
+use super::upload::{Sealed, Uploaded, upload_sealed};
 use super::{PartitionAppend, PipelineError, PipelineParts};
 
 /// The answer an append waits for: each part's first offset, in part order.
@@ -94,26 +94,24 @@ impl Actor {
         loop {
             tokio::select! {
                 biased;
-                Some(()) = upload_done.recv() => {
-                    self.in_flight -= 1;
-                    self.report_in_flight();
-                    self.maybe_seal(&upload_done_tx);
-                }
+                Some(()) = upload_done.recv() => self.upload_finished(&upload_done_tx),
                 message = messages.recv() => match message {
-                    Some(ActorMessage::Append(request)) => {
-                        self.append(request);
-                        self.maybe_seal(&upload_done_tx);
-                    }
+                    Some(ActorMessage::Append(request)) => self.append(request, &upload_done_tx),
                     Some(ActorMessage::Close(done)) => {
-                        self.close(&mut messages, &upload_done_tx);
-                        let _ = done.send(());
-                        return;
+                        return self.close(&mut messages, &upload_done_tx, done);
                     }
                     None => return,
                 },
                 () = sleep_until(self.linger_deadline()) => self.seal(&upload_done_tx),
             }
         }
+    }
+
+    /// An upload ended: its slot is free, so the open segment may be due.
+    fn upload_finished(&mut self, upload_done: &mpsc::UnboundedSender<()>) {
+        self.in_flight -= 1;
+        self.report_in_flight();
+        self.maybe_seal(upload_done);
     }
 
     /// When the open segment must be sealed even if it is small: its linger, counted while
@@ -124,49 +122,53 @@ impl Actor {
             .map(|opened| opened + self.policy.linger)
     }
 
-    /// Seals what is staged and refuses what is still queued (it was never staged).
+    /// Seals what is staged, refuses what is still queued (it was never staged), then
+    /// reports itself closed on `done`.
     fn close(
         &mut self,
         messages: &mut mpsc::Receiver<ActorMessage>,
         upload_done: &mpsc::UnboundedSender<()>,
+        done: oneshot::Sender<()>,
     ) {
         if !self.builder.is_empty() {
             self.seal(upload_done);
         }
-        messages.close();
-        while let Ok(message) = messages.try_recv() {
-            if let ActorMessage::Append(request) = message {
-                let _ = request.done.send(Err(PipelineError::ShuttingDown));
-            }
-        }
+        refuse_queued(messages);
+        let _ = done.send(());
     }
 
-    fn append(&mut self, request: AppendRequest) {
-        if let Err(error) = self.check_budget() {
-            let _ = request.done.send(Err(error));
-            return;
+    /// Stages an append (or joins the same producer request already staged), then seals
+    /// if the policy says so; refuses it over the spool budget.
+    fn append(&mut self, request: AppendRequest, upload_done: &mpsc::UnboundedSender<()>) {
+        match self.check_budget() {
+            Ok(()) => self.stage_request(request),
+            Err(error) => drop(request.done.send(Err(error))),
         }
+        self.maybe_seal(upload_done);
+    }
+
+    /// Waits for the request's slots: those of the same producer request if it is already
+    /// staged in the open segment, otherwise newly staged ones.
+    fn stage_request(&mut self, request: AppendRequest) {
         let tag = request.parts.first().and_then(|part| part.producer);
-        if let Some(slots) = tag.and_then(|tag| self.staged_requests.get(&tag)) {
-            self.waiters.push(Waiter {
-                slots: slots.clone(),
-                done: request.done,
-            });
-            return;
-        }
-        let slots: Vec<Slot> = request.parts.iter().map(|part| self.stage(part)).collect();
+        let slots = match tag.and_then(|tag| self.staged_requests.get(&tag)) {
+            Some(slots) => slots.clone(),
+            None => self.stage_parts(tag, &request.parts),
+        };
+        let done = request.done;
+        self.waiters.push(Waiter { slots, done });
+    }
+
+    /// Stages every part of a request into the open segment, remembering a producer
+    /// request's slots.
+    fn stage_parts(&mut self, tag: Option<ProducerTag>, parts: &[PartitionAppend]) -> Vec<Slot> {
+        let slots: Vec<Slot> = parts.iter().map(|part| self.stage(part)).collect();
         if let Some(tag) = tag {
             self.staged_requests.insert(tag, slots.clone());
         }
-        self.waiters.push(Waiter {
-            slots,
-            done: request.done,
-        });
         self.opened_at.get_or_insert_with(Instant::now);
-        self.parts
-            .metrics
-            .wal_staged_bytes
-            .set(i64::try_from(self.builder.staged_bytes()).unwrap_or(i64::MAX));
+        self.report_staged();
+        slots
     }
 
     /// Refuses an append while the spool and the open segment fill the disk budget.
@@ -181,6 +183,7 @@ impl Actor {
         )))
     }
 
+    /// Stages one part into the open segment.
     fn stage(&mut self, part: &PartitionAppend) -> Slot {
         let delta = self.builder.append(
             part.topic_id,
@@ -189,23 +192,14 @@ impl Actor {
             part.producer,
             &part.records,
         );
-        Slot {
-            topic_id: part.topic_id,
-            partition: part.partition,
-            producer: part.producer,
-            delta,
-        }
+        Slot::new(part, delta)
     }
 
+    /// Seals the open segment if the policy says it is due.
     fn maybe_seal(&mut self, upload_done: &mpsc::UnboundedSender<()>) {
-        let Some(opened) = self.opened_at else {
-            return;
-        };
-        if self.policy.should_seal(
-            self.builder.staged_bytes(),
-            opened.elapsed(),
-            self.in_flight,
-        ) {
+        let (staged, in_flight) = (self.builder.staged_bytes(), self.in_flight);
+        let due = |opened: Instant| self.policy.should_seal(staged, opened.elapsed(), in_flight);
+        if self.opened_at.is_some_and(due) {
             self.seal(upload_done);
         }
     }
@@ -217,29 +211,65 @@ impl Actor {
         if self.builder.is_empty() {
             return;
         }
+        let (builder, waiters) = self.take_open_segment();
+        // Monotonic within a millisecond, so the spool's ULID order is seal order.
+        let id = self.ids.generate().unwrap_or_else(|_| Ulid::new());
+        self.start_upload((self.sequence, id, builder, waiters), upload_done);
+    }
+
+    /// Takes the open segment and its waiters, numbered with the next sequence.
+    fn take_open_segment(&mut self) -> (SegmentBuilder, Vec<Waiter>) {
         let builder = std::mem::replace(&mut self.builder, SegmentBuilder::new());
         let waiters = std::mem::take(&mut self.waiters);
         self.staged_requests.clear();
         self.sequence += 1;
-        self.in_flight += 1;
-        self.parts.metrics.wal_staged_bytes.set(0);
-        self.report_in_flight();
-        // Monotonic within a millisecond, so the spool's ULID order is seal order.
-        let id = self.ids.generate().unwrap_or_else(|_| Ulid::new());
-        tokio::spawn(upload_sealed(
-            self.parts.clone(),
-            self.uploads.clone(),
-            (self.sequence, id, builder, waiters),
-            self.commit_tx.clone(),
-            upload_done.clone(),
-        ));
+        self.report_staged();
+        (builder, waiters)
     }
 
+    /// Counts the upload in flight and starts it in its own task.
+    fn start_upload(&mut self, sealed: Sealed, upload_done: &mpsc::UnboundedSender<()>) {
+        self.in_flight += 1;
+        self.report_in_flight();
+        let (parts, uploads) = (self.parts.clone(), self.uploads.clone());
+        let (commit_tx, done) = (self.commit_tx.clone(), upload_done.clone());
+        tokio::spawn(upload_sealed(parts, uploads, sealed, commit_tx, done));
+    }
+
+    /// Publishes the bytes staged in the open segment.
+    fn report_staged(&self) {
+        let staged = i64::try_from(self.builder.staged_bytes()).unwrap_or(i64::MAX);
+        self.parts.metrics.wal_staged_bytes.set(staged);
+    }
+
+    /// Publishes the number of uploads in flight.
     fn report_in_flight(&self) {
         self.parts
             .metrics
             .uploads_in_flight
             .set(i64::try_from(self.in_flight).unwrap_or(i64::MAX));
+    }
+}
+
+/// Refuses every append still queued: it was never staged.
+fn refuse_queued(messages: &mut mpsc::Receiver<ActorMessage>) {
+    messages.close();
+    while let Ok(message) = messages.try_recv() {
+        if let ActorMessage::Append(request) = message {
+            let _ = request.done.send(Err(PipelineError::ShuttingDown));
+        }
+    }
+}
+
+impl Slot {
+    /// Where `part`'s first record sits: its chunk's key and `delta` into the chunk.
+    fn new(part: &PartitionAppend, delta: u32) -> Self {
+        Slot {
+            topic_id: part.topic_id,
+            partition: part.partition,
+            producer: part.producer,
+            delta,
+        }
     }
 }
 

@@ -76,13 +76,7 @@ async fn seal_and_upload(
         let started = Instant::now();
         let sealed = finish(id, builder).await?;
         tracing::Span::current().record("bytes", sealed.bytes.len());
-        let (_permit, sealed, uploaded) = match uploads.clone().try_acquire_owned() {
-            Ok(permit) => upload_with_spool_copy(parts, id, &object, sealed, permit).await,
-            Err(_) => upload_from_spool(parts, id, &object, sealed, uploads).await?,
-        };
-        if let Err(error) = uploaded {
-            return Err(upload_failed(parts, id, &object, error));
-        }
+        let (_permit, sealed) = put(parts, id, &object, sealed, uploads).await?;
         crate::failpoints::crash_if_active("upload.after_put");
         parts
             .metrics
@@ -97,6 +91,27 @@ async fn seal_and_upload(
     .await
 }
 
+/// Uploads the segment, with the spool copy written alongside if an upload slot is free,
+/// else from the spool once one is; a failed upload is recorded as a possible orphan. The
+/// slot's permit comes back with the segment, held until the upload is counted.
+async fn put(
+    parts: &PipelineParts,
+    id: Ulid,
+    object: &object_store::path::Path,
+    sealed: SealedSegment,
+    uploads: &Arc<Semaphore>,
+) -> Result<(OwnedSemaphorePermit, SealedSegment), PipelineError> {
+    let (permit, sealed, uploaded) = match uploads.clone().try_acquire_owned() {
+        Ok(permit) => upload_with_spool_copy(parts, id, object, sealed, permit).await,
+        Err(_) => upload_from_spool(parts, id, object, sealed, uploads).await?,
+    };
+    match uploaded {
+        Ok(()) => Ok((permit, sealed)),
+        Err(error) => Err(upload_failed(parts, id, object, error)),
+    }
+}
+
+/// A slot's permit, the segment, and whether its PUT succeeded.
 type UploadOutcome = (
     OwnedSemaphorePermit,
     SealedSegment,
@@ -152,6 +167,7 @@ async fn upload_from_spool(
     Ok((permit, SealedSegment { bytes, chunks }, uploaded))
 }
 
+/// Writes the segment's spool file (off the async workers).
 async fn write_spool(parts: &PipelineParts, id: Ulid, bytes: Bytes) -> Result<(), String> {
     let spool = parts.spool.clone();
     tokio::task::spawn_blocking(move || spool.write_sealed(id, &bytes))
@@ -160,6 +176,7 @@ async fn write_spool(parts: &PipelineParts, id: Ulid, bytes: Bytes) -> Result<()
         .map_err(|e| format!("cannot write segment {id} to the spool: {e}"))
 }
 
+/// Reads a spooled segment back (off the async workers).
 async fn read_spool(parts: &PipelineParts, id: Ulid) -> Result<Bytes, PipelineError> {
     let spool = parts.spool.clone();
     tokio::task::spawn_blocking(move || spool.read(id))
