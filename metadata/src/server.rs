@@ -6,6 +6,9 @@
 //!   address. Segment commits from every broker are **group-committed**: commits that
 //!   arrive while earlier ones are being proposed are merged into one Raft entry (safe
 //!   because commits are idempotent by object name and each broker waits for its own).
+//!   Each commit is checked on its own first (`state::validate::segments`), so a bad
+//!   commit is refused alone and never sinks the group it would have joined, and a group
+//!   never grows past the per-command limits.
 //! - `POST /meta/v1/read`: a [`ReadQuery`], served by the leader after a linearizability
 //!   check.
 //! - `GET /meta/v1/watch?after=N&timeout_ms=T`: answers as soon as this node has applied
@@ -38,6 +41,8 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::client::{LocalClient, MetadataClient};
 use crate::error::{Error, fatal_error};
+use crate::limits::{MAX_CHUNKS_PER_COMMAND, MAX_SEGMENTS_PER_COMMAND};
+use crate::state::validate;
 use crate::type_config::{NodeId, TypeConfig};
 use crate::types::{Command, CommandResult, NodeStatus, SegmentCommit, SegmentCommitResult};
 use crate::wire::{AddLearner, ReadQuery, ReadReply, RemoteError, Reply, SetVoters, WatchReply};
@@ -111,6 +116,9 @@ async fn write(
     Json(command): Json<Command>,
 ) -> Json<Reply<CommandResult>> {
     if let Command::CommitSegments { segments } = command {
+        if let Err(refusal) = validate::segments(&segments) {
+            return Json(Err(RemoteError::Rejected(refusal)));
+        }
         let (done, answer) = oneshot::channel();
         if state
             .commits
@@ -128,19 +136,43 @@ async fn write(
     Json(state.client.write(command).await.map_err(RemoteError::from))
 }
 
-/// Merges queued commits into one Raft entry each time, a few entries in flight.
+/// Chunks over all of `segments`.
+fn chunk_count(segments: &[SegmentCommit]) -> usize {
+    segments.iter().map(|segment| segment.chunks.len()).sum()
+}
+
+/// Merges queued commits (each valid on its own) into one Raft entry each time, a few
+/// entries in flight. A group stays within the per-command limits: a commit that would
+/// push it past them starts the next group.
 async fn group_commit_loop(client: LocalClient, mut pending: mpsc::Receiver<PendingCommit>) {
     let slots = Arc::new(Semaphore::new(GROUP_COMMITS_IN_FLIGHT));
-    while let Some(first) = pending.recv().await {
+    let mut carried: Option<PendingCommit> = None;
+    loop {
+        let first = match carried.take() {
+            Some(first) => first,
+            None => match pending.recv().await {
+                Some(first) => first,
+                None => return,
+            },
+        };
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
         };
+        let mut segments = first.segments.len();
+        let mut chunks = chunk_count(&first.segments);
         let mut group = vec![first];
-        let mut segments = group[0].segments.len();
         while segments < MAX_GROUP_SEGMENTS {
             match pending.try_recv() {
                 Ok(next) => {
+                    let next_chunks = chunk_count(&next.segments);
+                    if segments + next.segments.len() > MAX_SEGMENTS_PER_COMMAND
+                        || chunks + next_chunks > MAX_CHUNKS_PER_COMMAND
+                    {
+                        carried = Some(next);
+                        break;
+                    }
                     segments += next.segments.len();
+                    chunks += next_chunks;
                     group.push(next);
                 }
                 Err(_) => break,
@@ -408,7 +440,7 @@ mod tests {
         for i in 0..30 {
             let segment = SegmentCommit {
                 object: format!("s{i}"),
-                size: 1,
+                size: 10,
                 chunks: vec![ChunkCommit {
                     topic_id: topic.id,
                     partition: 0,

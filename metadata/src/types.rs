@@ -20,9 +20,9 @@ pub struct TopicSettings {
 pub enum Command {
     /// Create a topic; fails with [`CommandError::TopicAlreadyExists`] if the name is taken.
     CreateTopic {
-        /// Topic name (validated by the caller).
+        /// Topic name: 1 to 249 characters of `[A-Za-z0-9._-]`, not `.` or `..`.
         name: String,
-        /// Partition count (validated by the caller).
+        /// Partition count, 1 to [`MAX_PARTITIONS_PER_TOPIC`](crate::limits::MAX_PARTITIONS_PER_TOPIC).
         partitions: u32,
         /// Settings stored with the topic; no command changes them later.
         settings: TopicSettings,
@@ -218,6 +218,23 @@ pub enum CommandError {
     /// No such producer id.
     #[error("producer {0} not found: get an id from POST /v1/producers first")]
     ProducerNotFound(u64),
+    /// The topic name breaks the naming rule (and names no existing topic); holds the name's
+    /// first 60 characters.
+    #[error(
+        "invalid topic name {0:?}: use 1-{max} characters of [A-Za-z0-9._-], not \".\" or \"..\"",
+        max = crate::limits::MAX_TOPIC_NAME_BYTES
+    )]
+    InvalidTopicName(String),
+    /// The partition count is outside `1..=`[`MAX_PARTITIONS_PER_TOPIC`](crate::limits::MAX_PARTITIONS_PER_TOPIC).
+    #[error(
+        "invalid partition count {0}: a topic has 1 to {max} partitions",
+        max = crate::limits::MAX_PARTITIONS_PER_TOPIC
+    )]
+    InvalidPartitionCount(u32),
+    /// The command or read is malformed or past a [limit](crate::limits); the message names
+    /// the field and the rule. Nothing changed.
+    #[error("invalid metadata request: {0}")]
+    InvalidCommand(String),
 }
 
 /// A topic with its partitions' offset ranges.

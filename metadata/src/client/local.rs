@@ -22,7 +22,6 @@ use crate::error::{Error, Result, fatal_error};
 use crate::state::MetadataState;
 use crate::state_machine::SharedState;
 use crate::type_config::{NodeId, Raft};
-use crate::types::OrphanList;
 use crate::types::{Command, CommandResult, NodeStatus};
 use crate::wire::{ReadQuery, ReadReply};
 
@@ -123,34 +122,7 @@ impl LocalClient {
 
     /// Serves a [`ReadQuery`] from the local state after a linearizability check.
     pub(crate) async fn query(&self, query: ReadQuery) -> Result<ReadReply> {
-        self.read(move |state| match query {
-            ReadQuery::ListTopics => Ok(ReadReply::Topics(state.list_topics())),
-            ReadQuery::DescribeTopic { name } => state.describe_topic(&name).map(ReadReply::Topic),
-            ReadQuery::PartitionSlice {
-                topic,
-                partition,
-                offset,
-                max_entries,
-            } => state
-                .partition_slice(&topic, partition, offset, max_entries)
-                .map(ReadReply::Slice),
-            ReadQuery::ListBrokers => Ok(ReadReply::Brokers(state.list_brokers())),
-            ReadQuery::Producer { producer_id } => {
-                Ok(ReadReply::Producer(state.producer(producer_id)))
-            }
-            ReadQuery::Orphans { limit } => {
-                let orphans = state.orphans();
-                Ok(ReadReply::Orphans(OrphanList {
-                    count: orphans.len(),
-                    objects: orphans
-                        .iter()
-                        .take(limit)
-                        .map(|(object, at)| (object.clone(), *at))
-                        .collect(),
-                }))
-            }
-        })
-        .await?
+        self.read(move |state| state.query(&query)).await?
     }
 
     /// This node's view of the cluster (not linearizable: what this node knows now).

@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
+use crate::limits::{MAX_CHUNKS_PER_COMMAND, MAX_SEGMENTS_PER_COMMAND};
 use crate::types::{
     BrokerView, Command, CommandResult, NodeStatus, OrphanList, PartitionSlice, ProducerView,
     SegmentCommit, SegmentCommitResult, TopicSettings, TopicView,
@@ -43,7 +44,11 @@ pub trait MetadataClient: Send + Sync + 'static {
     /// Describes one topic (linearizable).
     async fn describe_topic(&self, name: &str) -> Result<TopicView>;
 
-    /// Commits segments in one Raft entry, in order. Idempotent by object name.
+    /// Commits segments in order, in one Raft entry per run of at most
+    /// [`MAX_SEGMENTS_PER_COMMAND`] segments and [`MAX_CHUNKS_PER_COMMAND`] chunks (a
+    /// longer list is split; each part is committed before the next is sent, so on an
+    /// error a prefix may be committed). Idempotent by object name, so retrying the whole
+    /// list after an error is safe.
     async fn commit_segments(
         &self,
         segments: Vec<SegmentCommit>,
@@ -112,6 +117,28 @@ pub(crate) trait Transport: Send + Sync + 'static {
     async fn ready(&self) -> bool;
 }
 
+/// Splits `segments`, in order, into runs within the per-command limits. A segment with
+/// more chunks than one command may hold is a run of its own (the state machine refuses it).
+fn command_parts(segments: Vec<SegmentCommit>) -> Vec<Vec<SegmentCommit>> {
+    let mut parts: Vec<Vec<SegmentCommit>> = Vec::new();
+    let mut chunks = 0;
+    for segment in segments {
+        let fits = parts.last().is_some_and(|part| {
+            part.len() < MAX_SEGMENTS_PER_COMMAND
+                && chunks + segment.chunks.len() <= MAX_CHUNKS_PER_COMMAND
+        });
+        if !fits {
+            parts.push(Vec::new());
+            chunks = 0;
+        }
+        chunks += segment.chunks.len();
+        if let Some(part) = parts.last_mut() {
+            part.push(segment);
+        }
+    }
+    parts
+}
+
 /// A reply of the wrong kind: a bug, reported rather than panicked on.
 fn unexpected(what: impl std::fmt::Debug) -> Error {
     Error::Unavailable(format!("unexpected metadata reply: {what:?}"))
@@ -165,8 +192,14 @@ impl<T: Transport> MetadataClient for T {
         &self,
         segments: Vec<SegmentCommit>,
     ) -> Result<Vec<SegmentCommitResult>> {
-        let reply = self.write(Command::CommitSegments { segments }).await?;
-        expect_reply!(reply, CommandResult::Committed(results) => results)
+        let mut results = Vec::with_capacity(segments.len());
+        for part in command_parts(segments) {
+            let reply = self
+                .write(Command::CommitSegments { segments: part })
+                .await?;
+            results.extend(expect_reply!(reply, CommandResult::Committed(r) => r)?);
+        }
+        Ok(results)
     }
 
     async fn partition_slice(
@@ -237,5 +270,59 @@ impl<T: Transport> MetadataClient for T {
 
     async fn is_ready(&self) -> bool {
         self.ready().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::ChunkCommit;
+
+    fn segment(chunks: usize) -> SegmentCommit {
+        let chunk = ChunkCommit {
+            topic_id: 1,
+            partition: 0,
+            position: 0,
+            length: 1,
+            record_count: 1,
+            first_timestamp_ms: 0,
+            max_timestamp_ms: 0,
+            producer: None,
+        };
+        SegmentCommit {
+            object: "s".to_owned(),
+            size: 1,
+            chunks: vec![chunk; chunks],
+        }
+    }
+
+    #[test]
+    fn long_commits_are_split_within_the_command_limits_in_order() {
+        let sizes =
+            |parts: &[Vec<SegmentCommit>]| -> Vec<usize> { parts.iter().map(Vec::len).collect() };
+        assert!(command_parts(Vec::new()).is_empty());
+        let many = vec![segment(1); MAX_SEGMENTS_PER_COMMAND + 1];
+        assert_eq!(sizes(&command_parts(many)), [MAX_SEGMENTS_PER_COMMAND, 1]);
+        let half = MAX_CHUNKS_PER_COMMAND / 2;
+        let parts = command_parts(vec![
+            segment(half),
+            segment(half),
+            segment(1),
+            segment(MAX_CHUNKS_PER_COMMAND + 1),
+            segment(2),
+        ]);
+        let chunks: Vec<Vec<usize>> = parts
+            .iter()
+            .map(|part| part.iter().map(|s| s.chunks.len()).collect())
+            .collect();
+        assert_eq!(
+            chunks,
+            [
+                vec![half, half],
+                vec![1],
+                vec![MAX_CHUNKS_PER_COMMAND + 1],
+                vec![2]
+            ]
+        );
     }
 }

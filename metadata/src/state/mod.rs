@@ -13,6 +13,9 @@
 //!   high watermark before it, which then grows by the chunk's record count.
 //! - Commits are idempotent by object name: a segment committed before returns exactly
 //!   its original [`SegmentCommitResult`] and changes nothing.
+//! - Every command and read is checked against the [limits](crate::limits) first
+//!   ([`validate`]); nothing is allocated in proportion to a number a command carries
+//!   before that check passed.
 //! - A refused command ([`CommandResult::Rejected`]) changes nothing.
 //! - The snapshot data of a state ([`MetadataState::encode`]) decodes to an equal state.
 
@@ -21,6 +24,7 @@ mod commit;
 mod index;
 mod producers;
 mod topics;
+pub(crate) mod validate;
 
 use std::collections::BTreeMap;
 
@@ -28,9 +32,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::types::{
-    BrokerView, Command, CommandError, CommandResult, PartitionSlice, ProducerView,
+    BrokerView, Command, CommandError, CommandResult, OrphanList, PartitionSlice, ProducerView,
     SegmentCommitResult, TopicSettings, TopicView,
 };
+use crate::wire::{ReadQuery, ReadReply};
 
 use self::brokers::Brokers;
 use self::producers::Producers;
@@ -55,8 +60,12 @@ pub(crate) struct MetadataState {
 }
 
 impl MetadataState {
-    /// Applies one command and returns what its proposer receives.
+    /// Applies one command and returns what its proposer receives; a command that breaks
+    /// a rule of [`validate`] is refused and changes nothing.
     pub(crate) fn apply(&mut self, command: &Command) -> CommandResult {
+        if let Err(refusal) = validate::command(command) {
+            return CommandResult::Rejected(refusal);
+        }
         match command {
             Command::CreateTopic {
                 name,
@@ -104,7 +113,7 @@ impl MetadataState {
     fn delete_topic(&mut self, name: &str) -> CommandResult {
         match self.topics.delete(name) {
             Some(_) => CommandResult::Deleted,
-            None => CommandResult::Rejected(CommandError::TopicNotFound(name.to_owned())),
+            None => CommandResult::Rejected(missing_topic(name)),
         }
     }
 
@@ -142,8 +151,45 @@ impl MetadataState {
     }
 
     /// Objects recorded as garbage, with when they were recorded.
+    #[cfg(test)]
     pub(crate) fn orphans(&self) -> &BTreeMap<String, i64> {
         &self.orphans
+    }
+
+    /// How many objects are recorded as garbage, and the first `limit` of them by name
+    /// (at most [`MAX_ORPHAN_LIST`](crate::limits::MAX_ORPHAN_LIST)).
+    pub(crate) fn orphan_list(&self, limit: usize) -> Result<OrphanList> {
+        validate::orphan_list(limit)?;
+        Ok(OrphanList {
+            count: self.orphans.len(),
+            objects: self
+                .orphans
+                .iter()
+                .take(limit)
+                .map(|(object, at)| (object.clone(), *at))
+                .collect(),
+        })
+    }
+
+    /// Serves one read, after checking it like a command.
+    pub(crate) fn query(&self, query: &ReadQuery) -> Result<ReadReply> {
+        match query {
+            ReadQuery::ListTopics => Ok(ReadReply::Topics(self.list_topics())),
+            ReadQuery::DescribeTopic { name } => self.describe_topic(name).map(ReadReply::Topic),
+            ReadQuery::PartitionSlice {
+                topic,
+                partition,
+                offset,
+                max_entries,
+            } => self
+                .partition_slice(topic, *partition, *offset, *max_entries)
+                .map(ReadReply::Slice),
+            ReadQuery::ListBrokers => Ok(ReadReply::Brokers(self.list_brokers())),
+            ReadQuery::Producer { producer_id } => {
+                Ok(ReadReply::Producer(self.producer(*producer_id)))
+            }
+            ReadQuery::Orphans { limit } => self.orphan_list(*limit).map(ReadReply::Orphans),
+        }
     }
 
     /// All topics, in name order.
@@ -158,7 +204,8 @@ impl MetadataState {
 
     /// At most `max_entries` contiguous index entries of `topic`/`partition`, starting with
     /// the one covering `offset` (none if `offset` is outside the readable range), with
-    /// the partition's bounds.
+    /// the partition's bounds. `max_entries` is at most
+    /// [`MAX_SLICE_ENTRIES`](crate::limits::MAX_SLICE_ENTRIES).
     pub(crate) fn partition_slice(
         &self,
         topic: &str,
@@ -166,6 +213,7 @@ impl MetadataState {
         offset: u64,
         max_entries: usize,
     ) -> Result<PartitionSlice> {
+        validate::slice_entries(max_entries)?;
         let found = self.topic(topic)?;
         let index = found
             .partition(partition)
@@ -186,7 +234,7 @@ impl MetadataState {
     fn topic(&self, name: &str) -> Result<&Topic> {
         self.topics
             .get(name)
-            .ok_or_else(|| Error::Rejected(CommandError::TopicNotFound(name.to_owned())))
+            .ok_or_else(|| Error::Rejected(missing_topic(name)))
     }
 
     /// The state as snapshot data (JSON; the bytes openraft ships to followers).
@@ -200,5 +248,16 @@ impl MetadataState {
     }
 }
 
+/// The refusal for a name no topic has: [`CommandError::InvalidTopicName`] if no topic may
+/// have it, else [`CommandError::TopicNotFound`].
+fn missing_topic(name: &str) -> CommandError {
+    match validate::topic_name(name) {
+        Ok(()) => CommandError::TopicNotFound(name.to_owned()),
+        Err(invalid) => invalid,
+    }
+}
+
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod validation_tests;

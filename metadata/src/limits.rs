@@ -1,0 +1,54 @@
+//! Hard limits of the metadata state machine: what a [`Command`](crate::types::Command) or a
+//! read may ask for. The state machine refuses anything past them (a
+//! [`CommandError`](crate::types::CommandError), nothing changed), whoever proposed it, so a
+//! replica never trusts its input and never allocates in proportion to an unchecked number.
+//!
+//! They are ceilings for what any client may send, above every broker setting: the broker's
+//! own, configurable limits (`server.max_partitions_per_topic`, default 1024;
+//! `wal.max_segment_bytes`, at most 1 GiB) must stay at or below them.
+
+/// Longest topic name, in bytes (Kafka's rule: 1 to 249 characters of `[A-Za-z0-9._-]`,
+/// not `.` or `..`).
+pub const MAX_TOPIC_NAME_BYTES: usize = 249;
+
+/// Most partitions a topic may have; a topic has at least one.
+pub const MAX_PARTITIONS_PER_TOPIC: u32 = 4096;
+
+/// The chunk compressions a topic may be created with (absent means `none`).
+pub const COMPRESSIONS: [&str; 2] = ["none", "zstd"];
+
+/// Longest object name (S3's key limit), in bytes; names are never empty.
+pub const MAX_OBJECT_NAME_BYTES: usize = 1024;
+
+/// Largest segment object a commit may describe (S3's single-PUT limit, 5 GiB).
+pub const MAX_SEGMENT_BYTES: u64 = 5 << 30;
+
+/// Most segments in one [`Command::CommitSegments`](crate::types::Command::CommitSegments).
+/// [`MetadataClient::commit_segments`](crate::MetadataClient::commit_segments) splits longer
+/// runs into several commands.
+pub const MAX_SEGMENTS_PER_COMMAND: usize = 65_536;
+
+/// Most chunks, over all its segments, in one
+/// [`Command::CommitSegments`](crate::types::Command::CommitSegments).
+pub const MAX_CHUNKS_PER_COMMAND: usize = 1 << 20;
+
+/// Longest broker id, in bytes; ids are never empty.
+pub const MAX_BROKER_ID_BYTES: usize = 256;
+
+/// Longest broker address, in bytes; addresses are never empty.
+pub const MAX_BROKER_ADDRESS_BYTES: usize = 1024;
+
+/// Shortest broker lease, in milliseconds (the broker's `cluster.lease` is 500 ms to 10 min).
+pub const MIN_LEASE_MS: u64 = 100;
+
+/// Longest broker lease, in milliseconds (one hour).
+pub const MAX_LEASE_MS: u64 = 60 * 60 * 1000;
+
+/// Most objects in one [`Command::RecordOrphans`](crate::types::Command::RecordOrphans).
+pub const MAX_ORPHANS_PER_COMMAND: usize = 10_000;
+
+/// Most index entries one partition-slice read may ask for.
+pub const MAX_SLICE_ENTRIES: usize = 10_000;
+
+/// Most orphan names one orphan-list read may ask for.
+pub const MAX_ORPHAN_LIST: usize = 10_000;

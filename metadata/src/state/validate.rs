@@ -1,0 +1,220 @@
+//! Input rules: every [`Command`] is checked before it is applied and every read before it
+//! is served, against the [limits](crate::limits). The state machine trusts no proposer
+//! (a broker, another node's HTTP client, an operator's `curl`).
+//!
+//! Invariants: a check is a pure function of the command (no state, no clock), so every
+//! replica and every replay refuses the same commands; a refused command changes nothing;
+//! a check never allocates in proportion to a number in the command, and nothing in
+//! `apply` does before its check passed. Name lookups that change nothing (deleting or
+//! reading a topic) apply the name rule only when no topic has that name, so a topic
+//! created before these rules can still be read and deleted.
+
+use crate::limits::{
+    COMPRESSIONS, MAX_BROKER_ADDRESS_BYTES, MAX_BROKER_ID_BYTES, MAX_CHUNKS_PER_COMMAND,
+    MAX_LEASE_MS, MAX_OBJECT_NAME_BYTES, MAX_ORPHAN_LIST, MAX_ORPHANS_PER_COMMAND,
+    MAX_PARTITIONS_PER_TOPIC, MAX_SEGMENT_BYTES, MAX_SEGMENTS_PER_COMMAND, MAX_SLICE_ENTRIES,
+    MAX_TOPIC_NAME_BYTES, MIN_LEASE_MS,
+};
+use crate::types::{Command, CommandError, SegmentCommit, TopicSettings};
+
+/// A refusal of a malformed command or read.
+fn invalid(message: String) -> CommandError {
+    CommandError::InvalidCommand(message)
+}
+
+/// At most `max` characters of `text`, for messages (never the whole of a huge input).
+fn shown(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+/// Checks `command` against the limits; `DeleteTopic` is checked by its lookup (see the
+/// module doc).
+pub(crate) fn command(command: &Command) -> Result<(), CommandError> {
+    match command {
+        Command::CreateTopic {
+            name,
+            partitions,
+            settings,
+            created_at_ms: _,
+        } => {
+            topic_name(name)?;
+            partition_count(*partitions)?;
+            topic_settings(settings)
+        }
+        Command::DeleteTopic { .. } | Command::InitProducer { .. } => Ok(()),
+        Command::CommitSegments { segments: commits } => segments(commits),
+        Command::BrokerHeartbeat {
+            broker_id,
+            address,
+            lease_ms,
+            at_ms: _,
+        } => heartbeat(broker_id, address, *lease_ms),
+        Command::RecordOrphans { objects, at_ms: _ } => orphans(objects),
+    }
+}
+
+/// Topic names: 1 to [`MAX_TOPIC_NAME_BYTES`] characters of `[A-Za-z0-9._-]`, not `.` or
+/// `..` (Kafka's rule, the broker's too): safe in paths, URLs and metric labels.
+pub(crate) fn topic_name(name: &str) -> Result<(), CommandError> {
+    let valid_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if name.is_empty()
+        || name.len() > MAX_TOPIC_NAME_BYTES
+        || !valid_chars
+        || name == "."
+        || name == ".."
+    {
+        return Err(CommandError::InvalidTopicName(shown(name, 60)));
+    }
+    Ok(())
+}
+
+/// Partition counts: 1 to [`MAX_PARTITIONS_PER_TOPIC`].
+fn partition_count(partitions: u32) -> Result<(), CommandError> {
+    if (1..=MAX_PARTITIONS_PER_TOPIC).contains(&partitions) {
+        Ok(())
+    } else {
+        Err(CommandError::InvalidPartitionCount(partitions))
+    }
+}
+
+/// Topic settings: a known compression, or none.
+fn topic_settings(settings: &TopicSettings) -> Result<(), CommandError> {
+    match settings.compression.as_deref() {
+        None => Ok(()),
+        Some(compression) if COMPRESSIONS.contains(&compression) => Ok(()),
+        Some(other) => Err(invalid(format!(
+            "compression {:?} is not one of {COMPRESSIONS:?}",
+            shown(other, 60)
+        ))),
+    }
+}
+
+/// Object names: non-empty, at most [`MAX_OBJECT_NAME_BYTES`].
+fn object_name(what: &str, object: &str) -> Result<(), CommandError> {
+    if object.is_empty() || object.len() > MAX_OBJECT_NAME_BYTES {
+        return Err(invalid(format!(
+            "{what}: object name {:?} ({} bytes) must be 1 to {MAX_OBJECT_NAME_BYTES} bytes",
+            shown(object, 60),
+            object.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A segment commit: at most [`MAX_SEGMENTS_PER_COMMAND`] segments and
+/// [`MAX_CHUNKS_PER_COMMAND`] chunks; each segment named, 1 to [`MAX_SEGMENT_BYTES`] long;
+/// each chunk non-empty, inside its segment, with at least one record. The metadata server
+/// checks each broker's commit with this before merging it into a group commit.
+pub(crate) fn segments(segments: &[SegmentCommit]) -> Result<(), CommandError> {
+    if segments.len() > MAX_SEGMENTS_PER_COMMAND {
+        return Err(invalid(format!(
+            "{} segments in one commit; at most {MAX_SEGMENTS_PER_COMMAND}",
+            segments.len()
+        )));
+    }
+    let chunks: usize = segments.iter().map(|segment| segment.chunks.len()).sum();
+    if chunks > MAX_CHUNKS_PER_COMMAND {
+        return Err(invalid(format!(
+            "{chunks} chunks in one commit; at most {MAX_CHUNKS_PER_COMMAND}"
+        )));
+    }
+    for (number, segment) in segments.iter().enumerate() {
+        let what = format!("segment {number}");
+        object_name(&what, &segment.object)?;
+        if segment.size == 0 || segment.size > MAX_SEGMENT_BYTES {
+            return Err(invalid(format!(
+                "{what} ({:?}): size {} must be 1 to {MAX_SEGMENT_BYTES} bytes",
+                shown(&segment.object, 60),
+                segment.size
+            )));
+        }
+        for (index, chunk) in segment.chunks.iter().enumerate() {
+            let refuse = |rule: String| {
+                invalid(format!(
+                    "{what} ({:?}), chunk {index}: {rule}",
+                    shown(&segment.object, 60)
+                ))
+            };
+            if chunk.record_count == 0 {
+                return Err(refuse(
+                    "record_count is 0; a chunk holds at least one record".into(),
+                ));
+            }
+            if chunk.length == 0 {
+                return Err(refuse("length is 0".into()));
+            }
+            let inside = chunk
+                .position
+                .checked_add(u64::from(chunk.length))
+                .is_some_and(|end| end <= segment.size);
+            if !inside {
+                return Err(refuse(format!(
+                    "bytes {}+{} are outside the {}-byte segment",
+                    chunk.position, chunk.length, segment.size
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A heartbeat: a non-empty id and address of bounded length, a lease of
+/// [`MIN_LEASE_MS`] to [`MAX_LEASE_MS`].
+fn heartbeat(broker_id: &str, address: &str, lease_ms: u64) -> Result<(), CommandError> {
+    if broker_id.is_empty() || broker_id.len() > MAX_BROKER_ID_BYTES {
+        return Err(invalid(format!(
+            "broker id {:?} ({} bytes) must be 1 to {MAX_BROKER_ID_BYTES} bytes",
+            shown(broker_id, 60),
+            broker_id.len()
+        )));
+    }
+    if address.is_empty() || address.len() > MAX_BROKER_ADDRESS_BYTES {
+        return Err(invalid(format!(
+            "broker address {:?} ({} bytes) must be 1 to {MAX_BROKER_ADDRESS_BYTES} bytes",
+            shown(address, 60),
+            address.len()
+        )));
+    }
+    if !(MIN_LEASE_MS..=MAX_LEASE_MS).contains(&lease_ms) {
+        return Err(invalid(format!(
+            "lease_ms {lease_ms} must be {MIN_LEASE_MS} to {MAX_LEASE_MS}"
+        )));
+    }
+    Ok(())
+}
+
+/// Orphans: at most [`MAX_ORPHANS_PER_COMMAND`] valid object names.
+fn orphans(objects: &[String]) -> Result<(), CommandError> {
+    if objects.len() > MAX_ORPHANS_PER_COMMAND {
+        return Err(invalid(format!(
+            "{} orphans in one command; at most {MAX_ORPHANS_PER_COMMAND}",
+            objects.len()
+        )));
+    }
+    for (number, object) in objects.iter().enumerate() {
+        object_name(&format!("orphan {number}"), object)?;
+    }
+    Ok(())
+}
+
+/// A partition-slice read: at most [`MAX_SLICE_ENTRIES`] entries.
+pub(crate) fn slice_entries(max_entries: usize) -> Result<(), CommandError> {
+    if max_entries > MAX_SLICE_ENTRIES {
+        return Err(invalid(format!(
+            "max_entries {max_entries} is more than {MAX_SLICE_ENTRIES}"
+        )));
+    }
+    Ok(())
+}
+
+/// An orphan-list read: at most [`MAX_ORPHAN_LIST`] names.
+pub(crate) fn orphan_list(limit: usize) -> Result<(), CommandError> {
+    if limit > MAX_ORPHAN_LIST {
+        return Err(invalid(format!(
+            "orphan list limit {limit} is more than {MAX_ORPHAN_LIST}"
+        )));
+    }
+    Ok(())
+}
