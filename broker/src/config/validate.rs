@@ -79,6 +79,13 @@ impl ServerConfig {
         if self.max_fetch_bytes == 0 {
             problems.push("server.max_fetch_bytes must be at least 1".to_owned());
         }
+        let ceiling = silt_metadata::limits::MAX_PARTITIONS_PER_TOPIC;
+        if self.max_partitions_per_topic > ceiling {
+            problems.push(format!(
+                "server.max_partitions_per_topic = {} must be at most {ceiling} (the metadata service's limit)",
+                self.max_partitions_per_topic
+            ));
+        }
     }
 }
 

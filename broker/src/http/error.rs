@@ -114,6 +114,9 @@ fn metadata_error(error: &silt_metadata::Error) -> ApiError {
         M::Rejected(C::TopicNotFound(_)) => ErrorCode::TopicNotFound,
         M::PartitionNotFound { .. } => ErrorCode::PartitionNotFound,
         M::Rejected(C::ProducerNotFound(_)) => ErrorCode::ProducerNotFound,
+        M::Rejected(C::InvalidTopicName(_)) => ErrorCode::InvalidTopicName,
+        M::Rejected(C::InvalidPartitionCount(_)) => ErrorCode::InvalidPartitionCount,
+        M::Rejected(C::InvalidCommand(_)) => ErrorCode::InvalidRequest,
         M::Unavailable(_) | M::ShuttingDown | M::NotLeader { .. } => ErrorCode::Unavailable,
         _ => ErrorCode::Internal,
     };

@@ -21,8 +21,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{Instrument, info_span, warn};
 
-use super::stage::{AppendResult, Slot, Waiter};
 use super::upload::{Uploaded, UploadedSegment};
+use super::waiter::{AppendResult, Slot, Waiter};
 use super::{PipelineError, PipelineParts};
 use crate::metrics::Metrics;
 

@@ -23,6 +23,7 @@ mod commit;
 mod error;
 mod stage;
 mod upload;
+mod waiter;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -42,7 +43,8 @@ pub(crate) use commit::{commit_with_retry, segment_commit};
 pub(crate) use error::PipelineError;
 
 use crate::metrics::Metrics;
-use stage::{ActorMessage, AppendRequest, AppendResult};
+use stage::{ActorMessage, AppendRequest};
+use waiter::AppendResult;
 
 /// Records of one partition in one append.
 #[derive(Debug, Clone)]

@@ -19,10 +19,8 @@ use tokio::time::Instant;
 use ulid::Ulid;
 
 use super::upload::{Sealed, Uploaded, upload_sealed};
+use super::waiter::{AppendResult, Slot, Waiter};
 use super::{PartitionAppend, PipelineError, PipelineParts};
-
-/// The answer an append waits for: each part's first offset, in part order.
-pub(super) type AppendResult = Result<Vec<u64>, PipelineError>;
 
 /// An append on its way to the actor.
 pub(super) struct AppendRequest {
@@ -34,22 +32,6 @@ pub(super) struct AppendRequest {
 pub(super) enum ActorMessage {
     Append(AppendRequest),
     Close(oneshot::Sender<()>),
-}
-
-/// An append waiting for its segment's commit: one slot per part it staged.
-pub(super) struct Waiter {
-    pub(super) slots: Vec<Slot>,
-    pub(super) done: oneshot::Sender<AppendResult>,
-}
-
-/// Where one part's records sit in the segment: its chunk's key and the position of the
-/// part's first record in that chunk.
-#[derive(Clone, Copy)]
-pub(super) struct Slot {
-    pub(super) topic_id: u64,
-    pub(super) partition: u32,
-    pub(super) producer: Option<ProducerTag>,
-    pub(super) delta: u32,
 }
 
 pub(super) struct Actor {

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use tracing::{Instrument, info_span, warn};
 use ulid::Ulid;
 
-use super::stage::Waiter;
+use super::waiter::Waiter;
 use super::{PipelineError, PipelineParts};
 
 /// The outcome of one sealed segment's upload, handed to the committer.
