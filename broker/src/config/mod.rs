@@ -114,6 +114,16 @@ pub struct ServerConfig {
     /// Time limit of any request other than a long-poll's wait (default 30 s).
     #[serde(with = "duration")]
     pub request_timeout: Duration,
+    /// Bytes of produce bodies being read, parsed and written at once, broker-wide (by
+    /// Content-Length, else `max_request_bytes`); past it produce answers 503
+    /// `unavailable` with `Retry-After` (default 256 MiB, at most 4 GiB - 1).
+    #[serde(with = "size")]
+    pub max_request_bytes_in_flight: u64,
+    /// Bytes of fetch responses being encoded and sent at once, broker-wide; past it a
+    /// fetch answers 503 `unavailable` with `Retry-After` (default 256 MiB, at most
+    /// 4 GiB - 1).
+    #[serde(with = "size")]
+    pub max_fetch_bytes_in_flight: u64,
 }
 
 /// `[storage]`: the data directory and the object store.
@@ -183,6 +193,8 @@ impl Default for ServerConfig {
             fetch_read_concurrency: half_the_cores(),
             max_fetch_wait: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
+            max_request_bytes_in_flight: 256 << 20,
+            max_fetch_bytes_in_flight: 256 << 20,
         }
     }
 }

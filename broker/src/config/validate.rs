@@ -79,12 +79,36 @@ impl ServerConfig {
         if self.max_fetch_bytes == 0 {
             problems.push("server.max_fetch_bytes must be at least 1".to_owned());
         }
+        self.check_budgets(problems);
         let ceiling = silt_metadata::limits::MAX_PARTITIONS_PER_TOPIC;
         if self.max_partitions_per_topic > ceiling {
             problems.push(format!(
                 "server.max_partitions_per_topic = {} must be at most {ceiling} (the metadata service's limit)",
                 self.max_partitions_per_topic
             ));
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The in-flight byte budgets fit a semaphore of `u32` permits and are not empty.
+    fn check_budgets(&self, problems: &mut Vec<String>) {
+        for (key, value) in [
+            (
+                "server.max_request_bytes_in_flight",
+                self.max_request_bytes_in_flight,
+            ),
+            (
+                "server.max_fetch_bytes_in_flight",
+                self.max_fetch_bytes_in_flight,
+            ),
+        ] {
+            if value == 0 || value > u64::from(u32::MAX) {
+                problems.push(format!(
+                    "{key} = {value} must be between 1 and {} bytes",
+                    u32::MAX
+                ));
+            }
         }
     }
 }

@@ -24,6 +24,7 @@ use tracing::info;
 use ulid::Ulid;
 
 use crate::config::Config;
+use crate::http::budget::ByteBudget;
 use crate::metrics::Metrics;
 use crate::read::Fetcher;
 use crate::server;
@@ -214,6 +215,14 @@ fn app_state(
             write_limits(&config),
         )),
         fetcher: Fetcher::new(metadata.clone(), storage.reader.clone(), read_slots),
+        request_bytes: ByteBudget::new(
+            config.server.max_request_bytes_in_flight,
+            "server.max_request_bytes_in_flight",
+        ),
+        fetch_bytes: ByteBudget::new(
+            config.server.max_fetch_bytes_in_flight,
+            "server.max_fetch_bytes_in_flight",
+        ),
         config: Arc::new(config),
         clock: services.clock,
         metadata,
