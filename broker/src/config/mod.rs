@@ -104,9 +104,11 @@ pub struct ServerConfig {
     /// Most record bytes one fetch returns (default 16 MiB).
     #[serde(with = "size")]
     pub max_fetch_bytes: u64,
-    /// Fetches reading and encoding records at once; more wait their turn (a long-poll's
-    /// wait takes no slot). Bounds the CPU reads can take from the write path
-    /// (default: half the cores, at least 1).
+    /// Fetches reading below the memory tier (spool, disk cache, bucket) and encoding at
+    /// once; more wait their turn, up to `request_timeout`. A fetch served from memory and
+    /// a long-poll's wait take no slot. Bounds the CPU reads can take from the write path
+    /// (default: half the cores, at least 4: a slot mostly waits on a GET, and with fewer
+    /// one slow object read would hold up every cold fetch).
     pub fetch_read_concurrency: u32,
     /// Longest long-poll a fetch may ask for with `wait_ms` (default 60 s).
     #[serde(with = "duration")]
@@ -190,7 +192,7 @@ impl Default for ServerConfig {
             max_partitions_per_topic: 1024,
             max_fetch_records: 10_000,
             max_fetch_bytes: 16 << 20,
-            fetch_read_concurrency: half_the_cores(),
+            fetch_read_concurrency: default_read_slots(),
             max_fetch_wait: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
             max_request_bytes_in_flight: 256 << 20,
@@ -199,11 +201,10 @@ impl Default for ServerConfig {
     }
 }
 
-/// Half the available parallelism, at least 1: the default `server.fetch_read_concurrency`.
-fn half_the_cores() -> u32 {
-    std::thread::available_parallelism()
-        .map(|n| u32::try_from(n.get() / 2).unwrap_or(1).max(1))
-        .unwrap_or(1)
+/// Half the available parallelism, at least 4: the default `server.fetch_read_concurrency`.
+fn default_read_slots() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    u32::try_from(cores / 2).unwrap_or(u32::MAX).max(4)
 }
 
 impl Default for StorageConfig {

@@ -174,6 +174,7 @@ impl From<ReadError> for ApiError {
             ReadError::Corrupt(message) => ApiError::new(ErrorCode::CorruptData, message),
             ReadError::Metadata(error) => metadata_error(&error),
             ReadError::Storage(error) => error.into(),
+            ReadError::DeadlineExceeded(_) => ApiError::unavailable(error.to_string()),
             ReadError::ShuttingDown => ApiError::unavailable("broker is shutting down"),
         }
     }

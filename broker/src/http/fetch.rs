@@ -210,6 +210,7 @@ fn fetch_parameters(
         max_records: max_records(query, limits)?,
         max_bytes: max_bytes(query, limits)?,
         wait: wait(query, limits)?,
+        read_timeout: limits.request_timeout,
     };
     Ok((offset, limits))
 }
