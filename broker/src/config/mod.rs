@@ -126,6 +126,21 @@ pub struct ServerConfig {
     /// 4 GiB - 1).
     #[serde(with = "size")]
     pub max_fetch_bytes_in_flight: u64,
+    /// A connection that starts a request but has not sent all its headers this long
+    /// after its first byte is closed (default 10 s).
+    #[serde(with = "duration")]
+    pub header_read_timeout: Duration,
+    /// A request body that sends nothing for this long is refused with 408
+    /// `body_timeout` (default 30 s).
+    #[serde(with = "duration")]
+    pub body_read_timeout: Duration,
+    /// A keep-alive connection with no request in progress and no traffic for this long
+    /// is closed (default 60 s).
+    #[serde(with = "duration")]
+    pub idle_timeout: Duration,
+    /// Open connections at most; past it a new connection is closed at once (default
+    /// 10 000).
+    pub max_connections: u32,
 }
 
 /// `[storage]`: the data directory and the object store.
@@ -197,6 +212,10 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(30),
             max_request_bytes_in_flight: 256 << 20,
             max_fetch_bytes_in_flight: 256 << 20,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
         }
     }
 }

@@ -40,8 +40,15 @@ impl ServerConfig {
         }
         self.check_request_sizes(problems);
         self.check_counts(problems);
-        if self.request_timeout.is_zero() {
-            problems.push("server.request_timeout must be more than 0".to_owned());
+        for (key, value) in [
+            ("server.request_timeout", self.request_timeout),
+            ("server.header_read_timeout", self.header_read_timeout),
+            ("server.body_read_timeout", self.body_read_timeout),
+            ("server.idle_timeout", self.idle_timeout),
+        ] {
+            if value.is_zero() {
+                problems.push(format!("{key} must be more than 0"));
+            }
         }
     }
 
@@ -71,6 +78,7 @@ impl ServerConfig {
             ),
             ("server.max_fetch_records", self.max_fetch_records),
             ("server.fetch_read_concurrency", self.fetch_read_concurrency),
+            ("server.max_connections", self.max_connections),
         ] {
             if value == 0 {
                 problems.push(format!("{key} must be at least 1"));
