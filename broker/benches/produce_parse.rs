@@ -1,12 +1,16 @@
-//! Produce-request parsing: the broker's borrowed parse (`ProduceBody`, raw JSON values
+//! Produce-request parsing: the broker's borrowed parse (`ProduceBody` through its
+//! record-limited `BodySeed`, raw JSON values
 //! sliced from the body) against a full `serde_json::Value` parse of the same body (the
 //! SDK's wire type), for 500 records of 1 KiB JSON strings and of 1 KiB base64 bytes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::cell::Cell;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use serde::de::DeserializeSeed;
 use serde_json::json;
-use silt_broker::ProduceBody;
+use silt_broker::{BodySeed, ProduceBody};
 use silt_sdk::wire::ProduceRequest;
 
 fn body(records: usize, base64: bool) -> Vec<u8> {
@@ -30,7 +34,14 @@ fn parse(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.bench_function("broker_borrowed", |b| {
             b.iter(|| {
-                let parsed: ProduceBody<'_> = serde_json::from_slice(std::hint::black_box(&bytes))
+                let over_limit = Cell::new(false);
+                let seed = BodySeed {
+                    max_records: 10_000,
+                    over_limit: &over_limit,
+                };
+                let mut input = serde_json::Deserializer::from_slice(std::hint::black_box(&bytes));
+                let parsed: ProduceBody<'_> = seed
+                    .deserialize(&mut input)
                     .unwrap_or_else(|_| unreachable!());
                 std::hint::black_box(parsed.records.len())
             })

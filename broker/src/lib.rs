@@ -20,4 +20,4 @@ pub(crate) mod write;
 /// The broker's borrowed JSON produce body, public only for the parse benchmark
 /// (`benches/produce_parse.rs`).
 #[doc(hidden)]
-pub use http::produce_body::{ProduceBody, RecordIn};
+pub use http::produce_body::{BodySeed, ProduceBody, RecordIn};

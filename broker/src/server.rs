@@ -1,16 +1,19 @@
-//! The HTTP server: routes, tower layers and graceful shutdown.
+//! The HTTP server's routes and tower layers (connections, timeouts and graceful shutdown
+//! are in `node/http_server.rs`).
 
 use axum::Router;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use silt_sdk::wire::ErrorCode;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::http::{ApiError, cluster, fetch, health, openapi, produce, topics};
 use crate::state::AppState;
 
 /// Every route of the v1 API and the operational endpoints. Request bodies are read by
-/// `http::validate::read_body`, which enforces `server.max_request_bytes` while reading.
+/// `http::validate::read_body`, which enforces `server.max_request_bytes` while reading;
+/// a body that sends nothing for `server.body_read_timeout` fails there with 408.
 pub(crate) fn router(state: AppState) -> Router {
     let routes = admin_routes()
         .merge(record_routes())
@@ -21,6 +24,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(RequestBodyTimeoutLayer::new(
+            state.config.server.body_read_timeout,
+        ))
         .with_state(state)
 }
 

@@ -15,6 +15,7 @@ use silt_metadata::MetadataClient;
 use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::http::budget::ByteBudget;
 use crate::metrics::Metrics;
 use crate::read::Fetcher;
 use crate::write::Writer;
@@ -36,6 +37,10 @@ pub(crate) struct AppState {
     pub(crate) reader: Arc<ChunkReader>,
     /// The broker's metrics.
     pub(crate) metrics: Arc<Metrics>,
+    /// Bytes of produce bodies in flight (`server.max_request_bytes_in_flight`).
+    pub(crate) request_bytes: ByteBudget,
+    /// Bytes of fetch responses in flight (`server.max_fetch_bytes_in_flight`).
+    pub(crate) fetch_bytes: ByteBudget,
     /// The object store (`/readyz` lists it).
     pub(crate) store: ObjectStoreHandle,
     /// Sealed segments on local disk (`/metrics` reports their bytes).

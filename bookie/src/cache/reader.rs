@@ -167,13 +167,23 @@ impl ChunkReader {
 
     /// The raw bytes of the chunk at `position` (`length` bytes) of `object`.
     pub async fn read_chunk(&self, object: &str, position: u64, length: u32) -> Result<Bytes> {
-        if let Some(bytes) = self.cache.get(object, position) {
-            check_len(&bytes, object, position, length)?;
-            bump(&self.counters.memory_hits);
+        if let Some(bytes) = self.read_memory(object, position, length)? {
             return Ok(bytes);
         }
         bump(&self.counters.memory_misses);
         self.read_coalesced(object, position, length).await
+    }
+
+    /// The chunk from the memory tier alone, without waiting: `None` on a miss (not
+    /// counted as one: a [`read_chunk`](Self::read_chunk) that follows counts it). Lets a
+    /// caller serve hot chunks before queueing for the slower tiers.
+    pub fn read_memory(&self, object: &str, position: u64, length: u32) -> Result<Option<Bytes>> {
+        let Some(bytes) = self.cache.get(object, position) else {
+            return Ok(None);
+        };
+        check_len(&bytes, object, position, length)?;
+        bump(&self.counters.memory_hits);
+        Ok(Some(bytes))
     }
 
     /// Warms the tiers with `(object, position, length)` chunks in the background, so a
@@ -474,7 +484,14 @@ mod tests {
             .unwrap();
         let [first, second] = [sealed.chunks[0], sealed.chunks[1]];
 
-        // 1. On local disk: spool tier, then memory.
+        // 1. On local disk: spool tier, then memory (the memory-only read waits for
+        // nothing and finds it only afterwards).
+        assert!(
+            reader
+                .read_memory(&object, first.position, first.length)
+                .unwrap()
+                .is_none()
+        );
         let bytes = reader
             .read_chunk(&object, first.position, first.length)
             .await
@@ -485,6 +502,8 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(bytes, again);
+        let hot = reader.read_memory(&object, first.position, first.length);
+        assert_eq!(hot.unwrap(), Some(bytes));
         // 2. Removed from the spool: object storage, then memory.
         spool.remove(id).unwrap();
         let gets_before = store.stats.snapshot().gets;
@@ -500,7 +519,7 @@ mod tests {
         assert_eq!(store.stats.snapshot().gets, gets_before + 1);
 
         let stats = reader.stats();
-        assert_eq!(stats.memory_hits, 2);
+        assert_eq!(stats.memory_hits, 3);
         assert_eq!(stats.memory_misses, 2);
         assert_eq!(stats.disk_hits, 1);
         assert_eq!(stats.disk_misses, 1);

@@ -104,9 +104,11 @@ pub struct ServerConfig {
     /// Most record bytes one fetch returns (default 16 MiB).
     #[serde(with = "size")]
     pub max_fetch_bytes: u64,
-    /// Fetches reading and encoding records at once; more wait their turn (a long-poll's
-    /// wait takes no slot). Bounds the CPU reads can take from the write path
-    /// (default: half the cores, at least 1).
+    /// Fetches reading below the memory tier (spool, disk cache, bucket) and encoding at
+    /// once; more wait their turn, up to `request_timeout`. A fetch served from memory and
+    /// a long-poll's wait take no slot. Bounds the CPU reads can take from the write path
+    /// (default: half the cores, at least 4: a slot mostly waits on a GET, and with fewer
+    /// one slow object read would hold up every cold fetch).
     pub fetch_read_concurrency: u32,
     /// Longest long-poll a fetch may ask for with `wait_ms` (default 60 s).
     #[serde(with = "duration")]
@@ -114,6 +116,31 @@ pub struct ServerConfig {
     /// Time limit of any request other than a long-poll's wait (default 30 s).
     #[serde(with = "duration")]
     pub request_timeout: Duration,
+    /// Bytes of produce bodies being read, parsed and written at once, broker-wide (by
+    /// Content-Length, else `max_request_bytes`); past it produce answers 503
+    /// `unavailable` with `Retry-After` (default 256 MiB, at most 4 GiB - 1).
+    #[serde(with = "size")]
+    pub max_request_bytes_in_flight: u64,
+    /// Bytes of fetch responses being encoded and sent at once, broker-wide; past it a
+    /// fetch answers 503 `unavailable` with `Retry-After` (default 256 MiB, at most
+    /// 4 GiB - 1).
+    #[serde(with = "size")]
+    pub max_fetch_bytes_in_flight: u64,
+    /// A connection that starts a request but has not sent all its headers this long
+    /// after its first byte is closed (default 10 s).
+    #[serde(with = "duration")]
+    pub header_read_timeout: Duration,
+    /// A request body that sends nothing for this long is refused with 408
+    /// `body_timeout` (default 30 s).
+    #[serde(with = "duration")]
+    pub body_read_timeout: Duration,
+    /// A keep-alive connection with no request in progress and no traffic for this long
+    /// is closed (default 60 s).
+    #[serde(with = "duration")]
+    pub idle_timeout: Duration,
+    /// Open connections at most; past it a new connection is closed at once (default
+    /// 10 000).
+    pub max_connections: u32,
 }
 
 /// `[storage]`: the data directory and the object store.
@@ -180,18 +207,23 @@ impl Default for ServerConfig {
             max_partitions_per_topic: 1024,
             max_fetch_records: 10_000,
             max_fetch_bytes: 16 << 20,
-            fetch_read_concurrency: half_the_cores(),
+            fetch_read_concurrency: default_read_slots(),
             max_fetch_wait: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
+            max_request_bytes_in_flight: 256 << 20,
+            max_fetch_bytes_in_flight: 256 << 20,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
         }
     }
 }
 
-/// Half the available parallelism, at least 1: the default `server.fetch_read_concurrency`.
-fn half_the_cores() -> u32 {
-    std::thread::available_parallelism()
-        .map(|n| u32::try_from(n.get() / 2).unwrap_or(1).max(1))
-        .unwrap_or(1)
+/// Half the available parallelism, at least 4: the default `server.fetch_read_concurrency`.
+fn default_read_slots() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    u32::try_from(cores / 2).unwrap_or(u32::MAX).max(4)
 }
 
 impl Default for StorageConfig {

@@ -40,8 +40,15 @@ impl ServerConfig {
         }
         self.check_request_sizes(problems);
         self.check_counts(problems);
-        if self.request_timeout.is_zero() {
-            problems.push("server.request_timeout must be more than 0".to_owned());
+        for (key, value) in [
+            ("server.request_timeout", self.request_timeout),
+            ("server.header_read_timeout", self.header_read_timeout),
+            ("server.body_read_timeout", self.body_read_timeout),
+            ("server.idle_timeout", self.idle_timeout),
+        ] {
+            if value.is_zero() {
+                problems.push(format!("{key} must be more than 0"));
+            }
         }
     }
 
@@ -71,6 +78,7 @@ impl ServerConfig {
             ),
             ("server.max_fetch_records", self.max_fetch_records),
             ("server.fetch_read_concurrency", self.fetch_read_concurrency),
+            ("server.max_connections", self.max_connections),
         ] {
             if value == 0 {
                 problems.push(format!("{key} must be at least 1"));
@@ -79,12 +87,36 @@ impl ServerConfig {
         if self.max_fetch_bytes == 0 {
             problems.push("server.max_fetch_bytes must be at least 1".to_owned());
         }
+        self.check_budgets(problems);
         let ceiling = silt_metadata::limits::MAX_PARTITIONS_PER_TOPIC;
         if self.max_partitions_per_topic > ceiling {
             problems.push(format!(
                 "server.max_partitions_per_topic = {} must be at most {ceiling} (the metadata service's limit)",
                 self.max_partitions_per_topic
             ));
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The in-flight byte budgets fit a semaphore of `u32` permits and are not empty.
+    fn check_budgets(&self, problems: &mut Vec<String>) {
+        for (key, value) in [
+            (
+                "server.max_request_bytes_in_flight",
+                self.max_request_bytes_in_flight,
+            ),
+            (
+                "server.max_fetch_bytes_in_flight",
+                self.max_fetch_bytes_in_flight,
+            ),
+        ] {
+            if value == 0 || value > u64::from(u32::MAX) {
+                problems.push(format!(
+                    "{key} = {value} must be between 1 and {} bytes",
+                    u32::MAX
+                ));
+            }
         }
     }
 }

@@ -80,6 +80,7 @@ pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
             StatusCode::PAYLOAD_TOO_LARGE
         }
         ErrorCode::OffsetOutOfRange => StatusCode::RANGE_NOT_SATISFIABLE,
+        ErrorCode::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
         ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ErrorCode::CorruptData | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -174,6 +175,7 @@ impl From<ReadError> for ApiError {
             ReadError::Corrupt(message) => ApiError::new(ErrorCode::CorruptData, message),
             ReadError::Metadata(error) => metadata_error(&error),
             ReadError::Storage(error) => error.into(),
+            ReadError::DeadlineExceeded(_) => ApiError::unavailable(error.to_string()),
             ReadError::ShuttingDown => ApiError::unavailable("broker is shutting down"),
         }
     }

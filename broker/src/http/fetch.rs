@@ -1,20 +1,28 @@
 //! `GET /v1/topics/{topic}/partitions/{p}/records?offset&max_records&max_bytes&wait_ms`
+//!
+//! The response's bytes count against `server.max_fetch_bytes_in_flight` from before it
+//! is encoded until it has been sent.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use futures::StreamExt;
 use silt_bookie::record::{Payload, PayloadKind, Record};
+use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
 use crate::config::ServerConfig;
 use crate::http::ApiError;
+use crate::http::budget::ByteBudget;
 use crate::http::validate;
 use crate::metrics::Metrics;
 use crate::read::{FetchLimits, Fetched};
@@ -35,20 +43,49 @@ pub(crate) async fn fetch(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let result = fetch_inner(&state, &topic, &partition, query).await;
-    let fetched = counted(&state.metrics, result, started)?;
+    let reserved = result.and_then(|fetched| reserve_response(&state.fetch_bytes, fetched));
+    let (fetched, permit) = counted(&state.metrics, reserved, started)?;
     let body = response_json(&fetched);
     drop(fetched);
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+    Ok(held_response(body, permit))
+}
+
+/// Fetched records and the response bytes they hold in `server.max_fetch_bytes_in_flight`.
+type Reserved = (Fetched, OwnedSemaphorePermit);
+
+/// Takes the response's estimated size from the fetch byte budget before encoding it, or
+/// refuses the fetch with `unavailable` when the budget is spent.
+fn reserve_response(budget: &ByteBudget, fetched: Fetched) -> Result<Reserved, ApiError> {
+    let permit = budget.try_take(estimated_len(&fetched) as u64 + 64)?;
+    Ok((fetched, permit))
+}
+
+/// The JSON response, holding `permit` until its body has been sent (or dropped).
+fn held_response(body: Vec<u8>, permit: OwnedSemaphorePermit) -> Response {
+    let length = body.len();
+    let chunk = futures::stream::once(async move { Ok::<_, Infallible>(Bytes::from(body)) });
+    let held = chunk.map(move |data| {
+        let _held_until_sent = &permit;
+        data
+    });
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ),
+        (header::CONTENT_LENGTH, HeaderValue::from(length)),
+    ];
+    (headers, Body::from_stream(held)).into_response()
 }
 
 /// Counts the fetch's outcome: the records and bytes returned, or the error code.
 fn counted(
     metrics: &Metrics,
-    result: Result<Fetched, ApiError>,
+    result: Result<Reserved, ApiError>,
     started: Instant,
-) -> Result<Fetched, ApiError> {
+) -> Result<Reserved, ApiError> {
     result
-        .inspect(|f| metrics.fetched(f.records.len() as u64, f.bytes, started.elapsed()))
+        .inspect(|(f, _)| metrics.fetched(f.records.len() as u64, f.bytes, started.elapsed()))
         .inspect_err(|error| metrics.fetch_failed(error.code.as_str()))
 }
 
@@ -173,6 +210,7 @@ fn fetch_parameters(
         max_records: max_records(query, limits)?,
         max_bytes: max_bytes(query, limits)?,
         wait: wait(query, limits)?,
+        read_timeout: limits.request_timeout,
     };
     Ok((offset, limits))
 }

@@ -2,8 +2,10 @@
 //! (`write::Writer`, `read::Fetcher`, the metadata client) and map its answer; `error.rs`
 //! is the one place errors become a status and a code. Bodies are parsed in
 //! `produce_body.rs` (JSON) and `produce_binary.rs` (`application/x-silt-records`), with
-//! the shared input rules in `validate.rs`.
+//! the shared input rules in `validate.rs`; the byte budgets of bodies and fetch responses
+//! in flight are in `budget.rs`.
 
+pub(crate) mod budget;
 pub(crate) mod cluster;
 pub(crate) mod error;
 #[cfg(feature = "fault-injection")]

@@ -197,7 +197,7 @@ fn paths(limits: &ServerConfig) -> Value {
                         "Produce": topic_link("produce"),
                         "Fetch": {"operationId": "fetch", "parameters": {"topic": "$response.body#/name", "partition": "0"}}
                     }
-                }}), &with_any(&[E::InvalidRequest, E::InvalidTopicName, E::InvalidPartitionCount, E::InvalidConfig, E::TopicAlreadyExists, E::PayloadTooLarge]))
+                }}), &with_any(&[E::InvalidRequest, E::InvalidTopicName, E::InvalidPartitionCount, E::InvalidConfig, E::TopicAlreadyExists, E::PayloadTooLarge, E::BodyTimeout]))
             },
             "get": {
                 "operationId": "listTopics",
@@ -239,7 +239,7 @@ fn paths(limits: &ServerConfig) -> Value {
                         "partition": "$response.body#/offsets/0/partition",
                         "offset": "$response.body#/offsets/0/offset"
                     }}}
-                }}), &with_any(&[E::InvalidRequest, E::InvalidRecord, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::ProducerNotFound, E::ProducerFenced, E::OutOfOrderSequence, E::PayloadTooLarge, E::RecordTooLarge, E::TooManyRecords, E::Timeout]))
+                }}), &with_any(&[E::InvalidRequest, E::InvalidRecord, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::ProducerNotFound, E::ProducerFenced, E::OutOfOrderSequence, E::PayloadTooLarge, E::BodyTimeout, E::RecordTooLarge, E::TooManyRecords, E::Timeout]))
             }
         },
         "/v1/topics/{topic}/partitions/{partition}/records": {
@@ -268,7 +268,7 @@ fn paths(limits: &ServerConfig) -> Value {
                 "summary": "Get an idempotent producer id, or bump an existing id's epoch",
                 "requestBody": json_body(false, schema_ref("InitProducerRequest")),
                 "responses": responses(json!({"200": ok_json("The producer's id and epoch", schema_ref("ProducerIdentity"))}),
-                    &with_any(&[E::InvalidRequest, E::ProducerNotFound, E::PayloadTooLarge]))
+                    &with_any(&[E::InvalidRequest, E::ProducerNotFound, E::PayloadTooLarge, E::BodyTimeout]))
             }
         },
         "/v1/cluster": {

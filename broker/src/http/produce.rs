@@ -1,5 +1,7 @@
 //! `POST /v1/topics/{topic}/records`: parse the body (JSON or binary) into the write
-//! service's request, call [`crate::write::Writer::produce`], map the answer.
+//! service's request, call [`crate::write::Writer::produce`], map the answer. The body's
+//! bytes count against `server.max_request_bytes_in_flight` until the answer, and it is
+//! parsed on the blocking pool.
 
 use std::time::Instant;
 
@@ -8,6 +10,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use silt_sdk::wire::ProduceResponse;
+use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
 use crate::http::{ApiError, produce_binary, produce_body, validate};
@@ -25,6 +28,7 @@ pub(crate) async fn produce(
     let started = Instant::now();
     let result = async {
         validate::topic_name(&topic)?;
+        let _body_bytes = take_body_bytes(&state, &body)?;
         let input = parse(&state, &headers, body).await?;
         Ok::<_, ApiError>(state.writer.produce(&topic, input).await?)
     }
@@ -55,7 +59,9 @@ fn counted(
         .inspect_err(|error| metrics.produce_failed(error.code.as_str()))
 }
 
-/// Reads the body within `server.max_request_bytes` and parses it by its content type.
+/// Reads the body within `server.max_request_bytes` and parses it by its content type on
+/// the blocking pool (a large body is seconds of CPU that must not stall the async
+/// workers).
 async fn parse(
     state: &AppState,
     headers: &HeaderMap,
@@ -64,11 +70,33 @@ async fn parse(
     let limits = &state.config.server;
     let body = read_nonempty_body(body, limits.max_request_bytes).await?;
     let (now, max_records) = (state.clock.now_ms(), limits.max_records_per_request);
-    if produce_binary::is_binary(content_type(headers)) {
-        produce_binary::parse(&body, now, max_records)
-    } else {
-        produce_body::parse(&body, now, max_records)
+    let binary = produce_binary::is_binary(content_type(headers));
+    tokio::task::spawn_blocking(move || parse_by_type(&body, binary, now, max_records))
+        .await
+        .map_err(|e| ApiError::internal(format!("produce body parser failed: {e}")))?
+}
+
+/// Parses a read body as the binary layout or as JSON.
+fn parse_by_type(
+    body: &Bytes,
+    binary: bool,
+    now: i64,
+    max_records: u32,
+) -> Result<ProduceInput, ApiError> {
+    match binary {
+        true => produce_binary::parse(body, now, max_records),
+        false => produce_body::parse(body, now, max_records),
     }
+}
+
+/// Takes the body's bytes from `server.max_request_bytes_in_flight` until the permit
+/// drops: its `Content-Length`, or `server.max_request_bytes` when it declares none.
+fn take_body_bytes(state: &AppState, body: &Body) -> Result<OwnedSemaphorePermit, ApiError> {
+    let limit = state.config.server.max_request_bytes;
+    let declared = axum::body::HttpBody::size_hint(body).exact();
+    state
+        .request_bytes
+        .try_take(declared.unwrap_or(limit).min(limit))
 }
 
 /// Reads the body within `limit` bytes, refusing an empty one.

@@ -8,11 +8,14 @@
 //! A test parses bodies written by the SDK's wire types to keep the two in step.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::fmt;
 
 use axum::body::Bytes;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use silt_bookie::record::{Payload, Record};
@@ -22,15 +25,13 @@ use silt_sdk::wire::{ErrorCode, ProducerInfo};
 use crate::http::ApiError;
 use crate::write::{InputRecord, ProduceInput};
 
-/// `POST /v1/topics/{topic}/records`, borrowed from the request body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `POST /v1/topics/{topic}/records`, borrowed from the request body. Deserialized
+/// through [`BodySeed`], which stops reading records past the request's limit.
+#[derive(Debug)]
 pub struct ProduceBody<'a> {
     /// The records.
-    #[serde(borrow)]
     pub records: Vec<RecordIn<'a>>,
     /// Idempotent-producer identity.
-    #[serde(default)]
     pub producer: Option<ProducerInfo>,
 }
 
@@ -67,9 +68,9 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de Raw
 }
 
 /// Parses and validates a JSON produce body; `now` stamps records without a timestamp.
+/// CPU-heavy for a large body: call it off the async workers.
 pub(crate) fn parse(body: &Bytes, now: i64, max_records: u32) -> Result<ProduceInput, ApiError> {
-    let request: ProduceBody<'_> = serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}")))?;
+    let request = parse_bounded(body, max_records)?;
     let producer = request.producer.map(producer_tag).transpose()?;
     check_count(request.records.len(), max_records)?;
     let records = request
@@ -79,6 +80,124 @@ pub(crate) fn parse(body: &Bytes, now: i64, max_records: u32) -> Result<ProduceI
         .map(|(index, record)| convert(index, record, now, body))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ProduceInput { records, producer })
+}
+
+/// Deserializes the body, holding at most `max_records` records in memory: past the
+/// limit parsing stops with `too_many_records`, however long the body.
+fn parse_bounded(body: &Bytes, max_records: u32) -> Result<ProduceBody<'_>, ApiError> {
+    let over_limit = Cell::new(false);
+    let seed = BodySeed {
+        max_records,
+        over_limit: &over_limit,
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let parsed = seed
+        .deserialize(&mut deserializer)
+        .and_then(|request| deserializer.end().map(|()| request));
+    parsed.map_err(|e| match over_limit.get() {
+        true => too_many_records(max_records),
+        false => ApiError::invalid_request(format!("invalid JSON body: {e}")),
+    })
+}
+
+/// The refusal of a body holding more than `max_records` records, whose count is unknown
+/// because parsing stopped at the limit.
+fn too_many_records(max_records: u32) -> ApiError {
+    ApiError::new(
+        ErrorCode::TooManyRecords,
+        format!(
+            "more than {max_records} records in one request; the limit is {max_records} (server.max_records_per_request)"
+        ),
+    )
+}
+
+/// Deserializes a [`ProduceBody`] (unknown fields refused) whose `records` hold at most
+/// `max_records` entries; sets `over_limit` when it stops for that reason.
+pub struct BodySeed<'c> {
+    /// `server.max_records_per_request`.
+    pub max_records: u32,
+    /// Set when the records sequence ran past the limit.
+    pub over_limit: &'c Cell<bool>,
+}
+
+/// The fields of a produce body.
+const BODY_FIELDS: &[&str] = &["records", "producer"];
+
+impl<'de> DeserializeSeed<'de> for BodySeed<'_> {
+    type Value = ProduceBody<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_struct("ProduceBody", BODY_FIELDS, self)
+    }
+}
+
+impl<'de> Visitor<'de> for BodySeed<'_> {
+    type Value = ProduceBody<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a produce body: {\"records\": [...], \"producer\": {...}}")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut records, mut producer) = (None, None);
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "records" if records.is_none() => {
+                    records = Some(map.next_value_seed(RecordsSeed {
+                        max_records: self.max_records,
+                        over_limit: self.over_limit,
+                    })?);
+                }
+                "producer" if producer.is_none() => producer = Some(map.next_value()?),
+                "records" | "producer" => {
+                    return Err(de::Error::custom(format!("duplicate field `{key}`")));
+                }
+                other => return Err(de::Error::unknown_field(other, BODY_FIELDS)),
+            }
+        }
+        let records = records.ok_or_else(|| de::Error::missing_field("records"))?;
+        Ok(ProduceBody {
+            records,
+            producer: producer.flatten(),
+        })
+    }
+}
+
+/// Deserializes the `records` array, refusing it as soon as it holds more than
+/// `max_records` entries, so memory is bounded by the limit and not by the body.
+struct RecordsSeed<'c> {
+    /// `server.max_records_per_request`.
+    max_records: u32,
+    /// Set when the sequence ran past the limit.
+    over_limit: &'c Cell<bool>,
+}
+
+impl<'de> DeserializeSeed<'de> for RecordsSeed<'_> {
+    type Value = Vec<RecordIn<'de>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordsSeed<'_> {
+    type Value = Vec<RecordIn<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "an array of at most {} records", self.max_records)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut records = Vec::new();
+        while let Some(record) = seq.next_element::<RecordIn<'de>>()? {
+            if records.len() >= self.max_records as usize {
+                self.over_limit.set(true);
+                return Err(de::Error::custom("too many records"));
+            }
+            records.push(record);
+        }
+        Ok(records)
+    }
 }
 
 /// Refuses a request without records or with more than `server.max_records_per_request`.
@@ -241,8 +360,8 @@ mod tests {
             ],
             producer: None,
         };
-        let text = serde_json::to_string(&request).unwrap();
-        let body: ProduceBody<'_> = serde_json::from_str(&text).unwrap();
+        let text = Bytes::from(serde_json::to_string(&request).unwrap());
+        let body = parse_bounded(&text, 10).unwrap();
         assert_eq!(body.records.len(), 2);
         assert_eq!(body.records[0].key.map(RawValue::get), Some("\"k\""));
         assert_eq!(
@@ -251,26 +370,53 @@ mod tests {
         );
         assert_eq!(body.records[0].partition, Some(2));
         assert_eq!(body.records[1].value_b64.as_deref(), Some(""));
-        let escaped: ProduceBody<'_> =
-            serde_json::from_slice(br#"{"records":[{"value_b64":"AA\/A"}]}"#).unwrap();
+        let escaped = Bytes::from_static(br#"{"records":[{"value_b64":"AA\/A"}]}"#);
+        let escaped = parse_bounded(&escaped, 10).unwrap();
         assert_eq!(escaped.records[0].value_b64.as_deref(), Some("AA/A"));
-        let null: ProduceBody<'_> =
-            serde_json::from_str(r#"{"records":[{"value":null}]}"#).unwrap();
+        let null = Bytes::from_static(br#"{"records":[{"value":null}],"producer":null}"#);
+        let null = parse_bounded(&null, 10).unwrap();
         assert_eq!(null.records[0].value.map(RawValue::get), Some("null"));
         for bad in [
             r#"{"records":[{"value":1,"extra":2}]}"#,
             r#"{"records":[],"x":1}"#,
             r#"{"records":"x"}"#,
             r#"{"records":[{"value":1,"headers":{"a":1}}]}"#,
+            r#"{"records":[],"records":[]}"#,
+            r#"{"producer":null}"#,
+            r#"{"records":[]} x"#,
         ] {
-            assert!(
-                serde_json::from_str::<ProduceBody<'_>>(bad).is_err(),
-                "{bad}"
-            );
+            let error = parse_bounded(&Bytes::from_static(bad.as_bytes()), 10).unwrap_err();
+            assert_eq!(error.code, ErrorCode::InvalidRequest, "{bad}");
             assert!(
                 serde_json::from_str::<ProduceRequest>(bad).is_err(),
                 "{bad}"
             );
         }
+    }
+
+    /// A records array longer than the limit is refused as soon as it passes the limit:
+    /// the records after it are never parsed, so a syntax error after the limit is not
+    /// reached and the records parsed so far are at most the limit.
+    #[test]
+    fn parsing_stops_at_the_record_limit() {
+        let mut text = String::from(r#"{"records":["#);
+        text.push_str(&"{},".repeat(4));
+        text.push_str("not json at all");
+        let error = parse_bounded(&Bytes::from(text), 3).unwrap_err();
+        assert_eq!(error.code, ErrorCode::TooManyRecords);
+        assert!(
+            error.message.contains("more than 3 records") && error.message.contains("limit is 3"),
+            "{}",
+            error.message
+        );
+        let at_limit = Bytes::from_static(br#"{"records":[{},{},{}]}"#);
+        assert_eq!(parse_bounded(&at_limit, 3).unwrap().records.len(), 3);
+        let error = parse(
+            &Bytes::from_static(br#"{"records":[{"value":1},{"value":2}]}"#),
+            0,
+            1,
+        )
+        .unwrap_err();
+        assert_eq!(error.code, ErrorCode::TooManyRecords);
     }
 }

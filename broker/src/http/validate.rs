@@ -1,10 +1,13 @@
 //! Input rules shared by the handlers: names, body parsing, partition numbers.
 
+use std::error::Error;
+
 use axum::body::{Body, Bytes};
 use bytes::BytesMut;
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use silt_sdk::wire::ErrorCode;
+use tower_http::timeout::TimeoutError;
 
 use crate::http::ApiError;
 
@@ -47,8 +50,7 @@ pub(crate) async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError>
     let mut buffer = BytesMut::with_capacity(usize::try_from(declared).unwrap_or(0));
     let mut total = 0u64;
     while let Some(frame) = stream.next().await {
-        let frame = frame
-            .map_err(|e| ApiError::invalid_request(format!("cannot read request body: {e}")))?;
+        let frame = frame.map_err(|e| body_error(&e))?;
         total += frame.len() as u64;
         if total > limit {
             // Drain (bounded) and answer 413.
@@ -63,6 +65,20 @@ pub(crate) async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError>
         buffer.extend_from_slice(&frame);
     }
     Ok(buffer.freeze())
+}
+
+/// The refusal of a body that could not be read: 408 `body_timeout` when it stalled past
+/// `server.body_read_timeout` (the router's body timeout layer), else `invalid_request`.
+fn body_error(error: &axum::Error) -> ApiError {
+    let first: &(dyn Error + 'static) = error;
+    let mut chain = std::iter::successors(Some(first), |e| (*e).source());
+    if chain.any(|e| e.is::<TimeoutError>()) {
+        return ApiError::new(
+            ErrorCode::BodyTimeout,
+            "the request body sent nothing for longer than server.body_read_timeout",
+        );
+    }
+    ApiError::invalid_request(format!("cannot read request body: {error}"))
 }
 
 /// Reads and parses a JSON body of at most `limit` bytes.

@@ -8,6 +8,7 @@
 //! acknowledged is lost at any step: acknowledgement already implies upload and commit.
 
 mod heartbeat;
+mod http_server;
 mod storage;
 
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ use tracing::info;
 use ulid::Ulid;
 
 use crate::config::Config;
+use crate::http::budget::ByteBudget;
 use crate::metrics::Metrics;
 use crate::read::Fetcher;
 use crate::server;
@@ -31,6 +33,7 @@ use crate::state::{AppState, BrokerIdentity};
 use crate::write::pipeline::{PipelineParts, WritePipeline};
 use crate::write::recovery::recover_spool;
 use crate::write::{WriteLimits, Writer};
+use http_server::ConnectionLimits;
 use storage::Storage;
 
 /// How long shutdown waits for staged records to be sealed, uploaded and committed.
@@ -214,6 +217,14 @@ fn app_state(
             write_limits(&config),
         )),
         fetcher: Fetcher::new(metadata.clone(), storage.reader.clone(), read_slots),
+        request_bytes: ByteBudget::new(
+            config.server.max_request_bytes_in_flight,
+            "server.max_request_bytes_in_flight",
+        ),
+        fetch_bytes: ByteBudget::new(
+            config.server.max_fetch_bytes_in_flight,
+            "server.max_fetch_bytes_in_flight",
+        ),
         config: Arc::new(config),
         clock: services.clock,
         metadata,
@@ -246,16 +257,20 @@ fn read_slots(config: &Config) -> Arc<tokio::sync::Semaphore> {
 fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> JoinHandle<std::io::Result<()>> {
+    let limits = connection_limits(&state.config);
     let app = server::router(state);
-    tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|stopping| *stopping).await;
-            })
-            .await
-    })
+    tokio::spawn(http_server::serve(listener, app, limits, stop))
+}
+
+/// The `[server]` connection limits.
+fn connection_limits(config: &Config) -> ConnectionLimits {
+    ConnectionLimits {
+        max_connections: config.server.max_connections,
+        header_read_timeout: config.server.header_read_timeout,
+        idle_timeout: config.server.idle_timeout,
+    }
 }
 
 impl RunningNode {

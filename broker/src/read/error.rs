@@ -30,6 +30,12 @@ pub(crate) enum ReadError {
     /// A chunk could not be read or failed its checksum.
     #[error(transparent)]
     Storage(#[from] silt_bookie::Error),
+    /// Waiting for a read slot and reading the chunks took longer than the request's
+    /// time limit.
+    #[error(
+        "the fetch could not read its records within {0:?} (server.request_timeout): the object store is slow or every read slot is busy (server.fetch_read_concurrency)"
+    )]
+    DeadlineExceeded(std::time::Duration),
     /// The broker is shutting down.
     #[error("broker is shutting down")]
     ShuttingDown,

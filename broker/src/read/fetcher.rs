@@ -1,16 +1,18 @@
 //! [`Fetcher`]: reads records of one partition from an offset.
 //!
 //! It asks the metadata service for the index entries that cover the offset (a
-//! linearizable read, so a record acknowledged before the fetch began is visible), reads
-//! the chunks through the tiered reader (memory, then the local spool, then a ranged GET,
-//! several chunks at once), verifies each chunk's checksum and record count, and trims to
-//! the offset and the limits. At the high watermark it waits on the metadata service's
+//! linearizable read, so a record acknowledged before the fetch began is visible), takes
+//! the chunks the memory tier holds at once, and only if some are missing waits for a
+//! read slot and reads those through the lower tiers (the local spool, the disk cache,
+//! then a GET, several chunks at once), all within `server.request_timeout`. It verifies
+//! each chunk's checksum and record count, and trims to the offset and the limits. At the high watermark it waits on the metadata service's
 //! applied-entry signal, not by polling, until a record commits, `wait` passes, or the
 //! broker shuts down.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::StreamExt;
 use silt_bookie::batch::decode_batch;
 use silt_bookie::cache::ChunkReader;
@@ -56,7 +58,13 @@ pub(crate) struct FetchLimits {
     pub(crate) max_bytes: u64,
     /// Long-poll wait at the high watermark.
     pub(crate) wait: Duration,
+    /// Time for the read phase (waiting for a read slot, then reading the chunks), from
+    /// the end of the wait: `server.request_timeout`.
+    pub(crate) read_timeout: Duration,
 }
+
+/// A planned index entry and its chunk, if the memory tier already had it.
+type Planned = (IndexEntry, Option<Bytes>);
 
 /// Reads partitions.
 #[derive(Clone)]
@@ -93,26 +101,44 @@ impl Fetcher {
     ) -> Result<Fetched, ReadError> {
         let at = Position::new(topic, partition, offset);
         let slice = self.wait_for_records(&at, limits.wait, shutdown).await?;
-        let slot = self.read_slot(offset, slice.high_watermark).await?;
         let entries = plan(&slice.entries, offset, limits);
         self.read_ahead(&slice.entries, &entries);
         check_covered(&at, &entries, slice.high_watermark)?;
-        let taken = self.read_records(&at, entries, limits).await?;
+        let deadline = Instant::now() + limits.read_timeout;
+        let chunks = self.memory_chunks(entries)?;
+        let slot = self.slot_for_misses(&chunks, deadline, limits).await?;
+        let reading = self.read_records(&at, chunks, limits);
+        let taken = tokio::time::timeout_at(deadline, reading)
+            .await
+            .map_err(|_| past_deadline(limits))??;
         Ok(taken.into_fetched(slice.high_watermark, slot))
     }
 
-    /// A read slot once there is something to read (the offset is below the high
-    /// watermark); it is held until the response is encoded (it travels in `Fetched`).
-    async fn read_slot(
+    /// Each planned entry with its chunk if the memory tier has it (without waiting).
+    fn memory_chunks(&self, entries: Vec<IndexEntry>) -> Result<Vec<Planned>, ReadError> {
+        entries
+            .into_iter()
+            .map(|e| Ok((self.reader.read_memory(&e.object, e.position, e.length)?, e)))
+            .map(|planned| planned.map(|(hot, entry)| (entry, hot)))
+            .collect()
+    }
+
+    /// A read slot if some chunk must come from below memory (spool, disk cache, bucket),
+    /// waited for until `deadline`; none when every chunk is in memory. It is held until
+    /// the response is encoded (it travels in `Fetched`).
+    async fn slot_for_misses(
         &self,
-        offset: u64,
-        high_watermark: u64,
+        chunks: &[Planned],
+        deadline: Instant,
+        limits: FetchLimits,
     ) -> Result<Option<OwnedSemaphorePermit>, ReadError> {
-        if offset >= high_watermark {
+        if chunks.iter().all(|(_, hot)| hot.is_some()) {
             return Ok(None);
         }
         let slots = self.read_slots.clone();
-        let slot = slots.acquire_owned().await;
+        let slot = tokio::time::timeout_at(deadline, slots.acquire_owned())
+            .await
+            .map_err(|_| past_deadline(limits))?;
         slot.map(Some).map_err(|_| ReadError::ShuttingDown)
     }
 
@@ -174,7 +200,7 @@ impl Fetcher {
     async fn read_records(
         &self,
         at: &Position<'_>,
-        entries: Vec<IndexEntry>,
+        entries: Vec<Planned>,
         limits: FetchLimits,
     ) -> Result<Taken, ReadError> {
         let mut chunks = self.read_chunks(entries);
@@ -188,14 +214,15 @@ impl Fetcher {
         Ok(taken)
     }
 
-    /// The entries' chunks, read `PARALLEL_CHUNK_READS` at a time and yielded in order.
+    /// The entries' chunks (those not already in memory read `PARALLEL_CHUNK_READS` at a
+    /// time), decoded and yielded in order.
     fn read_chunks(
         &self,
-        entries: Vec<IndexEntry>,
+        entries: Vec<Planned>,
     ) -> impl futures::Stream<Item = Result<(IndexEntry, Vec<Record>), ReadError>> + '_ {
-        futures::stream::iter(entries.into_iter().map(|entry| {
+        futures::stream::iter(entries.into_iter().map(|(entry, hot)| {
             let reader = self.reader.clone();
-            async move { read_entry(&reader, entry).await }
+            async move { read_entry(&reader, entry, hot).await }
         }))
         .buffered(PARALLEL_CHUNK_READS)
     }
@@ -343,20 +370,32 @@ fn record_size(record: &Record) -> u64 {
             .sum::<u64>()
 }
 
-/// Reads and verifies one index entry's chunk.
+/// Reads (unless `hot` already holds it) and verifies one index entry's chunk.
 async fn read_entry(
     reader: &ChunkReader,
     entry: IndexEntry,
+    hot: Option<Bytes>,
 ) -> Result<(IndexEntry, Vec<Record>), ReadError> {
-    let span =
-        tracing::debug_span!("read_chunk", object = %entry.object, position = entry.position);
-    let bytes = reader
-        .read_chunk(&entry.object, entry.position, entry.length)
-        .instrument(span)
-        .await?;
+    let bytes = match hot {
+        Some(bytes) => bytes,
+        None => read_cold(reader, &entry).await?,
+    };
     let records = decode_batch(&bytes)?;
     check_count(&entry, &records)?;
     Ok((entry, records))
+}
+
+/// Reads one entry's chunk through the tiers below memory.
+async fn read_cold(reader: &ChunkReader, entry: &IndexEntry) -> Result<Bytes, ReadError> {
+    let span =
+        tracing::debug_span!("read_chunk", object = %entry.object, position = entry.position);
+    let read = reader.read_chunk(&entry.object, entry.position, entry.length);
+    Ok(read.instrument(span).await?)
+}
+
+/// The error of a fetch whose slot wait and reads passed `limits.read_timeout`.
+fn past_deadline(limits: FetchLimits) -> ReadError {
+    ReadError::DeadlineExceeded(limits.read_timeout)
 }
 
 /// Refuses a chunk whose record count differs from its index entry's.

@@ -75,6 +75,8 @@ error_codes! {
     TooManyRecords = "too_many_records", retryable = false;
     /// The request body is larger than the broker's max request size.
     PayloadTooLarge = "payload_too_large", retryable = false;
+    /// The request body stopped arriving for longer than the broker's body read timeout.
+    BodyTimeout = "body_timeout", retryable = false;
     /// The fetch offset is below the partition's start offset or above its high watermark.
     OffsetOutOfRange = "offset_out_of_range", retryable = false;
     /// Stored data failed its checksum; nothing corrupt is ever returned.

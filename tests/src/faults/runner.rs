@@ -430,6 +430,7 @@ const DEFINITE_FAILURES: &[&str] = &[
     "record_too_large",
     "too_many_records",
     "payload_too_large",
+    "body_timeout",
 ];
 
 /// Whether a failed send certainly wrote nothing: a validation error, or, for a plain
