@@ -77,6 +77,14 @@ pub struct ProducerBatch {
     pub epoch: u32,
     /// The request's sequence number within the epoch.
     pub sequence: u64,
+    /// A digest of the request's content (topic id, and per partition its record count and
+    /// records), so a reused (id, epoch, sequence) with other content is refused
+    /// ([`ChunkOutcome::IdempotencyMismatch`]) instead of answered with the first request's
+    /// offsets. `None` when unknown (a segment recovered from a spool file, whose footer keeps
+    /// no digest, or an entry written before digests existed): such a retry is accepted as a
+    /// duplicate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<u64>,
 }
 
 /// An idempotent producer's identity.
@@ -185,6 +193,10 @@ pub enum ChunkOutcome {
     },
     /// The producer id (or that epoch of it) was never issued.
     UnknownProducer,
+    /// The request reuses the (id, epoch, sequence) of an earlier request whose content
+    /// (topic, partitions, records) was different: not a retry, so nothing is appended and
+    /// the earlier request's offsets are not given out.
+    IdempotencyMismatch,
 }
 
 /// What applying a [`Command`] returns to its proposer.

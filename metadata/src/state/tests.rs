@@ -34,6 +34,7 @@ fn produced(topic_id: u64, partition: u32, count: u32, batch: (u64, u32, u64)) -
             producer_id: batch.0,
             epoch: batch.1,
             sequence: batch.2,
+            digest: None,
         }),
         ..chunk(topic_id, partition, count)
     }
@@ -118,6 +119,42 @@ fn a_retried_producer_request_is_committed_once_across_segments() {
             producer_id: Some(99)
         }),
         CommandResult::Rejected(CommandError::ProducerNotFound(99))
+    );
+}
+
+fn with_digest(mut chunk: ChunkCommit, digest: u64) -> ChunkCommit {
+    if let Some(batch) = &mut chunk.producer {
+        batch.digest = Some(digest);
+    }
+    chunk
+}
+
+#[test]
+fn a_reused_producer_tag_with_other_content_is_refused_and_appends_nothing() {
+    let mut state = MetadataState::default();
+    let a = create(&mut state, "a", 2).id;
+    let (id, epoch) = init_producer(&mut state, None);
+    let first = with_digest(produced(a, 0, 2, (id, epoch, 0)), 11);
+    commit(&mut state, vec![segment("s1", vec![first])]);
+    let before = state.describe_topic("a").unwrap();
+    // Same tag, other content (another partition, other records): refused, in any
+    // segment, and also when it shares a segment with a true retry.
+    let other = with_digest(produced(a, 1, 3, (id, epoch, 0)), 12);
+    let mixed = commit(&mut state, vec![segment("s2", vec![first, other])]);
+    assert_eq!(
+        mixed[0].chunks,
+        [
+            ChunkOutcome::Duplicate { base_offset: 0 },
+            ChunkOutcome::IdempotencyMismatch
+        ]
+    );
+    assert_eq!(state.describe_topic("a").unwrap(), before);
+    // A retry whose digest is unknown (recovered from a spool file) is still a duplicate.
+    let unknown = produced(a, 0, 2, (id, epoch, 0));
+    let recovered = commit(&mut state, vec![segment("s3", vec![unknown])]);
+    assert_eq!(
+        recovered[0].chunks,
+        [ChunkOutcome::Duplicate { base_offset: 0 }]
     );
 }
 

@@ -1,5 +1,6 @@
 //! [`PipelineError`]: why the pipeline did not acknowledge an append.
 
+use silt_bookie::segment::ProducerTag;
 use silt_metadata::types::ChunkOutcome;
 
 /// Why an append was not acknowledged. Topic names are unknown here (the pipeline sees topic
@@ -43,11 +44,22 @@ pub(crate) enum PipelineError {
     /// The producer id (or that epoch) was never issued.
     #[error("unknown producer id or epoch: get one from POST /v1/producers")]
     UnknownProducer,
+    /// The request reuses the producer tag of an earlier request with other content.
+    #[error(
+        "idempotency mismatch: producer {} epoch {} sequence {} was already used by a request with other records, partitions or topic; a retry must resend the same request, a new request needs the next sequence",
+        .0.producer_id, .0.epoch, .0.sequence
+    )]
+    IdempotencyMismatch(ProducerTag),
 }
 
 impl PipelineError {
-    /// The error for a refused chunk outcome (`None` for a committed or duplicate one).
-    pub(crate) fn from_outcome(outcome: &ChunkOutcome, partition: u32) -> Option<PipelineError> {
+    /// The error for a refused chunk outcome of `partition`, written under `producer` (`None`
+    /// for a committed or duplicate one).
+    pub(crate) fn from_outcome(
+        outcome: &ChunkOutcome,
+        partition: u32,
+        producer: Option<ProducerTag>,
+    ) -> Option<PipelineError> {
         match outcome {
             ChunkOutcome::Committed { .. } | ChunkOutcome::Duplicate { .. } => None,
             ChunkOutcome::TopicNotFound => Some(PipelineError::TopicNotFound),
@@ -61,6 +73,7 @@ impl PipelineError {
                 })
             }
             ChunkOutcome::UnknownProducer => Some(PipelineError::UnknownProducer),
+            ChunkOutcome::IdempotencyMismatch => producer.map(PipelineError::IdempotencyMismatch),
         }
     }
 }
