@@ -36,9 +36,16 @@ pub enum Command {
     },
     /// Commit uploaded segments: assign offsets to every chunk and advance high watermarks.
     /// Idempotent by object name: a segment committed before returns its original result.
+    /// A segment sealed before `at_ms` minus the [commit horizon](crate::limits::COMMIT_HORIZON_MS)
+    /// is refused ([`ChunkOutcome::TooOld`]).
     CommitSegments {
         /// Segments in the order their offsets are assigned.
         segments: Vec<SegmentCommit>,
+        /// When the command was proposed, in milliseconds since the Unix epoch (the
+        /// proposer's clock: the metadata node that proposes the entry). `None` in entries
+        /// written before the commit horizon existed: no horizon check.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_ms: Option<i64>,
     },
     /// Issue a new idempotent producer id (`producer_id: None`, epoch 0), or bump the epoch
     /// of an existing one (fencing every older instance of it) and restart its sequences.
@@ -129,6 +136,12 @@ pub struct SegmentCommit {
     pub size: u64,
     /// The segment's chunks, in footer order.
     pub chunks: Vec<ChunkCommit>,
+    /// When the segment was sealed, in milliseconds since the Unix epoch: the time of the
+    /// ULID in its object name (`bookie/FORMAT.md`, "Object names"). Checked against the
+    /// [commit horizon](crate::limits::COMMIT_HORIZON_MS). `None` when unknown (older
+    /// brokers): no horizon check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_at_ms: Option<i64>,
 }
 
 /// One partition's chunk inside a segment.
@@ -197,6 +210,11 @@ pub enum ChunkOutcome {
     /// (topic, partitions, records) was different: not a retry, so nothing is appended and
     /// the earlier request's offsets are not given out.
     IdempotencyMismatch,
+    /// The segment was sealed longer ago than the [commit horizon](crate::limits::COMMIT_HORIZON_MS)
+    /// before the commit was proposed: nothing of it is appended, and the object is recorded
+    /// as an orphan, so a sweeper may delete it. The records were not written; sending them
+    /// again is safe.
+    TooOld,
 }
 
 /// What applying a [`Command`] returns to its proposer.
@@ -321,8 +339,11 @@ pub struct PartitionSlice {
 pub struct OrphanList {
     /// How many are recorded.
     pub count: usize,
-    /// The first `limit` of them by name, with when they were recorded (recorder's clock;
-    /// 0 when recorded by their own commit, whose every chunk was a duplicate or refused).
+    /// The first `limit` of them by name, with a time in milliseconds since the Unix epoch:
+    /// when a broker recorded them (its clock), or, for an object whose own commit appended
+    /// nothing (every chunk a duplicate or refused, or the segment past the commit horizon),
+    /// its seal time (else, for a segment that does not carry one, the commit's proposal
+    /// time; 0 only for entries written before either existed).
     pub objects: Vec<(String, i64)>,
 }
 

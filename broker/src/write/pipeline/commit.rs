@@ -20,6 +20,7 @@ use silt_metadata::types::{
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{Instrument, info_span, warn};
+use ulid::Ulid;
 
 use super::stage::Digests;
 use super::upload::{Uploaded, UploadedSegment};
@@ -86,7 +87,7 @@ async fn commit_run(
     crate::failpoints::crash_if_active("commit.before_send");
     let commits = committable
         .iter()
-        .map(|(segment, _)| segment_commit(&segment.object, &segment.sealed, &segment.digests))
+        .map(|(segment, _)| segment.commit())
         .collect();
     let metadata = parts.metadata.as_ref();
     match commit_with_retry(metadata, &parts.metrics, commits, None, Some(closing)).await {
@@ -115,10 +116,12 @@ fn answer_all(waiters: Vec<Waiter>, answer: &AppendResult) {
     }
 }
 
-/// The commit request for a sealed segment; `digests` holds the content digests of its
-/// producer requests (empty for a segment recovered from the spool: its footer keeps none,
-/// and the state machine treats a missing digest as unknown).
+/// The commit request for sealed segment `id`, uploaded as `object`; `digests` holds the
+/// content digests of its producer requests (empty for a segment recovered from the spool:
+/// its footer keeps none, and the state machine treats a missing digest as unknown). The
+/// seal time is the ULID's, checked against the commit horizon.
 pub(crate) fn segment_commit(
+    id: Ulid,
     object: &str,
     sealed: &SealedSegment,
     digests: &Digests,
@@ -131,7 +134,14 @@ pub(crate) fn segment_commit(
             .iter()
             .map(|c| chunk_commit(c, digests))
             .collect(),
+        sealed_at_ms: i64::try_from(id.timestamp_ms()).ok(),
     }
+}
+
+/// Whether the state machine refused the segment for its age (past the commit horizon):
+/// nothing of it was written.
+pub(crate) fn refused_as_too_old(result: &SegmentCommitResult) -> bool {
+    result.chunks.first() == Some(&ChunkOutcome::TooOld)
 }
 
 /// The commit request for one chunk of a sealed segment.
@@ -300,8 +310,16 @@ fn answer_slots(waiters: Vec<Waiter>, outcomes: &Outcomes) {
 }
 
 impl UploadedSegment {
+    /// The commit request for this segment.
+    fn commit(&self) -> SegmentCommit {
+        segment_commit(self.id, &self.object, &self.sealed, &self.digests)
+    }
+
     /// Answers a committed segment's appends, feeds the hot cache and drops the spool file.
     fn finish(self, parts: &PipelineParts, waiters: Vec<Waiter>, result: &SegmentCommitResult) {
+        if refused_as_too_old(result) {
+            warn!(segment = %self.id, object = %self.object, "segment refused: sealed before the commit horizon; its requests fail and the object is an orphan");
+        }
         let outcomes = self.outcomes(parts, result);
         answer_slots(waiters, &outcomes);
         if let Err(error) = parts.spool.remove(self.id) {

@@ -52,6 +52,14 @@ pub(crate) enum PipelineError {
     IdempotencyMismatch(ProducerTag),
 }
 
+/// Why a segment past the commit horizon fails its appends; nothing of it was written.
+fn too_old_message() -> String {
+    let minutes = silt_metadata::limits::COMMIT_HORIZON_MS / 60_000;
+    format!(
+        "the segment holding these records was sealed more than {minutes} minutes before its commit (the commit horizon; the broker was paused or cut off); nothing was written, retry"
+    )
+}
+
 impl PipelineError {
     /// The error for a refused chunk outcome of `partition`, written under `producer` (`None`
     /// for a committed or duplicate one).
@@ -74,6 +82,23 @@ impl PipelineError {
             }
             ChunkOutcome::UnknownProducer => Some(PipelineError::UnknownProducer),
             ChunkOutcome::IdempotencyMismatch => producer.map(PipelineError::IdempotencyMismatch),
+            ChunkOutcome::TooOld => Some(PipelineError::Unavailable(too_old_message())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use silt_metadata::types::ChunkOutcome;
+
+    use super::PipelineError;
+
+    #[test]
+    fn a_segment_past_the_commit_horizon_is_unavailable_not_outcome_unknown() {
+        let error = PipelineError::from_outcome(&ChunkOutcome::TooOld, 0, None);
+        assert!(
+            matches!(&error, Some(PipelineError::Unavailable(m)) if m.contains("nothing was written")),
+            "{error:?}"
+        );
     }
 }

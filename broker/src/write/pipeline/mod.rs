@@ -43,7 +43,7 @@ use silt_metadata::MetadataClient;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-pub(crate) use commit::{commit_with_retry, segment_commit};
+pub(crate) use commit::{commit_with_retry, refused_as_too_old, segment_commit};
 pub(crate) use error::PipelineError;
 pub(crate) use stage::Digests;
 
