@@ -32,6 +32,15 @@ pub const MAX_SEGMENTS_PER_COMMAND: usize = 65_536;
 /// [`Command::CommitSegments`](crate::types::Command::CommitSegments).
 pub const MAX_CHUNKS_PER_COMMAND: usize = 1 << 20;
 
+/// The commit horizon, in milliseconds (15 minutes): a segment sealed longer ago than this,
+/// by the clock of the proposer of its [`Command::CommitSegments`](crate::types::Command::CommitSegments)
+/// (its `at_ms`), is refused ([`ChunkOutcome::TooOld`](crate::types::ChunkOutcome::TooOld))
+/// and recorded as an orphan, never committed. An uploaded object whose seal time (the time
+/// in its ULID name) is further in the past than the horizon plus any clock skew can
+/// therefore never become referenced later, so a garbage sweeper may delete it if no index
+/// entry references it now. Keep it far above clock skew and the longest commit retry.
+pub const COMMIT_HORIZON_MS: i64 = 15 * 60 * 1000;
+
 /// Longest broker id, in bytes; ids are never empty.
 pub const MAX_BROKER_ID_BYTES: usize = 256;
 

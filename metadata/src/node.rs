@@ -345,6 +345,7 @@ mod tests {
         let commit = |object: &str, partition: u32| SegmentCommit {
             object: object.to_owned(),
             size: 10,
+            sealed_at_ms: None,
             chunks: vec![ChunkCommit {
                 topic_id: topic.id,
                 partition,

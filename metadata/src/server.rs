@@ -115,7 +115,9 @@ async fn write(
     State(state): State<ServerState>,
     Json(command): Json<Command>,
 ) -> Json<Reply<CommandResult>> {
-    if let Command::CommitSegments { segments } = command {
+    // The proposal time (`at_ms`) a client sent is dropped: the node proposing the entry
+    // stamps its own.
+    if let Command::CommitSegments { segments, .. } = command {
         if let Err(refusal) = validate::segments(&segments) {
             return Json(Err(RemoteError::Rejected(refusal)));
         }
@@ -441,6 +443,7 @@ mod tests {
             let segment = SegmentCommit {
                 object: format!("s{i}"),
                 size: 10,
+                sealed_at_ms: None,
                 chunks: vec![ChunkCommit {
                     topic_id: topic.id,
                     partition: 0,

@@ -36,9 +36,16 @@ pub enum Command {
     },
     /// Commit uploaded segments: assign offsets to every chunk and advance high watermarks.
     /// Idempotent by object name: a segment committed before returns its original result.
+    /// A segment sealed before `at_ms` minus the [commit horizon](crate::limits::COMMIT_HORIZON_MS)
+    /// is refused ([`ChunkOutcome::TooOld`]).
     CommitSegments {
         /// Segments in the order their offsets are assigned.
         segments: Vec<SegmentCommit>,
+        /// When the command was proposed, in milliseconds since the Unix epoch (the
+        /// proposer's clock: the metadata node that proposes the entry). `None` in entries
+        /// written before the commit horizon existed: no horizon check.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_ms: Option<i64>,
     },
     /// Issue a new idempotent producer id (`producer_id: None`, epoch 0), or bump the epoch
     /// of an existing one (fencing every older instance of it) and restart its sequences.
@@ -77,6 +84,14 @@ pub struct ProducerBatch {
     pub epoch: u32,
     /// The request's sequence number within the epoch.
     pub sequence: u64,
+    /// A digest of the request's content (topic id, and per partition its record count and
+    /// records), so a reused (id, epoch, sequence) with other content is refused
+    /// ([`ChunkOutcome::IdempotencyMismatch`]) instead of answered with the first request's
+    /// offsets. `None` when unknown (a segment recovered from a spool file, whose footer keeps
+    /// no digest, or an entry written before digests existed): such a retry is accepted as a
+    /// duplicate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<u64>,
 }
 
 /// An idempotent producer's identity.
@@ -121,6 +136,12 @@ pub struct SegmentCommit {
     pub size: u64,
     /// The segment's chunks, in footer order.
     pub chunks: Vec<ChunkCommit>,
+    /// When the segment was sealed, in milliseconds since the Unix epoch: the time of the
+    /// ULID in its object name (`bookie/FORMAT.md`, "Object names"). Checked against the
+    /// [commit horizon](crate::limits::COMMIT_HORIZON_MS). `None` when unknown (older
+    /// brokers): no horizon check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_at_ms: Option<i64>,
 }
 
 /// One partition's chunk inside a segment.
@@ -185,6 +206,15 @@ pub enum ChunkOutcome {
     },
     /// The producer id (or that epoch of it) was never issued.
     UnknownProducer,
+    /// The request reuses the (id, epoch, sequence) of an earlier request whose content
+    /// (topic, partitions, records) was different: not a retry, so nothing is appended and
+    /// the earlier request's offsets are not given out.
+    IdempotencyMismatch,
+    /// The segment was sealed longer ago than the [commit horizon](crate::limits::COMMIT_HORIZON_MS)
+    /// before the commit was proposed: nothing of it is appended, and the object is recorded
+    /// as an orphan, so a sweeper may delete it. The records were not written; sending them
+    /// again is safe.
+    TooOld,
 }
 
 /// What applying a [`Command`] returns to its proposer.
@@ -309,8 +339,11 @@ pub struct PartitionSlice {
 pub struct OrphanList {
     /// How many are recorded.
     pub count: usize,
-    /// The first `limit` of them by name, with when they were recorded (recorder's clock;
-    /// 0 when recorded by their own commit, whose every chunk was a duplicate or refused).
+    /// The first `limit` of them by name, with a time in milliseconds since the Unix epoch:
+    /// when a broker recorded them (its clock), or, for an object whose own commit appended
+    /// nothing (every chunk a duplicate or refused, or the segment past the commit horizon),
+    /// its seal time (else, for a segment that does not carry one, the commit's proposal
+    /// time; 0 only for entries written before either existed).
     pub objects: Vec<(String, i64)>,
 }
 

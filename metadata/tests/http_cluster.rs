@@ -61,6 +61,7 @@ fn segment(object: &str, topic_id: u64) -> SegmentCommit {
     SegmentCommit {
         object: object.to_owned(),
         size: 10,
+        sealed_at_ms: None,
         chunks: vec![ChunkCommit {
             topic_id,
             partition: 0,

@@ -332,7 +332,11 @@ impl Idempotence {
                         retry_after: None,
                     }));
                 }
-                Some(ErrorCode::OutOfOrderSequence | ErrorCode::ProducerNotFound) => {
+                Some(
+                    ErrorCode::OutOfOrderSequence
+                    | ErrorCode::ProducerNotFound
+                    | ErrorCode::IdempotencyMismatch,
+                ) => {
                     self.bump_epoch = true;
                 }
                 // In doubt (it may be committed, or still in flight somewhere): a new

@@ -75,7 +75,8 @@ pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::TopicAlreadyExists
         | ErrorCode::ProducerFenced
-        | ErrorCode::OutOfOrderSequence => StatusCode::CONFLICT,
+        | ErrorCode::OutOfOrderSequence
+        | ErrorCode::IdempotencyMismatch => StatusCode::CONFLICT,
         ErrorCode::RecordTooLarge | ErrorCode::TooManyRecords | ErrorCode::PayloadTooLarge => {
             StatusCode::PAYLOAD_TOO_LARGE
         }
@@ -145,6 +146,7 @@ impl From<WriteError> for ApiError {
             WriteError::RecordTooLarge { .. } => ErrorCode::RecordTooLarge,
             WriteError::PartitionOutOfRange { .. } => ErrorCode::PartitionNotFound,
             WriteError::Timeout(_) => ErrorCode::Timeout,
+            WriteError::Internal(_) => ErrorCode::Internal,
             WriteError::Metadata(metadata) => return metadata_error(metadata),
             WriteError::Pipeline { error, .. } => pipeline_code(error),
         };
@@ -163,6 +165,7 @@ fn pipeline_code(error: &PipelineError) -> ErrorCode {
         PipelineError::ProducerFenced { .. } => ErrorCode::ProducerFenced,
         PipelineError::OutOfOrderSequence { .. } => ErrorCode::OutOfOrderSequence,
         PipelineError::UnknownProducer => ErrorCode::ProducerNotFound,
+        PipelineError::IdempotencyMismatch(_) => ErrorCode::IdempotencyMismatch,
     }
 }
 

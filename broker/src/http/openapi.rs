@@ -239,7 +239,7 @@ fn paths(limits: &ServerConfig) -> Value {
                         "partition": "$response.body#/offsets/0/partition",
                         "offset": "$response.body#/offsets/0/offset"
                     }}}
-                }}), &with_any(&[E::InvalidRequest, E::InvalidRecord, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::ProducerNotFound, E::ProducerFenced, E::OutOfOrderSequence, E::PayloadTooLarge, E::BodyTimeout, E::RecordTooLarge, E::TooManyRecords, E::Timeout]))
+                }}), &with_any(&[E::InvalidRequest, E::InvalidRecord, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::ProducerNotFound, E::ProducerFenced, E::OutOfOrderSequence, E::IdempotencyMismatch, E::PayloadTooLarge, E::BodyTimeout, E::RecordTooLarge, E::TooManyRecords, E::Timeout]))
             }
         },
         "/v1/topics/{topic}/partitions/{partition}/records": {
@@ -370,7 +370,7 @@ fn schemas(limits: &ServerConfig) -> Value {
             "producer": {"oneOf": [schema_ref("ProducerTag"), {"type": "null"}]}
         }},
         "ProducerTag": {"type": "object", "additionalProperties": false, "required": ["id", "epoch", "sequence"],
-            "description": "Makes the request idempotent: the same (id, epoch, sequence) sent again, to any broker, is answered with the original offsets and never written twice. id and epoch come from POST /v1/producers; sequence counts this producer's requests from 0 in each epoch, with no gap (else out_of_order_sequence). A stale epoch answers producer_fenced. Keyless records without a partition go to a partition derived from (id, sequence), so a retry lands where the original did. JSON bodies only.",
+            "description": "Makes the request idempotent: the same (id, epoch, sequence) sent again, to any broker, is answered with the original offsets and never written twice. id and epoch come from POST /v1/producers; sequence counts this producer's requests from 0 in each epoch, with no gap (else out_of_order_sequence). A sequence reused with other records, partitions or topic answers idempotency_mismatch and writes nothing. A stale epoch answers producer_fenced. Keyless records without a partition go to a partition derived from (id, sequence), so a retry lands where the original did. JSON bodies only.",
             "properties": {
                 "id": {"type": "integer", "minimum": 1, "maximum": u64::MAX},
                 "epoch": uint(u32_max),

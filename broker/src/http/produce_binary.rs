@@ -60,6 +60,7 @@ fn convert(
         Kind::Bytes => Payload::bytes(body.slice(range)),
         Kind::Json => json_payload(body.slice(range), &format!("record {index} value"))?,
     };
+    let timestamp_given = decoded.timestamp_ms.is_some();
     let record = Record {
         timestamp_ms: decoded.timestamp_ms.unwrap_or(now),
         key,
@@ -70,6 +71,7 @@ fn convert(
         record,
         hash_key,
         partition: decoded.partition,
+        timestamp_given,
     })
 }
 

@@ -253,6 +253,7 @@ fn convert(
         record,
         hash_key,
         partition: wire.partition,
+        timestamp_given: wire.timestamp_ms.is_some(),
     })
 }
 

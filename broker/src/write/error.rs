@@ -45,6 +45,9 @@ pub(crate) enum WriteError {
         "records were not committed within {0:?} (server.request_timeout); they may or may not be written"
     )]
     Timeout(Duration),
+    /// A broken invariant of the write service (a bug): the request's outcome is unknown.
+    #[error("internal write error: {0}")]
+    Internal(String),
     /// The pipeline refused or failed the append.
     #[error("{}", describe(topic, error))]
     Pipeline {

@@ -2,8 +2,10 @@
 //! partitions, the request timeout, offsets in request order. Below it the pipeline
 //! (`pipeline/`: stage → upload → commit) makes records durable and ordered, with the
 //! caches it needs (`topic_cache.rs`, `producer_cache.rs`), Kafka's partitioner
-//! (`partitioner.rs`) and start-up recovery of the spool (`recovery.rs`).
+//! (`partitioner.rs`), the content digest of idempotent requests (`digest.rs`) and
+//! start-up recovery of the spool (`recovery.rs`).
 
+mod digest;
 mod error;
 pub(crate) mod partitioner;
 pub(crate) mod pipeline;

@@ -14,6 +14,9 @@ pub(crate) struct InputRecord {
     pub(crate) hash_key: Option<Vec<u8>>,
     /// The partition the client named, if any (checked against the topic by the writer).
     pub(crate) partition: Option<u32>,
+    /// Whether the client gave the timestamp (else the broker stamped it on arrival, and an
+    /// idempotent request's digest leaves it out: a retry is stamped anew).
+    pub(crate) timestamp_given: bool,
 }
 
 /// A parsed produce request: validated records, in request order.

@@ -17,6 +17,7 @@ use silt_bookie::segment::ProducerTag;
 use silt_metadata::MetadataClient;
 use silt_sdk::wire::RecordOffset;
 
+use crate::write::digest::request_digest;
 use crate::write::partitioner::{StickyPartitioner, partition_for_key};
 use crate::write::pipeline::{PartitionAppend, PipelineError, WritePipeline};
 use crate::write::producer_cache::{CheckError, ProducerCache};
@@ -70,9 +71,12 @@ impl Writer {
             self.check_producer(topic, tag).await?;
         }
         let fallback = self.fallback_partition(input.producer.as_ref(), route.partitions);
+        let digest = input
+            .producer
+            .map(|_| request_digest(route.id, &input.records));
         let placed = Placement::place(topic, &route, fallback, input.records, self.limits)?;
         let (parts, order) = placed.traced().into_parts(&route, input.producer);
-        Ok(order.offsets(self.append(topic, parts).await?))
+        order.offsets(self.append(topic, parts, digest).await?)
     }
 
     /// The partition of a keyless record that names none: the idempotent one for a
@@ -99,15 +103,18 @@ impl Writer {
         }
     }
 
-    /// Appends within the request timeout; a refusal that says the topic changed evicts
-    /// its cached route so the next request sees the current topic.
+    /// Appends (with an idempotent request's content `digest`) within the request timeout;
+    /// a refusal that says the topic changed evicts its cached route so the next request
+    /// sees the current topic.
     async fn append(
         &self,
         topic: &str,
         parts: Vec<PartitionAppend>,
+        digest: Option<u64>,
     ) -> Result<Vec<u64>, WriteError> {
         let timeout = self.limits.request_timeout;
-        let appended = tokio::time::timeout(timeout, self.pipeline.append(parts)).await;
+        let append = self.pipeline.append_with_digest(parts, digest);
+        let appended = tokio::time::timeout(timeout, append).await;
         let appended = appended.map_err(|_| WriteError::Timeout(timeout))?;
         appended.map_err(|error| self.refused(topic, error))
     }
@@ -262,25 +269,39 @@ struct RequestOrder {
 }
 
 impl RequestOrder {
-    /// Puts each part's offsets back at its records' places in the request.
-    fn offsets(self, base_offsets: Vec<u64>) -> Produced {
-        let mut offsets = vec![
-            RecordOffset {
-                partition: 0,
-                offset: 0
-            };
-            usize::try_from(self.records).unwrap_or(0)
-        ];
-        for ((partition, indexes), base) in self.indexes.into_iter().zip(base_offsets) {
+    /// Puts each part's offsets back at its records' places in the request. Every record
+    /// gets the offset its part was given, or the request fails: an offset is never made up.
+    fn offsets(self, base_offsets: Vec<u64>) -> Result<Produced, WriteError> {
+        if base_offsets.len() != self.indexes.len() {
+            return Err(self.mismatch(base_offsets.len()));
+        }
+        let mut placed = vec![None; usize::try_from(self.records).unwrap_or(0)];
+        for ((partition, indexes), base) in self.indexes.iter().zip(base_offsets) {
             for (offset, index) in (base..).zip(indexes) {
-                offsets[index] = RecordOffset { partition, offset };
+                if let Some(slot) = placed.get_mut(*index) {
+                    *slot = Some(RecordOffset {
+                        partition: *partition,
+                        offset,
+                    });
+                }
             }
         }
-        Produced {
+        let offsets = placed.into_iter().collect::<Option<Vec<_>>>();
+        let offsets = offsets.ok_or_else(|| self.mismatch(self.indexes.len()))?;
+        Ok(Produced {
             offsets,
             records: self.records,
             bytes: self.bytes,
-        }
+        })
+    }
+
+    /// The failure of a request whose parts' answers do not cover its records.
+    fn mismatch(&self, answered: usize) -> WriteError {
+        WriteError::Internal(format!(
+            "the pipeline answered {answered} of {} partition parts for a request of {} records; no offsets invented",
+            self.indexes.len(),
+            self.records
+        ))
     }
 }
 
@@ -305,6 +326,7 @@ mod tests {
             },
             hash_key: key.map(<[u8]>::to_vec),
             partition,
+            timestamp_given: false,
         }
     }
 
@@ -396,6 +418,74 @@ mod tests {
             .unwrap();
         assert_eq!(first.offsets[0].offset, 0);
         harness.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_reused_tag_with_other_content_is_refused_after_the_commit() {
+        let harness = Harness::new(ObjectStoreHandle::in_memory()).await;
+        let writer = writer(&harness).await;
+        let producer = harness.parts.metadata.init_producer(None).await.unwrap();
+        let tagged = |records| ProduceInput {
+            records,
+            producer: Some(ProducerTag {
+                producer_id: producer.producer_id,
+                epoch: producer.epoch,
+                sequence: 0,
+            }),
+        };
+        let first = writer
+            .produce("t", tagged(vec![record(b"a", None, Some(1))]))
+            .await
+            .unwrap();
+        // Other records, another partition, another record count: never the first offsets.
+        let others = [
+            vec![record(b"b", None, Some(1))],
+            vec![record(b"a", None, Some(0))],
+            vec![record(b"a", None, Some(1)), record(b"c", None, Some(1))],
+        ];
+        for records in others {
+            let refused = writer.produce("t", tagged(records)).await;
+            assert!(
+                matches!(
+                    &refused,
+                    Err(WriteError::Pipeline {
+                        error: PipelineError::IdempotencyMismatch(_),
+                        ..
+                    })
+                ),
+                "{refused:?}"
+            );
+        }
+        // The true retry gets the original offsets; nothing else was written.
+        let retry = writer
+            .produce("t", tagged(vec![record(b"a", None, Some(1))]))
+            .await
+            .unwrap();
+        assert_eq!(retry.offsets, first.offsets);
+        let next = writer
+            .produce("t", input(vec![record(b"x", None, Some(1))]))
+            .await
+            .unwrap();
+        assert_eq!(next.offsets[0].offset, 1);
+        harness.stop().await;
+    }
+
+    #[test]
+    fn offsets_are_never_invented_for_unanswered_parts() {
+        let order = || RequestOrder {
+            indexes: vec![(0, vec![1]), (1, vec![0, 2])],
+            records: 3,
+            bytes: 3,
+        };
+        let answered = order().offsets(vec![5, 7]).unwrap();
+        let placed: Vec<(u32, u64)> = answered
+            .offsets
+            .iter()
+            .map(|o| (o.partition, o.offset))
+            .collect();
+        assert_eq!(placed, vec![(1, 7), (0, 5), (1, 8)]);
+        let short = order().offsets(vec![5]);
+        assert!(matches!(short, Err(WriteError::Internal(_))), "{short:?}");
     }
 
     #[tokio::test]

@@ -117,6 +117,14 @@ pub(crate) trait Transport: Send + Sync + 'static {
     async fn ready(&self) -> bool;
 }
 
+/// This process's wall-clock time in milliseconds since the Unix epoch: a commit's proposal
+/// time (`at_ms`), stamped here because the proposer is whoever builds the command (the
+/// node itself behind `/meta/v1/write`, which re-stamps what a client sent).
+fn now_ms() -> i64 {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since_epoch.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// Splits `segments`, in order, into runs within the per-command limits. A segment with
 /// more chunks than one command may hold is a run of its own (the state machine refuses it).
 fn command_parts(segments: Vec<SegmentCommit>) -> Vec<Vec<SegmentCommit>> {
@@ -194,9 +202,12 @@ impl<T: Transport> MetadataClient for T {
     ) -> Result<Vec<SegmentCommitResult>> {
         let mut results = Vec::with_capacity(segments.len());
         for part in command_parts(segments) {
-            let reply = self
-                .write(Command::CommitSegments { segments: part })
-                .await?;
+            let at_ms = Some(now_ms());
+            let command = Command::CommitSegments {
+                segments: part,
+                at_ms,
+            };
+            let reply = self.write(command).await?;
             results.extend(expect_reply!(reply, CommandResult::Committed(r) => r)?);
         }
         Ok(results)
@@ -292,6 +303,7 @@ mod tests {
         SegmentCommit {
             object: "s".to_owned(),
             size: 1,
+            sealed_at_ms: None,
             chunks: vec![chunk; chunks],
         }
     }

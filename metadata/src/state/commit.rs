@@ -4,48 +4,70 @@
 //!
 //! Invariants (besides those of [`crate::state`]): a segment's chunks are committed in
 //! footer order; the chunks of one producer request are admitted together, when the first
-//! of them is seen; an object none of whose chunks was appended is recorded as garbage.
+//! of them is seen; a segment sealed longer than [`COMMIT_HORIZON_MS`] before the command's
+//! proposal time is refused whole; an object none of whose chunks was appended is recorded
+//! as garbage with its seal time, and a committed object is never on the orphan list.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::MetadataState;
 use super::producers::Admission;
+use crate::limits::COMMIT_HORIZON_MS;
 use crate::types::{ChunkCommit, ChunkOutcome, ProducerBatch, SegmentCommit, SegmentCommitResult};
 
 /// The decisions taken on the producer requests seen so far in one segment.
 type Admissions = BTreeMap<ProducerBatch, Admission>;
 
 impl MetadataState {
-    /// Commits segments in order; see the module invariants.
+    /// Commits segments in order, proposed at `at_ms`; see the module invariants.
     pub(super) fn commit_segments(
         &mut self,
         segments: &[SegmentCommit],
+        at_ms: Option<i64>,
     ) -> Vec<SegmentCommitResult> {
         segments
             .iter()
-            .map(|segment| self.commit_once(segment))
+            .map(|segment| self.commit_once(segment, at_ms))
             .collect()
     }
 
     /// Commits `segment`, or returns its original result if its object was committed
-    /// before.
-    fn commit_once(&mut self, segment: &SegmentCommit) -> SegmentCommitResult {
+    /// before (or refused: that answer is kept too).
+    fn commit_once(&mut self, segment: &SegmentCommit, at_ms: Option<i64>) -> SegmentCommitResult {
         if let Some(previous) = self.segments.get(&segment.object) {
             return previous.clone();
         }
-        let result = self.commit_segment(segment);
-        // An object none of whose chunks was appended (all duplicates or refused)
-        // is referenced by no index entry: garbage from the start.
-        if !result
-            .chunks
-            .iter()
-            .any(|outcome| matches!(outcome, ChunkOutcome::Committed { .. }))
-        {
-            self.orphans.insert(segment.object.clone(), 0);
-        }
+        let result = if past_horizon(segment, at_ms) {
+            too_old(segment)
+        } else {
+            self.commit_segment(segment)
+        };
+        self.track_garbage(segment, &result, at_ms);
         self.segments.insert(segment.object.clone(), result.clone());
         result
+    }
+
+    /// Keeps the orphan list true after a commit: an object some chunk of which was
+    /// appended is referenced, never garbage; one none of whose chunks was (all duplicates
+    /// or refused, or past the horizon) is garbage from the start, recorded with its seal
+    /// time (else the proposal time; 0 only for entries that carry neither).
+    fn track_garbage(
+        &mut self,
+        segment: &SegmentCommit,
+        result: &SegmentCommitResult,
+        at_ms: Option<i64>,
+    ) {
+        let appended = result
+            .chunks
+            .iter()
+            .any(|outcome| matches!(outcome, ChunkOutcome::Committed { .. }));
+        if appended {
+            self.orphans.remove(&segment.object);
+        } else {
+            let time = segment.sealed_at_ms.or(at_ms).unwrap_or(0);
+            self.orphans.entry(segment.object.clone()).or_insert(time);
+        }
     }
 
     /// Commits one segment that was never committed before, chunk by chunk.
@@ -119,5 +141,22 @@ impl MetadataState {
             .partition_mut(chunk.partition)
             .ok_or(ChunkOutcome::PartitionNotFound)?;
         Ok(partition.append(object, chunk))
+    }
+}
+
+/// Whether `segment` was sealed longer than [`COMMIT_HORIZON_MS`] before the commit was
+/// proposed at `at_ms`; never when either time is unknown (older brokers or entries).
+fn past_horizon(segment: &SegmentCommit, at_ms: Option<i64>) -> bool {
+    match (segment.sealed_at_ms, at_ms) {
+        (Some(sealed), Some(at)) => sealed < at.saturating_sub(COMMIT_HORIZON_MS),
+        _ => false,
+    }
+}
+
+/// The result of a segment refused for its age: every chunk [`ChunkOutcome::TooOld`].
+fn too_old(segment: &SegmentCommit) -> SegmentCommitResult {
+    SegmentCommitResult {
+        object: segment.object.clone(),
+        chunks: vec![ChunkOutcome::TooOld; segment.chunks.len()],
     }
 }

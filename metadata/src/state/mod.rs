@@ -74,8 +74,8 @@ impl MetadataState {
                 created_at_ms,
             } => self.create_topic(name, *partitions, settings, *created_at_ms),
             Command::DeleteTopic { name } => self.delete_topic(name),
-            Command::CommitSegments { segments } => {
-                CommandResult::Committed(self.commit_segments(segments))
+            Command::CommitSegments { segments, at_ms } => {
+                CommandResult::Committed(self.commit_segments(segments, *at_ms))
             }
             Command::InitProducer { producer_id } => self.init_producer(*producer_id),
             Command::BrokerHeartbeat {

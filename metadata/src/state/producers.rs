@@ -25,6 +25,22 @@ struct AcceptedRequest {
     sequence: u64,
     /// `(topic_id, partition, base_offset)` of each committed chunk.
     chunks: Vec<(u64, u32, u64)>,
+    /// The request's content digest, if its commit carried one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    digest: Option<u64>,
+}
+
+impl AcceptedRequest {
+    /// How to answer `batch`, which reuses this request's sequence: a duplicate, unless both
+    /// carry a content digest and the digests differ (another request under a used tag).
+    fn retried_by(&self, batch: &ProducerBatch) -> Admission {
+        match (self.digest, batch.digest) {
+            (Some(original), Some(retry)) if original != retry => {
+                Admission::Refuse(ChunkOutcome::IdempotencyMismatch)
+            }
+            _ => Admission::Duplicate,
+        }
+    }
 }
 
 /// One producer id's state.
@@ -120,8 +136,8 @@ impl Producers {
         if batch.epoch > state.epoch {
             return Admission::Refuse(ChunkOutcome::UnknownProducer);
         }
-        if state.recent.iter().any(|r| r.sequence == batch.sequence) {
-            return Admission::Duplicate;
+        if let Some(accepted) = state.recent.iter().find(|r| r.sequence == batch.sequence) {
+            return accepted.retried_by(batch);
         }
         if batch.sequence != state.next_sequence {
             return Admission::Refuse(ChunkOutcome::OutOfOrderSequence {
@@ -135,6 +151,7 @@ impl Producers {
         state.recent.push_back(AcceptedRequest {
             sequence: batch.sequence,
             chunks: Vec::new(),
+            digest: batch.digest,
         });
         Admission::Accept
     }
@@ -202,7 +219,31 @@ mod tests {
             producer_id,
             epoch,
             sequence,
+            digest: None,
         }
+    }
+
+    fn digested(sequence: u64, digest: Option<u64>) -> ProducerBatch {
+        ProducerBatch {
+            digest,
+            ..batch(1, 0, sequence)
+        }
+    }
+
+    #[test]
+    fn a_reused_tag_with_other_content_is_refused_not_answered() {
+        let mut producers = Producers::default();
+        producers.init(None);
+        assert_eq!(producers.admit(&digested(0, Some(7))), Admission::Accept);
+        assert_eq!(producers.admit(&digested(0, Some(7))), Admission::Duplicate);
+        assert_eq!(
+            producers.admit(&digested(0, Some(8))),
+            Admission::Refuse(ChunkOutcome::IdempotencyMismatch)
+        );
+        // An unknown digest on either side (spool recovery, old entries) is a duplicate.
+        assert_eq!(producers.admit(&digested(0, None)), Admission::Duplicate);
+        assert_eq!(producers.admit(&digested(1, None)), Admission::Accept);
+        assert_eq!(producers.admit(&digested(1, Some(9))), Admission::Duplicate);
     }
 
     #[test]

@@ -34,6 +34,7 @@ fn produced(topic_id: u64, partition: u32, count: u32, batch: (u64, u32, u64)) -
             producer_id: batch.0,
             epoch: batch.1,
             sequence: batch.2,
+            digest: None,
         }),
         ..chunk(topic_id, partition, count)
     }
@@ -121,6 +122,42 @@ fn a_retried_producer_request_is_committed_once_across_segments() {
     );
 }
 
+fn with_digest(mut chunk: ChunkCommit, digest: u64) -> ChunkCommit {
+    if let Some(batch) = &mut chunk.producer {
+        batch.digest = Some(digest);
+    }
+    chunk
+}
+
+#[test]
+fn a_reused_producer_tag_with_other_content_is_refused_and_appends_nothing() {
+    let mut state = MetadataState::default();
+    let a = create(&mut state, "a", 2).id;
+    let (id, epoch) = init_producer(&mut state, None);
+    let first = with_digest(produced(a, 0, 2, (id, epoch, 0)), 11);
+    commit(&mut state, vec![segment("s1", vec![first])]);
+    let before = state.describe_topic("a").unwrap();
+    // Same tag, other content (another partition, other records): refused, in any
+    // segment, and also when it shares a segment with a true retry.
+    let other = with_digest(produced(a, 1, 3, (id, epoch, 0)), 12);
+    let mixed = commit(&mut state, vec![segment("s2", vec![first, other])]);
+    assert_eq!(
+        mixed[0].chunks,
+        [
+            ChunkOutcome::Duplicate { base_offset: 0 },
+            ChunkOutcome::IdempotencyMismatch
+        ]
+    );
+    assert_eq!(state.describe_topic("a").unwrap(), before);
+    // A retry whose digest is unknown (recovered from a spool file) is still a duplicate.
+    let unknown = produced(a, 0, 2, (id, epoch, 0));
+    let recovered = commit(&mut state, vec![segment("s3", vec![unknown])]);
+    assert_eq!(
+        recovered[0].chunks,
+        [ChunkOutcome::Duplicate { base_offset: 0 }]
+    );
+}
+
 #[test]
 fn orphans_never_include_committed_objects() {
     let mut state = MetadataState::default();
@@ -136,8 +173,106 @@ fn orphans_never_include_committed_objects() {
     assert_eq!(state.orphans().keys().collect::<Vec<_>>(), ["s2", "s9"]);
 }
 
+/// The proposal time of the horizon tests: an hour after the epoch, so a segment sealed
+/// at 0 is past the 15-minute horizon.
+const NOW: i64 = 60 * 60 * 1000;
+
+fn sealed_at(object: &str, chunks: Vec<ChunkCommit>, sealed_at_ms: i64) -> SegmentCommit {
+    SegmentCommit {
+        sealed_at_ms: Some(sealed_at_ms),
+        ..segment(object, chunks)
+    }
+}
+
+#[test]
+fn a_committed_object_leaves_the_orphan_list() {
+    let mut state = MetadataState::default();
+    let a = create(&mut state, "a", 1).id;
+    // A broker recorded the object as a possible orphan (its PUT's answer was lost), yet
+    // the segment commits after all (recovery from the spool): it is referenced now.
+    state.apply(&Command::RecordOrphans {
+        objects: vec!["s1".to_owned()],
+        at_ms: NOW - 5,
+    });
+    let committed = commit_at(
+        &mut state,
+        vec![sealed_at("s1", vec![chunk(a, 0, 1)], NOW - 10)],
+        Some(NOW),
+    );
+    assert_eq!(bases(&committed[0]), [Some(0)]);
+    assert!(state.orphans().is_empty(), "{:?}", state.orphans());
+}
+
+#[test]
+fn a_segment_older_than_the_commit_horizon_is_refused_and_recorded_with_its_time() {
+    use crate::limits::COMMIT_HORIZON_MS;
+    let mut state = MetadataState::default();
+    let a = create(&mut state, "a", 1).id;
+    let (id, epoch) = init_producer(&mut state, None);
+    let old = NOW - COMMIT_HORIZON_MS - 1;
+    let chunks = vec![chunk(a, 0, 2), produced(a, 0, 1, (id, epoch, 0))];
+    let refused = commit_at(
+        &mut state,
+        vec![sealed_at("old", chunks.clone(), old)],
+        Some(NOW),
+    );
+    assert_eq!(
+        refused[0].chunks,
+        [ChunkOutcome::TooOld, ChunkOutcome::TooOld]
+    );
+    let view = state.describe_topic("a").unwrap();
+    assert_eq!(view.partitions[0].high_watermark, 0);
+    assert_eq!(state.orphans().get("old"), Some(&old));
+    // The producer request was not admitted: its sequence 0 is still the next one.
+    let fresh = vec![produced(a, 0, 1, (id, epoch, 0))];
+    let accepted = commit_at(&mut state, vec![sealed_at("new", fresh, NOW)], Some(NOW));
+    assert_eq!(bases(&accepted[0]), [Some(0)]);
+    // At the horizon exactly it still commits; a retried commit of the old one changes
+    // nothing.
+    let edge = NOW - COMMIT_HORIZON_MS;
+    let at_edge = commit_at(
+        &mut state,
+        vec![sealed_at("edge", vec![chunk(a, 0, 1)], edge)],
+        Some(NOW),
+    );
+    assert_eq!(bases(&at_edge[0]), [Some(1)]);
+    let again = commit_at(&mut state, vec![sealed_at("old", chunks, old)], Some(NOW));
+    assert_eq!(again, refused);
+}
+
+#[test]
+fn an_object_whose_commit_appended_nothing_is_recorded_with_its_seal_time_not_zero() {
+    let mut state = MetadataState::default();
+    let sealed = commit_at(
+        &mut state,
+        vec![sealed_at("s1", vec![chunk(99, 0, 1)], NOW - 3)],
+        Some(NOW),
+    );
+    assert_eq!(sealed[0].chunks, [ChunkOutcome::TopicNotFound]);
+    // Without a seal time, the commit's proposal time.
+    let unsealed = commit_at(
+        &mut state,
+        vec![segment("s2", vec![chunk(99, 0, 1)])],
+        Some(NOW),
+    );
+    assert_eq!(unsealed[0].chunks, [ChunkOutcome::TopicNotFound]);
+    let times: Vec<(&String, &i64)> = state.orphans().iter().collect();
+    assert_eq!(
+        times,
+        [(&"s1".to_owned(), &(NOW - 3)), (&"s2".to_owned(), &NOW)]
+    );
+}
+
 fn commit(state: &mut MetadataState, segments: Vec<SegmentCommit>) -> Vec<SegmentCommitResult> {
-    match state.apply(&Command::CommitSegments { segments }) {
+    commit_at(state, segments, None)
+}
+
+fn commit_at(
+    state: &mut MetadataState,
+    segments: Vec<SegmentCommit>,
+    at_ms: Option<i64>,
+) -> Vec<SegmentCommitResult> {
+    match state.apply(&Command::CommitSegments { segments, at_ms }) {
         CommandResult::Committed(results) => results,
         other => panic!("unexpected {other:?}"),
     }
@@ -147,6 +282,7 @@ fn segment(object: &str, chunks: Vec<ChunkCommit>) -> SegmentCommit {
     SegmentCommit {
         object: object.to_owned(),
         size: 100,
+        sealed_at_ms: None,
         chunks,
     }
 }

@@ -42,7 +42,10 @@ pub(crate) fn command(command: &Command) -> Result<(), CommandError> {
             topic_settings(settings)
         }
         Command::DeleteTopic { .. } | Command::InitProducer { .. } => Ok(()),
-        Command::CommitSegments { segments: commits } => segments(commits),
+        Command::CommitSegments {
+            segments: commits,
+            at_ms: _,
+        } => segments(commits),
         Command::BrokerHeartbeat {
             broker_id,
             address,

@@ -18,6 +18,7 @@ fn populated() -> (MetadataState, u64) {
     };
     let committed = state.apply(&Command::CommitSegments {
         segments: vec![segment("s0", vec![chunk(topic.id, 0)])],
+        at_ms: None,
     });
     assert!(matches!(committed, CommandResult::Committed(_)));
     state.apply(&heartbeat("b1", "http://127.0.0.1:1", 3_000));
@@ -56,6 +57,7 @@ fn segment(object: &str, chunks: Vec<ChunkCommit>) -> SegmentCommit {
     SegmentCommit {
         object: object.to_owned(),
         size: 100,
+        sealed_at_ms: None,
         chunks,
     }
 }
@@ -176,6 +178,7 @@ fn malformed_segment_commits_are_refused_whole() {
     let good = segment("good", vec![chunk(a, 0)]);
     let with = |bad: SegmentCommit| Command::CommitSegments {
         segments: vec![good.clone(), bad],
+        at_ms: None,
     };
     let cases: Vec<(SegmentCommit, &str)> = vec![
         (
@@ -221,6 +224,7 @@ fn malformed_segment_commits_are_refused_whole() {
         (
             SegmentCommit {
                 size: 0,
+                sealed_at_ms: None,
                 ..segment("s", vec![])
             },
             "size 0",
@@ -228,6 +232,7 @@ fn malformed_segment_commits_are_refused_whole() {
         (
             SegmentCommit {
                 size: MAX_SEGMENT_BYTES + 1,
+                sealed_at_ms: None,
                 ..segment("s", vec![chunk(a, 0)])
             },
             "size",
@@ -244,6 +249,7 @@ fn malformed_segment_commits_are_refused_whole() {
     // The good segment alone was never committed by the refused commands.
     let CommandResult::Committed(results) = state.apply(&Command::CommitSegments {
         segments: vec![good],
+        at_ms: None,
     }) else {
         panic!("the good segment commits");
     };
@@ -263,6 +269,7 @@ fn oversized_commits_are_refused() {
         &mut state,
         &Command::CommitSegments {
             segments: too_many_segments,
+            at_ms: None,
         },
         "segments in one commit",
     );
@@ -274,6 +281,7 @@ fn oversized_commits_are_refused() {
         &mut state,
         &Command::CommitSegments {
             segments: vec![too_many_chunks],
+            at_ms: None,
         },
         "chunks in one commit",
     );

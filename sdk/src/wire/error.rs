@@ -91,6 +91,8 @@ error_codes! {
     ProducerFenced = "producer_fenced", retryable = false;
     /// The idempotent request's sequence is not the next one the producer may send (a gap, or a retry too old to answer).
     OutOfOrderSequence = "out_of_order_sequence", retryable = false;
+    /// The idempotent request reuses the (id, epoch, sequence) of an earlier request with other content (records, partitions or topic); nothing was written.
+    IdempotencyMismatch = "idempotency_mismatch", retryable = false;
     /// The broker is overloaded, shutting down, or a dependency (object store, metadata) is unavailable; retry after the Retry-After header.
     Unavailable = "unavailable", retryable = true;
     /// The request did not complete in time; it may or may not have been applied.

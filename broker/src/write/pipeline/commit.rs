@@ -20,7 +20,9 @@ use silt_metadata::types::{
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{Instrument, info_span, warn};
+use ulid::Ulid;
 
+use super::stage::Digests;
 use super::upload::{Uploaded, UploadedSegment};
 use super::waiter::{AppendResult, Slot, Waiter};
 use super::{PipelineError, PipelineParts};
@@ -85,7 +87,7 @@ async fn commit_run(
     crate::failpoints::crash_if_active("commit.before_send");
     let commits = committable
         .iter()
-        .map(|(segment, _)| segment_commit(&segment.object, &segment.sealed))
+        .map(|(segment, _)| segment.commit())
         .collect();
     let metadata = parts.metadata.as_ref();
     match commit_with_retry(metadata, &parts.metrics, commits, None, Some(closing)).await {
@@ -114,17 +116,36 @@ fn answer_all(waiters: Vec<Waiter>, answer: &AppendResult) {
     }
 }
 
-/// The commit request for a sealed segment.
-pub(crate) fn segment_commit(object: &str, sealed: &SealedSegment) -> SegmentCommit {
+/// The commit request for sealed segment `id`, uploaded as `object`; `digests` holds the
+/// content digests of its producer requests (empty for a segment recovered from the spool:
+/// its footer keeps none, and the state machine treats a missing digest as unknown). The
+/// seal time is the ULID's, checked against the commit horizon.
+pub(crate) fn segment_commit(
+    id: Ulid,
+    object: &str,
+    sealed: &SealedSegment,
+    digests: &Digests,
+) -> SegmentCommit {
     SegmentCommit {
         object: object.to_owned(),
         size: sealed.bytes.len() as u64,
-        chunks: sealed.chunks.iter().map(chunk_commit).collect(),
+        chunks: sealed
+            .chunks
+            .iter()
+            .map(|c| chunk_commit(c, digests))
+            .collect(),
+        sealed_at_ms: i64::try_from(id.timestamp_ms()).ok(),
     }
 }
 
+/// Whether the state machine refused the segment for its age (past the commit horizon):
+/// nothing of it was written.
+pub(crate) fn refused_as_too_old(result: &SegmentCommitResult) -> bool {
+    result.chunks.first() == Some(&ChunkOutcome::TooOld)
+}
+
 /// The commit request for one chunk of a sealed segment.
-fn chunk_commit(c: &ChunkInfo) -> ChunkCommit {
+fn chunk_commit(c: &ChunkInfo, digests: &Digests) -> ChunkCommit {
     ChunkCommit {
         topic_id: c.topic_id,
         partition: c.partition,
@@ -133,16 +154,17 @@ fn chunk_commit(c: &ChunkInfo) -> ChunkCommit {
         record_count: c.record_count,
         first_timestamp_ms: c.first_timestamp_ms,
         max_timestamp_ms: c.max_timestamp_ms,
-        producer: c.producer.map(producer_batch),
+        producer: c.producer.map(|tag| producer_batch(tag, digests)),
     }
 }
 
-/// The metadata service's form of a chunk's producer tag.
-fn producer_batch(tag: ProducerTag) -> ProducerBatch {
+/// The metadata service's form of a chunk's producer tag, with its request's digest.
+fn producer_batch(tag: ProducerTag, digests: &Digests) -> ProducerBatch {
     ProducerBatch {
         producer_id: tag.producer_id,
         epoch: tag.epoch,
         sequence: tag.sequence,
+        digest: digests.get(&tag).copied(),
     }
 }
 
@@ -288,8 +310,16 @@ fn answer_slots(waiters: Vec<Waiter>, outcomes: &Outcomes) {
 }
 
 impl UploadedSegment {
+    /// The commit request for this segment.
+    fn commit(&self) -> SegmentCommit {
+        segment_commit(self.id, &self.object, &self.sealed, &self.digests)
+    }
+
     /// Answers a committed segment's appends, feeds the hot cache and drops the spool file.
     fn finish(self, parts: &PipelineParts, waiters: Vec<Waiter>, result: &SegmentCommitResult) {
+        if refused_as_too_old(result) {
+            warn!(segment = %self.id, object = %self.object, "segment refused: sealed before the commit horizon; its requests fail and the object is an orphan");
+        }
         let outcomes = self.outcomes(parts, result);
         answer_slots(waiters, &outcomes);
         if let Err(error) = parts.spool.remove(self.id) {
@@ -327,8 +357,10 @@ fn slot_offset(outcomes: &Outcomes, slot: &Slot) -> Result<u64, PipelineError> {
         Some(ChunkOutcome::Committed { base_offset } | ChunkOutcome::Duplicate { base_offset }) => {
             Ok(base_offset + u64::from(slot.delta))
         }
-        Some(refused) => Err(PipelineError::from_outcome(refused, slot.partition)
-            .unwrap_or(PipelineError::PartitionNotFound(slot.partition))),
+        Some(refused) => Err(
+            PipelineError::from_outcome(refused, slot.partition, slot.producer)
+                .unwrap_or(PipelineError::PartitionNotFound(slot.partition)),
+        ),
         None => Err(PipelineError::PartitionNotFound(slot.partition)),
     }
 }

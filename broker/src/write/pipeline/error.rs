@@ -1,5 +1,6 @@
 //! [`PipelineError`]: why the pipeline did not acknowledge an append.
 
+use silt_bookie::segment::ProducerTag;
 use silt_metadata::types::ChunkOutcome;
 
 /// Why an append was not acknowledged. Topic names are unknown here (the pipeline sees topic
@@ -43,11 +44,30 @@ pub(crate) enum PipelineError {
     /// The producer id (or that epoch) was never issued.
     #[error("unknown producer id or epoch: get one from POST /v1/producers")]
     UnknownProducer,
+    /// The request reuses the producer tag of an earlier request with other content.
+    #[error(
+        "idempotency mismatch: producer {} epoch {} sequence {} was already used by a request with other records, partitions or topic; a retry must resend the same request, a new request needs the next sequence",
+        .0.producer_id, .0.epoch, .0.sequence
+    )]
+    IdempotencyMismatch(ProducerTag),
+}
+
+/// Why a segment past the commit horizon fails its appends; nothing of it was written.
+fn too_old_message() -> String {
+    let minutes = silt_metadata::limits::COMMIT_HORIZON_MS / 60_000;
+    format!(
+        "the segment holding these records was sealed more than {minutes} minutes before its commit (the commit horizon; the broker was paused or cut off); nothing was written, retry"
+    )
 }
 
 impl PipelineError {
-    /// The error for a refused chunk outcome (`None` for a committed or duplicate one).
-    pub(crate) fn from_outcome(outcome: &ChunkOutcome, partition: u32) -> Option<PipelineError> {
+    /// The error for a refused chunk outcome of `partition`, written under `producer` (`None`
+    /// for a committed or duplicate one).
+    pub(crate) fn from_outcome(
+        outcome: &ChunkOutcome,
+        partition: u32,
+        producer: Option<ProducerTag>,
+    ) -> Option<PipelineError> {
         match outcome {
             ChunkOutcome::Committed { .. } | ChunkOutcome::Duplicate { .. } => None,
             ChunkOutcome::TopicNotFound => Some(PipelineError::TopicNotFound),
@@ -61,6 +81,24 @@ impl PipelineError {
                 })
             }
             ChunkOutcome::UnknownProducer => Some(PipelineError::UnknownProducer),
+            ChunkOutcome::IdempotencyMismatch => producer.map(PipelineError::IdempotencyMismatch),
+            ChunkOutcome::TooOld => Some(PipelineError::Unavailable(too_old_message())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use silt_metadata::types::ChunkOutcome;
+
+    use super::PipelineError;
+
+    #[test]
+    fn a_segment_past_the_commit_horizon_is_unavailable_not_outcome_unknown() {
+        let error = PipelineError::from_outcome(&ChunkOutcome::TooOld, 0, None);
+        assert!(
+            matches!(&error, Some(PipelineError::Unavailable(m)) if m.contains("nothing was written")),
+            "{error:?}"
+        );
     }
 }

@@ -15,6 +15,10 @@
 //!   answers the waiting appends with their offsets: acknowledged means in the bucket and
 //!   ordered in metadata.
 //!
+//! An idempotent request carries a digest of its content (`write/digest.rs`) from the staging
+//! actor to the commit, so a reused producer tag with other content is refused
+//! ([`PipelineError::IdempotencyMismatch`]), never answered with another request's offsets.
+//!
 //! A failed upload fails its appends (their records are never committed: the spool file is
 //! dropped); a failed commit fails its appends as outcome-unknown but keeps the spool file,
 //! so start-up recovery commits it (idempotent by object name).
@@ -39,8 +43,9 @@ use silt_metadata::MetadataClient;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-pub(crate) use commit::{commit_with_retry, segment_commit};
+pub(crate) use commit::{commit_with_retry, refused_as_too_old, segment_commit};
 pub(crate) use error::PipelineError;
+pub(crate) use stage::Digests;
 
 use crate::metrics::Metrics;
 use stage::{ActorMessage, AppendRequest};
@@ -107,12 +112,30 @@ impl WritePipeline {
         }
     }
 
-    /// Appends records and waits until they are durable and ordered; returns each part's
-    /// first offset, in the order of `parts`.
+    /// Appends records without a content digest and waits until they are durable and
+    /// ordered; returns each part's first offset, in the order of `parts` (tests only: the
+    /// writer always passes a digest for an idempotent request).
+    #[cfg(test)]
     pub(crate) async fn append(&self, parts: Vec<PartitionAppend>) -> AppendResult {
+        self.append_with_digest(parts, None).await
+    }
+
+    /// Appends records and waits until they are durable and ordered; returns each part's
+    /// first offset, in the order of `parts`. `digest` is an idempotent request's content
+    /// digest: a request staged or committed under the same producer tag with another
+    /// digest is refused with [`PipelineError::IdempotencyMismatch`].
+    pub(crate) async fn append_with_digest(
+        &self,
+        parts: Vec<PartitionAppend>,
+        digest: Option<u64>,
+    ) -> AppendResult {
         let (done, receiver) = oneshot::channel();
         self.actor
-            .send(ActorMessage::Append(AppendRequest { parts, done }))
+            .send(ActorMessage::Append(AppendRequest {
+                parts,
+                digest,
+                done,
+            }))
             .await
             .map_err(|_| PipelineError::ShuttingDown)?;
         receiver.await.map_err(|_| PipelineError::ShuttingDown)?

@@ -25,7 +25,18 @@ use super::{PartitionAppend, PipelineError, PipelineParts};
 /// An append on its way to the actor.
 pub(super) struct AppendRequest {
     pub(super) parts: Vec<PartitionAppend>,
+    /// The content digest of an idempotent request (`None` without a producer tag).
+    pub(super) digest: Option<u64>,
     pub(super) done: oneshot::Sender<AppendResult>,
+}
+
+/// Content digests of the producer requests staged in one segment, by tag.
+pub(crate) type Digests = HashMap<ProducerTag, u64>;
+
+/// A producer request staged in the open segment: its content digest and its slots.
+struct StagedRequest {
+    digest: Option<u64>,
+    slots: Vec<Slot>,
 }
 
 /// What the actor is sent.
@@ -40,8 +51,8 @@ pub(super) struct Actor {
     builder: SegmentBuilder,
     opened_at: Option<Instant>,
     waiters: Vec<Waiter>,
-    /// Producer requests staged in the open segment, with their slots.
-    staged_requests: HashMap<ProducerTag, Vec<Slot>>,
+    /// Producer requests staged in the open segment, with their digests and slots.
+    staged_requests: HashMap<ProducerTag, StagedRequest>,
     in_flight: usize,
     sequence: u64,
     uploads: Arc<Semaphore>,
@@ -130,23 +141,38 @@ impl Actor {
     }
 
     /// Waits for the request's slots: those of the same producer request if it is already
-    /// staged in the open segment, otherwise newly staged ones.
+    /// staged in the open segment, otherwise newly staged ones. A request reusing a staged
+    /// request's tag with other content is refused at once.
     fn stage_request(&mut self, request: AppendRequest) {
         let tag = request.parts.first().and_then(|part| part.producer);
-        let slots = match tag.and_then(|tag| self.staged_requests.get(&tag)) {
-            Some(slots) => slots.clone(),
-            None => self.stage_parts(tag, &request.parts),
+        let staged = tag.and_then(|tag| Some((tag, self.staged_requests.get(&tag)?)));
+        let slots = match staged {
+            Some((tag, staged)) if staged.digest != request.digest => {
+                let _ = request
+                    .done
+                    .send(Err(PipelineError::IdempotencyMismatch(tag)));
+                return;
+            }
+            Some((_, staged)) => staged.slots.clone(),
+            None => self.stage_parts(tag, request.digest, &request.parts),
         };
         let done = request.done;
         self.waiters.push(Waiter { slots, done });
     }
 
     /// Stages every part of a request into the open segment, remembering a producer
-    /// request's slots.
-    fn stage_parts(&mut self, tag: Option<ProducerTag>, parts: &[PartitionAppend]) -> Vec<Slot> {
+    /// request's digest and slots.
+    fn stage_parts(
+        &mut self,
+        tag: Option<ProducerTag>,
+        digest: Option<u64>,
+        parts: &[PartitionAppend],
+    ) -> Vec<Slot> {
         let slots: Vec<Slot> = parts.iter().map(|part| self.stage(part)).collect();
         if let Some(tag) = tag {
-            self.staged_requests.insert(tag, slots.clone());
+            let slots = slots.clone();
+            self.staged_requests
+                .insert(tag, StagedRequest { digest, slots });
         }
         self.opened_at.get_or_insert_with(Instant::now);
         self.report_staged();
@@ -193,20 +219,31 @@ impl Actor {
         if self.builder.is_empty() {
             return;
         }
-        let (builder, waiters) = self.take_open_segment();
+        let (builder, waiters, digests) = self.take_open_segment();
         // Monotonic within a millisecond, so the spool's ULID order is seal order.
         let id = self.ids.generate().unwrap_or_else(|_| Ulid::new());
-        self.start_upload((self.sequence, id, builder, waiters), upload_done);
+        let sealed = Sealed {
+            sequence: self.sequence,
+            id,
+            builder,
+            waiters,
+            digests,
+        };
+        self.start_upload(sealed, upload_done);
     }
 
-    /// Takes the open segment and its waiters, numbered with the next sequence.
-    fn take_open_segment(&mut self) -> (SegmentBuilder, Vec<Waiter>) {
+    /// Takes the open segment, its waiters and its requests' digests, numbered with the
+    /// next sequence.
+    fn take_open_segment(&mut self) -> (SegmentBuilder, Vec<Waiter>, Digests) {
         let builder = std::mem::replace(&mut self.builder, SegmentBuilder::new());
         let waiters = std::mem::take(&mut self.waiters);
-        self.staged_requests.clear();
+        let digests = std::mem::take(&mut self.staged_requests)
+            .into_iter()
+            .filter_map(|(tag, staged)| staged.digest.map(|digest| (tag, digest)))
+            .collect();
         self.sequence += 1;
         self.report_staged();
-        (builder, waiters)
+        (builder, waiters, digests)
     }
 
     /// Counts the upload in flight and starts it in its own task.
@@ -269,8 +306,12 @@ mod tests {
     use silt_bookie::segment::ProducerTag;
     use silt_bookie::store::ObjectStoreHandle;
 
+    use tokio::sync::{mpsc, oneshot};
+
     use super::super::testing::{Harness, append, policy};
+    use super::super::waiter::AppendResult;
     use super::super::{PipelineError, WritePipeline};
+    use super::{Actor, AppendRequest};
 
     #[tokio::test]
     async fn appends_get_dense_offsets_in_part_order() {
@@ -323,6 +364,50 @@ mod tests {
         // The records were written once.
         assert_eq!(pipeline.append(vec![append(0, 1)]).await.unwrap(), vec![2]);
         pipeline.close().await;
+        harness.stop().await;
+    }
+
+    /// An append of `count` records under producer 1's sequence 0, with its receiver.
+    fn tagged(count: usize, digest: u64) -> (AppendRequest, oneshot::Receiver<AppendResult>) {
+        let mut part = append(0, count);
+        part.producer = Some(ProducerTag {
+            producer_id: 1,
+            epoch: 0,
+            sequence: 0,
+        });
+        let (done, receiver) = oneshot::channel();
+        let parts = vec![part];
+        let request = AppendRequest {
+            parts,
+            digest: Some(digest),
+            done,
+        };
+        (request, receiver)
+    }
+
+    #[tokio::test]
+    async fn a_staged_retry_with_other_records_is_refused_not_joined() {
+        let harness = Harness::new(ObjectStoreHandle::in_memory()).await;
+        let (commit_tx, _commits) = mpsc::unbounded_channel();
+        let mut actor = Actor::new(harness.parts.clone(), policy(), commit_tx);
+        let (first, mut first_answer) = tagged(2, 20);
+        actor.stage_request(first);
+        let staged = actor.builder.staged_bytes();
+        // The same request again joins the first copy; another one under its tag is
+        // refused at once; neither stages anything.
+        let (retry, mut retry_answer) = tagged(2, 20);
+        actor.stage_request(retry);
+        let (other, mut other_answer) = tagged(3, 30);
+        actor.stage_request(other);
+        let refused = other_answer.try_recv();
+        assert!(
+            matches!(&refused, Ok(Err(PipelineError::IdempotencyMismatch(tag))) if tag.sequence == 0),
+            "{refused:?}"
+        );
+        assert_eq!(actor.builder.staged_bytes(), staged);
+        assert_eq!(actor.waiters.len(), 2);
+        assert!(first_answer.try_recv().is_err() && retry_answer.try_recv().is_err());
+        drop(actor);
         harness.stop().await;
     }
 

@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use tracing::{Instrument, info_span, warn};
 use ulid::Ulid;
 
+use super::stage::Digests;
 use super::waiter::Waiter;
 use super::{PipelineError, PipelineParts};
 
@@ -34,10 +35,23 @@ pub(super) struct UploadedSegment {
     pub(super) id: Ulid,
     pub(super) object: String,
     pub(super) sealed: SealedSegment,
+    /// Content digests of its producer requests, by tag, for the commit.
+    pub(super) digests: Digests,
 }
 
-/// A sealed segment as the actor hands it over: sequence, id, content, waiting appends.
-pub(super) type Sealed = (u64, Ulid, SegmentBuilder, Vec<Waiter>);
+/// A sealed segment as the actor hands it over.
+pub(super) struct Sealed {
+    /// Seal order, from 1.
+    pub(super) sequence: u64,
+    /// The segment's id (its object and spool file name).
+    pub(super) id: Ulid,
+    /// Its content.
+    pub(super) builder: SegmentBuilder,
+    /// The appends waiting for its commit.
+    pub(super) waiters: Vec<Waiter>,
+    /// Content digests of its producer requests, by tag.
+    pub(super) digests: Digests,
+}
 
 /// Uploads one sealed segment and hands the outcome to the committer. The upload runs in
 /// its own task so that a panic becomes an error: the committer always gets this sequence
@@ -45,11 +59,21 @@ pub(super) type Sealed = (u64, Ulid, SegmentBuilder, Vec<Waiter>);
 pub(super) async fn upload_sealed(
     parts: Arc<PipelineParts>,
     uploads: Arc<Semaphore>,
-    (sequence, id, builder, waiters): Sealed,
+    sealed: Sealed,
     commit_tx: mpsc::UnboundedSender<Uploaded>,
     upload_done: mpsc::UnboundedSender<()>,
 ) {
-    let upload = tokio::spawn(async move { seal_and_upload(&parts, id, builder, &uploads).await });
+    let Sealed {
+        sequence,
+        id,
+        builder,
+        waiters,
+        digests,
+    } = sealed;
+    let upload = tokio::spawn(async move {
+        let uploaded = seal_and_upload(&parts, id, builder, &uploads).await;
+        uploaded.map(|segment| UploadedSegment { digests, ..segment })
+    });
     let result = upload.await.unwrap_or_else(|error| {
         Err(PipelineError::Unavailable(format!(
             "segment upload task failed: {error}"
@@ -85,6 +109,7 @@ async fn seal_and_upload(
             id,
             object: object.to_string(),
             sealed,
+            digests: Digests::new(),
         })
     }
     .instrument(span)
