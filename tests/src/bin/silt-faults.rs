@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use silt_tests::faults::{RunConfig, SplitMix64, run};
+use silt_tests::faults::{OutageLength, RunConfig, SplitMix64, run};
 
 /// Runs seeded fault schedules on a local silt cluster and checks every history.
 #[derive(Debug, Parser)]
@@ -47,6 +47,28 @@ struct Args {
     /// Print the schedule and each fault as it is applied.
     #[arg(long, short)]
     verbose: bool,
+    /// Length of a metadata outage (a majority down), as MIN-MAX seconds; the default 5-10
+    /// keeps a seed short, the long run uses minutes (e.g. 60-180 with --duration 240).
+    #[arg(long, value_parser = parse_outage)]
+    outage_secs: Option<OutageLength>,
+}
+
+/// `MIN-MAX` seconds (or one number) into an outage length.
+fn parse_outage(text: &str) -> Result<OutageLength, String> {
+    let (low, high) = text.split_once('-').unwrap_or((text, text));
+    let secs = |part: &str| {
+        part.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("{text:?} is not MIN-MAX seconds"))
+    };
+    let (min, max) = (secs(low)?, secs(high)?);
+    if min == 0 || min > max {
+        return Err(format!("{text:?}: need 0 < MIN <= MAX"));
+    }
+    Ok(OutageLength {
+        min_ms: min * 1000,
+        max_ms: max * 1000,
+    })
 }
 
 fn random_seed() -> u64 {
@@ -87,6 +109,7 @@ async fn main() -> ExitCode {
             history_dir: Some(history_dir.clone()),
             keep_passing_histories: args.keep_histories,
             verbose: args.verbose,
+            outage: args.outage_secs.unwrap_or_default(),
             ..RunConfig::new(seed)
         };
         match run(config).await {

@@ -7,4 +7,4 @@ pub mod runner;
 pub mod schedule;
 
 pub use runner::{RunConfig, RunOutcome, run};
-pub use schedule::{Fault, Schedule, ScheduledFault, SplitMix64};
+pub use schedule::{Fault, OutageLength, Schedule, ScheduledFault, SplitMix64};

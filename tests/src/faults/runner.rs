@@ -24,7 +24,7 @@ use silt_sdk::{
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 
-use super::schedule::{Fault, Schedule, ScheduledFault};
+use super::schedule::{Fault, OutageLength, Schedule, ScheduledFault};
 use crate::checker::{History, Report};
 use crate::harness::{Cluster, ClusterOptions, Role};
 use crate::workload::{SharedHistory, read_of, record};
@@ -49,6 +49,8 @@ pub struct RunConfig {
     pub record_interval: Duration,
     /// Print each fault as it is applied.
     pub verbose: bool,
+    /// How long a metadata outage (a majority down) lasts.
+    pub outage: OutageLength,
 }
 
 impl RunConfig {
@@ -62,6 +64,7 @@ impl RunConfig {
             partitions: 3,
             record_interval: Duration::from_millis(5),
             verbose: false,
+            outage: OutageLength::default(),
         }
     }
 }
@@ -138,7 +141,7 @@ impl std::fmt::Display for RunOutcome {
 
 /// Runs one schedule on a fresh cluster (see the module documentation).
 pub async fn run(config: RunConfig) -> Result<RunOutcome> {
-    let schedule = Schedule::generate(config.seed, config.duration, 3, 3);
+    let schedule = Schedule::generate_with(config.seed, config.duration, (3, 3), config.outage);
     println!(
         "seed {}: starting ({} faults over {} s; rerun with --seed {})",
         config.seed,
@@ -724,7 +727,10 @@ impl Injector {
         // fault, and one still waiting when the heal begins is skipped.
         let mut permits = Vec::new();
         match scheduled.fault {
-            Fault::KillMetadataLeader { .. } | Fault::PauseMetadata { .. } => {
+            Fault::KillMetadataLeader { .. }
+            | Fault::PauseMetadata { .. }
+            | Fault::MetadataOutage { .. }
+            | Fault::RestartMetadataCluster { .. } => {
                 let Some(p) = self.permit(&self.metadata_slots).await else {
                     return;
                 };
@@ -866,8 +872,43 @@ impl Injector {
                 self.injected(broker, &faults, length, &fault.to_string())
                     .await?;
             }
+            Fault::MetadataOutage { down } => {
+                let nodes = self.cluster.size(Role::Metadata);
+                let leader = self.cluster.metadata_leader().await.unwrap_or(1);
+                // The leader and the nodes after it, a majority in all.
+                let victims: Vec<usize> = (0..nodes / 2 + 1)
+                    .map(|i| (leader - 1 + i) % nodes + 1)
+                    .collect();
+                self.metadata_down(&victims, down).await?;
+            }
+            Fault::RestartMetadataCluster { down } => {
+                let every: Vec<usize> = (1..=self.cluster.size(Role::Metadata)).collect();
+                self.metadata_down(&every, down).await?;
+            }
         }
         Ok(true)
+    }
+
+    /// `kill -9` the metadata `nodes`, keeps them down for `down`, restarts them all.
+    async fn metadata_down(&self, nodes: &[usize], down: Duration) -> Result<()> {
+        for &node in nodes {
+            if !self
+                .blocking(move |c| c.kill9(Role::Metadata, node))
+                .await?
+            {
+                self.error(format!(
+                    "metadata node {node} was not running when it was to be killed"
+                ));
+            }
+        }
+        self.note(&format!("kill -9 metadata nodes {nodes:?}"));
+        self.hold(down).await;
+        for &node in nodes {
+            self.blocking(move |c| c.start(Role::Metadata, node))
+                .await?;
+        }
+        self.note(&format!("restarted metadata nodes {nodes:?}"));
+        Ok(())
     }
 
     async fn injected(

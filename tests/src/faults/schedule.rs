@@ -6,10 +6,14 @@
 //! broker or a metadata node for longer than a broker lease (assumed 3 s: pauses last
 //! 4–6 s), object-store error bursts (error rate 0.2–0.6 for 1–3 s), latency spikes (200–1500
 //! ms extra per object-store request for 1–4 s) and a full cache disk (`spool_budget_bytes`
-//! 1 for 1–3 s) on one broker.
+//! 1 for 1–3 s) on one broker; and two that take the metadata service away while producers
+//! keep sending: an outage of a majority of the metadata nodes (the leader among them) for
+//! 5–10 s (`silt-faults --outage-secs` makes it minutes for the long run), and a full
+//! restart of every metadata node after 0.5–3 s down.
 //!
-//! The generator keeps the cluster available: at most a minority of the metadata nodes is
-//! down or paused at once (one of three), never every broker (at most all but one), and one
+//! The generator keeps the cluster available except for those two: at most a minority of
+//! the metadata nodes is down or paused at once (one of three), a metadata-wide fault never
+//! overlaps another metadata fault, never every broker (at most all but one), and one
 //! fault at a time per broker (two injected settings on one broker would overwrite each
 //! other). A fault's slot includes a margin for its restart. The executor
 //! ([`super::runner`]) enforces the same limits at run time, delaying a fault whose target
@@ -135,6 +139,17 @@ pub enum Fault {
         /// How long.
         length: Duration,
     },
+    /// `kill -9` a majority of the metadata nodes, the leader of that moment among them, and
+    /// restart them after `down`: nothing can commit meanwhile.
+    MetadataOutage {
+        /// How long the majority stays down.
+        down: Duration,
+    },
+    /// `kill -9` every metadata node and restart them all after `down`.
+    RestartMetadataCluster {
+        /// How long every node stays down.
+        down: Duration,
+    },
 }
 
 /// What a fault occupies while it lasts.
@@ -155,7 +170,10 @@ impl Fault {
     /// How long the fault lasts (before its recovery begins).
     pub fn length(&self) -> Duration {
         match self {
-            Fault::KillBroker { down, .. } | Fault::KillMetadataLeader { down } => *down,
+            Fault::KillBroker { down, .. }
+            | Fault::KillMetadataLeader { down }
+            | Fault::MetadataOutage { down }
+            | Fault::RestartMetadataCluster { down } => *down,
             Fault::PauseBroker { pause, .. } | Fault::PauseMetadata { pause, .. } => *pause,
             Fault::ObjectStoreErrors { length, .. }
             | Fault::LatencySpike { length, .. }
@@ -178,7 +196,10 @@ impl Fault {
                 broker: *broker,
                 down: false,
             },
-            Fault::KillMetadataLeader { .. } | Fault::PauseMetadata { .. } => Target::Metadata,
+            Fault::KillMetadataLeader { .. }
+            | Fault::PauseMetadata { .. }
+            | Fault::MetadataOutage { .. }
+            | Fault::RestartMetadataCluster { .. } => Target::Metadata,
         }
     }
 
@@ -187,6 +208,10 @@ impl Fault {
     pub fn recovery_margin(&self) -> Duration {
         match self {
             Fault::KillBroker { .. } | Fault::KillMetadataLeader { .. } => Duration::from_secs(3),
+            // Every node restarts and a leader is elected before the next metadata fault.
+            Fault::MetadataOutage { .. } | Fault::RestartMetadataCluster { .. } => {
+                Duration::from_secs(5)
+            }
             Fault::PauseBroker { .. } | Fault::PauseMetadata { .. } => Duration::from_secs(1),
             _ => Duration::from_millis(200),
         }
@@ -244,6 +269,16 @@ impl fmt::Display for Fault {
             Fault::FullDisk { broker, length } => {
                 write!(f, "full cache disk on broker {broker} for {}", secs(length))
             }
+            Fault::MetadataOutage { down } => write!(
+                f,
+                "kill -9 a majority of the metadata nodes (the leader among them), down {}",
+                secs(down)
+            ),
+            Fault::RestartMetadataCluster { down } => write!(
+                f,
+                "kill -9 every metadata node, restart them all after {}",
+                secs(down)
+            ),
         }
     }
 }
@@ -298,9 +333,34 @@ const KINDS: &[(u8, u64)] = &[
     (4, 2), // object-store errors
     (5, 2), // latency spike
     (6, 1), // full disk
+    (7, 1), // metadata outage (a majority down)
+    (8, 1), // full restart of the metadata cluster
 ];
 
-fn draw(rng: &mut SplitMix64, brokers: usize, metadata_nodes: usize) -> Fault {
+/// How long a [`Fault::MetadataOutage`] lasts: 5–10 s by default, minutes for the long run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutageLength {
+    /// Shortest, in milliseconds.
+    pub min_ms: u64,
+    /// Longest, in milliseconds.
+    pub max_ms: u64,
+}
+
+impl Default for OutageLength {
+    fn default() -> Self {
+        OutageLength {
+            min_ms: 5_000,
+            max_ms: 10_000,
+        }
+    }
+}
+
+fn draw(
+    rng: &mut SplitMix64,
+    brokers: usize,
+    metadata_nodes: usize,
+    outage: OutageLength,
+) -> Fault {
     let total: u64 = KINDS.iter().map(|(_, w)| w).sum();
     let mut pick = rng.below(total);
     let mut kind = 0;
@@ -349,9 +409,15 @@ fn draw(rng: &mut SplitMix64, brokers: usize, metadata_nodes: usize) -> Fault {
             extra_latency_ms: rng.between(200, 1500),
             length: rng.millis(1000, 4000),
         },
-        _ => Fault::FullDisk {
+        6 => Fault::FullDisk {
             broker,
             length: rng.millis(1000, 3000),
+        },
+        7 => Fault::MetadataOutage {
+            down: rng.millis(outage.min_ms, outage.max_ms),
+        },
+        _ => Fault::RestartMetadataCluster {
+            down: rng.millis(500, 3000),
         },
     }
 }
@@ -360,6 +426,21 @@ impl Schedule {
     /// The schedule of `seed` for a workload of `duration` on a cluster of `brokers` brokers
     /// and `metadata_nodes` metadata nodes. Faults start between 1 s and `duration` − 2 s.
     pub fn generate(seed: u64, duration: Duration, brokers: usize, metadata_nodes: usize) -> Self {
+        Self::generate_with(
+            seed,
+            duration,
+            (brokers, metadata_nodes),
+            OutageLength::default(),
+        )
+    }
+
+    /// [`Schedule::generate`] with metadata outages of `outage` length.
+    pub fn generate_with(
+        seed: u64,
+        duration: Duration,
+        (brokers, metadata_nodes): (usize, usize),
+        outage: OutageLength,
+    ) -> Self {
         let mut rng = SplitMix64::new(seed);
         let max_metadata_down = metadata_nodes.saturating_sub(1) / 2;
         let max_brokers_down = brokers.saturating_sub(1);
@@ -370,7 +451,7 @@ impl Schedule {
         let mut at = rng.millis(1000, 2500);
         while at < last_start {
             for _try in 0..6 {
-                let fault = draw(&mut rng, brokers, metadata_nodes);
+                let fault = draw(&mut rng, brokers, metadata_nodes, outage);
                 let end = at + fault.length() + fault.recovery_margin();
                 let overlapping: Vec<Target> = taken
                     .iter()
@@ -485,6 +566,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(kinds.len(), 7, "every kind of fault is drawn");
+        assert_eq!(kinds.len(), 9, "every kind of fault is drawn");
     }
 }
