@@ -304,12 +304,7 @@ impl Scanner<'_> {
 
     /// Skips string bytes that need no look: printable ASCII other than `"` and `\`.
     fn skip_plain_ascii(&mut self) {
-        let rest = &self.text[self.pos.min(self.text.len())..];
-        let plain = rest
-            .iter()
-            .take_while(|&&b| (0x20..0x80).contains(&b) && b != b'"' && b != b'\\')
-            .count();
-        self.pos += plain;
+        self.pos += plain_len(&self.text[self.pos.min(self.text.len())..]);
     }
 
     /// Reads one escape after its backslash, pairing surrogate escapes.
@@ -395,6 +390,43 @@ impl Scanner<'_> {
         self.pos = start + 2 + more;
         Ok(())
     }
+}
+
+/// `0x01` in every byte of a word.
+const ONES: u64 = 0x0101_0101_0101_0101;
+/// `0x80` in every byte of a word.
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// How many leading bytes of `bytes` are plain string bytes ([`is_plain`]): eight at a time
+/// while a whole word is plain, then one at a time.
+fn plain_len(bytes: &[u8]) -> usize {
+    let words = bytes.chunks_exact(8).map(|chunk| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        u64::from_le_bytes(word)
+    });
+    let plain_words = words.take_while(|&word| word_is_plain(word)).count();
+    let tail = &bytes[plain_words * 8..];
+    plain_words * 8 + tail.iter().take_while(|&&b| is_plain(b)).count()
+}
+
+/// Printable ASCII other than `"` and `\`: a string byte that needs no look.
+fn is_plain(byte: u8) -> bool {
+    (0x20..0x80).contains(&byte) && byte != b'"' && byte != b'\\'
+}
+
+/// Whether all eight bytes of `word` are [`is_plain`] (bit tricks: a byte below `0x20`,
+/// equal to `"` or `\`, or with its high bit set shows in the `HIGHS` bits).
+fn word_is_plain(word: u64) -> bool {
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word;
+    let quote = has_zero_byte(word ^ (ONES * u64::from(b'"')));
+    let backslash = has_zero_byte(word ^ (ONES * u64::from(b'\\')));
+    (below_space | word) & HIGHS == 0 && !quote && !backslash
+}
+
+/// Whether some byte of `word` is zero.
+fn has_zero_byte(word: u64) -> bool {
+    word.wrapping_sub(ONES) & !word & HIGHS != 0
 }
 
 #[cfg(test)]

@@ -129,6 +129,14 @@ proptest! {
     }
 
     #[test]
+    fn the_word_at_a_time_skip_matches_the_byte_rule(
+        bytes in prop::collection::vec(prop_oneof![arb_byte(), 0x1eu8..0x22, 0x5bu8..0x5e, 0x7eu8..0x82], 0..40),
+    ) {
+        let one_at_a_time = bytes.iter().take_while(|&&b| is_plain(b)).count();
+        prop_assert_eq!(plain_len(&bytes), one_at_a_time);
+    }
+
+    #[test]
     fn escaped_strings_with_pairs_are_accepted(text in any::<String>()) {
         let escaped = escape_all(&text);
         prop_assert_eq!(check(escaped.as_bytes()), Ok(()));
