@@ -1,7 +1,9 @@
 //! Produce-request parsing: the broker's borrowed parse (`ProduceBody` through its
 //! record-limited `BodySeed`, raw JSON values
 //! sliced from the body) against a full `serde_json::Value` parse of the same body (the
-//! SDK's wire type), for 500 records of 1 KiB JSON strings and of 1 KiB base64 bytes.
+//! SDK's wire type), for 500 records of 1 KiB JSON strings and of 1 KiB base64 bytes; and
+//! the strict JSON check (`silt_sdk::wire::json_check`) the broker runs on every JSON key
+//! and value, alone over the whole body and after the borrowed parse as produce runs it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,6 +14,7 @@ use serde::de::DeserializeSeed;
 use serde_json::json;
 use silt_broker::{BodySeed, ProduceBody};
 use silt_sdk::wire::ProduceRequest;
+use silt_sdk::wire::json_check;
 
 fn body(records: usize, base64: bool) -> Vec<u8> {
     let value = "v".repeat(1024);
@@ -25,6 +28,16 @@ fn body(records: usize, base64: bool) -> Vec<u8> {
         })
         .collect();
     serde_json::to_vec(&json!({ "records": records })).unwrap_or_default()
+}
+
+/// Runs the strict check on every JSON key and value, as produce does; how many passed.
+fn checked(body: &ProduceBody<'_>) -> usize {
+    let raw = body
+        .records
+        .iter()
+        .flat_map(|r| r.key.into_iter().chain(r.value));
+    raw.filter(|v| json_check::check(v.get().as_bytes()).is_ok())
+        .count()
 }
 
 fn parse(c: &mut Criterion) {
@@ -45,6 +58,23 @@ fn parse(c: &mut Criterion) {
                     .unwrap_or_else(|_| unreachable!());
                 std::hint::black_box(parsed.records.len())
             })
+        });
+        group.bench_function("broker_borrowed_strict", |b| {
+            b.iter(|| {
+                let over_limit = Cell::new(false);
+                let seed = BodySeed {
+                    max_records: 10_000,
+                    over_limit: &over_limit,
+                };
+                let mut input = serde_json::Deserializer::from_slice(std::hint::black_box(&bytes));
+                let parsed: ProduceBody<'_> = seed
+                    .deserialize(&mut input)
+                    .unwrap_or_else(|_| unreachable!());
+                std::hint::black_box(checked(&parsed))
+            })
+        });
+        group.bench_function("json_check_whole_body", |b| {
+            b.iter(|| json_check::check(std::hint::black_box(&bytes)).is_ok())
         });
         group.bench_function("wire_value_tree", |b| {
             b.iter(|| {

@@ -61,6 +61,13 @@ impl Consumer {
     }
 
     /// Fetches the next records (waiting up to `wait` at the end of the log) and advances.
+    ///
+    /// A failed fetch, an undecodable body ([`crate::Error::Protocol`]) included, returns the
+    /// error and leaves the position where it was, so the same fetch is tried again. A body
+    /// undecodable because of one stored record would therefore stall the consumer at that
+    /// fetch; the broker rules that out: JSON keys and values are checked strictly at
+    /// produce (`wire::json_check`: UTF-8, paired surrogate escapes, nesting at most 64),
+    /// and a stored JSON payload that fails the check is fetched as `*_b64` instead.
     pub async fn poll(&mut self) -> Result<Vec<FetchedRecord>> {
         let response = self.fetch(self.offset, self.config.wait).await?;
         self.offset = response.next_offset;

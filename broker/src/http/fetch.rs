@@ -17,6 +17,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use futures::StreamExt;
 use silt_bookie::record::{Payload, PayloadKind, Record};
+use silt_sdk::wire::json_check;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
@@ -91,7 +92,8 @@ fn counted(
 
 /// Writes the `FetchResponse` JSON (`silt_sdk::wire::FetchResponse`) straight from the
 /// stored records: JSON keys and values are the text the producer sent (validated when it
-/// was produced, CRC-checked when read), so they are copied, not parsed and re-encoded.
+/// was produced, CRC-checked when read, checked again by the one-pass strict JSON check),
+/// so they are copied, not parsed and re-encoded.
 pub(crate) fn response_json(fetched: &Fetched) -> Vec<u8> {
     let mut out = Vec::with_capacity(estimated_len(fetched) + 64);
     out.extend_from_slice(b"{\"records\":[");
@@ -145,14 +147,17 @@ fn write_headers(out: &mut Vec<u8>, headers: &[(String, String)]) {
     out.extend_from_slice(b"}");
 }
 
-/// Appends a payload as `,"field":<JSON as sent>` or `,"field_b64":"<base64>"`.
+/// Appends a payload as `,"field":<JSON as sent>` or `,"field_b64":"<base64>"`. A stored
+/// JSON payload that fails the strict JSON check (one written before produce checked it,
+/// say with a lone surrogate escape) goes out as base64: one such record must not make
+/// the whole response unreadable for a strict client.
 fn write_payload(out: &mut Vec<u8>, field: &str, payload: &Payload) {
     match payload.kind {
-        PayloadKind::Json => {
+        PayloadKind::Json if json_check::check(&payload.data).is_ok() => {
             let _ = write!(out, ",\"{field}\":");
             out.extend_from_slice(&payload.data);
         }
-        PayloadKind::Bytes => {
+        PayloadKind::Json | PayloadKind::Bytes => {
             let _ = write!(out, ",\"{field}_b64\":\"");
             write_base64(out, &payload.data);
             out.push(b'"');
@@ -309,5 +314,40 @@ mod tests {
         assert_eq!(parsed.records[1].key_b64.as_deref(), Some("AP8="));
         assert_eq!(parsed.records[1].value_b64.as_deref(), Some(""));
         assert_eq!(parsed.records[1].value, None);
+    }
+
+    #[test]
+    fn stored_json_a_strict_reader_cannot_read_goes_out_as_base64() {
+        let lone = br#""\ud800""#;
+        let mut out = Vec::new();
+        write_payload(&mut out, "value", &Payload::json(Bytes::from_static(lone)));
+        assert_eq!(
+            out,
+            format!(r#","value_b64":"{}""#, BASE64.encode(lone)).into_bytes()
+        );
+        let fetched = Fetched {
+            records: vec![(
+                0,
+                Record {
+                    timestamp_ms: 1,
+                    key: Some(Payload::json(Bytes::from_static(b"\"\xff\""))),
+                    value: Payload::json(Bytes::from_static(lone)),
+                    headers: vec![],
+                },
+            )],
+            next_offset: 1,
+            high_watermark: 1,
+            bytes: 0,
+            slot: None,
+        };
+        let parsed: FetchResponse = serde_json::from_slice(&response_json(&fetched)).unwrap();
+        assert_eq!(parsed.records[0].key_b64.as_deref(), Some("Iv8i"));
+        assert_eq!(parsed.records[0].value, None);
+        assert_eq!(
+            BASE64
+                .decode(parsed.records[0].value_b64.as_deref().unwrap())
+                .unwrap(),
+            lone
+        );
     }
 }

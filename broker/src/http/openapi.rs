@@ -225,7 +225,7 @@ fn paths(limits: &ServerConfig) -> Value {
                 "summary": "Produce records; answered once they are in object storage and ordered",
                 "requestBody": {
                     "required": true,
-                    "description": "JSON (application/json), or binary records (application/x-silt-records), no JSON or base64 cost. The binary form, integers little-endian: body = \"SLTR\" | version u8 (1) | record_count u32 | record*; record = flags u8 | [partition u32] | [timestamp_ms i64] | [key_len u32 | key] | value_len u32 | value | header_count u16 | (name_len u16 | name | value_len u32 | value)*; flags: bits 0-1 key kind (0 none, 1 bytes, 2 JSON), bit 2 value kind (0 bytes, 1 JSON), bit 3 partition present, bit 4 timestamp present, bits 5-7 zero. The body must end after the last record. JSON-kind keys and values must be valid JSON and are fetched as JSON; bytes come back as *_b64.",
+                    "description": "JSON (application/json), or binary records (application/x-silt-records), no JSON or base64 cost. The binary form, integers little-endian: body = \"SLTR\" | version u8 (1) | record_count u32 | record*; record = flags u8 | [partition u32] | [timestamp_ms i64] | [key_len u32 | key] | value_len u32 | value | header_count u16 | (name_len u16 | name | value_len u32 | value)*; flags: bits 0-1 key kind (0 none, 1 bytes, 2 JSON), bit 2 value kind (0 bytes, 1 JSON), bit 3 partition present, bit 4 timestamp present, bits 5-7 zero. The body must end after the last record. JSON-kind keys and values must be strict JSON (valid UTF-8, paired surrogate escapes, at most 64 nested arrays and objects) and are fetched as JSON; bytes come back as *_b64.",
                     "content": {
                         "application/json": {"schema": schema_ref("ProduceRequest")},
                         "application/x-silt-records": {"schema": {"type": "string", "format": "binary"}}
@@ -347,7 +347,7 @@ fn schemas(limits: &ServerConfig) -> Value {
         "TopicList": {"type": "object", "additionalProperties": false, "required": ["topics"],
             "properties": {"topics": {"type": "array", "items": schema_ref("Topic")}}},
         "ProduceRecord": {"type": "object", "additionalProperties": false,
-            "description": "Exactly one of value / value_b64; at most one of key / key_b64 (a null is as if absent, except value: null, a JSON null value). Key + value + headers at most server.max_record_bytes.",
+            "description": "Exactly one of value / value_b64; at most one of key / key_b64 (a null is as if absent, except value: null, a JSON null value). Key + value + headers at most server.max_record_bytes. A JSON key or value must be strict JSON (RFC 8259): valid UTF-8, every \\u surrogate escape paired (a lone \\ud800 is refused), at most 64 nested arrays and objects; otherwise 400 invalid_record naming the record index.",
             "properties": {
                 "key": {"description": "Any JSON; null means no key"},
                 "key_b64": {"type": ["string", "null"], "contentEncoding": "base64", "pattern": BASE64_PATTERN},

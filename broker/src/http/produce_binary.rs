@@ -1,8 +1,9 @@
 //! The binary produce body, `Content-Type: application/x-silt-records`: decoded by the
 //! format's one definition ([`silt_sdk::wire::binary`]); this module turns the decoded
 //! records into the write service's [`InputRecord`]s. Keys and values are sliced from the
-//! request body (no copy); a JSON-kind key or value must be JSON, so fetch can return it
-//! as JSON. Every rule of the JSON body applies after parsing (limits, partitions).
+//! request body (no copy); a JSON-kind key or value must pass the strict JSON check
+//! (`silt_sdk::wire::json_check`), so fetch can return it as JSON any reader can read.
+//! Every rule of the JSON body applies after parsing (limits, partitions).
 
 use axum::body::Bytes;
 use silt_bookie::record::Payload;
@@ -10,8 +11,8 @@ use silt_bookie::record::Record;
 use silt_sdk::wire::ErrorCode;
 use silt_sdk::wire::binary::{self, BinaryError, DecodedRecord, Kind};
 
-use crate::http::ApiError;
 use crate::http::produce_body::KeyAndHash;
+use crate::http::{ApiError, validate};
 use crate::write::{InputRecord, ProduceInput};
 
 /// Whether a `Content-Type` names the binary body.
@@ -58,7 +59,7 @@ fn convert(
     let (kind, range) = decoded.value;
     let value = match kind {
         Kind::Bytes => Payload::bytes(body.slice(range)),
-        Kind::Json => json_payload(body.slice(range), &format!("record {index} value"))?,
+        Kind::Json => json_payload(body.slice(range), index, "value")?,
     };
     let timestamp_given = decoded.timestamp_ms.is_some();
     let record = Record {
@@ -81,7 +82,7 @@ fn key(bytes: Bytes, kind: Kind, index: usize) -> Result<KeyAndHash, ApiError> {
         Kind::Bytes => (Payload::bytes(bytes.clone()), bytes.to_vec()),
         Kind::Json => {
             let hash = json_key_hash(&bytes);
-            (json_payload(bytes, &format!("record {index} key"))?, hash)
+            (json_payload(bytes, index, "key")?, hash)
         }
     };
     Ok((Some(payload), Some(hash)))
@@ -96,10 +97,10 @@ fn json_key_hash(bytes: &[u8]) -> Vec<u8> {
     }
 }
 
-/// A JSON-kind payload, refused unless it is JSON.
-fn json_payload(bytes: Bytes, what: &str) -> Result<Payload, ApiError> {
-    serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
-        .map_err(|e| ApiError::invalid_record(format!("{what} is marked JSON but is not: {e}")))?;
+/// A JSON-kind payload (`field` of record `index`), refused unless it passes the strict
+/// JSON check (UTF-8, paired surrogate escapes, bounded nesting).
+fn json_payload(bytes: Bytes, index: usize, field: &str) -> Result<Payload, ApiError> {
+    validate::json_payload(index, field, &bytes)?;
     Ok(Payload::json(bytes))
 }
 
@@ -138,5 +139,38 @@ mod tests {
         assert_eq!(error.code, ErrorCode::InvalidRecord);
         let error = parse(&body, 0, 1).unwrap_err();
         assert_eq!(error.code, ErrorCode::TooManyRecords);
+    }
+
+    #[test]
+    fn json_kinds_with_invalid_utf8_or_lone_surrogates_are_refused_by_index() {
+        let good = BinaryRecord::bytes(b"ok");
+        for (value, message) in [
+            (
+                &b"\"\xff\""[..],
+                "record 1 value is not valid JSON: invalid UTF-8 at byte 1",
+            ),
+            (
+                br#""\ud800""#,
+                "record 1 value is not valid JSON: lone surrogate \\ud800 at byte 1",
+            ),
+        ] {
+            let bad = BinaryRecord {
+                value: (Kind::Json, value),
+                ..BinaryRecord::bytes(b"")
+            };
+            let body = Bytes::from(binary::encode(&[good, bad]));
+            let error = parse(&body, 0, 10).unwrap_err();
+            assert_eq!(error.code, ErrorCode::InvalidRecord);
+            assert_eq!(error.message, message);
+        }
+        let key = BinaryRecord {
+            key: Some((Kind::Json, b"\"\xc0\xaf\"")),
+            ..BinaryRecord::bytes(b"")
+        };
+        let error = parse(&Bytes::from(binary::encode(&[key])), 0, 10).unwrap_err();
+        assert_eq!(
+            error.message,
+            "record 0 key is not valid JSON: invalid UTF-8 at byte 1"
+        );
     }
 }

@@ -3,7 +3,9 @@
 //! as the raw JSON text the client sent ([`RawValue`] borrowed from the body) instead of
 //! being built into `serde_json::Value` trees and written back out. The stored bytes are
 //! then sliced from the request body without another copy. Fetch returns that text as is,
-//! so JSON comes back exactly as it was sent.
+//! so JSON comes back exactly as it was sent. `RawValue` only checks JSON syntax loosely (it
+//! lets lone surrogate escapes such as `"\ud800"` and deep nesting through), so every JSON
+//! key and value is also checked strictly ([`validate::json_payload`]).
 //!
 //! A test parses bodies written by the SDK's wire types to keep the two in step.
 
@@ -22,7 +24,7 @@ use silt_bookie::record::{Payload, Record};
 use silt_bookie::segment::ProducerTag;
 use silt_sdk::wire::{ErrorCode, ProducerInfo};
 
-use crate::http::ApiError;
+use crate::http::{ApiError, validate};
 use crate::write::{InputRecord, ProduceInput};
 
 /// `POST /v1/topics/{topic}/records`, borrowed from the request body. Deserialized
@@ -295,6 +297,7 @@ fn convert_key(
 /// A JSON key, stored as the text sent (sliced from `body`) and hashed on its string's
 /// bytes if it is a string, else on that text.
 fn json_key(index: usize, text: &str, body: &Bytes) -> Result<KeyAndHash, ApiError> {
+    validate::json_payload(index, "key", text.as_bytes())?;
     let hash = if text.starts_with('"') {
         serde_json::from_str::<String>(text)
             .map(String::into_bytes)
@@ -320,9 +323,15 @@ fn convert_value(
         (None, None) => Err(ApiError::invalid_record(format!(
             "record {index} has no value: send \"value\" (any JSON) or \"value_b64\" (base64 bytes)"
         ))),
-        (Some(raw), None) => Ok(Payload::json(body.slice_ref(raw.get().as_bytes()))),
+        (Some(raw), None) => json_value(index, raw.get(), body),
         (None, Some(b64)) => Ok(Payload::bytes(decode_b64(index, "value_b64", b64)?)),
     }
+}
+
+/// A JSON value, checked strictly and stored as the text sent (sliced from `body`).
+fn json_value(index: usize, text: &str, body: &Bytes) -> Result<Payload, ApiError> {
+    validate::json_payload(index, "value", text.as_bytes())?;
+    Ok(Payload::json(body.slice_ref(text.as_bytes())))
 }
 
 /// Decodes a `*_b64` field, naming it in the refusal.
@@ -419,5 +428,40 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(error.code, ErrorCode::TooManyRecords);
+    }
+
+    #[test]
+    fn json_keys_and_values_a_strict_reader_cannot_read_are_refused_by_index() {
+        let body = |text: &str| Bytes::from(text.to_owned());
+        let cases = [
+            (
+                r#"{"records":[{"value":1},{"value":"\ud800"}]}"#,
+                "record 1 value is not valid JSON: lone surrogate \\ud800 at byte 1",
+            ),
+            (
+                r#"{"records":[{"key":"a\udc00","value":1}]}"#,
+                "record 0 key is not valid JSON: lone surrogate \\udc00 at byte 2",
+            ),
+        ];
+        for (text, message) in cases {
+            let error = parse(&body(text), 0, 10).unwrap_err();
+            assert_eq!(error.code, ErrorCode::InvalidRecord, "{text}");
+            assert_eq!(error.message, message);
+        }
+        let deep = |n: usize| {
+            format!(
+                r#"{{"records":[{{"value":{}1{}}}]}}"#,
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+        };
+        let error = parse(&body(&deep(65)), 0, 10).unwrap_err();
+        assert_eq!(error.code, ErrorCode::InvalidRecord);
+        assert!(
+            error.message.contains("deeper than 64"),
+            "{}",
+            error.message
+        );
+        assert!(parse(&body(&deep(64)), 0, 10).is_ok());
     }
 }

@@ -1,4 +1,5 @@
-//! Input rules shared by the handlers: names, body parsing, partition numbers.
+//! Input rules shared by the handlers: names, body parsing, partition numbers, JSON-kind
+//! keys and values.
 
 use std::error::Error;
 
@@ -7,6 +8,7 @@ use bytes::BytesMut;
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use silt_sdk::wire::ErrorCode;
+use silt_sdk::wire::json_check;
 use tower_http::timeout::TimeoutError;
 
 use crate::http::ApiError;
@@ -26,6 +28,16 @@ pub(crate) fn topic_name(name: &str) -> Result<(), ApiError> {
         ));
     }
     Ok(())
+}
+
+/// A JSON-kind key or value (`field` of the request's record `index`) must pass
+/// [`json_check::check`]: UTF-8, surrogate escapes paired, nesting at most
+/// [`json_check::MAX_DEPTH`]. Otherwise a strict reader could not read it back and every
+/// fetch holding it would fail.
+pub(crate) fn json_payload(index: usize, field: &str, text: &[u8]) -> Result<(), ApiError> {
+    json_check::check(text).map_err(|e| {
+        ApiError::invalid_record(format!("record {index} {field} is not valid JSON: {e}"))
+    })
 }
 
 /// Past the limit, how much more of an oversized body is read and dropped so the client,

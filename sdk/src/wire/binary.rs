@@ -14,7 +14,8 @@
 //!
 //! The body ends exactly after the last record. Header names and values are UTF-8. Whether
 //! a JSON-kind key or value really is JSON is the broker's rule, not the framing's: decoding
-//! hands back positions, and the broker checks the bytes there.
+//! hands back positions, and the broker checks the bytes there with
+//! [`crate::wire::json_check`].
 
 use std::ops::Range;
 

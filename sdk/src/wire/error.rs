@@ -67,7 +67,7 @@ error_codes! {
     TopicAlreadyExists = "topic_already_exists", retryable = false;
     /// The partition does not exist in the topic.
     PartitionNotFound = "partition_not_found", retryable = false;
-    /// A record is malformed: no value, both a JSON and a base64 form, invalid base64, a bad timestamp.
+    /// A record is malformed: no value, both a JSON and a base64 form, invalid base64, a bad timestamp, a JSON key or value that is not strict JSON (invalid UTF-8, a lone surrogate escape, more than 64 nested arrays and objects).
     InvalidRecord = "invalid_record", retryable = false;
     /// A single record is larger than the broker's max record size.
     RecordTooLarge = "record_too_large", retryable = false;

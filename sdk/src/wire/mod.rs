@@ -5,6 +5,7 @@
 pub mod binary;
 pub mod error;
 pub mod integer;
+pub mod json_check;
 pub mod records;
 pub mod topics;
 
