@@ -1,8 +1,10 @@
 //! Fault schedules for a multi-process cluster: a seeded generator of timed faults
 //! ([`schedule`]) and the runner that applies one to a live cluster under a workload and
-//! checks the history ([`runner`]). `silt-faults` runs many seeds; `tests/cluster_faults.rs`
+//! checks the history ([`runner`]), with a hostile client beside the workload
+//! ([`hostile`]). `silt-faults` runs many seeds; `tests/cluster_faults.rs`
 //! a bounded set in CI.
 
+pub mod hostile;
 pub mod runner;
 pub mod schedule;
 

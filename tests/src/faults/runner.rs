@@ -195,6 +195,8 @@ struct Workload {
     producers: Vec<JoinHandle<()>>,
     consumers: Vec<JoinHandle<()>>,
     consumer_stop: Arc<AtomicBool>,
+    /// Poison pills and malformed bodies throughout; answers the ones acknowledged.
+    hostile: JoinHandle<Vec<String>>,
 }
 
 async fn run_on(
@@ -387,12 +389,19 @@ fn start_workload(
             )));
         }
     }
+    let hostile = tokio::spawn(super::hostile::run(
+        urls.to_vec(),
+        TOPIC,
+        Duration::from_millis(50),
+        stop.clone(),
+    ));
     Ok(Workload {
         stop,
         recording,
         producers,
         consumers,
         consumer_stop,
+        hostile,
     })
 }
 
@@ -407,6 +416,15 @@ async fn stop_workload(workload: Workload, injector: &Injector, history: &Shared
             abort.abort();
             injector.error("a producer did not finish within 90 s after the heal".to_owned());
         }
+    }
+    match tokio::time::timeout(Duration::from_secs(20), workload.hostile).await {
+        Ok(Ok(violations)) => {
+            for violation in violations {
+                injector.error(format!("hostile client: {violation}"));
+            }
+        }
+        Ok(Err(error)) => injector.error(format!("hostile client failed: {error}")),
+        Err(_) => injector.error("the hostile client did not stop within 20 s".to_owned()),
     }
     {
         let _history = lock(history);
