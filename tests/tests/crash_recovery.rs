@@ -23,9 +23,15 @@ fn no_retry(url: &str) -> Client {
     .unwrap()
 }
 
+/// Segment files in the spool (its `.lock` file is not one).
 fn spool_files(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir.join("wal"))
-        .map(|entries| entries.filter_map(Result::ok).count())
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".seg"))
+                .count()
+        })
         .unwrap_or(0)
 }
 
