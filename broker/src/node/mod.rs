@@ -278,6 +278,15 @@ fn connection_limits(config: &Config) -> ConnectionLimits {
 }
 
 impl RunningNode {
+    /// Resolves, with the cause, once the embedded metadata service stopped for good (a
+    /// fatal Raft error, e.g. a failed log write); never with a remote metadata cluster.
+    pub async fn metadata_failed(&self) -> String {
+        match &self.metadata {
+            Some(node) => node.failed().await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// Stops the node cleanly.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
