@@ -151,7 +151,7 @@ impl Metrics {
                 => self.commit_latency,
             "commit_batch_segments", "Segments per metadata commit entry"
                 => self.commit_batch_segments,
-            "recovered_segments", "Sealed segments committed by start-up recovery"
+            "recovered_segments", "Sealed segments committed by the spool recovery (left by an earlier run, or in doubt)"
                 => self.recovered_segments,
         );
     }

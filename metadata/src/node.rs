@@ -117,6 +117,22 @@ impl MetadataNode {
         .await
     }
 
+    /// Resolves, with the cause, once Raft stopped for good without being asked to (a
+    /// fatal error such as a failed log write): the node can no longer serve, and only a
+    /// restart brings it back. Never resolves while it runs.
+    pub async fn failed(&self) -> String {
+        let mut metrics = self.raft.metrics();
+        loop {
+            if let Some(cause) = fatal_cause(&metrics.borrow_and_update()) {
+                tracing::error!(cause, "the metadata node stopped for good");
+                return cause;
+            }
+            if metrics.changed().await.is_err() {
+                return "the raft core ended".to_owned();
+            }
+        }
+    }
+
     /// The node's HTTP routes: Raft RPCs and the metadata API (listed in `server.rs`).
     pub fn router(&self) -> axum::Router {
         crate::server::router(self.client())
@@ -312,6 +328,15 @@ fn raft_config(cluster: bool) -> Result<Config> {
 
 /// Whether the metadata node at `addr` (`host:port`) is part of an initialised cluster
 /// (it has voters), as its status says; `None` if it did not answer.
+/// Why Raft stopped for good, from its metrics: a fatal error, or the shutdown state.
+pub(crate) fn fatal_cause(metrics: &openraft::RaftMetrics<NodeId, BasicNode>) -> Option<String> {
+    match &metrics.running_state {
+        Err(fatal) => Some(format!("raft stopped: {fatal}")),
+        Ok(()) if metrics.state == ServerState::Shutdown => Some("raft shut down".to_owned()),
+        Ok(()) => None,
+    }
+}
+
 async fn peer_initialised(http: &reqwest::Client, addr: &str) -> Option<bool> {
     let response = http
         .get(format!("http://{addr}/meta/v1/status"))
@@ -328,6 +353,24 @@ mod tests {
     use super::*;
     use crate::client::MetadataClient;
     use crate::types::{ChunkCommit, SegmentCommit, TopicSettings};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stopped_node_reports_its_failure_and_is_not_ready() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = MetadataNode::open(NodeConfig {
+            node_id: 1,
+            data_dir: dir.path().to_path_buf(),
+        })
+        .await
+        .unwrap();
+        let client = node.client();
+        assert_eq!(client.failure(), None);
+        assert!(client.is_ready().await);
+        node.raft().shutdown().await.unwrap();
+        assert!(client.failure().is_some());
+        assert!(!client.is_ready().await);
+        assert!(!node.failed().await.is_empty());
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn reopens_from_a_snapshot_and_the_log_after_it() {

@@ -17,9 +17,10 @@
 //! - `GET /meta/v1/status`: this node's [`NodeStatus`].
 //! - `POST /meta/v1/members/learner`, `POST /meta/v1/members/voters`: membership changes
 //!   (leader only).
-//! - `GET /healthz`: the process is up.
-//! - `GET /readyz`: 200 when this node knows a leader (it can serve or forward requests),
-//!   503 otherwise; the body says which.
+//! - `GET /healthz`: 200 while Raft runs; 503 naming the cause once it stopped for good
+//!   (a fatal storage error such as a full disk), so a supervisor restarts the node.
+//! - `GET /readyz`: 200 when this node knows a leader (it can serve or forward requests)
+//!   and, if it leads, a quorum confirms that now; 503 otherwise; the body says which.
 //! - `GET /metrics`: Prometheus text of this node's Raft state (`silt_metadata_*`).
 
 use std::collections::BTreeSet;
@@ -83,7 +84,7 @@ pub(crate) fn router(client: LocalClient) -> Router {
         .route("/meta/v1/status", get(status))
         .route("/meta/v1/members/learner", post(add_learner))
         .route("/meta/v1/members/voters", post(set_voters))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -237,16 +238,37 @@ async fn status(State(state): State<ServerState>) -> Json<NodeStatus> {
     Json(state.client.local_status())
 }
 
+/// `GET /healthz`: 200 while Raft runs; 503 naming the cause once it stopped for good (a
+/// fatal storage error), so a supervisor restarts the node.
+async fn healthz(State(state): State<ServerState>) -> (StatusCode, String) {
+    match state.client.failure() {
+        Some(cause) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("failed: {cause}\n"),
+        ),
+        None => (StatusCode::OK, "ok\n".to_owned()),
+    }
+}
+
+/// `GET /readyz`: 200 when this node knows a leader and, if it is the leader, confirms its
+/// leadership with a quorum now (live, not from cached metrics); 503 otherwise.
 async fn readyz(State(state): State<ServerState>) -> (StatusCode, String) {
     let status = state.client.local_status();
-    match status.leader_id {
-        Some(leader) if status.state != "Shutdown" => {
-            (StatusCode::OK, format!("ready: leader {leader}\n"))
-        }
-        _ => (
+    let unavailable = |why: String| {
+        (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: no leader known ({})\n", status.state),
-        ),
+            format!("not ready: {why}\n"),
+        )
+    };
+    if let Some(cause) = state.client.failure() {
+        return unavailable(cause);
+    }
+    match status.leader_id {
+        Some(leader) if leader == status.node_id && !state.client.is_ready().await => {
+            unavailable("leadership not confirmed by a quorum".to_owned())
+        }
+        Some(leader) => (StatusCode::OK, format!("ready: leader {leader}\n")),
+        None => unavailable(format!("no leader known ({})", status.state)),
     }
 }
 

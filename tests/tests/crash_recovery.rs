@@ -23,10 +23,26 @@ fn no_retry(url: &str) -> Client {
     .unwrap()
 }
 
+/// Segment files in the spool (its `.lock` file is not one).
 fn spool_files(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir.join("wal"))
-        .map(|entries| entries.filter_map(Result::ok).count())
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".seg"))
+                .count()
+        })
         .unwrap_or(0)
+}
+
+/// Waits (bounded) until the background recovery has emptied the spool; returns how many
+/// segment files are left.
+async fn recovered_spool(dir: &std::path::Path) -> usize {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while spool_files(dir) > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    spool_files(dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -69,17 +85,18 @@ async fn kill_9_while_producing_loses_nothing_acknowledged() {
             acknowledged >= target,
             "only {acknowledged} acknowledged by round {round}"
         );
+        // Recovery runs in the background, while the next round produces.
         silt.restart(Vec::new());
     }
+    assert_eq!(
+        recovered_spool(dir.path()).await,
+        0,
+        "recovery left spool files behind"
+    );
     let client = Client::new(&silt.url).unwrap();
     let report = read_back_and_check(&client, "crash", &history).await;
     assert!(report.ok(), "{report}");
     assert_eq!(report.acknowledged as u64, acknowledged);
-    assert_eq!(
-        spool_files(dir.path()),
-        0,
-        "recovery left spool files behind"
-    );
 }
 
 fn history_acks(history: &Arc<Mutex<History>>) -> usize {
@@ -139,7 +156,7 @@ async fn crash_between_upload_and_commit_is_recovered_exactly_once() {
 
     // Restart normally: recovery commits the sealed segment exactly once.
     silt.restart(Vec::new());
-    assert_eq!(spool_files(dir.path()), 0);
+    assert_eq!(recovered_spool(dir.path()).await, 0);
     let client = Client::new(&silt.url).unwrap();
     let consumer = silt_sdk::Consumer::new(
         client.clone(),
@@ -206,8 +223,8 @@ async fn sigterm_while_producing_exits_cleanly_and_keeps_every_acknowledgement()
         producer.await.unwrap();
     }
     silt.restart(Vec::new());
+    assert_eq!(recovered_spool(dir.path()).await, 0);
     let client = Client::new(&silt.url).unwrap();
     let report = read_back_and_check(&client, "graceful", &history).await;
     assert!(report.ok(), "{report}");
-    assert_eq!(spool_files(dir.path()), 0);
 }

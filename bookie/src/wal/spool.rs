@@ -7,6 +7,11 @@
 //! only after their segment is committed. I/O here is blocking `std::fs`: call it from
 //! `spawn_blocking` on a busy runtime.
 //!
+//! One process at a time: [`SegmentSpool::open`] takes an exclusive advisory lock on
+//! `<dir>/.lock` and holds it until the spool is dropped, so a second process on the same
+//! directory fails at start instead of recovering (and committing) files the first one is
+//! still uploading or has failed.
+//!
 //! Invariant: `bytes_on_disk` counts the `.seg` files written or found at open and not
 //! yet removed (the write-ahead cache's disk budget reads it).
 
@@ -22,6 +27,8 @@ use crate::error::{Error, Result};
 
 const SEGMENT_SUFFIX: &str = ".seg";
 const TMP_SUFFIX: &str = ".tmp";
+/// The lock file held for the life of an open spool.
+const LOCK_FILE: &str = ".lock";
 
 /// A directory of sealed segment files.
 #[derive(Debug)]
@@ -29,14 +36,18 @@ pub struct SegmentSpool {
     dir: PathBuf,
     bytes_on_disk: AtomicU64,
     sync: bool,
+    /// Holds the exclusive lock on `<dir>/.lock` while the spool is open.
+    _lock: File,
 }
 
 impl SegmentSpool {
-    /// Opens (creating) the spool directory and removes `*.tmp` leftovers.
+    /// Opens (creating) the spool directory, locks it against other processes and removes
+    /// `*.tmp` leftovers.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir = dir.into();
         fs::create_dir_all(&dir)
             .map_err(|error| Error::io(format!("creating spool {}", dir.display()), error))?;
+        let lock = lock_dir(&dir)?;
         let mut bytes_on_disk = 0;
         for entry in read_dir(&dir)? {
             let entry = entry
@@ -63,6 +74,7 @@ impl SegmentSpool {
             dir,
             bytes_on_disk: AtomicU64::new(bytes_on_disk),
             sync: true,
+            _lock: lock,
         })
     }
 
@@ -207,6 +219,32 @@ impl SegmentSpool {
     }
 }
 
+/// Takes the exclusive lock on `<dir>/.lock`; fails, naming the directory, if another
+/// process (or another open spool) holds it.
+fn lock_dir(dir: &Path) -> Result<File> {
+    let path = dir.join(LOCK_FILE);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|error| Error::io(format!("opening lock file {}", path.display()), error))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(Error::io(
+            format!(
+                "spool directory {} is in use by another silt process (it holds {}); give each broker its own data directory",
+                dir.display(),
+                path.display()
+            ),
+            std::io::Error::from(std::io::ErrorKind::WouldBlock),
+        )),
+        Err(fs::TryLockError::Error(error)) => {
+            Err(Error::io(format!("locking {}", path.display()), error))
+        }
+    }
+}
+
 fn read_dir(dir: &Path) -> Result<fs::ReadDir> {
     fs::read_dir(dir).map_err(|error| Error::io(format!("listing spool {}", dir.display()), error))
 }
@@ -261,5 +299,20 @@ mod tests {
         assert!(!leftover.exists());
         assert_eq!(spool.pending().unwrap(), vec![id]);
         assert_eq!(spool.bytes_on_disk(), 5);
+    }
+
+    #[test]
+    fn a_second_open_of_a_held_spool_fails_naming_the_directory_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = SegmentSpool::open(dir.path()).unwrap();
+        let second = SegmentSpool::open(dir.path()).unwrap_err();
+        let message = second.to_string();
+        assert!(message.contains("in use by another"), "{message}");
+        assert!(
+            message.contains(&dir.path().display().to_string()),
+            "{message}"
+        );
+        drop(first);
+        SegmentSpool::open(dir.path()).unwrap();
     }
 }

@@ -4,7 +4,8 @@ use crate::cli::{DevArgs, init_process, log_config, wait_for_signal};
 use crate::config::{Config, Overrides};
 use crate::node;
 
-/// Runs until Ctrl-C or SIGTERM, then shuts down cleanly.
+/// Runs until Ctrl-C or SIGTERM, then shuts down cleanly; exits with an error at once if
+/// the embedded metadata service stops for good (a supervisor restarts it).
 pub(super) async fn run(args: DevArgs) -> anyhow::Result<()> {
     init_process(&args.log)?;
     let overrides = Overrides {
@@ -22,7 +23,10 @@ pub(super) async fn run(args: DevArgs) -> anyhow::Result<()> {
         config.storage.data_dir.display(),
         node.object_store_url
     );
-    wait_for_signal().await;
+    tokio::select! {
+        () = wait_for_signal() => {}
+        cause = node.metadata_failed() => return Err(super::metadata_failed(&cause)),
+    }
     eprintln!("shutting down: finishing in-flight requests and committing staged records");
     node.shutdown().await
 }

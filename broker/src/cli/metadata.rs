@@ -84,8 +84,10 @@ pub(super) async fn run(args: MetadataArgs) -> anyhow::Result<()> {
         node_id = args.id,
         "metadata node is part of an initialised cluster"
     );
-    wait_for_signal().await;
-    server.stop(node).await
+    tokio::select! {
+        () = wait_for_signal() => server.stop(node).await,
+        cause = node.failed() => Err(super::metadata_failed(&cause)),
+    }
 }
 
 /// Initialises the cluster (only the lowest id does, see `MetadataNode::bootstrap`), or

@@ -390,6 +390,14 @@ fn redact(text: &str) -> String {
 }
 
 /// Waits for Ctrl-C or SIGTERM.
+/// The error a process exits with when its metadata node stopped for good: nothing
+/// acknowledged is lost, and a restart (by a supervisor) recovers it.
+fn metadata_failed(cause: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the metadata service stopped for good ({cause}); exiting so that a supervisor restarts it (nothing acknowledged is lost)"
+    )
+}
+
 async fn wait_for_signal() {
     #[cfg(unix)]
     {

@@ -178,6 +178,10 @@ pub struct WalConfig {
     /// (default 1 GiB).
     #[serde(with = "size")]
     pub max_spool_bytes: u64,
+    /// How often spool files whose commit is in doubt are retried by the background
+    /// recovery (default 10 s). Start-up recovery retries faster, backing off up to this.
+    #[serde(with = "duration")]
+    pub recovery_interval: Duration,
 }
 
 /// `[cache]`: the read cache's memory and disk tiers.
@@ -243,6 +247,7 @@ impl Default for WalConfig {
             linger: Duration::from_millis(20),
             max_uploads_in_flight: 4,
             max_spool_bytes: 1 << 30,
+            recovery_interval: Duration::from_secs(10),
         }
     }
 }

@@ -171,6 +171,9 @@ impl WalConfig {
                 self.max_segment_bytes
             ));
         }
+        if self.recovery_interval.is_zero() {
+            problems.push("wal.recovery_interval must be more than 0".to_owned());
+        }
         if self.max_spool_bytes < self.max_segment_bytes {
             problems.push(format!(
                 "wal.max_spool_bytes = {} must be at least wal.max_segment_bytes ({})",

@@ -1,4 +1,5 @@
-//! `/healthz` (the process is up), `/readyz` (metadata and object store reachable) and
+//! `/healthz` (the process can serve: fails once the embedded metadata service stopped for
+//! good), `/readyz` (metadata and object store reachable, checked live) and
 //! `/metrics` (Prometheus text).
 
 use std::time::Duration;
@@ -13,9 +14,17 @@ use silt_bookie::store::ObjectStoreHandle;
 
 use crate::state::AppState;
 
-/// `GET /healthz`
-pub(crate) async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+/// `GET /healthz`: 200 `{"status":"ok"}` while the process can serve; 503
+/// `{"status":"failed","cause":…}` once its embedded metadata service stopped for good (a
+/// fatal Raft error such as a failed log write), so a supervisor restarts it.
+pub(crate) async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.metadata.failure() {
+        Some(cause) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "failed", "cause": cause})),
+        ),
+        None => (StatusCode::OK, Json(json!({"status": "ok"}))),
+    }
 }
 
 /// `GET /readyz`: 200 when the metadata service can order writes and the object store

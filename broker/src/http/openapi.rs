@@ -285,11 +285,17 @@ fn paths(limits: &ServerConfig) -> Value {
         }},
         "/healthz": {"get": {
             "operationId": "healthz",
-            "summary": "The process is up",
-            "responses": {"200": ok_json("ok", json!({
-                "type": "object", "additionalProperties": false, "required": ["status"],
-                "properties": {"status": {"const": "ok"}}
-            }))}
+            "summary": "The process can serve (503 once its embedded metadata service stopped for good; restart it)",
+            "responses": {
+                "200": ok_json("ok", json!({
+                    "type": "object", "additionalProperties": false, "required": ["status"],
+                    "properties": {"status": {"const": "ok"}}
+                })),
+                "503": ok_json("failed; the body names the cause", json!({
+                    "type": "object", "additionalProperties": false, "required": ["status", "cause"],
+                    "properties": {"status": {"const": "failed"}, "cause": {"type": "string"}}
+                }))
+            }
         }},
         "/readyz": {"get": {
             "operationId": "readyz",

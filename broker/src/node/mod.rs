@@ -1,7 +1,9 @@
 //! Assembles a running silt broker from a [`Config`]: the object store, the metadata
 //! service (embedded for `silt dev`, or a cluster over HTTP for `silt broker`), the spool
-//! and caches, start-up recovery, the write and read services, the lease heartbeat and the
-//! HTTP server; and takes it down in the right order.
+//! and caches, the write and read services, the HTTP server, the lease heartbeat and the
+//! background recovery of the spool (started last, so neither an unreachable metadata
+//! service nor a hung object store keeps the broker from starting); and takes it down in
+//! the right order.
 //!
 //! Shutdown order: stop accepting connections and let in-flight requests finish (long-polls
 //! are woken and return), then seal and commit whatever is staged, then stop Raft. Nothing
@@ -21,7 +23,6 @@ use silt_bookie::wal::SealPolicy;
 use silt_metadata::{HttpClient, MetadataClient, MetadataNode, NodeConfig};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tracing::info;
 use ulid::Ulid;
 
 use crate::config::Config;
@@ -31,7 +32,7 @@ use crate::read::Fetcher;
 use crate::server;
 use crate::state::{AppState, BrokerIdentity};
 use crate::write::pipeline::{PipelineParts, WritePipeline};
-use crate::write::recovery::recover_spool;
+use crate::write::recovery::{backlog, spawn_recovery};
 use crate::write::{WriteLimits, Writer};
 use http_server::ConnectionLimits;
 use storage::Storage;
@@ -53,13 +54,15 @@ pub struct RunningNode {
     pipeline: WritePipeline,
     metadata: Option<MetadataNode>,
     heartbeat: JoinHandle<()>,
+    recovery: JoinHandle<()>,
     disk_cache: Option<Arc<DiskCache>>,
 }
 
 /// Starts everything; returns once the server accepts connections.
 pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
     let storage = Storage::open(&config).await?;
-    let (metadata_node, services) = start_services(&config, &storage).await?;
+    let (metadata_node, services, recovery) = start_services(&config, &storage).await?;
+    let recovery_interval = config.wal.recovery_interval;
     let listener = listen(&config).await?;
     let addr = listener.local_addr()?;
     let identity = Arc::new(identity(&config, addr));
@@ -74,52 +77,53 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         identity.clone(),
         shutdown_rx.clone(),
     );
+    let server = serve(listener, state, shutdown_rx);
     Ok(RunningNode {
         addr,
         object_store_url,
         broker_id: identity.broker_id.clone(),
         shutdown,
-        server: serve(listener, state, shutdown_rx),
+        server,
         pipeline,
         metadata: metadata_node,
         heartbeat,
+        recovery: recovery.spawn(recovery_interval),
         disk_cache,
     })
 }
 
-/// Opens the metadata service, commits what an earlier run left in the spool, and starts
-/// the write pipeline.
+/// Opens the metadata service, lists what an earlier run left in the spool (recovered
+/// later, in the background), and starts the write pipeline.
 async fn start_services(
     config: &Config,
     storage: &Storage,
-) -> anyhow::Result<(Option<MetadataNode>, Services)> {
+) -> anyhow::Result<(Option<MetadataNode>, Services, PendingRecovery)> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (node, metadata) = open_metadata(config).await?;
     let metrics = Arc::new(Metrics::default());
     let parts = Arc::new(storage.pipeline_parts(&metadata, &metrics, &clock));
-    recover(&parts).await?;
-    let pipeline = WritePipeline::start(parts, seal_policy(config));
+    let backlog = backlog(&parts).context("cannot list the write-ahead cache")?;
+    let pipeline = WritePipeline::start(parts.clone(), seal_policy(config));
     let services = Services {
         metadata,
         pipeline,
         metrics,
         clock,
     };
-    Ok((node, services))
+    Ok((node, services, PendingRecovery { parts, backlog }))
 }
 
-/// Commits the sealed segments an earlier run left in the spool.
-async fn recover(parts: &PipelineParts) -> anyhow::Result<()> {
-    let recovered = recover_spool(parts)
-        .await
-        .context("cannot recover sealed segments from the write-ahead cache")?;
-    if recovered > 0 {
-        info!(
-            recovered,
-            "committed sealed segments left by an earlier run"
-        );
+/// The background recovery, listed before the pipeline started and not yet running.
+struct PendingRecovery {
+    parts: Arc<PipelineParts>,
+    backlog: std::collections::BTreeSet<Ulid>,
+}
+
+impl PendingRecovery {
+    /// Starts it, retrying in-doubt files every `interval` (`wal.recovery_interval`).
+    fn spawn(self, interval: std::time::Duration) -> JoinHandle<()> {
+        spawn_recovery(self.parts, self.backlog, interval)
     }
-    Ok(())
 }
 
 /// Binds `server.listen`.
@@ -274,6 +278,15 @@ fn connection_limits(config: &Config) -> ConnectionLimits {
 }
 
 impl RunningNode {
+    /// Resolves, with the cause, once the embedded metadata service stopped for good (a
+    /// fatal Raft error, e.g. a failed log write); never with a remote metadata cluster.
+    pub async fn metadata_failed(&self) -> String {
+        match &self.metadata {
+            Some(node) => node.failed().await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// Stops the node cleanly.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
@@ -281,6 +294,8 @@ impl RunningNode {
         close_pipeline(&self.pipeline).await;
         close_disk_cache(self.disk_cache.as_deref()).await;
         self.heartbeat.abort();
+        // A recovery cut short keeps its spool files for the next start.
+        self.recovery.abort();
         stop_metadata(self.metadata).await
     }
 }

@@ -68,6 +68,7 @@ impl Storage {
             cache: self.cache.clone(),
             metrics: metrics.clone(),
             spool_budget: self.spool_budget.clone(),
+            in_doubt: Arc::default(),
             clock: clock.clone(),
         }
     }

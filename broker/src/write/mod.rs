@@ -3,7 +3,7 @@
 //! (`pipeline/`: stage → upload → commit) makes records durable and ordered, with the
 //! caches it needs (`topic_cache.rs`, `producer_cache.rs`), Kafka's partitioner
 //! (`partitioner.rs`), the content digest of idempotent requests (`digest.rs`) and
-//! start-up recovery of the spool (`recovery.rs`).
+//! background recovery of the spool (`recovery.rs`).
 
 mod digest;
 mod error;

@@ -1,46 +1,145 @@
-//! Start-up recovery of the write-ahead cache.
+//! Recovery of the write-ahead cache, in the background.
 //!
 //! A segment in the spool was sealed but its commit was never confirmed: the broker died
-//! between seal and commit, or the commit failed. Its requests were never acknowledged, so
-//! committing it now is safe, and so is a commit that already happened (commits are
-//! idempotent by object name: the state machine returns the original offsets). Each one is
-//! uploaded (a conditional PUT that accepts an identical existing object), committed, and
-//! removed, oldest first. A spool file that fails its checksum is discarded, never committed;
-//! one sealed longer ago than the commit horizon
+//! between seal and commit, or the commit failed (answered 504 `timeout`, in doubt). Its
+//! requests were never acknowledged, so committing it now is safe, and so is a commit that
+//! already happened (commits are idempotent by object name: the state machine returns the
+//! original offsets). Each one is uploaded (a conditional PUT that accepts an identical
+//! existing object), committed, and removed, oldest first. A spool file that fails its
+//! checksum is discarded, never committed; one sealed longer ago than the commit horizon
 //! ([`COMMIT_HORIZON_MS`](silt_metadata::limits::COMMIT_HORIZON_MS)) is refused by the state
 //! machine and discarded too (its object stays recorded as an orphan for a sweeper).
+//!
+//! It runs as a task next to the live pipeline and server ([`spawn_recovery`]), so a broker
+//! whose metadata service or object store is down at start still starts, serves what it
+//! can and answers `/healthz`; it does not change `/readyz`. It owns only the files listed
+//! before the pipeline started ([`backlog`]) and those the committer hands over as in doubt
+//! ([`InDoubt`]), never a file the live pipeline is still uploading or failing. The
+//! backlog is retried with a growing backoff (up to `wal.recovery_interval`) until every
+//! file is committed or dropped, with no deadline; in-doubt files every
+//! `wal.recovery_interval`.
+//!
+//! Order: recovered segments commit interleaved with new ones, not before them. That is
+//! safe: a recovered segment's requests were never acknowledged, so no producer waited on
+//! them before sending later requests (a plain producer sends its next request only after
+//! an answer, and its in-doubt request was answered `timeout`), an idempotent request
+//! carries its producer tag in the footer and is admitted or refused by sequence whatever
+//! the order, and a commit is idempotent by object name whichever task sends it.
 
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
 use silt_bookie::segment::{SealedSegment, read_footer, read_segment};
 use silt_bookie::store::paths;
 use silt_bookie::upload::upload_segment;
-use tracing::{info, warn};
+use tokio::task::JoinHandle;
+use tracing::{Instrument, info, info_span, warn};
 use ulid::Ulid;
 
 use crate::write::pipeline::{
     Digests, PipelineParts, commit_with_retry, refused_as_too_old, segment_commit,
 };
 
-/// How long recovery retries one segment's commit before start-up fails.
-const RECOVERY_COMMIT_DEADLINE: Duration = Duration::from_secs(30);
+/// How long one attempt retries one segment's commit before recovery moves on (and tries
+/// it again on its next pass).
+const RECOVERY_COMMIT_WINDOW: Duration = Duration::from_secs(30);
+/// The first wait between passes while segments remain; it doubles up to the interval.
+const FIRST_RETRY: Duration = Duration::from_millis(100);
 
-/// Commits every sealed-but-uncommitted segment in the spool; returns how many.
-pub(crate) async fn recover_spool(parts: &PipelineParts) -> anyhow::Result<usize> {
+/// Spool files whose commit the live pipeline left in doubt, for the background recovery.
+#[derive(Debug, Default)]
+pub(crate) struct InDoubt(Mutex<BTreeSet<Ulid>>);
+
+impl InDoubt {
+    /// Hands segment `id`'s spool file to the recovery.
+    pub(crate) fn add(&self, id: Ulid) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id);
+    }
+
+    /// Takes every file handed over so far.
+    fn take(&self) -> BTreeSet<Ulid> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// The segments an earlier run left in the spool; list them before the pipeline starts,
+/// so that none of its own files is taken for one.
+pub(crate) fn backlog(parts: &PipelineParts) -> anyhow::Result<BTreeSet<Ulid>> {
+    Ok(parts.spool.pending()?.into_iter().collect())
+}
+
+/// Starts the background recovery of `backlog` and of in-doubt files; abort the task on
+/// shutdown (a commit cut short is retried at the next start).
+pub(crate) fn spawn_recovery(
+    parts: Arc<PipelineParts>,
+    backlog: BTreeSet<Ulid>,
+    interval: Duration,
+) -> JoinHandle<()> {
+    if !backlog.is_empty() {
+        info!(
+            segments = backlog.len(),
+            "recovering sealed segments left by an earlier run, in the background"
+        );
+    }
+    let span = info_span!("spool_recovery");
+    tokio::spawn(recovery_loop(parts, backlog, interval).instrument(span))
+}
+
+/// Retries `pending` (and what the committer hands over) until shut down.
+async fn recovery_loop(parts: Arc<PipelineParts>, mut pending: BTreeSet<Ulid>, interval: Duration) {
+    let mut wait = FIRST_RETRY.min(interval);
+    loop {
+        pending.extend(parts.in_doubt.take());
+        if !pending.is_empty() {
+            recover_pass(&parts, &mut pending).await;
+        }
+        wait = next_wait(wait, interval, pending.is_empty());
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// The wait before the next pass: the interval when nothing is left, else the backoff.
+fn next_wait(wait: Duration, interval: Duration, done: bool) -> Duration {
+    if done {
+        interval
+    } else {
+        (wait * 2).min(interval)
+    }
+}
+
+/// Tries each of `pending` once, oldest first; removes those committed or dropped and
+/// returns how many were committed.
+pub(crate) async fn recover_pass(parts: &PipelineParts, pending: &mut BTreeSet<Ulid>) -> usize {
     let mut recovered = 0;
-    for id in parts.spool.pending()? {
-        let Some(bytes) = parts.spool.read(id)? else {
-            continue;
-        };
-        let Some(sealed) = verified(parts, id, bytes)? else {
-            continue;
-        };
-        if recover_segment(parts, id, sealed).await? {
-            recovered += 1;
+    for id in pending.clone() {
+        match recover_file(parts, id).await {
+            Ok(committed) => {
+                pending.remove(&id);
+                recovered += usize::from(committed);
+            }
+            Err(error) => {
+                warn!(error = format!("{error:#}"), segment = %id, "spooled segment not recovered yet; retrying later");
+            }
         }
     }
-    Ok(recovered)
+    recovered
+}
+
+/// Recovers one spool file; `true` if it was committed, `false` if it was gone, corrupt or
+/// too old (and is now dropped).
+async fn recover_file(parts: &PipelineParts, id: Ulid) -> anyhow::Result<bool> {
+    let Some(bytes) = parts.spool.read(id)? else {
+        return Ok(false);
+    };
+    let Some(sealed) = verified(parts, id, bytes)? else {
+        return Ok(false);
+    };
+    recover_segment(parts, id, sealed).await
 }
 
 /// The spooled segment if every checksum holds; otherwise its spool file is discarded.
@@ -77,7 +176,7 @@ async fn recover_segment(
     // The footer keeps no digest: a retry of one of these requests is accepted as a
     // duplicate, as before digests existed.
     let commit = segment_commit(id, object.as_ref(), &sealed, &Digests::new());
-    let deadline = tokio::time::Instant::now() + RECOVERY_COMMIT_DEADLINE;
+    let deadline = tokio::time::Instant::now() + RECOVERY_COMMIT_WINDOW;
     let metadata = parts.metadata.as_ref();
     let results = commit_with_retry(metadata, &parts.metrics, vec![commit], Some(deadline), None)
         .await
@@ -100,8 +199,14 @@ mod tests {
     use silt_metadata::limits::COMMIT_HORIZON_MS;
     use ulid::Ulid;
 
-    use super::recover_spool;
+    use super::{backlog, recover_pass};
+    use crate::write::pipeline::PipelineParts;
     use crate::write::pipeline::testing::{Harness, append};
+
+    /// One recovery pass over what the spool holds; how many segments it committed.
+    async fn recover_spool(parts: &PipelineParts) -> anyhow::Result<usize> {
+        Ok(recover_pass(parts, &mut backlog(parts)?).await)
+    }
 
     /// Spools a one-record segment for partition 0 of topic `t`, sealed `age_ms` ago.
     fn spool_segment(harness: &Harness, age_ms: i64) -> Ulid {
@@ -137,6 +242,26 @@ mod tests {
         spool_segment(&harness, 60_000);
         assert_eq!(recover_spool(&harness.parts).await.unwrap(), 1);
         assert_eq!(high_watermark(&harness).await, 1);
+        harness.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_segment_handed_over_in_doubt_is_committed_by_the_background_recovery() {
+        let harness = Harness::new(ObjectStoreHandle::in_memory()).await;
+        let id = spool_segment(&harness, 1_000);
+        let recovery = super::spawn_recovery(
+            harness.parts.clone(),
+            Default::default(),
+            std::time::Duration::from_millis(10),
+        );
+        harness.parts.in_doubt.add(id);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !harness.parts.spool.pending().unwrap().is_empty() {
+            assert!(tokio::time::Instant::now() < deadline, "never recovered");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert_eq!(high_watermark(&harness).await, 1);
+        recovery.abort();
         harness.stop().await;
     }
 }

@@ -178,7 +178,17 @@ impl Transport for LocalClient {
     }
 
     async fn ready(&self) -> bool {
-        // Writes through this client are proposed on this node, so it must lead.
-        self.raft.metrics().borrow().current_leader == Some(self.node_id)
+        // Writes through this client are proposed on this node, so it must lead, and lead
+        // now: a live check, not the cached metrics (a stopped node's metrics stay stale).
+        let leads = self.raft.metrics().borrow().current_leader == Some(self.node_id);
+        let live = tokio::time::timeout(READY_CHECK_TIMEOUT, self.raft.ensure_linearizable());
+        leads && self.fatal().is_none() && matches!(live.await, Ok(Ok(_)))
+    }
+
+    fn fatal(&self) -> Option<String> {
+        crate::node::fatal_cause(&self.raft.metrics().borrow())
     }
 }
+
+/// How long the readiness check waits for this node to confirm its leadership.
+const READY_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);

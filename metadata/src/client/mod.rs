@@ -99,6 +99,10 @@ pub trait MetadataClient: Send + Sync + 'static {
 
     /// Whether the service can currently order writes (a leader is known and reachable).
     async fn is_ready(&self) -> bool;
+
+    /// Why the embedded node stopped for good (a fatal Raft error, such as a failed log
+    /// write), if it did; `None` while it runs, and always for a remote cluster.
+    fn failure(&self) -> Option<String>;
 }
 
 /// How a client reaches the state machine: proposals and linearizable reads, plus what
@@ -115,6 +119,10 @@ pub(crate) trait Transport: Send + Sync + 'static {
     async fn node_status(&self) -> Result<NodeStatus>;
     /// See [`MetadataClient::is_ready`].
     async fn ready(&self) -> bool;
+    /// See [`MetadataClient::failure`].
+    fn fatal(&self) -> Option<String> {
+        None
+    }
 }
 
 /// This process's wall-clock time in milliseconds since the Unix epoch: a commit's proposal
@@ -281,6 +289,10 @@ impl<T: Transport> MetadataClient for T {
 
     async fn is_ready(&self) -> bool {
         self.ready().await
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.fatal()
     }
 }
 

@@ -3,8 +3,8 @@
 //!
 //! A commit is retried while it fails transiently (commits are idempotent by object name,
 //! so a retry of an applied entry returns the original offsets). When it cannot be
-//! confirmed its appends are answered outcome-unknown and the spool files stay, so start-up
-//! recovery commits them later. A committed segment's chunks feed the hot read cache and
+//! confirmed its appends are answered outcome-unknown and the spool files stay, handed to
+//! the background recovery, which commits them later. A committed segment's chunks feed the hot read cache and
 //! its spool file is removed.
 
 use std::collections::{BTreeMap, HashMap};
@@ -96,15 +96,20 @@ async fn commit_run(
                 segment.finish(parts, waiters, &result);
             }
         }
-        Err(error) => answer_unconfirmed(committable, &error),
+        Err(error) => answer_unconfirmed(parts, committable, &error),
     }
 }
 
 /// Answers every append of a run whose commit was not confirmed with `error`; their spool
-/// files stay for recovery.
-fn answer_unconfirmed(committable: Vec<(UploadedSegment, Vec<Waiter>)>, error: &PipelineError) {
+/// files stay, handed to the background recovery.
+fn answer_unconfirmed(
+    parts: &PipelineParts,
+    committable: Vec<(UploadedSegment, Vec<Waiter>)>,
+    error: &PipelineError,
+) {
     warn!(%error, "commit not confirmed; requests answered outcome-unknown, spool files stay for recovery");
-    for (_, waiters) in committable {
+    for (segment, waiters) in committable {
+        parts.in_doubt.add(segment.id);
         answer_all(waiters, &Err(error.clone()));
     }
 }

@@ -20,8 +20,9 @@
 //! ([`PipelineError::IdempotencyMismatch`]), never answered with another request's offsets.
 //!
 //! A failed upload fails its appends (their records are never committed: the spool file is
-//! dropped); a failed commit fails its appends as outcome-unknown but keeps the spool file,
-//! so start-up recovery commits it (idempotent by object name).
+//! dropped); a failed commit fails its appends as outcome-unknown but keeps the spool file
+//! and hands its id to the background recovery ([`InDoubt`]), which commits it later
+//! (idempotent by object name).
 
 mod commit;
 mod error;
@@ -48,6 +49,7 @@ pub(crate) use error::PipelineError;
 pub(crate) use stage::Digests;
 
 use crate::metrics::Metrics;
+use crate::write::recovery::InDoubt;
 use stage::{ActorMessage, AppendRequest};
 use waiter::AppendResult;
 
@@ -84,6 +86,8 @@ pub(crate) struct PipelineParts {
     pub(crate) spool_budget: Arc<AtomicU64>,
     /// Wall-clock time (orphan records carry it).
     pub(crate) clock: Arc<dyn Clock>,
+    /// Segments whose commit was left in doubt; the background recovery retries them.
+    pub(crate) in_doubt: Arc<InDoubt>,
 }
 
 /// The actor's and the committer's tasks, taken once by [`WritePipeline::close`].
@@ -213,6 +217,7 @@ pub(crate) mod testing {
                 metrics: Arc::new(Metrics::default()),
                 spool_budget: Arc::new(AtomicU64::new(1 << 30)),
                 clock: Arc::new(SystemClock),
+                in_doubt: Arc::default(),
             });
             Harness { parts, node, dir }
         }

@@ -6,6 +6,11 @@
 //! by the open segment and the uploads in flight. A failed upload is recorded as a possible
 //! orphan (a lost response may have landed it) and its spool file is dropped: its appends
 //! fail and nothing will commit it.
+//!
+//! Every path that fails a segment while its spool file may exist removes the file first
+//! ([`drop_spool_file`]); where that fails, or the upload task panicked, the appends get
+//! [`PipelineError::OutcomeUnknown`] (504 `timeout`, in doubt), never `unavailable` (503,
+//! "not written"), because recovery would commit the surviving file.
 
 use std::sync::Arc;
 
@@ -74,17 +79,27 @@ pub(super) async fn upload_sealed(
         let uploaded = seal_and_upload(&parts, id, builder, &uploads).await;
         uploaded.map(|segment| UploadedSegment { digests, ..segment })
     });
-    let result = upload.await.unwrap_or_else(|error| {
-        Err(PipelineError::Unavailable(format!(
-            "segment upload task failed: {error}"
-        )))
-    });
+    let result = upload_task_outcome(upload.await);
     let _ = commit_tx.send(Uploaded {
         sequence,
         result,
         waiters,
     });
     let _ = upload_done.send(());
+}
+
+/// The upload task's result. A task that panicked is in doubt, never `unavailable`: its
+/// spool file may exist (a blocking spool write may even still be running), and recovery
+/// would then commit it.
+fn upload_task_outcome(
+    joined: Result<Result<UploadedSegment, PipelineError>, tokio::task::JoinError>,
+) -> Result<UploadedSegment, PipelineError> {
+    joined.unwrap_or_else(|error| {
+        warn!(%error, "segment upload task panicked; its requests are in doubt");
+        Err(PipelineError::OutcomeUnknown(format!(
+            "segment upload task panicked ({error}); its spool copy may survive and be committed by recovery, so the records may or may not appear"
+        )))
+    })
 }
 
 /// Finishes the segment, writes it to the spool and uploads it.
@@ -181,13 +196,15 @@ async fn upload_from_spool(
     let SealedSegment { bytes, chunks } = sealed;
     write_spool(parts, id, bytes)
         .await
-        .map_err(PipelineError::Unavailable)?;
+        .map_err(|error| drop_spool_file(parts, id, PipelineError::Unavailable(error)))?;
     let permit = uploads
         .clone()
         .acquire_owned()
         .await
-        .map_err(|_| PipelineError::ShuttingDown)?;
-    let bytes = read_spool(parts, id).await?;
+        .map_err(|_| drop_spool_file(parts, id, PipelineError::ShuttingDown))?;
+    let bytes = read_spool(parts, id)
+        .await
+        .map_err(|error| drop_spool_file(parts, id, error))?;
     let uploaded = upload_segment(&parts.store, object, bytes.clone()).await;
     Ok((permit, SealedSegment { bytes, chunks }, uploaded))
 }
@@ -220,10 +237,24 @@ fn upload_failed(
 ) -> PipelineError {
     warn!(%error, segment = %id, "segment upload failed; its requests fail");
     record_orphan(parts, object.to_string());
-    if let Err(error) = parts.spool.remove(id) {
-        warn!(%error, segment = %id, "cannot remove the spool file of a failed upload");
+    let failed = PipelineError::Unavailable(format!("object store upload failed: {error}"));
+    drop_spool_file(parts, id, failed)
+}
+
+/// Fails a segment that will not be committed: its spool file is removed, so recovery
+/// never commits records whose requests were failed. If the file cannot be removed, the
+/// records may still appear, so the answer is outcome-unknown (504), never `unavailable`
+/// (503), after which plain producers retry and could duplicate them.
+fn drop_spool_file(parts: &PipelineParts, id: Ulid, error: PipelineError) -> PipelineError {
+    match parts.spool.remove(id) {
+        Ok(()) => error,
+        Err(remove) => {
+            warn!(error = %remove, segment = %id, "cannot remove the spool file of a failed segment; its requests are in doubt");
+            PipelineError::OutcomeUnknown(format!(
+                "{error}; the segment's spool file could not be removed ({remove}), so crash recovery may still commit these records"
+            ))
+        }
     }
-    PipelineError::Unavailable(format!("object store upload failed: {error}"))
 }
 
 /// Records (in the background, best effort) an object whose upload failed: it may exist
@@ -243,7 +274,7 @@ mod tests {
     use std::time::Duration;
 
     use silt_bookie::store::ObjectStoreHandle;
-    use silt_bookie::store::faults::{FaultConfig, FaultControl};
+    use silt_bookie::store::faults::{FaultConfig, FaultControl, LatencyModel};
 
     use super::super::testing::{Harness, append, policy};
     use super::super::{PipelineError, WritePipeline};
@@ -301,5 +332,100 @@ mod tests {
         assert_eq!(harness.parts.spool.pending().unwrap(), vec![]);
         pipeline.close().await;
         harness.stop().await;
+    }
+
+    /// Waits (bounded) until the spool holds `count` segment files; returns their ids.
+    async fn spooled(harness: &Harness, count: usize) -> Vec<ulid::Ulid> {
+        for _ in 0..2_000 {
+            let pending = harness.parts.spool.pending().unwrap();
+            if pending.len() >= count {
+                return pending;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("the spool never held {count} segment files");
+    }
+
+    /// Replaces a spool file by a non-empty directory of the same name, so that reading
+    /// and removing it fail (even for root, unlike a read-only directory).
+    fn make_unremovable(harness: &Harness, id: ulid::Ulid) {
+        let path = harness.parts.spool.segment_file(id);
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("pinned"), b"x").unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_failed_upload_whose_spool_file_cannot_be_removed_is_outcome_unknown() {
+        let control = FaultControl::new(FaultConfig {
+            put: LatencyModel::Fixed(Duration::from_millis(200)),
+            error_rate: 1.0,
+            ..FaultConfig::default()
+        });
+        let store = ObjectStoreHandle::in_memory().with_faults(control);
+        let harness = Harness::new(store).await;
+        let pipeline = WritePipeline::start(harness.parts.clone(), policy());
+        let append = tokio::spawn({
+            let pipeline = pipeline.clone();
+            async move { pipeline.append(vec![append(0, 1)]).await }
+        });
+        let ids = spooled(&harness, 1).await;
+        make_unremovable(&harness, ids[0]);
+        let failed = append.await.unwrap();
+        assert!(
+            matches!(&failed, Err(PipelineError::OutcomeUnknown(m)) if m.contains("could not be removed")),
+            "{failed:?}"
+        );
+        pipeline.close().await;
+        harness.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_segment_waiting_for_a_slot_whose_file_cannot_be_read_or_removed_is_outcome_unknown()
+    {
+        let control = FaultControl::new(FaultConfig {
+            put: LatencyModel::Fixed(Duration::from_millis(300)),
+            ..FaultConfig::default()
+        });
+        let store = ObjectStoreHandle::in_memory().with_faults(control);
+        let harness = Harness::new(store).await;
+        let mut one_slot = policy();
+        one_slot.max_uploads_in_flight = 1;
+        one_slot.max_segment_bytes = 1024;
+        let pipeline = WritePipeline::start(harness.parts.clone(), one_slot);
+        let spawn_append = |partition| {
+            let pipeline = pipeline.clone();
+            tokio::spawn(async move { pipeline.append(vec![append(partition, 2_000)]).await })
+        };
+        let first = spawn_append(0);
+        spooled(&harness, 1).await;
+        // Sealed while the first holds the only slot: it waits in the spool.
+        let second = spawn_append(1);
+        let ids = spooled(&harness, 2).await;
+        make_unremovable(&harness, ids[1]);
+        assert_eq!(first.await.unwrap().unwrap(), vec![0]);
+        let failed = second.await.unwrap();
+        assert!(
+            matches!(&failed, Err(PipelineError::OutcomeUnknown(m)) if m.contains("could not be removed")),
+            "{failed:?}"
+        );
+        pipeline.close().await;
+        harness.stop().await;
+    }
+
+    /// Stands in for an upload task that panics.
+    fn exploding_upload() -> Result<super::UploadedSegment, PipelineError> {
+        panic!("injected upload panic")
+    }
+
+    #[tokio::test]
+    async fn a_panicked_upload_task_is_outcome_unknown() {
+        let joined = tokio::spawn(async { exploding_upload() }).await;
+        let outcome = super::upload_task_outcome(joined);
+        assert!(
+            matches!(&outcome, Err(PipelineError::OutcomeUnknown(m)) if m.contains("panicked")),
+            "{:?}",
+            outcome.err()
+        );
     }
 }
