@@ -12,6 +12,7 @@ pub(crate) mod failpoints;
 pub(crate) mod http;
 pub(crate) mod metrics;
 pub mod node;
+pub(crate) mod quota;
 pub(crate) mod read;
 pub(crate) mod server;
 pub(crate) mod state;

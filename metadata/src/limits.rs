@@ -5,7 +5,8 @@
 //!
 //! They are ceilings for what any client may send, above every broker setting: the broker's
 //! own, configurable limits (`server.max_partitions_per_topic`, default 1024;
-//! `wal.max_segment_bytes`, at most 1 GiB) must stay at or below them.
+//! `wal.max_segment_bytes`, at most 1 GiB; the cluster quotas `server.max_topics`,
+//! `server.max_total_partitions`, `server.max_producer_ids`) must stay at or below them.
 
 /// Longest topic name, in bytes (Kafka's rule: 1 to 249 characters of `[A-Za-z0-9._-]`,
 /// not `.` or `..`).
@@ -61,3 +62,27 @@ pub const MAX_SLICE_ENTRIES: usize = 10_000;
 
 /// Most orphan names one orphan-list read may ask for.
 pub const MAX_ORPHAN_LIST: usize = 10_000;
+
+/// Most topics one topic-page read may ask for (`GET /v1/topics?limit=`).
+pub const MAX_TOPIC_PAGE: usize = 1000;
+
+/// Most partitions, over its topics, one topic page carries: a page ends before the topic
+/// that would pass it (a page always holds at least one topic, and a topic has at most
+/// [`MAX_PARTITIONS_PER_TOPIC`]), so a page's size is bounded whatever the topics.
+pub const MAX_PAGE_PARTITIONS: usize = 10_000;
+
+/// Most topics the cluster holds: a [`Command::CreateTopic`](crate::types::Command::CreateTopic)
+/// past it is refused ([`CommandError::QuotaExceeded`](crate::types::CommandError::QuotaExceeded)).
+/// The broker's `server.max_topics` (default 10 000) is at most this.
+pub const MAX_TOPICS: u64 = 100_000;
+
+/// Most partitions, over all topics, the cluster holds: a
+/// [`Command::CreateTopic`](crate::types::Command::CreateTopic) that would pass it is refused.
+/// The broker's `server.max_total_partitions` (default 100 000) is at most this.
+pub const MAX_TOTAL_PARTITIONS: u64 = 1_000_000;
+
+/// Most producer ids the cluster keeps: an
+/// [`Command::InitProducer`](crate::types::Command::InitProducer) asking for a new id past it
+/// is refused (bumping an issued id's epoch is not). Ids are never expired, so this bounds the
+/// ids ever issued. The broker's `server.max_producer_ids` (default 100 000) is at most this.
+pub const MAX_PRODUCER_IDS: u64 = 1_000_000;

@@ -265,6 +265,20 @@ pub enum CommandError {
     /// the field and the rule. Nothing changed.
     #[error("invalid metadata request: {0}")]
     InvalidCommand(String),
+    /// The command would take the cluster past one of its quotas (a
+    /// [limit](crate::limits) such as [`MAX_TOPICS`](crate::limits::MAX_TOPICS)); nothing
+    /// changed.
+    #[error("quota exceeded: {quota} = {limit}; {used} in use and this request adds {asked}")]
+    QuotaExceeded {
+        /// The quota's name, e.g. `limits::MAX_TOPICS`.
+        quota: String,
+        /// Its value.
+        limit: u64,
+        /// How much of it is in use.
+        used: u64,
+        /// How much the command asked for.
+        asked: u64,
+    },
 }
 
 /// A topic with its partitions' offset ranges.
@@ -281,6 +295,28 @@ pub struct TopicView {
     pub created_at_ms: i64,
     /// Per partition, in partition order.
     pub partitions: Vec<PartitionView>,
+}
+
+/// One page of topics in name order (see
+/// [`MetadataClient::topic_page`](crate::MetadataClient::topic_page)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicPage {
+    /// Topics after the page's start, in name order.
+    pub topics: Vec<TopicView>,
+    /// The name to ask for the next page after, when more topics follow; `None` on the last
+    /// page.
+    pub next_after: Option<String>,
+}
+
+/// How much of the cluster's quotas is in use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Topics that exist.
+    pub topics: u64,
+    /// Partitions over all topics.
+    pub partitions: u64,
+    /// Producer ids issued (never expired).
+    pub producer_ids: u64,
 }
 
 /// A partition's offset range.

@@ -9,7 +9,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::types::{BrokerView, CommandError, OrphanList, PartitionSlice, ProducerView, TopicView};
+use crate::types::{
+    BrokerView, CommandError, OrphanList, PartitionSlice, ProducerView, TopicPage, TopicView, Usage,
+};
 
 /// A read served by the leader after a linearizability check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +46,15 @@ pub(crate) enum ReadQuery {
         /// Most object names returned.
         limit: usize,
     },
+    /// One page of topics in name order (see [`crate::MetadataClient::topic_page`]).
+    TopicPage {
+        /// The page starts after this name; `None`: at the first topic.
+        after: Option<String>,
+        /// Most topics returned, 1 to [`MAX_TOPIC_PAGE`](crate::limits::MAX_TOPIC_PAGE).
+        limit: usize,
+    },
+    /// How much of the cluster's quotas is in use.
+    Usage,
 }
 
 /// The answer to a [`ReadQuery`], same variant order.
@@ -61,6 +72,10 @@ pub(crate) enum ReadReply {
     Producer(Option<ProducerView>),
     /// Objects recorded as garbage, the first `limit` by name.
     Orphans(OrphanList),
+    /// One page of topics.
+    TopicPage(TopicPage),
+    /// The quotas in use.
+    Usage(Usage),
 }
 
 /// An error as it crosses the wire.

@@ -6,7 +6,7 @@ use reqwest::Method;
 
 use crate::client::{Client, segment};
 use crate::error::Result;
-use crate::wire::{CreateTopicRequest, Topic, TopicConfig, TopicList};
+use crate::wire::{CreateTopicRequest, MAX_TOPIC_PAGE, Topic, TopicConfig, TopicList};
 
 /// Topic administration against one broker.
 #[derive(Debug, Clone)]
@@ -37,13 +37,30 @@ impl Admin {
             .await
     }
 
-    /// Lists topics.
+    /// Lists every topic, by name, following the broker's pages.
     pub async fn list_topics(&self) -> Result<Vec<Topic>> {
-        let list: TopicList = self
-            .client
-            .call::<(), _>(Method::GET, "/v1/topics", &[], None, Duration::ZERO)
-            .await?;
-        Ok(list.topics)
+        let mut topics = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .list_topics_page(after.as_deref(), MAX_TOPIC_PAGE)
+                .await?;
+            topics.extend(page.topics);
+            match page.next_after {
+                Some(next) if after.as_ref() != Some(&next) => after = Some(next),
+                _ => return Ok(topics),
+            }
+        }
+    }
+
+    /// One page of topics: at most `limit` (1 to [`MAX_TOPIC_PAGE`]) named after `after`, by
+    /// name, and the name to pass as `after` for the next page.
+    pub async fn list_topics_page(&self, after: Option<&str>, limit: u32) -> Result<TopicList> {
+        let mut query = vec![("limit", limit.to_string())];
+        query.extend(after.map(|name| ("after", name.to_owned())));
+        self.client
+            .call::<(), _>(Method::GET, "/v1/topics", &query, None, Duration::ZERO)
+            .await
     }
 
     /// Describes a topic, with each partition's start offset and high watermark.

@@ -99,6 +99,17 @@ pub struct ServerConfig {
     pub max_records_per_request: u32,
     /// Most partitions a topic may have (default 1024).
     pub max_partitions_per_topic: u32,
+    /// Most topics in the cluster; a create past it answers 409 `quota_exceeded` (default
+    /// 10 000, at most `silt_metadata::limits::MAX_TOPICS`).
+    pub max_topics: u64,
+    /// Most partitions over all topics of the cluster; a create past it answers 409
+    /// `quota_exceeded` (default 100 000, at most
+    /// `silt_metadata::limits::MAX_TOTAL_PARTITIONS`).
+    pub max_total_partitions: u64,
+    /// Most idempotent producer ids the cluster issues (ids are never expired); a new id
+    /// past it answers 409 `quota_exceeded` (default 100 000, at most
+    /// `silt_metadata::limits::MAX_PRODUCER_IDS`).
+    pub max_producer_ids: u64,
     /// Most records one fetch returns (default 10 000).
     pub max_fetch_records: u32,
     /// Most record bytes one fetch returns (default 16 MiB).
@@ -209,6 +220,9 @@ impl Default for ServerConfig {
             max_record_bytes: 1 << 20,
             max_records_per_request: 10_000,
             max_partitions_per_topic: 1024,
+            max_topics: 10_000,
+            max_total_partitions: 100_000,
+            max_producer_ids: 100_000,
             max_fetch_records: 10_000,
             max_fetch_bytes: 16 << 20,
             fetch_read_concurrency: default_read_slots(),

@@ -88,6 +88,7 @@ impl ServerConfig {
             problems.push("server.max_fetch_bytes must be at least 1".to_owned());
         }
         self.check_budgets(problems);
+        self.check_quotas(problems);
         let ceiling = silt_metadata::limits::MAX_PARTITIONS_PER_TOPIC;
         if self.max_partitions_per_topic > ceiling {
             problems.push(format!(
@@ -99,6 +100,30 @@ impl ServerConfig {
 }
 
 impl ServerConfig {
+    /// The cluster quotas are 1 to the metadata service's ceilings.
+    fn check_quotas(&self, problems: &mut Vec<String>) {
+        use silt_metadata::limits::{MAX_PRODUCER_IDS, MAX_TOPICS, MAX_TOTAL_PARTITIONS};
+        for (key, value, ceiling) in [
+            ("server.max_topics", self.max_topics, MAX_TOPICS),
+            (
+                "server.max_total_partitions",
+                self.max_total_partitions,
+                MAX_TOTAL_PARTITIONS,
+            ),
+            (
+                "server.max_producer_ids",
+                self.max_producer_ids,
+                MAX_PRODUCER_IDS,
+            ),
+        ] {
+            if !(1..=ceiling).contains(&value) {
+                problems.push(format!(
+                    "{key} = {value} must be between 1 and {ceiling} (the metadata service's limit)"
+                ));
+            }
+        }
+    }
+
     /// The in-flight byte budgets fit a semaphore of `u32` permits and are not empty.
     fn check_budgets(&self, problems: &mut Vec<String>) {
         for (key, value) in [

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use silt_metadata::types::{BrokerView, NodeStatus, OrphanList};
 
 use crate::http::{ApiError, validate};
+use crate::quota;
 use crate::state::AppState;
 
 /// `POST /v1/producers` body: empty (or `{}`) for a new producer id, or the id whose epoch
@@ -36,6 +37,10 @@ pub(crate) async fn init_producer(
 ) -> Result<Json<InitProducerResponse>, ApiError> {
     let body = validate::read_body(body, 4096).await?;
     let request = init_request(&body)?;
+    if request.producer_id.is_none() {
+        let metadata = state.metadata.as_ref();
+        quota::check_producer(metadata, &state.config.server).await?;
+    }
     let view = state.metadata.init_producer(request.producer_id).await?;
     let (producer_id, epoch) = (view.producer_id, view.epoch);
     Ok(Json(InitProducerResponse { producer_id, epoch }))

@@ -1,6 +1,6 @@
 //! The broker edge's one error type, the only code → HTTP status table, and the one place
 //! where the errors of the write path ([`WriteError`]), the read path ([`ReadError`]), the
-//! metadata service and the storage engine become a status and a code. (Configuration
+//! cluster quotas ([`QuotaError`]), the metadata service and the storage engine become a status and a code. (Configuration
 //! errors stop start-up with a message naming the setting; they never reach a request.)
 //!
 //! Every failure leaves as `{"error": {"code", "message"}}` with the status below;
@@ -11,6 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use silt_sdk::wire::{ErrorBody, ErrorCode};
 
+use crate::quota::QuotaError;
 use crate::read::ReadError;
 use crate::write::WriteError;
 use crate::write::pipeline::PipelineError;
@@ -76,7 +77,8 @@ pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::TopicAlreadyExists
         | ErrorCode::ProducerFenced
         | ErrorCode::OutOfOrderSequence
-        | ErrorCode::IdempotencyMismatch => StatusCode::CONFLICT,
+        | ErrorCode::IdempotencyMismatch
+        | ErrorCode::QuotaExceeded => StatusCode::CONFLICT,
         ErrorCode::RecordTooLarge | ErrorCode::TooManyRecords | ErrorCode::PayloadTooLarge => {
             StatusCode::PAYLOAD_TOO_LARGE
         }
@@ -119,10 +121,22 @@ fn metadata_error(error: &silt_metadata::Error) -> ApiError {
         M::Rejected(C::InvalidTopicName(_)) => ErrorCode::InvalidTopicName,
         M::Rejected(C::InvalidPartitionCount(_)) => ErrorCode::InvalidPartitionCount,
         M::Rejected(C::InvalidCommand(_)) => ErrorCode::InvalidRequest,
+        M::Rejected(C::QuotaExceeded { .. }) => ErrorCode::QuotaExceeded,
         M::Unavailable(_) | M::ShuttingDown | M::NotLeader { .. } => ErrorCode::Unavailable,
         _ => ErrorCode::Internal,
     };
     ApiError::new(code, error.to_string())
+}
+
+impl From<QuotaError> for ApiError {
+    fn from(error: QuotaError) -> Self {
+        match error {
+            QuotaError::Metadata(metadata) => metadata_error(&metadata),
+            QuotaError::Exceeded { .. } => {
+                ApiError::new(ErrorCode::QuotaExceeded, error.to_string())
+            }
+        }
+    }
 }
 
 impl From<silt_bookie::Error> for ApiError {

@@ -209,8 +209,8 @@ fn fetch_parameters(
     query: &QueryMap,
     limits: &ServerConfig,
 ) -> Result<(u64, FetchLimits), ApiError> {
-    check_known(query)?;
-    let offset = parameter(query, "offset", 0, u64::MAX)?.unwrap_or(0);
+    validate::known_parameters(query, "fetch", PARAMETERS)?;
+    let offset = validate::parameter(query, "offset", 0, u64::MAX)?.unwrap_or(0);
     let limits = FetchLimits {
         max_records: max_records(query, limits)?,
         max_bytes: max_bytes(query, limits)?,
@@ -220,48 +220,25 @@ fn fetch_parameters(
     Ok((offset, limits))
 }
 
-/// Refuses a parameter a fetch does not know.
-fn check_known(query: &QueryMap) -> Result<(), ApiError> {
-    match query.keys().find(|k| !PARAMETERS.contains(&k.as_str())) {
-        Some(unknown) => Err(ApiError::invalid_parameter(format!(
-            "unknown query parameter {unknown:?}; fetch accepts {PARAMETERS:?}"
-        ))),
-        None => Ok(()),
-    }
-}
-
 /// `max_records`, at most `server.max_fetch_records`.
 fn max_records(query: &QueryMap, limits: &ServerConfig) -> Result<u32, ApiError> {
     let max = limits.max_fetch_records;
-    let value = parameter(query, "max_records", 1, u64::from(max))?;
+    let value = validate::parameter(query, "max_records", 1, u64::from(max))?;
     Ok(value.map_or(DEFAULT_MAX_RECORDS.min(max), |v| v as u32))
 }
 
 /// `max_bytes`, at most `server.max_fetch_bytes`.
 fn max_bytes(query: &QueryMap, limits: &ServerConfig) -> Result<u64, ApiError> {
     let max = limits.max_fetch_bytes;
-    let value = parameter(query, "max_bytes", 1, max)?;
+    let value = validate::parameter(query, "max_bytes", 1, max)?;
     Ok(value.unwrap_or(DEFAULT_MAX_BYTES.min(max)))
 }
 
 /// `wait_ms` as a duration, at most `server.max_fetch_wait`.
 fn wait(query: &QueryMap, limits: &ServerConfig) -> Result<Duration, ApiError> {
     let max_wait = u64::try_from(limits.max_fetch_wait.as_millis()).unwrap_or(u64::MAX);
-    let wait_ms = parameter(query, "wait_ms", 0, max_wait)?.unwrap_or(0);
+    let wait_ms = validate::parameter(query, "wait_ms", 0, max_wait)?.unwrap_or(0);
     Ok(Duration::from_millis(wait_ms))
-}
-
-/// One integer parameter within `min..=max`, if present.
-fn parameter(query: &QueryMap, name: &str, min: u64, max: u64) -> Result<Option<u64>, ApiError> {
-    let Some(text) = query.get(name) else {
-        return Ok(None);
-    };
-    match text.parse::<u64>() {
-        Ok(value) if (min..=max).contains(&value) => Ok(Some(value)),
-        _ => Err(ApiError::invalid_parameter(format!(
-            "{name}={text:?} must be an integer from {min} to {max}"
-        ))),
-    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Map, Value, json};
-use silt_sdk::wire::ErrorCode;
+use silt_sdk::wire::{DEFAULT_TOPIC_PAGE, ErrorCode, MAX_TOPIC_PAGE};
 
 use crate::config::ServerConfig;
 use crate::http::error::status_of;
@@ -197,12 +197,18 @@ fn paths(limits: &ServerConfig) -> Value {
                         "Produce": topic_link("produce"),
                         "Fetch": {"operationId": "fetch", "parameters": {"topic": "$response.body#/name", "partition": "0"}}
                     }
-                }}), &with_any(&[E::InvalidRequest, E::InvalidTopicName, E::InvalidPartitionCount, E::InvalidConfig, E::TopicAlreadyExists, E::PayloadTooLarge, E::BodyTimeout]))
+                }}), &with_any(&[E::InvalidRequest, E::InvalidTopicName, E::InvalidPartitionCount, E::InvalidConfig, E::TopicAlreadyExists, E::QuotaExceeded, E::PayloadTooLarge, E::BodyTimeout]))
             },
             "get": {
                 "operationId": "listTopics",
-                "summary": "List topics",
-                "responses": responses(json!({"200": ok_json("Topics by name", schema_ref("TopicList"))}), &ANY)
+                "summary": "List topics by name, one page at a time, each with its partitions' offsets",
+                "parameters": [
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TOPIC_PAGE, "default": DEFAULT_TOPIC_PAGE},
+                        "description": "Most topics in the page; a page also ends before the topic that would take it past 10 000 partitions"},
+                    {"name": "after", "in": "query", "schema": topic_name_schema(),
+                        "description": "List the topics named after this one (the previous page's next_after); absent: from the first"}
+                ],
+                "responses": responses(json!({"200": ok_json("One page of topics by name", schema_ref("TopicList"))}), &with_any(&[E::InvalidParameter]))
             }
         },
         "/v1/topics/{topic}": {
@@ -268,7 +274,7 @@ fn paths(limits: &ServerConfig) -> Value {
                 "summary": "Get an idempotent producer id, or bump an existing id's epoch",
                 "requestBody": json_body(false, schema_ref("InitProducerRequest")),
                 "responses": responses(json!({"200": ok_json("The producer's id and epoch", schema_ref("ProducerIdentity"))}),
-                    &with_any(&[E::InvalidRequest, E::ProducerNotFound, E::PayloadTooLarge, E::BodyTimeout]))
+                    &with_any(&[E::InvalidRequest, E::ProducerNotFound, E::QuotaExceeded, E::PayloadTooLarge, E::BodyTimeout]))
             }
         },
         "/v1/cluster": {
@@ -350,8 +356,12 @@ fn schemas(limits: &ServerConfig) -> Value {
                 "created_at_ms": {"type": "integer", "minimum": i64::MIN, "maximum": i64_max},
                 "partitions": {"type": "array", "items": schema_ref("PartitionInfo")}
             }},
-        "TopicList": {"type": "object", "additionalProperties": false, "required": ["topics"],
-            "properties": {"topics": {"type": "array", "items": schema_ref("Topic")}}},
+        "TopicList": {"type": "object", "additionalProperties": false, "required": ["topics", "next_after"],
+            "properties": {
+                "topics": {"type": "array", "maxItems": MAX_TOPIC_PAGE, "items": schema_ref("Topic")},
+                "next_after": {"oneOf": [topic_name_schema(), {"type": "null"}],
+                    "description": "Pass as after for the next page; null on the last page"}
+            }},
         "ProduceRecord": {"type": "object", "additionalProperties": false,
             "description": "Exactly one of value / value_b64; at most one of key / key_b64 (a null is as if absent, except value: null, a JSON null value). Key + value + headers at most server.max_record_bytes. A JSON key or value must be strict JSON (RFC 8259): valid UTF-8, every \\u surrogate escape paired (a lone \\ud800 is refused), at most 64 nested arrays and objects; otherwise 400 invalid_record naming the record index.",
             "properties": {

@@ -1,15 +1,26 @@
-//! Topic routes: create, list, describe, delete.
+//! Topic routes: create (within the cluster quotas), list (in pages by name), describe,
+//! delete.
+
+use std::collections::HashMap;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use silt_metadata::types::{TopicSettings, TopicView};
-use silt_sdk::wire::{CreateTopicRequest, ErrorCode, PartitionInfo, Topic, TopicConfig, TopicList};
+use silt_sdk::wire::{
+    CreateTopicRequest, DEFAULT_TOPIC_PAGE, ErrorCode, MAX_TOPIC_PAGE, PartitionInfo, Topic,
+    TopicConfig, TopicList,
+};
 
 use crate::http::ApiError;
 use crate::http::validate;
+use crate::quota;
 use crate::state::AppState;
+
+/// Query parameters `GET /v1/topics` accepts.
+const LIST_PARAMETERS: &[&str] = &["limit", "after"];
 
 /// Compression names a topic may use.
 pub(crate) const COMPRESSIONS: &[&str] = &["none", "zstd"];
@@ -43,6 +54,8 @@ pub(crate) async fn create(
     let settings = TopicSettings {
         compression: request.config.compression.clone(),
     };
+    let metadata = state.metadata.as_ref();
+    quota::check_topic(metadata, &state.config.server, request.partitions).await?;
     let now = state.clock.now_ms();
     let view = state
         .metadata
@@ -51,12 +64,37 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(topic_json(view))))
 }
 
-/// `GET /v1/topics`
-pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<TopicList>, ApiError> {
-    let topics = state.metadata.list_topics().await?;
+/// `GET /v1/topics?limit=N&after=NAME`: one page of topics by name.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<TopicList>, ApiError> {
+    let Query(query) =
+        query.map_err(|e| ApiError::invalid_parameter(format!("invalid query string: {e}")))?;
+    let (after, limit) = page_parameters(&query)?;
+    let page = state.metadata.topic_page(after, limit).await?;
     Ok(Json(TopicList {
-        topics: topics.into_iter().map(topic_json).collect(),
+        topics: page.topics.into_iter().map(topic_json).collect(),
+        next_after: page.next_after,
     }))
+}
+
+/// The page a list asks for: `after` (a topic name) and `limit` (1 to [`MAX_TOPIC_PAGE`],
+/// default [`DEFAULT_TOPIC_PAGE`]).
+fn page_parameters(query: &HashMap<String, String>) -> Result<(Option<&str>, usize), ApiError> {
+    validate::known_parameters(query, "GET /v1/topics", LIST_PARAMETERS)?;
+    let max = u64::from(MAX_TOPIC_PAGE);
+    let limit = validate::parameter(query, "limit", 1, max)?.unwrap_or(DEFAULT_TOPIC_PAGE.into());
+    let after = query.get("after").map(String::as_str);
+    if let Some(name) = after {
+        validate::topic_name(name).map_err(|e| {
+            ApiError::invalid_parameter(format!(
+                "after={name:?} is not a topic name: {}",
+                e.message
+            ))
+        })?;
+    }
+    Ok((after, usize::try_from(limit).unwrap_or(usize::MAX)))
 }
 
 /// `GET /v1/topics/{topic}`

@@ -1,6 +1,7 @@
-//! Input rules shared by the handlers: names, body parsing, partition numbers, JSON-kind
-//! keys and values.
+//! Input rules shared by the handlers: names, body parsing, partition numbers, query
+//! parameters, JSON-kind keys and values.
 
+use std::collections::HashMap;
 use std::error::Error;
 
 use axum::body::{Body, Bytes};
@@ -112,6 +113,38 @@ pub(crate) fn partition_number(text: &str) -> Result<u32, ApiError> {
             "partition {text:?} is not a partition number (0 to 4294967295)"
         ))
     })
+}
+
+/// One integer query parameter within `min..=max`, if present.
+pub(crate) fn parameter(
+    query: &HashMap<String, String>,
+    name: &str,
+    min: u64,
+    max: u64,
+) -> Result<Option<u64>, ApiError> {
+    let Some(text) = query.get(name) else {
+        return Ok(None);
+    };
+    match text.parse::<u64>() {
+        Ok(value) if (min..=max).contains(&value) => Ok(Some(value)),
+        _ => Err(ApiError::invalid_parameter(format!(
+            "{name}={text:?} must be an integer from {min} to {max}"
+        ))),
+    }
+}
+
+/// Refuses a query parameter not in `known`, naming it; `what` names the route.
+pub(crate) fn known_parameters(
+    query: &HashMap<String, String>,
+    what: &str,
+    known: &[&str],
+) -> Result<(), ApiError> {
+    match query.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(unknown) => Err(ApiError::invalid_parameter(format!(
+            "unknown query parameter {unknown:?}; {what} accepts {known:?}"
+        ))),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::limits::{MAX_CHUNKS_PER_COMMAND, MAX_SEGMENTS_PER_COMMAND};
 use crate::types::{
     BrokerView, Command, CommandResult, NodeStatus, OrphanList, PartitionSlice, ProducerView,
-    SegmentCommit, SegmentCommitResult, TopicSettings, TopicView,
+    SegmentCommit, SegmentCommitResult, TopicPage, TopicSettings, TopicView, Usage,
 };
 use crate::wire::{ReadQuery, ReadReply};
 
@@ -38,8 +38,19 @@ pub trait MetadataClient: Send + Sync + 'static {
     /// Deletes a topic.
     async fn delete_topic(&self, name: &str) -> Result<()>;
 
-    /// Lists topics by name (linearizable).
+    /// Lists every topic by name (linearizable). Unbounded: serve clients with
+    /// [`MetadataClient::topic_page`].
     async fn list_topics(&self) -> Result<Vec<TopicView>>;
+
+    /// At most `limit` topics (1 to [`MAX_TOPIC_PAGE`](crate::limits::MAX_TOPIC_PAGE)) named
+    /// after `after`, in name order, with at most
+    /// [`MAX_PAGE_PARTITIONS`](crate::limits::MAX_PAGE_PARTITIONS) partitions over them, and
+    /// the name to ask for the next page after (linearizable).
+    async fn topic_page(&self, after: Option<&str>, limit: usize) -> Result<TopicPage>;
+
+    /// How much of the cluster's quotas is in use: topics, partitions, producer ids
+    /// (linearizable).
+    async fn usage(&self) -> Result<Usage>;
 
     /// Describes one topic (linearizable).
     async fn describe_topic(&self, name: &str) -> Result<TopicView>;
@@ -196,6 +207,16 @@ impl<T: Transport> MetadataClient for T {
 
     async fn list_topics(&self) -> Result<Vec<TopicView>> {
         expect_reply!(self.query(ReadQuery::ListTopics).await?, ReadReply::Topics(t) => t)
+    }
+
+    async fn topic_page(&self, after: Option<&str>, limit: usize) -> Result<TopicPage> {
+        let after = after.map(str::to_owned);
+        let reply = self.query(ReadQuery::TopicPage { after, limit }).await?;
+        expect_reply!(reply, ReadReply::TopicPage(page) => page)
+    }
+
+    async fn usage(&self) -> Result<Usage> {
+        expect_reply!(self.query(ReadQuery::Usage).await?, ReadReply::Usage(usage) => usage)
     }
 
     async fn describe_topic(&self, name: &str) -> Result<TopicView> {

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::types::{
     BrokerView, Command, CommandError, CommandResult, OrphanList, PartitionSlice, ProducerView,
-    SegmentCommitResult, TopicSettings, TopicView,
+    SegmentCommitResult, TopicPage, TopicSettings, TopicView, Usage,
 };
 use crate::wire::{ReadQuery, ReadReply};
 
@@ -91,7 +91,8 @@ impl MetadataState {
         }
     }
 
-    /// Creates a topic ([`Command::CreateTopic`]); refused if the name is taken.
+    /// Creates a topic ([`Command::CreateTopic`]); refused if the name is taken or the
+    /// topic would pass a quota ([`validate::topic_quota`]).
     fn create_topic(
         &mut self,
         name: &str,
@@ -99,6 +100,11 @@ impl MetadataState {
         settings: &TopicSettings,
         created_at_ms: i64,
     ) -> CommandResult {
+        if self.topics.get(name).is_none()
+            && let Err(refusal) = validate::topic_quota(&self.usage(), partitions)
+        {
+            return CommandResult::Rejected(refusal);
+        }
         match self
             .topics
             .create(name, partitions, settings, created_at_ms)
@@ -118,8 +124,14 @@ impl MetadataState {
     }
 
     /// Issues a producer id or bumps an issued one's epoch ([`Command::InitProducer`]);
-    /// refused for an id never issued.
+    /// refused for an id never issued, and a new id past the quota
+    /// ([`validate::producer_quota`]).
     fn init_producer(&mut self, producer_id: Option<u64>) -> CommandResult {
+        if producer_id.is_none()
+            && let Err(refusal) = validate::producer_quota(&self.usage())
+        {
+            return CommandResult::Rejected(refusal);
+        }
         match self.producers.init(producer_id) {
             Some(view) => CommandResult::Producer(view),
             None => CommandResult::Rejected(CommandError::ProducerNotFound(
@@ -189,7 +201,42 @@ impl MetadataState {
                 Ok(ReadReply::Producer(self.producer(*producer_id)))
             }
             ReadQuery::Orphans { limit } => self.orphan_list(*limit).map(ReadReply::Orphans),
+            ReadQuery::TopicPage { after, limit } => self
+                .topic_page(after.as_deref(), *limit)
+                .map(ReadReply::TopicPage),
+            ReadQuery::Usage => Ok(ReadReply::Usage(self.usage())),
         }
+    }
+
+    /// How much of the cluster's quotas is in use: topics, partitions over all topics (one
+    /// pass over the topics), producer ids.
+    pub(crate) fn usage(&self) -> Usage {
+        let partitions = self.topics.iter().map(|t| t.partitions.len() as u64).sum();
+        Usage {
+            topics: self.topics.len() as u64,
+            partitions,
+            producer_ids: self.producers.len() as u64,
+        }
+    }
+
+    /// At most `limit` topics (1 to [`MAX_TOPIC_PAGE`](crate::limits::MAX_TOPIC_PAGE)) named
+    /// after `after`, in name order, ending before the topic that would take the page past
+    /// [`MAX_PAGE_PARTITIONS`](crate::limits::MAX_PAGE_PARTITIONS) (the first always fits),
+    /// and the name to continue after when more follow. Visits only the page's topics.
+    pub(crate) fn topic_page(&self, after: Option<&str>, limit: usize) -> Result<TopicPage> {
+        validate::topic_page(after, limit)?;
+        let mut rest = self.topics.after(after).peekable();
+        let mut topics: Vec<TopicView> = Vec::new();
+        let mut partitions = 0;
+        while let Some(topic) = rest.next_if(|t| fits_page(topics.len(), partitions, limit, t)) {
+            partitions += topic.partitions.len();
+            topics.push(topic.view());
+        }
+        let next_after = match rest.peek() {
+            Some(_) => topics.last().map(|t| t.name.clone()),
+            None => None,
+        };
+        Ok(TopicPage { topics, next_after })
     }
 
     /// All topics, in name order.
@@ -246,6 +293,14 @@ impl MetadataState {
     pub(crate) fn decode(data: &[u8]) -> serde_json::Result<Self> {
         serde_json::from_slice(data)
     }
+}
+
+/// Whether `topic` joins a page that holds `count` topics of `partitions` partitions, at
+/// most `limit` topics and [`MAX_PAGE_PARTITIONS`](crate::limits::MAX_PAGE_PARTITIONS)
+/// partitions (an empty page takes any topic).
+fn fits_page(count: usize, partitions: usize, limit: usize, topic: &Topic) -> bool {
+    let max = crate::limits::MAX_PAGE_PARTITIONS;
+    count == 0 || (count < limit && partitions + topic.partitions.len() <= max)
 }
 
 /// The refusal for a name no topic has: [`CommandError::InvalidTopicName`] if no topic may

@@ -114,6 +114,11 @@ impl Producers {
         })
     }
 
+    /// How many producer ids were issued (none is ever forgotten).
+    pub(crate) fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
     /// A producer's current identity, if the id was issued.
     pub(crate) fn view(&self, id: u64) -> Option<ProducerView> {
         self.by_id.get(&id).map(|state| ProducerView {

@@ -504,3 +504,114 @@ fn state_round_trips_through_snapshot_encoding() {
     let bytes = state.encode().unwrap();
     assert_eq!(MetadataState::decode(&bytes).unwrap(), state);
 }
+
+/// The names of a page's topics.
+fn names(page: &TopicPage) -> Vec<&str> {
+    page.topics.iter().map(|t| t.name.as_str()).collect()
+}
+
+#[test]
+fn topic_pages_follow_name_order_and_cap_partitions() {
+    let mut state = MetadataState::default();
+    for name in ["c", "a", "d", "b"] {
+        create(&mut state, name, 4096);
+    }
+    create(&mut state, "e", 1);
+    // 4096 × 2 fit in 10 000 partitions, a third does not, whatever the limit.
+    let first = state.topic_page(None, 1000).unwrap();
+    assert_eq!(
+        (names(&first), first.next_after.as_deref()),
+        (vec!["a", "b"], Some("b"))
+    );
+    let second = state.topic_page(Some("b"), 1).unwrap();
+    assert_eq!(
+        (names(&second), second.next_after.as_deref()),
+        (vec!["c"], Some("c"))
+    );
+    let last = state.topic_page(Some("c"), 3).unwrap();
+    assert_eq!(
+        (names(&last), last.next_after.as_deref()),
+        (vec!["d", "e"], None)
+    );
+    // After a name no topic has: the topics after it; after every name: empty, the end.
+    let between = state.topic_page(Some("bb"), 1).unwrap();
+    assert_eq!(names(&between), ["c"]);
+    let past = state.topic_page(Some("z"), 10).unwrap();
+    assert_eq!((past.topics.len(), past.next_after), (0, None));
+}
+
+#[test]
+fn topic_page_reads_past_their_limits_are_refused() {
+    let state = MetadataState::default();
+    for limit in [0, crate::limits::MAX_TOPIC_PAGE + 1] {
+        let refused = state.topic_page(None, limit);
+        assert!(matches!(
+            refused,
+            Err(Error::Rejected(CommandError::InvalidCommand(_)))
+        ));
+    }
+    let long = "x".repeat(crate::limits::MAX_TOPIC_NAME_BYTES + 1);
+    assert!(state.topic_page(Some(&long), 1).is_err());
+}
+
+#[test]
+fn creates_past_the_ceilings_are_refused() {
+    use crate::limits::{MAX_PRODUCER_IDS, MAX_TOPICS, MAX_TOTAL_PARTITIONS};
+    let full = |topics, partitions, producer_ids| Usage {
+        topics,
+        partitions,
+        producer_ids,
+    };
+    assert!(validate::topic_quota(&full(MAX_TOPICS - 1, MAX_TOTAL_PARTITIONS - 2, 0), 2).is_ok());
+    let refused = validate::topic_quota(&full(MAX_TOPICS, 0, 0), 1);
+    let quota = |name: &str, limit, used, asked| {
+        let quota = name.to_owned();
+        Err(CommandError::QuotaExceeded {
+            quota,
+            limit,
+            used,
+            asked,
+        })
+    };
+    assert_eq!(
+        refused,
+        quota("limits::MAX_TOPICS", MAX_TOPICS, MAX_TOPICS, 1)
+    );
+    let refused = validate::topic_quota(&full(0, MAX_TOTAL_PARTITIONS - 1, 0), 2);
+    let expected = quota(
+        "limits::MAX_TOTAL_PARTITIONS",
+        MAX_TOTAL_PARTITIONS,
+        MAX_TOTAL_PARTITIONS - 1,
+        2,
+    );
+    assert_eq!(refused, expected);
+    let refused = validate::producer_quota(&full(0, 0, MAX_PRODUCER_IDS));
+    let expected = quota(
+        "limits::MAX_PRODUCER_IDS",
+        MAX_PRODUCER_IDS,
+        MAX_PRODUCER_IDS,
+        1,
+    );
+    assert_eq!(refused, expected);
+}
+
+#[test]
+fn quotas_count_what_is_in_use() {
+    let mut state = MetadataState::default();
+    create(&mut state, "a", 3);
+    create(&mut state, "b", 4);
+    init_producer(&mut state, None);
+    let expected = Usage {
+        topics: 2,
+        partitions: 7,
+        producer_ids: 1,
+    };
+    assert_eq!(state.usage(), expected);
+    assert!(validate::quota("q", 10, 7, 3).is_ok());
+    let refused = validate::quota("q", 10, 7, 4);
+    assert!(matches!(
+        refused,
+        Err(CommandError::QuotaExceeded { limit: 10, .. })
+    ));
+    assert!(validate::quota("q", u64::MAX, u64::MAX, 1).is_err());
+}

@@ -125,6 +125,21 @@ impl Topics {
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Topic> {
         self.by_name.values()
     }
+
+    /// The topics named after `after` (all of them for `None`), in name order; a range of
+    /// the map, so only what is taken is visited.
+    pub(crate) fn after(&self, after: Option<&str>) -> impl Iterator<Item = &Topic> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let start = after.map_or(Unbounded, Excluded);
+        self.by_name
+            .range::<str, _>((start, Unbounded))
+            .map(|(_, t)| t)
+    }
+
+    /// How many topics exist.
+    pub(crate) fn len(&self) -> usize {
+        self.by_name.len()
+    }
 }
 
 #[cfg(test)]

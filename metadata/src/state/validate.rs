@@ -13,9 +13,9 @@ use crate::limits::{
     COMPRESSIONS, MAX_BROKER_ADDRESS_BYTES, MAX_BROKER_ID_BYTES, MAX_CHUNKS_PER_COMMAND,
     MAX_LEASE_MS, MAX_OBJECT_NAME_BYTES, MAX_ORPHAN_LIST, MAX_ORPHANS_PER_COMMAND,
     MAX_PARTITIONS_PER_TOPIC, MAX_SEGMENT_BYTES, MAX_SEGMENTS_PER_COMMAND, MAX_SLICE_ENTRIES,
-    MAX_TOPIC_NAME_BYTES, MIN_LEASE_MS,
+    MAX_TOPIC_NAME_BYTES, MAX_TOPIC_PAGE, MIN_LEASE_MS,
 };
-use crate::types::{Command, CommandError, SegmentCommit, TopicSettings};
+use crate::types::{Command, CommandError, SegmentCommit, TopicSettings, Usage};
 
 /// A refusal of a malformed command or read.
 fn invalid(message: String) -> CommandError {
@@ -220,4 +220,58 @@ pub(crate) fn orphan_list(limit: usize) -> Result<(), CommandError> {
         )));
     }
     Ok(())
+}
+
+/// A topic-page read: 1 to [`MAX_TOPIC_PAGE`] topics, after a name no longer than a topic
+/// name may be.
+pub(crate) fn topic_page(after: Option<&str>, limit: usize) -> Result<(), CommandError> {
+    if !(1..=MAX_TOPIC_PAGE).contains(&limit) {
+        return Err(invalid(format!(
+            "topic page limit {limit} must be 1 to {MAX_TOPIC_PAGE}"
+        )));
+    }
+    match after {
+        Some(name) if name.len() > MAX_TOPIC_NAME_BYTES => Err(invalid(format!(
+            "topic page after {:?} is longer than {MAX_TOPIC_NAME_BYTES} bytes",
+            shown(name, 60)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A quota: `used` plus `asked` stays within `limit`, else
+/// [`CommandError::QuotaExceeded`] naming `quota`.
+pub(crate) fn quota(quota: &str, limit: u64, used: u64, asked: u64) -> Result<(), CommandError> {
+    if used.checked_add(asked).is_some_and(|total| total <= limit) {
+        return Ok(());
+    }
+    Err(CommandError::QuotaExceeded {
+        quota: quota.to_owned(),
+        limit,
+        used,
+        asked,
+    })
+}
+
+/// A new topic of `partitions` within the cluster's ceilings
+/// ([`MAX_TOPICS`](crate::limits::MAX_TOPICS),
+/// [`MAX_TOTAL_PARTITIONS`](crate::limits::MAX_TOTAL_PARTITIONS)), given `usage`.
+pub(crate) fn topic_quota(usage: &Usage, partitions: u32) -> Result<(), CommandError> {
+    use crate::limits::{MAX_TOPICS, MAX_TOTAL_PARTITIONS};
+    quota("limits::MAX_TOPICS", MAX_TOPICS, usage.topics, 1)?;
+    let asked = u64::from(partitions);
+    let (limit, used) = (MAX_TOTAL_PARTITIONS, usage.partitions);
+    quota("limits::MAX_TOTAL_PARTITIONS", limit, used, asked)
+}
+
+/// A new producer id within [`MAX_PRODUCER_IDS`](crate::limits::MAX_PRODUCER_IDS), given
+/// `usage`.
+pub(crate) fn producer_quota(usage: &Usage) -> Result<(), CommandError> {
+    use crate::limits::MAX_PRODUCER_IDS;
+    quota(
+        "limits::MAX_PRODUCER_IDS",
+        MAX_PRODUCER_IDS,
+        usage.producer_ids,
+        1,
+    )
 }

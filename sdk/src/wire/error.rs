@@ -93,6 +93,8 @@ error_codes! {
     OutOfOrderSequence = "out_of_order_sequence", retryable = false;
     /// The idempotent request reuses the (id, epoch, sequence) of an earlier request with other content (records, partitions or topic); nothing was written.
     IdempotencyMismatch = "idempotency_mismatch", retryable = false;
+    /// The request would take the cluster past a quota (server.max_topics, server.max_total_partitions or server.max_producer_ids; the message names it and its value); nothing was created.
+    QuotaExceeded = "quota_exceeded", retryable = false;
     /// The broker is overloaded, shutting down, or a dependency (object store, metadata) is unavailable; retry after the Retry-After header.
     Unavailable = "unavailable", retryable = true;
     /// The request did not complete in time; it may or may not have been applied.

@@ -14,4 +14,7 @@ pub use records::{
     FetchResponse, FetchedRecord, ProduceRecord, ProduceRequest, ProduceResponse, ProducerInfo,
     RecordOffset,
 };
-pub use topics::{CreateTopicRequest, PartitionInfo, Topic, TopicConfig, TopicList};
+pub use topics::{
+    CreateTopicRequest, DEFAULT_TOPIC_PAGE, MAX_TOPIC_PAGE, PartitionInfo, Topic, TopicConfig,
+    TopicList,
+};

@@ -59,9 +59,20 @@ pub struct PartitionInfo {
     pub high_watermark: u64,
 }
 
-/// `GET /v1/topics`
+/// `GET /v1/topics?limit=N&after=NAME`: one page of topics.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopicList {
-    /// Topics, by name.
+    /// Topics named after `after`, by name: at most `limit`, and fewer when their partitions
+    /// would pass 10 000.
     pub topics: Vec<Topic>,
+    /// Pass as `after` for the next page; `null` on the last page (and absent from brokers
+    /// that list every topic in one answer).
+    #[serde(default)]
+    pub next_after: Option<String>,
 }
+
+/// Default topics per `GET /v1/topics` page.
+pub const DEFAULT_TOPIC_PAGE: u32 = 100;
+
+/// Most topics per `GET /v1/topics` page.
+pub const MAX_TOPIC_PAGE: u32 = 1000;
