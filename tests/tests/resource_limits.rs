@@ -149,13 +149,22 @@ async fn request_bytes_in_flight_are_bounded() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
-    // A body that declares the whole budget and then sends nothing holds it.
+    // A body that declares the whole budget and then sends nothing holds it. The broker
+    // takes the budget when the request's headers are in; the holder has it once it is
+    // left waiting for its body without an answer (no request of ours races it here).
     let address = silt.url.trim_start_matches("http://");
     let mut holder = tokio::net::TcpStream::connect(address).await.unwrap();
     let head = format!(
         "POST /v1/topics/t/records HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {budget}\r\n\r\n{{\"records\":["
     );
     holder.write_all(head.as_bytes()).await.unwrap();
+    let mut byte = [0u8; 1];
+    let answered = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        tokio::io::AsyncReadExt::read(&mut holder, &mut byte),
+    )
+    .await;
+    assert!(answered.is_err(), "the holder was answered instead of held");
     let (status, answer, headers) = produce_until(&http, &silt.url, 503).await;
     assert_eq!(status, 503, "{answer}");
     assert_eq!(answer["error"]["code"], "unavailable", "{answer}");

@@ -14,7 +14,7 @@
 //! whose metadata service or object store is down at start still starts, serves what it
 //! can and answers `/healthz`; it does not change `/readyz`. It owns only the files listed
 //! before the pipeline started ([`backlog`]) and those the committer hands over as in doubt
-//! ([`InDoubt`]), never a file the live pipeline is still uploading or failing. The
+//! (`pipeline::InDoubt`), never a file the live pipeline is still uploading or failing. The
 //! backlog is retried with a growing backoff (up to `wal.recovery_interval`) until every
 //! file is committed or dropped, with no deadline; in-doubt files every
 //! `wal.recovery_interval`.
@@ -27,7 +27,7 @@
 //! the order, and a commit is idempotent by object name whichever task sends it.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -47,25 +47,6 @@ use crate::write::pipeline::{
 const RECOVERY_COMMIT_WINDOW: Duration = Duration::from_secs(30);
 /// The first wait between passes while segments remain; it doubles up to the interval.
 const FIRST_RETRY: Duration = Duration::from_millis(100);
-
-/// Spool files whose commit the live pipeline left in doubt, for the background recovery.
-#[derive(Debug, Default)]
-pub(crate) struct InDoubt(Mutex<BTreeSet<Ulid>>);
-
-impl InDoubt {
-    /// Hands segment `id`'s spool file to the recovery.
-    pub(crate) fn add(&self, id: Ulid) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id);
-    }
-
-    /// Takes every file handed over so far.
-    fn take(&self) -> BTreeSet<Ulid> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
 
 /// The segments an earlier run left in the spool; list them before the pipeline starts,
 /// so that none of its own files is taken for one.

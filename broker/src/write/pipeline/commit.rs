@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use tracing::{Instrument, info_span, warn};
 use ulid::Ulid;
 
-use super::stage::Digests;
+use super::upload::Digests;
 use super::upload::{Uploaded, UploadedSegment};
 use super::waiter::{AppendResult, Slot, Waiter};
 use super::{PipelineError, PipelineParts};

@@ -26,6 +26,7 @@
 
 mod commit;
 mod error;
+mod in_doubt;
 mod stage;
 mod upload;
 mod waiter;
@@ -46,10 +47,10 @@ use tokio::task::JoinHandle;
 
 pub(crate) use commit::{commit_with_retry, refused_as_too_old, segment_commit};
 pub(crate) use error::PipelineError;
-pub(crate) use stage::Digests;
+pub(crate) use in_doubt::InDoubt;
+pub(crate) use upload::Digests;
 
 use crate::metrics::Metrics;
-use crate::write::recovery::InDoubt;
 use stage::{ActorMessage, AppendRequest};
 use waiter::AppendResult;
 

@@ -18,7 +18,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 use ulid::Ulid;
 
-use super::upload::{Sealed, Uploaded, upload_sealed};
+use super::upload::{Digests, Sealed, Uploaded, upload_sealed};
 use super::waiter::{AppendResult, Slot, Waiter};
 use super::{PartitionAppend, PipelineError, PipelineParts};
 
@@ -29,9 +29,6 @@ pub(super) struct AppendRequest {
     pub(super) digest: Option<u64>,
     pub(super) done: oneshot::Sender<AppendResult>,
 }
-
-/// Content digests of the producer requests staged in one segment, by tag.
-pub(crate) type Digests = HashMap<ProducerTag, u64>;
 
 /// A producer request staged in the open segment: its content digest and its slots.
 struct StagedRequest {

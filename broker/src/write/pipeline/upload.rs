@@ -23,9 +23,12 @@ use tokio::time::Instant;
 use tracing::{Instrument, info_span, warn};
 use ulid::Ulid;
 
-use super::stage::Digests;
 use super::waiter::Waiter;
 use super::{PipelineError, PipelineParts};
+
+/// Content digests of the producer requests staged in one segment, by tag: they ride
+/// with the sealed segment to its commit.
+pub(crate) type Digests = std::collections::HashMap<silt_bookie::segment::ProducerTag, u64>;
 
 /// The outcome of one sealed segment's upload, handed to the committer.
 pub(super) struct Uploaded {
