@@ -14,8 +14,8 @@ use silt_bookie::wal::SegmentSpool;
 use silt_metadata::MetadataClient;
 use tokio::sync::watch;
 
+use crate::budget::ByteBudget;
 use crate::config::Config;
-use crate::http::budget::ByteBudget;
 use crate::metrics::Metrics;
 use crate::read::Fetcher;
 use crate::write::Writer;

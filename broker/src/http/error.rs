@@ -11,6 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use silt_sdk::wire::{ErrorBody, ErrorCode};
 
+use crate::budget::BudgetError;
 use crate::quota::QuotaError;
 use crate::read::ReadError;
 use crate::write::WriteError;
@@ -195,6 +196,12 @@ impl From<ReadError> for ApiError {
             ReadError::DeadlineExceeded(_) => ApiError::unavailable(error.to_string()),
             ReadError::ShuttingDown => ApiError::unavailable("broker is shutting down"),
         }
+    }
+}
+
+impl From<BudgetError> for ApiError {
+    fn from(error: BudgetError) -> Self {
+        ApiError::unavailable(error.to_string())
     }
 }
 

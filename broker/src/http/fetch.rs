@@ -21,9 +21,9 @@ use silt_sdk::wire::json_check;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
+use crate::budget::ByteBudget;
 use crate::config::ServerConfig;
 use crate::http::ApiError;
-use crate::http::budget::ByteBudget;
 use crate::http::validate;
 use crate::metrics::Metrics;
 use crate::read::{FetchLimits, Fetched};

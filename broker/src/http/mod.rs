@@ -3,9 +3,8 @@
 //! is the one place errors become a status and a code. Bodies are parsed in
 //! `produce_body.rs` (JSON) and `produce_binary.rs` (`application/x-silt-records`), with
 //! the shared input rules in `validate.rs`; the byte budgets of bodies and fetch responses
-//! in flight are in `budget.rs`.
+//! in flight are `crate::budget`.
 
-pub(crate) mod budget;
 pub(crate) mod cluster;
 pub(crate) mod error;
 #[cfg(feature = "fault-injection")]

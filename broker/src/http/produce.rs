@@ -94,9 +94,9 @@ fn parse_by_type(
 fn take_body_bytes(state: &AppState, body: &Body) -> Result<OwnedSemaphorePermit, ApiError> {
     let limit = state.config.server.max_request_bytes;
     let declared = axum::body::HttpBody::size_hint(body).exact();
-    state
+    Ok(state
         .request_bytes
-        .try_take(declared.unwrap_or(limit).min(limit))
+        .try_take(declared.unwrap_or(limit).min(limit))?)
 }
 
 /// Reads the body within `limit` bytes, refusing an empty one.

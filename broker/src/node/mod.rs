@@ -25,8 +25,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use ulid::Ulid;
 
+use crate::budget::ByteBudget;
 use crate::config::Config;
-use crate::http::budget::ByteBudget;
 use crate::metrics::Metrics;
 use crate::read::Fetcher;
 use crate::server;

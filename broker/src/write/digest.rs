@@ -10,7 +10,7 @@
 
 use silt_bookie::record::{Payload, PayloadKind};
 
-use crate::write::InputRecord;
+use crate::write::request::InputRecord;
 
 /// FNV-1a's 64-bit offset basis.
 const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;

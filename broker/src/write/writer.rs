@@ -18,11 +18,12 @@ use silt_metadata::MetadataClient;
 use silt_sdk::wire::RecordOffset;
 
 use crate::write::digest::request_digest;
+use crate::write::error::WriteError;
 use crate::write::partitioner::{StickyPartitioner, partition_for_key};
 use crate::write::pipeline::{PartitionAppend, PipelineError, WritePipeline};
 use crate::write::producer_cache::{CheckError, ProducerCache};
+use crate::write::request::{InputRecord, ProduceInput, Produced};
 use crate::write::topic_cache::{TopicCache, TopicRoute};
-use crate::write::{InputRecord, ProduceInput, Produced, WriteError};
 
 /// The limits the writer enforces (from `[server]`).
 #[derive(Debug, Clone, Copy)]

@@ -22,10 +22,11 @@ use tokio::time::Instant;
 use tracing::{Instrument, info_span, warn};
 use ulid::Ulid;
 
+use super::error::PipelineError;
+use super::parts::PipelineParts;
 use super::upload::Digests;
 use super::upload::{Uploaded, UploadedSegment};
 use super::waiter::{AppendResult, Slot, Waiter};
-use super::{PipelineError, PipelineParts};
 use crate::metrics::Metrics;
 
 /// How long one commit attempt may take before it is retried.

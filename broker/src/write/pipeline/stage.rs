@@ -18,9 +18,10 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 use ulid::Ulid;
 
+use super::error::PipelineError;
+use super::parts::{PartitionAppend, PipelineParts};
 use super::upload::{Digests, Sealed, Uploaded, upload_sealed};
 use super::waiter::{AppendResult, Slot, Waiter};
-use super::{PartitionAppend, PipelineError, PipelineParts};
 
 /// An append on its way to the actor.
 pub(super) struct AppendRequest {

@@ -23,8 +23,9 @@ use tokio::time::Instant;
 use tracing::{Instrument, info_span, warn};
 use ulid::Ulid;
 
+use super::error::PipelineError;
+use super::parts::PipelineParts;
 use super::waiter::Waiter;
-use super::{PipelineError, PipelineParts};
 
 /// Content digests of the producer requests staged in one segment, by tag: they ride
 /// with the sealed segment to its commit.

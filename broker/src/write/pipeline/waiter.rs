@@ -4,7 +4,7 @@
 use silt_bookie::segment::ProducerTag;
 use tokio::sync::oneshot;
 
-use super::PipelineError;
+use super::error::PipelineError;
 
 /// The answer an append waits for: each part's first offset, in part order.
 pub(super) type AppendResult = Result<Vec<u64>, PipelineError>;

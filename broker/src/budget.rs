@@ -8,7 +8,26 @@ use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
-use crate::http::ApiError;
+/// Why a budget refused: both mean "retry later" (503 `unavailable`, mapped in
+/// `http/error.rs`).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BudgetError {
+    /// The bytes are not free now.
+    #[error("{wanted} bytes do not fit in {setting} ({total} bytes, {free} free); retry later")]
+    Exhausted {
+        /// Bytes asked for.
+        wanted: u32,
+        /// The setting the budget comes from.
+        setting: &'static str,
+        /// The budget's size.
+        total: u32,
+        /// Bytes free when asked.
+        free: usize,
+    },
+    /// The broker is shutting down.
+    #[error("broker is shutting down")]
+    Closed,
+}
 
 /// A budget of bytes shared by every request of one kind; cloning shares it.
 #[derive(Clone, Debug)]
@@ -34,30 +53,28 @@ impl ByteBudget {
 
     /// Takes `bytes` (at most the whole budget) until the permit drops, or refuses with
     /// `unavailable` when they are not free now.
-    pub(crate) fn try_take(&self, bytes: u64) -> Result<OwnedSemaphorePermit, ApiError> {
+    pub(crate) fn try_take(&self, bytes: u64) -> Result<OwnedSemaphorePermit, BudgetError> {
         let wanted = u32::try_from(bytes).unwrap_or(u32::MAX).min(self.total);
         match self.semaphore.clone().try_acquire_many_owned(wanted) {
             Ok(permit) => Ok(permit),
             Err(TryAcquireError::NoPermits) => Err(self.exhausted(wanted)),
-            Err(TryAcquireError::Closed) => Err(ApiError::unavailable("broker is shutting down")),
+            Err(TryAcquireError::Closed) => Err(BudgetError::Closed),
         }
     }
 
     /// The refusal when `wanted` bytes are not free.
-    fn exhausted(&self, wanted: u32) -> ApiError {
-        ApiError::unavailable(format!(
-            "{wanted} bytes do not fit in {} ({} bytes, {} free); retry later",
-            self.setting,
-            self.total,
-            self.semaphore.available_permits()
-        ))
+    fn exhausted(&self, wanted: u32) -> BudgetError {
+        BudgetError::Exhausted {
+            wanted,
+            setting: self.setting,
+            total: self.total,
+            free: self.semaphore.available_permits(),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use silt_sdk::wire::ErrorCode;
-
     use super::*;
 
     #[test]
@@ -65,11 +82,12 @@ mod tests {
         let budget = ByteBudget::new(10, "server.max_request_bytes_in_flight");
         let first = budget.try_take(6).unwrap();
         let error = budget.try_take(6).unwrap_err();
-        assert_eq!(error.code, ErrorCode::Unavailable);
+        assert!(matches!(error, BudgetError::Exhausted { .. }), "{error}");
         assert!(
-            error.message.contains("server.max_request_bytes_in_flight"),
-            "{}",
-            error.message
+            error
+                .to_string()
+                .contains("server.max_request_bytes_in_flight"),
+            "{error}"
         );
         drop(first);
         let whole = budget.try_take(1 << 40).unwrap();
