@@ -3,7 +3,8 @@
 
     scripts/fn-lengths.py DIR [DIR ...] [--list N] [--over N]
 
-Test code is left out: files under `tests/` or `benches/`, and `#[cfg(test)]` items
+Test code is left out: files under `tests/` or `benches/`, files named `tests.rs`,
+`*_test.rs` or `*_tests.rs`, and `#[cfg(test)]` items
 (usually `mod tests { ... }`). Strings, chars and comments are skipped when matching
 braces. Prints the count, median, p90, p99 and the longest functions.
 """
@@ -139,7 +140,7 @@ def main(argv):
         for root, subdirs, files in os.walk(d):
             subdirs[:] = [s for s in subdirs if s not in ("tests", "benches", "target")]
             for name in files:
-                if name.endswith(".rs") and not name.endswith("_test.rs") and name != "tests.rs":
+                if name.endswith(".rs") and not name.endswith(("_test.rs", "_tests.rs")) and name != "tests.rs":
                     found.extend(functions(os.path.join(root, name)))
     if not found:
         print("no functions found")

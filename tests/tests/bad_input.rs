@@ -6,7 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
-use silt_tests::harness::{Silt, SiltOptions, http_client};
+use silt_tests::harness::{Silt, SiltOptions, get_json, http_client};
 
 struct Case {
     name: &'static str,
@@ -508,14 +508,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     );
 
     // Nothing changed: one topic, empty partitions, no segment uploaded.
-    let topics: Value = http
-        .get(url("/v1/topics"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let topics: Value = get_json(&http, &url("/v1/topics")).await;
     let names: Vec<&str> = topics["topics"]
         .as_array()
         .unwrap()

@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 use silt_sdk::wire::binary::{self, BinaryRecord, Kind};
-use silt_tests::harness::{Silt, SiltOptions, http_client};
+use silt_tests::harness::{Silt, SiltOptions, get_json, http_client};
 
 /// A record on partition 1 with no timestamp.
 fn on_partition_1<'a>(
@@ -130,14 +130,7 @@ async fn binary_records_round_trip_and_bad_bodies_write_nothing() {
         let error: Value = response.json().await.unwrap();
         assert_eq!(error["error"]["code"], json!(code), "{name}: {error}");
     }
-    let topic: Value = http
-        .get(url("/v1/topics/bin"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let topic: Value = get_json(&http, &url("/v1/topics/bin")).await;
     assert_eq!(topic["partitions"][1]["high_watermark"], json!(4));
     assert_eq!(topic["partitions"][0]["high_watermark"], json!(0));
 }

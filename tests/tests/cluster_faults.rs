@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use silt_sdk::wire::{ProduceRecord, TopicConfig};
 use silt_sdk::{Admin, Client, ClientConfig, Consumer, ConsumerConfig, Producer, ProducerConfig};
 use silt_tests::faults::{RunConfig, SplitMix64, run};
-use silt_tests::harness::{Cluster, Role, http_client};
+use silt_tests::harness::{Cluster, Role, get_json, http_client};
 
 /// Seeds every CI run checks, besides one random seed.
 const FIXED_SEEDS: [u64; 2] = [7, 1009];
@@ -162,14 +162,7 @@ async fn smoke(cluster: &Cluster) {
     // Every broker registered and alive, and a metadata leader.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let view: Value = http
-            .get(format!("{}/v1/cluster", urls[1]))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let view: Value = get_json(&http, &format!("{}/v1/cluster", urls[1])).await;
         let alive = view["brokers"]
             .as_array()
             .map_or(0, |b| b.iter().filter(|b| b["alive"] == true).count());
@@ -320,14 +313,7 @@ async fn smoke(cluster: &Cluster) {
     }
     // The retries' segments hold only duplicates: uploaded, never referenced, recorded as
     // garbage.
-    let view: Value = http
-        .get(format!("{}/v1/cluster", urls[0]))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let view: Value = get_json(&http, &format!("{}/v1/cluster", urls[0])).await;
     assert!(
         view["garbage"]["objects"].as_u64().unwrap_or(0) >= 2,
         "the duplicate-only segments of the two retries are not recorded as garbage: {view}"

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use silt_tests::harness::{Silt, SiltOptions, http_client};
+use silt_tests::harness::{Silt, SiltOptions, get_json, http_client};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -118,14 +118,11 @@ async fn a_stalled_body_gets_408() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("body_timeout"), "{answer}");
     assert!(answer.contains("server.body_read_timeout"), "{answer}");
-    let fetched: serde_json::Value = http_client()
-        .get(format!("{}/v1/topics/t/partitions/0/records", silt.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fetched: serde_json::Value = get_json(
+        &http_client(),
+        &format!("{}/v1/topics/t/partitions/0/records", silt.url),
+    )
+    .await;
     assert_eq!(fetched["high_watermark"], 0, "{fetched}");
 }
 

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::{Value, json};
-use silt_tests::harness::{Silt, SiltOptions, http_client};
+use silt_tests::harness::{Silt, SiltOptions, get_json, http_client};
 
 /// Posts `body` to `path` and returns the status and the JSON answer.
 async fn post(http: &reqwest::Client, url: String, body: Value) -> (u16, Value) {
@@ -15,14 +15,7 @@ async fn post(http: &reqwest::Client, url: String, body: Value) -> (u16, Value) 
 
 /// The high watermark of each partition of topic `t`.
 async fn high_watermarks(http: &reqwest::Client, base: &str) -> Vec<u64> {
-    let topic: Value = http
-        .get(format!("{base}/v1/topics/t"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let topic: Value = get_json(http, &format!("{base}/v1/topics/t")).await;
     topic["partitions"]
         .as_array()
         .unwrap()

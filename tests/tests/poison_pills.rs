@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use silt_sdk::wire::binary::{self, BinaryRecord, Kind};
 use silt_sdk::{Client, Consumer, ConsumerConfig};
-use silt_tests::harness::{Silt, SiltOptions, http_client, silt_binary};
+use silt_tests::harness::{Silt, SiltOptions, get_json, http_client, silt_binary};
 
 /// The topic every case writes to; one partition, so offsets count every good record.
 const RECORDS: &str = "/v1/topics/poison/records";
@@ -41,14 +41,7 @@ async fn post_json(silt: &Silt, text: &str) -> (u16, Value) {
 
 /// Partition 0's high watermark.
 async fn high_watermark(silt: &Silt) -> u64 {
-    let topic: Value = http_client()
-        .get(format!("{}/v1/topics/poison", silt.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let topic: Value = get_json(&http_client(), &format!("{}/v1/topics/poison", silt.url)).await;
     topic["partitions"][0]["high_watermark"].as_u64().unwrap()
 }
 

@@ -14,3 +14,17 @@ pub fn http_client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }
+
+/// GETs `url` and decodes its JSON answer; a failure is a test failure (it panics with
+/// the URL and the error).
+pub async fn get_json(http: &reqwest::Client, url: &str) -> serde_json::Value {
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    response
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: the answer is not JSON: {e}"))
+}
