@@ -314,18 +314,24 @@ mod tests {
         harness.stop().await;
     }
 
-    #[tokio::test]
-    async fn segments_waiting_for_a_slot_wait_on_disk_and_are_uploaded_from_it() {
+    /// A pipeline with one upload slot, 1 KiB segments and PUTs slowed by `put_latency`,
+    /// so that segments queue for the slot.
+    async fn one_slot_pipeline(put_latency: Duration) -> (Harness, WritePipeline) {
         let control = FaultControl::new(FaultConfig {
-            put: silt_bookie::store::faults::LatencyModel::Fixed(Duration::from_millis(30)),
+            put: LatencyModel::Fixed(put_latency),
             ..FaultConfig::default()
         });
-        let store = ObjectStoreHandle::in_memory().with_faults(control);
-        let harness = Harness::new(store).await;
+        let harness = Harness::new(ObjectStoreHandle::in_memory().with_faults(control)).await;
         let mut one_slot = policy();
         one_slot.max_uploads_in_flight = 1;
         one_slot.max_segment_bytes = 1024;
         let pipeline = WritePipeline::start(harness.parts.clone(), one_slot);
+        (harness, pipeline)
+    }
+
+    #[tokio::test]
+    async fn segments_waiting_for_a_slot_wait_on_disk_and_are_uploaded_from_it() {
+        let (harness, pipeline) = one_slot_pipeline(Duration::from_millis(30)).await;
         let appends = (0..6).map(|_| pipeline.append(vec![append(0, 200)]));
         let results = futures::future::join_all(appends).await;
         let mut offsets: Vec<u64> = results.into_iter().map(|r| r.unwrap()[0]).collect();
@@ -387,16 +393,7 @@ mod tests {
     #[tokio::test]
     async fn a_segment_waiting_for_a_slot_whose_file_cannot_be_read_or_removed_is_outcome_unknown()
     {
-        let control = FaultControl::new(FaultConfig {
-            put: LatencyModel::Fixed(Duration::from_millis(300)),
-            ..FaultConfig::default()
-        });
-        let store = ObjectStoreHandle::in_memory().with_faults(control);
-        let harness = Harness::new(store).await;
-        let mut one_slot = policy();
-        one_slot.max_uploads_in_flight = 1;
-        one_slot.max_segment_bytes = 1024;
-        let pipeline = WritePipeline::start(harness.parts.clone(), one_slot);
+        let (harness, pipeline) = one_slot_pipeline(Duration::from_millis(300)).await;
         let spawn_append = |partition| {
             let pipeline = pipeline.clone();
             tokio::spawn(async move { pipeline.append(vec![append(partition, 2_000)]).await })
