@@ -58,6 +58,8 @@ pub(crate) struct Metrics {
     pub(crate) wal_staged_bytes: Gauge,
     /// Sealed segments being uploaded or waiting for a slot.
     pub(crate) uploads_in_flight: Gauge,
+    /// Bytes of uploaded segments kept in memory until their commit.
+    pub(crate) uploaded_bytes_in_memory: Gauge,
 }
 
 /// `register!(registry, "name", "help" => metric, ...)`: registers a clone of each metric
@@ -94,6 +96,7 @@ impl Default for Metrics {
             recovered_segments: Counter::default(),
             wal_staged_bytes: Gauge::default(),
             uploads_in_flight: Gauge::default(),
+            uploaded_bytes_in_memory: Gauge::default(),
         };
         metrics.registered()
     }
@@ -162,6 +165,8 @@ impl Metrics {
             "wal_staged_bytes", "Bytes staged in the open segment" => self.wal_staged_bytes,
             "uploads_in_flight", "Sealed segments uploading or waiting for an upload slot"
                 => self.uploads_in_flight,
+            "uploaded_bytes_in_memory", "Bytes of uploaded segments kept in memory until their commit (for the hot cache; at most cache.memory_bytes)"
+                => self.uploaded_bytes_in_memory,
         );
     }
 

@@ -14,7 +14,7 @@ use silt_metadata::MetadataClient;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::write::pipeline::PipelineParts;
+use crate::write::pipeline::{HeldBytes, PipelineParts};
 
 /// Everything the broker stores or caches.
 pub(super) struct Storage {
@@ -66,6 +66,10 @@ impl Storage {
             spool: self.spool.clone(),
             metadata: metadata.clone(),
             cache: self.cache.clone(),
+            held: HeldBytes::new(
+                self.cache.capacity_bytes() as u64,
+                metrics.uploaded_bytes_in_memory.clone(),
+            ),
             metrics: metrics.clone(),
             spool_budget: self.spool_budget.clone(),
             in_doubt: Arc::default(),

@@ -156,7 +156,8 @@ async fn recover_segment(
     upload_segment(&parts.store, &object, sealed.bytes.clone()).await?;
     // The footer keeps no digest: a retry of one of these requests is accepted as a
     // duplicate, as before digests existed.
-    let commit = segment_commit(id, object.as_ref(), &sealed, &Digests::new());
+    let size = sealed.bytes.len() as u64;
+    let commit = segment_commit(id, object.as_ref(), size, &sealed.chunks, &Digests::new());
     let deadline = tokio::time::Instant::now() + RECOVERY_COMMIT_WINDOW;
     let metadata = parts.metadata.as_ref();
     let results = commit_with_retry(metadata, &parts.metrics, vec![commit], Some(deadline), None)

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use silt_bookie::segment::{ChunkInfo, ProducerTag, SealedSegment};
+use silt_bookie::segment::{ChunkInfo, ProducerTag};
 use silt_metadata::MetadataClient;
 use silt_metadata::types::{
     ChunkCommit, ChunkOutcome, ProducerBatch, SegmentCommit, SegmentCommitResult,
@@ -129,17 +129,14 @@ fn answer_all(waiters: Vec<Waiter>, answer: &AppendResult) {
 pub(crate) fn segment_commit(
     id: Ulid,
     object: &str,
-    sealed: &SealedSegment,
+    size: u64,
+    chunks: &[ChunkInfo],
     digests: &Digests,
 ) -> SegmentCommit {
     SegmentCommit {
         object: object.to_owned(),
-        size: sealed.bytes.len() as u64,
-        chunks: sealed
-            .chunks
-            .iter()
-            .map(|c| chunk_commit(c, digests))
-            .collect(),
+        size,
+        chunks: chunks.iter().map(|c| chunk_commit(c, digests)).collect(),
         sealed_at_ms: i64::try_from(id.timestamp_ms()).ok(),
     }
 }
@@ -318,7 +315,13 @@ fn answer_slots(waiters: Vec<Waiter>, outcomes: &Outcomes) {
 impl UploadedSegment {
     /// The commit request for this segment.
     fn commit(&self) -> SegmentCommit {
-        segment_commit(self.id, &self.object, &self.sealed, &self.digests)
+        segment_commit(
+            self.id,
+            &self.object,
+            self.size,
+            &self.chunks,
+            &self.digests,
+        )
     }
 
     /// Answers a committed segment's appends, feeds the hot cache and drops the spool file.
@@ -336,7 +339,7 @@ impl UploadedSegment {
     /// Each chunk's outcome by its key; committed chunks go into the hot cache.
     fn outcomes(&self, parts: &PipelineParts, result: &SegmentCommitResult) -> Outcomes {
         let mut outcomes = Outcomes::new();
-        for (chunk, outcome) in self.sealed.chunks.iter().zip(&result.chunks) {
+        for (chunk, outcome) in self.chunks.iter().zip(&result.chunks) {
             outcomes.insert((chunk.topic_id, chunk.partition, chunk.producer), *outcome);
             if matches!(outcome, ChunkOutcome::Committed { .. }) {
                 cache_chunk(parts, self, chunk.position, chunk.length);
@@ -347,12 +350,17 @@ impl UploadedSegment {
 }
 
 /// A copy of the chunk, not a slice: a slice would keep the whole segment buffer alive for
-/// as long as any one of its chunks stays cached.
+/// as long as any one of its chunks stays cached. Nothing is cached for a segment whose
+/// bytes were not held (see [`super::held`]).
 fn cache_chunk(parts: &PipelineParts, segment: &UploadedSegment, position: u64, length: u32) {
+    let Some(held) = &segment.held else {
+        return;
+    };
+    let segment_bytes = held.bytes();
     let start = usize::try_from(position).unwrap_or(usize::MAX);
     let end = start.saturating_add(length as usize);
-    if end <= segment.sealed.bytes.len() {
-        let bytes = Bytes::copy_from_slice(&segment.sealed.bytes[start..end]);
+    if end <= segment_bytes.len() {
+        let bytes = Bytes::copy_from_slice(&segment_bytes[start..end]);
         parts.cache.insert(&segment.object, position, bytes);
     }
 }
@@ -378,8 +386,12 @@ mod tests {
     use silt_bookie::store::ObjectStoreHandle;
     use silt_bookie::store::faults::{FaultConfig, FaultControl, LatencyModel};
 
+    use std::sync::Arc;
+
+    use silt_metadata::HttpClient;
+
     use super::super::testing::{Harness, append, policy};
-    use super::super::{PipelineError, WritePipeline};
+    use super::super::{PipelineError, PipelineParts, WritePipeline};
 
     #[tokio::test]
     async fn segments_uploaded_out_of_order_commit_in_seal_order() {
@@ -452,5 +464,76 @@ mod tests {
         );
         assert_eq!(parts.spool.pending().unwrap().len(), 1);
         drop(dir);
+    }
+
+    /// One append of a single record of `bytes` bytes to partition 0 of topic 1.
+    fn one_large_record(bytes: usize) -> super::super::PartitionAppend {
+        let mut part = append(0, 1);
+        part.records[0].value = silt_bookie::record::Payload::bytes(vec![7; bytes]);
+        part
+    }
+
+    /// The harness's parts with a metadata service that never answers (a closed port):
+    /// every commit is retried until the pipeline closes, while uploads go on.
+    fn with_unreachable_metadata(parts: &PipelineParts) -> Arc<PipelineParts> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let metadata = HttpClient::connect(&[format!("http://127.0.0.1:{port}")]).unwrap();
+        Arc::new(PipelineParts {
+            store: parts.store.clone(),
+            spool: parts.spool.clone(),
+            metadata: Arc::new(metadata),
+            cache: parts.cache.clone(),
+            held: parts.held.clone(),
+            metrics: parts.metrics.clone(),
+            spool_budget: parts.spool_budget.clone(),
+            clock: parts.clock.clone(),
+            in_doubt: Arc::default(),
+        })
+    }
+
+    #[tokio::test]
+    async fn while_commits_stall_uploaded_bytes_in_memory_stay_within_the_cache_capacity() {
+        let harness = Harness::new(ObjectStoreHandle::in_memory()).await;
+        let parts = with_unreachable_metadata(&harness.parts);
+        let mut small = policy();
+        small.max_segment_bytes = 64 << 10;
+        let pipeline = WritePipeline::start(parts.clone(), small);
+        // 40 segments of about 100 KiB each: 4 MB uploaded, 4 times the 1 MiB hot cache.
+        let appends: Vec<_> = (0..40)
+            .map(|_| {
+                let pipeline = pipeline.clone();
+                tokio::spawn(
+                    async move { pipeline.append(vec![one_large_record(100 << 10)]).await },
+                )
+            })
+            .collect();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while parts.metrics.segments_uploaded.get() < 40 {
+            assert!(tokio::time::Instant::now() < deadline, "uploads stalled");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let held = parts.held.used();
+        assert!(
+            held <= 1 << 20,
+            "{held} bytes of uploaded segments held in memory"
+        );
+        let gauge = parts.metrics.uploaded_bytes_in_memory.get();
+        assert_eq!(u64::try_from(gauge).unwrap(), held);
+        pipeline.close().await;
+        for append in appends {
+            let outcome = append.await.unwrap();
+            assert!(
+                matches!(outcome, Err(PipelineError::OutcomeUnknown(_))),
+                "{outcome:?}"
+            );
+        }
+        assert_eq!(parts.held.used(), 0);
+        assert_eq!(parts.metrics.uploaded_bytes_in_memory.get(), 0);
+        drop(parts);
+        harness.stop().await;
     }
 }

@@ -26,6 +26,7 @@
 
 mod commit;
 mod error;
+mod held;
 mod in_doubt;
 mod parts;
 mod stage;
@@ -40,6 +41,7 @@ use tokio::task::JoinHandle;
 
 pub(crate) use commit::{commit_with_retry, refused_as_too_old, segment_commit};
 pub(crate) use error::PipelineError;
+pub(crate) use held::HeldBytes;
 pub(crate) use parts::{PartitionAppend, PipelineParts};
 pub(crate) use upload::Digests;
 
@@ -139,7 +141,7 @@ pub(crate) mod testing {
     use silt_metadata::types::TopicSettings;
     use silt_metadata::{MetadataClient, MetadataNode, NodeConfig};
 
-    use super::{PartitionAppend, PipelineParts};
+    use super::{HeldBytes, PartitionAppend, PipelineParts};
     use crate::metrics::Metrics;
 
     /// The parts, the node that must outlive them, and the temp dir holding both.
@@ -165,12 +167,16 @@ pub(crate) mod testing {
                 .await
                 .unwrap();
             let spool = SegmentSpool::open(dir.path().join("wal")).unwrap();
+            let metrics = Arc::new(Metrics::default());
+            let cache = Arc::new(ChunkCache::new(1 << 20));
+            let held = HeldBytes::new(1 << 20, metrics.uploaded_bytes_in_memory.clone());
             let parts = Arc::new(PipelineParts {
                 store,
                 spool: Arc::new(spool.with_sync(false)),
                 metadata,
-                cache: Arc::new(ChunkCache::new(1 << 20)),
-                metrics: Arc::new(Metrics::default()),
+                cache,
+                held,
+                metrics,
                 spool_budget: Arc::new(AtomicU64::new(1 << 30)),
                 clock: Arc::new(SystemClock),
                 in_doubt: Arc::default(),

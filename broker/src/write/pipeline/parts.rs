@@ -13,6 +13,7 @@ use silt_bookie::store::ObjectStoreHandle;
 use silt_bookie::wal::SegmentSpool;
 use silt_metadata::MetadataClient;
 
+use super::held::HeldBytes;
 use super::in_doubt::InDoubt;
 use crate::metrics::Metrics;
 
@@ -41,6 +42,9 @@ pub(crate) struct PipelineParts {
     pub(crate) metadata: Arc<dyn MetadataClient>,
     /// The hot read tier, filled with committed chunks.
     pub(crate) cache: Arc<ChunkCache>,
+    /// Uploaded segments' bytes kept for the hot cache until their commit, bounded by the
+    /// cache's capacity.
+    pub(crate) held: Arc<HeldBytes>,
     /// The broker's metrics.
     pub(crate) metrics: Arc<Metrics>,
     /// Bytes the spool may hold (sealed segments not yet committed) before appends are

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use silt_bookie::segment::{SealedSegment, SegmentBuilder};
+use silt_bookie::segment::{ChunkInfo, SealedSegment, SegmentBuilder};
 use silt_bookie::store::paths;
 use silt_bookie::upload::upload_segment;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
@@ -24,6 +24,7 @@ use tracing::{Instrument, info_span, warn};
 use ulid::Ulid;
 
 use super::error::PipelineError;
+use super::held::Held;
 use super::parts::PipelineParts;
 use super::waiter::Waiter;
 
@@ -39,11 +40,17 @@ pub(super) struct Uploaded {
     pub(super) waiters: Vec<Waiter>,
 }
 
-/// A segment in the bucket, awaiting its commit.
+/// A segment in the bucket, awaiting its commit: what the commit needs, and its bytes
+/// only if they fit the held-bytes bound (see [`super::held`]).
 pub(super) struct UploadedSegment {
     pub(super) id: Ulid,
     pub(super) object: String,
-    pub(super) sealed: SealedSegment,
+    /// The object's size.
+    pub(super) size: u64,
+    /// Its chunks, in object order.
+    pub(super) chunks: Vec<ChunkInfo>,
+    /// Its bytes, to feed the hot cache at commit; `None` past the bound.
+    pub(super) held: Option<Held>,
     /// Content digests of its producer requests, by tag, for the commit.
     pub(super) digests: Digests,
 }
@@ -124,10 +131,13 @@ async fn seal_and_upload(
         parts
             .metrics
             .segment_uploaded(sealed.bytes.len(), started.elapsed());
+        let SealedSegment { bytes, chunks } = sealed;
         Ok(UploadedSegment {
             id,
             object: object.to_string(),
-            sealed,
+            size: bytes.len() as u64,
+            chunks,
+            held: parts.held.try_hold(bytes),
             digests: Digests::new(),
         })
     }
