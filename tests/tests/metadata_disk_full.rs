@@ -8,47 +8,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![cfg(target_os = "linux")]
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use silt_sdk::wire::{ProduceRecord, TopicConfig};
 use silt_sdk::{Admin, Client, ClientConfig, Consumer, ConsumerConfig, Producer, ProducerConfig};
-use silt_tests::harness::{Silt, SiltOptions, http_client};
-
-/// A small tmpfs, unmounted on drop.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    /// Mounts a tmpfs of `size` (e.g. `"8m"`) on a new directory under `parent`; `None` if
-    /// mounting is not permitted here.
-    fn mount(parent: &Path, size: &str) -> Option<Tmpfs> {
-        let dir = parent.join("tmpfs");
-        std::fs::create_dir_all(&dir).unwrap();
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&dir)
-            .status()
-            .ok()?;
-        status.success().then_some(Tmpfs(dir))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
-/// Fills the file system holding `path` with a file there until a write fails.
-fn fill(path: &Path) {
-    let mut file = std::fs::File::create(path).unwrap();
-    let block = vec![0u8; 64 << 10];
-    while file.write_all(&block).is_ok() {}
-    let _ = file.flush();
-}
+use silt_tests::harness::{Silt, SiltOptions, Tmpfs, http_client};
 
 /// A client that does not retry: a failure shows at once.
 fn no_retry(url: &str) -> Client {
@@ -103,11 +68,11 @@ async fn reports_failure(silt: &mut Silt) -> bool {
 async fn a_full_disk_under_the_metadata_log_is_reported_and_a_restart_serves_what_was_acknowledged()
 {
     let dir = tempfile::tempdir().unwrap();
-    let Some(tmpfs) = Tmpfs::mount(dir.path(), "16m") else {
+    let Some(tmpfs) = Tmpfs::mount(&dir.path().join("tmpfs"), "16m") else {
         eprintln!("skipped: mounting a tmpfs is not permitted here");
         return;
     };
-    let data_dir = tmpfs.0.join("data");
+    let data_dir = tmpfs.dir().join("data");
     let objects = dir.path().join("objects");
     std::fs::create_dir_all(&objects).unwrap();
     let options = SiltOptions {
@@ -121,7 +86,7 @@ async fn a_full_disk_under_the_metadata_log_is_reported_and_a_restart_serves_wha
         .unwrap();
     let mut acked = produce_until_failure(&silt.url, 0, 50).await;
     assert_eq!(acked.len(), 50, "produce failed before the disk was full");
-    fill(&tmpfs.0.join("filler"));
+    tmpfs.fill().unwrap();
     let on_full_disk = produce_until_failure(&silt.url, 50, 20_000).await;
     assert!(
         on_full_disk.len() < 20_000,
@@ -137,7 +102,7 @@ async fn a_full_disk_under_the_metadata_log_is_reported_and_a_restart_serves_wha
 
     let output = silt.output().join("\n");
     assert!(output.contains("metadata"), "no cause logged:\n{output}");
-    std::fs::remove_file(tmpfs.0.join("filler")).unwrap();
+    tmpfs.free().unwrap();
     silt.restart(vec![("SILT_CACHE_DISK_BYTES".into(), "0".into())]);
     let consumer = Consumer::new(
         Client::new(&silt.url).unwrap(),

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use silt_tests::faults::{OutageLength, RunConfig, SplitMix64, run};
+use silt_tests::faults::{OutageLength, RunConfig, Schedule, SplitMix64, run};
 
 /// Runs seeded fault schedules on a local silt cluster and checks every history.
 #[derive(Debug, Parser)]
@@ -51,6 +51,29 @@ struct Args {
     /// keeps a seed short, the long run uses minutes (e.g. 60-180 with --duration 240).
     #[arg(long, value_parser = parse_outage)]
     outage_secs: Option<OutageLength>,
+    /// Print the seeds' schedules and exit, without running anything.
+    #[arg(long)]
+    print_schedules: bool,
+}
+
+/// `--print-schedules`: each seed's schedule, as a run would draw it (a cluster of 3
+/// metadata nodes and 3 brokers).
+fn print_schedules(args: &Args) {
+    let seeds = match (args.seed, args.seeds) {
+        (Some(seed), _) => seed..seed + 1,
+        (None, count) => {
+            let first = args.first_seed.unwrap_or(0);
+            first..first + count.unwrap_or(1)
+        }
+    };
+    let duration = Duration::from_secs(args.duration);
+    let outage = args.outage_secs.unwrap_or_default();
+    for seed in seeds {
+        print!(
+            "{}",
+            Schedule::generate_with(seed, duration, (3, 3), outage)
+        );
+    }
 }
 
 /// `MIN-MAX` seconds (or one number) into an outage length.
@@ -82,6 +105,10 @@ fn random_seed() -> u64 {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    if args.print_schedules {
+        print_schedules(&args);
+        return ExitCode::SUCCESS;
+    }
     if std::env::var("AWS_ENDPOINT_URL").is_err() || std::env::var("SILT_TEST_S3_BUCKET").is_err() {
         eprintln!(
             "silt-faults needs the S3-compatible server of the test suite (AWS_ENDPOINT_URL, \

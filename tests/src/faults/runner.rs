@@ -139,6 +139,20 @@ impl std::fmt::Display for RunOutcome {
     }
 }
 
+/// Each process gets a small disk of its own (where mounting is permitted), so
+/// [`Fault::FillDisk`] can fill one; the broker's disk cache and spool budget fit in it.
+fn cluster_options() -> ClusterOptions {
+    let env = [
+        ("SILT_CACHE_DISK_BYTES", "64MiB"),
+        ("SILT_WAL_MAX_SPOOL_BYTES", "96MiB"),
+    ];
+    ClusterOptions {
+        disk_size: Some("256m".to_owned()),
+        env: env.map(|(k, v)| (k.to_owned(), v.to_owned())).to_vec(),
+        ..ClusterOptions::default()
+    }
+}
+
 /// Runs one schedule on a fresh cluster (see the module documentation).
 pub async fn run(config: RunConfig) -> Result<RunOutcome> {
     let schedule = Schedule::generate_with(config.seed, config.duration, (3, 3), config.outage);
@@ -153,10 +167,9 @@ pub async fn run(config: RunConfig) -> Result<RunOutcome> {
         print!("{schedule}");
     }
     let name = format!("faults-{}", config.seed);
-    let cluster =
-        tokio::task::spawn_blocking(move || Cluster::up_with(&name, ClusterOptions::default()))
-            .await
-            .context("cluster start panicked")??;
+    let cluster = tokio::task::spawn_blocking(move || Cluster::up_with(&name, cluster_options()))
+        .await
+        .context("cluster start panicked")??;
     let cluster = Arc::new(cluster);
     let result = run_on(&cluster, &config, schedule).await;
     match result {
@@ -748,7 +761,11 @@ impl Injector {
             Fault::KillMetadataLeader { .. }
             | Fault::PauseMetadata { .. }
             | Fault::MetadataOutage { .. }
-            | Fault::RestartMetadataCluster { .. } => {
+            | Fault::RestartMetadataCluster { .. }
+            | Fault::FillDisk {
+                role: Role::Metadata,
+                ..
+            } => {
                 let Some(p) = self.permit(&self.metadata_slots).await else {
                     return;
                 };
@@ -766,7 +783,12 @@ impl Injector {
             }
             Fault::ObjectStoreErrors { broker, .. }
             | Fault::LatencySpike { broker, .. }
-            | Fault::FullDisk { broker, .. } => {
+            | Fault::FullDisk { broker, .. }
+            | Fault::FillDisk {
+                role: Role::Broker,
+                node: broker,
+                ..
+            } => {
                 let Some(p) = self.permit(&self.broker_locks[broker - 1]).await else {
                     return;
                 };
@@ -903,8 +925,37 @@ impl Injector {
                 let every: Vec<usize> = (1..=self.cluster.size(Role::Metadata)).collect();
                 self.metadata_down(&every, down).await?;
             }
+            Fault::FillDisk { role, node, length } => {
+                if !self.cluster.has_own_disks() {
+                    self.note(&format!("{fault}: skipped, no disks of their own here"));
+                    return Ok(false);
+                }
+                let bytes = self.blocking(move |c| c.fill_disk(role, node)).await?;
+                self.note(&format!("filled the disk of {role} {node} ({bytes} bytes)"));
+                self.hold(length).await;
+                self.blocking(move |c| c.free_disk(role, node)).await?;
+                self.note(&format!("freed the disk of {role} {node}"));
+                self.supervise(role, node).await?;
+            }
         }
         Ok(true)
+    }
+
+    /// What a supervisor does: restarts the process if it exited or fails `/healthz`.
+    async fn supervise(&self, role: Role, node: usize) -> Result<()> {
+        let alive = self.cluster.is_alive(role, node);
+        if alive && self.cluster.healthy(role, node).await {
+            return Ok(());
+        }
+        let state = if alive { "fails /healthz" } else { "exited" };
+        self.note(&format!("{role} {node} {state}: restarting it"));
+        self.blocking(move |c| {
+            c.kill9(role, node)?;
+            c.start(role, node)
+        })
+        .await?;
+        self.note(&format!("restarted {role} {node}"));
+        Ok(())
     }
 
     /// `kill -9` the metadata `nodes`, keeps them down for `down`, restarts them all.
@@ -973,6 +1024,14 @@ impl Injector {
                     })
                     .await;
                 if let Err(error) = result {
+                    self.error(format!("heal {role} {i}: {error:#}"));
+                }
+            }
+        }
+        for role in [Role::Metadata, Role::Broker] {
+            for i in 1..=self.cluster.size(role) {
+                let freed = self.blocking(move |c| c.free_disk(role, i)).await;
+                if let Err(error) = freed.and(self.supervise(role, i).await) {
                     self.error(format!("heal {role} {i}: {error:#}"));
                 }
             }

@@ -22,6 +22,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::harness::Role;
+
 /// SplitMix64 (Steele, Lea, Flood 2014): a tiny, fast, well-mixed deterministic generator.
 #[derive(Debug, Clone)]
 pub struct SplitMix64(u64);
@@ -150,6 +152,18 @@ pub enum Fault {
         /// How long every node stays down.
         down: Duration,
     },
+    /// Fill the real file system under one process's data (metadata) or cache (broker)
+    /// directory, and free it after `length`. A process that exited or fails `/healthz`
+    /// afterwards (a metadata node stops for good on a failed log write) is restarted, as
+    /// its supervisor would. Needs disks of their own (a tmpfs each); skipped otherwise.
+    FillDisk {
+        /// Whose disk.
+        role: Role,
+        /// Which process of that role.
+        node: usize,
+        /// How long it stays full.
+        length: Duration,
+    },
 }
 
 /// What a fault occupies while it lasts.
@@ -177,7 +191,8 @@ impl Fault {
             Fault::PauseBroker { pause, .. } | Fault::PauseMetadata { pause, .. } => *pause,
             Fault::ObjectStoreErrors { length, .. }
             | Fault::LatencySpike { length, .. }
-            | Fault::FullDisk { length, .. } => *length,
+            | Fault::FullDisk { length, .. }
+            | Fault::FillDisk { length, .. } => *length,
         }
     }
 
@@ -192,14 +207,23 @@ impl Fault {
             }
             Fault::ObjectStoreErrors { broker, .. }
             | Fault::LatencySpike { broker, .. }
-            | Fault::FullDisk { broker, .. } => Target::Broker {
+            | Fault::FullDisk { broker, .. }
+            | Fault::FillDisk {
+                role: Role::Broker,
+                node: broker,
+                ..
+            } => Target::Broker {
                 broker: *broker,
                 down: false,
             },
             Fault::KillMetadataLeader { .. }
             | Fault::PauseMetadata { .. }
             | Fault::MetadataOutage { .. }
-            | Fault::RestartMetadataCluster { .. } => Target::Metadata,
+            | Fault::RestartMetadataCluster { .. }
+            | Fault::FillDisk {
+                role: Role::Metadata,
+                ..
+            } => Target::Metadata,
         }
     }
 
@@ -207,7 +231,12 @@ impl Fault {
     /// restart takes a few seconds).
     pub fn recovery_margin(&self) -> Duration {
         match self {
-            Fault::KillBroker { .. } | Fault::KillMetadataLeader { .. } => Duration::from_secs(3),
+            Fault::KillBroker { .. }
+            | Fault::KillMetadataLeader { .. }
+            | Fault::FillDisk {
+                role: Role::Metadata,
+                ..
+            } => Duration::from_secs(3),
             // Every node restarts and a leader is elected before the next metadata fault.
             Fault::MetadataOutage { .. } | Fault::RestartMetadataCluster { .. } => {
                 Duration::from_secs(5)
@@ -279,6 +308,9 @@ impl fmt::Display for Fault {
                 "kill -9 every metadata node, restart them all after {}",
                 secs(down)
             ),
+            Fault::FillDisk { role, node, length } => {
+                write!(f, "fill the disk of {role} {node} for {}", secs(length))
+            }
         }
     }
 }
@@ -326,15 +358,17 @@ impl fmt::Display for Schedule {
 
 /// The kinds, with their weights in the draw.
 const KINDS: &[(u8, u64)] = &[
-    (0, 3), // kill broker
-    (1, 2), // kill metadata leader
-    (2, 2), // pause broker
-    (3, 2), // pause metadata node
-    (4, 2), // object-store errors
-    (5, 2), // latency spike
-    (6, 1), // full disk
-    (7, 1), // metadata outage (a majority down)
-    (8, 1), // full restart of the metadata cluster
+    (0, 3),  // kill broker
+    (1, 2),  // kill metadata leader
+    (2, 2),  // pause broker
+    (3, 2),  // pause metadata node
+    (4, 2),  // object-store errors
+    (5, 2),  // latency spike
+    (6, 1),  // full disk
+    (7, 1),  // metadata outage (a majority down)
+    (8, 1),  // full restart of the metadata cluster
+    (9, 1),  // a broker's cache disk fills and frees
+    (10, 1), // a metadata node's disk fills and frees
 ];
 
 /// How long a [`Fault::MetadataOutage`] lasts: 5–10 s by default, minutes for the long run.
@@ -415,6 +449,16 @@ fn draw(
         },
         7 => Fault::MetadataOutage {
             down: rng.millis(outage.min_ms, outage.max_ms),
+        },
+        9 => Fault::FillDisk {
+            role: Role::Broker,
+            node: broker,
+            length: rng.millis(1000, 4000),
+        },
+        10 => Fault::FillDisk {
+            role: Role::Metadata,
+            node: 1 + rng.below(metadata_nodes as u64) as usize,
+            length: rng.millis(1000, 4000),
         },
         _ => Fault::RestartMetadataCluster {
             down: rng.millis(500, 3000),
@@ -566,6 +610,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(kinds.len(), 9, "every kind of fault is drawn");
+        assert_eq!(kinds.len(), 10, "every kind of fault is drawn");
     }
 }

@@ -10,6 +10,10 @@
 //! `tokio::task::spawn_blocking` in async code. Dropping the cluster resumes paused
 //! processes, runs `local-cluster.sh down` and SIGKILLs anything that survived it. Set
 //! `SILT_KEEP_CLUSTER=1` to keep the directory (logs, data) after the run.
+//!
+//! With [`ClusterOptions::disk_size`], each process's data or cache directory is a small
+//! tmpfs of its own ([`Cluster::fill_disk`], [`Cluster::free_disk`]), where mounting is
+//! permitted.
 
 use std::collections::HashSet;
 use std::io::Read as _;
@@ -21,6 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
+use super::disks::Tmpfs;
 use super::{find_silt_binary, http_client, try_s3_env};
 
 /// A kind of cluster process.
@@ -70,6 +75,10 @@ pub struct ClusterOptions {
     pub brokers: usize,
     /// Keep the cluster directory after the drop (also with `SILT_KEEP_CLUSTER=1`).
     pub keep_dir: bool,
+    /// Give each process's data (metadata) or cache (broker) directory a tmpfs of this size
+    /// (e.g. `"256m"`) of its own, so one can be filled; plain directories where mounting
+    /// is not permitted (see [`Cluster::has_own_disks`]).
+    pub disk_size: Option<String>,
 }
 
 impl Default for ClusterOptions {
@@ -81,6 +90,7 @@ impl Default for ClusterOptions {
             metadata_nodes: 3,
             brokers: 3,
             keep_dir: false,
+            disk_size: None,
         }
     }
 }
@@ -99,6 +109,8 @@ pub struct Cluster {
     paused: Mutex<HashSet<(Role, usize)>>,
     http: reqwest::Client,
     keep: bool,
+    /// The processes' own disks, by (role, index), when mounted.
+    disks: Vec<((Role, usize), Tmpfs)>,
 }
 
 /// Bound on one `local-cluster.sh` command (it has its own, shorter, per-process timeouts).
@@ -245,7 +257,12 @@ impl Cluster {
         ];
         env.extend(options.env.iter().cloned());
         let keep = options.keep_dir || std::env::var("SILT_KEEP_CLUSTER").is_ok_and(|v| v == "1");
+        let disks = match &options.disk_size {
+            Some(size) => mount_disks(&path, options, size),
+            None => Vec::new(),
+        };
         Ok(Cluster {
+            disks,
             dir: Some(dir),
             path,
             script: cluster_script(),
@@ -496,6 +513,9 @@ impl Cluster {
         if let Some(pid) = self.pid(Role::Broker, i) {
             bail!("broker {i} runs (pid {pid}): stop it before wiping its cache");
         }
+        if let Some(disk) = self.disk(Role::Broker, i) {
+            return disk.wipe();
+        }
         let cache = self.process_dir(Role::Broker, i).join("cache");
         match std::fs::remove_dir_all(&cache) {
             Ok(()) => {}
@@ -504,6 +524,50 @@ impl Cluster {
         }
         std::fs::create_dir_all(&cache)
             .with_context(|| format!("cannot create {}", cache.display()))
+    }
+
+    /// Whether the process answers `/healthz` with 200 within 2 s (a metadata node whose
+    /// storage failed for good answers 503).
+    pub async fn healthy(&self, role: Role, i: usize) -> bool {
+        let url = match role {
+            Role::Metadata => self.metadata_url(i),
+            Role::Broker => self.broker_url(i),
+        };
+        let answer = self
+            .http
+            .get(format!("{url}/healthz"))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
+        answer.is_ok_and(|r| r.status().is_success())
+    }
+
+    /// Whether the processes have disks of their own ([`ClusterOptions::disk_size`], and
+    /// mounting was permitted).
+    pub fn has_own_disks(&self) -> bool {
+        !self.disks.is_empty()
+    }
+
+    fn disk(&self, role: Role, i: usize) -> Option<&Tmpfs> {
+        self.disks
+            .iter()
+            .find(|(key, _)| *key == (role, i))
+            .map(|(_, disk)| disk)
+    }
+
+    /// Fills the disk under one process's data or cache directory (its next write fails
+    /// with `ENOSPC`); returns the bytes it took. An error without disks of their own.
+    pub fn fill_disk(&self, role: Role, i: usize) -> Result<u64> {
+        self.check_index(role, i)?;
+        self.disk(role, i)
+            .ok_or_else(|| anyhow!("{role} {i} has no disk of its own"))?
+            .fill()
+    }
+
+    /// Frees what [`Cluster::fill_disk`] took.
+    pub fn free_disk(&self, role: Role, i: usize) -> Result<()> {
+        self.check_index(role, i)?;
+        self.disk(role, i).map_or(Ok(()), Tmpfs::free)
     }
 
     /// SIGSTOP: the process stops answering but keeps its sockets and state.
@@ -710,6 +774,8 @@ impl Drop for Cluster {
             );
             let _ = signal(pid, "KILL");
         }
+        // Unmounted before the temp dir goes (their content goes with them).
+        self.disks.clear();
         if self.keep
             && let Some(dir) = self.dir.take()
         {
@@ -717,4 +783,27 @@ impl Drop for Cluster {
             eprintln!("kept the cluster directory {}", kept.display());
         }
     }
+}
+
+/// Mounts a tmpfs of `size` on every process's data (metadata) or cache (broker)
+/// directory under `path`; none at all if mounting is not permitted.
+fn mount_disks(path: &Path, options: &ClusterOptions, size: &str) -> Vec<((Role, usize), Tmpfs)> {
+    let processes = (1..=options.metadata_nodes)
+        .map(|i| (Role::Metadata, i, "data"))
+        .chain((1..=options.brokers).map(|i| (Role::Broker, i, "cache")));
+    let mut disks = Vec::new();
+    for (role, i, sub) in processes {
+        let dir = path.join(format!("{}-{i}", role.dir_prefix())).join(sub);
+        match Tmpfs::mount(&dir, size) {
+            Some(disk) => disks.push(((role, i), disk)),
+            None => {
+                eprintln!(
+                    "cannot mount a tmpfs on {}: the processes share the machine's disk",
+                    dir.display()
+                );
+                return Vec::new();
+            }
+        }
+    }
+    disks
 }

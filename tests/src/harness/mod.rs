@@ -2,10 +2,12 @@
 //! multi-process cluster through `infra/local-cluster.sh` ([`Cluster`]).
 
 mod cluster;
+mod disks;
 mod process;
 mod s3;
 
 pub use cluster::{Cluster, ClusterOptions, Role};
+pub use disks::Tmpfs;
 pub use process::{Silt, SiltOptions, find_silt_binary, silt_binary, strip_test_env};
 pub use s3::{S3Env, s3_env, try_s3_env};
 
