@@ -8,7 +8,9 @@
 //!   because commits are idempotent by object name and each broker waits for its own).
 //!   Each commit is checked on its own first (`state::validate::segments`), so a bad
 //!   commit is refused alone and never sinks the group it would have joined, and a group
-//!   never grows past the per-command limits.
+//!   never grows past one proposal's limits ([`crate::proposal`]: segments, chunks, bytes).
+//!   Segments this node has applied already are answered from its state, not proposed
+//!   again (a broker's retry of a commit that did apply costs no new entry).
 //! - `POST /meta/v1/read`: a [`ReadQuery`], served by the leader after a linearizability
 //!   check.
 //! - `GET /meta/v1/watch?after=N&timeout_ms=T`: answers as soon as this node has applied
@@ -42,18 +44,21 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::client::{LocalClient, MetadataClient};
 use crate::error::{Error, fatal_error};
-use crate::limits::{MAX_CHUNKS_PER_COMMAND, MAX_SEGMENTS_PER_COMMAND};
+use crate::limits::MAX_APPEND_BYTES;
+use crate::proposal::ProposalSize;
 use crate::state::validate;
 use crate::type_config::{NodeId, TypeConfig};
 use crate::types::{Command, CommandResult, NodeStatus, SegmentCommit, SegmentCommitResult};
 use crate::wire::{AddLearner, ReadQuery, ReadReply, RemoteError, Reply, SetVoters, WatchReply};
 
-/// Largest request body (Raft batches and snapshot chunks).
+/// Largest request body (Raft batches and snapshot chunks). An AppendEntries carries at
+/// most [`MAX_APPEND_BYTES`] beyond its first entry, far below this; only an entry written
+/// before proposals were bounded can pass it, and the 413 it gets makes the sender's
+/// openraft send fewer entries (`network.rs`).
 const MAX_BODY_BYTES: usize = 64 << 20;
+const _: () = assert!(MAX_BODY_BYTES >= 16 * MAX_APPEND_BYTES);
 /// Longest watch wait a client may ask for.
 const MAX_WATCH_WAIT: Duration = Duration::from_secs(30);
-/// Segments merged into one Raft entry at most.
-const MAX_GROUP_SEGMENTS: usize = 512;
 /// Group commits proposed at once.
 const GROUP_COMMITS_IN_FLIGHT: usize = 4;
 
@@ -139,14 +144,9 @@ async fn write(
     Json(state.client.write(command).await.map_err(RemoteError::from))
 }
 
-/// Chunks over all of `segments`.
-fn chunk_count(segments: &[SegmentCommit]) -> usize {
-    segments.iter().map(|segment| segment.chunks.len()).sum()
-}
-
 /// Merges queued commits (each valid on its own) into one Raft entry each time, a few
-/// entries in flight. A group stays within the per-command limits: a commit that would
-/// push it past them starts the next group.
+/// entries in flight. A group stays within one proposal's limits
+/// ([`ProposalSize::admits`]): a commit that would push it past them starts the next group.
 async fn group_commit_loop(client: LocalClient, mut pending: mpsc::Receiver<PendingCommit>) {
     let slots = Arc::new(Semaphore::new(GROUP_COMMITS_IN_FLIGHT));
     let mut carried: Option<PendingCommit> = None;
@@ -161,51 +161,66 @@ async fn group_commit_loop(client: LocalClient, mut pending: mpsc::Receiver<Pend
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
         };
-        let mut segments = first.segments.len();
-        let mut chunks = chunk_count(&first.segments);
-        let mut group = vec![first];
-        while segments < MAX_GROUP_SEGMENTS {
-            match pending.try_recv() {
-                Ok(next) => {
-                    let next_chunks = chunk_count(&next.segments);
-                    if segments + next.segments.len() > MAX_SEGMENTS_PER_COMMAND
-                        || chunks + next_chunks > MAX_CHUNKS_PER_COMMAND
-                    {
-                        carried = Some(next);
-                        break;
-                    }
-                    segments += next.segments.len();
-                    chunks += next_chunks;
-                    group.push(next);
-                }
-                Err(_) => break,
+        let (group, next) = fill_group(first, &mut pending);
+        carried = next;
+        tokio::spawn(commit_group(client.clone(), group, permit));
+    }
+}
+
+/// The group starting with `first`: every queued commit that fits one proposal with it,
+/// and the first one that did not (it starts the next group).
+fn fill_group(
+    first: PendingCommit,
+    pending: &mut mpsc::Receiver<PendingCommit>,
+) -> (Vec<PendingCommit>, Option<PendingCommit>) {
+    let mut size = ProposalSize::of_all(&first.segments);
+    let mut group = vec![first];
+    while let Ok(next) = pending.try_recv() {
+        let next_size = ProposalSize::of_all(&next.segments);
+        if !size.admits(next_size) {
+            return (group, Some(next));
+        }
+        size = size.plus(next_size);
+        group.push(next);
+    }
+    (group, None)
+}
+
+/// Commits a group's segments together and answers each broker with its own slice.
+async fn commit_group(
+    client: LocalClient,
+    group: Vec<PendingCommit>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let mut all: Vec<SegmentCommit> = Vec::new();
+    let mut waiters = Vec::with_capacity(group.len());
+    for pending in group {
+        waiters.push((pending.segments.len(), pending.done));
+        all.extend(pending.segments);
+    }
+    answer_group(waiters, client.commit_segments(all).await);
+}
+
+/// Sends each broker of a group (how many segments it sent, where to answer) its own
+/// slice of the group's results, or the group's error.
+fn answer_group(
+    waiters: Vec<(usize, oneshot::Sender<Reply<Vec<SegmentCommitResult>>>)>,
+    outcome: Result<Vec<SegmentCommitResult>, Error>,
+) {
+    match outcome {
+        Ok(results) => {
+            let mut results = results.into_iter();
+            for (count, done) in waiters {
+                let mine: Vec<SegmentCommitResult> = results.by_ref().take(count).collect();
+                let _ = done.send(Ok(mine));
             }
         }
-        let client = client.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let mut all: Vec<SegmentCommit> = Vec::with_capacity(segments);
-            let mut waiters = Vec::with_capacity(group.len());
-            for pending in group {
-                waiters.push((pending.segments.len(), pending.done));
-                all.extend(pending.segments);
+        Err(error) => {
+            let error = RemoteError::from(error);
+            for (_, done) in waiters {
+                let _ = done.send(Err(error.clone()));
             }
-            match client.commit_segments(all).await {
-                Ok(results) => {
-                    let mut results = results.into_iter();
-                    for (count, done) in waiters {
-                        let mine: Vec<SegmentCommitResult> = results.by_ref().take(count).collect();
-                        let _ = done.send(Ok(mine));
-                    }
-                }
-                Err(error) => {
-                    let error = RemoteError::from(error);
-                    for (_, done) in waiters {
-                        let _ = done.send(Err(error.clone()));
-                    }
-                }
-            }
-        });
+        }
     }
 }
 

@@ -22,7 +22,7 @@ use crate::error::{Error, Result, fatal_error};
 use crate::state::MetadataState;
 use crate::state_machine::SharedState;
 use crate::type_config::{NodeId, Raft};
-use crate::types::{Command, CommandResult, NodeStatus};
+use crate::types::{Command, CommandResult, NodeStatus, SegmentCommit, SegmentCommitResult};
 use crate::wire::{ReadQuery, ReadReply};
 
 /// A [`MetadataClient`](crate::MetadataClient) calling into an in-process
@@ -187,6 +187,19 @@ impl Transport for LocalClient {
 
     fn fatal(&self) -> Option<String> {
         crate::node::fatal_cause(&self.raft.metrics().borrow())
+    }
+
+    fn applied_commits(&self, segments: &[SegmentCommit]) -> Vec<Option<SegmentCommitResult>> {
+        let applied = self.shared.read();
+        let known: Vec<_> = segments
+            .iter()
+            .map(|segment| applied.state.previous_commit(segment))
+            .collect();
+        let answered = known.iter().filter(|k| k.is_some()).count();
+        if answered > 0 {
+            tracing::debug!(answered, "segments answered from the applied state");
+        }
+        known
     }
 }
 
