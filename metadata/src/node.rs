@@ -23,6 +23,7 @@ use crate::client::LocalClient;
 use crate::error::{Error, Result, fatal_error};
 use crate::log_store::{self, LogStore};
 use crate::network::{HttpNetworkFactory, NoNetworkFactory};
+use crate::proposal::ProposalStats;
 use crate::state_machine::{SharedState, StateMachineStore};
 use crate::type_config::{NodeId, Raft};
 use crate::types::NodeStatus;
@@ -69,6 +70,8 @@ pub struct MetadataNode {
     shared: SharedState,
     /// The applied-index announcer, shared with the state machine.
     applied_tx: Arc<watch::Sender<u64>>,
+    /// Segment-commit proposal counters, shared by every client of this node.
+    stats: Arc<ProposalStats>,
 }
 
 impl std::fmt::Debug for MetadataNode {
@@ -236,6 +239,7 @@ impl MetadataNode {
             raft,
             shared,
             applied_tx,
+            stats: Arc::default(),
         })
     }
 
@@ -281,6 +285,7 @@ impl MetadataNode {
             self.raft.clone(),
             self.shared.clone(),
             Arc::clone(&self.applied_tx),
+            Arc::clone(&self.stats),
         )
     }
 

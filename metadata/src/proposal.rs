@@ -4,6 +4,8 @@
 //! committer, the metadata client and the metadata node's group commit all cut with it, so
 //! no entry grows past what one AppendEntries RPC carries in time.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::limits::{MAX_CHUNKS_PER_COMMAND, MAX_PROPOSAL_BYTES, MAX_PROPOSAL_SEGMENTS};
 use crate::types::SegmentCommit;
 
@@ -53,6 +55,62 @@ impl ProposalSize {
             || (sum.segments <= MAX_PROPOSAL_SEGMENTS
                 && sum.chunks <= MAX_CHUNKS_PER_COMMAND
                 && sum.bytes <= MAX_PROPOSAL_BYTES)
+    }
+}
+
+/// Counters of one metadata node's segment-commit proposals, shown on its `/metrics`.
+#[derive(Debug, Default)]
+pub(crate) struct ProposalStats {
+    /// `CommitSegments` entries this node proposed.
+    pub(crate) proposals: AtomicU64,
+    /// Segments in them.
+    pub(crate) segments: AtomicU64,
+    /// Bytes of serialized segment commits in them.
+    pub(crate) bytes: AtomicU64,
+    /// Segments answered from the applied state instead of proposed again.
+    pub(crate) answered_from_state: AtomicU64,
+}
+
+impl ProposalStats {
+    /// Counts one proposal of `size`.
+    pub(crate) fn proposed(&self, size: ProposalSize) {
+        self.proposals.fetch_add(1, Ordering::Relaxed);
+        self.segments
+            .fetch_add(size.segments as u64, Ordering::Relaxed);
+        self.bytes.fetch_add(size.bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Counts `count` segments answered from the applied state.
+    pub(crate) fn answered(&self, count: usize) {
+        self.answered_from_state
+            .fetch_add(count as u64, Ordering::Relaxed);
+    }
+
+    /// The counters as (name, help, value), for the Prometheus text.
+    pub(crate) fn counters(&self) -> [(&'static str, &'static str, u64); 4] {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        [
+            (
+                "silt_metadata_commit_proposals_total",
+                "Segment-commit Raft entries this node proposed",
+                get(&self.proposals),
+            ),
+            (
+                "silt_metadata_commit_proposed_segments_total",
+                "Segments in the segment-commit entries this node proposed",
+                get(&self.segments),
+            ),
+            (
+                "silt_metadata_commit_proposed_bytes_total",
+                "Bytes of serialized segment commits in the entries this node proposed",
+                get(&self.bytes),
+            ),
+            (
+                "silt_metadata_commit_answered_from_state_total",
+                "Segments answered from the applied state instead of proposed again",
+                get(&self.answered_from_state),
+            ),
+        ]
     }
 }
 

@@ -23,7 +23,8 @@
 //!   (a fatal storage error such as a full disk), so a supervisor restarts the node.
 //! - `GET /readyz`: 200 when this node knows a leader (it can serve or forward requests)
 //!   and, if it leads, a quorum confirms that now; 503 otherwise; the body says which.
-//! - `GET /metrics`: Prometheus text of this node's Raft state (`silt_metadata_*`).
+//! - `GET /metrics`: Prometheus text of this node's Raft state and its segment-commit
+//!   proposals (`silt_metadata_*`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -45,7 +46,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use crate::client::{LocalClient, MetadataClient};
 use crate::error::{Error, fatal_error};
 use crate::limits::MAX_APPEND_BYTES;
-use crate::proposal::ProposalSize;
+use crate::proposal::{ProposalSize, ProposalStats};
 use crate::state::validate;
 use crate::type_config::{NodeId, TypeConfig};
 use crate::types::{Command, CommandResult, NodeStatus, SegmentCommit, SegmentCommitResult};
@@ -295,12 +296,12 @@ async fn metrics(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        render_metrics(&state.client.local_status()),
+        render_metrics(&state.client.local_status(), state.client.stats()),
     )
 }
 
-/// The Prometheus text of one node's status: gauges only, no per-request state.
-fn render_metrics(status: &NodeStatus) -> String {
+/// The Prometheus text of one node's status (gauges) and its proposal counters.
+fn render_metrics(status: &NodeStatus, stats: &ProposalStats) -> String {
     let gauges: [(&str, &str, u64); 6] = [
         (
             "silt_metadata_is_leader",
@@ -331,11 +332,17 @@ fn render_metrics(status: &NodeStatus) -> String {
     ];
     let mut out = String::new();
     for (name, help, value) in gauges {
-        out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
-        ));
+        out.push_str(&metric(name, help, "gauge", value));
+    }
+    for (name, help, value) in stats.counters() {
+        out.push_str(&metric(name, help, "counter", value));
     }
     out
+}
+
+/// One metric in the Prometheus text format.
+fn metric(name: &str, help: &str, kind: &str, value: u64) -> String {
+    format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n")
 }
 
 /// Maps a membership-change failure.
@@ -406,7 +413,14 @@ mod tests {
             learners: vec![],
             addresses: BTreeMap::new(),
         };
-        let text = super::render_metrics(&status);
+        let stats = crate::proposal::ProposalStats::default();
+        stats.proposed(crate::proposal::ProposalSize {
+            segments: 3,
+            chunks: 5,
+            bytes: 900,
+        });
+        stats.answered(2);
+        let text = super::render_metrics(&status, &stats);
         for line in [
             "silt_metadata_is_leader 1",
             "silt_metadata_has_leader 1",
@@ -414,6 +428,10 @@ mod tests {
             "silt_metadata_last_applied_index 42",
             "silt_metadata_voters 3",
             "silt_metadata_learners 0",
+            "silt_metadata_commit_proposals_total 1",
+            "silt_metadata_commit_proposed_segments_total 3",
+            "silt_metadata_commit_proposed_bytes_total 900",
+            "silt_metadata_commit_answered_from_state_total 2",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

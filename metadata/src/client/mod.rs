@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
-use crate::proposal::proposal_runs;
+use crate::proposal::{ProposalSize, proposal_runs};
 use crate::types::{
     BrokerView, Command, CommandResult, NodeStatus, OrphanList, PartitionSlice, ProducerView,
     SegmentCommit, SegmentCommitResult, TopicPage, TopicSettings, TopicView, Usage,
@@ -141,6 +141,8 @@ pub(crate) trait Transport: Send + Sync + 'static {
     fn applied_commits(&self, segments: &[SegmentCommit]) -> Vec<Option<SegmentCommitResult>> {
         vec![None; segments.len()]
     }
+    /// Notes that a segment-commit proposal of `size` is about to be made (metrics).
+    fn proposing(&self, _size: ProposalSize) {}
 }
 
 /// This process's wall-clock time in milliseconds since the Unix epoch: a commit's proposal
@@ -171,6 +173,7 @@ async fn propose_commits<T: Transport + ?Sized>(
     transport: &T,
     part: Vec<SegmentCommit>,
 ) -> Result<Vec<SegmentCommitResult>> {
+    transport.proposing(ProposalSize::of_all(&part));
     let command = Command::CommitSegments {
         segments: part,
         at_ms: Some(now_ms()),
@@ -398,6 +401,10 @@ mod tests {
         assert_eq!(client.local_status().last_applied, applied + 1);
         assert_eq!(mixed[1..], first[..]);
         assert_eq!(client.local_state_high_watermark("t", 0), Some(6));
+        let counters: Vec<u64> = client.stats().counters().iter().map(|c| c.2).collect();
+        assert_eq!(counters[0], 2, "proposals");
+        assert_eq!(counters[1], 3, "segments proposed");
+        assert_eq!(counters[3], 4, "segments answered from the state");
         drop(client);
         node.shutdown().await.unwrap();
     }
