@@ -4,8 +4,8 @@
 //!
 //! Start an embedded node with [`MetadataNode::open`] and talk to it through
 //! [`MetadataNode::client`], or reach a cluster with [`HttpClient`]. The public surface is
-//! the items re-exported here, the command and view types in [`types`] and the input limits
-//! in [`limits`]; every other module below is internal.
+//! the items re-exported here, the command and view types in [`types`], the input limits
+//! in [`limits`] and how commits are cut into Raft entries in [`proposal`]; every other module below is internal.
 //!
 //! The write path ends in `state/` (the deterministic [`types::Command`] application),
 //! reached from `client/` through the Raft log (`log_store.rs`) and `state_machine.rs`, the
@@ -19,6 +19,7 @@ pub mod limits;
 mod log_store;
 mod network;
 mod node;
+pub mod proposal;
 mod server;
 mod snapshot;
 mod state;

@@ -33,6 +33,24 @@ pub const MAX_SEGMENTS_PER_COMMAND: usize = 65_536;
 /// [`Command::CommitSegments`](crate::types::Command::CommitSegments).
 pub const MAX_CHUNKS_PER_COMMAND: usize = 1 << 20;
 
+/// Most segments in one segment-commit *proposal*: what a broker sends in one call and what
+/// the metadata node puts in one Raft entry (`server.rs` merges brokers' commits up to it).
+/// Far below [`MAX_SEGMENTS_PER_COMMAND`], which the state machine enforces on any entry.
+pub const MAX_PROPOSAL_SEGMENTS: usize = 512;
+
+/// Most bytes of serialized [`SegmentCommit`](crate::types::SegmentCommit)s (their JSON, as
+/// [`SegmentCommit::encoded_len`](crate::types::SegmentCommit::encoded_len) counts it) in one
+/// proposal. A longer run of segments is split, in order, into several proposals; a single
+/// segment larger than this (tens of thousands of chunks) is proposed alone. It keeps every
+/// Raft entry small enough that one AppendEntries carrying it is sent, parsed and written
+/// well within the RPC's deadline (the heartbeat interval, see `node.rs`).
+pub const MAX_PROPOSAL_BYTES: usize = 256 << 10;
+
+/// Most bytes of log entries (their stored JSON) one AppendEntries RPC carries, beyond its
+/// first entry: the log store hands openraft a shorter run when the entries asked for are
+/// bigger (`log_store.rs`). Twice [`MAX_PROPOSAL_BYTES`], so a full entry always fits whole.
+pub const MAX_APPEND_BYTES: usize = 2 * MAX_PROPOSAL_BYTES;
+
 /// The commit horizon, in milliseconds (15 minutes): a segment sealed longer ago than this,
 /// by the clock of the proposer of its [`Command::CommitSegments`](crate::types::Command::CommitSegments)
 /// (its `at_ms`), is refused ([`ChunkOutcome::TooOld`](crate::types::ChunkOutcome::TooOld))

@@ -17,6 +17,9 @@
 //!   close). Losing the newest value on a crash is safe, since Raft re-derives the commit
 //!   index; keeping it lets a restarted node re-apply its committed entries at once.
 //!
+//! Replication reads at most [`MAX_APPEND_BYTES`] of entries (beyond the first) for one
+//! AppendEntries, so one RPC stays small enough to arrive within its deadline.
+//!
 //! redb calls block, so each runs in [`tokio::task::spawn_blocking`].
 
 use std::fmt::Debug;
@@ -30,6 +33,7 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::limits::MAX_APPEND_BYTES;
 use crate::type_config::{Entry, LogId, NodeId, StorageError, TypeConfig};
 
 /// Log index → JSON entry.
@@ -164,12 +168,40 @@ impl RaftLogReader<TypeConfig> for LogStore {
     ) -> Result<Vec<Entry>, StorageError> {
         let bounds: (Bound<u64>, Bound<u64>) =
             (range.start_bound().cloned(), range.end_bound().cloned());
+        self.read_entries(bounds, usize::MAX).await
+    }
+
+    /// What one AppendEntries carries: the entries of `[start, end)` up to
+    /// [`MAX_APPEND_BYTES`] of stored JSON, and always the first one.
+    async fn limited_get_log_entries(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<Entry>, StorageError> {
+        let bounds = (Bound::Included(start), Bound::Excluded(end));
+        self.read_entries(bounds, MAX_APPEND_BYTES).await
+    }
+}
+
+impl LogStore {
+    /// The entries within `bounds`, in order, stopping before the one that would take
+    /// their stored size past `max_bytes` (the first is always included).
+    async fn read_entries(
+        &self,
+        bounds: (Bound<u64>, Bound<u64>),
+        max_bytes: usize,
+    ) -> Result<Vec<Entry>, StorageError> {
         self.with_db(ErrorSubject::Logs, ErrorVerb::Read, move |db| {
             let txn = db.begin_read()?;
             let table = txn.open_table(ENTRIES)?;
             let mut entries = Vec::new();
+            let mut bytes_read = 0usize;
             for item in table.range::<u64>(bounds)? {
                 let (_, bytes) = item?;
+                bytes_read = bytes_read.saturating_add(bytes.value().len());
+                if bytes_read > max_bytes && !entries.is_empty() {
+                    break;
+                }
                 entries.push(serde_json::from_slice::<Entry>(bytes.value())?);
             }
             Ok(entries)
@@ -315,6 +347,60 @@ mod tests {
             let state_machine = StateMachineStore::open(dir.path().join("snapshots")).await?;
             Ok((dir, log_store, state_machine))
         }
+    }
+
+    /// Writes `count` entries of about `bytes` each at indexes 1.., straight into redb.
+    async fn write_entries(store: &LogStore, count: u64, bytes: usize) {
+        let objects = vec!["x".repeat(1000); bytes / 1000];
+        store
+            .with_db(ErrorSubject::Logs, ErrorVerb::Write, move |db| {
+                let txn = db.begin_write()?;
+                {
+                    let mut table = txn.open_table(ENTRIES)?;
+                    for index in 1..=count {
+                        let entry = Entry {
+                            log_id: openraft::LogId::new(
+                                openraft::CommittedLeaderId::new(1, 1),
+                                index,
+                            ),
+                            payload: openraft::EntryPayload::Normal(
+                                crate::types::Command::RecordOrphans {
+                                    objects: objects.clone(),
+                                    at_ms: 0,
+                                },
+                            ),
+                        };
+                        table.insert(index, serde_json::to_vec(&entry)?.as_slice())?;
+                    }
+                }
+                txn.commit()?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn one_append_carries_at_most_the_byte_budget_but_always_one_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = LogStore::open(&dir.path().join(FILE_NAME)).await.unwrap();
+        let entry_bytes = MAX_APPEND_BYTES * 2 / 5;
+        write_entries(&store, 10, entry_bytes).await;
+        let all = store.try_get_log_entries(1..11).await.unwrap();
+        assert_eq!(all.len(), 10);
+        let limited = store.limited_get_log_entries(1, 11).await.unwrap();
+        assert_eq!(
+            limited.len(),
+            2,
+            "two entries of 40% of the budget fit, three do not"
+        );
+        assert_eq!(limited[0].log_id.index, 1);
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = LogStore::open(&dir.path().join(FILE_NAME)).await.unwrap();
+        write_entries(&store, 3, 2 * MAX_APPEND_BYTES).await;
+        let limited = store.limited_get_log_entries(2, 4).await.unwrap();
+        let indexes: Vec<u64> = limited.iter().map(|e| e.log_id.index).collect();
+        assert_eq!(indexes, [2], "an entry past the budget goes alone");
     }
 
     #[test]

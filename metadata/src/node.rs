@@ -23,6 +23,7 @@ use crate::client::LocalClient;
 use crate::error::{Error, Result, fatal_error};
 use crate::log_store::{self, LogStore};
 use crate::network::{HttpNetworkFactory, NoNetworkFactory};
+use crate::proposal::ProposalStats;
 use crate::state_machine::{SharedState, StateMachineStore};
 use crate::type_config::{NodeId, Raft};
 use crate::types::NodeStatus;
@@ -69,6 +70,8 @@ pub struct MetadataNode {
     shared: SharedState,
     /// The applied-index announcer, shared with the state machine.
     applied_tx: Arc<watch::Sender<u64>>,
+    /// Segment-commit proposal counters, shared by every client of this node.
+    stats: Arc<ProposalStats>,
 }
 
 impl std::fmt::Debug for MetadataNode {
@@ -236,6 +239,7 @@ impl MetadataNode {
             raft,
             shared,
             applied_tx,
+            stats: Arc::default(),
         })
     }
 
@@ -281,6 +285,7 @@ impl MetadataNode {
             self.raft.clone(),
             self.shared.clone(),
             Arc::clone(&self.applied_tx),
+            Arc::clone(&self.stats),
         )
     }
 
@@ -302,13 +307,20 @@ impl MetadataNode {
 
 /// openraft's configuration: snapshots every [`SNAPSHOT_EVERY_ENTRIES`]; small timeouts
 /// for a lone voter (it elects itself fast after a restart); for a cluster, a heartbeat
-/// every 100 ms and an election after 400–800 ms of silence. Followers refuse to vote
+/// every 150 ms and an election after 400–800 ms of silence. Followers refuse to vote
 /// while their leader's lease (the longest election timeout) runs, so a lost leader is
 /// replaced within about 0.8–1.6 s (measured in bench/RESULTS.md), while a busy 2-core
 /// host does not trigger spurious elections.
+///
+/// openraft 0.9 gives each AppendEntries RPC exactly the heartbeat interval to complete
+/// (its hard TTL), with no separate setting: that is why the heartbeat is 150 ms, not
+/// 100, and why what one RPC carries is bounded in bytes (one entry is at most about
+/// [`MAX_PROPOSAL_BYTES`](crate::limits::MAX_PROPOSAL_BYTES), one RPC at most
+/// [`MAX_APPEND_BYTES`](crate::limits::MAX_APPEND_BYTES) beyond its first entry, read so
+/// by the log store), so a full RPC is sent, parsed and made durable well within it.
 fn raft_config(cluster: bool) -> Result<Config> {
     let (heartbeat_interval, election_timeout_min, election_timeout_max) = if cluster {
-        (100, 400, 800)
+        (150, 400, 800)
     } else {
         (50, 150, 300)
     };

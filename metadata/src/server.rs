@@ -8,7 +8,9 @@
 //!   because commits are idempotent by object name and each broker waits for its own).
 //!   Each commit is checked on its own first (`state::validate::segments`), so a bad
 //!   commit is refused alone and never sinks the group it would have joined, and a group
-//!   never grows past the per-command limits.
+//!   never grows past one proposal's limits ([`crate::proposal`]: segments, chunks, bytes).
+//!   Segments this node has applied already are answered from its state, not proposed
+//!   again (a broker's retry of a commit that did apply costs no new entry).
 //! - `POST /meta/v1/read`: a [`ReadQuery`], served by the leader after a linearizability
 //!   check.
 //! - `GET /meta/v1/watch?after=N&timeout_ms=T`: answers as soon as this node has applied
@@ -21,7 +23,8 @@
 //!   (a fatal storage error such as a full disk), so a supervisor restarts the node.
 //! - `GET /readyz`: 200 when this node knows a leader (it can serve or forward requests)
 //!   and, if it leads, a quorum confirms that now; 503 otherwise; the body says which.
-//! - `GET /metrics`: Prometheus text of this node's Raft state (`silt_metadata_*`).
+//! - `GET /metrics`: Prometheus text of this node's Raft state and its segment-commit
+//!   proposals (`silt_metadata_*`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -42,18 +45,21 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::client::{LocalClient, MetadataClient};
 use crate::error::{Error, fatal_error};
-use crate::limits::{MAX_CHUNKS_PER_COMMAND, MAX_SEGMENTS_PER_COMMAND};
+use crate::limits::MAX_APPEND_BYTES;
+use crate::proposal::{ProposalSize, ProposalStats};
 use crate::state::validate;
 use crate::type_config::{NodeId, TypeConfig};
 use crate::types::{Command, CommandResult, NodeStatus, SegmentCommit, SegmentCommitResult};
 use crate::wire::{AddLearner, ReadQuery, ReadReply, RemoteError, Reply, SetVoters, WatchReply};
 
-/// Largest request body (Raft batches and snapshot chunks).
+/// Largest request body (Raft batches and snapshot chunks). An AppendEntries carries at
+/// most [`MAX_APPEND_BYTES`] beyond its first entry, far below this; only an entry written
+/// before proposals were bounded can pass it, and the 413 it gets makes the sender's
+/// openraft send fewer entries (`network.rs`).
 const MAX_BODY_BYTES: usize = 64 << 20;
+const _: () = assert!(MAX_BODY_BYTES >= 16 * MAX_APPEND_BYTES);
 /// Longest watch wait a client may ask for.
 const MAX_WATCH_WAIT: Duration = Duration::from_secs(30);
-/// Segments merged into one Raft entry at most.
-const MAX_GROUP_SEGMENTS: usize = 512;
 /// Group commits proposed at once.
 const GROUP_COMMITS_IN_FLIGHT: usize = 4;
 
@@ -139,14 +145,9 @@ async fn write(
     Json(state.client.write(command).await.map_err(RemoteError::from))
 }
 
-/// Chunks over all of `segments`.
-fn chunk_count(segments: &[SegmentCommit]) -> usize {
-    segments.iter().map(|segment| segment.chunks.len()).sum()
-}
-
 /// Merges queued commits (each valid on its own) into one Raft entry each time, a few
-/// entries in flight. A group stays within the per-command limits: a commit that would
-/// push it past them starts the next group.
+/// entries in flight. A group stays within one proposal's limits
+/// ([`ProposalSize::admits`]): a commit that would push it past them starts the next group.
 async fn group_commit_loop(client: LocalClient, mut pending: mpsc::Receiver<PendingCommit>) {
     let slots = Arc::new(Semaphore::new(GROUP_COMMITS_IN_FLIGHT));
     let mut carried: Option<PendingCommit> = None;
@@ -161,51 +162,66 @@ async fn group_commit_loop(client: LocalClient, mut pending: mpsc::Receiver<Pend
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
         };
-        let mut segments = first.segments.len();
-        let mut chunks = chunk_count(&first.segments);
-        let mut group = vec![first];
-        while segments < MAX_GROUP_SEGMENTS {
-            match pending.try_recv() {
-                Ok(next) => {
-                    let next_chunks = chunk_count(&next.segments);
-                    if segments + next.segments.len() > MAX_SEGMENTS_PER_COMMAND
-                        || chunks + next_chunks > MAX_CHUNKS_PER_COMMAND
-                    {
-                        carried = Some(next);
-                        break;
-                    }
-                    segments += next.segments.len();
-                    chunks += next_chunks;
-                    group.push(next);
-                }
-                Err(_) => break,
+        let (group, next) = fill_group(first, &mut pending);
+        carried = next;
+        tokio::spawn(commit_group(client.clone(), group, permit));
+    }
+}
+
+/// The group starting with `first`: every queued commit that fits one proposal with it,
+/// and the first one that did not (it starts the next group).
+fn fill_group(
+    first: PendingCommit,
+    pending: &mut mpsc::Receiver<PendingCommit>,
+) -> (Vec<PendingCommit>, Option<PendingCommit>) {
+    let mut size = ProposalSize::of_all(&first.segments);
+    let mut group = vec![first];
+    while let Ok(next) = pending.try_recv() {
+        let next_size = ProposalSize::of_all(&next.segments);
+        if !size.admits(next_size) {
+            return (group, Some(next));
+        }
+        size = size.plus(next_size);
+        group.push(next);
+    }
+    (group, None)
+}
+
+/// Commits a group's segments together and answers each broker with its own slice.
+async fn commit_group(
+    client: LocalClient,
+    group: Vec<PendingCommit>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let mut all: Vec<SegmentCommit> = Vec::new();
+    let mut waiters = Vec::with_capacity(group.len());
+    for pending in group {
+        waiters.push((pending.segments.len(), pending.done));
+        all.extend(pending.segments);
+    }
+    answer_group(waiters, client.commit_segments(all).await);
+}
+
+/// Sends each broker of a group (how many segments it sent, where to answer) its own
+/// slice of the group's results, or the group's error.
+fn answer_group(
+    waiters: Vec<(usize, oneshot::Sender<Reply<Vec<SegmentCommitResult>>>)>,
+    outcome: Result<Vec<SegmentCommitResult>, Error>,
+) {
+    match outcome {
+        Ok(results) => {
+            let mut results = results.into_iter();
+            for (count, done) in waiters {
+                let mine: Vec<SegmentCommitResult> = results.by_ref().take(count).collect();
+                let _ = done.send(Ok(mine));
             }
         }
-        let client = client.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let mut all: Vec<SegmentCommit> = Vec::with_capacity(segments);
-            let mut waiters = Vec::with_capacity(group.len());
-            for pending in group {
-                waiters.push((pending.segments.len(), pending.done));
-                all.extend(pending.segments);
+        Err(error) => {
+            let error = RemoteError::from(error);
+            for (_, done) in waiters {
+                let _ = done.send(Err(error.clone()));
             }
-            match client.commit_segments(all).await {
-                Ok(results) => {
-                    let mut results = results.into_iter();
-                    for (count, done) in waiters {
-                        let mine: Vec<SegmentCommitResult> = results.by_ref().take(count).collect();
-                        let _ = done.send(Ok(mine));
-                    }
-                }
-                Err(error) => {
-                    let error = RemoteError::from(error);
-                    for (_, done) in waiters {
-                        let _ = done.send(Err(error.clone()));
-                    }
-                }
-            }
-        });
+        }
     }
 }
 
@@ -280,12 +296,12 @@ async fn metrics(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        render_metrics(&state.client.local_status()),
+        render_metrics(&state.client.local_status(), state.client.stats()),
     )
 }
 
-/// The Prometheus text of one node's status: gauges only, no per-request state.
-fn render_metrics(status: &NodeStatus) -> String {
+/// The Prometheus text of one node's status (gauges) and its proposal counters.
+fn render_metrics(status: &NodeStatus, stats: &ProposalStats) -> String {
     let gauges: [(&str, &str, u64); 6] = [
         (
             "silt_metadata_is_leader",
@@ -316,11 +332,17 @@ fn render_metrics(status: &NodeStatus) -> String {
     ];
     let mut out = String::new();
     for (name, help, value) in gauges {
-        out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
-        ));
+        out.push_str(&metric(name, help, "gauge", value));
+    }
+    for (name, help, value) in stats.counters() {
+        out.push_str(&metric(name, help, "counter", value));
     }
     out
+}
+
+/// One metric in the Prometheus text format.
+fn metric(name: &str, help: &str, kind: &str, value: u64) -> String {
+    format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n")
 }
 
 /// Maps a membership-change failure.
@@ -391,7 +413,14 @@ mod tests {
             learners: vec![],
             addresses: BTreeMap::new(),
         };
-        let text = super::render_metrics(&status);
+        let stats = crate::proposal::ProposalStats::default();
+        stats.proposed(crate::proposal::ProposalSize {
+            segments: 3,
+            chunks: 5,
+            bytes: 900,
+        });
+        stats.answered(2);
+        let text = super::render_metrics(&status, &stats);
         for line in [
             "silt_metadata_is_leader 1",
             "silt_metadata_has_leader 1",
@@ -399,6 +428,10 @@ mod tests {
             "silt_metadata_last_applied_index 42",
             "silt_metadata_voters 3",
             "silt_metadata_learners 0",
+            "silt_metadata_commit_proposals_total 1",
+            "silt_metadata_commit_proposed_segments_total 3",
+            "silt_metadata_commit_proposed_bytes_total 900",
+            "silt_metadata_commit_answered_from_state_total 2",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

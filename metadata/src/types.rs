@@ -144,6 +144,31 @@ pub struct SegmentCommit {
     pub sealed_at_ms: Option<i64>,
 }
 
+impl SegmentCommit {
+    /// The length of this commit's JSON, as it travels to the metadata service and sits in
+    /// a Raft entry: what [`MAX_PROPOSAL_BYTES`](crate::limits::MAX_PROPOSAL_BYTES) bounds.
+    pub fn encoded_len(&self) -> usize {
+        let mut counter = ByteCounter(0);
+        // Writing to a counter cannot fail, and these types always serialize.
+        let _ = serde_json::to_writer(&mut counter, self);
+        counter.0
+    }
+}
+
+/// A writer that only counts the bytes written to it.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// One partition's chunk inside a segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkCommit {

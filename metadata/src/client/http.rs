@@ -3,7 +3,8 @@
 //!
 //! It knows every node's URL, prefers the last node that answered as leader, follows
 //! `NotLeader` redirects, and moves to the next node when one is unreachable or slow.
-//! A call gives up with [`Error::Unavailable`] after [`CALL_BUDGET`]; callers that must
+//! One request may take [`REQUEST_TIMEOUT`] (1 s) plus [`TIMEOUT_PER_MIB`] (1 s) per MiB of
+//! its body. A call gives up with [`Error::Unavailable`] after [`CALL_BUDGET`]; callers that must
 //! not give up (the broker's committer) retry, and commits are idempotent.
 //!
 //! A background task long-polls `/meta/v1/watch` on any reachable node and publishes the
@@ -15,6 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
@@ -28,8 +30,12 @@ use crate::wire::{AddLearner, ReadQuery, ReadReply, RemoteError, Reply, SetVoter
 
 /// How long one call keeps trying nodes before it fails.
 pub(crate) const CALL_BUDGET: Duration = Duration::from_secs(8);
-/// How long one HTTP request may take (a paused node must not hold a call for long).
+/// How long one HTTP request with a small body may take (a paused node must not hold a call
+/// for long); a bigger body adds [`TIMEOUT_PER_MIB`].
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
+/// What each MiB of request body adds to a request's timeout: a commit of many segments
+/// takes the node longer to parse, propose, replicate and apply.
+const TIMEOUT_PER_MIB: Duration = Duration::from_secs(1);
 /// How long a node that failed a request is tried only after the others, and not
 /// followed to by a redirect (a paused leader keeps being named by the followers until
 /// they elect another; following them back to it would cost a timeout each time).
@@ -78,6 +84,20 @@ impl std::fmt::Debug for HttpClient {
             .field("endpoints", &self.inner.endpoints)
             .finish_non_exhaustive()
     }
+}
+
+/// `body` as JSON, encoded once for every node a call tries.
+fn encode<Req: Serialize>(body: &Req) -> Result<Bytes> {
+    let json = serde_json::to_vec(body)
+        .map_err(|e| Error::Unavailable(format!("cannot encode a metadata request: {e}")))?;
+    Ok(Bytes::from(json))
+}
+
+/// What a request body of `bytes` adds to the request's timeout: [`TIMEOUT_PER_MIB`] per
+/// MiB, in proportion.
+fn body_allowance(bytes: usize) -> Duration {
+    let mib = bytes as f64 / f64::from(1u32 << 20);
+    TIMEOUT_PER_MIB.mul_f64(mib)
 }
 
 /// Normalises `host:port` or a URL to a base URL without a trailing slash.
@@ -163,19 +183,21 @@ impl HttpClient {
         self.call_with(path, body, REQUEST_TIMEOUT).await
     }
 
-    /// [`HttpClient::call`] with `timeout` per request.
+    /// [`HttpClient::call`] with `timeout` per request, plus [`TIMEOUT_PER_MIB`] of body.
     async fn call_with<Req: Serialize + Sync, Resp: DeserializeOwned>(
         &self,
         path: &str,
         body: &Req,
         timeout: Duration,
     ) -> Result<Resp> {
+        let body = encode(body)?;
+        let timeout = timeout + body_allowance(body.len());
         let deadline = Instant::now() + CALL_BUDGET;
         let mut backoff = Duration::from_millis(25);
         let mut last_failure = String::from("no node answered");
         loop {
             for start in self.inner.candidates() {
-                match self.try_node(start, path, body, timeout).await {
+                match self.try_node(start, path, &body, timeout).await {
                     Attempt::Done(result) => return result,
                     Attempt::Failed(failure) => last_failure = failure,
                 }
@@ -195,21 +217,17 @@ impl HttpClient {
 
     /// Posts to the node at `start`, following its `NotLeader` redirects (at most
     /// [`MAX_REDIRECTS`], never back to the same node or to a suspect one).
-    async fn try_node<Req: Serialize + Sync, Resp: DeserializeOwned>(
+    async fn try_node<Resp: DeserializeOwned>(
         &self,
         start: String,
         path: &str,
-        body: &Req,
+        body: &Bytes,
         timeout: Duration,
     ) -> Attempt<Resp> {
         let mut url = start;
         let mut redirects = 0;
         loop {
-            match self
-                .inner
-                .post::<Req, Resp>(&url, path, body, timeout)
-                .await
-            {
+            match self.inner.post::<Resp>(&url, path, body, timeout).await {
                 Ok(Ok(reply)) => {
                     self.inner.answered(&url);
                     return Attempt::Done(Ok(reply));
@@ -304,17 +322,18 @@ impl Inner {
             .remove(url);
     }
 
-    async fn post<Req: Serialize + Sync, Resp: DeserializeOwned>(
+    async fn post<Resp: DeserializeOwned>(
         &self,
         url: &str,
         path: &str,
-        body: &Req,
+        body: &Bytes,
         timeout: Duration,
     ) -> std::result::Result<Reply<Resp>, reqwest::Error> {
         self.http
             .post(format!("{url}{path}"))
             .timeout(timeout)
-            .json(body)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.clone())
             .send()
             .await?
             .error_for_status()?

@@ -19,10 +19,11 @@ use tokio::sync::watch;
 
 use crate::client::Transport;
 use crate::error::{Error, Result, fatal_error};
+use crate::proposal::{ProposalSize, ProposalStats};
 use crate::state::MetadataState;
 use crate::state_machine::SharedState;
 use crate::type_config::{NodeId, Raft};
-use crate::types::{Command, CommandResult, NodeStatus};
+use crate::types::{Command, CommandResult, NodeStatus, SegmentCommit, SegmentCommitResult};
 use crate::wire::{ReadQuery, ReadReply};
 
 /// A [`MetadataClient`](crate::MetadataClient) calling into an in-process
@@ -37,6 +38,8 @@ pub struct LocalClient {
     shared: SharedState,
     /// The node's applied-index announcer.
     applied_tx: Arc<watch::Sender<u64>>,
+    /// The node's proposal counters.
+    stats: Arc<ProposalStats>,
 }
 
 impl std::fmt::Debug for LocalClient {
@@ -54,13 +57,20 @@ impl LocalClient {
         raft: Raft,
         shared: SharedState,
         applied_tx: Arc<watch::Sender<u64>>,
+        stats: Arc<ProposalStats>,
     ) -> Self {
         Self {
             node_id,
             raft,
             shared,
             applied_tx,
+            stats,
         }
+    }
+
+    /// The node's proposal counters (its `/metrics`).
+    pub(crate) fn stats(&self) -> &ProposalStats {
+        &self.stats
     }
 
     /// Proposes `command` and returns the state machine's result; a refusal becomes
@@ -187,6 +197,24 @@ impl Transport for LocalClient {
 
     fn fatal(&self) -> Option<String> {
         crate::node::fatal_cause(&self.raft.metrics().borrow())
+    }
+
+    fn applied_commits(&self, segments: &[SegmentCommit]) -> Vec<Option<SegmentCommitResult>> {
+        let applied = self.shared.read();
+        let known: Vec<_> = segments
+            .iter()
+            .map(|segment| applied.state.previous_commit(segment))
+            .collect();
+        let answered = known.iter().filter(|k| k.is_some()).count();
+        if answered > 0 {
+            tracing::debug!(answered, "segments answered from the applied state");
+            self.stats.answered(answered);
+        }
+        known
+    }
+
+    fn proposing(&self, size: ProposalSize) {
+        self.stats.proposed(size);
     }
 }
 

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
-use crate::limits::{MAX_CHUNKS_PER_COMMAND, MAX_SEGMENTS_PER_COMMAND};
+use crate::proposal::{ProposalSize, proposal_runs};
 use crate::types::{
     BrokerView, Command, CommandResult, NodeStatus, OrphanList, PartitionSlice, ProducerView,
     SegmentCommit, SegmentCommitResult, TopicPage, TopicSettings, TopicView, Usage,
@@ -55,11 +55,12 @@ pub trait MetadataClient: Send + Sync + 'static {
     /// Describes one topic (linearizable).
     async fn describe_topic(&self, name: &str) -> Result<TopicView>;
 
-    /// Commits segments in order, in one Raft entry per run of at most
-    /// [`MAX_SEGMENTS_PER_COMMAND`] segments and [`MAX_CHUNKS_PER_COMMAND`] chunks (a
-    /// longer list is split; each part is committed before the next is sent, so on an
-    /// error a prefix may be committed). Idempotent by object name, so retrying the whole
-    /// list after an error is safe.
+    /// Commits segments in order, in one Raft entry per proposal-sized run
+    /// ([`proposal_runs`](crate::proposal::proposal_runs): segments, chunks and bytes are
+    /// bounded; each run is committed before the next is sent, so on an error a prefix may
+    /// be committed). Segments the local node has applied already are answered from its
+    /// state, not proposed again. Idempotent by object name, so retrying the whole list
+    /// after an error is safe.
     async fn commit_segments(
         &self,
         segments: Vec<SegmentCommit>,
@@ -134,6 +135,14 @@ pub(crate) trait Transport: Send + Sync + 'static {
     fn fatal(&self) -> Option<String> {
         None
     }
+    /// The result of each of `segments` this node has applied already (`None` for the
+    /// others). Applied means committed, so such a result is final: it is answered without
+    /// proposing the segment again. A remote client knows none.
+    fn applied_commits(&self, segments: &[SegmentCommit]) -> Vec<Option<SegmentCommitResult>> {
+        vec![None; segments.len()]
+    }
+    /// Notes that a segment-commit proposal of `size` is about to be made (metrics).
+    fn proposing(&self, _size: ProposalSize) {}
 }
 
 /// This process's wall-clock time in milliseconds since the Unix epoch: a commit's proposal
@@ -142,28 +151,6 @@ pub(crate) trait Transport: Send + Sync + 'static {
 fn now_ms() -> i64 {
     let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     since_epoch.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// Splits `segments`, in order, into runs within the per-command limits. A segment with
-/// more chunks than one command may hold is a run of its own (the state machine refuses it).
-fn command_parts(segments: Vec<SegmentCommit>) -> Vec<Vec<SegmentCommit>> {
-    let mut parts: Vec<Vec<SegmentCommit>> = Vec::new();
-    let mut chunks = 0;
-    for segment in segments {
-        let fits = parts.last().is_some_and(|part| {
-            part.len() < MAX_SEGMENTS_PER_COMMAND
-                && chunks + segment.chunks.len() <= MAX_CHUNKS_PER_COMMAND
-        });
-        if !fits {
-            parts.push(Vec::new());
-            chunks = 0;
-        }
-        chunks += segment.chunks.len();
-        if let Some(part) = parts.last_mut() {
-            part.push(segment);
-        }
-    }
-    parts
 }
 
 /// A reply of the wrong kind: a bug, reported rather than panicked on.
@@ -179,6 +166,49 @@ macro_rules! expect_reply {
             other => Err(unexpected(other)),
         }
     };
+}
+
+/// Proposes `part` (one proposal's worth of segments) as one `CommitSegments` entry.
+async fn propose_commits<T: Transport + ?Sized>(
+    transport: &T,
+    part: Vec<SegmentCommit>,
+) -> Result<Vec<SegmentCommitResult>> {
+    transport.proposing(ProposalSize::of_all(&part));
+    let command = Command::CommitSegments {
+        segments: part,
+        at_ms: Some(now_ms()),
+    };
+    let reply = transport.write(command).await?;
+    expect_reply!(reply, CommandResult::Committed(r) => r)
+}
+
+/// The segments of `segments` without a result in `known`, in order.
+fn unanswered(
+    segments: Vec<SegmentCommit>,
+    known: &[Option<SegmentCommitResult>],
+) -> Vec<SegmentCommit> {
+    segments
+        .into_iter()
+        .zip(known)
+        .filter(|(_, known)| known.is_none())
+        .map(|(segment, _)| segment)
+        .collect()
+}
+
+/// Every segment's result, in order: the known ones, the gaps filled from `proposed`.
+fn merge_results(
+    known: Vec<Option<SegmentCommitResult>>,
+    proposed: Vec<SegmentCommitResult>,
+) -> Result<Vec<SegmentCommitResult>> {
+    let mut proposed = proposed.into_iter();
+    known
+        .into_iter()
+        .map(|known| {
+            known
+                .or_else(|| proposed.next())
+                .ok_or_else(|| unexpected("fewer commit results than segments"))
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -229,17 +259,12 @@ impl<T: Transport> MetadataClient for T {
         &self,
         segments: Vec<SegmentCommit>,
     ) -> Result<Vec<SegmentCommitResult>> {
-        let mut results = Vec::with_capacity(segments.len());
-        for part in command_parts(segments) {
-            let at_ms = Some(now_ms());
-            let command = Command::CommitSegments {
-                segments: part,
-                at_ms,
-            };
-            let reply = self.write(command).await?;
-            results.extend(expect_reply!(reply, CommandResult::Committed(r) => r)?);
+        let known = self.applied_commits(&segments);
+        let mut proposed = Vec::new();
+        for part in proposal_runs(unanswered(segments, &known), |s| s) {
+            proposed.extend(propose_commits(self, part).await?);
         }
-        Ok(results)
+        merge_results(known, proposed)
     }
 
     async fn partition_slice(
@@ -319,55 +344,68 @@ impl<T: Transport> MetadataClient for T {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::types::ChunkCommit;
+    use crate::types::{ChunkCommit, SegmentCommit, TopicSettings};
+    use crate::{MetadataClient, MetadataNode, NodeConfig};
 
-    fn segment(chunks: usize) -> SegmentCommit {
-        let chunk = ChunkCommit {
-            topic_id: 1,
-            partition: 0,
-            position: 0,
-            length: 1,
-            record_count: 1,
-            first_timestamp_ms: 0,
-            max_timestamp_ms: 0,
-            producer: None,
-        };
+    fn segment(object: &str, topic_id: u64) -> SegmentCommit {
         SegmentCommit {
-            object: "s".to_owned(),
-            size: 1,
+            object: object.to_owned(),
+            size: 10,
             sealed_at_ms: None,
-            chunks: vec![chunk; chunks],
+            chunks: vec![ChunkCommit {
+                topic_id,
+                partition: 0,
+                position: 0,
+                length: 10,
+                record_count: 2,
+                first_timestamp_ms: 1,
+                max_timestamp_ms: 1,
+                producer: None,
+            }],
         }
     }
 
-    #[test]
-    fn long_commits_are_split_within_the_command_limits_in_order() {
-        let sizes =
-            |parts: &[Vec<SegmentCommit>]| -> Vec<usize> { parts.iter().map(Vec::len).collect() };
-        assert!(command_parts(Vec::new()).is_empty());
-        let many = vec![segment(1); MAX_SEGMENTS_PER_COMMAND + 1];
-        assert_eq!(sizes(&command_parts(many)), [MAX_SEGMENTS_PER_COMMAND, 1]);
-        let half = MAX_CHUNKS_PER_COMMAND / 2;
-        let parts = command_parts(vec![
-            segment(half),
-            segment(half),
-            segment(1),
-            segment(MAX_CHUNKS_PER_COMMAND + 1),
-            segment(2),
-        ]);
-        let chunks: Vec<Vec<usize>> = parts
-            .iter()
-            .map(|part| part.iter().map(|s| s.chunks.len()).collect())
-            .collect();
-        assert_eq!(
-            chunks,
-            [
-                vec![half, half],
-                vec![1],
-                vec![MAX_CHUNKS_PER_COMMAND + 1],
-                vec![2]
-            ]
+    #[tokio::test]
+    async fn applied_segments_are_answered_without_a_new_log_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = MetadataNode::open(NodeConfig {
+            node_id: 1,
+            data_dir: dir.path().to_path_buf(),
+        })
+        .await
+        .unwrap();
+        let client = node.client();
+        let topic = client
+            .create_topic("t", 1, TopicSettings::default(), 1)
+            .await
+            .unwrap();
+        let (a, b, c) = (
+            segment("a", topic.id),
+            segment("b", topic.id),
+            segment("c", topic.id),
         );
+        let first = client
+            .commit_segments(vec![a.clone(), b.clone()])
+            .await
+            .unwrap();
+        let applied = client.local_status().last_applied;
+        // A retry of an applied commit: the same answers, and nothing proposed.
+        let again = client
+            .commit_segments(vec![a.clone(), b.clone()])
+            .await
+            .unwrap();
+        assert_eq!(again, first);
+        assert_eq!(client.local_status().last_applied, applied);
+        // A mix: only the new segment is proposed, the answers keep the order asked.
+        let mixed = client.commit_segments(vec![c, a.clone(), b]).await.unwrap();
+        assert_eq!(client.local_status().last_applied, applied + 1);
+        assert_eq!(mixed[1..], first[..]);
+        assert_eq!(client.local_state_high_watermark("t", 0), Some(6));
+        let counters: Vec<u64> = client.stats().counters().iter().map(|c| c.2).collect();
+        assert_eq!(counters[0], 2, "proposals");
+        assert_eq!(counters[1], 3, "segments proposed");
+        assert_eq!(counters[3], 4, "segments answered from the state");
+        drop(client);
+        node.shutdown().await.unwrap();
     }
 }

@@ -32,6 +32,12 @@ impl MetadataState {
             .collect()
     }
 
+    /// The result `segment`'s object got when it was first committed (or refused), if it
+    /// was: what committing it again would return, without changing anything.
+    pub(crate) fn previous_commit(&self, segment: &SegmentCommit) -> Option<SegmentCommitResult> {
+        self.segments.get(&segment.object).cloned()
+    }
+
     /// Commits `segment`, or returns its original result if its object was committed
     /// before (or refused: that answer is kept too).
     fn commit_once(&mut self, segment: &SegmentCommit, at_ms: Option<i64>) -> SegmentCommitResult {

@@ -1,5 +1,10 @@
-//! Commit: uploaded segments are ordered through the metadata service in seal order, every
-//! ready run in one Raft entry, and only then are their appends answered.
+//! Commit: uploaded segments are ordered through the metadata service in seal order, and
+//! only then are their appends answered. Each ready run is cut into proposals of at most
+//! [`MAX_PROPOSAL_SEGMENTS`](silt_metadata::limits::MAX_PROPOSAL_SEGMENTS) segments and
+//! [`MAX_PROPOSAL_BYTES`](silt_metadata::limits::MAX_PROPOSAL_BYTES) of commit requests
+//! ([`proposal_runs`]), committed one after the other, so a backlog after a metadata outage
+//! becomes many small Raft entries instead of one that no follower can take in time; each
+//! proposal's appends are answered as soon as it commits.
 //!
 //! A commit is retried while it fails transiently (commits are idempotent by object name,
 //! so a retry of an applied entry returns the original offsets). When it cannot be
@@ -14,6 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use silt_bookie::segment::{ChunkInfo, ProducerTag};
 use silt_metadata::MetadataClient;
+use silt_metadata::proposal::proposal_runs;
 use silt_metadata::types::{
     ChunkCommit, ChunkOutcome, ProducerBatch, SegmentCommit, SegmentCommitResult,
 };
@@ -34,7 +40,15 @@ const COMMIT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the committer keeps retrying after shutdown began before it gives up.
 const SHUTDOWN_COMMIT_GRACE: Duration = Duration::from_secs(10);
 
-/// Orders uploaded segments by seal sequence and commits every ready run in one entry.
+/// An uploaded segment ready to commit, with the appends it answers and its commit request.
+struct Ready {
+    segment: UploadedSegment,
+    waiters: Vec<Waiter>,
+    commit: SegmentCommit,
+}
+
+/// Orders uploaded segments by seal sequence and commits every ready run, a proposal at a
+/// time.
 pub(super) async fn commit_loop(
     parts: Arc<PipelineParts>,
     mut uploaded: mpsc::UnboundedReceiver<Uploaded>,
@@ -46,8 +60,8 @@ pub(super) async fn commit_loop(
         ready.insert(item.sequence, item);
         drain_uploaded(&mut uploaded, &mut ready);
         let committable = take_ready_run(&mut ready, &mut next);
-        if !committable.is_empty() {
-            commit_run(&parts, committable, &closing).await;
+        for proposal in proposal_runs(committable, |r| &r.commit) {
+            commit_run(&parts, proposal, &closing).await;
         }
     }
 }
@@ -64,54 +78,44 @@ fn drain_uploaded(
 
 /// Removes the run of consecutive sequences from `next` on; answers failed uploads at once
 /// and returns the uploaded segments with their waiters.
-fn take_ready_run(
-    ready: &mut BTreeMap<u64, Uploaded>,
-    next: &mut u64,
-) -> Vec<(UploadedSegment, Vec<Waiter>)> {
+fn take_ready_run(ready: &mut BTreeMap<u64, Uploaded>, next: &mut u64) -> Vec<Ready> {
     let mut committable = Vec::new();
     while let Some(item) = ready.remove(next) {
         *next += 1;
         match item.result {
-            Ok(segment) => committable.push((segment, item.waiters)),
+            Ok(segment) => committable.push(Ready {
+                commit: segment.commit(),
+                segment,
+                waiters: item.waiters,
+            }),
             Err(error) => answer_all(item.waiters, &Err(error)),
         }
     }
     committable
 }
 
-/// Commits a run of segments in one entry and answers their appends.
-async fn commit_run(
-    parts: &PipelineParts,
-    committable: Vec<(UploadedSegment, Vec<Waiter>)>,
-    closing: &watch::Receiver<bool>,
-) {
+/// Commits one proposal's segments in one entry and answers their appends.
+async fn commit_run(parts: &PipelineParts, proposal: Vec<Ready>, closing: &watch::Receiver<bool>) {
     crate::failpoints::crash_if_active("commit.before_send");
-    let commits = committable
-        .iter()
-        .map(|(segment, _)| segment.commit())
-        .collect();
+    let commits = proposal.iter().map(|r| r.commit.clone()).collect();
     let metadata = parts.metadata.as_ref();
     match commit_with_retry(metadata, &parts.metrics, commits, None, Some(closing)).await {
         Ok(results) => {
-            for ((segment, waiters), result) in committable.into_iter().zip(results) {
-                segment.finish(parts, waiters, &result);
+            for (ready, result) in proposal.into_iter().zip(results) {
+                ready.segment.finish(parts, ready.waiters, &result);
             }
         }
-        Err(error) => answer_unconfirmed(parts, committable, &error),
+        Err(error) => answer_unconfirmed(parts, proposal, &error),
     }
 }
 
-/// Answers every append of a run whose commit was not confirmed with `error`; their spool
-/// files stay, handed to the background recovery.
-fn answer_unconfirmed(
-    parts: &PipelineParts,
-    committable: Vec<(UploadedSegment, Vec<Waiter>)>,
-    error: &PipelineError,
-) {
+/// Answers every append of a proposal whose commit was not confirmed with `error`; their
+/// spool files stay, handed to the background recovery.
+fn answer_unconfirmed(parts: &PipelineParts, proposal: Vec<Ready>, error: &PipelineError) {
     warn!(%error, "commit not confirmed; requests answered outcome-unknown, spool files stay for recovery");
-    for (segment, waiters) in committable {
-        parts.in_doubt.add(segment.id);
-        answer_all(waiters, &Err(error.clone()));
+    for ready in proposal {
+        parts.in_doubt.add(ready.segment.id);
+        answer_all(ready.waiters, &Err(error.clone()));
     }
 }
 
@@ -381,17 +385,22 @@ fn slot_offset(outcomes: &Outcomes, slot: &Slot) -> Result<u64, PipelineError> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
     use silt_bookie::store::ObjectStoreHandle;
     use silt_bookie::store::faults::{FaultConfig, FaultControl, LatencyModel};
-
-    use std::sync::Arc;
-
-    use silt_metadata::HttpClient;
+    use silt_metadata::limits::MAX_PROPOSAL_SEGMENTS;
+    use silt_metadata::types::{
+        BrokerView, NodeStatus, OrphanList, PartitionSlice, ProducerView, SegmentCommit,
+        SegmentCommitResult, TopicPage, TopicSettings, TopicView, Usage,
+    };
+    use silt_metadata::{MetadataClient, Result};
+    use tokio::sync::watch;
+    use tokio::time::Instant;
 
     use super::super::testing::{Harness, append, policy};
-    use super::super::{PipelineError, PipelineParts, WritePipeline};
+    use super::super::{PipelineError, WritePipeline};
 
     #[tokio::test]
     async fn segments_uploaded_out_of_order_commit_in_seal_order() {
@@ -473,32 +482,180 @@ mod tests {
         part
     }
 
-    /// The harness's parts with a metadata service that never answers (a closed port):
-    /// every commit is retried until the pipeline closes, while uploads go on.
-    fn with_unreachable_metadata(parts: &PipelineParts) -> Arc<PipelineParts> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let metadata = HttpClient::connect(&[format!("http://127.0.0.1:{port}")]).unwrap();
-        Arc::new(PipelineParts {
-            store: parts.store.clone(),
-            spool: parts.spool.clone(),
-            metadata: Arc::new(metadata),
-            cache: parts.cache.clone(),
-            held: parts.held.clone(),
-            metrics: parts.metrics.clone(),
-            spool_budget: parts.spool_budget.clone(),
-            clock: parts.clock.clone(),
-            in_doubt: Arc::default(),
-        })
+    /// The embedded node's client, holding every commit until `open` turns true and
+    /// recording how many segments each commit call carried.
+    struct Gated {
+        inner: Arc<dyn MetadataClient>,
+        open: watch::Receiver<bool>,
+        calls: Mutex<Vec<usize>>,
+    }
+
+    #[async_trait::async_trait]
+    impl MetadataClient for Gated {
+        async fn create_topic(
+            &self,
+            name: &str,
+            partitions: u32,
+            settings: TopicSettings,
+            at: i64,
+        ) -> Result<TopicView> {
+            self.inner
+                .create_topic(name, partitions, settings, at)
+                .await
+        }
+
+        async fn delete_topic(&self, name: &str) -> Result<()> {
+            self.inner.delete_topic(name).await
+        }
+
+        async fn list_topics(&self) -> Result<Vec<TopicView>> {
+            self.inner.list_topics().await
+        }
+
+        async fn topic_page(&self, after: Option<&str>, limit: usize) -> Result<TopicPage> {
+            self.inner.topic_page(after, limit).await
+        }
+
+        async fn usage(&self) -> Result<Usage> {
+            self.inner.usage().await
+        }
+
+        async fn describe_topic(&self, name: &str) -> Result<TopicView> {
+            self.inner.describe_topic(name).await
+        }
+
+        async fn partition_slice(
+            &self,
+            topic: &str,
+            partition: u32,
+            offset: u64,
+            max: usize,
+        ) -> Result<PartitionSlice> {
+            self.inner
+                .partition_slice(topic, partition, offset, max)
+                .await
+        }
+
+        async fn init_producer(&self, id: Option<u64>) -> Result<ProducerView> {
+            self.inner.init_producer(id).await
+        }
+
+        async fn producer(&self, id: u64) -> Result<Option<ProducerView>> {
+            self.inner.producer(id).await
+        }
+
+        async fn broker_heartbeat(
+            &self,
+            id: &str,
+            address: &str,
+            lease: u64,
+            at: i64,
+        ) -> Result<BrokerView> {
+            self.inner.broker_heartbeat(id, address, lease, at).await
+        }
+
+        async fn list_brokers(&self) -> Result<Vec<BrokerView>> {
+            self.inner.list_brokers().await
+        }
+
+        async fn orphans(&self, limit: usize) -> Result<OrphanList> {
+            self.inner.orphans(limit).await
+        }
+
+        async fn record_orphans(&self, objects: Vec<String>, at: i64) -> Result<()> {
+            self.inner.record_orphans(objects, at).await
+        }
+
+        async fn status(&self) -> Result<NodeStatus> {
+            self.inner.status().await
+        }
+
+        async fn commit_segments(
+            &self,
+            segments: Vec<SegmentCommit>,
+        ) -> Result<Vec<SegmentCommitResult>> {
+            let _ = self.open.clone().wait_for(|open| *open).await;
+            self.calls.lock().unwrap().push(segments.len());
+            self.inner.commit_segments(segments).await
+        }
+
+        fn subscribe_applied(&self) -> watch::Receiver<u64> {
+            self.inner.subscribe_applied()
+        }
+
+        async fn is_ready(&self) -> bool {
+            self.inner.is_ready().await
+        }
+
+        fn failure(&self) -> Option<String> {
+            self.inner.failure()
+        }
+    }
+
+    /// Waits (bounded) until `count` segments were uploaded.
+    async fn wait_for_uploads(harness: &Harness, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while harness.parts.metrics.segments_uploaded.get() < count as u64 {
+            assert!(Instant::now() < deadline, "the segments never uploaded");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_backlog_is_committed_in_proposal_sized_runs_in_seal_order() {
+        let harness = Harness::new(ObjectStoreHandle::in_memory()).await;
+        let (open, gate) = watch::channel(false);
+        let gated = Arc::new(Gated {
+            inner: harness.parts.metadata.clone(),
+            open: gate,
+            calls: Mutex::new(Vec::new()),
+        });
+        let parts = harness.parts_with_metadata(gated.clone());
+        let mut tiny = policy();
+        tiny.max_segment_bytes = 1024;
+        let pipeline = WritePipeline::start(parts, tiny);
+        // Every append fills a segment of its own. The first one's commit waits at the
+        // gate while the others upload and queue behind it.
+        let send = |pipeline: &WritePipeline| {
+            let pipeline = pipeline.clone();
+            tokio::spawn(async move { pipeline.append(vec![append(0, 1100)]).await })
+        };
+        let mut sent = vec![send(&pipeline)];
+        wait_for_uploads(&harness, 1).await;
+        let total = MAX_PROPOSAL_SEGMENTS + 10;
+        sent.extend((1..total).map(|_| send(&pipeline)));
+        wait_for_uploads(&harness, total).await;
+        open.send(true).unwrap();
+        let mut offsets = Vec::new();
+        for handle in sent {
+            offsets.push(handle.await.unwrap().unwrap()[0]);
+        }
+        offsets.sort_unstable();
+        let expected: Vec<u64> = (0..total as u64).map(|i| i * 1100).collect();
+        assert_eq!(offsets, expected);
+        let calls = gated.calls.lock().unwrap().clone();
+        assert_eq!(calls.iter().sum::<usize>(), total, "{calls:?}");
+        assert!(
+            calls
+                .iter()
+                .all(|&segments| segments <= MAX_PROPOSAL_SEGMENTS),
+            "a commit carried more than one proposal's segments: {calls:?}"
+        );
+        pipeline.close().await;
+        harness.stop().await;
     }
 
     #[tokio::test]
     async fn while_commits_stall_uploaded_bytes_in_memory_stay_within_the_cache_capacity() {
         let harness = Harness::new(ObjectStoreHandle::in_memory()).await;
-        let parts = with_unreachable_metadata(&harness.parts);
+        // Commits wait at the gate (a metadata outage) while uploads go on.
+        let (open, gate) = watch::channel(false);
+        let gated = Arc::new(Gated {
+            inner: harness.parts.metadata.clone(),
+            open: gate,
+            calls: Mutex::new(Vec::new()),
+        });
+        let parts = harness.parts_with_metadata(gated);
         let mut small = policy();
         small.max_segment_bytes = 64 << 10;
         let pipeline = WritePipeline::start(parts.clone(), small);
@@ -511,11 +668,7 @@ mod tests {
                 )
             })
             .collect();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while parts.metrics.segments_uploaded.get() < 40 {
-            assert!(tokio::time::Instant::now() < deadline, "uploads stalled");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_for_uploads(&harness, 40).await;
         let held = parts.held.used();
         assert!(
             held <= 1 << 20,
@@ -523,16 +676,14 @@ mod tests {
         );
         let gauge = parts.metrics.uploaded_bytes_in_memory.get();
         assert_eq!(u64::try_from(gauge).unwrap(), held);
-        pipeline.close().await;
+        // The outage ends: everything commits, and what was held is released.
+        open.send(true).unwrap();
         for append in appends {
-            let outcome = append.await.unwrap();
-            assert!(
-                matches!(outcome, Err(PipelineError::OutcomeUnknown(_))),
-                "{outcome:?}"
-            );
+            append.await.unwrap().unwrap();
         }
         assert_eq!(parts.held.used(), 0);
         assert_eq!(parts.metrics.uploaded_bytes_in_memory.get(), 0);
+        pipeline.close().await;
         drop(parts);
         harness.stop().await;
     }

@@ -184,6 +184,25 @@ pub(crate) mod testing {
             Harness { parts, node, dir }
         }
 
+        /// The same parts with another metadata client (one that stalls or gates commits).
+        pub(crate) fn parts_with_metadata(
+            &self,
+            metadata: Arc<dyn MetadataClient>,
+        ) -> Arc<PipelineParts> {
+            let parts = &self.parts;
+            Arc::new(PipelineParts {
+                metadata,
+                store: parts.store.clone(),
+                spool: parts.spool.clone(),
+                cache: parts.cache.clone(),
+                held: parts.held.clone(),
+                metrics: parts.metrics.clone(),
+                spool_budget: parts.spool_budget.clone(),
+                clock: parts.clock.clone(),
+                in_doubt: parts.in_doubt.clone(),
+            })
+        }
+
         /// Stops the metadata node.
         pub(crate) async fn stop(self) {
             drop(self.parts);
