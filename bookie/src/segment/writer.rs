@@ -104,6 +104,11 @@ impl SegmentBuilder {
         self.staged_bytes
     }
 
+    /// Chunks staged so far (one per topic, partition and producer request).
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+
     /// Records staged so far.
     pub fn record_count(&self) -> usize {
         self.record_count

@@ -176,6 +176,7 @@ fn seal_policy(config: &Config) -> SealPolicy {
         max_segment_bytes: usize::try_from(config.wal.max_segment_bytes).unwrap_or(usize::MAX),
         linger: config.wal.linger,
         max_uploads_in_flight: config.wal.max_uploads_in_flight as usize,
+        ..SealPolicy::default()
     }
 }
 

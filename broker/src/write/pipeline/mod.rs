@@ -216,6 +216,7 @@ pub(crate) mod testing {
             max_segment_bytes: 1 << 20,
             linger: Duration::from_millis(5),
             max_uploads_in_flight: 4,
+            ..SealPolicy::default()
         }
     }
 

@@ -131,6 +131,11 @@ impl Actor {
     /// Stages an append (or joins the same producer request already staged), then seals
     /// if the policy says so; refuses it over the spool budget.
     fn append(&mut self, request: AppendRequest, upload_done: &mpsc::UnboundedSender<()>) {
+        if self.builder.chunk_count() + request.parts.len() > self.policy.max_chunks {
+            // The request would push the open segment past its chunk cap: it starts the
+            // next one (a request lives in one segment, so a bigger one goes alone).
+            self.seal(upload_done);
+        }
         match self.check_budget() {
             Ok(()) => self.stage_request(request),
             Err(error) => drop(request.done.send(Err(error))),
@@ -203,8 +208,11 @@ impl Actor {
 
     /// Seals the open segment if the policy says it is due.
     fn maybe_seal(&mut self, upload_done: &mpsc::UnboundedSender<()>) {
-        let (staged, in_flight) = (self.builder.staged_bytes(), self.in_flight);
-        let due = |opened: Instant| self.policy.should_seal(staged, opened.elapsed(), in_flight);
+        let (staged, chunks) = (self.builder.staged_bytes(), self.builder.chunk_count());
+        let in_flight = self.in_flight;
+        let due = |opened: Instant| {
+            (self.policy).should_seal(staged, chunks, opened.elapsed(), in_flight)
+        };
         if self.opened_at.is_some_and(due) {
             self.seal(upload_done);
         }
@@ -300,6 +308,7 @@ async fn sleep_until(deadline: Option<Instant>) {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::Ordering;
+    use std::time::Duration;
 
     use silt_bookie::segment::ProducerTag;
     use silt_bookie::store::ObjectStoreHandle;
@@ -308,7 +317,7 @@ mod tests {
 
     use super::super::testing::{Harness, append, policy};
     use super::super::waiter::AppendResult;
-    use super::super::{PipelineError, WritePipeline};
+    use super::super::{PartitionAppend, PipelineError, WritePipeline};
     use super::{Actor, AppendRequest};
 
     #[tokio::test]
@@ -424,6 +433,32 @@ mod tests {
             pipeline.append(vec![append(0, 1)]).await,
             Err(PipelineError::ShuttingDown)
         );
+        harness.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_request_that_would_pass_the_chunk_cap_starts_the_next_segment() {
+        let harness = Harness::new(ObjectStoreHandle::in_memory()).await;
+        let (commit_tx, _commits) = mpsc::unbounded_channel();
+        let (upload_done, _done) = mpsc::unbounded_channel();
+        let mut capped = policy();
+        capped.max_chunks = 2;
+        capped.linger = Duration::from_secs(3600);
+        let mut actor = Actor::new(harness.parts.clone(), capped, commit_tx);
+        // Uploads are busy, so only a full segment seals.
+        actor.in_flight = capped.max_uploads_in_flight;
+        let request = |parts: Vec<PartitionAppend>| AppendRequest {
+            parts,
+            digest: None,
+            done: oneshot::channel().0,
+        };
+        actor.append(request(vec![append(0, 1)]), &upload_done);
+        assert_eq!((actor.sequence, actor.builder.chunk_count()), (0, 1));
+        // Two more chunks would make three: the open segment seals first, and the request,
+        // reaching the cap on its own, seals right after.
+        actor.append(request(vec![append(0, 1), append(1, 1)]), &upload_done);
+        assert_eq!((actor.sequence, actor.builder.chunk_count()), (2, 0));
+        drop(actor);
         harness.stop().await;
     }
 }
