@@ -19,6 +19,7 @@ use openraft::error::{InitializeError, RaftError};
 use openraft::{BasicNode, Config, ServerState, SnapshotPolicy};
 use tokio::sync::watch;
 
+use crate::changes::SharedChanges;
 use crate::client::LocalClient;
 use crate::error::{Error, Result, fatal_error};
 use crate::log_store::{self, LogStore};
@@ -69,6 +70,8 @@ pub struct MetadataNode {
     shared: SharedState,
     /// The applied-index announcer, shared with the state machine.
     applied_tx: Arc<watch::Sender<u64>>,
+    /// The recent partition changes, recorded by the state machine.
+    changes: SharedChanges,
 }
 
 impl std::fmt::Debug for MetadataNode {
@@ -227,6 +230,7 @@ impl MetadataNode {
             .map_err(|e| Error::Storage(e.to_string()))?;
         let shared = state_machine.shared();
         let applied_tx = state_machine.applied_sender();
+        let changes = state_machine.changes();
 
         let raft = Raft::new(node_id, Arc::new(config), network, log_store, state_machine)
             .await
@@ -236,6 +240,7 @@ impl MetadataNode {
             raft,
             shared,
             applied_tx,
+            changes,
         })
     }
 
@@ -281,6 +286,7 @@ impl MetadataNode {
             self.raft.clone(),
             self.shared.clone(),
             Arc::clone(&self.applied_tx),
+            self.changes.clone(),
         )
     }
 

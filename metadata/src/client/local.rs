@@ -9,6 +9,7 @@
 //! an `.await`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -17,12 +18,13 @@ use openraft::BasicNode;
 use openraft::error::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, RaftError};
 use tokio::sync::watch;
 
+use crate::changes::SharedChanges;
 use crate::client::Transport;
 use crate::error::{Error, Result, fatal_error};
 use crate::state::MetadataState;
 use crate::state_machine::SharedState;
 use crate::type_config::{NodeId, Raft};
-use crate::types::{Command, CommandResult, NodeStatus};
+use crate::types::{ChangeFeed, Command, CommandResult, NodeStatus};
 use crate::wire::{ReadQuery, ReadReply};
 
 /// A [`MetadataClient`](crate::MetadataClient) calling into an in-process
@@ -37,6 +39,8 @@ pub struct LocalClient {
     shared: SharedState,
     /// The node's applied-index announcer.
     applied_tx: Arc<watch::Sender<u64>>,
+    /// The node's recent partition changes.
+    changes: SharedChanges,
 }
 
 impl std::fmt::Debug for LocalClient {
@@ -54,13 +58,27 @@ impl LocalClient {
         raft: Raft,
         shared: SharedState,
         applied_tx: Arc<watch::Sender<u64>>,
+        changes: SharedChanges,
     ) -> Self {
         Self {
             node_id,
             raft,
             shared,
             applied_tx,
+            changes,
         }
+    }
+
+    /// The partition changes of the entries after `after` (or a reset, see
+    /// [`crate::changes`]), once this node has applied an entry past `after` or `wait`
+    /// passed. Not linearizable: what this node has applied.
+    pub(crate) async fn changes_since(&self, after: u64, wait: Duration) -> Result<ChangeFeed> {
+        let mut applied = self.applied_tx.subscribe();
+        let past = tokio::time::timeout(wait, applied.wait_for(|index| *index > after)).await;
+        if matches!(past, Ok(Err(_))) {
+            return Err(Error::ShuttingDown);
+        }
+        Ok(self.changes.lock().since(after))
     }
 
     /// Proposes `command` and returns the state machine's result; a refusal becomes
@@ -171,6 +189,10 @@ impl Transport for LocalClient {
 
     fn applied(&self) -> watch::Receiver<u64> {
         self.applied_tx.subscribe()
+    }
+
+    async fn changes(&self, after: u64, wait: Duration) -> Result<ChangeFeed> {
+        self.changes_since(after, wait).await
     }
 
     async fn node_status(&self) -> Result<NodeStatus> {
