@@ -22,6 +22,20 @@ pub(crate) struct Outcome {
     pub(crate) outcome: String,
 }
 
+/// `op="<metadata client operation>"`
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct Op {
+    /// The operation, e.g. `partition_slice`.
+    pub(crate) op: &'static str,
+}
+
+/// `reason="changed"|"deleted"|"reset"`
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct Reason {
+    /// Why a waiting long-poll was woken.
+    pub(crate) reason: &'static str,
+}
+
 /// The broker's metrics.
 #[derive(Debug)]
 pub(crate) struct Metrics {
@@ -54,6 +68,12 @@ pub(crate) struct Metrics {
     pub(crate) commit_batch_segments: Histogram,
     /// Segments recovered from the spool at start (sealed, never committed).
     pub(crate) recovered_segments: Counter,
+    /// Metadata requests made by the read path, by operation.
+    pub(crate) metadata_requests: Family<Op, Counter>,
+    /// Long-polls woken to re-read their partition, by reason.
+    pub(crate) long_poll_wakeups: Family<Reason, Counter>,
+    /// Long-polls waiting at the high watermark now.
+    pub(crate) long_polls_waiting: Gauge,
     /// Bytes staged in the open segment.
     pub(crate) wal_staged_bytes: Gauge,
     /// Sealed segments being uploaded or waiting for a slot.
@@ -94,6 +114,9 @@ impl Default for Metrics {
             commit_latency: Histogram::new(latency_buckets()),
             commit_batch_segments: Histogram::new(exponential_buckets(1.0, 2.0, 8)),
             recovered_segments: Counter::default(),
+            metadata_requests: Family::default(),
+            long_poll_wakeups: Family::default(),
+            long_polls_waiting: Gauge::default(),
             wal_staged_bytes: Gauge::default(),
             uploads_in_flight: Gauge::default(),
             uploaded_bytes_in_memory: Gauge::default(),
@@ -133,6 +156,12 @@ impl Metrics {
             "fetch_bytes", "Record bytes returned by fetches" => self.fetch_bytes,
             "fetch_latency_seconds", "Fetch latency including long-poll waits"
                 => self.fetch_latency,
+            "metadata_client_requests", "Metadata requests of the read path by operation"
+                => self.metadata_requests,
+            "long_poll_wakeups", "Long-polls woken to re-read their partition, by reason"
+                => self.long_poll_wakeups,
+            "long_polls_waiting", "Long-polls waiting at the high watermark now"
+                => self.long_polls_waiting,
         );
     }
 
@@ -194,6 +223,18 @@ impl Metrics {
     /// A refused or failed fetch, by error code.
     pub(crate) fn fetch_failed(&self, code: &str) {
         Self::outcome(&self.fetch_requests, code);
+    }
+
+    /// One metadata request of the read path.
+    pub(crate) fn metadata_request(&self, op: &'static str) {
+        self.metadata_requests.get_or_create(&Op { op }).inc();
+    }
+
+    /// One long-poll woken to re-read its partition.
+    pub(crate) fn long_poll_woken(&self, reason: &'static str) {
+        self.long_poll_wakeups
+            .get_or_create(&Reason { reason })
+            .inc();
     }
 
     /// A segment of `bytes` uploaded in `latency` (spool write and PUT).

@@ -13,6 +13,7 @@
 //! `snapshot.rs`). `network.rs` (Raft RPCs to peers) and `server.rs` (the node's HTTP
 //! routes, bodies in `wire.rs`) are the cluster transport; `node.rs` assembles a node.
 
+mod changes;
 mod client;
 mod error;
 pub mod limits;

@@ -19,6 +19,7 @@ use openraft::error::{InitializeError, RaftError};
 use openraft::{BasicNode, Config, ServerState, SnapshotPolicy};
 use tokio::sync::watch;
 
+use crate::changes::SharedChanges;
 use crate::client::LocalClient;
 use crate::error::{Error, Result, fatal_error};
 use crate::log_store::{self, LogStore};
@@ -72,6 +73,8 @@ pub struct MetadataNode {
     applied_tx: Arc<watch::Sender<u64>>,
     /// Segment-commit proposal counters, shared by every client of this node.
     stats: Arc<ProposalStats>,
+    /// The recent partition changes, recorded by the state machine.
+    changes: SharedChanges,
 }
 
 impl std::fmt::Debug for MetadataNode {
@@ -230,6 +233,7 @@ impl MetadataNode {
             .map_err(|e| Error::Storage(e.to_string()))?;
         let shared = state_machine.shared();
         let applied_tx = state_machine.applied_sender();
+        let changes = state_machine.changes();
 
         let raft = Raft::new(node_id, Arc::new(config), network, log_store, state_machine)
             .await
@@ -240,6 +244,7 @@ impl MetadataNode {
             shared,
             applied_tx,
             stats: Arc::default(),
+            changes,
         })
     }
 
@@ -286,6 +291,7 @@ impl MetadataNode {
             self.shared.clone(),
             Arc::clone(&self.applied_tx),
             Arc::clone(&self.stats),
+            self.changes.clone(),
         )
     }
 

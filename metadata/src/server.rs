@@ -13,9 +13,13 @@
 //!   again (a broker's retry of a commit that did apply costs no new entry).
 //! - `POST /meta/v1/read`: a [`ReadQuery`], served by the leader after a linearizability
 //!   check.
-//! - `GET /meta/v1/watch?after=N&timeout_ms=T`: answers as soon as this node has applied
-//!   an entry past `N` (or after `T`, at most 30 s) with its applied index. Any node
-//!   serves it; brokers use it to wake long-polls.
+//! - `GET /meta/v1/watch?after=N&timeout_ms=T[&changes=true]`: answers as soon as this
+//!   node has applied an entry past `N` (or after `T`, at most 30 s) with its applied
+//!   index; with `changes=true` also with the partitions changed after `N` (new high
+//!   watermark, or topic deleted) from this node's in-memory ring of recent changes, or
+//!   `reset` when the ring no longer covers `N` (body: [`WatchReply`]). Any node serves
+//!   it, not linearizably; brokers use it to wake only the long-polls of changed
+//!   partitions.
 //! - `GET /meta/v1/status`: this node's [`NodeStatus`].
 //! - `POST /meta/v1/members/learner`, `POST /meta/v1/members/voters`: membership changes
 //!   (leader only).
@@ -235,19 +239,39 @@ async fn read(
 /// `GET /meta/v1/watch` parameters.
 #[derive(Debug, Deserialize)]
 struct WatchParams {
+    /// The caller knows everything up to this log index.
     after: u64,
+    /// Longest wait, at most [`MAX_WATCH_WAIT`] (default 10 s).
     timeout_ms: Option<u64>,
+    /// Whether to answer with the partitions changed after `after`.
+    #[serde(default)]
+    changes: bool,
 }
 
+/// `GET /meta/v1/watch`: see the module doc.
 async fn watch(
     State(state): State<ServerState>,
     Query(params): Query<WatchParams>,
 ) -> Json<WatchReply> {
-    let mut applied = state.client.subscribe_applied();
     let wait = Duration::from_millis(params.timeout_ms.unwrap_or(10_000)).min(MAX_WATCH_WAIT);
+    if params.changes {
+        return Json(watch_changes(&state.client, params.after, wait).await);
+    }
+    let mut applied = state.client.subscribe_applied();
     let _ = tokio::time::timeout(wait, applied.wait_for(|index| *index > params.after)).await;
     let current = *applied.borrow();
-    Json(WatchReply { applied: current })
+    Json(WatchReply::applied(current))
+}
+
+/// The watch answer with the partitions changed after `after` (a reset while the node
+/// shuts down: the caller re-reads).
+async fn watch_changes(client: &LocalClient, after: u64, wait: Duration) -> WatchReply {
+    match client.changes_since(after, wait).await {
+        Ok(feed) => WatchReply::of_feed(feed),
+        Err(_) => WatchReply::of_feed(crate::types::ChangeFeed::Reset {
+            applied: *client.subscribe_applied().borrow(),
+        }),
+    }
 }
 
 async fn status(State(state): State<ServerState>) -> Json<NodeStatus> {

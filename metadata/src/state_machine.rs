@@ -16,10 +16,11 @@ use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, RaftSnapshotBuilder, Snapshot, StorageIOError};
 use tokio::sync::watch;
 
+use crate::changes::SharedChanges;
 use crate::snapshot::SnapshotStore;
 use crate::state::MetadataState;
 use crate::type_config::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
-use crate::types::CommandResult;
+use crate::types::{Command, CommandResult, PartitionChange};
 
 /// The state as of a log id: what readers and snapshots see.
 #[derive(Debug, Clone, Default)]
@@ -43,17 +44,35 @@ impl AppliedState {
     }
 
     /// Applies one log entry; a command's result is what its proposer receives, Raft's
-    /// own entries (blank, membership) have none.
-    fn apply_entry(&mut self, entry: Entry) -> Option<CommandResult> {
+    /// own entries (blank, membership) have none. Also returns the partitions it changed.
+    fn apply_entry(&mut self, entry: Entry) -> (Option<CommandResult>, Vec<PartitionChange>) {
         self.last_applied = Some(entry.log_id);
         match entry.payload {
-            EntryPayload::Blank => None,
-            EntryPayload::Normal(command) => Some(self.state.apply(&command)),
+            EntryPayload::Blank => (None, Vec::new()),
+            EntryPayload::Normal(command) => {
+                let (result, changes) = self.apply_command(entry.log_id.index, &command);
+                (Some(result), changes)
+            }
             EntryPayload::Membership(membership) => {
                 self.last_membership = StoredMembership::new(Some(entry.log_id), membership);
-                None
+                (None, Vec::new())
             }
         }
+    }
+
+    /// Applies the command of entry `index`, noting the partitions it changed (none when
+    /// it was refused: a refused command changes nothing).
+    fn apply_command(
+        &mut self,
+        index: u64,
+        command: &Command,
+    ) -> (CommandResult, Vec<PartitionChange>) {
+        let touched = self.state.touched_partitions(command);
+        let result = self.state.apply(command);
+        if matches!(result, CommandResult::Rejected(_)) {
+            return (result, Vec::new());
+        }
+        (result, self.state.partition_changes(index, touched))
     }
 
     /// The index of the last entry applied, if any.
@@ -91,8 +110,9 @@ impl SharedState {
 }
 
 /// The openraft state machine: applies entries to the [`SharedState`], builds, installs
-/// and serves snapshots through the [`SnapshotStore`], and announces each applied batch
-/// on a watch channel (the value is the last applied log index).
+/// and serves snapshots through the [`SnapshotStore`], records the partitions each entry
+/// changed in the [`SharedChanges`] ring, and announces each applied batch on a watch
+/// channel (the value is the last applied log index) once its changes are recorded.
 pub(crate) struct StateMachineStore {
     /// The applied state; local readers share it.
     shared: SharedState,
@@ -100,6 +120,8 @@ pub(crate) struct StateMachineStore {
     snapshots: Arc<SnapshotStore>,
     /// Bumped after each applied batch.
     applied_tx: Arc<watch::Sender<u64>>,
+    /// The recent partition changes (not replicated, not in snapshots).
+    changes: SharedChanges,
 }
 
 impl StateMachineStore {
@@ -116,11 +138,13 @@ impl StateMachineStore {
                 .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?,
             None => AppliedState::default(),
         };
-        let (applied_tx, _) = watch::channel(applied.applied_index().unwrap_or(0));
+        let index = applied.applied_index().unwrap_or(0);
+        let (applied_tx, _) = watch::channel(index);
         Ok(Self {
             shared: SharedState(Arc::new(RwLock::new(applied))),
             snapshots: Arc::new(snapshots),
             applied_tx: Arc::new(applied_tx),
+            changes: SharedChanges::new(index),
         })
     }
 
@@ -132,6 +156,19 @@ impl StateMachineStore {
     /// The sender of the last applied log index; readers subscribe to it.
     pub(crate) fn applied_sender(&self) -> Arc<watch::Sender<u64>> {
         Arc::clone(&self.applied_tx)
+    }
+
+    /// The ring of recent partition changes; the watch reads it.
+    pub(crate) fn changes(&self) -> SharedChanges {
+        self.changes.clone()
+    }
+
+    /// Records what the entries just applied changed, in log order.
+    fn record_changes(&self, changed: Vec<(u64, Vec<PartitionChange>)>) {
+        let mut ring = self.changes.lock();
+        for (index, changes) in changed {
+            ring.record(index, changes);
+        }
     }
 
     /// Announces that entries up to `index` are applied.
@@ -159,14 +196,21 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
-        let (results, last_index) = {
+        let (results, changed, last_index) = {
             let mut applied = self.shared.write();
+            let mut changed = Vec::new();
             let results: Vec<_> = entries
                 .into_iter()
-                .map(|entry| applied.apply_entry(entry))
+                .map(|entry| {
+                    let index = entry.log_id.index;
+                    let (result, changes) = applied.apply_entry(entry);
+                    changed.push((index, changes));
+                    result
+                })
                 .collect();
-            (results, applied.applied_index())
+            (results, changed, applied.applied_index())
         };
+        self.record_changes(changed);
         self.announce_applied(last_index);
         Ok(results)
     }
@@ -196,6 +240,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             .map_err(|io| StorageIOError::write_snapshot(Some(meta.signature()), &io))?;
         let installed_index = installed.applied_index();
         *self.shared.write() = installed;
+        self.changes.lock().restart_at(installed_index.unwrap_or(0));
         self.announce_applied(installed_index);
         Ok(())
     }

@@ -430,3 +430,48 @@ pub struct NodeStatus {
     /// Every member's `host:port`, by id.
     pub addresses: std::collections::BTreeMap<u64, String>,
 }
+
+/// One partition changed by an applied log entry: its high watermark after the entry, or
+/// its topic deleted. Served by the change feed ([`crate::MetadataClient::watch_changes`]);
+/// never part of the replicated state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionChange {
+    /// The log index of the entry that changed it.
+    pub index: u64,
+    /// The topic's id (names may be reused; ids never are).
+    pub topic_id: u64,
+    /// Partition number within the topic.
+    pub partition: u32,
+    /// The partition's high watermark after the entry (0 when `deleted`).
+    pub high_watermark: u64,
+    /// Whether the entry deleted the partition's topic.
+    pub deleted: bool,
+}
+
+/// What changed after a log index, as far as a metadata node remembers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeFeed {
+    /// Every partition change of the entries after the asked index up to `applied`, in log
+    /// order (empty when nothing changed).
+    Changes {
+        /// The node's last applied index the list runs to; ask after it next.
+        applied: u64,
+        /// The changes.
+        changes: Vec<PartitionChange>,
+    },
+    /// The node no longer knows (the asked index is older than what it keeps, or the node
+    /// restarted): anything may have changed up to `applied`; re-read what you need.
+    Reset {
+        /// The node's last applied index; ask after it next.
+        applied: u64,
+    },
+}
+
+impl ChangeFeed {
+    /// The applied index this answer runs to.
+    pub fn applied(&self) -> u64 {
+        match self {
+            ChangeFeed::Changes { applied, .. } | ChangeFeed::Reset { applied } => *applied,
+        }
+    }
+}

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::types::{
-    BrokerView, CommandError, OrphanList, PartitionSlice, ProducerView, TopicPage, TopicView, Usage,
+    BrokerView, ChangeFeed, CommandError, OrphanList, PartitionChange, PartitionSlice,
+    ProducerView, TopicPage, TopicView, Usage,
 };
 
 /// A read served by the leader after a linearizability check.
@@ -169,11 +170,67 @@ impl From<RemoteError> for Error {
 /// The reply body of every `/meta/v1` call.
 pub(crate) type Reply<T> = std::result::Result<T, RemoteError>;
 
-/// `GET /meta/v1/watch` answer: the node's last applied log index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `GET /meta/v1/watch` answer: the node's last applied log index and, when asked for with
+/// `changes=true`, what changed after the caller's `after`:
+///
+/// - `{"applied": N}`: without `changes=true` (the original answer, unchanged).
+/// - `{"applied": N, "changes": [{"index", "topic_id", "partition", "high_watermark",
+///   "deleted"}, …]}`: every partition changed by the entries after `after` up to `N`, in
+///   log order ([`PartitionChange`]); possibly empty.
+/// - `{"applied": N, "reset": true}`: the node no longer remembers the changes after
+///   `after` (it keeps the last [`CHANGE_RING_CAPACITY`](crate::changes::CHANGE_RING_CAPACITY),
+///   in memory, and none from before it started): anything may have changed.
+///
+/// A reply with `changes=true` asked but neither field (a node that predates them) counts as
+/// a reset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct WatchReply {
     /// Last applied index.
     pub(crate) applied: u64,
+    /// The changes after `after`, if asked for and known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) changes: Option<Vec<PartitionChange>>,
+    /// Whether the changes after `after` are unknown.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) reset: bool,
+}
+
+impl WatchReply {
+    /// The original answer: the applied index only.
+    pub(crate) fn applied(applied: u64) -> Self {
+        WatchReply {
+            applied,
+            changes: None,
+            reset: false,
+        }
+    }
+
+    /// The answer carrying `feed`.
+    pub(crate) fn of_feed(feed: ChangeFeed) -> Self {
+        match feed {
+            ChangeFeed::Changes { applied, changes } => WatchReply {
+                changes: Some(changes),
+                ..WatchReply::applied(applied)
+            },
+            ChangeFeed::Reset { applied } => WatchReply {
+                reset: true,
+                ..WatchReply::applied(applied)
+            },
+        }
+    }
+
+    /// The feed this answer carries (a reset unless it lists changes).
+    pub(crate) fn into_feed(self) -> ChangeFeed {
+        match self.changes {
+            Some(changes) if !self.reset => ChangeFeed::Changes {
+                applied: self.applied,
+                changes,
+            },
+            _ => ChangeFeed::Reset {
+                applied: self.applied,
+            },
+        }
+    }
 }
 
 /// `POST /meta/v1/members/learner`: add (or re-add) a node as a non-voting learner; the
@@ -192,4 +249,31 @@ pub(crate) struct AddLearner {
 pub(crate) struct SetVoters {
     /// The new voter set.
     pub(crate) voters: Vec<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_watch_reply_without_changes_is_a_reset_and_the_plain_answer_is_unchanged() {
+        let legacy: WatchReply = serde_json::from_str(r#"{"applied":7}"#).unwrap();
+        assert_eq!(legacy.into_feed(), ChangeFeed::Reset { applied: 7 });
+        let plain = serde_json::to_string(&WatchReply::applied(7)).unwrap();
+        assert_eq!(plain, r#"{"applied":7}"#);
+        let empty = WatchReply::of_feed(ChangeFeed::Changes {
+            applied: 8,
+            changes: Vec::new(),
+        });
+        assert_eq!(
+            serde_json::to_string(&empty).unwrap(),
+            r#"{"applied":8,"changes":[]}"#
+        );
+        let reset = WatchReply::of_feed(ChangeFeed::Reset { applied: 9 });
+        assert_eq!(
+            serde_json::to_string(&reset).unwrap(),
+            r#"{"applied":9,"reset":true}"#
+        );
+        assert_eq!(reset.into_feed(), ChangeFeed::Reset { applied: 9 });
+    }
 }

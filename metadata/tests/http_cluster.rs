@@ -1,13 +1,15 @@
 //! Three metadata nodes in one process, talking real HTTP on 127.0.0.1: the cluster
 //! bootstraps once, a client follows the leader, commits survive the leader's loss, and a
-//! watch wakes on another client's commit.
+//! watch wakes on another client's commit; the change feed names the partitions that changed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use silt_metadata::types::{ChunkCommit, ChunkOutcome, SegmentCommit, TopicSettings};
+use silt_metadata::types::{
+    ChangeFeed, ChunkCommit, ChunkOutcome, PartitionChange, SegmentCommit, TopicSettings,
+};
 use silt_metadata::{ClusterConfig, HttpClient, MetadataClient, MetadataNode};
 use tokio::task::JoinHandle;
 
@@ -182,4 +184,73 @@ async fn concurrent_commits_from_many_brokers_share_raft_entries() {
         running.server.abort();
         running.node.shutdown().await.unwrap();
     }
+}
+
+/// Follows `client`'s change feed from `after` until `done` holds for what it collected
+/// (within 20 s); returns the changes and the index to continue after.
+async fn collect_changes(
+    client: &HttpClient,
+    mut after: u64,
+    done: impl Fn(&[PartitionChange]) -> bool,
+) -> (Vec<PartitionChange>, u64) {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !done(&seen) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the feed did not report it: {seen:?}"
+        );
+        match client
+            .watch_changes(after, Duration::from_secs(1))
+            .await
+            .unwrap()
+        {
+            ChangeFeed::Changes { applied, changes } => {
+                seen.extend(changes);
+                after = applied;
+            }
+            ChangeFeed::Reset { applied } => panic!("unexpected reset at {applied}"),
+        }
+    }
+    (seen, after)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_change_feed_names_the_changed_partitions_and_deleted_topics() {
+    let dir = tempfile::tempdir().unwrap();
+    let (peers, _nodes) = start_cluster(dir.path()).await;
+    let endpoints: Vec<String> = peers.values().cloned().collect();
+    let client = HttpClient::connect(&endpoints).unwrap();
+    let topic = client
+        .create_topic("fed", 2, TopicSettings::default(), 1)
+        .await
+        .unwrap();
+    client
+        .commit_segments(vec![segment("a", topic.id)])
+        .await
+        .unwrap();
+    let committed = |c: &PartitionChange| c.partition == 0 && c.high_watermark == 2;
+    let (seen, after) = collect_changes(&client, 0, |seen| seen.iter().any(committed)).await;
+    assert!(
+        seen.iter()
+            .all(|c| c.topic_id == topic.id && c.partition == 0 && !c.deleted),
+        "only partition 0 changed: {seen:?}"
+    );
+
+    client.delete_topic("fed").await.unwrap();
+    let both_deleted = |seen: &[PartitionChange]| seen.iter().filter(|c| c.deleted).count() == 2;
+    let (seen, _) = collect_changes(&client, after, both_deleted).await;
+    let mut deleted: Vec<u32> = seen
+        .iter()
+        .filter(|c| c.deleted)
+        .map(|c| c.partition)
+        .collect();
+    deleted.sort_unstable();
+    assert_eq!(deleted, [0, 1]);
+
+    // The original watch answer (no `changes=true`) is unchanged: the applied index only.
+    let url = format!("http://{}/meta/v1/watch?after=0&timeout_ms=0", endpoints[0]);
+    let plain: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+    let keys: Vec<&String> = plain.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["applied"], "{plain}");
 }

@@ -28,7 +28,7 @@ use ulid::Ulid;
 use crate::budget::ByteBudget;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::read::Fetcher;
+use crate::read::{Fetcher, Wakeups, spawn_feed};
 use crate::server;
 use crate::state::{AppState, BrokerIdentity};
 use crate::write::pipeline::{PipelineParts, WritePipeline};
@@ -54,6 +54,8 @@ pub struct RunningNode {
     pipeline: WritePipeline,
     metadata: Option<MetadataNode>,
     heartbeat: JoinHandle<()>,
+    /// Follows the metadata change feed into the long-polls' wake-up channels.
+    change_feed: JoinHandle<()>,
     recovery: JoinHandle<()>,
     disk_cache: Option<Arc<DiskCache>>,
 }
@@ -70,12 +72,14 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (object_store_url, disk_cache) = (storage.store.url.clone(), storage.disk_cache.clone());
     let pipeline = services.pipeline.clone();
+    let wakeups = Wakeups::new(services.metrics.clone());
+    let change_feed = spawn_feed(services.metadata.clone(), &wakeups);
     let state = app_state(
         config,
         storage,
         services,
         identity.clone(),
-        shutdown_rx.clone(),
+        (shutdown_rx.clone(), wakeups),
     );
     let server = serve(listener, state, shutdown_rx);
     Ok(RunningNode {
@@ -87,6 +91,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         pipeline,
         metadata: metadata_node,
         heartbeat,
+        change_feed,
         recovery: recovery.spawn(recovery_interval),
         disk_cache,
     })
@@ -206,22 +211,24 @@ struct Services {
     clock: Arc<dyn Clock>,
 }
 
-/// What every handler reaches.
+/// What every handler reaches; `reads` are the shutdown signal and the long-polls'
+/// wake-up channels.
 fn app_state(
     config: Config,
     storage: Storage,
     services: Services,
     identity: Arc<BrokerIdentity>,
-    shutdown: watch::Receiver<bool>,
+    reads: (watch::Receiver<bool>, Arc<Wakeups>),
 ) -> AppState {
-    let (metadata, read_slots) = (services.metadata, read_slots(&config));
+    let (shutdown, wakeups) = reads;
+    let metadata = services.metadata;
     AppState {
         writer: Arc::new(Writer::new(
             metadata.clone(),
             services.pipeline,
             write_limits(&config),
         )),
-        fetcher: Fetcher::new(metadata.clone(), storage.reader.clone(), read_slots),
+        fetcher: fetcher(&metadata, &storage, &config, wakeups, &services.metrics),
         request_bytes: ByteBudget::new(
             config.server.max_request_bytes_in_flight,
             "server.max_request_bytes_in_flight",
@@ -242,6 +249,19 @@ fn app_state(
         #[cfg(feature = "fault-injection")]
         faults: storage.faults,
     }
+}
+
+/// The read service: index lookups through `metadata`, chunks through the storage's
+/// reader, cold reads within the read slots, long-polls woken through `wakeups`.
+fn fetcher(
+    metadata: &Arc<dyn MetadataClient>,
+    storage: &Storage,
+    config: &Config,
+    wakeups: Arc<Wakeups>,
+    metrics: &Arc<Metrics>,
+) -> Fetcher {
+    let (reader, slots) = (storage.reader.clone(), read_slots(config));
+    Fetcher::new(metadata.clone(), reader, slots, wakeups, metrics.clone())
 }
 
 /// The `[server]` limits the writer enforces.
@@ -295,6 +315,7 @@ impl RunningNode {
         close_pipeline(&self.pipeline).await;
         close_disk_cache(self.disk_cache.as_deref()).await;
         self.heartbeat.abort();
+        self.change_feed.abort();
         // A recovery cut short keeps its spool files for the next start.
         self.recovery.abort();
         stop_metadata(self.metadata).await

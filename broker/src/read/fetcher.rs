@@ -5,9 +5,10 @@
 //! the chunks the memory tier holds at once, and only if some are missing waits for a
 //! read slot and reads those through the lower tiers (the local spool, the disk cache,
 //! then a GET, several chunks at once), all within `server.request_timeout`. It verifies
-//! each chunk's checksum and record count, and trims to the offset and the limits. At the high watermark it waits on the metadata service's
-//! applied-entry signal, not by polling, until a record commits, `wait` passes, or the
-//! broker shuts down.
+//! each chunk's checksum and record count, and trims to the offset and the limits. At the
+//! high watermark it waits on its partition's wake-up channel ([`Wakeups`]), not by
+//! polling, until a record commits to that partition, `wait` passes, or the broker shuts
+//! down; commits to other partitions do not make it read again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +24,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::metrics::Metrics;
 use crate::read::ReadError;
+use crate::read::wakeups::{Waiter, Wakeups};
 
 /// Chunks read at once by one fetch.
 const PARALLEL_CHUNK_READS: usize = 8;
@@ -72,20 +75,27 @@ pub(crate) struct Fetcher {
     metadata: Arc<dyn MetadataClient>,
     reader: Arc<ChunkReader>,
     read_slots: Arc<Semaphore>,
+    wakeups: Arc<Wakeups>,
+    metrics: Arc<Metrics>,
 }
 
 impl Fetcher {
     /// A fetcher over the metadata service and a chunk reader; `read_slots` admits fetches
-    /// to the read-and-encode phase.
+    /// to the read-and-encode phase; long-polls wait on `wakeups`; `metrics` counts its
+    /// metadata reads.
     pub(crate) fn new(
         metadata: Arc<dyn MetadataClient>,
         reader: Arc<ChunkReader>,
         read_slots: Arc<Semaphore>,
+        wakeups: Arc<Wakeups>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Fetcher {
             metadata,
             reader,
             read_slots,
+            wakeups,
+            metrics,
         }
     }
 
@@ -143,31 +153,56 @@ impl Fetcher {
     }
 
     /// The index entries from the offset, once the offset is below the high watermark or
-    /// `wait` has passed (or the broker is shutting down). Waits on the metadata service's
-    /// applied-entry signal, not by polling.
+    /// `wait` has passed (or the broker is shutting down). Waits on its partition's
+    /// wake-up channel, not by polling: subscribes, reads again (so a commit made before
+    /// it subscribed is not missed), and reads once more each time it is woken.
     async fn wait_for_records(
         &self,
         at: &Position<'_>,
         wait: Duration,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<PartitionSlice, ReadError> {
-        let mut applied = self.metadata.subscribe_applied();
         let deadline = Instant::now() + wait;
+        let mut waiter: Option<Waiter> = None;
         loop {
-            applied.borrow_and_update();
             let slice = self.lookup(at).await?;
             if at.offset < slice.high_watermark || Instant::now() >= deadline || *shutdown.borrow()
             {
                 return Ok(slice);
             }
-            if !wake(&mut applied, deadline, &mut shutdown).await {
-                return Ok(slice);
+            match waiter.as_mut() {
+                Some(w) if w.topic_id() == slice.topic_id => {
+                    if !self.wait_once(w, at.offset, deadline, &mut shutdown).await {
+                        return Ok(slice);
+                    }
+                }
+                _ => waiter = Some(self.wakeups.subscribe(slice.topic_id, at.partition)),
             }
         }
     }
 
+    /// Waits for the partition's high watermark to pass `offset` (or a delete or reset),
+    /// the deadline or shutdown; `false` once the shutdown signal's sender is gone.
+    async fn wait_once(
+        &self,
+        waiter: &mut Waiter,
+        offset: u64,
+        deadline: Instant,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> bool {
+        self.metrics.long_polls_waiting.inc();
+        let woken = tokio::select! {
+            _ = waiter.past(offset) => true,
+            () = tokio::time::sleep_until(deadline) => true,
+            changed = shutdown.changed() => changed.is_ok(),
+        };
+        self.metrics.long_polls_waiting.dec();
+        woken
+    }
+
     /// One linearizable index lookup, refusing an offset outside the partition.
     async fn lookup(&self, at: &Position<'_>) -> Result<PartitionSlice, ReadError> {
+        self.metrics.metadata_request("partition_slice");
         let slice = self
             .metadata
             .partition_slice(at.topic, at.partition, at.offset, ENTRIES_PER_LOOKUP)
@@ -225,20 +260,6 @@ impl Fetcher {
             async move { read_entry(&reader, entry, hot).await }
         }))
         .buffered(PARALLEL_CHUNK_READS)
-    }
-}
-
-/// Waits for a newly applied metadata entry, the deadline or shutdown; `false` once
-/// either signal's sender is gone.
-async fn wake(
-    applied: &mut watch::Receiver<u64>,
-    deadline: Instant,
-    shutdown: &mut watch::Receiver<bool>,
-) -> bool {
-    tokio::select! {
-        changed = applied.changed() => changed.is_ok(),
-        () = tokio::time::sleep_until(deadline) => true,
-        changed = shutdown.changed() => changed.is_ok(),
     }
 }
 

@@ -1,8 +1,11 @@
 //! The read path: index lookup, tiered chunk reads, decoding, long-poll at the end of the
-//! log ([`Fetcher`]), and why a fetch fails ([`ReadError`]).
+//! log ([`Fetcher`]), the per-partition wake-ups of long-polls ([`Wakeups`]), and why a
+//! fetch fails ([`ReadError`]).
 
 mod error;
 mod fetcher;
+mod wakeups;
 
 pub(crate) use error::ReadError;
 pub(crate) use fetcher::{FetchLimits, Fetched, Fetcher};
+pub(crate) use wakeups::{Wakeups, spawn_feed};

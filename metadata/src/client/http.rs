@@ -7,10 +7,11 @@
 //! its body. A call gives up with [`Error::Unavailable`] after [`CALL_BUDGET`]; callers that must
 //! not give up (the broker's committer) retry, and commits are idempotent.
 //!
-//! A background task long-polls `/meta/v1/watch` on any reachable node and publishes the
-//! applied index on the watch channel of
-//! [`MetadataClient::subscribe_applied`](crate::MetadataClient::subscribe_applied), so
-//! long-polling fetches wake when another broker commits, without a request per fetch.
+//! Once someone subscribes, a background task long-polls `/meta/v1/watch` on any
+//! reachable node and publishes the applied index on the watch channel of
+//! [`MetadataClient::subscribe_applied`](crate::MetadataClient::subscribe_applied).
+//! [`MetadataClient::watch_changes`](crate::MetadataClient::watch_changes) asks the same
+//! route for the partitions changed (`changes=true`), one call per answer, on any node.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -25,7 +26,7 @@ use tokio::time::Instant;
 
 use crate::client::Transport;
 use crate::error::{Error, Result};
-use crate::types::{Command, CommandResult, NodeStatus};
+use crate::types::{ChangeFeed, Command, CommandResult, NodeStatus};
 use crate::wire::{AddLearner, ReadQuery, ReadReply, RemoteError, Reply, SetVoters, WatchReply};
 
 /// How long one call keeps trying nodes before it fails.
@@ -112,7 +113,7 @@ fn base_url(endpoint: &str) -> String {
 
 impl HttpClient {
     /// A client of the cluster whose nodes listen at `endpoints` (`http://host:port` or
-    /// `host:port`); starts the applied-index watch. Needs a Tokio runtime.
+    /// `host:port`). The applied-index watch starts with its first subscriber.
     pub fn connect(endpoints: &[String]) -> Result<HttpClient> {
         let endpoints: Vec<String> = endpoints
             .iter()
@@ -140,13 +141,22 @@ impl HttpClient {
                 watcher: Mutex::new(None),
             }),
         };
-        let task = tokio::spawn(watch_loop(Arc::downgrade(&client.inner)));
-        *client
+        Ok(client)
+    }
+
+    /// Starts the applied-index watch unless it runs (on the first subscriber, so a
+    /// client nobody subscribes to sends no watch requests).
+    fn start_watcher(&self) {
+        let mut watcher = self
             .inner
             .watcher
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(task);
-        Ok(client)
+            .unwrap_or_else(PoisonError::into_inner);
+        if watcher.is_none()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            *watcher = Some(runtime.spawn(watch_loop(Arc::downgrade(&self.inner))));
+        }
     }
 
     /// The configured endpoints.
@@ -378,10 +388,11 @@ async fn watch_loop(inner: std::sync::Weak<Inner>) {
             .await;
         match answer {
             Ok(reply) => {
+                let reply = reply.applied;
                 strong.applied_tx.send_if_modified(|current| {
-                    let newer = reply.applied > *current;
+                    let newer = reply > *current;
                     if newer {
-                        *current = reply.applied;
+                        *current = reply;
                     }
                     newer
                 });
@@ -410,7 +421,29 @@ impl Transport for HttpClient {
     }
 
     fn applied(&self) -> watch::Receiver<u64> {
+        self.start_watcher();
         self.inner.applied_tx.subscribe()
+    }
+
+    async fn changes(&self, after: u64, wait: Duration) -> Result<ChangeFeed> {
+        let wait_ms = wait.as_millis();
+        let path = format!("/meta/v1/watch?after={after}&timeout_ms={wait_ms}&changes=true");
+        let mut last_failure = String::from("no metadata node configured");
+        for url in self.inner.candidates() {
+            let answer = self
+                .inner
+                .get::<WatchReply>(&url, &path, wait + REQUEST_TIMEOUT);
+            match answer.await {
+                Ok(reply) => return Ok(reply.into_feed()),
+                Err(error) => {
+                    self.inner.suspect(&url);
+                    last_failure = format!("{url}: {error}");
+                }
+            }
+        }
+        Err(Error::Unavailable(format!(
+            "no metadata node answered the change watch; last failure: {last_failure}"
+        )))
     }
 
     async fn node_status(&self) -> Result<NodeStatus> {

@@ -9,6 +9,7 @@
 //! an `.await`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -17,13 +18,16 @@ use openraft::BasicNode;
 use openraft::error::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, RaftError};
 use tokio::sync::watch;
 
+use crate::changes::SharedChanges;
 use crate::client::Transport;
 use crate::error::{Error, Result, fatal_error};
 use crate::proposal::{ProposalSize, ProposalStats};
 use crate::state::MetadataState;
 use crate::state_machine::SharedState;
 use crate::type_config::{NodeId, Raft};
-use crate::types::{Command, CommandResult, NodeStatus, SegmentCommit, SegmentCommitResult};
+use crate::types::{
+    ChangeFeed, Command, CommandResult, NodeStatus, SegmentCommit, SegmentCommitResult,
+};
 use crate::wire::{ReadQuery, ReadReply};
 
 /// A [`MetadataClient`](crate::MetadataClient) calling into an in-process
@@ -40,6 +44,8 @@ pub struct LocalClient {
     applied_tx: Arc<watch::Sender<u64>>,
     /// The node's proposal counters.
     stats: Arc<ProposalStats>,
+    /// The node's recent partition changes.
+    changes: SharedChanges,
 }
 
 impl std::fmt::Debug for LocalClient {
@@ -58,6 +64,7 @@ impl LocalClient {
         shared: SharedState,
         applied_tx: Arc<watch::Sender<u64>>,
         stats: Arc<ProposalStats>,
+        changes: SharedChanges,
     ) -> Self {
         Self {
             node_id,
@@ -65,12 +72,25 @@ impl LocalClient {
             shared,
             applied_tx,
             stats,
+            changes,
         }
     }
 
     /// The node's proposal counters (its `/metrics`).
     pub(crate) fn stats(&self) -> &ProposalStats {
         &self.stats
+    }
+
+    /// The partition changes of the entries after `after` (or a reset, see
+    /// [`crate::changes`]), once this node has applied an entry past `after` or `wait`
+    /// passed. Not linearizable: what this node has applied.
+    pub(crate) async fn changes_since(&self, after: u64, wait: Duration) -> Result<ChangeFeed> {
+        let mut applied = self.applied_tx.subscribe();
+        let past = tokio::time::timeout(wait, applied.wait_for(|index| *index > after)).await;
+        if matches!(past, Ok(Err(_))) {
+            return Err(Error::ShuttingDown);
+        }
+        Ok(self.changes.lock().since(after))
     }
 
     /// Proposes `command` and returns the state machine's result; a refusal becomes
@@ -181,6 +201,10 @@ impl Transport for LocalClient {
 
     fn applied(&self) -> watch::Receiver<u64> {
         self.applied_tx.subscribe()
+    }
+
+    async fn changes(&self, after: u64, wait: Duration) -> Result<ChangeFeed> {
+        self.changes_since(after, wait).await
     }
 
     async fn node_status(&self) -> Result<NodeStatus> {

@@ -12,14 +12,16 @@ mod local;
 pub use http::HttpClient;
 pub use local::LocalClient;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
 use crate::proposal::{ProposalSize, proposal_runs};
 use crate::types::{
-    BrokerView, Command, CommandResult, NodeStatus, OrphanList, PartitionSlice, ProducerView,
-    SegmentCommit, SegmentCommitResult, TopicPage, TopicSettings, TopicView, Usage,
+    BrokerView, ChangeFeed, Command, CommandResult, NodeStatus, OrphanList, PartitionSlice,
+    ProducerView, SegmentCommit, SegmentCommitResult, TopicPage, TopicSettings, TopicView, Usage,
 };
 use crate::wire::{ReadQuery, ReadReply};
 
@@ -76,9 +78,17 @@ pub trait MetadataClient: Send + Sync + 'static {
         max_entries: usize,
     ) -> Result<PartitionSlice>;
 
-    /// A counter that changes each time the state machine applies an entry; long-polls
-    /// wait on it instead of polling the leader.
+    /// A counter that changes each time the state machine applies an entry.
     fn subscribe_applied(&self) -> watch::Receiver<u64>;
+
+    /// The change feed: which partitions changed (new high watermark, or topic deleted)
+    /// in the entries after log index `after`, answered once some node has applied an
+    /// entry past `after` or `wait` passed (then possibly an empty list). A
+    /// [`ChangeFeed::Reset`] means the node no longer knows what changed since `after`
+    /// (too long ago, or it restarted): anything may have. Ask next after the answer's
+    /// `applied`. Not linearizable: follow it with a linearizable read before acting.
+    /// Brokers wake long-polls with it, one partition at a time.
+    async fn watch_changes(&self, after: u64, wait: Duration) -> Result<ChangeFeed>;
 
     /// Issues a new idempotent producer id (`None`) or bumps an existing one's epoch,
     /// fencing its older instances.
@@ -127,6 +137,8 @@ pub(crate) trait Transport: Send + Sync + 'static {
     async fn query(&self, query: ReadQuery) -> Result<ReadReply>;
     /// See [`MetadataClient::subscribe_applied`].
     fn applied(&self) -> watch::Receiver<u64>;
+    /// See [`MetadataClient::watch_changes`].
+    async fn changes(&self, after: u64, wait: Duration) -> Result<ChangeFeed>;
     /// See [`MetadataClient::status`].
     async fn node_status(&self) -> Result<NodeStatus>;
     /// See [`MetadataClient::is_ready`].
@@ -285,6 +297,10 @@ impl<T: Transport> MetadataClient for T {
 
     fn subscribe_applied(&self) -> watch::Receiver<u64> {
         self.applied()
+    }
+
+    async fn watch_changes(&self, after: u64, wait: Duration) -> Result<ChangeFeed> {
+        self.changes(after, wait).await
     }
 
     async fn init_producer(&self, producer_id: Option<u64>) -> Result<ProducerView> {

@@ -24,6 +24,7 @@ mod commit;
 mod index;
 mod producers;
 mod topics;
+mod touched;
 pub(crate) mod validate;
 
 use std::collections::BTreeMap;

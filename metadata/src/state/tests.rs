@@ -615,3 +615,53 @@ fn quotas_count_what_is_in_use() {
     ));
     assert!(validate::quota("q", u64::MAX, u64::MAX, 1).is_err());
 }
+
+/// Applies `command`, returning the partitions it changed as `(topic id, partition, high
+/// watermark, deleted)`.
+fn changed_by(state: &mut MetadataState, command: &Command) -> Vec<(u64, u32, u64, bool)> {
+    let touched = state.touched_partitions(command);
+    state.apply(command);
+    let changes = state.partition_changes(4, touched);
+    assert!(changes.iter().all(|c| c.index == 4));
+    changes
+        .iter()
+        .map(|c| (c.topic_id, c.partition, c.high_watermark, c.deleted))
+        .collect()
+}
+
+#[test]
+fn a_commit_changes_its_chunks_partitions_and_a_delete_all_of_the_topics() {
+    let mut state = MetadataState::default();
+    let topic = create(&mut state, "t", 3);
+    let chunks = vec![
+        chunk(topic.id, 0, 2),
+        chunk(topic.id, 2, 1),
+        chunk(topic.id, 0, 3),
+    ];
+    let command = Command::CommitSegments {
+        segments: vec![segment("s", chunks)],
+        at_ms: None,
+    };
+    assert_eq!(
+        changed_by(&mut state, &command),
+        [(topic.id, 0, 5, false), (topic.id, 2, 1, false)]
+    );
+    let delete = Command::DeleteTopic {
+        name: "t".to_owned(),
+    };
+    assert_eq!(
+        changed_by(&mut state, &delete),
+        [
+            (topic.id, 0, 0, true),
+            (topic.id, 1, 0, true),
+            (topic.id, 2, 0, true)
+        ]
+    );
+    let create_again = Command::CreateTopic {
+        name: "u".to_owned(),
+        partitions: 1,
+        settings: TopicSettings::default(),
+        created_at_ms: 1,
+    };
+    assert_eq!(changed_by(&mut state, &create_again), []);
+}

@@ -115,6 +115,11 @@ impl Topics {
         self.by_name.get(name)
     }
 
+    /// The topic with id `id`.
+    pub(crate) fn get_by_id(&self, id: u64) -> Option<&Topic> {
+        self.by_name.get(self.names_by_id.get(&id)?)
+    }
+
     /// The topic with id `id`, for update.
     pub(crate) fn get_by_id_mut(&mut self, id: u64) -> Option<&mut Topic> {
         let name = self.names_by_id.get(&id)?;

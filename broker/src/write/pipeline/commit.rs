@@ -392,8 +392,8 @@ mod tests {
     use silt_bookie::store::faults::{FaultConfig, FaultControl, LatencyModel};
     use silt_metadata::limits::MAX_PROPOSAL_SEGMENTS;
     use silt_metadata::types::{
-        BrokerView, NodeStatus, OrphanList, PartitionSlice, ProducerView, SegmentCommit,
-        SegmentCommitResult, TopicPage, TopicSettings, TopicView, Usage,
+        BrokerView, ChangeFeed, NodeStatus, OrphanList, PartitionSlice, ProducerView,
+        SegmentCommit, SegmentCommitResult, TopicPage, TopicSettings, TopicView, Usage,
     };
     use silt_metadata::{MetadataClient, Result};
     use tokio::sync::watch;
@@ -581,6 +581,10 @@ mod tests {
 
         fn subscribe_applied(&self) -> watch::Receiver<u64> {
             self.inner.subscribe_applied()
+        }
+
+        async fn watch_changes(&self, after: u64, wait: Duration) -> Result<ChangeFeed> {
+            self.inner.watch_changes(after, wait).await
         }
 
         async fn is_ready(&self) -> bool {
