@@ -33,6 +33,12 @@ pub enum Command {
     DeleteTopic {
         /// Name of the topic to delete; a topic created later under it gets a new id.
         name: String,
+        /// The id the proposer resolved `name` to: the delete is refused
+        /// ([`CommandError::TopicIdMismatch`]) when the name now belongs to another topic, so
+        /// a retried delete never removes a topic recreated in between. `None` (entries
+        /// written before it existed): by name only.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic_id: Option<u64>,
     },
     /// Commit uploaded segments: assign offsets to every chunk and advance high watermarks.
     /// Idempotent by object name: a segment committed before returns its original result.
@@ -245,6 +251,19 @@ pub enum CommandError {
     /// No such topic.
     #[error("topic {0:?} not found")]
     TopicNotFound(String),
+    /// The name belongs to a topic other than the one the command or read named by id: the
+    /// topic it meant was deleted (and the name reused). Served like a missing topic.
+    #[error(
+        "topic {name:?} with id {topic_id} not found: the name now belongs to topic id {current} (deleted and recreated)"
+    )]
+    TopicIdMismatch {
+        /// The topic name.
+        name: String,
+        /// The id the command named.
+        topic_id: u64,
+        /// The id the name belongs to now.
+        current: u64,
+    },
     /// No such producer id.
     #[error("producer {0} not found: get an id from POST /v1/producers first")]
     ProducerNotFound(u64),

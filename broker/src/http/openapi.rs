@@ -171,6 +171,12 @@ fn topic_param() -> Value {
     })
 }
 
+/// The optional `topic_id` query parameter, described by `description`.
+fn topic_id_param(description: &str) -> Value {
+    json!({"name": "topic_id", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": u64::MAX},
+        "description": description})
+}
+
 fn topic_name_schema() -> Value {
     json!({
         "type": "string", "minLength": 1, "maxLength": 249, "pattern": TOPIC_NAME_PATTERN,
@@ -220,8 +226,9 @@ fn paths(limits: &ServerConfig) -> Value {
             },
             "delete": {
                 "operationId": "deleteTopic",
-                "summary": "Delete a topic",
-                "responses": responses(json!({"204": {"description": "Deleted"}}), &with_any(&[E::InvalidTopicName, E::TopicNotFound]))
+                "summary": "Delete a topic by name and id: a retried delete never removes a topic recreated under the name in between",
+                "parameters": [topic_id_param("Delete only the topic with this id (404 topic_not_found if the name now belongs to another); absent: the id the name has when the delete arrives")],
+                "responses": responses(json!({"204": {"description": "Deleted"}}), &with_any(&[E::InvalidParameter, E::InvalidTopicName, E::TopicNotFound]))
             }
         },
         "/v1/topics/{topic}/records": {

@@ -35,8 +35,10 @@ pub trait MetadataClient: Send + Sync + 'static {
         created_at_ms: i64,
     ) -> Result<TopicView>;
 
-    /// Deletes a topic.
-    async fn delete_topic(&self, name: &str) -> Result<()>;
+    /// Deletes a topic; with `topic_id`, only if `name` still belongs to that topic
+    /// ([`CommandError::TopicIdMismatch`](crate::types::CommandError::TopicIdMismatch) otherwise),
+    /// so a retry never deletes a topic recreated under the name in between.
+    async fn delete_topic(&self, name: &str, topic_id: Option<u64>) -> Result<()>;
 
     /// Lists every topic by name (linearizable). Unbounded: serve clients with
     /// [`MetadataClient::topic_page`].
@@ -199,9 +201,9 @@ impl<T: Transport> MetadataClient for T {
         expect_reply!(self.write(command).await?, CommandResult::Topic(view) => view)
     }
 
-    async fn delete_topic(&self, name: &str) -> Result<()> {
+    async fn delete_topic(&self, name: &str, topic_id: Option<u64>) -> Result<()> {
         let name = name.to_owned();
-        let reply = self.write(Command::DeleteTopic { name }).await?;
+        let reply = self.write(Command::DeleteTopic { name, topic_id }).await?;
         expect_reply!(reply, CommandResult::Deleted => ())
     }
 

@@ -73,7 +73,7 @@ impl MetadataState {
                 settings,
                 created_at_ms,
             } => self.create_topic(name, *partitions, settings, *created_at_ms),
-            Command::DeleteTopic { name } => self.delete_topic(name),
+            Command::DeleteTopic { name, topic_id } => self.delete_topic(name, *topic_id),
             Command::CommitSegments { segments, at_ms } => {
                 CommandResult::Committed(self.commit_segments(segments, *at_ms))
             }
@@ -115,8 +115,18 @@ impl MetadataState {
     }
 
     /// Deletes a topic and its index ([`Command::DeleteTopic`]); refused if there is no
-    /// such topic.
-    fn delete_topic(&mut self, name: &str) -> CommandResult {
+    /// such topic, or if `name` belongs to a topic other than `topic_id`.
+    fn delete_topic(&mut self, name: &str, topic_id: Option<u64>) -> CommandResult {
+        let current = self.topics.get(name).map(|topic| topic.id);
+        if let (Some(current), Some(wanted)) = (current, topic_id)
+            && current != wanted
+        {
+            return CommandResult::Rejected(CommandError::TopicIdMismatch {
+                name: name.to_owned(),
+                topic_id: wanted,
+                current,
+            });
+        }
         match self.topics.delete(name) {
             Some(_) => CommandResult::Deleted,
             None => CommandResult::Rejected(missing_topic(name)),

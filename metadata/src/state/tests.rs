@@ -329,13 +329,15 @@ fn delete_topic_rejects_unknown_names() {
     create(&mut state, "orders", 1);
     assert_eq!(
         state.apply(&Command::DeleteTopic {
-            name: "orders".to_owned()
+            name: "orders".to_owned(),
+            topic_id: None,
         }),
         CommandResult::Deleted
     );
     assert_eq!(
         state.apply(&Command::DeleteTopic {
-            name: "orders".to_owned()
+            name: "orders".to_owned(),
+            topic_id: None,
         }),
         CommandResult::Rejected(CommandError::TopicNotFound("orders".to_owned()))
     );
@@ -429,6 +431,7 @@ fn chunks_of_a_deleted_topic_are_not_found_even_after_recreation() {
     let old = create(&mut state, "a", 1).id;
     state.apply(&Command::DeleteTopic {
         name: "a".to_owned(),
+        topic_id: None,
     });
     let new = create(&mut state, "a", 1).id;
     assert_ne!(old, new);

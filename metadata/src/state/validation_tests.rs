@@ -337,6 +337,7 @@ fn invalid_names_are_refused_on_delete_and_read_unless_a_topic_has_them() {
         &mut state,
         &Command::DeleteTopic {
             name: "../../x".to_owned(),
+            topic_id: None,
         },
         &invalid,
     );
@@ -344,6 +345,7 @@ fn invalid_names_are_refused_on_delete_and_read_unless_a_topic_has_them() {
         &mut state,
         &Command::DeleteTopic {
             name: "nope".to_owned(),
+            topic_id: None,
         },
         &CommandError::TopicNotFound("nope".to_owned()),
     );
@@ -359,7 +361,8 @@ fn invalid_names_are_refused_on_delete_and_read_unless_a_topic_has_them() {
     assert!(state.partition_slice("legacy topic", 0, 0, 1).is_ok());
     assert_eq!(
         state.apply(&Command::DeleteTopic {
-            name: "legacy topic".to_owned()
+            name: "legacy topic".to_owned(),
+            topic_id: None,
         }),
         CommandResult::Deleted
     );

@@ -422,7 +422,12 @@ mod tests {
     async fn a_deleted_topic_refuses_the_chunk_and_the_others_commit() {
         let harness = Harness::new(ObjectStoreHandle::in_memory()).await;
         let pipeline = WritePipeline::start(harness.parts.clone(), policy());
-        harness.parts.metadata.delete_topic("t").await.unwrap();
+        harness
+            .parts
+            .metadata
+            .delete_topic("t", None)
+            .await
+            .unwrap();
         let refused = pipeline.append(vec![append(0, 1)]).await;
         assert_eq!(refused, Err(PipelineError::TopicNotFound));
         assert_eq!(harness.parts.spool.pending().unwrap(), vec![]);
