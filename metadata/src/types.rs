@@ -28,6 +28,12 @@ pub enum Command {
         settings: TopicSettings,
         /// Creation time, from the proposer's clock.
         created_at_ms: i64,
+        /// An id the proposer made once for this logical call (before any retry): a command
+        /// repeating the id of one of the last [`REQUEST_WINDOW`](crate::limits::REQUEST_WINDOW)
+        /// such commands gets that command's result back and is not applied again. `None`
+        /// (entries written before it existed): applied every time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
     },
     /// Delete a topic and its index; its objects become garbage.
     DeleteTopic {
@@ -39,6 +45,12 @@ pub enum Command {
         /// written before it existed): by name only.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         topic_id: Option<u64>,
+        /// An id the proposer made once for this logical call (before any retry): a command
+        /// repeating the id of one of the last [`REQUEST_WINDOW`](crate::limits::REQUEST_WINDOW)
+        /// such commands gets that command's result back and is not applied again. `None`
+        /// (entries written before it existed): applied every time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
     },
     /// Commit uploaded segments: assign offsets to every chunk and advance high watermarks.
     /// Idempotent by object name: a segment committed before returns its original result.
@@ -58,6 +70,12 @@ pub enum Command {
     InitProducer {
         /// The producer to re-initialise, or `None` for a new one.
         producer_id: Option<u64>,
+        /// An id the proposer made once for this logical call (before any retry): a command
+        /// repeating the id of one of the last [`REQUEST_WINDOW`](crate::limits::REQUEST_WINDOW)
+        /// such commands gets that command's result back and is not applied again. `None`
+        /// (entries written before it existed): applied every time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
     },
     /// Register a broker or renew its lease.
     BrokerHeartbeat {
@@ -78,6 +96,19 @@ pub enum Command {
         /// When they were recorded, in milliseconds since the Unix epoch (the recorder's clock).
         at_ms: i64,
     },
+}
+
+impl Command {
+    /// The request id of a command that carries one ([`Command::CreateTopic`],
+    /// [`Command::DeleteTopic`], [`Command::InitProducer`]).
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Command::CreateTopic { request_id, .. }
+            | Command::DeleteTopic { request_id, .. }
+            | Command::InitProducer { request_id, .. } => request_id.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// The idempotence key of one produce request: its producer, the producer's epoch, and the
@@ -224,7 +255,7 @@ pub enum ChunkOutcome {
 }
 
 /// What applying a [`Command`] returns to its proposer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CommandResult {
     /// A topic was created.
     Topic(TopicView),

@@ -146,6 +146,12 @@ fn now_ms() -> i64 {
     since_epoch.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// A fresh request id (a ULID) for one logical call, made before the transport's retries so
+/// a retry after a lost reply is answered with the first attempt's result.
+fn new_request_id() -> Option<String> {
+    Some(ulid::Ulid::new().to_string())
+}
+
 /// Splits `segments`, in order, into runs within the per-command limits. A segment with
 /// more chunks than one command may hold is a run of its own (the state machine refuses it).
 fn command_parts(segments: Vec<SegmentCommit>) -> Vec<Vec<SegmentCommit>> {
@@ -197,13 +203,20 @@ impl<T: Transport> MetadataClient for T {
             partitions,
             settings,
             created_at_ms,
+            request_id: new_request_id(),
         };
         expect_reply!(self.write(command).await?, CommandResult::Topic(view) => view)
     }
 
     async fn delete_topic(&self, name: &str, topic_id: Option<u64>) -> Result<()> {
         let name = name.to_owned();
-        let reply = self.write(Command::DeleteTopic { name, topic_id }).await?;
+        let request_id = new_request_id();
+        let command = Command::DeleteTopic {
+            name,
+            topic_id,
+            request_id,
+        };
+        let reply = self.write(command).await?;
         expect_reply!(reply, CommandResult::Deleted => ())
     }
 
@@ -265,7 +278,12 @@ impl<T: Transport> MetadataClient for T {
     }
 
     async fn init_producer(&self, producer_id: Option<u64>) -> Result<ProducerView> {
-        let reply = self.write(Command::InitProducer { producer_id }).await?;
+        let request_id = new_request_id();
+        let command = Command::InitProducer {
+            producer_id,
+            request_id,
+        };
+        let reply = self.write(command).await?;
         expect_reply!(reply, CommandResult::Producer(view) => view)
     }
 

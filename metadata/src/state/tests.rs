@@ -9,6 +9,7 @@ fn create(state: &mut MetadataState, name: &str, partitions: u32) -> TopicView {
         partitions,
         settings: TopicSettings::default(),
         created_at_ms: 1_000,
+        request_id: None,
     }) {
         CommandResult::Topic(view) => view,
         other => panic!("unexpected {other:?}"),
@@ -41,7 +42,10 @@ fn produced(topic_id: u64, partition: u32, count: u32, batch: (u64, u32, u64)) -
 }
 
 fn init_producer(state: &mut MetadataState, id: Option<u64>) -> (u64, u32) {
-    match state.apply(&Command::InitProducer { producer_id: id }) {
+    match state.apply(&Command::InitProducer {
+        producer_id: id,
+        request_id: None,
+    }) {
         CommandResult::Producer(view) => (view.producer_id, view.epoch),
         other => panic!("unexpected {other:?}"),
     }
@@ -116,7 +120,8 @@ fn a_retried_producer_request_is_committed_once_across_segments() {
     assert_eq!(state.describe_topic("a").unwrap(), before);
     assert_eq!(
         state.apply(&Command::InitProducer {
-            producer_id: Some(99)
+            producer_id: Some(99),
+            request_id: None,
         }),
         CommandResult::Rejected(CommandError::ProducerNotFound(99))
     );
@@ -312,6 +317,7 @@ fn create_topic_assigns_ids_and_rejects_taken_names() {
         partitions: 1,
         settings: TopicSettings::default(),
         created_at_ms: 2_000,
+        request_id: None,
     });
     assert_eq!(
         again,
@@ -331,6 +337,7 @@ fn delete_topic_rejects_unknown_names() {
         state.apply(&Command::DeleteTopic {
             name: "orders".to_owned(),
             topic_id: None,
+            request_id: None,
         }),
         CommandResult::Deleted
     );
@@ -338,6 +345,7 @@ fn delete_topic_rejects_unknown_names() {
         state.apply(&Command::DeleteTopic {
             name: "orders".to_owned(),
             topic_id: None,
+            request_id: None,
         }),
         CommandResult::Rejected(CommandError::TopicNotFound("orders".to_owned()))
     );
@@ -432,6 +440,7 @@ fn chunks_of_a_deleted_topic_are_not_found_even_after_recreation() {
     state.apply(&Command::DeleteTopic {
         name: "a".to_owned(),
         topic_id: None,
+        request_id: None,
     });
     let new = create(&mut state, "a", 1).id;
     assert_ne!(old, new);
@@ -617,4 +626,84 @@ fn quotas_count_what_is_in_use() {
         Err(CommandError::QuotaExceeded { limit: 10, .. })
     ));
     assert!(validate::quota("q", u64::MAX, u64::MAX, 1).is_err());
+}
+
+fn create_with_id(name: &str, request_id: &str) -> Command {
+    Command::CreateTopic {
+        name: name.to_owned(),
+        partitions: 1,
+        settings: TopicSettings::default(),
+        created_at_ms: 1_000,
+        request_id: Some(request_id.to_owned()),
+    }
+}
+
+fn new_producer_with_id(request_id: String) -> Command {
+    Command::InitProducer {
+        producer_id: None,
+        request_id: Some(request_id),
+    }
+}
+
+#[test]
+fn a_retried_create_answers_its_own_topic_and_a_new_request_is_refused() {
+    let mut state = MetadataState::default();
+    let first = state.apply(&create_with_id("orders", "req-1"));
+    let CommandResult::Topic(topic) = &first else {
+        panic!("unexpected {first:?}");
+    };
+    let retried = state.apply(&create_with_id("orders", "req-1"));
+    assert_eq!(
+        retried, first,
+        "a retry of request req-1 answered {retried:?}"
+    );
+    assert_eq!(state.list_topics().len(), 1);
+    assert_eq!(state.describe_topic("orders").unwrap().id, topic.id);
+    assert_eq!(
+        state.apply(&create_with_id("orders", "req-2")),
+        CommandResult::Rejected(CommandError::TopicAlreadyExists("orders".to_owned()))
+    );
+    // The window rides in the snapshot: a follower that installs it answers retries alike.
+    let mut restored = MetadataState::decode(&state.encode().unwrap()).unwrap();
+    assert_eq!(restored, state);
+    assert_eq!(restored.apply(&create_with_id("orders", "req-1")), first);
+}
+
+#[test]
+fn a_retried_delete_and_init_producer_are_not_applied_twice() {
+    let mut state = MetadataState::default();
+    let old = create(&mut state, "a", 1).id;
+    let delete = Command::DeleteTopic {
+        name: "a".to_owned(),
+        topic_id: None,
+        request_id: Some("del".to_owned()),
+    };
+    assert_eq!(state.apply(&delete), CommandResult::Deleted);
+    let new = create(&mut state, "a", 1).id;
+    assert_eq!(state.apply(&delete), CommandResult::Deleted);
+    assert_eq!(state.describe_topic("a").unwrap().id, new);
+    assert_ne!(old, new);
+    let init = new_producer_with_id("init".to_owned());
+    let issued = state.apply(&init);
+    assert_eq!(state.apply(&init), issued);
+    assert_eq!(state.usage().producer_ids, 1);
+}
+
+#[test]
+fn the_request_window_is_bounded_and_forgets_the_oldest_first() {
+    let mut state = MetadataState::default();
+    let window = crate::limits::REQUEST_WINDOW;
+    for n in 0..=window {
+        state.apply(&new_producer_with_id(format!("r{n}")));
+    }
+    let issued = state.usage().producer_ids;
+    assert_eq!(issued, window as u64 + 1);
+    // The newest `window` ids are remembered: their retries issue nothing.
+    state.apply(&new_producer_with_id("r1".to_owned()));
+    state.apply(&new_producer_with_id(format!("r{window}")));
+    assert_eq!(state.usage().producer_ids, issued);
+    // The oldest was forgotten: its id is applied as a new request.
+    state.apply(&new_producer_with_id("r0".to_owned()));
+    assert_eq!(state.usage().producer_ids, issued + 1);
+    assert_eq!(state.requests.len(), window);
 }

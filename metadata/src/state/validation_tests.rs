@@ -37,6 +37,7 @@ fn create_topic(name: &str, partitions: u32, compression: Option<&str>) -> Comma
             compression: compression.map(str::to_owned),
         },
         created_at_ms: 1_000,
+        request_id: None,
     }
 }
 
@@ -338,6 +339,7 @@ fn invalid_names_are_refused_on_delete_and_read_unless_a_topic_has_them() {
         &Command::DeleteTopic {
             name: "../../x".to_owned(),
             topic_id: None,
+            request_id: None,
         },
         &invalid,
     );
@@ -346,6 +348,7 @@ fn invalid_names_are_refused_on_delete_and_read_unless_a_topic_has_them() {
         &Command::DeleteTopic {
             name: "nope".to_owned(),
             topic_id: None,
+            request_id: None,
         },
         &CommandError::TopicNotFound("nope".to_owned()),
     );
@@ -363,6 +366,7 @@ fn invalid_names_are_refused_on_delete_and_read_unless_a_topic_has_them() {
         state.apply(&Command::DeleteTopic {
             name: "legacy topic".to_owned(),
             topic_id: None,
+            request_id: None,
         }),
         CommandResult::Deleted
     );
@@ -425,4 +429,33 @@ fn refusals_have_clear_messages() {
         message(&create_topic("t", 1, Some("lz5"))),
         r#"invalid metadata request: compression "lz5" is not one of ["none", "zstd"]"#
     );
+}
+
+#[test]
+fn request_ids_are_bounded_and_old_entries_without_one_still_decode() {
+    let mut state = MetadataState::default();
+    let long = "r".repeat(crate::limits::MAX_REQUEST_ID_BYTES + 1);
+    let command = Command::InitProducer {
+        producer_id: None,
+        request_id: Some(long),
+    };
+    let expected = CommandError::InvalidCommand(format!(
+        "request id {:?} (65 bytes) must be 1 to 64 bytes",
+        "r".repeat(60)
+    ));
+    assert_refused(&mut state, &command, &expected);
+    let old: Command = serde_json::from_str(
+        r#"{"CreateTopic":{"name":"a","partitions":1,"settings":{"compression":null},"created_at_ms":1}}"#,
+    )
+    .unwrap();
+    assert_eq!(old.request_id(), None);
+    let old_delete: Command = serde_json::from_str(r#"{"DeleteTopic":{"name":"a"}}"#).unwrap();
+    assert!(matches!(
+        old_delete,
+        Command::DeleteTopic {
+            topic_id: None,
+            request_id: None,
+            ..
+        }
+    ));
 }
