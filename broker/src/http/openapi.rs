@@ -266,7 +266,8 @@ fn paths(limits: &ServerConfig) -> Value {
                 {"name": "max_bytes", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": limits.max_fetch_bytes, "default": crate::http::fetch::DEFAULT_MAX_BYTES.min(limits.max_fetch_bytes)},
                     "description": "At most server.max_fetch_bytes; one record is returned even if larger"},
                 {"name": "wait_ms", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": max_wait_ms, "default": 0},
-                    "description": "Long-poll at the high watermark; at most server.max_fetch_wait"}
+                    "description": "Long-poll at the high watermark; at most server.max_fetch_wait"},
+                topic_id_param("The topic_id an earlier fetch answered: 404 topic_not_found if the name now belongs to another topic (deleted and recreated), so a consumer never reads on into it")
             ],
             "get": {
                 "operationId": "fetch",
@@ -446,7 +447,9 @@ fn schemas(limits: &ServerConfig) -> Value {
             ]},
         "FetchResponse": {"type": "object", "additionalProperties": false, "required": ["records", "next_offset", "high_watermark"], "properties": {
             "records": {"type": "array", "items": schema_ref("FetchedRecord")},
-            "next_offset": uint(u64::MAX), "high_watermark": uint(u64::MAX)
+            "next_offset": uint(u64::MAX), "high_watermark": uint(u64::MAX),
+            "topic_id": {"type": "integer", "minimum": 1, "maximum": u64::MAX,
+                "description": "The id of the topic read; a topic recreated under the name has another. Send it as the topic_id parameter of the next fetch"}
         }},
         "Readiness": {"type": "object", "additionalProperties": false, "required": ["status", "metadata", "object_store"], "properties": {
             "status": {"enum": ["ready", "not_ready"]},

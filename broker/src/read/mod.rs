@@ -5,4 +5,4 @@ mod error;
 mod fetcher;
 
 pub(crate) use error::ReadError;
-pub(crate) use fetcher::{FetchLimits, Fetched, Fetcher};
+pub(crate) use fetcher::{FetchLimits, Fetched, Fetcher, Position};
