@@ -54,6 +54,8 @@ pub(crate) struct Metrics {
     pub(crate) commit_batch_segments: Histogram,
     /// Segments recovered from the spool at start (sealed, never committed).
     pub(crate) recovered_segments: Counter,
+    /// Spooled segments of another cluster, set aside uncommitted.
+    pub(crate) foreign_segments: Counter,
     /// Bytes staged in the open segment.
     pub(crate) wal_staged_bytes: Gauge,
     /// Sealed segments being uploaded or waiting for a slot.
@@ -92,6 +94,7 @@ impl Default for Metrics {
             commit_latency: Histogram::new(latency_buckets()),
             commit_batch_segments: Histogram::new(exponential_buckets(1.0, 2.0, 8)),
             recovered_segments: Counter::default(),
+            foreign_segments: Counter::default(),
             wal_staged_bytes: Gauge::default(),
             uploads_in_flight: Gauge::default(),
         };
@@ -153,6 +156,8 @@ impl Metrics {
                 => self.commit_batch_segments,
             "recovered_segments", "Sealed segments committed by the spool recovery (left by an earlier run, or in doubt)"
                 => self.recovered_segments,
+            "foreign_segments", "Spooled segments left by another cluster (a reused cache directory), set aside in the spool's foreign-<cluster id> folder, never committed"
+                => self.foreign_segments,
         );
     }
 

@@ -88,6 +88,14 @@ pub enum Command {
         /// The broker's clock when it sent the heartbeat.
         at_ms: i64,
     },
+    /// Give the cluster its id, once: the first `InitCluster` applied sets it, later ones
+    /// change nothing and answer the id already set ([`CommandResult::Cluster`]). Brokers
+    /// stamp their spool with it, so a spool left by another cluster is never committed.
+    InitCluster {
+        /// A random id (a ULID) made by the proposer; at most
+        /// [`MAX_REQUEST_ID_BYTES`](crate::limits::MAX_REQUEST_ID_BYTES) bytes.
+        cluster_id: String,
+    },
     /// Record uploaded objects that were never committed, for garbage collection. They are
     /// never referenced by an index entry.
     RecordOrphans {
@@ -269,6 +277,8 @@ pub enum CommandResult {
     Broker(BrokerView),
     /// Orphaned objects were recorded.
     Recorded,
+    /// The cluster's id (set by the first [`Command::InitCluster`]).
+    Cluster(String),
     /// The command was valid Raft input but its effect was refused; nothing changed.
     Rejected(CommandError),
 }

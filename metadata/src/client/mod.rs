@@ -104,6 +104,10 @@ pub trait MetadataClient: Send + Sync + 'static {
     /// (linearizable).
     async fn orphans(&self, limit: usize) -> Result<OrphanList>;
 
+    /// The cluster's id: the one set, or, if none is yet, a fresh one this call sets (the
+    /// first `InitCluster` applied wins, so every caller gets the same id).
+    async fn cluster_id(&self) -> Result<String>;
+
     /// Records uploaded objects that were never committed, for garbage collection.
     async fn record_orphans(&self, objects: Vec<String>, at_ms: i64) -> Result<()>;
 
@@ -315,6 +319,12 @@ impl<T: Transport> MetadataClient for T {
     async fn orphans(&self, limit: usize) -> Result<OrphanList> {
         let reply = self.query(ReadQuery::Orphans { limit }).await?;
         expect_reply!(reply, ReadReply::Orphans(list) => list)
+    }
+
+    async fn cluster_id(&self) -> Result<String> {
+        let cluster_id = ulid::Ulid::new().to_string();
+        let reply = self.write(Command::InitCluster { cluster_id }).await?;
+        expect_reply!(reply, CommandResult::Cluster(id) => id)
     }
 
     async fn record_orphans(&self, objects: Vec<String>, at_ms: i64) -> Result<()> {

@@ -67,6 +67,9 @@ pub(crate) struct MetadataState {
     /// answered, not applied again.
     #[serde(default)]
     requests: Requests,
+    /// The cluster's id, set once by the first [`Command::InitCluster`]; `None` until then.
+    #[serde(default)]
+    cluster_id: Option<String>,
 }
 
 impl MetadataState {
@@ -114,6 +117,10 @@ impl MetadataState {
                     .heartbeat(broker_id, address, *lease_ms, *at_ms),
             ),
             Command::RecordOrphans { objects, at_ms } => self.record_orphans(objects, *at_ms),
+            Command::InitCluster { cluster_id } => {
+                let id = self.cluster_id.get_or_insert_with(|| cluster_id.clone());
+                CommandResult::Cluster(id.clone())
+            }
         }
     }
 

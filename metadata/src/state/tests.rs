@@ -707,3 +707,23 @@ fn the_request_window_is_bounded_and_forgets_the_oldest_first() {
     assert_eq!(state.usage().producer_ids, issued + 1);
     assert_eq!(state.requests.len(), window);
 }
+
+#[test]
+fn the_first_cluster_id_wins_and_survives_a_snapshot() {
+    let mut state = MetadataState::default();
+    let init = |id: &str| Command::InitCluster {
+        cluster_id: id.to_owned(),
+    };
+    let first = CommandResult::Cluster("first".to_owned());
+    assert_eq!(state.apply(&init("first")), first);
+    assert_eq!(state.apply(&init("second")), first);
+    let mut restored = MetadataState::decode(&state.encode().unwrap()).unwrap();
+    assert_eq!(restored.apply(&init("third")), first);
+    let old_snapshot =
+        br#"{"topics":{"by_name":{},"names_by_id":{},"next_topic_id":1},"segments":{}}"#;
+    let mut old = MetadataState::decode(old_snapshot).unwrap();
+    assert_eq!(
+        old.apply(&init("later")),
+        CommandResult::Cluster("later".to_owned())
+    );
+}

@@ -38,14 +38,15 @@ pub(crate) fn command(command: &Command) -> Result<(), CommandError> {
             created_at_ms: _,
             request_id,
         } => {
-            request_id_rule(request_id.as_deref())?;
+            id_rule("request id", request_id.as_deref())?;
             topic_name(name)?;
             partition_count(*partitions)?;
             topic_settings(settings)
         }
         Command::DeleteTopic { request_id, .. } | Command::InitProducer { request_id, .. } => {
-            request_id_rule(request_id.as_deref())
+            id_rule("request id", request_id.as_deref())
         }
+        Command::InitCluster { cluster_id } => id_rule("cluster id", Some(cluster_id)),
         Command::CommitSegments {
             segments: commits,
             at_ms: _,
@@ -86,11 +87,11 @@ fn partition_count(partitions: u32) -> Result<(), CommandError> {
     }
 }
 
-/// A request id: none, or 1 to [`MAX_REQUEST_ID_BYTES`] bytes.
-fn request_id_rule(request_id: Option<&str>) -> Result<(), CommandError> {
-    match request_id {
+/// A request or cluster id (`what`): none, or 1 to [`MAX_REQUEST_ID_BYTES`] bytes.
+fn id_rule(what: &str, id: Option<&str>) -> Result<(), CommandError> {
+    match id {
         Some(id) if id.is_empty() || id.len() > MAX_REQUEST_ID_BYTES => Err(invalid(format!(
-            "request id {:?} ({} bytes) must be 1 to {MAX_REQUEST_ID_BYTES} bytes",
+            "{what} {:?} ({} bytes) must be 1 to {MAX_REQUEST_ID_BYTES} bytes",
             shown(id, 60),
             id.len()
         ))),

@@ -459,3 +459,14 @@ fn request_ids_are_bounded_and_old_entries_without_one_still_decode() {
         }
     ));
 }
+
+#[test]
+fn an_empty_cluster_id_is_refused() {
+    let mut state = MetadataState::default();
+    let command = Command::InitCluster {
+        cluster_id: String::new(),
+    };
+    let expected =
+        CommandError::InvalidCommand("cluster id \"\" (0 bytes) must be 1 to 64 bytes".to_owned());
+    assert_refused(&mut state, &command, &expected);
+}
