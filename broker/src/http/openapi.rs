@@ -199,9 +199,9 @@ fn paths(limits: &ServerConfig) -> Value {
                     "content": {"application/json": {"schema": schema_ref("Topic")}},
                     "links": {
                         "DescribeTopic": topic_link("describeTopic"),
-                        "DeleteTopic": topic_link("deleteTopic"),
+                        "DeleteTopic": {"operationId": "deleteTopic", "parameters": {"topic": "$response.body#/name", "topic_id": "$response.body#/id"}},
                         "Produce": topic_link("produce"),
-                        "Fetch": {"operationId": "fetch", "parameters": {"topic": "$response.body#/name", "partition": "0"}}
+                        "Fetch": {"operationId": "fetch", "parameters": {"topic": "$response.body#/name", "partition": "0", "topic_id": "$response.body#/id"}}
                     }
                 }}), &with_any(&[E::InvalidRequest, E::InvalidTopicName, E::InvalidPartitionCount, E::InvalidConfig, E::TopicAlreadyExists, E::QuotaExceeded, E::PayloadTooLarge, E::BodyTimeout]))
             },
