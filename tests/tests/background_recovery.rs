@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use silt_sdk::wire::{ProduceRecord, TopicConfig};
 use silt_sdk::{Admin, Client, ClientConfig, Consumer, ConsumerConfig, Producer, ProducerConfig};
-use silt_tests::harness::{http_client, silt_binary, strip_test_env};
+use silt_tests::harness::{get_json, http_client, silt_binary, strip_test_env};
 
 /// A `silt` child process, killed on drop, with its output lines.
 struct Proc {
@@ -318,4 +318,20 @@ async fn a_spool_left_by_another_cluster_is_never_committed() {
         1,
         "the old file was not set aside"
     );
+    let stamp = wait_for_stamp(old.path()).await;
+    let cluster = get_json(&http_client(), &format!("{url}/v1/cluster")).await;
+    assert_eq!(cluster["cluster_id"], json!(stamp), "{cluster}");
+}
+
+/// The cluster id the broker's spool is stamped with, once it is (bounded).
+async fn wait_for_stamp(dir: &Path) -> String {
+    let stamp = dir.join("cache").join("wal").join("cluster-id");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(id) = std::fs::read_to_string(&stamp) {
+            return id;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the spool was never stamped with a cluster id");
 }

@@ -406,8 +406,9 @@ fn schemas(limits: &ServerConfig) -> Value {
         "ProducerIdentity": {"type": "object", "additionalProperties": false, "required": ["producer_id", "epoch"], "properties": {
             "producer_id": {"type": "integer", "minimum": 1, "maximum": u64::MAX}, "epoch": uint(u32_max)
         }},
-        "Cluster": {"type": "object", "additionalProperties": false, "required": ["broker_id", "metadata", "brokers", "garbage"], "properties": {
+        "Cluster": {"type": "object", "additionalProperties": false, "required": ["broker_id", "cluster_id", "metadata", "brokers", "garbage"], "properties": {
             "broker_id": {"type": "string", "description": "The broker that answered"},
+            "cluster_id": {"type": ["string", "null"], "description": "The metadata cluster's id, which brokers stamp their spools with; null until a broker has set it"},
             "metadata": {"type": "object", "additionalProperties": false, "description": "The metadata leader's view of the Raft cluster",
                 "required": ["node_id", "state", "leader_id", "leader_addr", "term", "last_applied", "voters", "learners", "addresses"],
                 "properties": {

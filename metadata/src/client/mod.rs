@@ -105,8 +105,11 @@ pub trait MetadataClient: Send + Sync + 'static {
     async fn orphans(&self, limit: usize) -> Result<OrphanList>;
 
     /// The cluster's id: the one set, or, if none is yet, a fresh one this call sets (the
-    /// first `InitCluster` applied wins, so every caller gets the same id).
+    /// first `InitCluster` applied wins, so every caller gets the same id). A Raft write.
     async fn cluster_id(&self) -> Result<String>;
+
+    /// The cluster's id if one is set (linearizable read; sets nothing).
+    async fn known_cluster_id(&self) -> Result<Option<String>>;
 
     /// Records uploaded objects that were never committed, for garbage collection.
     async fn record_orphans(&self, objects: Vec<String>, at_ms: i64) -> Result<()>;
@@ -325,6 +328,11 @@ impl<T: Transport> MetadataClient for T {
         let cluster_id = ulid::Ulid::new().to_string();
         let reply = self.write(Command::InitCluster { cluster_id }).await?;
         expect_reply!(reply, CommandResult::Cluster(id) => id)
+    }
+
+    async fn known_cluster_id(&self) -> Result<Option<String>> {
+        let reply = self.query(ReadQuery::ClusterId).await?;
+        expect_reply!(reply, ReadReply::ClusterId(id) => id)
     }
 
     async fn record_orphans(&self, objects: Vec<String>, at_ms: i64) -> Result<()> {

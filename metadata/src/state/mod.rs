@@ -248,6 +248,7 @@ impl MetadataState {
                 .topic_page(after.as_deref(), *limit)
                 .map(ReadReply::TopicPage),
             ReadQuery::Usage => Ok(ReadReply::Usage(self.usage())),
+            ReadQuery::ClusterId => Ok(ReadReply::ClusterId(self.cluster_id.clone())),
         }
     }
 

@@ -715,7 +715,10 @@ fn the_first_cluster_id_wins_and_survives_a_snapshot() {
         cluster_id: id.to_owned(),
     };
     let first = CommandResult::Cluster("first".to_owned());
+    let read = |state: &MetadataState| state.query(&ReadQuery::ClusterId).unwrap();
+    assert_eq!(read(&state), ReadReply::ClusterId(None));
     assert_eq!(state.apply(&init("first")), first);
+    assert_eq!(read(&state), ReadReply::ClusterId(Some("first".to_owned())));
     assert_eq!(state.apply(&init("second")), first);
     let mut restored = MetadataState::decode(&state.encode().unwrap()).unwrap();
     assert_eq!(restored.apply(&init("third")), first);
