@@ -74,6 +74,8 @@ pub(crate) struct Metrics {
     pub(crate) long_poll_wakeups: Family<Reason, Counter>,
     /// Long-polls waiting at the high watermark now.
     pub(crate) long_polls_waiting: Gauge,
+    /// Spooled segments of another cluster, set aside uncommitted.
+    pub(crate) foreign_segments: Counter,
     /// Bytes staged in the open segment.
     pub(crate) wal_staged_bytes: Gauge,
     /// Sealed segments being uploaded or waiting for a slot.
@@ -117,6 +119,7 @@ impl Default for Metrics {
             metadata_requests: Family::default(),
             long_poll_wakeups: Family::default(),
             long_polls_waiting: Gauge::default(),
+            foreign_segments: Counter::default(),
             wal_staged_bytes: Gauge::default(),
             uploads_in_flight: Gauge::default(),
             uploaded_bytes_in_memory: Gauge::default(),
@@ -185,6 +188,8 @@ impl Metrics {
                 => self.commit_batch_segments,
             "recovered_segments", "Sealed segments committed by the spool recovery (left by an earlier run, or in doubt)"
                 => self.recovered_segments,
+            "foreign_segments", "Spooled segments left by another cluster (a reused cache directory), set aside in the spool's foreign-<cluster id> folder, never committed"
+                => self.foreign_segments,
         );
     }
 

@@ -104,3 +104,13 @@ pub const MAX_TOTAL_PARTITIONS: u64 = 1_000_000;
 /// is refused (bumping an issued id's epoch is not). Ids are never expired, so this bounds the
 /// ids ever issued. The broker's `server.max_producer_ids` (default 100 000) is at most this.
 pub const MAX_PRODUCER_IDS: u64 = 1_000_000;
+
+/// Most bytes of a command's request id (a ULID is 26).
+pub const MAX_REQUEST_ID_BYTES: usize = 64;
+
+/// How many recent request ids the state machine remembers with their results (first in,
+/// first out): a [`Command::CreateTopic`](crate::types::Command::CreateTopic),
+/// [`DeleteTopic`](crate::types::Command::DeleteTopic) or
+/// [`InitProducer`](crate::types::Command::InitProducer) retried with the id of one of them is
+/// answered with its result instead of being applied again.
+pub const REQUEST_WINDOW: usize = 4096;

@@ -28,11 +28,29 @@ pub enum Command {
         settings: TopicSettings,
         /// Creation time, from the proposer's clock.
         created_at_ms: i64,
+        /// An id the proposer made once for this logical call (before any retry): a command
+        /// repeating the id of one of the last [`REQUEST_WINDOW`](crate::limits::REQUEST_WINDOW)
+        /// such commands gets that command's result back and is not applied again. `None`
+        /// (entries written before it existed): applied every time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
     },
     /// Delete a topic and its index; its objects become garbage.
     DeleteTopic {
         /// Name of the topic to delete; a topic created later under it gets a new id.
         name: String,
+        /// The id the proposer resolved `name` to: the delete is refused
+        /// ([`CommandError::TopicIdMismatch`]) when the name now belongs to another topic, so
+        /// a retried delete never removes a topic recreated in between. `None` (entries
+        /// written before it existed): by name only.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic_id: Option<u64>,
+        /// An id the proposer made once for this logical call (before any retry): a command
+        /// repeating the id of one of the last [`REQUEST_WINDOW`](crate::limits::REQUEST_WINDOW)
+        /// such commands gets that command's result back and is not applied again. `None`
+        /// (entries written before it existed): applied every time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
     },
     /// Commit uploaded segments: assign offsets to every chunk and advance high watermarks.
     /// Idempotent by object name: a segment committed before returns its original result.
@@ -52,6 +70,12 @@ pub enum Command {
     InitProducer {
         /// The producer to re-initialise, or `None` for a new one.
         producer_id: Option<u64>,
+        /// An id the proposer made once for this logical call (before any retry): a command
+        /// repeating the id of one of the last [`REQUEST_WINDOW`](crate::limits::REQUEST_WINDOW)
+        /// such commands gets that command's result back and is not applied again. `None`
+        /// (entries written before it existed): applied every time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
     },
     /// Register a broker or renew its lease.
     BrokerHeartbeat {
@@ -64,6 +88,14 @@ pub enum Command {
         /// The broker's clock when it sent the heartbeat.
         at_ms: i64,
     },
+    /// Give the cluster its id, once: the first `InitCluster` applied sets it, later ones
+    /// change nothing and answer the id already set ([`CommandResult::Cluster`]). Brokers
+    /// stamp their spool with it, so a spool left by another cluster is never committed.
+    InitCluster {
+        /// A random id (a ULID) made by the proposer; at most
+        /// [`MAX_REQUEST_ID_BYTES`](crate::limits::MAX_REQUEST_ID_BYTES) bytes.
+        cluster_id: String,
+    },
     /// Record uploaded objects that were never committed, for garbage collection. They are
     /// never referenced by an index entry.
     RecordOrphans {
@@ -72,6 +104,19 @@ pub enum Command {
         /// When they were recorded, in milliseconds since the Unix epoch (the recorder's clock).
         at_ms: i64,
     },
+}
+
+impl Command {
+    /// The request id of a command that carries one ([`Command::CreateTopic`],
+    /// [`Command::DeleteTopic`], [`Command::InitProducer`]).
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Command::CreateTopic { request_id, .. }
+            | Command::DeleteTopic { request_id, .. }
+            | Command::InitProducer { request_id, .. } => request_id.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// The idempotence key of one produce request: its producer, the producer's epoch, and the
@@ -243,7 +288,7 @@ pub enum ChunkOutcome {
 }
 
 /// What applying a [`Command`] returns to its proposer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CommandResult {
     /// A topic was created.
     Topic(TopicView),
@@ -257,6 +302,8 @@ pub enum CommandResult {
     Broker(BrokerView),
     /// Orphaned objects were recorded.
     Recorded,
+    /// The cluster's id (set by the first [`Command::InitCluster`]).
+    Cluster(String),
     /// The command was valid Raft input but its effect was refused; nothing changed.
     Rejected(CommandError),
 }
@@ -270,6 +317,19 @@ pub enum CommandError {
     /// No such topic.
     #[error("topic {0:?} not found")]
     TopicNotFound(String),
+    /// The name belongs to a topic other than the one the command or read named by id: the
+    /// topic it meant was deleted (and the name reused). Served like a missing topic.
+    #[error(
+        "topic {name:?} with id {topic_id} not found: the name now belongs to topic id {current} (deleted and recreated)"
+    )]
+    TopicIdMismatch {
+        /// The topic name.
+        name: String,
+        /// The id the command named.
+        topic_id: u64,
+        /// The id the name belongs to now.
+        current: u64,
+    },
     /// No such producer id.
     #[error("producer {0} not found: get an id from POST /v1/producers first")]
     ProducerNotFound(u64),

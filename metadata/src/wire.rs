@@ -56,6 +56,8 @@ pub(crate) enum ReadQuery {
     },
     /// How much of the cluster's quotas is in use.
     Usage,
+    /// The cluster's id (set by the first `InitCluster`).
+    ClusterId,
 }
 
 /// The answer to a [`ReadQuery`], same variant order.
@@ -77,6 +79,8 @@ pub(crate) enum ReadReply {
     TopicPage(TopicPage),
     /// The quotas in use.
     Usage(Usage),
+    /// The cluster's id; `None` until one is set.
+    ClusterId(Option<String>),
 }
 
 /// An error as it crosses the wire.

@@ -237,7 +237,7 @@ async fn the_change_feed_names_the_changed_partitions_and_deleted_topics() {
         "only partition 0 changed: {seen:?}"
     );
 
-    client.delete_topic("fed").await.unwrap();
+    client.delete_topic("fed", None).await.unwrap();
     let both_deleted = |seen: &[PartitionChange]| seen.iter().filter(|c| c.deleted).count() == 2;
     let (seen, _) = collect_changes(&client, after, both_deleted).await;
     let mut deleted: Vec<u32> = seen

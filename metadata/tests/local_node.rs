@@ -107,9 +107,9 @@ async fn topics_commits_and_reads_survive_a_restart() {
         .await
         .unwrap();
     let doomed = client.describe_topic("doomed").await.unwrap();
-    client.delete_topic("doomed").await.unwrap();
+    client.delete_topic("doomed", None).await.unwrap();
     assert!(matches!(
-        client.delete_topic("doomed").await,
+        client.delete_topic("doomed", None).await,
         Err(Error::Rejected(CommandError::TopicNotFound(_)))
     ));
     let late = client
@@ -175,5 +175,34 @@ async fn applied_watch_fires_on_commit() {
         after > before,
         "applied index went from {before} to {after}"
     );
+    node.shutdown().await.unwrap();
+}
+
+/// A delete whose reply was lost is proposed again; the topic was recreated under the same
+/// name in between. The retry names the id the first attempt resolved, so it is refused and
+/// the new topic keeps its records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_delete_leaves_a_recreated_topic_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = MetadataNode::open(config(&dir)).await.unwrap();
+    let client = node.client();
+    let settings = TopicSettings::default();
+    let old = client.create_topic("t", 1, settings.clone(), 0).await;
+    let old = old.unwrap();
+    client.delete_topic("t", Some(old.id)).await.unwrap();
+    let new = client.create_topic("t", 1, settings, 0).await.unwrap();
+    let seg = segment("seg-new", new.id, &[(0, 2)]);
+    client.commit_segments(vec![seg]).await.unwrap();
+    let retried = client.delete_topic("t", Some(old.id)).await;
+    assert!(
+        matches!(
+            retried,
+            Err(Error::Rejected(CommandError::TopicIdMismatch { .. }))
+        ),
+        "a retried delete of topic id {} answered {retried:?}",
+        old.id
+    );
+    let kept = client.describe_topic("t").await.unwrap();
+    assert_eq!((kept.id, kept.partitions[0].high_watermark), (new.id, 2));
     node.shutdown().await.unwrap();
 }

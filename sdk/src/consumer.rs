@@ -36,6 +36,9 @@ pub struct Consumer {
     path: String,
     offset: u64,
     high_watermark: Option<u64>,
+    /// The id of the topic the first fetch read, sent with every later fetch so a topic
+    /// recreated under the name is refused (404 `topic_not_found`), not read into.
+    topic_id: Option<u64>,
     config: ConsumerConfig,
 }
 
@@ -56,6 +59,7 @@ impl Consumer {
             ),
             offset,
             high_watermark: None,
+            topic_id: None,
             config,
         }
     }
@@ -68,21 +72,27 @@ impl Consumer {
     /// fetch; the broker rules that out: JSON keys and values are checked strictly at
     /// produce (`wire::json_check`: UTF-8, paired surrogate escapes, nesting at most 64),
     /// and a stored JSON payload that fails the check is fetched as `*_b64` instead.
+    ///
+    /// The consumer remembers the topic id of its first fetch and names it in every later
+    /// one, so once the topic is deleted and recreated under its name every poll fails with
+    /// 404 `topic_not_found` instead of returning the new topic's records.
     pub async fn poll(&mut self) -> Result<Vec<FetchedRecord>> {
         let response = self.fetch(self.offset, self.config.wait).await?;
         self.offset = response.next_offset;
         self.high_watermark = Some(response.high_watermark);
+        self.topic_id = self.topic_id.or(response.topic_id);
         Ok(response.records)
     }
 
-    /// One fetch at `offset` without moving the consumer.
+    /// One fetch at `offset` without moving the consumer (of the topic id it knows, if any).
     pub async fn fetch(&self, offset: u64, wait: Duration) -> Result<FetchResponse> {
-        let query = [
+        let mut query = vec![
             ("offset", offset.to_string()),
             ("max_records", self.config.max_records.to_string()),
             ("max_bytes", self.config.max_bytes.to_string()),
             ("wait_ms", wait.as_millis().to_string()),
         ];
+        query.extend(self.topic_id.map(|id| ("topic_id", id.to_string())));
         self.client
             .call::<(), _>(Method::GET, &self.path, &query, None, wait)
             .await
@@ -96,6 +106,11 @@ impl Consumer {
     /// Moves to `offset`.
     pub fn seek(&mut self, offset: u64) {
         self.offset = offset;
+    }
+
+    /// The id of the topic this consumer reads, once a poll has seen it.
+    pub fn topic_id(&self) -> Option<u64> {
+        self.topic_id
     }
 
     /// The high watermark seen by the last poll.

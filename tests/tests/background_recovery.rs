@@ -1,7 +1,8 @@
 //! Start-up recovery runs in the background: a broker restarted with a sealed segment in
 //! its spool while the metadata service is down starts and answers `/healthz` instead of
 //! failing start-up (and crash-looping), and once the metadata service is back the segment
-//! is committed, exactly once.
+//! is committed, exactly once. A spool left by another cluster (a reused cache directory) is
+//! never committed into the new cluster's topics.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use silt_sdk::wire::{ProduceRecord, TopicConfig};
 use silt_sdk::{Admin, Client, ClientConfig, Consumer, ConsumerConfig, Producer, ProducerConfig};
-use silt_tests::harness::{http_client, silt_binary, strip_test_env};
+use silt_tests::harness::{get_json, http_client, silt_binary, strip_test_env};
 
 /// A `silt` child process, killed on drop, with its output lines.
 struct Proc {
@@ -247,4 +248,90 @@ async fn a_broker_with_a_spooled_segment_starts_while_metadata_is_down_and_commi
     let expected: Vec<_> = (0..5).map(|i| Some(json!(format!("r{i}")))).collect();
     assert_eq!(values, expected);
     wait_for_high_watermark(&url, 5).await;
+}
+
+/// Segment files set aside in `foreign-*` folders of the broker's spool.
+fn foreign_files(dir: &Path) -> usize {
+    let wal = dir.join("cache").join("wal");
+    let folders = std::fs::read_dir(wal)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok);
+    let foreign = folders.filter(|e| e.file_name().to_string_lossy().starts_with("foreign-"));
+    foreign
+        .filter_map(|folder| std::fs::read_dir(folder.path()).ok())
+        .map(|files| files.filter_map(Result::ok).count())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spool_left_by_another_cluster_is_never_committed() {
+    let old = tempfile::tempdir().unwrap();
+    let old_port = free_port();
+    let old_meta = metadata(old_port, old.path());
+    leave_a_spooled_segment(old_port, old.path(), 3).await;
+    drop(old_meta);
+
+    // A new cluster (fresh metadata directory) whose topic `t` gets the old topic's id.
+    let new = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _meta = metadata(port, new.path());
+    let (helper, url) = broker(port, new.path(), &[]);
+    let admin = Admin::new(Client::new(&url).unwrap());
+    let topic = admin.create_topic("t", 1, TopicConfig::default()).await;
+    assert_eq!(topic.unwrap().id, 1, "the old cluster's topic had id 1 too");
+    drop(helper);
+
+    // A broker of the new cluster on the old cluster's cache directory.
+    let (_broker, url) = broker(port, old.path(), &[]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while spool_files(old.path()) > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        spool_files(old.path()),
+        0,
+        "recovery never took the old file"
+    );
+    let producer = Producer::new(Client::new(&url).unwrap(), "t", ProducerConfig::default());
+    let record = ProduceRecord {
+        value: Some(json!("new")),
+        ..ProduceRecord::default()
+    };
+    let ack = producer.send(record).await.unwrap().await.unwrap();
+    let consumer = Consumer::new(
+        Client::new(&url).unwrap(),
+        "t",
+        0,
+        0,
+        ConsumerConfig::default(),
+    );
+    let values: Vec<_> = consumer.fetch(0, Duration::ZERO).await.unwrap().records;
+    let values: Vec<_> = values.into_iter().map(|r| r.value).collect();
+    assert_eq!(
+        (ack.offset, values),
+        (0, vec![Some(json!("new"))]),
+        "the old cluster's records were committed into the new cluster's topic"
+    );
+    assert_eq!(
+        foreign_files(old.path()),
+        1,
+        "the old file was not set aside"
+    );
+    let stamp = wait_for_stamp(old.path()).await;
+    let cluster = get_json(&http_client(), &format!("{url}/v1/cluster")).await;
+    assert_eq!(cluster["cluster_id"], json!(stamp), "{cluster}");
+}
+
+/// The cluster id the broker's spool is stamped with, once it is (bounded).
+async fn wait_for_stamp(dir: &Path) -> String {
+    let stamp = dir.join("cache").join("wal").join("cluster-id");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(id) = std::fs::read_to_string(&stamp) {
+            return id;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the spool was never stamped with a cluster id");
 }

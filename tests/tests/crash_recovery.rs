@@ -125,6 +125,9 @@ async fn crash_between_upload_and_commit_is_recovered_exactly_once() {
         .await
         .unwrap();
     assert_eq!(first[0].offset, 0);
+    // The spool file of a committed segment is removed just after its answer: wait for it,
+    // so the kill below leaves only the torn segment behind.
+    assert_eq!(recovered_spool(dir.path()).await, 0);
 
     // Restart with a fail point that aborts the process after the segment is uploaded and
     // before it is committed: the request must fail, never be acknowledged.

@@ -12,6 +12,9 @@
 //! directory fails at start instead of recovering (and committing) files the first one is
 //! still uploading or has failed.
 //!
+//! The spool is stamped with the id of the cluster whose commits its files await, and files
+//! of another cluster are set aside (`stamp`).
+//!
 //! Invariant: `bytes_on_disk` counts the `.seg` files written or found at open and not
 //! yet removed (the write-ahead cache's disk budget reads it).
 
@@ -24,6 +27,8 @@ use bytes::Bytes;
 use ulid::Ulid;
 
 use crate::error::{Error, Result};
+
+mod stamp;
 
 const SEGMENT_SUFFIX: &str = ".seg";
 const TMP_SUFFIX: &str = ".tmp";

@@ -80,6 +80,9 @@ pub(crate) struct BrokerEntry {
 pub(crate) struct ClusterResponse {
     /// The broker that answered.
     pub(crate) broker_id: String,
+    /// The metadata cluster's id (its brokers stamp their spools with it); `None` until a
+    /// broker's recovery has set it.
+    pub(crate) cluster_id: Option<String>,
     /// The metadata leader's view of the Raft cluster.
     pub(crate) metadata: NodeStatus,
     /// Registered brokers.
@@ -113,8 +116,10 @@ pub(crate) async fn cluster(
         .map(|b| BrokerEntry::new(b, now))
         .collect();
     let orphans = state.metadata.orphans(10).await?;
+    let cluster_id = state.metadata.known_cluster_id().await?;
     Ok(Json(ClusterResponse {
         broker_id: state.identity.broker_id.clone(),
+        cluster_id,
         metadata,
         brokers,
         garbage: GarbageSummary::new(orphans),

@@ -116,7 +116,7 @@ fn metadata_error(error: &silt_metadata::Error) -> ApiError {
     use silt_metadata::types::CommandError as C;
     let code = match error {
         M::Rejected(C::TopicAlreadyExists(_)) => ErrorCode::TopicAlreadyExists,
-        M::Rejected(C::TopicNotFound(_)) => ErrorCode::TopicNotFound,
+        M::Rejected(C::TopicNotFound(_) | C::TopicIdMismatch { .. }) => ErrorCode::TopicNotFound,
         M::PartitionNotFound { .. } => ErrorCode::PartitionNotFound,
         M::Rejected(C::ProducerNotFound(_)) => ErrorCode::ProducerNotFound,
         M::Rejected(C::InvalidTopicName(_)) => ErrorCode::InvalidTopicName,

@@ -1,4 +1,7 @@
-//! `GET /v1/topics/{topic}/partitions/{p}/records?offset&max_records&max_bytes&wait_ms`
+//! `GET /v1/topics/{topic}/partitions/{p}/records?offset&max_records&max_bytes&wait_ms&topic_id`
+//!
+//! The response names the topic id read; a request naming a `topic_id` the topic name no
+//! longer has (deleted and recreated) is refused with 404 `topic_not_found`.
 //!
 //! The response's bytes count against `server.max_fetch_bytes_in_flight` from before it
 //! is encoded until it has been sent.
@@ -26,11 +29,12 @@ use crate::config::ServerConfig;
 use crate::http::ApiError;
 use crate::http::validate;
 use crate::metrics::Metrics;
-use crate::read::{FetchLimits, Fetched};
+use crate::read::{FetchLimits, Fetched, Position};
 use crate::state::AppState;
 
 /// Query parameters a fetch accepts.
-pub(crate) const PARAMETERS: &[&str] = &["offset", "max_records", "max_bytes", "wait_ms"];
+pub(crate) const PARAMETERS: &[&str] =
+    &["offset", "max_records", "max_bytes", "wait_ms", "topic_id"];
 /// Default `max_records`.
 pub(crate) const DEFAULT_MAX_RECORDS: u32 = 1000;
 /// Default `max_bytes`.
@@ -101,8 +105,15 @@ pub(crate) fn response_json(fetched: &Fetched) -> Vec<u8> {
         comma_unless_first(&mut out, i);
         write_record(&mut out, *offset, record);
     }
-    let (next, high) = (fetched.next_offset, fetched.high_watermark);
-    let _ = write!(out, "],\"next_offset\":{next},\"high_watermark\":{high}}}");
+    let (next, high, id) = (
+        fetched.next_offset,
+        fetched.high_watermark,
+        fetched.topic_id,
+    );
+    let _ = write!(
+        out,
+        "],\"next_offset\":{next},\"high_watermark\":{high},\"topic_id\":{id}}}"
+    );
     out
 }
 
@@ -192,11 +203,13 @@ async fn fetch_inner(
     let Query(query) =
         query.map_err(|e| ApiError::invalid_parameter(format!("invalid query string: {e}")))?;
     let (offset, limits) = fetch_parameters(&query, &state.config.server)?;
-    let span = tracing::info_span!("fetch", topic = %topic, partition, offset);
+    let topic_id = validate::parameter(&query, "topic_id", 1, u64::MAX)?;
+    let span = tracing::info_span!("fetch", topic = %topic, partition, offset, topic_id);
     let shutdown = state.shutdown.clone();
+    let at = Position::new(topic, partition, offset, topic_id);
     Ok(state
         .fetcher
-        .fetch(topic, partition, offset, limits, shutdown)
+        .fetch(&at, limits, shutdown)
         .instrument(span)
         .await?)
 }
@@ -273,12 +286,14 @@ mod tests {
             ],
             next_offset: 9,
             high_watermark: 10,
+            topic_id: 3,
             bytes: 0,
             slot: None,
         };
         let parsed: FetchResponse = serde_json::from_slice(&response_json(&fetched)).unwrap();
         assert_eq!(parsed.next_offset, 9);
         assert_eq!(parsed.high_watermark, 10);
+        assert_eq!(parsed.topic_id, Some(3));
         assert_eq!(parsed.records[0].key, Some(serde_json::json!("k\"ü")));
         assert_eq!(
             parsed.records[0].value,
@@ -314,6 +329,7 @@ mod tests {
             )],
             next_offset: 1,
             high_watermark: 1,
+            topic_id: 1,
             bytes: 0,
             slot: None,
         };

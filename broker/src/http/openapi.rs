@@ -171,6 +171,12 @@ fn topic_param() -> Value {
     })
 }
 
+/// The optional `topic_id` query parameter, described by `description`.
+fn topic_id_param(description: &str) -> Value {
+    json!({"name": "topic_id", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": u64::MAX},
+        "description": description})
+}
+
 fn topic_name_schema() -> Value {
     json!({
         "type": "string", "minLength": 1, "maxLength": 249, "pattern": TOPIC_NAME_PATTERN,
@@ -193,9 +199,9 @@ fn paths(limits: &ServerConfig) -> Value {
                     "content": {"application/json": {"schema": schema_ref("Topic")}},
                     "links": {
                         "DescribeTopic": topic_link("describeTopic"),
-                        "DeleteTopic": topic_link("deleteTopic"),
+                        "DeleteTopic": {"operationId": "deleteTopic", "parameters": {"topic": "$response.body#/name", "topic_id": "$response.body#/id"}},
                         "Produce": topic_link("produce"),
-                        "Fetch": {"operationId": "fetch", "parameters": {"topic": "$response.body#/name", "partition": "0"}}
+                        "Fetch": {"operationId": "fetch", "parameters": {"topic": "$response.body#/name", "partition": "0", "topic_id": "$response.body#/id"}}
                     }
                 }}), &with_any(&[E::InvalidRequest, E::InvalidTopicName, E::InvalidPartitionCount, E::InvalidConfig, E::TopicAlreadyExists, E::QuotaExceeded, E::PayloadTooLarge, E::BodyTimeout]))
             },
@@ -220,8 +226,9 @@ fn paths(limits: &ServerConfig) -> Value {
             },
             "delete": {
                 "operationId": "deleteTopic",
-                "summary": "Delete a topic",
-                "responses": responses(json!({"204": {"description": "Deleted"}}), &with_any(&[E::InvalidTopicName, E::TopicNotFound]))
+                "summary": "Delete a topic by name and id: a retried delete never removes a topic recreated under the name in between",
+                "parameters": [topic_id_param("Delete only the topic with this id (404 topic_not_found if the name now belongs to another); absent: the id the name has when the delete arrives")],
+                "responses": responses(json!({"204": {"description": "Deleted"}}), &with_any(&[E::InvalidParameter, E::InvalidTopicName, E::TopicNotFound]))
             }
         },
         "/v1/topics/{topic}/records": {
@@ -259,7 +266,8 @@ fn paths(limits: &ServerConfig) -> Value {
                 {"name": "max_bytes", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": limits.max_fetch_bytes, "default": crate::http::fetch::DEFAULT_MAX_BYTES.min(limits.max_fetch_bytes)},
                     "description": "At most server.max_fetch_bytes; one record is returned even if larger"},
                 {"name": "wait_ms", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": max_wait_ms, "default": 0},
-                    "description": "Long-poll at the high watermark; at most server.max_fetch_wait"}
+                    "description": "Long-poll at the high watermark; at most server.max_fetch_wait"},
+                topic_id_param("The topic_id an earlier fetch answered: 404 topic_not_found if the name now belongs to another topic (deleted and recreated), so a consumer never reads on into it")
             ],
             "get": {
                 "operationId": "fetch",
@@ -398,8 +406,9 @@ fn schemas(limits: &ServerConfig) -> Value {
         "ProducerIdentity": {"type": "object", "additionalProperties": false, "required": ["producer_id", "epoch"], "properties": {
             "producer_id": {"type": "integer", "minimum": 1, "maximum": u64::MAX}, "epoch": uint(u32_max)
         }},
-        "Cluster": {"type": "object", "additionalProperties": false, "required": ["broker_id", "metadata", "brokers", "garbage"], "properties": {
+        "Cluster": {"type": "object", "additionalProperties": false, "required": ["broker_id", "cluster_id", "metadata", "brokers", "garbage"], "properties": {
             "broker_id": {"type": "string", "description": "The broker that answered"},
+            "cluster_id": {"type": ["string", "null"], "description": "The metadata cluster's id, which brokers stamp their spools with; null until a broker has set it"},
             "metadata": {"type": "object", "additionalProperties": false, "description": "The metadata leader's view of the Raft cluster",
                 "required": ["node_id", "state", "leader_id", "leader_addr", "term", "last_applied", "voters", "learners", "addresses"],
                 "properties": {
@@ -439,7 +448,9 @@ fn schemas(limits: &ServerConfig) -> Value {
             ]},
         "FetchResponse": {"type": "object", "additionalProperties": false, "required": ["records", "next_offset", "high_watermark"], "properties": {
             "records": {"type": "array", "items": schema_ref("FetchedRecord")},
-            "next_offset": uint(u64::MAX), "high_watermark": uint(u64::MAX)
+            "next_offset": uint(u64::MAX), "high_watermark": uint(u64::MAX),
+            "topic_id": {"type": "integer", "minimum": 1, "maximum": u64::MAX,
+                "description": "The id of the topic read; a topic recreated under the name has another. Send it as the topic_id parameter of the next fetch"}
         }},
         "Readiness": {"type": "object", "additionalProperties": false, "required": ["status", "metadata", "object_store"], "properties": {
             "status": {"enum": ["ready", "not_ready"]},

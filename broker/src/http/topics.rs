@@ -108,15 +108,33 @@ pub(crate) async fn describe(
     )))
 }
 
-/// `DELETE /v1/topics/{topic}`
+/// `DELETE /v1/topics/{topic}?topic_id=N`: deletes the topic by name and id. Without
+/// `topic_id` the id is the one the name has now (one linearizable read); the delete names
+/// it, so a retry of it (a lost reply) never deletes a topic recreated in between.
 pub(crate) async fn delete(
     State(state): State<AppState>,
     Path(topic): Path<String>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<StatusCode, ApiError> {
     validate::topic_name(&topic)?;
-    state.metadata.delete_topic(&topic).await?;
+    let Query(query) =
+        query.map_err(|e| ApiError::invalid_parameter(format!("invalid query string: {e}")))?;
+    let topic_id = match topic_id_parameter(&query, "DELETE /v1/topics/{topic}")? {
+        Some(id) => id,
+        None => state.metadata.describe_topic(&topic).await?.id,
+    };
+    state.metadata.delete_topic(&topic, Some(topic_id)).await?;
     state.writer.forget_topic(&topic);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The optional `topic_id` parameter (1 or more), the only one `route` accepts.
+fn topic_id_parameter(
+    query: &HashMap<String, String>,
+    route: &str,
+) -> Result<Option<u64>, ApiError> {
+    validate::known_parameters(query, route, &["topic_id"])?;
+    validate::parameter(query, "topic_id", 1, u64::MAX)
 }
 
 /// The wire form of a topic.

@@ -19,7 +19,7 @@ use silt_bookie::batch::decode_batch;
 use silt_bookie::cache::ChunkReader;
 use silt_bookie::record::Record;
 use silt_metadata::MetadataClient;
-use silt_metadata::types::{IndexEntry, PartitionSlice};
+use silt_metadata::types::{CommandError, IndexEntry, PartitionSlice};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -44,6 +44,8 @@ pub(crate) struct Fetched {
     pub(crate) next_offset: u64,
     /// The partition's high watermark.
     pub(crate) high_watermark: u64,
+    /// The id of the topic read.
+    pub(crate) topic_id: u64,
     /// Bytes of keys, values and headers returned.
     pub(crate) bytes: u64,
     /// The read slot, released when the response has been encoded (held, never read:
@@ -99,29 +101,26 @@ impl Fetcher {
         }
     }
 
-    /// Records of `topic`/`partition` from `offset`: waits (up to `limits.wait`) at the
-    /// high watermark, then reads the chunks that cover the offset.
+    /// Records from `at`: waits (up to `limits.wait`) at the high watermark, then reads the
+    /// chunks that cover the offset.
     pub(crate) async fn fetch(
         &self,
-        topic: &str,
-        partition: u32,
-        offset: u64,
+        at: &Position<'_>,
         limits: FetchLimits,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Fetched, ReadError> {
-        let at = Position::new(topic, partition, offset);
-        let slice = self.wait_for_records(&at, limits.wait, shutdown).await?;
-        let entries = plan(&slice.entries, offset, limits);
+        let slice = self.wait_for_records(at, limits.wait, shutdown).await?;
+        let entries = plan(&slice.entries, at.offset, limits);
         self.read_ahead(&slice.entries, &entries);
-        check_covered(&at, &entries, slice.high_watermark)?;
+        check_covered(at, &entries, slice.high_watermark)?;
         let deadline = Instant::now() + limits.read_timeout;
         let chunks = self.memory_chunks(entries)?;
         let slot = self.slot_for_misses(&chunks, deadline, limits).await?;
-        let reading = self.read_records(&at, chunks, limits);
+        let reading = self.read_records(at, chunks, limits);
         let taken = tokio::time::timeout_at(deadline, reading)
             .await
             .map_err(|_| past_deadline(limits))??;
-        Ok(taken.into_fetched(slice.high_watermark, slot))
+        Ok(taken.into_fetched(&slice, slot))
     }
 
     /// Each planned entry with its chunk if the memory tier has it (without waiting).
@@ -200,13 +199,15 @@ impl Fetcher {
         woken
     }
 
-    /// One linearizable index lookup, refusing an offset outside the partition.
+    /// One linearizable index lookup, refusing a topic that is not the one named by id and
+    /// an offset outside the partition.
     async fn lookup(&self, at: &Position<'_>) -> Result<PartitionSlice, ReadError> {
         self.metrics.metadata_request("partition_slice");
         let slice = self
             .metadata
             .partition_slice(at.topic, at.partition, at.offset, ENTRIES_PER_LOOKUP)
             .await?;
+        at.check_topic_id(slice.topic_id)?;
         if at.offset < slice.start_offset || at.offset > slice.high_watermark {
             return Err(at.out_of_range(&slice));
         }
@@ -279,18 +280,41 @@ fn check_covered(
 }
 
 /// Where a fetch reads.
-struct Position<'a> {
+pub(crate) struct Position<'a> {
+    /// The topic's name.
     topic: &'a str,
+    /// The partition.
     partition: u32,
+    /// The first offset wanted.
     offset: u64,
+    /// The topic's id, when the reader names it: a topic that now has another id (deleted
+    /// and recreated) is refused instead of read.
+    topic_id: Option<u64>,
 }
 
 impl<'a> Position<'a> {
-    fn new(topic: &'a str, partition: u32, offset: u64) -> Self {
+    /// `offset` of `topic`/`partition`, of the topic with `topic_id` if given.
+    pub(crate) fn new(topic: &'a str, partition: u32, offset: u64, topic_id: Option<u64>) -> Self {
         Position {
             topic,
             partition,
             offset,
+            topic_id,
+        }
+    }
+
+    /// Refuses a topic whose id is not the one the reader named.
+    fn check_topic_id(&self, current: u64) -> Result<(), ReadError> {
+        match self.topic_id {
+            Some(wanted) if wanted != current => Err(silt_metadata::Error::Rejected(
+                CommandError::TopicIdMismatch {
+                    name: self.topic.to_owned(),
+                    topic_id: wanted,
+                    current,
+                },
+            )
+            .into()),
+            _ => Ok(()),
         }
     }
 
@@ -368,12 +392,14 @@ impl Taken {
             || (!self.records.is_empty() && self.bytes + size > self.limits.max_bytes)
     }
 
-    /// The fetch's answer: the records kept, with the watermark and the read slot.
-    fn into_fetched(self, high_watermark: u64, slot: Option<OwnedSemaphorePermit>) -> Fetched {
+    /// The fetch's answer: the records kept, with the slice's watermark and topic id, and
+    /// the read slot.
+    fn into_fetched(self, slice: &PartitionSlice, slot: Option<OwnedSemaphorePermit>) -> Fetched {
         Fetched {
             records: self.records,
             next_offset: self.next_offset,
-            high_watermark,
+            high_watermark: slice.high_watermark,
+            topic_id: slice.topic_id,
             bytes: self.bytes,
             slot,
         }

@@ -7,5 +7,5 @@ mod fetcher;
 mod wakeups;
 
 pub(crate) use error::ReadError;
-pub(crate) use fetcher::{FetchLimits, Fetched, Fetcher};
+pub(crate) use fetcher::{FetchLimits, Fetched, Fetcher, Position};
 pub(crate) use wakeups::{Wakeups, spawn_feed};

@@ -19,6 +19,14 @@
 //! file is committed or dropped, with no deadline; in-doubt files every
 //! `wal.recovery_interval`.
 //!
+//! Identity: before it commits anything, recovery learns the metadata cluster's id (retrying
+//! until the service answers) and checks the spool's stamp ([`claim_spool`]). A spool
+//! stamped by another cluster (a reused cache directory or volume) has its backlog moved
+//! to `foreign-<that id>/` uncommitted, with an error log and the `foreign_segments`
+//! metric: its topic ids name another cluster's topics, so committing it would put old
+//! records into whatever topic has those ids here. The spool is then stamped with this
+//! cluster's id; an unstamped spool (new, or older than stamps) is taken as this cluster's.
+//!
 //! Order: recovered segments commit interleaved with new ones, not before them. That is
 //! safe: a recovered segment's requests were never acknowledged, so no producer waited on
 //! them before sending later requests (a plain producer sends its next request only after
@@ -35,7 +43,7 @@ use silt_bookie::segment::{SealedSegment, read_footer, read_segment};
 use silt_bookie::store::paths;
 use silt_bookie::upload::upload_segment;
 use tokio::task::JoinHandle;
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{Instrument, error, info, info_span, warn};
 use ulid::Ulid;
 
 use crate::write::pipeline::{
@@ -73,6 +81,7 @@ pub(crate) fn spawn_recovery(
 
 /// Retries `pending` (and what the committer hands over) until shut down.
 async fn recovery_loop(parts: Arc<PipelineParts>, mut pending: BTreeSet<Ulid>, interval: Duration) {
+    claim_spool(&parts, &mut pending, interval).await;
     let mut wait = FIRST_RETRY.min(interval);
     loop {
         pending.extend(parts.in_doubt.take());
@@ -82,6 +91,57 @@ async fn recovery_loop(parts: Arc<PipelineParts>, mut pending: BTreeSet<Ulid>, i
         wait = next_wait(wait, interval, pending.is_empty());
         tokio::time::sleep(wait).await;
     }
+}
+
+/// Makes the spool this cluster's before anything in it is committed ([`try_claim_spool`]),
+/// retrying with backoff (up to `interval`) while the metadata service or the disk fails.
+async fn claim_spool(parts: &PipelineParts, pending: &mut BTreeSet<Ulid>, interval: Duration) {
+    let mut wait = FIRST_RETRY.min(interval);
+    while let Err(error) = try_claim_spool(parts, pending).await {
+        warn!(
+            error = format!("{error:#}"),
+            "cannot check which cluster the spool belongs to yet; nothing is recovered until then"
+        );
+        tokio::time::sleep(wait).await;
+        wait = next_wait(wait, interval, false);
+    }
+}
+
+/// Learns the cluster id; sets `pending` aside if the spool is stamped by another cluster,
+/// and stamps the spool with this cluster's id.
+pub(crate) async fn try_claim_spool(
+    parts: &PipelineParts,
+    pending: &mut BTreeSet<Ulid>,
+) -> anyhow::Result<()> {
+    let cluster = parts.metadata.cluster_id().await?;
+    match parts.spool.cluster_stamp()? {
+        Some(stamp) if stamp == cluster => return Ok(()),
+        Some(stamp) => set_aside_foreign(parts, pending, &stamp, &cluster)?,
+        None => {}
+    }
+    parts.spool.stamp_cluster(&cluster)?;
+    Ok(())
+}
+
+/// Moves `pending`, left by cluster `stamp`, out of the spool uncommitted.
+fn set_aside_foreign(
+    parts: &PipelineParts,
+    pending: &mut BTreeSet<Ulid>,
+    stamp: &str,
+    cluster: &str,
+) -> anyhow::Result<()> {
+    let ids: Vec<Ulid> = pending.iter().copied().collect();
+    let folder = parts.spool.set_aside(&ids, stamp)?;
+    pending.clear();
+    parts.metrics.foreign_segments.inc_by(ids.len() as u64);
+    error!(
+        segments = ids.len(),
+        spool_cluster = stamp,
+        cluster,
+        folder = %folder.display(),
+        "the spool was left by another metadata cluster (a reused cache directory?): its segments are set aside, never committed here"
+    );
+    Ok(())
 }
 
 /// The wait before the next pass: the interval when nothing is left, else the backoff.
@@ -181,7 +241,7 @@ mod tests {
     use silt_metadata::limits::COMMIT_HORIZON_MS;
     use ulid::Ulid;
 
-    use super::{backlog, recover_pass};
+    use super::{backlog, recover_pass, try_claim_spool};
     use crate::write::pipeline::PipelineParts;
     use crate::write::pipeline::testing::{Harness, append};
 
@@ -244,6 +304,29 @@ mod tests {
         }
         assert_eq!(high_watermark(&harness).await, 1);
         recovery.abort();
+        harness.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_spool_of_another_cluster_is_set_aside_and_this_clusters_is_kept() {
+        let harness = Harness::new(ObjectStoreHandle::in_memory()).await;
+        let parts = &harness.parts;
+        let ours = parts.metadata.cluster_id().await.unwrap();
+        let old = spool_segment(&harness, 1_000);
+        parts.spool.stamp_cluster("another-cluster").unwrap();
+        let mut pending = backlog(parts).unwrap();
+        try_claim_spool(parts, &mut pending).await.unwrap();
+        assert!(pending.is_empty(), "{pending:?}");
+        let aside = parts.spool.dir().join("foreign-another-cluster");
+        assert!(aside.join(format!("{old}.seg")).exists());
+        assert_eq!(parts.spool.cluster_stamp().unwrap(), Some(ours));
+        assert_eq!(parts.metrics.foreign_segments.get(), 1);
+        // Stamped by this cluster: the backlog stays and is committed.
+        spool_segment(&harness, 1_000);
+        let mut pending = backlog(parts).unwrap();
+        try_claim_spool(parts, &mut pending).await.unwrap();
+        assert_eq!(recover_pass(parts, &mut pending).await, 1);
+        assert_eq!(high_watermark(&harness).await, 1);
         harness.stop().await;
     }
 }

@@ -37,8 +37,10 @@ pub trait MetadataClient: Send + Sync + 'static {
         created_at_ms: i64,
     ) -> Result<TopicView>;
 
-    /// Deletes a topic.
-    async fn delete_topic(&self, name: &str) -> Result<()>;
+    /// Deletes a topic; with `topic_id`, only if `name` still belongs to that topic
+    /// ([`CommandError::TopicIdMismatch`](crate::types::CommandError::TopicIdMismatch) otherwise),
+    /// so a retry never deletes a topic recreated under the name in between.
+    async fn delete_topic(&self, name: &str, topic_id: Option<u64>) -> Result<()>;
 
     /// Lists every topic by name (linearizable). Unbounded: serve clients with
     /// [`MetadataClient::topic_page`].
@@ -113,6 +115,13 @@ pub trait MetadataClient: Send + Sync + 'static {
     /// (linearizable).
     async fn orphans(&self, limit: usize) -> Result<OrphanList>;
 
+    /// The cluster's id: the one set, or, if none is yet, a fresh one this call sets (the
+    /// first `InitCluster` applied wins, so every caller gets the same id). A Raft write.
+    async fn cluster_id(&self) -> Result<String>;
+
+    /// The cluster's id if one is set (linearizable read; sets nothing).
+    async fn known_cluster_id(&self) -> Result<Option<String>>;
+
     /// Records uploaded objects that were never committed, for garbage collection.
     async fn record_orphans(&self, objects: Vec<String>, at_ms: i64) -> Result<()>;
 
@@ -163,6 +172,12 @@ pub(crate) trait Transport: Send + Sync + 'static {
 fn now_ms() -> i64 {
     let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     since_epoch.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A fresh request id (a ULID) for one logical call, made before the transport's retries so
+/// a retry after a lost reply is answered with the first attempt's result.
+fn new_request_id() -> Option<String> {
+    Some(ulid::Ulid::new().to_string())
 }
 
 /// A reply of the wrong kind: a bug, reported rather than panicked on.
@@ -237,13 +252,20 @@ impl<T: Transport> MetadataClient for T {
             partitions,
             settings,
             created_at_ms,
+            request_id: new_request_id(),
         };
         expect_reply!(self.write(command).await?, CommandResult::Topic(view) => view)
     }
 
-    async fn delete_topic(&self, name: &str) -> Result<()> {
+    async fn delete_topic(&self, name: &str, topic_id: Option<u64>) -> Result<()> {
         let name = name.to_owned();
-        let reply = self.write(Command::DeleteTopic { name }).await?;
+        let request_id = new_request_id();
+        let command = Command::DeleteTopic {
+            name,
+            topic_id,
+            request_id,
+        };
+        let reply = self.write(command).await?;
         expect_reply!(reply, CommandResult::Deleted => ())
     }
 
@@ -304,7 +326,12 @@ impl<T: Transport> MetadataClient for T {
     }
 
     async fn init_producer(&self, producer_id: Option<u64>) -> Result<ProducerView> {
-        let reply = self.write(Command::InitProducer { producer_id }).await?;
+        let request_id = new_request_id();
+        let command = Command::InitProducer {
+            producer_id,
+            request_id,
+        };
+        let reply = self.write(command).await?;
         expect_reply!(reply, CommandResult::Producer(view) => view)
     }
 
@@ -336,6 +363,17 @@ impl<T: Transport> MetadataClient for T {
     async fn orphans(&self, limit: usize) -> Result<OrphanList> {
         let reply = self.query(ReadQuery::Orphans { limit }).await?;
         expect_reply!(reply, ReadReply::Orphans(list) => list)
+    }
+
+    async fn cluster_id(&self) -> Result<String> {
+        let cluster_id = ulid::Ulid::new().to_string();
+        let reply = self.write(Command::InitCluster { cluster_id }).await?;
+        expect_reply!(reply, CommandResult::Cluster(id) => id)
+    }
+
+    async fn known_cluster_id(&self) -> Result<Option<String>> {
+        let reply = self.query(ReadQuery::ClusterId).await?;
+        expect_reply!(reply, ReadReply::ClusterId(id) => id)
     }
 
     async fn record_orphans(&self, objects: Vec<String>, at_ms: i64) -> Result<()> {

@@ -2,7 +2,8 @@
 //! applying the same [`Command`]s in the same order, and the reads served from it.
 //!
 //! It composes the topic registry ([`topics`]), per-partition indexes ([`index`]),
-//! idempotent producers ([`producers`]) and the broker registry ([`brokers`]); segment
+//! idempotent producers ([`producers`]), the broker registry ([`brokers`]) and the
+//! window of recent request ids ([`requests`]); segment
 //! commits, which touch all of them, live in [`commit`]. openraft never appears here:
 //! [`crate::state_machine`] adapts this state to it.
 //!
@@ -17,12 +18,16 @@
 //!   ([`validate`]); nothing is allocated in proportion to a number a command carries
 //!   before that check passed.
 //! - A refused command ([`CommandResult::Rejected`]) changes nothing.
+//! - A command repeating the request id of one of the last
+//!   [`REQUEST_WINDOW`](crate::limits::REQUEST_WINDOW) commands that carried one gets that
+//!   command's result and changes nothing ([`requests`]).
 //! - The snapshot data of a state ([`MetadataState::encode`]) decodes to an equal state.
 
 mod brokers;
 mod commit;
 mod index;
 mod producers;
+mod requests;
 mod topics;
 mod touched;
 pub(crate) mod validate;
@@ -40,6 +45,7 @@ use crate::wire::{ReadQuery, ReadReply};
 
 use self::brokers::Brokers;
 use self::producers::Producers;
+use self::requests::Requests;
 use self::topics::{Topic, Topics};
 
 /// The deterministic metadata state. Its JSON form is the snapshot data.
@@ -58,27 +64,50 @@ pub(crate) struct MetadataState {
     /// Uploaded objects that were never committed (garbage), with when they were recorded.
     #[serde(default)]
     orphans: BTreeMap<String, i64>,
+    /// The results of recent commands that carried a request id, so their retries are
+    /// answered, not applied again.
+    #[serde(default)]
+    requests: Requests,
+    /// The cluster's id, set once by the first [`Command::InitCluster`]; `None` until then.
+    #[serde(default)]
+    cluster_id: Option<String>,
 }
 
 impl MetadataState {
     /// Applies one command and returns what its proposer receives; a command that breaks
     /// a rule of [`validate`] is refused and changes nothing.
+    /// A command repeating a remembered request id gets its first result back and is not
+    /// applied again ([`requests`]).
     pub(crate) fn apply(&mut self, command: &Command) -> CommandResult {
         if let Err(refusal) = validate::command(command) {
             return CommandResult::Rejected(refusal);
         }
+        let Some(request_id) = command.request_id() else {
+            return self.apply_valid(command);
+        };
+        if let Some(first) = self.requests.answer(request_id) {
+            return first.clone();
+        }
+        let result = self.apply_valid(command);
+        self.requests.record(request_id, &result);
+        result
+    }
+
+    /// Applies a command that passed [`validate::command`].
+    fn apply_valid(&mut self, command: &Command) -> CommandResult {
         match command {
             Command::CreateTopic {
                 name,
                 partitions,
                 settings,
                 created_at_ms,
+                request_id: _,
             } => self.create_topic(name, *partitions, settings, *created_at_ms),
-            Command::DeleteTopic { name } => self.delete_topic(name),
+            Command::DeleteTopic { name, topic_id, .. } => self.delete_topic(name, *topic_id),
             Command::CommitSegments { segments, at_ms } => {
                 CommandResult::Committed(self.commit_segments(segments, *at_ms))
             }
-            Command::InitProducer { producer_id } => self.init_producer(*producer_id),
+            Command::InitProducer { producer_id, .. } => self.init_producer(*producer_id),
             Command::BrokerHeartbeat {
                 broker_id,
                 address,
@@ -89,6 +118,10 @@ impl MetadataState {
                     .heartbeat(broker_id, address, *lease_ms, *at_ms),
             ),
             Command::RecordOrphans { objects, at_ms } => self.record_orphans(objects, *at_ms),
+            Command::InitCluster { cluster_id } => {
+                let id = self.cluster_id.get_or_insert_with(|| cluster_id.clone());
+                CommandResult::Cluster(id.clone())
+            }
         }
     }
 
@@ -116,8 +149,18 @@ impl MetadataState {
     }
 
     /// Deletes a topic and its index ([`Command::DeleteTopic`]); refused if there is no
-    /// such topic.
-    fn delete_topic(&mut self, name: &str) -> CommandResult {
+    /// such topic, or if `name` belongs to a topic other than `topic_id`.
+    fn delete_topic(&mut self, name: &str, topic_id: Option<u64>) -> CommandResult {
+        let current = self.topics.get(name).map(|topic| topic.id);
+        if let (Some(current), Some(wanted)) = (current, topic_id)
+            && current != wanted
+        {
+            return CommandResult::Rejected(CommandError::TopicIdMismatch {
+                name: name.to_owned(),
+                topic_id: wanted,
+                current,
+            });
+        }
         match self.topics.delete(name) {
             Some(_) => CommandResult::Deleted,
             None => CommandResult::Rejected(missing_topic(name)),
@@ -206,6 +249,7 @@ impl MetadataState {
                 .topic_page(after.as_deref(), *limit)
                 .map(ReadReply::TopicPage),
             ReadQuery::Usage => Ok(ReadReply::Usage(self.usage())),
+            ReadQuery::ClusterId => Ok(ReadReply::ClusterId(self.cluster_id.clone())),
         }
     }
 

@@ -9,6 +9,7 @@ fn create(state: &mut MetadataState, name: &str, partitions: u32) -> TopicView {
         partitions,
         settings: TopicSettings::default(),
         created_at_ms: 1_000,
+        request_id: None,
     }) {
         CommandResult::Topic(view) => view,
         other => panic!("unexpected {other:?}"),
@@ -41,7 +42,10 @@ fn produced(topic_id: u64, partition: u32, count: u32, batch: (u64, u32, u64)) -
 }
 
 fn init_producer(state: &mut MetadataState, id: Option<u64>) -> (u64, u32) {
-    match state.apply(&Command::InitProducer { producer_id: id }) {
+    match state.apply(&Command::InitProducer {
+        producer_id: id,
+        request_id: None,
+    }) {
         CommandResult::Producer(view) => (view.producer_id, view.epoch),
         other => panic!("unexpected {other:?}"),
     }
@@ -116,7 +120,8 @@ fn a_retried_producer_request_is_committed_once_across_segments() {
     assert_eq!(state.describe_topic("a").unwrap(), before);
     assert_eq!(
         state.apply(&Command::InitProducer {
-            producer_id: Some(99)
+            producer_id: Some(99),
+            request_id: None,
         }),
         CommandResult::Rejected(CommandError::ProducerNotFound(99))
     );
@@ -312,6 +317,7 @@ fn create_topic_assigns_ids_and_rejects_taken_names() {
         partitions: 1,
         settings: TopicSettings::default(),
         created_at_ms: 2_000,
+        request_id: None,
     });
     assert_eq!(
         again,
@@ -329,13 +335,17 @@ fn delete_topic_rejects_unknown_names() {
     create(&mut state, "orders", 1);
     assert_eq!(
         state.apply(&Command::DeleteTopic {
-            name: "orders".to_owned()
+            name: "orders".to_owned(),
+            topic_id: None,
+            request_id: None,
         }),
         CommandResult::Deleted
     );
     assert_eq!(
         state.apply(&Command::DeleteTopic {
-            name: "orders".to_owned()
+            name: "orders".to_owned(),
+            topic_id: None,
+            request_id: None,
         }),
         CommandResult::Rejected(CommandError::TopicNotFound("orders".to_owned()))
     );
@@ -429,6 +439,8 @@ fn chunks_of_a_deleted_topic_are_not_found_even_after_recreation() {
     let old = create(&mut state, "a", 1).id;
     state.apply(&Command::DeleteTopic {
         name: "a".to_owned(),
+        topic_id: None,
+        request_id: None,
     });
     let new = create(&mut state, "a", 1).id;
     assert_ne!(old, new);
@@ -648,6 +660,8 @@ fn a_commit_changes_its_chunks_partitions_and_a_delete_all_of_the_topics() {
     );
     let delete = Command::DeleteTopic {
         name: "t".to_owned(),
+        topic_id: None,
+        request_id: None,
     };
     assert_eq!(
         changed_by(&mut state, &delete),
@@ -662,6 +676,110 @@ fn a_commit_changes_its_chunks_partitions_and_a_delete_all_of_the_topics() {
         partitions: 1,
         settings: TopicSettings::default(),
         created_at_ms: 1,
+        request_id: None,
     };
     assert_eq!(changed_by(&mut state, &create_again), []);
+}
+
+fn create_with_id(name: &str, request_id: &str) -> Command {
+    Command::CreateTopic {
+        name: name.to_owned(),
+        partitions: 1,
+        settings: TopicSettings::default(),
+        created_at_ms: 1_000,
+        request_id: Some(request_id.to_owned()),
+    }
+}
+
+fn new_producer_with_id(request_id: String) -> Command {
+    Command::InitProducer {
+        producer_id: None,
+        request_id: Some(request_id),
+    }
+}
+
+#[test]
+fn a_retried_create_answers_its_own_topic_and_a_new_request_is_refused() {
+    let mut state = MetadataState::default();
+    let first = state.apply(&create_with_id("orders", "req-1"));
+    let CommandResult::Topic(topic) = &first else {
+        panic!("unexpected {first:?}");
+    };
+    let retried = state.apply(&create_with_id("orders", "req-1"));
+    assert_eq!(
+        retried, first,
+        "a retry of request req-1 answered {retried:?}"
+    );
+    assert_eq!(state.list_topics().len(), 1);
+    assert_eq!(state.describe_topic("orders").unwrap().id, topic.id);
+    assert_eq!(
+        state.apply(&create_with_id("orders", "req-2")),
+        CommandResult::Rejected(CommandError::TopicAlreadyExists("orders".to_owned()))
+    );
+    // The window rides in the snapshot: a follower that installs it answers retries alike.
+    let mut restored = MetadataState::decode(&state.encode().unwrap()).unwrap();
+    assert_eq!(restored, state);
+    assert_eq!(restored.apply(&create_with_id("orders", "req-1")), first);
+}
+
+#[test]
+fn a_retried_delete_and_init_producer_are_not_applied_twice() {
+    let mut state = MetadataState::default();
+    let old = create(&mut state, "a", 1).id;
+    let delete = Command::DeleteTopic {
+        name: "a".to_owned(),
+        topic_id: None,
+        request_id: Some("del".to_owned()),
+    };
+    assert_eq!(state.apply(&delete), CommandResult::Deleted);
+    let new = create(&mut state, "a", 1).id;
+    assert_eq!(state.apply(&delete), CommandResult::Deleted);
+    assert_eq!(state.describe_topic("a").unwrap().id, new);
+    assert_ne!(old, new);
+    let init = new_producer_with_id("init".to_owned());
+    let issued = state.apply(&init);
+    assert_eq!(state.apply(&init), issued);
+    assert_eq!(state.usage().producer_ids, 1);
+}
+
+#[test]
+fn the_request_window_is_bounded_and_forgets_the_oldest_first() {
+    let mut state = MetadataState::default();
+    let window = crate::limits::REQUEST_WINDOW;
+    for n in 0..=window {
+        state.apply(&new_producer_with_id(format!("r{n}")));
+    }
+    let issued = state.usage().producer_ids;
+    assert_eq!(issued, window as u64 + 1);
+    // The newest `window` ids are remembered: their retries issue nothing.
+    state.apply(&new_producer_with_id("r1".to_owned()));
+    state.apply(&new_producer_with_id(format!("r{window}")));
+    assert_eq!(state.usage().producer_ids, issued);
+    // The oldest was forgotten: its id is applied as a new request.
+    state.apply(&new_producer_with_id("r0".to_owned()));
+    assert_eq!(state.usage().producer_ids, issued + 1);
+    assert_eq!(state.requests.len(), window);
+}
+
+#[test]
+fn the_first_cluster_id_wins_and_survives_a_snapshot() {
+    let mut state = MetadataState::default();
+    let init = |id: &str| Command::InitCluster {
+        cluster_id: id.to_owned(),
+    };
+    let first = CommandResult::Cluster("first".to_owned());
+    let read = |state: &MetadataState| state.query(&ReadQuery::ClusterId).unwrap();
+    assert_eq!(read(&state), ReadReply::ClusterId(None));
+    assert_eq!(state.apply(&init("first")), first);
+    assert_eq!(read(&state), ReadReply::ClusterId(Some("first".to_owned())));
+    assert_eq!(state.apply(&init("second")), first);
+    let mut restored = MetadataState::decode(&state.encode().unwrap()).unwrap();
+    assert_eq!(restored.apply(&init("third")), first);
+    let old_snapshot =
+        br#"{"topics":{"by_name":{},"names_by_id":{},"next_topic_id":1},"segments":{}}"#;
+    let mut old = MetadataState::decode(old_snapshot).unwrap();
+    assert_eq!(
+        old.apply(&init("later")),
+        CommandResult::Cluster("later".to_owned())
+    );
 }

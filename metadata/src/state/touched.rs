@@ -19,7 +19,7 @@ impl MetadataState {
                 .flat_map(|segment| &segment.chunks)
                 .map(|chunk| (chunk.topic_id, chunk.partition))
                 .collect(),
-            Command::DeleteTopic { name } => {
+            Command::DeleteTopic { name, .. } => {
                 self.topics.get(name).map_or_else(Touched::new, |topic| {
                     (0..topic.partition_count())
                         .map(|p| (topic.id, p))

@@ -12,8 +12,8 @@
 use crate::limits::{
     COMPRESSIONS, MAX_BROKER_ADDRESS_BYTES, MAX_BROKER_ID_BYTES, MAX_CHUNKS_PER_COMMAND,
     MAX_LEASE_MS, MAX_OBJECT_NAME_BYTES, MAX_ORPHAN_LIST, MAX_ORPHANS_PER_COMMAND,
-    MAX_PARTITIONS_PER_TOPIC, MAX_SEGMENT_BYTES, MAX_SEGMENTS_PER_COMMAND, MAX_SLICE_ENTRIES,
-    MAX_TOPIC_NAME_BYTES, MAX_TOPIC_PAGE, MIN_LEASE_MS,
+    MAX_PARTITIONS_PER_TOPIC, MAX_REQUEST_ID_BYTES, MAX_SEGMENT_BYTES, MAX_SEGMENTS_PER_COMMAND,
+    MAX_SLICE_ENTRIES, MAX_TOPIC_NAME_BYTES, MAX_TOPIC_PAGE, MIN_LEASE_MS,
 };
 use crate::types::{Command, CommandError, SegmentCommit, TopicSettings, Usage};
 
@@ -36,12 +36,17 @@ pub(crate) fn command(command: &Command) -> Result<(), CommandError> {
             partitions,
             settings,
             created_at_ms: _,
+            request_id,
         } => {
+            id_rule("request id", request_id.as_deref())?;
             topic_name(name)?;
             partition_count(*partitions)?;
             topic_settings(settings)
         }
-        Command::DeleteTopic { .. } | Command::InitProducer { .. } => Ok(()),
+        Command::DeleteTopic { request_id, .. } | Command::InitProducer { request_id, .. } => {
+            id_rule("request id", request_id.as_deref())
+        }
+        Command::InitCluster { cluster_id } => id_rule("cluster id", Some(cluster_id)),
         Command::CommitSegments {
             segments: commits,
             at_ms: _,
@@ -79,6 +84,18 @@ fn partition_count(partitions: u32) -> Result<(), CommandError> {
         Ok(())
     } else {
         Err(CommandError::InvalidPartitionCount(partitions))
+    }
+}
+
+/// A request or cluster id (`what`): none, or 1 to [`MAX_REQUEST_ID_BYTES`] bytes.
+fn id_rule(what: &str, id: Option<&str>) -> Result<(), CommandError> {
+    match id {
+        Some(id) if id.is_empty() || id.len() > MAX_REQUEST_ID_BYTES => Err(invalid(format!(
+            "{what} {:?} ({} bytes) must be 1 to {MAX_REQUEST_ID_BYTES} bytes",
+            shown(id, 60),
+            id.len()
+        ))),
+        _ => Ok(()),
     }
 }
 

@@ -37,6 +37,7 @@ fn create_topic(name: &str, partitions: u32, compression: Option<&str>) -> Comma
             compression: compression.map(str::to_owned),
         },
         created_at_ms: 1_000,
+        request_id: None,
     }
 }
 
@@ -337,6 +338,8 @@ fn invalid_names_are_refused_on_delete_and_read_unless_a_topic_has_them() {
         &mut state,
         &Command::DeleteTopic {
             name: "../../x".to_owned(),
+            topic_id: None,
+            request_id: None,
         },
         &invalid,
     );
@@ -344,6 +347,8 @@ fn invalid_names_are_refused_on_delete_and_read_unless_a_topic_has_them() {
         &mut state,
         &Command::DeleteTopic {
             name: "nope".to_owned(),
+            topic_id: None,
+            request_id: None,
         },
         &CommandError::TopicNotFound("nope".to_owned()),
     );
@@ -359,7 +364,9 @@ fn invalid_names_are_refused_on_delete_and_read_unless_a_topic_has_them() {
     assert!(state.partition_slice("legacy topic", 0, 0, 1).is_ok());
     assert_eq!(
         state.apply(&Command::DeleteTopic {
-            name: "legacy topic".to_owned()
+            name: "legacy topic".to_owned(),
+            topic_id: None,
+            request_id: None,
         }),
         CommandResult::Deleted
     );
@@ -422,4 +429,44 @@ fn refusals_have_clear_messages() {
         message(&create_topic("t", 1, Some("lz5"))),
         r#"invalid metadata request: compression "lz5" is not one of ["none", "zstd"]"#
     );
+}
+
+#[test]
+fn request_ids_are_bounded_and_old_entries_without_one_still_decode() {
+    let mut state = MetadataState::default();
+    let long = "r".repeat(crate::limits::MAX_REQUEST_ID_BYTES + 1);
+    let command = Command::InitProducer {
+        producer_id: None,
+        request_id: Some(long),
+    };
+    let expected = CommandError::InvalidCommand(format!(
+        "request id {:?} (65 bytes) must be 1 to 64 bytes",
+        "r".repeat(60)
+    ));
+    assert_refused(&mut state, &command, &expected);
+    let old: Command = serde_json::from_str(
+        r#"{"CreateTopic":{"name":"a","partitions":1,"settings":{"compression":null},"created_at_ms":1}}"#,
+    )
+    .unwrap();
+    assert_eq!(old.request_id(), None);
+    let old_delete: Command = serde_json::from_str(r#"{"DeleteTopic":{"name":"a"}}"#).unwrap();
+    assert!(matches!(
+        old_delete,
+        Command::DeleteTopic {
+            topic_id: None,
+            request_id: None,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn an_empty_cluster_id_is_refused() {
+    let mut state = MetadataState::default();
+    let command = Command::InitCluster {
+        cluster_id: String::new(),
+    };
+    let expected =
+        CommandError::InvalidCommand("cluster id \"\" (0 bytes) must be 1 to 64 bytes".to_owned());
+    assert_refused(&mut state, &command, &expected);
 }

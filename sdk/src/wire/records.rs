@@ -106,6 +106,12 @@ pub struct FetchResponse {
     pub next_offset: u64,
     /// The partition's high watermark: the offset the next committed record will get.
     pub high_watermark: u64,
+    /// The id of the topic read: a topic recreated under the same name has another one.
+    /// Send it back as the fetch's `topic_id` parameter to be refused (404
+    /// `topic_not_found`) instead of reading on into a recreated topic. `None` from brokers
+    /// that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_id: Option<u64>,
 }
 
 /// One fetched record, in the form it was produced.

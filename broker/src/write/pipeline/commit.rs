@@ -443,7 +443,12 @@ mod tests {
     async fn a_deleted_topic_refuses_the_chunk_and_the_others_commit() {
         let harness = Harness::new(ObjectStoreHandle::in_memory()).await;
         let pipeline = WritePipeline::start(harness.parts.clone(), policy());
-        harness.parts.metadata.delete_topic("t").await.unwrap();
+        harness
+            .parts
+            .metadata
+            .delete_topic("t", None)
+            .await
+            .unwrap();
         let refused = pipeline.append(vec![append(0, 1)]).await;
         assert_eq!(refused, Err(PipelineError::TopicNotFound));
         assert_eq!(harness.parts.spool.pending().unwrap(), vec![]);
@@ -504,8 +509,16 @@ mod tests {
                 .await
         }
 
-        async fn delete_topic(&self, name: &str) -> Result<()> {
-            self.inner.delete_topic(name).await
+        async fn delete_topic(&self, name: &str, topic_id: Option<u64>) -> Result<()> {
+            self.inner.delete_topic(name, topic_id).await
+        }
+
+        async fn cluster_id(&self) -> Result<String> {
+            self.inner.cluster_id().await
+        }
+
+        async fn known_cluster_id(&self) -> Result<Option<String>> {
+            self.inner.known_cluster_id().await
         }
 
         async fn list_topics(&self) -> Result<Vec<TopicView>> {
