@@ -61,3 +61,16 @@ pub(crate) fn fatal_error(fatal: Fatal<NodeId>) -> Error {
         Fatal::Panicked => Error::Unavailable("the raft core panicked".to_owned()),
     }
 }
+
+/// Why Raft stopped for good, from its metrics: a fatal error, or the shutdown state.
+pub(crate) fn fatal_cause(
+    metrics: &openraft::RaftMetrics<NodeId, openraft::BasicNode>,
+) -> Option<String> {
+    match &metrics.running_state {
+        Err(fatal) => Some(format!("raft stopped: {fatal}")),
+        Ok(()) if metrics.state == openraft::ServerState::Shutdown => {
+            Some("raft shut down".to_owned())
+        }
+        Ok(()) => None,
+    }
+}

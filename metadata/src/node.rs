@@ -129,7 +129,7 @@ impl MetadataNode {
     pub async fn failed(&self) -> String {
         let mut metrics = self.raft.metrics();
         loop {
-            if let Some(cause) = fatal_cause(&metrics.borrow_and_update()) {
+            if let Some(cause) = crate::error::fatal_cause(&metrics.borrow_and_update()) {
                 tracing::error!(cause, "the metadata node stopped for good");
                 return cause;
             }
@@ -346,15 +346,6 @@ fn raft_config(cluster: bool) -> Result<Config> {
 
 /// Whether the metadata node at `addr` (`host:port`) is part of an initialised cluster
 /// (it has voters), as its status says; `None` if it did not answer.
-/// Why Raft stopped for good, from its metrics: a fatal error, or the shutdown state.
-pub(crate) fn fatal_cause(metrics: &openraft::RaftMetrics<NodeId, BasicNode>) -> Option<String> {
-    match &metrics.running_state {
-        Err(fatal) => Some(format!("raft stopped: {fatal}")),
-        Ok(()) if metrics.state == ServerState::Shutdown => Some("raft shut down".to_owned()),
-        Ok(()) => None,
-    }
-}
-
 async fn peer_initialised(http: &reqwest::Client, addr: &str) -> Option<bool> {
     let response = http
         .get(format!("http://{addr}/meta/v1/status"))
