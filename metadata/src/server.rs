@@ -27,8 +27,12 @@
 //!   (a fatal storage error such as a full disk), so a supervisor restarts the node.
 //! - `GET /readyz`: 200 when this node knows a leader (it can serve or forward requests)
 //!   and, if it leads, a quorum confirms that now; 503 otherwise; the body says which.
-//! - `GET /metrics`: Prometheus text of this node's Raft state and its segment-commit
-//!   proposals (`silt_metadata_*`).
+//! - `GET /metrics`: Prometheus text of this node's Raft state, its segment-commit
+//!   proposals and the requests its gate refused (`silt_metadata_*`).
+//!
+//! Every route but `/healthz`, `/readyz` and `/metrics` is behind the gate
+//! ([`crate::gate`]): with a cluster secret configured, a request without it gets 401 and
+//! reaches no handler.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -37,7 +41,7 @@ use std::time::Duration;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{StatusCode, header};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Json, Router, middleware};
 use openraft::BasicNode;
 use openraft::error::{ClientWriteError, InstallSnapshotError, RaftError};
 use openraft::raft::{
@@ -49,8 +53,10 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::client::{LocalClient, MetadataClient};
 use crate::error::{Error, fatal_error};
+use crate::gate::{self, Gate, Refusals};
 use crate::limits::MAX_APPEND_BYTES;
 use crate::proposal::{ProposalSize, ProposalStats};
+use crate::secret::ClusterSecret;
 use crate::state::validate;
 use crate::type_config::{NodeId, TypeConfig};
 use crate::types::{Command, CommandResult, NodeStatus, SegmentCommit, SegmentCommitResult};
@@ -73,17 +79,38 @@ struct PendingCommit {
     done: oneshot::Sender<Reply<Vec<SegmentCommitResult>>>,
 }
 
+/// What every handler shares.
 #[derive(Clone)]
 struct ServerState {
+    /// The node.
     client: LocalClient,
+    /// The group-commit queue.
     commits: mpsc::Sender<PendingCommit>,
+    /// The gate's refusal counters.
+    refusals: Arc<Refusals>,
 }
 
-/// The node's router. Spawns the group-commit task (it ends when the router is dropped).
-pub(crate) fn router(client: LocalClient) -> Router {
+/// The node's router, its cluster routes behind a gate admitting requests that present
+/// `secret` (every request if `None`). Spawns the group-commit task (it ends when the
+/// router is dropped).
+pub(crate) fn router(client: LocalClient, secret: Option<ClusterSecret>) -> Router {
     let (commits, pending) = mpsc::channel(4096);
     tokio::spawn(group_commit_loop(client.clone(), pending));
-    let state = ServerState { client, commits };
+    let gate = Gate::new(secret);
+    let state = ServerState {
+        client,
+        commits,
+        refusals: gate.refusals(),
+    };
+    cluster_routes()
+        .route_layer(middleware::from_fn_with_state(gate, gate::require_secret))
+        .merge(probe_routes())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// The routes only the cluster may call (peers, brokers, admin commands).
+fn cluster_routes() -> Router<ServerState> {
     Router::new()
         .route("/raft/append", post(append))
         .route("/raft/vote", post(vote))
@@ -94,11 +121,14 @@ pub(crate) fn router(client: LocalClient) -> Router {
         .route("/meta/v1/status", get(status))
         .route("/meta/v1/members/learner", post(add_learner))
         .route("/meta/v1/members/voters", post(set_voters))
+}
+
+/// The routes open to anyone (supervisors' probes and the metrics scraper).
+fn probe_routes() -> Router<ServerState> {
+    Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
 }
 
 async fn append(
@@ -320,12 +350,17 @@ async fn metrics(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        render_metrics(&state.client.local_status(), state.client.stats()),
+        render_metrics(
+            &state.client.local_status(),
+            state.client.stats(),
+            &state.refusals,
+        ),
     )
 }
 
-/// The Prometheus text of one node's status (gauges) and its proposal counters.
-fn render_metrics(status: &NodeStatus, stats: &ProposalStats) -> String {
+/// The Prometheus text of one node's status (gauges), its proposal counters and its
+/// gate's refusals.
+fn render_metrics(status: &NodeStatus, stats: &ProposalStats, refusals: &Refusals) -> String {
     let gauges: [(&str, &str, u64); 6] = [
         (
             "silt_metadata_is_leader",
@@ -360,6 +395,19 @@ fn render_metrics(status: &NodeStatus, stats: &ProposalStats) -> String {
     }
     for (name, help, value) in stats.counters() {
         out.push_str(&metric(name, help, "counter", value));
+    }
+    out.push_str(&refusal_metric(refusals));
+    out
+}
+
+/// The gate's refusals, one counter labelled by reason (`missing`, `wrong`).
+fn refusal_metric(refusals: &Refusals) -> String {
+    let name = "silt_metadata_unauthorized_requests_total";
+    let mut out = format!(
+        "# HELP {name} Requests refused for lacking the cluster secret, by reason\n# TYPE {name} counter\n"
+    );
+    for (reason, count) in refusals.by_reason() {
+        out.push_str(&format!("{name}{{reason=\"{reason}\"}} {count}\n"));
     }
     out
 }
@@ -444,7 +492,8 @@ mod tests {
             bytes: 900,
         });
         stats.answered(2);
-        let text = super::render_metrics(&status, &stats);
+        let refusals = crate::gate::Refusals::default();
+        let text = super::render_metrics(&status, &stats, &refusals);
         for line in [
             "silt_metadata_is_leader 1",
             "silt_metadata_has_leader 1",
@@ -456,6 +505,7 @@ mod tests {
             "silt_metadata_commit_proposed_segments_total 3",
             "silt_metadata_commit_proposed_bytes_total 900",
             "silt_metadata_commit_answered_from_state_total 2",
+            "silt_metadata_unauthorized_requests_total{reason=\"missing\"} 0",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
@@ -502,6 +552,7 @@ mod tests {
                 } else {
                     BTreeMap::from([(4, peers[&4].clone())])
                 },
+                secret: None,
             })
             .await
             .unwrap();
