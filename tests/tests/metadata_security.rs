@@ -1,13 +1,16 @@
 //! `silt metadata` is secure by default: on a non-loopback address it refuses to start
 //! without a cluster secret (saying why) unless `--insecure`; it refuses a short secret;
 //! with a secret made by `silt auth cluster-secret` its routes refuse a caller without it,
-//! while `silt membership` given the same file is served.
+//! while `silt membership` given the same file is served. A cluster started by
+//! `infra/local-cluster.sh` runs with a secret: the report's attack (a learner, then a voter
+//! set naming it) and a raw command are refused, and the cluster still commits.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use silt_tests::harness::{http_client, silt_binary, strip_test_env};
+use serde_json::{Value, json};
+use silt_tests::harness::{Cluster, ClusterOptions, http_client, silt_binary, strip_test_env};
 
 /// A `silt metadata` process, killed on drop.
 struct Node(Child);
@@ -161,5 +164,86 @@ async fn a_short_secret_is_refused_and_a_made_one_guards_the_routes() {
         with.status.success(),
         "{}",
         String::from_utf8_lossy(&with.stderr)
+    );
+}
+
+/// A one-broker cluster over a directory object store under `store`.
+async fn small_cluster(store: &std::path::Path) -> Cluster {
+    let options = ClusterOptions {
+        brokers: 1,
+        object_store: Some(format!("file://{}", store.display())),
+        ..ClusterOptions::default()
+    };
+    tokio::task::spawn_blocking(move || Cluster::up_with("metasec", options))
+        .await
+        .expect("cluster task")
+        .expect("cluster up")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reported_attack_on_a_local_cluster_is_refused_and_it_still_commits() {
+    let store = tempfile::tempdir().unwrap();
+    let cluster = small_cluster(store.path()).await;
+    let http = http_client();
+    let attack = [
+        (
+            "/meta/v1/members/learner",
+            json!({"node_id": 9, "addr": "127.0.0.1:9"}),
+        ),
+        ("/meta/v1/members/voters", json!({"voters": [1, 2, 3, 9]})),
+        (
+            "/meta/v1/write",
+            json!({"CreateTopic": {"name": "x", "partitions": 1, "settings": {}, "created_at_ms": 1}}),
+        ),
+    ];
+    let wrong = "a-secret-of-another-cluster-that-is-long-enough";
+    for (path, body) in &attack {
+        for token in [None, Some(wrong)] {
+            let mut request = http
+                .post(format!("{}{path}", cluster.metadata_url(1)))
+                .timeout(Duration::from_secs(10))
+                .json(body);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await.expect("an answer");
+            assert_eq!(response.status(), 401, "{path} with {token:?}");
+        }
+    }
+    let status = cluster
+        .metadata_status(1)
+        .await
+        .expect("status with the secret");
+    assert_eq!(status["voters"], json!([1, 2, 3]), "{status}");
+    assert_eq!(status["learners"], json!([]), "{status}");
+    let broker = cluster.broker_url(1);
+    let created = http
+        .post(format!("{broker}/v1/topics"))
+        .json(&json!({"name": "after", "partitions": 1}))
+        .send()
+        .await
+        .expect("create topic");
+    assert_eq!(created.status(), 201);
+    let produced: Value = http
+        .post(format!("{broker}/v1/topics/after/records"))
+        .json(&json!({"records": [{"value": 1}]}))
+        .send()
+        .await
+        .expect("produce")
+        .json()
+        .await
+        .expect("produce answer");
+    assert_eq!(produced["offsets"][0]["offset"], 0, "{produced}");
+    let topics: Value = http
+        .get(format!("{broker}/v1/topics"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !topics.to_string().contains("\"x\""),
+        "the raw command created a topic: {topics}"
     );
 }
