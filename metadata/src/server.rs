@@ -22,7 +22,8 @@
 //!   partitions.
 //! - `GET /meta/v1/status`: this node's [`NodeStatus`].
 //! - `POST /meta/v1/members/learner`, `POST /meta/v1/members/voters`: membership changes
-//!   (leader only).
+//!   (leader only). A voter set that adds a node which is not a learner within 64 entries of
+//!   the leader's log is refused with 409 ([`RemoteError::MembershipRefused`]).
 //! - `GET /healthz`: 200 while Raft runs; 503 naming the cause once it stopped for good
 //!   (a fatal storage error such as a full disk), so a supervisor restarts the node.
 //! - `GET /readyz`: 200 when this node knows a leader (it can serve or forward requests)
@@ -72,6 +73,9 @@ const _: () = assert!(MAX_BODY_BYTES >= 16 * MAX_APPEND_BYTES);
 const MAX_WATCH_WAIT: Duration = Duration::from_secs(30);
 /// Group commits proposed at once.
 const GROUP_COMMITS_IN_FLIGHT: usize = 4;
+/// How many log entries a learner may lag behind the leader's last index and still be made
+/// a voter.
+const CATCH_UP_MARGIN: u64 = 64;
 
 /// One broker's commit waiting to be merged into a group.
 struct PendingCommit {
@@ -449,22 +453,73 @@ async fn add_learner(
     )
 }
 
+/// `POST /meta/v1/members/voters`: 409 if a new voter is not a caught-up learner
+/// ([`check_new_voters`]), else the change (forwarded to the leader by the caller).
 async fn set_voters(
     State(state): State<ServerState>,
     Json(request): Json<SetVoters>,
-) -> Json<Reply<NodeStatus>> {
+) -> (StatusCode, Json<Reply<NodeStatus>>) {
     if request.voters.is_empty() {
-        return Json(Err(RemoteError::from(Error::Unavailable(
-            "refusing to remove every voter".to_owned(),
-        ))));
+        let refusal = Error::Unavailable("refusing to remove every voter".to_owned());
+        return (StatusCode::OK, Json(Err(RemoteError::from(refusal))));
     }
     let voters: BTreeSet<NodeId> = request.voters.iter().copied().collect();
-    Json(
-        match state.client.raft().change_membership(voters, false).await {
-            Ok(_) => Ok(state.client.local_status()),
-            Err(error) => Err(membership_error(error)),
-        },
-    )
+    let checked = check_new_voters(&state.client.raft().metrics().borrow(), &voters);
+    if let Err(refusal) = checked {
+        tracing::warn!(%refusal, ?voters, "refused a voter set");
+        return (
+            StatusCode::CONFLICT,
+            Json(Err(RemoteError::MembershipRefused(refusal))),
+        );
+    }
+    let changed = state.client.raft().change_membership(voters, false).await;
+    let reply = match changed {
+        Ok(_) => Ok(state.client.local_status()),
+        Err(error) => Err(membership_error(error)),
+    };
+    (StatusCode::OK, Json(reply))
+}
+
+/// On the leader, whether every node `voters` adds to the current voters is a learner whose
+/// replicated log is within [`CATCH_UP_MARGIN`] entries of the leader's last index: a voter
+/// that lags (or is unreachable) would count in every quorum and stall every write. Other
+/// nodes pass (the change is refused as `NotLeader`).
+fn check_new_voters(
+    metrics: &openraft::RaftMetrics<NodeId, BasicNode>,
+    voters: &BTreeSet<NodeId>,
+) -> Result<(), String> {
+    if metrics.state != openraft::ServerState::Leader {
+        return Ok(());
+    }
+    let current: BTreeSet<NodeId> = metrics.membership_config.membership().voter_ids().collect();
+    let last = metrics.last_log_index.unwrap_or(0);
+    let replication = metrics.replication.as_ref();
+    for node in voters.difference(&current) {
+        let Some(matched) = replication.and_then(|r| r.get(node)) else {
+            return Err(format!(
+                "node {node} is not a learner of this cluster: add it as a learner first (silt membership add)"
+            ));
+        };
+        check_caught_up(*node, matched.map(|log_id| log_id.index), last)?;
+    }
+    Ok(())
+}
+
+/// Whether learner `node`, whose log matches the leader's up to `matched`, is within
+/// [`CATCH_UP_MARGIN`] of the leader's `last` index.
+fn check_caught_up(node: NodeId, matched: Option<u64>, last: u64) -> Result<(), String> {
+    let Some(matched) = matched else {
+        return Err(format!(
+            "node {node} has not replicated any of the leader's {last} log entries (is it running and reachable?); wait until it has caught up"
+        ));
+    };
+    let behind = last.saturating_sub(matched);
+    if behind > CATCH_UP_MARGIN {
+        return Err(format!(
+            "node {node} is {behind} log entries behind the leader (at {matched} of {last}; at most {CATCH_UP_MARGIN} allowed); wait until it has caught up"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -634,6 +689,110 @@ mod tests {
         // The learner's state machine holds the whole partition index.
         let state = nodes[3].client().local_state_high_watermark("t", 0);
         assert_eq!(state, Some(30));
+        for node in nodes {
+            node.shutdown().await.unwrap();
+        }
+    }
+
+    /// Three voters on 127.0.0.1, bootstrapped: the nodes and their addresses.
+    async fn three_nodes(dir: &std::path::Path) -> (Vec<MetadataNode>, Vec<String>) {
+        let mut peers = BTreeMap::new();
+        let mut listeners = Vec::new();
+        for id in 1..=3u64 {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            peers.insert(id, listener.local_addr().unwrap().to_string());
+            listeners.push(listener);
+        }
+        let mut nodes = Vec::new();
+        for (id, listener) in (1..=3u64).zip(listeners) {
+            let config = ClusterConfig {
+                node_id: id,
+                data_dir: dir.join(format!("n{id}")),
+                peers: peers.clone(),
+                secret: None,
+            };
+            let node = MetadataNode::open_cluster(config).await.unwrap();
+            serve(&node, listener).await;
+            nodes.push(node);
+        }
+        let boot = nodes.iter().map(|n| n.bootstrap(&peers));
+        tokio::time::timeout(Duration::from_secs(20), futures::future::try_join_all(boot))
+            .await
+            .unwrap()
+            .unwrap();
+        (nodes, peers.into_values().collect())
+    }
+
+    #[test]
+    fn a_learner_within_the_margin_is_caught_up() {
+        assert!(super::check_caught_up(4, Some(936), 1000).is_ok());
+        let behind = super::check_caught_up(4, Some(935), 1000).unwrap_err();
+        assert!(
+            behind.contains("node 4 is 65 log entries behind"),
+            "{behind}"
+        );
+        let never = super::check_caught_up(4, None, 3).unwrap_err();
+        assert!(never.contains("node 4 has not replicated"), "{never}");
+    }
+
+    /// The reported wedge: a learner nobody runs, then a voter set naming it. The voter
+    /// set is refused with 409, naming the node and how far behind it is, and the voters
+    /// stay as they were; a node that is not even a learner is refused too.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_voter_set_adding_a_learner_that_has_not_caught_up_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (nodes, addrs) = three_nodes(dir.path()).await;
+        let client = HttpClient::connect(&addrs).unwrap();
+        client
+            .create_topic("t", 1, TopicSettings::default(), 1)
+            .await
+            .unwrap();
+        let leader = client.status().await.unwrap();
+        let leader_node = nodes
+            .iter()
+            .find(|n| n.node_id() == leader.node_id)
+            .unwrap();
+        let nobody = openraft::BasicNode {
+            addr: "127.0.0.1:1".to_owned(),
+        };
+        leader_node
+            .raft()
+            .add_learner(4, nobody, false)
+            .await
+            .unwrap();
+
+        let http = crate::tls::cluster_client(None).build().unwrap();
+        let url = format!(
+            "http://{}/meta/v1/members/voters",
+            addrs[leader.node_id as usize - 1]
+        );
+        let response = http
+            .post(url)
+            .timeout(Duration::from_secs(10))
+            .json(&crate::wire::SetVoters {
+                voters: vec![1, 2, 3, 4],
+            })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 409);
+        let reply: crate::wire::Reply<crate::types::NodeStatus> = response.json().await.unwrap();
+        let refusal = crate::Error::from(reply.unwrap_err()).to_string();
+        assert!(
+            refusal.contains("node 4 has not replicated") && refusal.contains("caught up"),
+            "{refusal}"
+        );
+        let stranger = client.set_voters(vec![1, 2, 3, 9]).await.unwrap_err();
+        assert!(
+            matches!(&stranger, crate::Error::MembershipRefused(m) if m.contains("node 9 is not a learner")),
+            "{stranger}"
+        );
+        let after = client.status().await.unwrap();
+        assert_eq!(after.voters, [1, 2, 3]);
+        client
+            .create_topic("still-writable", 1, TopicSettings::default(), 2)
+            .await
+            .unwrap();
         for node in nodes {
             node.shutdown().await.unwrap();
         }

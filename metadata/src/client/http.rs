@@ -365,16 +365,19 @@ impl Inner {
         body: &Bytes,
         timeout: Duration,
     ) -> std::result::Result<Reply<Resp>, reqwest::Error> {
-        self.http
+        let response = self
+            .http
             .post(format!("{url}{path}"))
             .timeout(timeout)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.clone())
             .send()
-            .await?
-            .error_for_status()?
-            .json::<Reply<Resp>>()
-            .await
+            .await?;
+        // A refusal on the merits (409) carries its reason in the body.
+        if response.status() == reqwest::StatusCode::CONFLICT {
+            return response.json::<Reply<Resp>>().await;
+        }
+        response.error_for_status()?.json::<Reply<Resp>>().await
     }
 
     async fn get<Resp: DeserializeOwned>(
