@@ -42,6 +42,10 @@ pub enum Error {
     /// The node is shutting down.
     #[error("metadata service is shutting down")]
     ShuttingDown,
+    /// A membership change was refused as unsafe (a new voter that is not a caught-up
+    /// learner); nothing changed.
+    #[error("membership change refused: {0}")]
+    MembershipRefused(String),
 }
 
 impl Error {

@@ -63,6 +63,9 @@ pub enum Command {
     /// Show a cluster's metadata leader and nodes, and its brokers.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Make credentials: the metadata cluster's shared secret.
+    #[command(subcommand)]
+    Auth(AuthCommand),
     /// Create, list, describe or delete topics.
     #[command(subcommand)]
     Topic(TopicCommand),
@@ -157,6 +160,16 @@ pub struct MetadataArgs {
     /// added with `silt membership add` (--peers then only needs this node, ID=HOST:PORT).
     #[arg(long, env = "SILT_METADATA_JOIN")]
     pub join: bool,
+    /// File holding the cluster secret (at least 32 bytes; make one with `silt auth
+    /// cluster-secret`): every route but /healthz, /readyz and /metrics then requires it,
+    /// and this node presents it to its peers. Required on a non-loopback --listen unless
+    /// --insecure.
+    #[arg(long, env = "SILT_METADATA_CLUSTER_SECRET_FILE")]
+    pub cluster_secret_file: Option<PathBuf>,
+    /// Run without a cluster secret on a non-loopback --listen: anyone who can reach the
+    /// port can rewrite the metadata and the membership. For isolated test networks only.
+    #[arg(long, env = "SILT_METADATA_INSECURE")]
+    pub insecure: bool,
     /// Log filter (tracing EnvFilter syntax).
     #[arg(long, env = "SILT_LOG", default_value = "info,openraft=warn")]
     pub log: String,
@@ -170,6 +183,9 @@ pub enum MembershipCommand {
         /// Any metadata node's URL.
         #[arg(long, env = "SILT_METADATA")]
         metadata: String,
+        /// The cluster secret.
+        #[command(flatten)]
+        secret: ClusterSecretArg,
     },
     /// Add a node: it joins as a learner, catches up with the log, then becomes a voter.
     Add {
@@ -182,6 +198,9 @@ pub enum MembershipCommand {
         /// Any metadata node's URL.
         #[arg(long, env = "SILT_METADATA")]
         metadata: String,
+        /// The cluster secret.
+        #[command(flatten)]
+        secret: ClusterSecretArg,
     },
     /// Remove a node from the voters (and the cluster).
     Remove {
@@ -191,7 +210,28 @@ pub enum MembershipCommand {
         /// Any metadata node's URL.
         #[arg(long, env = "SILT_METADATA")]
         metadata: String,
+        /// The cluster secret.
+        #[command(flatten)]
+        secret: ClusterSecretArg,
     },
+}
+
+/// The cluster secret a client of the metadata service presents.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClusterSecretArg {
+    /// File holding the metadata cluster's secret (as given to `silt metadata
+    /// --cluster-secret-file`); needed when the cluster runs with one.
+    #[arg(long, env = "SILT_CLUSTER_SECRET_FILE")]
+    pub cluster_secret_file: Option<PathBuf>,
+}
+
+/// `silt auth …`
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Print a new metadata cluster secret (32 random bytes, base64url) to standard
+    /// output; save it to a file (mode 600) given to every metadata node, broker and
+    /// `silt membership` command.
+    ClusterSecret,
 }
 
 /// `silt cluster …`
@@ -303,6 +343,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Metadata(args) => metadata::run(args).await,
         Command::Membership(command) => metadata::membership(command).await,
         Command::Cluster(command) => cluster::run(command).await,
+        Command::Auth(AuthCommand::ClusterSecret) => metadata::print_cluster_secret(),
         Command::Topic(command) => topic::run(command).await,
         Command::Produce(args) => produce::run(args).await,
         Command::Consume(args) => consume::run(args).await,
