@@ -33,6 +33,10 @@
 #   SILT_BROKER_ARGS           extra broker flags, e.g. --fault-injection
 #   SILT_METADATA_ARGS         extra metadata flags
 #   SILT_CLUSTER_START_TIMEOUT seconds to wait for a process to become ready (default 60)
+#   SILT_CLUSTER_WAIT_FOR      what `start broker N` waits for: ready (default: /readyz, the
+#                              broker reaches metadata and the object store) or alive
+#                              (/healthz: the process serves; during a metadata outage a
+#                              broker is alive but not ready)
 #   SILT_CLUSTER_STOP_TIMEOUT  seconds between SIGTERM and SIGKILL (default 20)
 # With SILT_CLUSTER_OBJECT_STORE, `start broker N` needs the same AWS_* variables as `up` had
 # (credentials are never written to cluster.env).
@@ -301,12 +305,17 @@ launch() {
   echo "$pid"
 }
 
-# wait_ready ROLE N PID: until /healthz (metadata) or /readyz (broker) answers 2xx
+# wait_ready ROLE N PID: until /healthz (metadata; a broker with SILT_CLUSTER_WAIT_FOR=alive)
+# or /readyz (broker) answers 2xx
 wait_ready() {
   local role="$1" n="$2" pid="$3" dir url path deadline
   dir="$(proc_dir "$role" "$n")"
   url="http://127.0.0.1:$(port_of "$role" "$n")"
-  if [ "$role" = meta ]; then path=/healthz; else path=/readyz; fi
+  if [ "$role" = meta ] || [ "${SILT_CLUSTER_WAIT_FOR:-ready}" = alive ]; then
+    path=/healthz
+  else
+    path=/readyz
+  fi
   deadline=$((SECONDS + START_TIMEOUT))
   while ! http_ok "$url$path"; do
     if ! process_state "$pid" "$dir" >/dev/null; then

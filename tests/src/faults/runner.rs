@@ -830,7 +830,7 @@ impl Injector {
                     self.blocking(move |c| c.wipe_cache(broker)).await?;
                     self.note(&format!("wiped the cache dir of broker {broker}"));
                 }
-                self.blocking(move |c| c.start(Role::Broker, broker))
+                self.blocking(move |c| c.start_alive(Role::Broker, broker))
                     .await?;
                 self.note(&format!("restarted broker {broker}"));
             }
@@ -951,7 +951,7 @@ impl Injector {
         self.note(&format!("{role} {node} {state}: restarting it"));
         self.blocking(move |c| {
             c.kill9(role, node)?;
-            c.start(role, node)
+            c.start_alive(role, node)
         })
         .await?;
         self.note(&format!("restarted {role} {node}"));

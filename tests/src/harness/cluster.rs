@@ -301,6 +301,11 @@ impl Cluster {
 
     /// Runs `local-cluster.sh ARGS` with this cluster's settings, bounded in time.
     fn script(&self, args: &[&str]) -> Result<ScriptOutput> {
+        self.script_with(args, &[])
+    }
+
+    /// [`Cluster::script`] with `extra` environment on top of the cluster's.
+    fn script_with(&self, args: &[&str], extra: &[(&str, &str)]) -> Result<ScriptOutput> {
         let mut command = Command::new("bash");
         command
             .arg(&self.script)
@@ -311,6 +316,7 @@ impl Cluster {
         for (key, value) in &self.env {
             command.env(key, value);
         }
+        command.envs(extra.iter().copied());
         let mut child = command
             .spawn()
             .with_context(|| format!("cannot run {}", self.script.display()))?;
@@ -478,9 +484,20 @@ impl Cluster {
     /// (Re)starts one process with its original command line (`local-cluster.sh start`) and
     /// waits until it is ready (/healthz for metadata, /readyz for a broker).
     pub fn start(&self, role: Role, i: usize) -> Result<()> {
+        self.start_waiting_for(role, i, "ready")
+    }
+
+    /// [`Cluster::start`], but a broker counts as started once it serves `/healthz`, ready
+    /// or not: during a metadata outage a broker runs but is not ready.
+    pub fn start_alive(&self, role: Role, i: usize) -> Result<()> {
+        self.start_waiting_for(role, i, "alive")
+    }
+
+    fn start_waiting_for(&self, role: Role, i: usize, wait_for: &str) -> Result<()> {
         self.check_index(role, i)?;
         let index = i.to_string();
-        let output = self.script(&["start", role.script_name(), &index])?;
+        let args = ["start", role.script_name(), &index];
+        let output = self.script_with(&args, &[("SILT_CLUSTER_WAIT_FOR", wait_for)])?;
         if !output.success {
             bail!(
                 "local-cluster.sh start {role} {i} failed:\n{}{}\n---- {role} {i} log ----\n{}",
