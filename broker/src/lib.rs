@@ -6,7 +6,6 @@
 //! Test machinery (the object-store fault layer, `PUT /v1/admin/faults`, crash fail points,
 //! modelled cloud latency) is compiled only with the `fault-injection` feature.
 
-#[allow(dead_code)] // wired into the routes in the next commits
 pub(crate) mod auth;
 pub(crate) mod budget;
 pub mod cli;

@@ -1,7 +1,5 @@
 //! What authentication and authorization refuse, and what a bad principals file is.
 
-use super::acl::Operation;
-
 /// Refusals of the auth layer, and errors in its configuration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum AuthError {
@@ -13,8 +11,8 @@ pub(crate) enum AuthError {
     Forbidden {
         /// Who asked.
         principal: String,
-        /// What for.
-        operation: Operation,
+        /// What for (an operation, or `describe`).
+        operation: &'static str,
         /// On what.
         resource: String,
     },
