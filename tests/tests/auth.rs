@@ -423,3 +423,79 @@ fn a_missing_or_broken_principals_file_refuses_to_start_naming_it() {
         assert!(stderr.contains(why), "{stderr}");
     }
 }
+
+/// Runs `silt dev` on `listen` without auth (plus `args`); the lines it printed until it
+/// listened, or `Err` with everything it printed when it exited first.
+fn dev_without_auth(dir: &Path, listen: &str, args: &[&str]) -> Result<String, String> {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(silt_tests::harness::silt_binary())
+        .args(["dev", "--listen", listen, "--data-dir"])
+        .arg(dir)
+        .args(args)
+        .env("SILT_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let errors = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    // Ends at the listening line, or at EOF when the process exits first.
+    let listening = stdout
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains("listening on"));
+    let _ = child.kill();
+    let _ = child.wait();
+    let printed = errors.join().unwrap();
+    match listening {
+        Some(line) => Ok(format!("{printed}\n{line}")),
+        None => Err(printed),
+    }
+}
+
+#[test]
+fn an_open_broker_refuses_a_reachable_address_unless_insecure() {
+    let dir = tempfile::tempdir().unwrap();
+    let refused = dev_without_auth(&dir.path().join("a"), "0.0.0.0:0", &[]).unwrap_err();
+    assert!(
+        refused.contains("refusing to listen on 0.0.0.0:0 without authentication")
+            && refused.contains("--insecure")
+            && refused.contains("auth.principals_file"),
+        "{refused}"
+    );
+    let insecure = dev_without_auth(&dir.path().join("b"), "0.0.0.0:0", &["--insecure"]);
+    assert!(insecure.unwrap().contains("authentication is off"));
+    let loopback = dev_without_auth(&dir.path().join("c"), "127.0.0.1:0", &[]);
+    assert!(loopback.unwrap().contains("authentication is off"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_from_silt_auth_token_works_with_its_printed_principal() {
+    let output = std::process::Command::new(silt_tests::harness::silt_binary())
+        .args([
+            "auth",
+            "token",
+            "--name",
+            "cli-made",
+            "--allow",
+            "admin:made*",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let (token, entry) = stdout.split_once('\n').unwrap();
+    assert!(token.starts_with("silt_"), "{stdout}");
+    assert!(entry.contains(&sha256(token)), "{stdout}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_principals(dir.path(), entry);
+    let silt = start(dir.path(), &file, &[]);
+    let body = json!({"name": "made-here", "partitions": 1});
+    let created = call(&silt, "POST", "/v1/topics", Some(token), Some(&body)).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let other = json!({"name": "elsewhere", "partitions": 1});
+    let refused = call(&silt, "POST", "/v1/topics", Some(token), Some(&other)).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+}

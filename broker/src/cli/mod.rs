@@ -1,9 +1,11 @@
 //! Command-line interface: argument parsing and dispatch.
 
+mod auth;
 mod broker;
 mod cluster;
 mod consume;
 mod dev;
+mod exposure;
 mod metadata;
 mod produce;
 mod topic;
@@ -70,6 +72,29 @@ pub enum Command {
     Produce(ProduceArgs),
     /// Print a topic's records to standard output, one per line.
     Consume(ConsumeArgs),
+    /// Make tokens for the broker's principals file.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+}
+
+/// `silt auth …`
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Print a new random token, and the [[principal]] table (with the token's SHA-256) to
+    /// paste into the principals file.
+    Token(TokenArgs),
+}
+
+/// `silt auth token`
+#[derive(Debug, clap::Args)]
+pub struct TokenArgs {
+    /// The principal's name (1 to 128 of A-Z a-z 0-9 . _ - @).
+    #[arg(long, default_value = "client")]
+    pub name: String,
+    /// An allow rule, OPERATION:RESOURCE (produce, consume, admin or cluster; a name, a
+    /// prefix ending in *, or *); repeat for more.
+    #[arg(long)]
+    pub allow: Vec<String>,
 }
 
 /// `silt dev`
@@ -88,6 +113,9 @@ pub struct DevArgs {
     /// [default: <data-dir>/objects].
     #[arg(long, env = "SILT_OBJECT_STORE")]
     pub object_store: Option<String>,
+    /// Listen on a non-loopback address without authentication (no principals file).
+    #[arg(long, env = "SILT_INSECURE")]
+    pub insecure: bool,
     /// Log filter (tracing EnvFilter syntax).
     #[arg(
         long,
@@ -124,9 +152,12 @@ pub struct BrokerArgs {
     #[cfg(feature = "fault-injection")]
     #[arg(long)]
     pub fault_injection: bool,
-    /// TOML config file (sections server, storage, wal, cache, cluster).
+    /// TOML config file (sections server, storage, wal, cache, cluster, auth).
     #[arg(long, env = "SILT_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Listen on a non-loopback address without authentication (no principals file).
+    #[arg(long, env = "SILT_INSECURE")]
+    pub insecure: bool,
     /// Log filter (tracing EnvFilter syntax).
     #[arg(
         long,
@@ -306,6 +337,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Topic(command) => topic::run(command).await,
         Command::Produce(args) => produce::run(args).await,
         Command::Consume(args) => consume::run(args).await,
+        Command::Auth(command) => auth::run(command),
     }
 }
 
