@@ -499,3 +499,65 @@ async fn a_token_from_silt_auth_token_works_with_its_printed_principal() {
     let refused = call(&silt, "POST", "/v1/topics", Some(token), Some(&other)).await;
     assert_eq!(refused.status, 403, "{}", refused.body);
 }
+
+/// Runs the `silt` CLI with `args` (and `env`), returning success and stdout + stderr.
+fn silt_cli(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let mut command = std::process::Command::new(silt_tests::harness::silt_binary());
+    command.args(args).env_remove("SILT_TOKEN");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_and_the_cli_send_the_token_and_say_when_refused() {
+    use silt_sdk::wire::{ErrorCode, TopicConfig};
+    use silt_sdk::{Admin, Client, ClientConfig, Error};
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_principals(dir.path(), &base_principals());
+    let silt = start(dir.path(), &file, &[]);
+    let admin = |token: Option<&str>| {
+        let config = ClientConfig {
+            token: token.map(str::to_owned),
+            ..ClientConfig::new(silt.url.clone())
+        };
+        assert!(!format!("{config:?}").contains("silt_test"), "{config:?}");
+        Admin::new(Client::with_config(config).unwrap())
+    };
+    let orders = admin(Some(ORDERS));
+    let created = orders
+        .create_topic("orders", 1, TopicConfig::default())
+        .await;
+    assert_eq!(created.unwrap().name, "orders");
+    for (token, code) in [
+        (None, ErrorCode::Unauthenticated),
+        (Some(NOBODY), ErrorCode::Forbidden),
+    ] {
+        let error = admin(token).describe_topic("orders").await.unwrap_err();
+        assert!(error.is_auth_failure(), "{error}");
+        assert!(
+            matches!(error, Error::Api { code: c, .. } if c == code),
+            "{error}"
+        );
+    }
+    let url = silt.url.as_str();
+    let (ok, text) = silt_cli(&["topic", "list", "--broker", url, "--token", ORDERS], &[]);
+    assert!(ok && text.contains("orders"), "{text}");
+    let (ok, text) = silt_cli(
+        &["topic", "list", "--broker", url],
+        &[("SILT_TOKEN", ORDERS)],
+    );
+    assert!(ok && text.contains("orders"), "{text}");
+    let (ok, text) = silt_cli(
+        &["cluster", "status", "--broker", url],
+        &[("SILT_TOKEN", ADMIN)],
+    );
+    assert!(ok && text.contains("broker_id"), "{text}");
+    let (ok, text) = silt_cli(&["topic", "list", "--broker", url], &[]);
+    assert!(!ok && text.contains("401 unauthenticated"), "{text}");
+    assert!(!text.contains(ORDERS), "{text}");
+}

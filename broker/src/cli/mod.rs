@@ -34,7 +34,7 @@ pub const DEFAULT_BROKER: &str = "http://127.0.0.1:7070";
     name = "silt",
     version,
     verbatim_doc_comment,
-    after_help = "Client commands talk to --broker URL (or SILT_BROKER), default http://127.0.0.1:7070. `silt COMMAND --help` tells more."
+    after_help = "Client commands talk to --broker URL (or SILT_BROKER), default http://127.0.0.1:7070, with --token (or SILT_TOKEN) for a broker with auth. `silt COMMAND --help` tells more."
 )]
 pub struct Cli {
     /// The subcommand.
@@ -236,12 +236,36 @@ pub enum ClusterCommand {
     },
 }
 
-/// Where a client subcommand sends its requests.
-#[derive(Debug, Clone, clap::Args)]
+/// Where a client subcommand sends its requests, and as whom.
+#[derive(Clone, clap::Args)]
 pub struct BrokerArg {
     /// Broker URL.
     #[arg(long, env = "SILT_BROKER", default_value = DEFAULT_BROKER, global = true)]
     pub broker: String,
+    /// Bearer token for a broker with a principals file (`silt auth token` makes one).
+    #[arg(long, env = "SILT_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for BrokerArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let token = self.token.as_ref().map(|_| "<redacted>");
+        f.debug_struct("BrokerArg")
+            .field("broker", &self.broker)
+            .field("token", &token)
+            .finish()
+    }
+}
+
+impl BrokerArg {
+    /// An SDK client for the broker, sending the token if one was given.
+    pub fn client(&self) -> anyhow::Result<silt_sdk::Client> {
+        let config = silt_sdk::ClientConfig {
+            token: self.token.clone(),
+            ..silt_sdk::ClientConfig::new(self.broker.clone())
+        };
+        Ok(silt_sdk::Client::with_config(config)?)
+    }
 }
 
 /// `silt topic …`
