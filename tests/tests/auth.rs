@@ -426,13 +426,19 @@ fn a_missing_or_broken_principals_file_refuses_to_start_naming_it() {
 
 /// Runs `silt dev` on `listen` without auth (plus `args`); the lines it printed until it
 /// listened, or `Err` with everything it printed when it exited first.
-fn dev_without_auth(dir: &Path, listen: &str, args: &[&str]) -> Result<String, String> {
+fn dev_without_auth(
+    dir: &Path,
+    listen: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<String, String> {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let mut child = Command::new(silt_tests::harness::silt_binary())
         .args(["dev", "--listen", listen, "--data-dir"])
         .arg(dir)
         .args(args)
+        .envs(env.iter().copied())
         .env("SILT_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -458,16 +464,19 @@ fn dev_without_auth(dir: &Path, listen: &str, args: &[&str]) -> Result<String, S
 #[test]
 fn an_open_broker_refuses_a_reachable_address_unless_insecure() {
     let dir = tempfile::tempdir().unwrap();
-    let refused = dev_without_auth(&dir.path().join("a"), "0.0.0.0:0", &[]).unwrap_err();
+    let refused = dev_without_auth(&dir.path().join("a"), "0.0.0.0:0", &[], &[]).unwrap_err();
     assert!(
         refused.contains("refusing to listen on 0.0.0.0:0 without authentication")
             && refused.contains("--insecure")
             && refused.contains("auth.principals_file"),
         "{refused}"
     );
-    let insecure = dev_without_auth(&dir.path().join("b"), "0.0.0.0:0", &["--insecure"]);
+    let insecure = dev_without_auth(&dir.path().join("b"), "0.0.0.0:0", &["--insecure"], &[]);
     assert!(insecure.unwrap().contains("authentication is off"));
-    let loopback = dev_without_auth(&dir.path().join("c"), "127.0.0.1:0", &[]);
+    let by_env = [("SILT_INSECURE", "1")];
+    let insecure = dev_without_auth(&dir.path().join("d"), "0.0.0.0:0", &[], &by_env);
+    assert!(insecure.unwrap().contains("authentication is off"));
+    let loopback = dev_without_auth(&dir.path().join("c"), "127.0.0.1:0", &[], &[]);
     assert!(loopback.unwrap().contains("authentication is off"));
 }
 

@@ -114,7 +114,7 @@ pub struct DevArgs {
     #[arg(long, env = "SILT_OBJECT_STORE")]
     pub object_store: Option<String>,
     /// Listen on a non-loopback address without authentication (no principals file).
-    #[arg(long, env = "SILT_INSECURE")]
+    #[arg(long, env = "SILT_INSECURE", value_parser = clap::builder::BoolishValueParser::new())]
     pub insecure: bool,
     /// Log filter (tracing EnvFilter syntax).
     #[arg(
@@ -156,7 +156,7 @@ pub struct BrokerArgs {
     #[arg(long, env = "SILT_CONFIG")]
     pub config: Option<PathBuf>,
     /// Listen on a non-loopback address without authentication (no principals file).
-    #[arg(long, env = "SILT_INSECURE")]
+    #[arg(long, env = "SILT_INSECURE", value_parser = clap::builder::BoolishValueParser::new())]
     pub insecure: bool,
     /// Log filter (tracing EnvFilter syntax).
     #[arg(
