@@ -287,6 +287,20 @@ async fn every_route_answers_401_401_403_and_success_and_refusals_change_nothing
         before.1 + 1,
         "the allowed produce wrote one record"
     );
+    let routes = routes().len() as u64;
+    let unauthenticated = counted(&silt, "auth_requests", "unauthenticated").await;
+    assert_eq!(unauthenticated, 2 * routes);
+    assert_eq!(counted(&silt, "auth_requests", "forbidden").await, routes);
+    assert!(counted(&silt, "auth_requests", "ok").await >= routes);
+}
+
+/// The count of `silt_<name>_total{outcome}` at `/metrics`.
+async fn counted(silt: &Silt, name: &str, outcome: &str) -> u64 {
+    let text = call(silt, "GET", "/metrics", Some(ADMIN), None).await.body;
+    let text = text.as_str().unwrap_or_default().to_owned();
+    let prefix = format!("silt_{name}_total{{outcome=\"{outcome}\"}} ");
+    let line = text.lines().find_map(|l| l.strip_prefix(prefix.as_str()));
+    line.map_or(0, |n| n.trim().parse().unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -339,11 +353,7 @@ async fn await_token(silt: &Silt, token: &str, accepted: bool) {
 
 /// The count of `silt_auth_reloads_total{outcome}`.
 async fn reloads(silt: &Silt, outcome: &str) -> u64 {
-    let text = call(silt, "GET", "/metrics", Some(ADMIN), None).await.body;
-    let text = text.as_str().unwrap_or_default().to_owned();
-    let prefix = format!("silt_auth_reloads_total{{outcome=\"{outcome}\"}} ");
-    let line = text.lines().find_map(|l| l.strip_prefix(prefix.as_str()));
-    line.map_or(0, |n| n.trim().parse().unwrap())
+    counted(silt, "auth_reloads", outcome).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

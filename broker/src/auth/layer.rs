@@ -2,7 +2,8 @@
 //! (and `/metrics` unless `auth.protect_metrics`) needs `Authorization: Bearer <token>`
 //! naming a principal. The principal goes into the request's extensions as a [`Caller`]
 //! for the handlers' authorization; a refusal answers 401 `unauthenticated` with
-//! `WWW-Authenticate`, is counted and written to the audit log.
+//! `WWW-Authenticate`, is counted and written to the audit log. Each authenticated request
+//! is counted too, as `forbidden` when its handler refused it with 403, else `ok`.
 
 use std::sync::Arc;
 
@@ -42,10 +43,20 @@ pub(crate) async fn authenticate(
         Ok(None) => {}
         Err(refusal) => return refused(&state, &path, refusal),
     }
+    let response = next.run(request).await;
     if state.auth.enabled() && !is_open(&path, state.auth.protect_metrics) {
-        state.metrics.auth_outcome("ok");
+        state.metrics.auth_outcome(outcome_of(&response));
     }
-    next.run(request).await
+    response
+}
+
+/// The auth outcome of an authenticated request: `forbidden` when its handler refused it
+/// (403 is only ever `forbidden`), else `ok`.
+fn outcome_of(response: &Response) -> &'static str {
+    match response.status() {
+        axum::http::StatusCode::FORBIDDEN => "forbidden",
+        _ => "ok",
+    }
 }
 
 /// Why a request was not authenticated, and whether it carried a token.
