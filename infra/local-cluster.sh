@@ -19,7 +19,10 @@
 # Settings (environment; `up` writes the chosen ones to $SILT_CLUSTER_DIR/cluster.env, which
 # every later command reuses):
 #   SILT_CLUSTER_DIR           where everything lives (default ./silt-cluster): meta-N/ and broker-N/
-#                              (each with `pid`, `log`, `cmdline` and its data or cache dir), s3/, cluster.env
+#                              (each with `pid`, `log`, `cmdline` and its data or cache dir), s3/, cluster.env,
+#                              and the cluster secret: cluster.secret (made by `up` if missing, mode 600;
+#                              every metadata node and broker gets it, so the metadata routes require it)
+#                              and auth.header (the same as a curl header file, for this script's requests)
 #   SILT_BIN                   the silt binary
 #   SILT_METADATA_PORTS        "7101 7102 7103" (one metadata node per port)
 #   SILT_BROKER_PORTS          "7071 7072 7073" (one broker per port)
@@ -197,6 +200,24 @@ anything_running() {
   return 1
 }
 
+# --- the cluster secret ------------------------------------------------------------------------
+secret_file() { echo "$DIR/cluster.secret"; }
+header_file() { echo "$DIR/auth.header"; }
+# make_secret: cluster.secret (a new random one, unless it exists) and auth.header, both mode 600
+make_secret() {
+  local secret header
+  secret="$(secret_file)"
+  header="$(header_file)"
+  if [ ! -s "$secret" ]; then
+    (umask 077 && "$BIN" auth cluster-secret >"$secret.tmp") || die "cannot make a cluster secret with $BIN"
+    mv "$secret.tmp" "$secret"
+    log "made a new cluster secret: $secret"
+  fi
+  (umask 077 && printf 'Authorization: Bearer %s\n' "$(tr -d '[:space:]' <"$secret")" >"$header")
+}
+# meta_curl ARGS…: curl presenting the cluster secret (from a file: it never shows in ps)
+meta_curl() { curl -H @"$(header_file)" "$@"; }
+
 metadata_peers() {
   local i peers=()
   for i in $(seq 1 "${#META_PORT_LIST[@]}"); do peers+=("$i=127.0.0.1:$(port_of meta "$i")"); done
@@ -217,7 +238,7 @@ command_of() { # command_of ROLE N: fills CMD
   if [ "$role" = meta ]; then
     read -r -a extra <<<"$METADATA_ARGS"
     CMD=("$BIN" metadata --id "$n" --listen "127.0.0.1:$port" --peers "$(metadata_peers)"
-         --data-dir "$dir/data" ${extra[@]+"${extra[@]}"})
+         --data-dir "$dir/data" --cluster-secret-file "$(secret_file)" ${extra[@]+"${extra[@]}"})
   else
     read -r -a extra <<<"$BROKER_ARGS"
     CMD=("$BIN" broker --metadata "$(metadata_urls)" --listen "127.0.0.1:$port"
@@ -270,6 +291,8 @@ launch() {
           SILT_METADATA_ARGS | SILT_FAULT* | SILT_KEEP_CLUSTER) unset "$var" ;;
       esac
     done
+    # brokers read the secret's path as config (cluster.secret_file); metadata nodes get a flag
+    if [ "$role" = broker ]; then export SILT_CLUSTER_SECRET_FILE="$DIR/cluster.secret"; fi
     exec "${setsid[@]}" "${CMD[@]}"
   ) </dev/null >>"$dir/log" 2>&1 8>&- 9>&- &
   pid=$!
@@ -299,7 +322,7 @@ wait_ready() {
 }
 
 # metadata_status N: the JSON of GET /meta/v1/status (empty when it does not answer)
-metadata_status() { curl -fsS -m 2 "http://127.0.0.1:$(port_of meta "$1")/meta/v1/status" 2>/dev/null || true; }
+metadata_status() { meta_curl -fsS -m 2 "http://127.0.0.1:$(port_of meta "$1")/meta/v1/status" 2>/dev/null || true; }
 json_field() { # json_field NAME JSON: a number or string field of a flat JSON object
   printf '%s' "$2" | tr -d '\n' | sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\{0,1\}\([^\",}]*\)\"\{0,1\}.*/\1/p" | head -n 1
 }
@@ -389,6 +412,7 @@ cmd_up() {
   load_settings 1
   lock_cluster -x
   save_settings
+  make_secret
   if [ "$OWN_S3" = 1 ]; then
     "$S3_SCRIPT" start "$S3_PORT" "$DIR/s3" "$S3_BUCKET" >&2
   fi

@@ -200,6 +200,29 @@ def metric_names(text):
 
 # --- the test -----------------------------------------------------------------------------
 
+# Secrets the manifests mount but do not render (created out of band, no value committed):
+# their keys, filled with one random value per run, the same for every pod.
+EXTERNAL_SECRETS = {"silt-cluster-secret": ["cluster-secret"]}
+RUN_SECRET = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+
+
+def fill_secret_volume(objs, volume, directory):
+    """Writes a secret volume's files into directory: the rendered Secret's data, or for a
+    Secret created out of band (EXTERNAL_SECRETS) a random value; fails on any other."""
+    if "secret" not in volume:
+        return
+    name = volume["secret"]["secretName"]
+    if ("Secret", name) in objs:
+        data = {k: base64.b64decode(v) for k, v in objs[("Secret", name)].get("data", {}).items()}
+    elif name in EXTERNAL_SECRETS:
+        data = {key: RUN_SECRET.encode() for key in EXTERNAL_SECRETS[name]}
+    else:
+        fail(f"volume {volume['name']} mounts Secret {name}, which is neither rendered nor a known out-of-band Secret")
+    for key, value in data.items():
+        with open(os.path.join(directory, key), "wb") as f:
+            f.write(value)
+
+
 def rewrite_hosts(value, hosts):
     for host, addr in hosts.items():
         value = re.sub(rf"\b{re.escape(host)}\b", addr, value)
@@ -278,11 +301,13 @@ def test(objs, image_env, entrypoint, binary, work, args):
         out[listen_var] = f"127.0.0.1:{listen_port}"
         return out
 
-    def mounts_of(container, name):
+    def mounts_of(container, name, pod):
         mounts = {}
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
         for vm in container.get("volumeMounts", []):
             d = os.path.join(work, name, vm["name"])
             os.makedirs(d)
+            fill_secret_volume(objs, volumes.get(vm["name"], {}), d)
             mounts[vm["mountPath"]] = d
         return mounts
 
@@ -294,7 +319,7 @@ def test(objs, image_env, entrypoint, binary, work, args):
         fields = {"metadata.labels['apps.kubernetes.io/pod-index']": str(i),
                   "metadata.name": f"{sts['metadata']['name']}-{i}", "status.podIP": "127.0.0.1"}
         env = container_env(objs, meta_c, fields, image_env)
-        mounts = mounts_of(meta_c, f"metadata-{i}")
+        mounts = mounts_of(meta_c, f"metadata-{i}", sts["spec"]["template"]["spec"])
         meta_mounts.append(mounts)
         env = rewrite(env, mounts, "SILT_METADATA_LISTEN", meta_probes["readinessProbe"][1], port)
         env["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
@@ -309,7 +334,7 @@ def test(objs, image_env, entrypoint, binary, work, args):
     # The broker.
     broker_probes = probe_paths(broker_c)
     broker_port = free_port()
-    mounts = mounts_of(broker_c, "broker-0")
+    mounts = mounts_of(broker_c, "broker-0", dep["spec"]["template"]["spec"])
     env = container_env(objs, broker_c, {"status.podIP": "127.0.0.1", "metadata.name": "silt-broker-0"}, image_env)
     env = rewrite(env, mounts, "SILT_LISTEN", broker_probes["readinessProbe"][1], broker_port)
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):

@@ -42,6 +42,10 @@ pub enum Error {
     /// The node is shutting down.
     #[error("metadata service is shutting down")]
     ShuttingDown,
+    /// A membership change was refused as unsafe (a new voter that is not a caught-up
+    /// learner); nothing changed.
+    #[error("membership change refused: {0}")]
+    MembershipRefused(String),
 }
 
 impl Error {
@@ -59,5 +63,18 @@ pub(crate) fn fatal_error(fatal: Fatal<NodeId>) -> Error {
         Fatal::Stopped => Error::ShuttingDown,
         Fatal::StorageError(storage) => Error::Storage(storage.to_string()),
         Fatal::Panicked => Error::Unavailable("the raft core panicked".to_owned()),
+    }
+}
+
+/// Why Raft stopped for good, from its metrics: a fatal error, or the shutdown state.
+pub(crate) fn fatal_cause(
+    metrics: &openraft::RaftMetrics<NodeId, openraft::BasicNode>,
+) -> Option<String> {
+    match &metrics.running_state {
+        Err(fatal) => Some(format!("raft stopped: {fatal}")),
+        Ok(()) if metrics.state == openraft::ServerState::Shutdown => {
+            Some("raft shut down".to_owned())
+        }
+        Ok(()) => None,
     }
 }

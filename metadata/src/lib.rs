@@ -11,16 +11,19 @@
 //! reached from `client/` through the Raft log (`log_store.rs`) and `state_machine.rs`, the
 //! openraft adapter that applies entries and builds snapshots (kept as files by
 //! `snapshot.rs`). `network.rs` (Raft RPCs to peers) and `server.rs` (the node's HTTP
-//! routes, bodies in `wire.rs`) are the cluster transport; `node.rs` assembles a node.
+//! routes, bodies in `wire.rs`) are the cluster transport, `gate.rs` admits only requests
+//! carrying the cluster secret ([`secret`]); `node.rs` assembles a node.
 
 mod changes;
 mod client;
 mod error;
+mod gate;
 pub mod limits;
 mod log_store;
 mod network;
 mod node;
 pub mod proposal;
+pub mod secret;
 mod server;
 mod snapshot;
 mod state;
@@ -33,3 +36,4 @@ mod wire;
 pub use client::{HttpClient, LocalClient, MetadataClient};
 pub use error::{Error, Result};
 pub use node::{ClusterConfig, MetadataNode, NodeConfig};
+pub use secret::ClusterSecret;

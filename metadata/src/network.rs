@@ -96,9 +96,9 @@ pub(crate) struct HttpNetworkFactory {
 }
 
 impl HttpNetworkFactory {
-    /// A factory with its own HTTP client.
-    pub(crate) fn new() -> Result<Self, reqwest::Error> {
-        let http = crate::tls::client_builder()
+    /// A factory with its own HTTP client, presenting `secret` (if any) to every peer.
+    pub(crate) fn new(secret: Option<&crate::ClusterSecret>) -> Result<Self, reqwest::Error> {
+        let http = crate::tls::cluster_client(secret)
             .tcp_nodelay(true)
             .pool_max_idle_per_host(4)
             .build()?;
@@ -270,7 +270,7 @@ mod tests {
     #[tokio::test]
     async fn a_body_refused_as_too_large_asks_openraft_for_half_the_entries() {
         let addr = small_body_peer().await;
-        let mut factory = HttpNetworkFactory::new().unwrap();
+        let mut factory = HttpNetworkFactory::new(None).unwrap();
         let mut network = factory.new_client(2, &BasicNode { addr }).await;
         let request = AppendEntriesRequest {
             vote: Vote::new_committed(1, 1),

@@ -25,6 +25,7 @@ use crate::error::{Error, Result, fatal_error};
 use crate::log_store::{self, LogStore};
 use crate::network::{HttpNetworkFactory, NoNetworkFactory};
 use crate::proposal::ProposalStats;
+use crate::secret::ClusterSecret;
 use crate::state_machine::{SharedState, StateMachineStore};
 use crate::type_config::{NodeId, Raft};
 use crate::types::NodeStatus;
@@ -49,7 +50,7 @@ pub struct NodeConfig {
 }
 
 /// Where and as whom one voter of a metadata cluster runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ClusterConfig {
     /// This node's Raft id (a key of `peers`).
     pub node_id: u64,
@@ -58,6 +59,9 @@ pub struct ClusterConfig {
     /// Every initial voter's id and `host:port` (this node's included): the address its
     /// peers and brokers reach it at.
     pub peers: BTreeMap<u64, String>,
+    /// The cluster secret: the node's routes admit only requests presenting it, and its
+    /// requests to peers present it. `None` runs the node open to anyone who can reach it.
+    pub secret: Option<ClusterSecret>,
 }
 
 /// A running metadata node. Call [`MetadataNode::shutdown`] to stop it: dropping it
@@ -75,6 +79,8 @@ pub struct MetadataNode {
     stats: Arc<ProposalStats>,
     /// The recent partition changes, recorded by the state machine.
     changes: SharedChanges,
+    /// The cluster secret its routes require and its requests present (`None`: open).
+    secret: Option<ClusterSecret>,
 }
 
 impl std::fmt::Debug for MetadataNode {
@@ -91,7 +97,14 @@ impl MetadataNode {
     /// node leads; else [`Error::Unavailable`].
     pub async fn open(config: NodeConfig) -> Result<MetadataNode> {
         let NodeConfig { node_id, data_dir } = config;
-        let node = Self::build(node_id, &data_dir, NoNetworkFactory, raft_config(false)?).await?;
+        let node = Self::build(
+            node_id,
+            &data_dir,
+            NoNetworkFactory,
+            raft_config(false)?,
+            None,
+        )
+        .await?;
         if let Err(error) = node.start().await {
             // Release the storage before reporting: a retry may reopen the directory.
             let _ = node.raft.shutdown().await;
@@ -112,13 +125,14 @@ impl MetadataNode {
                 config.peers.keys().collect::<Vec<_>>()
             )));
         }
-        let network = HttpNetworkFactory::new()
+        let network = HttpNetworkFactory::new(config.secret.as_ref())
             .map_err(|e| Error::Unavailable(format!("cannot build the raft HTTP client: {e}")))?;
         Self::build(
             config.node_id,
             &config.data_dir,
             network,
             raft_config(true)?,
+            config.secret,
         )
         .await
     }
@@ -129,7 +143,7 @@ impl MetadataNode {
     pub async fn failed(&self) -> String {
         let mut metrics = self.raft.metrics();
         loop {
-            if let Some(cause) = fatal_cause(&metrics.borrow_and_update()) {
+            if let Some(cause) = crate::error::fatal_cause(&metrics.borrow_and_update()) {
                 tracing::error!(cause, "the metadata node stopped for good");
                 return cause;
             }
@@ -141,7 +155,7 @@ impl MetadataNode {
 
     /// The node's HTTP routes: Raft RPCs and the metadata API (listed in `server.rs`).
     pub fn router(&self) -> axum::Router {
-        crate::server::router(self.client())
+        crate::server::router(self.client(), self.secret.clone())
     }
 
     /// Initialises the cluster with `peers` as its voters, once: only the lowest id does
@@ -150,7 +164,7 @@ impl MetadataNode {
     /// cluster). Every other node waits to be reached by the leader. Returns when this node
     /// is part of an initialised cluster.
     pub async fn bootstrap(&self, peers: &BTreeMap<u64, String>) -> Result<()> {
-        let http = crate::tls::client_builder()
+        let http = crate::tls::cluster_client(self.secret.as_ref())
             .timeout(Duration::from_secs(1))
             .build()
             .map_err(|e| Error::Unavailable(format!("cannot build an HTTP client: {e}")))?;
@@ -209,12 +223,14 @@ impl MetadataNode {
         Ok(())
     }
 
-    /// Opens storage and starts Raft with `network`.
+    /// Opens storage and starts Raft with `network`; the node's routes will require
+    /// `secret`.
     async fn build<N>(
         node_id: NodeId,
         data_dir: &std::path::Path,
         network: N,
         config: Config,
+        secret: Option<ClusterSecret>,
     ) -> Result<MetadataNode>
     where
         N: openraft::RaftNetworkFactory<crate::type_config::TypeConfig>,
@@ -245,6 +261,7 @@ impl MetadataNode {
             applied_tx,
             stats: Arc::default(),
             changes,
+            secret,
         })
     }
 
@@ -346,15 +363,6 @@ fn raft_config(cluster: bool) -> Result<Config> {
 
 /// Whether the metadata node at `addr` (`host:port`) is part of an initialised cluster
 /// (it has voters), as its status says; `None` if it did not answer.
-/// Why Raft stopped for good, from its metrics: a fatal error, or the shutdown state.
-pub(crate) fn fatal_cause(metrics: &openraft::RaftMetrics<NodeId, BasicNode>) -> Option<String> {
-    match &metrics.running_state {
-        Err(fatal) => Some(format!("raft stopped: {fatal}")),
-        Ok(()) if metrics.state == ServerState::Shutdown => Some("raft shut down".to_owned()),
-        Ok(()) => None,
-    }
-}
-
 async fn peer_initialised(http: &reqwest::Client, addr: &str) -> Option<bool> {
     let response = http
         .get(format!("http://{addr}/meta/v1/status"))

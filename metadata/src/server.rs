@@ -22,13 +22,18 @@
 //!   partitions.
 //! - `GET /meta/v1/status`: this node's [`NodeStatus`].
 //! - `POST /meta/v1/members/learner`, `POST /meta/v1/members/voters`: membership changes
-//!   (leader only).
+//!   (leader only). A voter set that adds a node which is not a learner within 64 entries of
+//!   the leader's log is refused with 409 ([`RemoteError::MembershipRefused`]).
 //! - `GET /healthz`: 200 while Raft runs; 503 naming the cause once it stopped for good
 //!   (a fatal storage error such as a full disk), so a supervisor restarts the node.
 //! - `GET /readyz`: 200 when this node knows a leader (it can serve or forward requests)
 //!   and, if it leads, a quorum confirms that now; 503 otherwise; the body says which.
-//! - `GET /metrics`: Prometheus text of this node's Raft state and its segment-commit
-//!   proposals (`silt_metadata_*`).
+//! - `GET /metrics`: Prometheus text of this node's Raft state, its segment-commit
+//!   proposals and the requests its gate refused (`silt_metadata_*`).
+//!
+//! Every route but `/healthz`, `/readyz` and `/metrics` is behind the gate
+//! ([`crate::gate`]): with a cluster secret configured, a request without it gets 401 and
+//! reaches no handler.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -37,7 +42,7 @@ use std::time::Duration;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{StatusCode, header};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Json, Router, middleware};
 use openraft::BasicNode;
 use openraft::error::{ClientWriteError, InstallSnapshotError, RaftError};
 use openraft::raft::{
@@ -49,8 +54,10 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::client::{LocalClient, MetadataClient};
 use crate::error::{Error, fatal_error};
+use crate::gate::{self, Gate, Refusals};
 use crate::limits::MAX_APPEND_BYTES;
 use crate::proposal::{ProposalSize, ProposalStats};
+use crate::secret::ClusterSecret;
 use crate::state::validate;
 use crate::type_config::{NodeId, TypeConfig};
 use crate::types::{Command, CommandResult, NodeStatus, SegmentCommit, SegmentCommitResult};
@@ -66,6 +73,9 @@ const _: () = assert!(MAX_BODY_BYTES >= 16 * MAX_APPEND_BYTES);
 const MAX_WATCH_WAIT: Duration = Duration::from_secs(30);
 /// Group commits proposed at once.
 const GROUP_COMMITS_IN_FLIGHT: usize = 4;
+/// How many log entries a learner may lag behind the leader's last index and still be made
+/// a voter.
+const CATCH_UP_MARGIN: u64 = 64;
 
 /// One broker's commit waiting to be merged into a group.
 struct PendingCommit {
@@ -73,17 +83,38 @@ struct PendingCommit {
     done: oneshot::Sender<Reply<Vec<SegmentCommitResult>>>,
 }
 
+/// What every handler shares.
 #[derive(Clone)]
 struct ServerState {
+    /// The node.
     client: LocalClient,
+    /// The group-commit queue.
     commits: mpsc::Sender<PendingCommit>,
+    /// The gate's refusal counters.
+    refusals: Arc<Refusals>,
 }
 
-/// The node's router. Spawns the group-commit task (it ends when the router is dropped).
-pub(crate) fn router(client: LocalClient) -> Router {
+/// The node's router, its cluster routes behind a gate admitting requests that present
+/// `secret` (every request if `None`). Spawns the group-commit task (it ends when the
+/// router is dropped).
+pub(crate) fn router(client: LocalClient, secret: Option<ClusterSecret>) -> Router {
     let (commits, pending) = mpsc::channel(4096);
     tokio::spawn(group_commit_loop(client.clone(), pending));
-    let state = ServerState { client, commits };
+    let gate = Gate::new(secret);
+    let state = ServerState {
+        client,
+        commits,
+        refusals: gate.refusals(),
+    };
+    cluster_routes()
+        .route_layer(middleware::from_fn_with_state(gate, gate::require_secret))
+        .merge(probe_routes())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// The routes only the cluster may call (peers, brokers, admin commands).
+fn cluster_routes() -> Router<ServerState> {
     Router::new()
         .route("/raft/append", post(append))
         .route("/raft/vote", post(vote))
@@ -94,11 +125,14 @@ pub(crate) fn router(client: LocalClient) -> Router {
         .route("/meta/v1/status", get(status))
         .route("/meta/v1/members/learner", post(add_learner))
         .route("/meta/v1/members/voters", post(set_voters))
+}
+
+/// The routes open to anyone (supervisors' probes and the metrics scraper).
+fn probe_routes() -> Router<ServerState> {
+    Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
 }
 
 async fn append(
@@ -320,12 +354,17 @@ async fn metrics(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        render_metrics(&state.client.local_status(), state.client.stats()),
+        render_metrics(
+            &state.client.local_status(),
+            state.client.stats(),
+            &state.refusals,
+        ),
     )
 }
 
-/// The Prometheus text of one node's status (gauges) and its proposal counters.
-fn render_metrics(status: &NodeStatus, stats: &ProposalStats) -> String {
+/// The Prometheus text of one node's status (gauges), its proposal counters and its
+/// gate's refusals.
+fn render_metrics(status: &NodeStatus, stats: &ProposalStats, refusals: &Refusals) -> String {
     let gauges: [(&str, &str, u64); 6] = [
         (
             "silt_metadata_is_leader",
@@ -360,6 +399,19 @@ fn render_metrics(status: &NodeStatus, stats: &ProposalStats) -> String {
     }
     for (name, help, value) in stats.counters() {
         out.push_str(&metric(name, help, "counter", value));
+    }
+    out.push_str(&refusal_metric(refusals));
+    out
+}
+
+/// The gate's refusals, one counter labelled by reason (`missing`, `wrong`).
+fn refusal_metric(refusals: &Refusals) -> String {
+    let name = "silt_metadata_unauthorized_requests_total";
+    let mut out = format!(
+        "# HELP {name} Requests refused for lacking the cluster secret, by reason\n# TYPE {name} counter\n"
+    );
+    for (reason, count) in refusals.by_reason() {
+        out.push_str(&format!("{name}{{reason=\"{reason}\"}} {count}\n"));
     }
     out
 }
@@ -401,22 +453,73 @@ async fn add_learner(
     )
 }
 
+/// `POST /meta/v1/members/voters`: 409 if a new voter is not a caught-up learner
+/// ([`check_new_voters`]), else the change (forwarded to the leader by the caller).
 async fn set_voters(
     State(state): State<ServerState>,
     Json(request): Json<SetVoters>,
-) -> Json<Reply<NodeStatus>> {
+) -> (StatusCode, Json<Reply<NodeStatus>>) {
     if request.voters.is_empty() {
-        return Json(Err(RemoteError::from(Error::Unavailable(
-            "refusing to remove every voter".to_owned(),
-        ))));
+        let refusal = Error::Unavailable("refusing to remove every voter".to_owned());
+        return (StatusCode::OK, Json(Err(RemoteError::from(refusal))));
     }
     let voters: BTreeSet<NodeId> = request.voters.iter().copied().collect();
-    Json(
-        match state.client.raft().change_membership(voters, false).await {
-            Ok(_) => Ok(state.client.local_status()),
-            Err(error) => Err(membership_error(error)),
-        },
-    )
+    let checked = check_new_voters(&state.client.raft().metrics().borrow(), &voters);
+    if let Err(refusal) = checked {
+        tracing::warn!(%refusal, ?voters, "refused a voter set");
+        return (
+            StatusCode::CONFLICT,
+            Json(Err(RemoteError::MembershipRefused(refusal))),
+        );
+    }
+    let changed = state.client.raft().change_membership(voters, false).await;
+    let reply = match changed {
+        Ok(_) => Ok(state.client.local_status()),
+        Err(error) => Err(membership_error(error)),
+    };
+    (StatusCode::OK, Json(reply))
+}
+
+/// On the leader, whether every node `voters` adds to the current voters is a learner whose
+/// replicated log is within [`CATCH_UP_MARGIN`] entries of the leader's last index: a voter
+/// that lags (or is unreachable) would count in every quorum and stall every write. Other
+/// nodes pass (the change is refused as `NotLeader`).
+fn check_new_voters(
+    metrics: &openraft::RaftMetrics<NodeId, BasicNode>,
+    voters: &BTreeSet<NodeId>,
+) -> Result<(), String> {
+    if metrics.state != openraft::ServerState::Leader {
+        return Ok(());
+    }
+    let current: BTreeSet<NodeId> = metrics.membership_config.membership().voter_ids().collect();
+    let last = metrics.last_log_index.unwrap_or(0);
+    let replication = metrics.replication.as_ref();
+    for node in voters.difference(&current) {
+        let Some(matched) = replication.and_then(|r| r.get(node)) else {
+            return Err(format!(
+                "node {node} is not a learner of this cluster: add it as a learner first (silt membership add)"
+            ));
+        };
+        check_caught_up(*node, matched.map(|log_id| log_id.index), last)?;
+    }
+    Ok(())
+}
+
+/// Whether learner `node`, whose log matches the leader's up to `matched`, is within
+/// [`CATCH_UP_MARGIN`] of the leader's `last` index.
+fn check_caught_up(node: NodeId, matched: Option<u64>, last: u64) -> Result<(), String> {
+    let Some(matched) = matched else {
+        return Err(format!(
+            "node {node} has not replicated any of the leader's {last} log entries (is it running and reachable?); wait until it has caught up"
+        ));
+    };
+    let behind = last.saturating_sub(matched);
+    if behind > CATCH_UP_MARGIN {
+        return Err(format!(
+            "node {node} is {behind} log entries behind the leader (at {matched} of {last}; at most {CATCH_UP_MARGIN} allowed); wait until it has caught up"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -444,7 +547,8 @@ mod tests {
             bytes: 900,
         });
         stats.answered(2);
-        let text = super::render_metrics(&status, &stats);
+        let refusals = crate::gate::Refusals::default();
+        let text = super::render_metrics(&status, &stats, &refusals);
         for line in [
             "silt_metadata_is_leader 1",
             "silt_metadata_has_leader 1",
@@ -456,6 +560,7 @@ mod tests {
             "silt_metadata_commit_proposed_segments_total 3",
             "silt_metadata_commit_proposed_bytes_total 900",
             "silt_metadata_commit_answered_from_state_total 2",
+            "silt_metadata_unauthorized_requests_total{reason=\"missing\"} 0",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
@@ -502,6 +607,7 @@ mod tests {
                 } else {
                     BTreeMap::from([(4, peers[&4].clone())])
                 },
+                secret: None,
             })
             .await
             .unwrap();
@@ -583,6 +689,110 @@ mod tests {
         // The learner's state machine holds the whole partition index.
         let state = nodes[3].client().local_state_high_watermark("t", 0);
         assert_eq!(state, Some(30));
+        for node in nodes {
+            node.shutdown().await.unwrap();
+        }
+    }
+
+    /// Three voters on 127.0.0.1, bootstrapped: the nodes and their addresses.
+    async fn three_nodes(dir: &std::path::Path) -> (Vec<MetadataNode>, Vec<String>) {
+        let mut peers = BTreeMap::new();
+        let mut listeners = Vec::new();
+        for id in 1..=3u64 {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            peers.insert(id, listener.local_addr().unwrap().to_string());
+            listeners.push(listener);
+        }
+        let mut nodes = Vec::new();
+        for (id, listener) in (1..=3u64).zip(listeners) {
+            let config = ClusterConfig {
+                node_id: id,
+                data_dir: dir.join(format!("n{id}")),
+                peers: peers.clone(),
+                secret: None,
+            };
+            let node = MetadataNode::open_cluster(config).await.unwrap();
+            serve(&node, listener).await;
+            nodes.push(node);
+        }
+        let boot = nodes.iter().map(|n| n.bootstrap(&peers));
+        tokio::time::timeout(Duration::from_secs(20), futures::future::try_join_all(boot))
+            .await
+            .unwrap()
+            .unwrap();
+        (nodes, peers.into_values().collect())
+    }
+
+    #[test]
+    fn a_learner_within_the_margin_is_caught_up() {
+        assert!(super::check_caught_up(4, Some(936), 1000).is_ok());
+        let behind = super::check_caught_up(4, Some(935), 1000).unwrap_err();
+        assert!(
+            behind.contains("node 4 is 65 log entries behind"),
+            "{behind}"
+        );
+        let never = super::check_caught_up(4, None, 3).unwrap_err();
+        assert!(never.contains("node 4 has not replicated"), "{never}");
+    }
+
+    /// The reported wedge: a learner nobody runs, then a voter set naming it. The voter
+    /// set is refused with 409, naming the node and how far behind it is, and the voters
+    /// stay as they were; a node that is not even a learner is refused too.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_voter_set_adding_a_learner_that_has_not_caught_up_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (nodes, addrs) = three_nodes(dir.path()).await;
+        let client = HttpClient::connect(&addrs).unwrap();
+        client
+            .create_topic("t", 1, TopicSettings::default(), 1)
+            .await
+            .unwrap();
+        let leader = client.status().await.unwrap();
+        let leader_node = nodes
+            .iter()
+            .find(|n| n.node_id() == leader.node_id)
+            .unwrap();
+        let nobody = openraft::BasicNode {
+            addr: "127.0.0.1:1".to_owned(),
+        };
+        leader_node
+            .raft()
+            .add_learner(4, nobody, false)
+            .await
+            .unwrap();
+
+        let http = crate::tls::cluster_client(None).build().unwrap();
+        let url = format!(
+            "http://{}/meta/v1/members/voters",
+            addrs[leader.node_id as usize - 1]
+        );
+        let response = http
+            .post(url)
+            .timeout(Duration::from_secs(10))
+            .json(&crate::wire::SetVoters {
+                voters: vec![1, 2, 3, 4],
+            })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 409);
+        let reply: crate::wire::Reply<crate::types::NodeStatus> = response.json().await.unwrap();
+        let refusal = crate::Error::from(reply.unwrap_err()).to_string();
+        assert!(
+            refusal.contains("node 4 has not replicated") && refusal.contains("caught up"),
+            "{refusal}"
+        );
+        let stranger = client.set_voters(vec![1, 2, 3, 9]).await.unwrap_err();
+        assert!(
+            matches!(&stranger, crate::Error::MembershipRefused(m) if m.contains("node 9 is not a learner")),
+            "{stranger}"
+        );
+        let after = client.status().await.unwrap();
+        assert_eq!(after.voters, [1, 2, 3]);
+        client
+            .create_topic("still-writable", 1, TopicSettings::default(), 2)
+            .await
+            .unwrap();
         for node in nodes {
             node.shutdown().await.unwrap();
         }

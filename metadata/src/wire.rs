@@ -110,6 +110,8 @@ pub(crate) enum RemoteError {
     Storage(String),
     /// See [`Error::ShuttingDown`].
     ShuttingDown,
+    /// See [`Error::MembershipRefused`].
+    MembershipRefused(String),
 }
 
 impl From<Error> for RemoteError {
@@ -135,6 +137,7 @@ impl From<Error> for RemoteError {
             Error::Unavailable(message) => RemoteError::Unavailable(message),
             Error::Storage(message) => RemoteError::Storage(message),
             Error::ShuttingDown => RemoteError::ShuttingDown,
+            Error::MembershipRefused(message) => RemoteError::MembershipRefused(message),
         }
     }
 }
@@ -167,6 +170,7 @@ impl From<RemoteError> for Error {
             RemoteError::ShuttingDown => {
                 Error::Unavailable("remote metadata node is shutting down".to_owned())
             }
+            RemoteError::MembershipRefused(message) => Error::MembershipRefused(message),
         }
     }
 }

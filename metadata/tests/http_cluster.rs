@@ -28,6 +28,7 @@ async fn start(
         node_id: id,
         data_dir: dir.join(format!("node-{id}")),
         peers: peers.clone(),
+        secret: None,
     })
     .await
     .unwrap();

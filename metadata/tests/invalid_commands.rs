@@ -21,6 +21,7 @@ async fn start_node(dir: &std::path::Path) -> (MetadataNode, String) {
         node_id: 1,
         data_dir: dir.join("node-1"),
         peers: peers.clone(),
+        secret: None,
     })
     .await
     .unwrap();

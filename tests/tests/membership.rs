@@ -29,11 +29,13 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// Runs `silt membership …` and returns its JSON output (the leader's status).
-fn membership(args: &[&str]) -> Value {
+/// Runs `silt membership …` with the cluster secret `secret` and returns its JSON output
+/// (the leader's status).
+fn membership(secret: &std::path::Path, args: &[&str]) -> Value {
     let mut command = Command::new(silt_binary());
     strip_test_env(&mut command);
     let output = command
+        .env("SILT_CLUSTER_SECRET_FILE", secret)
         .arg("membership")
         .args(args)
         .output()
@@ -102,6 +104,8 @@ async fn a_node_joins_and_a_voter_leaves() {
     let joiner = Joiner(
         command
             .args(["metadata", "--id", "4", "--listen", &addr, "--join"])
+            .arg("--cluster-secret-file")
+            .arg(cluster.secret_file())
             .arg("--peers")
             .arg(format!("4={addr}"))
             .arg("--data-dir")
@@ -118,6 +122,7 @@ async fn a_node_joins_and_a_voter_leaves() {
         let mut command = Command::new(silt_binary());
         strip_test_env(&mut command);
         let output = command
+            .env("SILT_CLUSTER_SECRET_FILE", cluster.secret_file())
             .args([
                 "membership",
                 "add",
@@ -148,6 +153,7 @@ async fn a_node_joins_and_a_voter_leaves() {
     loop {
         let status = match http
             .get(format!("http://{addr}/meta/v1/status"))
+            .bearer_auth(cluster.secret().expect("the cluster secret"))
             .send()
             .await
         {
@@ -169,15 +175,19 @@ async fn a_node_joins_and_a_voter_leaves() {
     }
 
     // Node 1 leaves; then it can die without costing a majority of the new voter set.
-    let removed = membership(&[
-        "remove",
-        "--id",
-        "1",
-        "--metadata",
-        &cluster.metadata_url(2),
-    ]);
+    let secret = cluster.secret_file();
+    let removed = membership(
+        &secret,
+        &[
+            "remove",
+            "--id",
+            "1",
+            "--metadata",
+            &cluster.metadata_url(2),
+        ],
+    );
     assert_eq!(voters(&removed), [2, 3, 4]);
-    let shown = membership(&["show", "--metadata", &cluster.metadata_url(3)]);
+    let shown = membership(&secret, &["show", "--metadata", &cluster.metadata_url(3)]);
     assert_eq!(voters(&shown), [2, 3, 4]);
     let c = std::sync::Arc::new(cluster);
     let killer = c.clone();

@@ -1,5 +1,5 @@
 //! `silt auth token`: a new random token, and the `[[principal]]` table to paste into the
-//! principals file (which keeps only the token's SHA-256).
+//! principals file (which keeps only the token's SHA-256); `silt auth cluster-secret`.
 
 use crate::auth::principals::Principals;
 use crate::auth::token::{hash_token, new_token};
@@ -9,6 +9,7 @@ use crate::cli::{AuthCommand, TokenArgs};
 pub(super) fn run(command: AuthCommand) -> anyhow::Result<()> {
     match command {
         AuthCommand::Token(args) => token(&args),
+        AuthCommand::ClusterSecret => super::metadata::print_cluster_secret(),
     }
 }
 

@@ -1,12 +1,19 @@
-//! `silt metadata` (one voter of the metadata cluster) and `silt membership` (add, remove
-//! or show members).
+//! `silt metadata` (one voter of the metadata cluster), `silt membership` (add, remove
+//! or show members) and `silt auth cluster-secret` (make the cluster secret).
+//!
+//! A node runs with the cluster secret (`--cluster-secret-file`), or without one only on a
+//! loopback address or with `--insecure`: it refuses to start otherwise, saying why.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
 
 use anyhow::Context;
-use silt_metadata::{ClusterConfig, HttpClient, MetadataClient, MetadataNode};
+use silt_metadata::{ClusterConfig, ClusterSecret, HttpClient, MetadataClient, MetadataNode};
 
-use crate::cli::{MembershipCommand, MetadataArgs, init_process, wait_for_signal};
+use crate::cli::{
+    ClusterSecretArg, MembershipCommand, MetadataArgs, init_process, wait_for_signal,
+};
 
 /// `HOST:PORT` with an IP or DNS host (peers in Kubernetes are StatefulSet pod names,
 /// whose IPs change when a pod is rescheduled).
@@ -63,10 +70,12 @@ pub(super) async fn run(args: MetadataArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on --listen {}", args.listen))?;
     let addr = listener.local_addr()?;
+    let secret = node_secret(&args, addr)?;
     let node = MetadataNode::open_cluster(ClusterConfig {
         node_id: args.id,
         data_dir: args.data_dir.clone(),
         peers: peers.clone(),
+        secret,
     })
     .await
     .context("cannot open the metadata node")?;
@@ -88,6 +97,36 @@ pub(super) async fn run(args: MetadataArgs) -> anyhow::Result<()> {
         () = wait_for_signal() => server.stop(node).await,
         cause = node.failed() => Err(super::metadata_failed(&cause)),
     }
+}
+
+/// Reads the cluster secret at `path`, naming the flag or setting it came from.
+fn read_secret(path: &Path, from: &str) -> anyhow::Result<ClusterSecret> {
+    ClusterSecret::read(path).with_context(|| format!("{from} {}", path.display()))
+}
+
+/// The node's cluster secret, or `None` where running without one is allowed: on a
+/// loopback `addr` (only this machine reaches it) or with `--insecure`. Refuses a
+/// non-loopback address without either.
+fn node_secret(args: &MetadataArgs, addr: SocketAddr) -> anyhow::Result<Option<ClusterSecret>> {
+    if let Some(path) = &args.cluster_secret_file {
+        return read_secret(path, "--cluster-secret-file").map(Some);
+    }
+    if addr.ip().is_loopback() {
+        tracing::warn!(%addr, "no cluster secret: the metadata routes are open to every process on this machine (loopback only)");
+    } else if args.insecure {
+        tracing::warn!(%addr, "no cluster secret (--insecure): anyone who reaches this port can rewrite the metadata and the membership");
+    } else {
+        anyhow::bail!(
+            "refusing to listen on {addr} without a cluster secret: anyone who reaches it could rewrite the metadata and the membership. Give --cluster-secret-file (make one with `silt auth cluster-secret`), listen on a loopback address, or pass --insecure (SILT_METADATA_INSECURE=1) on an isolated network"
+        );
+    }
+    Ok(None)
+}
+
+/// `silt auth cluster-secret`: prints a new secret.
+pub(super) fn print_cluster_secret() -> anyhow::Result<()> {
+    println!("{}", silt_metadata::secret::generate()?);
+    Ok(())
 }
 
 /// Initialises the cluster (only the lowest id does, see `MetadataNode::bootstrap`), or
@@ -137,10 +176,15 @@ impl Serving {
 /// Runs a `silt membership` subcommand through the metadata client (it finds the leader).
 pub(super) async fn membership(command: MembershipCommand) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let (MembershipCommand::Show { metadata }
-    | MembershipCommand::Add { metadata, .. }
-    | MembershipCommand::Remove { metadata, .. }) = &command;
-    let client = HttpClient::connect(std::slice::from_ref(metadata))?;
+    let (MembershipCommand::Show { metadata, secret }
+    | MembershipCommand::Add {
+        metadata, secret, ..
+    }
+    | MembershipCommand::Remove {
+        metadata, secret, ..
+    }) = &command;
+    let secret = client_secret(secret)?;
+    let client = HttpClient::connect_with_secret(std::slice::from_ref(metadata), secret.as_ref())?;
     let before = client.status().await?;
     let status = match command {
         MembershipCommand::Show { .. } => before,
@@ -159,6 +203,14 @@ pub(super) async fn membership(command: MembershipCommand) -> anyhow::Result<()>
     };
     println!("{}", serde_json::to_string_pretty(&status)?);
     Ok(())
+}
+
+/// The secret a `silt membership` command presents, if given.
+fn client_secret(arg: &ClusterSecretArg) -> anyhow::Result<Option<ClusterSecret>> {
+    arg.cluster_secret_file
+        .as_deref()
+        .map(|path| read_secret(path, "--cluster-secret-file"))
+        .transpose()
 }
 
 #[cfg(test)]

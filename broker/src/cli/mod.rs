@@ -65,6 +65,10 @@ pub enum Command {
     /// Show a cluster's metadata leader and nodes, and its brokers.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Make credentials: client tokens for the principals file, the metadata cluster's
+    /// shared secret.
+    #[command(subcommand)]
+    Auth(AuthCommand),
     /// Create, list, describe or delete topics.
     #[command(subcommand)]
     Topic(TopicCommand),
@@ -72,9 +76,6 @@ pub enum Command {
     Produce(ProduceArgs),
     /// Print a topic's records to standard output, one per line.
     Consume(ConsumeArgs),
-    /// Make tokens for the broker's principals file.
-    #[command(subcommand)]
-    Auth(AuthCommand),
 }
 
 /// `silt auth …`
@@ -83,6 +84,10 @@ pub enum AuthCommand {
     /// Print a new random token, and the [[principal]] table (with the token's SHA-256) to
     /// paste into the principals file.
     Token(TokenArgs),
+    /// Print a new metadata cluster secret (32 random bytes, base64url) to standard
+    /// output; save it to a file (mode 600) given to every metadata node, broker and
+    /// `silt membership` command.
+    ClusterSecret,
 }
 
 /// `silt auth token`
@@ -188,6 +193,16 @@ pub struct MetadataArgs {
     /// added with `silt membership add` (--peers then only needs this node, ID=HOST:PORT).
     #[arg(long, env = "SILT_METADATA_JOIN")]
     pub join: bool,
+    /// File holding the cluster secret (at least 32 bytes; make one with `silt auth
+    /// cluster-secret`): every route but /healthz, /readyz and /metrics then requires it,
+    /// and this node presents it to its peers. Required on a non-loopback --listen unless
+    /// --insecure.
+    #[arg(long, env = "SILT_METADATA_CLUSTER_SECRET_FILE")]
+    pub cluster_secret_file: Option<PathBuf>,
+    /// Run without a cluster secret on a non-loopback --listen: anyone who can reach the
+    /// port can rewrite the metadata and the membership. For isolated test networks only.
+    #[arg(long, env = "SILT_METADATA_INSECURE")]
+    pub insecure: bool,
     /// Log filter (tracing EnvFilter syntax).
     #[arg(long, env = "SILT_LOG", default_value = "info,openraft=warn")]
     pub log: String,
@@ -201,6 +216,9 @@ pub enum MembershipCommand {
         /// Any metadata node's URL.
         #[arg(long, env = "SILT_METADATA")]
         metadata: String,
+        /// The cluster secret.
+        #[command(flatten)]
+        secret: ClusterSecretArg,
     },
     /// Add a node: it joins as a learner, catches up with the log, then becomes a voter.
     Add {
@@ -213,6 +231,9 @@ pub enum MembershipCommand {
         /// Any metadata node's URL.
         #[arg(long, env = "SILT_METADATA")]
         metadata: String,
+        /// The cluster secret.
+        #[command(flatten)]
+        secret: ClusterSecretArg,
     },
     /// Remove a node from the voters (and the cluster).
     Remove {
@@ -222,7 +243,19 @@ pub enum MembershipCommand {
         /// Any metadata node's URL.
         #[arg(long, env = "SILT_METADATA")]
         metadata: String,
+        /// The cluster secret.
+        #[command(flatten)]
+        secret: ClusterSecretArg,
     },
+}
+
+/// The cluster secret a client of the metadata service presents.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClusterSecretArg {
+    /// File holding the metadata cluster's secret (as given to `silt metadata
+    /// --cluster-secret-file`); needed when the cluster runs with one.
+    #[arg(long, env = "SILT_CLUSTER_SECRET_FILE")]
+    pub cluster_secret_file: Option<PathBuf>,
 }
 
 /// `silt cluster …`

@@ -87,6 +87,10 @@ pub struct ClusterSection {
     /// Lease of the broker's registration; it heartbeats every third of it (default 3 s).
     #[serde(with = "duration")]
     pub lease: Duration,
+    /// File holding the metadata cluster's secret (at least 32 bytes), presented on every
+    /// request to the metadata service; empty when the cluster runs without one (default
+    /// empty).
+    pub secret_file: String,
     /// Testing only: serve `PUT/DELETE /v1/admin/faults` to inject object-store faults
     /// and a full write-ahead cache (default false; needs a build with the
     /// `fault-injection` feature).
@@ -100,6 +104,7 @@ impl Default for ClusterSection {
             broker_id: String::new(),
             advertise: String::new(),
             lease: Duration::from_secs(3),
+            secret_file: String::new(),
             fault_injection: false,
         }
     }

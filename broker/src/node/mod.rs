@@ -20,7 +20,7 @@ use anyhow::Context;
 use silt_bookie::cache::DiskCache;
 use silt_bookie::clock::{Clock, SystemClock};
 use silt_bookie::wal::SealPolicy;
-use silt_metadata::{HttpClient, MetadataClient, MetadataNode, NodeConfig};
+use silt_metadata::{ClusterSecret, HttpClient, MetadataClient, MetadataNode, NodeConfig};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use ulid::Ulid;
@@ -162,13 +162,25 @@ async fn open_metadata(
 ) -> anyhow::Result<(Option<MetadataNode>, Arc<dyn MetadataClient>)> {
     let endpoints = config.cluster.metadata_endpoints();
     if !endpoints.is_empty() {
-        let client = HttpClient::connect(&endpoints)
+        let secret = cluster_secret(config)?;
+        let client = HttpClient::connect_with_secret(&endpoints, secret.as_ref())
             .context("cannot set up the metadata client (cluster.metadata)")?;
         return Ok((None, Arc::new(client)));
     }
     let node = embedded_metadata(config).await?;
     let client = Arc::new(node.client());
     Ok((Some(node), client))
+}
+
+/// The metadata cluster's secret from `cluster.secret_file`, if set.
+fn cluster_secret(config: &Config) -> anyhow::Result<Option<ClusterSecret>> {
+    let path = &config.cluster.secret_file;
+    if path.is_empty() {
+        return Ok(None);
+    }
+    ClusterSecret::read(std::path::Path::new(path))
+        .map(Some)
+        .context("cannot use cluster.secret_file")
 }
 
 /// The one-node metadata service under `storage.data_dir/metadata`.
@@ -371,4 +383,28 @@ async fn stop_metadata(metadata: Option<MetadataNode>) -> anyhow::Result<()> {
         stopped.context("metadata service shutdown")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cluster_secret_file_is_read_and_refused_when_short_or_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        assert!(cluster_secret(&config).unwrap().is_none());
+        let path = dir.path().join("secret");
+        config.cluster.secret_file = path.display().to_string();
+        let missing = format!("{:#}", cluster_secret(&config).unwrap_err());
+        assert!(
+            missing.contains("cluster.secret_file") && missing.contains("cannot read"),
+            "{missing}"
+        );
+        std::fs::write(&path, "short").unwrap();
+        let short = format!("{:#}", cluster_secret(&config).unwrap_err());
+        assert!(short.contains("at least 32"), "{short}");
+        std::fs::write(&path, "x".repeat(32)).unwrap();
+        assert!(cluster_secret(&config).unwrap().is_some());
+    }
 }

@@ -113,8 +113,18 @@ fn base_url(endpoint: &str) -> String {
 
 impl HttpClient {
     /// A client of the cluster whose nodes listen at `endpoints` (`http://host:port` or
-    /// `host:port`). The applied-index watch starts with its first subscriber.
+    /// `host:port`), presenting no cluster secret (for a cluster run without one). The
+    /// applied-index watch starts with its first subscriber.
     pub fn connect(endpoints: &[String]) -> Result<HttpClient> {
+        Self::connect_with_secret(endpoints, None)
+    }
+
+    /// [`HttpClient::connect`], every request presenting `secret` (if any) as its bearer
+    /// token.
+    pub fn connect_with_secret(
+        endpoints: &[String],
+        secret: Option<&crate::ClusterSecret>,
+    ) -> Result<HttpClient> {
         let endpoints: Vec<String> = endpoints
             .iter()
             .filter(|e| !e.trim().is_empty())
@@ -125,7 +135,7 @@ impl HttpClient {
                 "no metadata endpoints given (--metadata http://HOST:PORT[,…])".to_owned(),
             ));
         }
-        let http = crate::tls::client_builder()
+        let http = crate::tls::cluster_client(secret)
             .tcp_nodelay(true)
             .pool_max_idle_per_host(16)
             .build()
@@ -253,6 +263,9 @@ impl HttpClient {
                     url = base_url(&addr);
                 }
                 Ok(Err(error)) => return refused(&url, Error::from(error)),
+                Err(transport) if is_unauthorized(&transport) => {
+                    return Attempt::Done(Err(unauthorized(&url)));
+                }
                 Err(transport) => {
                     self.inner.suspect(&url);
                     return Attempt::Failed(format!("{url}: {transport}"));
@@ -268,6 +281,19 @@ enum Attempt<T> {
     Done(Result<T>),
     /// A transient failure (which node, and why); the next node may answer.
     Failed(String),
+}
+
+/// Whether the node refused the request for lacking the cluster secret (HTTP 401).
+fn is_unauthorized(error: &reqwest::Error) -> bool {
+    error.status() == Some(reqwest::StatusCode::UNAUTHORIZED)
+}
+
+/// The error of a call the node at `url` refused for lacking the cluster secret: final,
+/// since every node requires the same secret.
+fn unauthorized(url: &str) -> Error {
+    Error::Unavailable(format!(
+        "{url} refused the request (401): it requires the cluster secret and this client has none or another one (cluster.secret_file / --cluster-secret-file)"
+    ))
 }
 
 /// The attempt's end when the node at `url` answered with `error`: the call's outcome if
@@ -339,16 +365,19 @@ impl Inner {
         body: &Bytes,
         timeout: Duration,
     ) -> std::result::Result<Reply<Resp>, reqwest::Error> {
-        self.http
+        let response = self
+            .http
             .post(format!("{url}{path}"))
             .timeout(timeout)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.clone())
             .send()
-            .await?
-            .error_for_status()?
-            .json::<Reply<Resp>>()
-            .await
+            .await?;
+        // A refusal on the merits (409) carries its reason in the body.
+        if response.status() == reqwest::StatusCode::CONFLICT {
+            return response.json::<Reply<Resp>>().await;
+        }
+        response.error_for_status()?.json::<Reply<Resp>>().await
     }
 
     async fn get<Resp: DeserializeOwned>(

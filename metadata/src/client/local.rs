@@ -220,7 +220,7 @@ impl Transport for LocalClient {
     }
 
     fn fatal(&self) -> Option<String> {
-        crate::node::fatal_cause(&self.raft.metrics().borrow())
+        crate::error::fatal_cause(&self.raft.metrics().borrow())
     }
 
     fn applied_commits(&self, segments: &[SegmentCommit]) -> Vec<Option<SegmentCommitResult>> {

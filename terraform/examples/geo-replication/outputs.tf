@@ -15,3 +15,12 @@ output "secondary" {
     broker_role_arn  = module.secondary.broker_role_arn
   }
 }
+
+output "cluster_secrets" {
+  description = "Each region's metadata cluster secret (its own cluster, its own secret): the Secret silt-cluster-secret of that region (infra/README.md)."
+  value = {
+    primary   = module.primary.cluster_secret
+    secondary = module.secondary.cluster_secret
+  }
+  sensitive = true
+}

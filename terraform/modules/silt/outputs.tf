@@ -32,3 +32,9 @@ output "s3_actions" {
   description = "The S3 actions the policy grants (exactly those silt issues)."
   value       = concat(local.silt_s3_object_actions, local.silt_s3_bucket_actions)
 }
+
+output "cluster_secret" {
+  description = "The metadata cluster's shared secret: the key cluster-secret of the Secret silt-cluster-secret (infra/k8s/base)."
+  value       = local.cluster_secret
+  sensitive   = true
+}

@@ -55,6 +55,17 @@ variable "service_account" {
   default     = "silt-broker"
 }
 
+variable "cluster_secret" {
+  description = "The metadata cluster's shared secret (at least 32 characters); null generates one (output cluster_secret)."
+  type        = string
+  default     = null
+  sensitive   = true
+  validation {
+    condition     = var.cluster_secret == null || length(coalesce(var.cluster_secret, "")) >= 32
+    error_message = "cluster_secret must be at least 32 characters (silt refuses a shorter one)."
+  }
+}
+
 variable "tags" {
   description = "Tags applied to every resource."
   type        = map(string)

@@ -2,7 +2,9 @@
 //! 3 stateless `silt broker`s — started through `infra/local-cluster.sh`, the same code path
 //! a person uses, on ports the OS picked, in a temp dir, against a unique prefix of the shared
 //! S3-compatible server (see [`super::s3_env`]). Brokers run with `--fault-injection` unless
-//! told otherwise.
+//! told otherwise. The script makes a cluster secret (`cluster.secret` in the directory,
+//! [`Cluster::secret`]) and every metadata node and broker runs with it, so requests to the
+//! metadata routes must present it.
 //!
 //! Processes are numbered from 1, as the script numbers them (`meta-1`, `broker-2`). Process
 //! control (kill -9, restart, SIGSTOP/SIGCONT, wiping a cache dir) is synchronous and may
@@ -595,13 +597,28 @@ impl Cluster {
         Ok(())
     }
 
-    /// GET /meta/v1/status of metadata node `i`.
+    /// The cluster secret file `local-cluster.sh up` made: every metadata node and broker
+    /// runs with it.
+    pub fn secret_file(&self) -> PathBuf {
+        self.path.join("cluster.secret")
+    }
+
+    /// The cluster secret (the bearer token the metadata routes require).
+    pub fn secret(&self) -> Result<String> {
+        let file = self.secret_file();
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        Ok(text.trim().to_owned())
+    }
+
+    /// GET /meta/v1/status of metadata node `i` (presenting the cluster secret).
     pub async fn metadata_status(&self, i: usize) -> Result<Value> {
         self.check_index(Role::Metadata, i)?;
         let url = format!("{}/meta/v1/status", self.metadata_url(i));
         let response = self
             .http
             .get(&url)
+            .bearer_auth(self.secret()?)
             .timeout(Duration::from_secs(1))
             .send()
             .await
