@@ -56,11 +56,17 @@ stop_silt() {
 trap 'stop_silt; [ -n "${API_CHECK_KEEP:-}" ] || rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 
-# Long-polls are capped at 200 ms so a fuzzed wait_ms cannot stall the run; the document
-# states this broker's limits, so the fuzzer stays within them.
+# The broker runs with a principals file of one principal allowed everything, whose token
+# schemathesis sends (so it also checks that a request without it answers 401, as the
+# document's bearer scheme says). Long-polls are capped at 200 ms so a fuzzed wait_ms cannot
+# stall the run; the document states this broker's limits, so the fuzzer stays within them.
+"$bin" auth token --name api-check --allow 'admin:*' --allow 'produce:*' --allow 'consume:*' \
+  --allow 'cluster:*' >"$work/token.txt"
+token="$(head -n 1 "$work/token.txt")"
+tail -n +2 "$work/token.txt" >"$work/principals.toml"
 # Created here: the background shell opens it only once it runs, maybe after the first read.
 : >"$work/silt.log"
-SILT_SERVER_MAX_FETCH_WAIT=200ms "$bin" dev --data-dir "$work/data" --listen 127.0.0.1:0 \
+SILT_AUTH_PRINCIPALS_FILE="$work/principals.toml" SILT_SERVER_MAX_FETCH_WAIT=200ms "$bin" dev --data-dir "$work/data" --listen 127.0.0.1:0 \
   --log warn >"$work/silt.log" 2>&1 &
 silt_pid=$!
 url=""
@@ -133,6 +139,7 @@ status=0
   --max-response-time 5 \
   --output-sanitize false \
   --suppress-health-check too_slow,filter_too_much \
+  --header "Authorization: Bearer $token" \
   ${extra[@]+"${extra[@]}"}) || status=$?
 
 if ! kill -0 "$silt_pid" 2>/dev/null; then

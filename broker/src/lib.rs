@@ -6,6 +6,7 @@
 //! Test machinery (the object-store fault layer, `PUT /v1/admin/faults`, crash fail points,
 //! modelled cloud latency) is compiled only with the `fault-injection` feature.
 
+pub(crate) mod auth;
 pub(crate) mod budget;
 pub mod cli;
 pub mod config;

@@ -82,6 +82,10 @@ pub(crate) struct Metrics {
     pub(crate) uploads_in_flight: Gauge,
     /// Bytes of uploaded segments kept in memory until their commit.
     pub(crate) uploaded_bytes_in_memory: Gauge,
+    /// Requests by authentication and authorization outcome.
+    pub(crate) auth_requests: Family<Outcome, Counter>,
+    /// Reloads of the principals file by outcome.
+    pub(crate) auth_reloads: Family<Outcome, Counter>,
 }
 
 /// `register!(registry, "name", "help" => metric, ...)`: registers a clone of each metric
@@ -123,6 +127,8 @@ impl Default for Metrics {
             wal_staged_bytes: Gauge::default(),
             uploads_in_flight: Gauge::default(),
             uploaded_bytes_in_memory: Gauge::default(),
+            auth_requests: Family::default(),
+            auth_reloads: Family::default(),
         };
         metrics.registered()
     }
@@ -137,6 +143,7 @@ impl Metrics {
         self.register_uploads(&mut registry);
         self.register_commits(&mut registry);
         self.register_gauges(&mut registry);
+        self.register_auth(&mut registry);
         Metrics { registry, ..self }
     }
 
@@ -193,6 +200,16 @@ impl Metrics {
         );
     }
 
+    /// Authentication outcomes and principals file reloads.
+    fn register_auth(&self, r: &mut Registry) {
+        register!(r,
+            "auth_requests", "Requests by auth outcome: ok, unauthenticated, forbidden"
+                => self.auth_requests,
+            "auth_reloads", "Reloads of the principals file by outcome: ok, error"
+                => self.auth_reloads,
+        );
+    }
+
     /// The staged-bytes and uploads-in-flight gauges.
     fn register_gauges(&self, r: &mut Registry) {
         register!(r,
@@ -215,6 +232,16 @@ impl Metrics {
     /// A refused or failed produce request, by error code.
     pub(crate) fn produce_failed(&self, code: &str) {
         Self::outcome(&self.produce_requests, code);
+    }
+
+    /// One request's auth outcome: `ok`, `unauthenticated` or `forbidden`.
+    pub(crate) fn auth_outcome(&self, outcome: &str) {
+        Self::outcome(&self.auth_requests, outcome);
+    }
+
+    /// One reload of the principals file: `ok` or `error`.
+    pub(crate) fn auth_reloaded(&self, outcome: &str) {
+        Self::outcome(&self.auth_reloads, outcome);
     }
 
     /// A fetch that returned (possibly no) records.

@@ -8,6 +8,7 @@ use silt_sdk::wire::ErrorCode;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
+use crate::auth;
 use crate::http::{ApiError, cluster, fetch, health, openapi, produce, topics};
 use crate::state::AppState;
 
@@ -23,6 +24,10 @@ pub(crate) fn router(state: AppState) -> Router {
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::layer::authenticate,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(RequestBodyTimeoutLayer::new(
             state.config.server.body_read_timeout,

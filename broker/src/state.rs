@@ -14,6 +14,7 @@ use silt_bookie::wal::SegmentSpool;
 use silt_metadata::MetadataClient;
 use tokio::sync::watch;
 
+use crate::auth::live::Auth;
 use crate::budget::ByteBudget;
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -49,6 +50,8 @@ pub(crate) struct AppState {
     pub(crate) shutdown: watch::Receiver<bool>,
     /// This broker's identity in the cluster.
     pub(crate) identity: Arc<BrokerIdentity>,
+    /// The principals in force (`[auth]`), reloaded when their file changes.
+    pub(crate) auth: Arc<Auth>,
     /// Test machinery: the object-store fault injector and the write-ahead cache budget it
     /// may lower (only with `--fault-injection`).
     #[cfg(feature = "fault-injection")]

@@ -38,6 +38,9 @@ struct Cli {
         global = true
     )]
     broker: String,
+    /// Bearer token for a broker with a principals file (sent on every request).
+    #[arg(long, env = "SILT_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
     /// PID of the broker process, for its CPU time and RSS (read from /proc).
     #[arg(long, global = true)]
     broker_pid: Option<u32>,
@@ -169,10 +172,15 @@ async fn main() -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .tcp_nodelay(true)
+        .default_headers(auth_headers(cli.token.as_deref())?)
         .build()?;
     let broker = cli.broker.trim_end_matches('/').to_owned();
     let probe = broker_stats::BrokerProbe::start(&http, &broker, cli.broker_pid).await;
-    let summary = run(&http, &broker, cli.command).await;
+    let target = workload::Target {
+        broker: broker.clone(),
+        token: cli.token.clone(),
+    };
+    let summary = run(&http, &target, cli.command).await;
     let mut summary = match summary {
         Ok(summary) => summary,
         Err(error) => {
@@ -185,7 +193,24 @@ async fn main() -> anyhow::Result<()> {
     report::emit(&summary, cli.json_out.as_deref())
 }
 
-async fn run(http: &reqwest::Client, broker: &str, mode: Mode) -> anyhow::Result<Value> {
+/// `Authorization: Bearer <token>` for every request, when a token was given.
+fn auth_headers(token: Option<&str>) -> anyhow::Result<reqwest::header::HeaderMap> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| anyhow::anyhow!("--token must be printable ASCII"))?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    Ok(headers)
+}
+
+async fn run(
+    http: &reqwest::Client,
+    target: &workload::Target,
+    mode: Mode,
+) -> anyhow::Result<Value> {
+    let broker = target.broker.as_str();
     match mode {
         Mode::Produce {
             topic,
@@ -205,7 +230,7 @@ async fn run(http: &reqwest::Client, broker: &str, mode: Mode) -> anyhow::Result
                 binary: format == "binary",
             };
             if client == "sdk" {
-                workload::produce_sdk(broker, &topic, shape, Duration::from_secs(seconds)).await
+                workload::produce_sdk(target, &topic, shape, Duration::from_secs(seconds)).await
             } else {
                 workload::produce(http, broker, &topic, shape, Duration::from_secs(seconds)).await
             }

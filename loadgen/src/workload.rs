@@ -188,17 +188,28 @@ pub(crate) async fn produce(
     }))
 }
 
+/// The broker a run drives, and the bearer token it sends (if any).
+pub(crate) struct Target {
+    /// Broker URL, without a trailing slash.
+    pub(crate) broker: String,
+    /// `--token`.
+    pub(crate) token: Option<String>,
+}
+
 /// Bulk produce through the Rust SDK: `concurrency` [`silt_sdk::Producer`]s (batching
 /// with their default linger), each sending `records_per_request` records and awaiting
 /// their acknowledgements before the next round, for `duration`. Measures what an SDK
 /// user gets, JSON encoding in the client included.
 pub(crate) async fn produce_sdk(
-    broker: &str,
+    target: &Target,
     topic: &str,
     shape: BulkShape,
     duration: Duration,
 ) -> anyhow::Result<Value> {
-    let client = silt_sdk::Client::new(broker)?;
+    let client = silt_sdk::Client::with_config(silt_sdk::ClientConfig {
+        token: target.token.clone(),
+        ..silt_sdk::ClientConfig::new(target.broker.clone())
+    })?;
     let value = Value::String("v".repeat(shape.record_size));
     let records = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));

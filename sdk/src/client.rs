@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::wire::ErrorBody;
 
 /// Settings of a [`Client`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientConfig {
     /// Broker base URL, e.g. `http://127.0.0.1:7070`.
     pub base_url: String,
@@ -27,6 +27,23 @@ pub struct ClientConfig {
     /// Other brokers of the same cluster. A request that cannot reach a broker, times out
     /// or finds it unavailable is retried on the next one (default none).
     pub failover_urls: Vec<String>,
+    /// Bearer token sent as `Authorization: Bearer <token>` on every request, for a broker
+    /// with a principals file (default none). Never shown by `Debug`.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("base_url", &self.base_url)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_attempts", &self.max_attempts)
+            .field("initial_backoff", &self.initial_backoff)
+            .field("max_backoff", &self.max_backoff)
+            .field("failover_urls", &self.failover_urls)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl ClientConfig {
@@ -39,6 +56,7 @@ impl ClientConfig {
             initial_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(2),
             failover_urls: Vec::new(),
+            token: None,
         }
     }
 }
@@ -139,6 +157,9 @@ impl Client {
             .timeout(self.config.request_timeout + extra_timeout);
         if !query.is_empty() {
             request = request.query(query);
+        }
+        if let Some(token) = &self.config.token {
+            request = request.bearer_auth(token);
         }
         if let Some(body) = body {
             request = body.attach(request);

@@ -74,6 +74,17 @@ impl Error {
         }
     }
 
+    /// Whether the broker refused who sent the request: 401 `unauthenticated` (no token,
+    /// or one no principal has: set [`ClientConfig::token`](crate::ClientConfig)) or 403
+    /// `forbidden` (the principal has no allow rule for it; the message names the
+    /// operation and resource). Never retried: the same request would be refused again.
+    pub fn is_auth_failure(&self) -> bool {
+        matches!(
+            self.code(),
+            Some(ErrorCode::Unauthenticated | ErrorCode::Forbidden)
+        )
+    }
+
     /// Whether the same request may be sent again: retryable codes and transport failures.
     pub fn is_retryable(&self) -> bool {
         match self {

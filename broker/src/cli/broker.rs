@@ -22,6 +22,7 @@ pub(super) async fn run(args: BrokerArgs) -> anyhow::Result<()> {
     };
     let config = Config::load(args.config.as_deref(), std::env::vars(), &overrides)?;
     log_config(&config);
+    super::exposure::check(&config, args.insecure)?;
     let node = node::start(config.clone()).await?;
     println!(
         "silt broker listening on http://{} (broker id {}, cache: {}, object store: {}, metadata: {})",

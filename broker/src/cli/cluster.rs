@@ -8,7 +8,12 @@ pub(super) async fn run(command: ClusterCommand) -> anyhow::Result<()> {
         ClusterCommand::Status { broker } => {
             let _ = rustls::crypto::ring::default_provider().install_default();
             let url = format!("{}/v1/cluster", broker.broker.trim_end_matches('/'));
-            let response = reqwest::get(&url)
+            let mut request = reqwest::Client::new().get(&url);
+            if let Some(token) = &broker.token {
+                request = request.bearer_auth(token);
+            }
+            let response = request
+                .send()
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot reach {url}: {e}"))?;
             let status = response.status();

@@ -16,7 +16,7 @@ use crate::cli::ConsumeArgs;
 
 /// Runs the consumer.
 pub(super) async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
-    let client = Client::new(args.broker.broker.clone())?;
+    let client = args.broker.client()?;
     let partitions = chosen_partitions(&client, &args).await?;
     // Each reader sends its lines, or its error, which ends the command.
     let (lines, mut received) = mpsc::channel::<Line>(1024);

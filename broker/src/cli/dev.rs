@@ -16,6 +16,7 @@ pub(super) async fn run(args: DevArgs) -> anyhow::Result<()> {
     };
     let config = Config::load(args.config.as_deref(), std::env::vars(), &overrides)?;
     log_config(&config);
+    super::exposure::check(&config, args.insecure)?;
     let node = node::start(config.clone()).await?;
     println!(
         "silt dev listening on http://{} (data: {}, object store: {})",

@@ -1,9 +1,11 @@
 //! Command-line interface: argument parsing and dispatch.
 
+mod auth;
 mod broker;
 mod cluster;
 mod consume;
 mod dev;
+mod exposure;
 mod metadata;
 mod produce;
 mod topic;
@@ -32,7 +34,7 @@ pub const DEFAULT_BROKER: &str = "http://127.0.0.1:7070";
     name = "silt",
     version,
     verbatim_doc_comment,
-    after_help = "Client commands talk to --broker URL (or SILT_BROKER), default http://127.0.0.1:7070. `silt COMMAND --help` tells more."
+    after_help = "Client commands talk to --broker URL (or SILT_BROKER), default http://127.0.0.1:7070, with --token (or SILT_TOKEN) for a broker with auth. `silt COMMAND --help` tells more."
 )]
 pub struct Cli {
     /// The subcommand.
@@ -63,7 +65,8 @@ pub enum Command {
     /// Show a cluster's metadata leader and nodes, and its brokers.
     #[command(subcommand)]
     Cluster(ClusterCommand),
-    /// Make credentials: the metadata cluster's shared secret.
+    /// Make credentials: client tokens for the principals file, the metadata cluster's
+    /// shared secret.
     #[command(subcommand)]
     Auth(AuthCommand),
     /// Create, list, describe or delete topics.
@@ -73,6 +76,30 @@ pub enum Command {
     Produce(ProduceArgs),
     /// Print a topic's records to standard output, one per line.
     Consume(ConsumeArgs),
+}
+
+/// `silt auth …`
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Print a new random token, and the [[principal]] table (with the token's SHA-256) to
+    /// paste into the principals file.
+    Token(TokenArgs),
+    /// Print a new metadata cluster secret (32 random bytes, base64url) to standard
+    /// output; save it to a file (mode 600) given to every metadata node, broker and
+    /// `silt membership` command.
+    ClusterSecret,
+}
+
+/// `silt auth token`
+#[derive(Debug, clap::Args)]
+pub struct TokenArgs {
+    /// The principal's name (1 to 128 of A-Z a-z 0-9 . _ - @).
+    #[arg(long, default_value = "client")]
+    pub name: String,
+    /// An allow rule, OPERATION:RESOURCE (produce, consume, admin or cluster; a name, a
+    /// prefix ending in *, or *); repeat for more.
+    #[arg(long)]
+    pub allow: Vec<String>,
 }
 
 /// `silt dev`
@@ -91,6 +118,9 @@ pub struct DevArgs {
     /// [default: <data-dir>/objects].
     #[arg(long, env = "SILT_OBJECT_STORE")]
     pub object_store: Option<String>,
+    /// Listen on a non-loopback address without authentication (no principals file).
+    #[arg(long, env = "SILT_INSECURE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub insecure: bool,
     /// Log filter (tracing EnvFilter syntax).
     #[arg(
         long,
@@ -127,9 +157,12 @@ pub struct BrokerArgs {
     #[cfg(feature = "fault-injection")]
     #[arg(long)]
     pub fault_injection: bool,
-    /// TOML config file (sections server, storage, wal, cache, cluster).
+    /// TOML config file (sections server, storage, wal, cache, cluster, auth).
     #[arg(long, env = "SILT_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Listen on a non-loopback address without authentication (no principals file).
+    #[arg(long, env = "SILT_INSECURE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub insecure: bool,
     /// Log filter (tracing EnvFilter syntax).
     #[arg(
         long,
@@ -225,15 +258,6 @@ pub struct ClusterSecretArg {
     pub cluster_secret_file: Option<PathBuf>,
 }
 
-/// `silt auth …`
-#[derive(Debug, Subcommand)]
-pub enum AuthCommand {
-    /// Print a new metadata cluster secret (32 random bytes, base64url) to standard
-    /// output; save it to a file (mode 600) given to every metadata node, broker and
-    /// `silt membership` command.
-    ClusterSecret,
-}
-
 /// `silt cluster …`
 #[derive(Debug, Subcommand)]
 pub enum ClusterCommand {
@@ -245,12 +269,36 @@ pub enum ClusterCommand {
     },
 }
 
-/// Where a client subcommand sends its requests.
-#[derive(Debug, Clone, clap::Args)]
+/// Where a client subcommand sends its requests, and as whom.
+#[derive(Clone, clap::Args)]
 pub struct BrokerArg {
     /// Broker URL.
     #[arg(long, env = "SILT_BROKER", default_value = DEFAULT_BROKER, global = true)]
     pub broker: String,
+    /// Bearer token for a broker with a principals file (`silt auth token` makes one).
+    #[arg(long, env = "SILT_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for BrokerArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let token = self.token.as_ref().map(|_| "<redacted>");
+        f.debug_struct("BrokerArg")
+            .field("broker", &self.broker)
+            .field("token", &token)
+            .finish()
+    }
+}
+
+impl BrokerArg {
+    /// An SDK client for the broker, sending the token if one was given.
+    pub fn client(&self) -> anyhow::Result<silt_sdk::Client> {
+        let config = silt_sdk::ClientConfig {
+            token: self.token.clone(),
+            ..silt_sdk::ClientConfig::new(self.broker.clone())
+        };
+        Ok(silt_sdk::Client::with_config(config)?)
+    }
 }
 
 /// `silt topic …`
@@ -343,10 +391,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Metadata(args) => metadata::run(args).await,
         Command::Membership(command) => metadata::membership(command).await,
         Command::Cluster(command) => cluster::run(command).await,
-        Command::Auth(AuthCommand::ClusterSecret) => metadata::print_cluster_secret(),
         Command::Topic(command) => topic::run(command).await,
         Command::Produce(args) => produce::run(args).await,
         Command::Consume(args) => consume::run(args).await,
+        Command::Auth(command) => auth::run(command),
     }
 }
 

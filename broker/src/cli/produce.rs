@@ -3,14 +3,14 @@
 use anyhow::Context;
 use serde_json::Value;
 use silt_sdk::wire::ProduceRecord;
-use silt_sdk::{Client, Producer, ProducerConfig, SendFuture};
+use silt_sdk::{Producer, ProducerConfig, SendFuture};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::cli::ProduceArgs;
 
 /// Reads stdin to the end, sends every line, and reports how many were acknowledged.
 pub(super) async fn run(args: ProduceArgs) -> anyhow::Result<()> {
-    let client = Client::new(args.broker.broker.clone())?;
+    let client = args.broker.client()?;
     let producer = Producer::new(client, &args.topic, ProducerConfig::default());
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut pending = Vec::new();

@@ -1,7 +1,7 @@
 //! `silt topic create|list|describe|delete`
 
+use silt_sdk::Admin;
 use silt_sdk::wire::{Topic, TopicConfig};
-use silt_sdk::{Admin, Client};
 
 use crate::cli::{BrokerArg, TopicCommand};
 
@@ -36,7 +36,7 @@ pub(super) async fn run(command: TopicCommand) -> anyhow::Result<()> {
 }
 
 fn admin(broker: BrokerArg) -> anyhow::Result<Admin> {
-    Ok(Admin::new(Client::new(broker.broker)?))
+    Ok(Admin::new(broker.client()?))
 }
 
 /// One line per topic: name, partitions, and records held (high watermark minus start).

@@ -20,6 +20,9 @@ const NON_CONFIG_VARS: &[&str] = &[
     // loader refused them, so the broker could not be configured by environment alone).
     "SILT_METADATA",
     "SILT_CACHE_DIR",
+    // `--insecure` and `--token`, read by the command line parser.
+    "SILT_INSECURE",
+    "SILT_TOKEN",
 ];
 
 /// Applies every config variable of `env` to `table`, in name order.
@@ -42,7 +45,7 @@ fn is_config(name: &str) -> bool {
 }
 
 /// The config sections, as they appear in variable names.
-const SECTIONS: [&str; 5] = ["server", "storage", "wal", "cache", "cluster"];
+const SECTIONS: [&str; 6] = ["server", "storage", "wal", "cache", "cluster", "auth"];
 
 /// Sets `section.key` from `SILT_SECTION_KEY`.
 fn apply_env(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {

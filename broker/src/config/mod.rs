@@ -36,6 +36,40 @@ pub struct Config {
     pub cache: CacheConfig,
     /// Cluster membership (`silt broker`).
     pub cluster: ClusterSection,
+    /// Client authentication and authorization.
+    pub auth: AuthSection,
+}
+
+/// `[auth]`: who may call the broker. An empty `principals_file` turns authentication off
+/// (every request is the `anonymous` principal, allowed everything).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSection {
+    /// The principals file: token hashes and allow rules (default empty: auth off).
+    pub principals_file: String,
+    /// Whether `/metrics` needs a token too (default false).
+    pub protect_metrics: bool,
+    /// How often the principals file is checked for a change (default 2 s; SIGHUP
+    /// reloads at once).
+    #[serde(with = "duration")]
+    pub reload_interval: Duration,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        AuthSection {
+            principals_file: String::new(),
+            protect_metrics: false,
+            reload_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+impl AuthSection {
+    /// Whether authentication is on (a principals file is configured).
+    pub fn enabled(&self) -> bool {
+        !self.principals_file.is_empty()
+    }
 }
 
 /// `[cluster]`: how a broker joins a cluster. Empty `metadata` means the embedded

@@ -18,6 +18,9 @@ impl Config {
         self.wal.check(&mut problems);
         self.cache.check(&mut problems);
         self.cluster.check(&mut problems);
+        if self.auth.reload_interval.is_zero() {
+            problems.push("auth.reload_interval must be more than 0".to_owned());
+        }
         match problems.is_empty() {
             true => Ok(()),
             false => Err(ConfigError(problems.join("; "))),

@@ -7,6 +7,9 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use silt_metadata::types::{BrokerView, NodeStatus, OrphanList};
 
+use axum::Extension;
+
+use crate::auth::{Caller, Operation, audit, authorize, authorize_some};
 use crate::http::{ApiError, validate};
 use crate::quota;
 use crate::state::AppState;
@@ -33,15 +36,31 @@ pub(crate) struct InitProducerResponse {
 /// `POST /v1/producers`
 pub(crate) async fn init_producer(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     body: Body,
 ) -> Result<Json<InitProducerResponse>, ApiError> {
+    authorize_some(&caller, Operation::Produce)?;
     let body = validate::read_body(body, 4096).await?;
     let request = init_request(&body)?;
-    if request.producer_id.is_none() {
+    let result = issue_producer(&state, request.producer_id).await;
+    let outcome = result.as_ref().map_or_else(|e| e.code.as_str(), |_| "ok");
+    let resource = request
+        .producer_id
+        .map_or("new".to_owned(), |id| id.to_string());
+    audit::admin(&caller.0.name, "init_producer", &resource, outcome);
+    result
+}
+
+/// A new producer id (within the quota), or a new epoch of `producer_id`.
+async fn issue_producer(
+    state: &AppState,
+    producer_id: Option<u64>,
+) -> Result<Json<InitProducerResponse>, ApiError> {
+    if producer_id.is_none() {
         let metadata = state.metadata.as_ref();
         quota::check_producer(metadata, &state.config.server).await?;
     }
-    let view = state.metadata.init_producer(request.producer_id).await?;
+    let view = state.metadata.init_producer(producer_id).await?;
     let (producer_id, epoch) = (view.producer_id, view.epoch);
     Ok(Json(InitProducerResponse { producer_id, epoch }))
 }
@@ -104,7 +123,9 @@ pub(crate) struct GarbageSummary {
 /// `GET /v1/cluster`
 pub(crate) async fn cluster(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
 ) -> Result<Json<ClusterResponse>, ApiError> {
+    authorize(&caller, Operation::Cluster, "cluster")?;
     let mut metadata = state.metadata.status().await?;
     if state.config.cluster.metadata_endpoints().is_empty() {
         name_embedded_node(&mut metadata, &state.identity.advertise);

@@ -1,6 +1,6 @@
 //! The broker edge's one error type, the only code → HTTP status table, and the one place
 //! where the errors of the write path ([`WriteError`]), the read path ([`ReadError`]), the
-//! cluster quotas ([`QuotaError`]), the metadata service and the storage engine become a status and a code. (Configuration
+//! cluster quotas ([`QuotaError`]), authentication and authorization ([`AuthError`]), the metadata service and the storage engine become a status and a code. (Configuration
 //! errors stop start-up with a message naming the setting; they never reach a request.)
 //!
 //! Every failure leaves as `{"error": {"code", "message"}}` with the status below;
@@ -11,6 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use silt_sdk::wire::{ErrorBody, ErrorCode};
 
+use crate::auth::AuthError;
 use crate::budget::BudgetError;
 use crate::quota::QuotaError;
 use crate::read::ReadError;
@@ -75,6 +76,8 @@ pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::NotFound
         | ErrorCode::ProducerNotFound => StatusCode::NOT_FOUND,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::TopicAlreadyExists
         | ErrorCode::ProducerFenced
         | ErrorCode::OutOfOrderSequence
@@ -101,7 +104,24 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if self.code == ErrorCode::Unauthenticated {
+            let challenge = HeaderValue::from_static(r#"Bearer realm="silt""#);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
+        }
         response
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        let code = match &error {
+            AuthError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            AuthError::Forbidden { .. } => ErrorCode::Forbidden,
+            AuthError::InvalidRule { .. } | AuthError::PrincipalsFile { .. } => ErrorCode::Internal,
+        };
+        ApiError::new(code, error.to_string())
     }
 }
 

@@ -3,6 +3,9 @@
 //! `--fault-injection` (`cluster.fault_injection`): object-store errors, SlowDown, hangs,
 //! lost responses, latency, and a full write-ahead cache.
 
+use crate::auth::{Caller, Operation, authorize};
+use axum::Extension;
+
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -103,8 +106,10 @@ fn faults_disabled() -> ApiError {
 /// `PUT /v1/admin/faults`
 pub(crate) async fn set_faults(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
+    authorize(&caller, Operation::Cluster, "faults")?;
     let faults = state.faults.as_ref().ok_or_else(faults_disabled)?;
     let request = fault_request(body).await?;
     faults.control.set(request.fault_config());
@@ -125,7 +130,11 @@ async fn fault_request(body: Body) -> Result<FaultRequest, ApiError> {
 }
 
 /// `DELETE /v1/admin/faults`
-pub(crate) async fn clear_faults(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn clear_faults(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<StatusCode, ApiError> {
+    authorize(&caller, Operation::Cluster, "faults")?;
     let faults = state.faults.as_ref().ok_or_else(faults_disabled)?;
     faults.control.clear();
     let configured = state.config.wal.max_spool_bytes;

@@ -24,6 +24,9 @@ use silt_sdk::wire::json_check;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
+use axum::Extension;
+
+use crate::auth::{Caller, Operation, authorize};
 use crate::budget::ByteBudget;
 use crate::config::ServerConfig;
 use crate::http::ApiError;
@@ -44,10 +47,14 @@ pub(crate) const DEFAULT_MAX_BYTES: u64 = 1 << 20;
 pub(crate) async fn fetch(
     State(state): State<AppState>,
     Path((topic, partition)): Path<(String, String)>,
+    Extension(caller): Extension<Caller>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let result = fetch_inner(&state, &topic, &partition, query).await;
+    let result = match authorize(&caller, Operation::Consume, &topic) {
+        Ok(()) => fetch_inner(&state, &topic, &partition, query).await,
+        Err(refused) => Err(refused.into()),
+    };
     let reserved = result.and_then(|fetched| reserve_response(&state.fetch_bytes, fetched));
     let (fetched, permit) = counted(&state.metrics, reserved, started)?;
     let body = response_json(&fetched);

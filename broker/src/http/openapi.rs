@@ -479,7 +479,45 @@ pub(crate) fn document(limits: &ServerConfig) -> Value {
             schemas.extend(fault_schemas);
         }
     }
+    secured(&mut doc);
     doc
+}
+
+/// Routes anyone may call (the broker's auth layer lets them through without a token).
+const OPEN_PATHS: [&str; 3] = ["/v1/openapi.json", "/healthz", "/readyz"];
+
+/// Declares the bearer scheme for every operation: the open routes say `security: []`,
+/// `/metrics` takes a token optionally (`auth.protect_metrics`), every other operation
+/// answers 401 `unauthenticated` and 403 `forbidden`.
+fn secured(doc: &mut Value) {
+    doc["components"]["securitySchemes"] = json!({"bearerAuth": {
+        "type": "http", "scheme": "bearer",
+        "description": "A token of the broker's principals file (silt auth token makes one); not needed when the broker runs without auth.principals_file"
+    }});
+    doc["security"] = json!([{"bearerAuth": []}]);
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let entries = item.as_object_mut().into_iter().flat_map(|o| o.iter_mut());
+        for (_, operation) in entries.filter(|(key, _)| METHODS.contains(&key.as_str())) {
+            secure_operation(path, operation);
+        }
+    }
+}
+
+/// The keys of a path item that are operations.
+const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
+
+/// One operation's `security` and its 401 and 403 answers.
+fn secure_operation(path: &str, operation: &mut Value) {
+    if OPEN_PATHS.contains(&path) {
+        operation["security"] = json!([]);
+    } else if path == "/metrics" {
+        operation["security"] = json!([{}, {"bearerAuth": []}]);
+    } else if let Some(responses) = operation["responses"].as_object_mut() {
+        responses.extend(errors(&[ErrorCode::Unauthenticated, ErrorCode::Forbidden]));
+    }
 }
 
 #[cfg(test)]
@@ -548,6 +586,24 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn declares_the_bearer_scheme_and_the_open_routes() {
+        let doc = document(&ServerConfig::default());
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearerAuth"]["scheme"],
+            "bearer"
+        );
+        assert_eq!(doc["security"], json!([{"bearerAuth": []}]));
+        for path in OPEN_PATHS {
+            assert_eq!(doc["paths"][path]["get"]["security"], json!([]), "{path}");
+        }
+        let create = &doc["paths"]["/v1/topics"]["post"]["responses"];
+        assert!(
+            create["401"].is_object() && create["403"].is_object(),
+            "{create}"
+        );
     }
 
     #[test]

@@ -13,6 +13,9 @@ use silt_sdk::wire::ProduceResponse;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
+use axum::Extension;
+
+use crate::auth::{Caller, Operation, authorize};
 use crate::http::{ApiError, produce_binary, produce_body, validate};
 use crate::metrics::Metrics;
 use crate::state::AppState;
@@ -22,12 +25,14 @@ use crate::write::{ProduceInput, Produced};
 pub(crate) async fn produce(
     State(state): State<AppState>,
     Path(topic): Path<String>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<ProduceResponse>, ApiError> {
     let started = Instant::now();
     let result = async {
         validate::topic_name(&topic)?;
+        authorize(&caller, Operation::Produce, &topic)?;
         let _body_bytes = take_body_bytes(&state, &body)?;
         let input = parse(&state, &headers, body).await?;
         Ok::<_, ApiError>(state.writer.produce(&topic, input).await?)

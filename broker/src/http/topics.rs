@@ -14,6 +14,9 @@ use silt_sdk::wire::{
     TopicConfig, TopicList,
 };
 
+use axum::Extension;
+
+use crate::auth::{self, Caller, Operation, audit, authorize};
 use crate::http::ApiError;
 use crate::http::validate;
 use crate::quota;
@@ -28,12 +31,50 @@ pub(crate) const COMPRESSIONS: &[&str] = &["none", "zstd"];
 /// `POST /v1/topics`
 pub(crate) async fn create(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     body: Body,
 ) -> Result<(StatusCode, Json<Topic>), ApiError> {
     let request: CreateTopicRequest =
         validate::json_body(body, state.config.server.max_request_bytes).await?;
     validate::topic_name(&request.name)?;
-    let max = state.config.server.max_partitions_per_topic;
+    authorize(&caller, Operation::Admin, &request.name)?;
+    let result = create_checked(&state, &request).await;
+    audited(&caller, "create_topic", &request.name, result)
+}
+
+/// Writes the admin operation's outcome to the audit log.
+fn audited<T>(
+    caller: &Caller,
+    operation: &str,
+    topic: &str,
+    result: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let outcome = result.as_ref().map_or_else(|e| e.code.as_str(), |_| "ok");
+    audit::admin(&caller.0.name, operation, topic, outcome);
+    result
+}
+
+/// Checks the partition count, the config and the quotas, then creates the topic.
+async fn create_checked(
+    state: &AppState,
+    request: &CreateTopicRequest,
+) -> Result<(StatusCode, Json<Topic>), ApiError> {
+    check_create(request, state.config.server.max_partitions_per_topic)?;
+    let settings = TopicSettings {
+        compression: request.config.compression.clone(),
+    };
+    let metadata = state.metadata.as_ref();
+    quota::check_topic(metadata, &state.config.server, request.partitions).await?;
+    let now = state.clock.now_ms();
+    let view = state
+        .metadata
+        .create_topic(&request.name, request.partitions, settings, now)
+        .await?;
+    Ok((StatusCode::CREATED, Json(topic_json(view))))
+}
+
+/// The partition count (1 to `max`) and the config of a create.
+fn check_create(request: &CreateTopicRequest, max: u32) -> Result<(), ApiError> {
     if request.partitions == 0 || request.partitions > max {
         return Err(ApiError::new(
             ErrorCode::InvalidPartitionCount,
@@ -51,22 +92,13 @@ pub(crate) async fn create(
             format!("config.compression = {compression:?} must be one of {COMPRESSIONS:?}"),
         ));
     }
-    let settings = TopicSettings {
-        compression: request.config.compression.clone(),
-    };
-    let metadata = state.metadata.as_ref();
-    quota::check_topic(metadata, &state.config.server, request.partitions).await?;
-    let now = state.clock.now_ms();
-    let view = state
-        .metadata
-        .create_topic(&request.name, request.partitions, settings, now)
-        .await?;
-    Ok((StatusCode::CREATED, Json(topic_json(view))))
+    Ok(())
 }
 
 /// `GET /v1/topics?limit=N&after=NAME`: one page of topics by name.
 pub(crate) async fn list(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<TopicList>, ApiError> {
     let Query(query) =
@@ -74,9 +106,20 @@ pub(crate) async fn list(
     let (after, limit) = page_parameters(&query)?;
     let page = state.metadata.topic_page(after, limit).await?;
     Ok(Json(TopicList {
-        topics: page.topics.into_iter().map(topic_json).collect(),
+        topics: visible(&caller, page.topics),
         next_after: page.next_after,
     }))
+}
+
+/// The topics of a page `caller` has some rule for, in wire form. The page's
+/// `next_after` stays the metadata's, so paging goes on past topics left out (a page may
+/// come back shorter than `limit`, even empty, with more to come).
+fn visible(caller: &Caller, topics: Vec<TopicView>) -> Vec<Topic> {
+    topics
+        .into_iter()
+        .filter(|topic| auth::may_see(caller, &topic.name))
+        .map(topic_json)
+        .collect()
 }
 
 /// The page a list asks for: `after` (a topic name) and `limit` (1 to [`MAX_TOPIC_PAGE`],
@@ -101,8 +144,10 @@ fn page_parameters(query: &HashMap<String, String>) -> Result<(Option<&str>, usi
 pub(crate) async fn describe(
     State(state): State<AppState>,
     Path(topic): Path<String>,
+    Extension(caller): Extension<Caller>,
 ) -> Result<Json<Topic>, ApiError> {
     validate::topic_name(&topic)?;
+    auth::authorize_describe(&caller, &topic)?;
     Ok(Json(topic_json(
         state.metadata.describe_topic(&topic).await?,
     )))
@@ -114,17 +159,30 @@ pub(crate) async fn describe(
 pub(crate) async fn delete(
     State(state): State<AppState>,
     Path(topic): Path<String>,
+    Extension(caller): Extension<Caller>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<StatusCode, ApiError> {
     validate::topic_name(&topic)?;
+    authorize(&caller, Operation::Admin, &topic)?;
     let Query(query) =
         query.map_err(|e| ApiError::invalid_parameter(format!("invalid query string: {e}")))?;
-    let topic_id = match topic_id_parameter(&query, "DELETE /v1/topics/{topic}")? {
+    let topic_id = topic_id_parameter(&query, "DELETE /v1/topics/{topic}")?;
+    let result = delete_by_id(&state, &topic, topic_id).await;
+    audited(&caller, "delete_topic", &topic, result)
+}
+
+/// Deletes `topic` by `topic_id`, else by the id its name has now.
+async fn delete_by_id(
+    state: &AppState,
+    topic: &str,
+    topic_id: Option<u64>,
+) -> Result<StatusCode, ApiError> {
+    let topic_id = match topic_id {
         Some(id) => id,
-        None => state.metadata.describe_topic(&topic).await?.id,
+        None => state.metadata.describe_topic(topic).await?.id,
     };
-    state.metadata.delete_topic(&topic, Some(topic_id)).await?;
-    state.writer.forget_topic(&topic);
+    state.metadata.delete_topic(topic, Some(topic_id)).await?;
+    state.writer.forget_topic(topic);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -156,5 +214,42 @@ pub(crate) fn topic_json(view: TopicView) -> Topic {
             compression: view.settings.compression,
         },
         created_at_ms: view.created_at_ms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::auth::principals::Principal;
+
+    fn caller(rules: &[&str]) -> Caller {
+        let rules = rules.iter().map(|r| r.parse().unwrap()).collect();
+        let name = "p".to_owned();
+        Caller(Arc::new(Principal { name, rules }))
+    }
+
+    fn view(name: &str) -> TopicView {
+        TopicView {
+            id: 1,
+            name: name.to_owned(),
+            settings: TopicSettings::default(),
+            created_at_ms: 0,
+            partitions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_list_shows_only_topics_the_principal_has_a_rule_for() {
+        let page = || ["orders", "orders-eu", "payments"].map(view).to_vec();
+        let names = |topics: Vec<Topic>| topics.into_iter().map(|t| t.name).collect::<Vec<_>>();
+        let orders = caller(&["produce:orders*"]);
+        assert_eq!(names(visible(&orders, page())), ["orders", "orders-eu"]);
+        let reader = caller(&["consume:payments"]);
+        assert_eq!(names(visible(&reader, page())), ["payments"]);
+        assert!(visible(&caller(&[]), page()).is_empty());
+        let admin = caller(&["admin:*"]);
+        assert_eq!(visible(&admin, page()).len(), 3);
     }
 }

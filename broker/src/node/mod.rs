@@ -25,6 +25,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use ulid::Ulid;
 
+use crate::auth::live::{Auth, spawn_reloader};
 use crate::budget::ByteBudget;
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -56,12 +57,15 @@ pub struct RunningNode {
     heartbeat: JoinHandle<()>,
     /// Follows the metadata change feed into the long-polls' wake-up channels.
     change_feed: JoinHandle<()>,
+    /// Reloads the principals file on a change or SIGHUP (when auth is on).
+    auth_reload: Option<JoinHandle<()>>,
     recovery: JoinHandle<()>,
     disk_cache: Option<Arc<DiskCache>>,
 }
 
 /// Starts everything; returns once the server accepts connections.
 pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
+    let auth = Arc::new(Auth::load(&config.auth).context("cannot start: [auth]")?);
     let storage = Storage::open(&config).await?;
     let (metadata_node, services, recovery) = start_services(&config, &storage).await?;
     let recovery_interval = config.wal.recovery_interval;
@@ -74,11 +78,13 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
     let pipeline = services.pipeline.clone();
     let wakeups = Wakeups::new(services.metrics.clone());
     let change_feed = spawn_feed(services.metadata.clone(), &wakeups);
+    let metrics = services.metrics.clone();
+    let auth_reload = spawn_reloader(auth.clone(), config.auth.reload_interval, metrics);
     let state = app_state(
         config,
         storage,
         services,
-        identity.clone(),
+        (identity.clone(), auth),
         (shutdown_rx.clone(), wakeups),
     );
     let server = serve(listener, state, shutdown_rx);
@@ -92,6 +98,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         metadata: metadata_node,
         heartbeat,
         change_feed,
+        auth_reload,
         recovery: recovery.spawn(recovery_interval),
         disk_cache,
     })
@@ -223,16 +230,17 @@ struct Services {
     clock: Arc<dyn Clock>,
 }
 
-/// What every handler reaches; `reads` are the shutdown signal and the long-polls'
-/// wake-up channels.
+/// What every handler reaches; `who` is this broker's identity and the principals in
+/// force, `reads` the shutdown signal and the long-polls' wake-up channels.
 fn app_state(
     config: Config,
     storage: Storage,
     services: Services,
-    identity: Arc<BrokerIdentity>,
+    who: (Arc<BrokerIdentity>, Arc<Auth>),
     reads: (watch::Receiver<bool>, Arc<Wakeups>),
 ) -> AppState {
     let (shutdown, wakeups) = reads;
+    let (identity, auth) = who;
     let metadata = services.metadata;
     AppState {
         writer: Arc::new(Writer::new(
@@ -258,6 +266,7 @@ fn app_state(
         spool: storage.spool,
         shutdown,
         identity,
+        auth,
         #[cfg(feature = "fault-injection")]
         faults: storage.faults,
     }
@@ -328,6 +337,9 @@ impl RunningNode {
         close_disk_cache(self.disk_cache.as_deref()).await;
         self.heartbeat.abort();
         self.change_feed.abort();
+        if let Some(reload) = &self.auth_reload {
+            reload.abort();
+        }
         // A recovery cut short keeps its spool files for the next start.
         self.recovery.abort();
         stop_metadata(self.metadata).await

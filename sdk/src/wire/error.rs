@@ -95,6 +95,10 @@ error_codes! {
     IdempotencyMismatch = "idempotency_mismatch", retryable = false;
     /// The request would take the cluster past a quota (server.max_topics, server.max_total_partitions or server.max_producer_ids; the message names it and its value); nothing was created.
     QuotaExceeded = "quota_exceeded", retryable = false;
+    /// No Authorization: Bearer token was sent, or the token is not any principal's; nothing was done.
+    Unauthenticated = "unauthenticated", retryable = false;
+    /// The principal has no allow rule for this operation on this resource (the message names both); nothing was done.
+    Forbidden = "forbidden", retryable = false;
     /// The broker is overloaded, shutting down, or a dependency (object store, metadata) is unavailable; retry after the Retry-After header.
     Unavailable = "unavailable", retryable = true;
     /// The request did not complete in time; it may or may not have been applied.
