@@ -70,6 +70,16 @@ pub enum Command {
     InitProducer {
         /// The producer to re-initialise, or `None` for a new one.
         producer_id: Option<u64>,
+        /// The id a new producer gets, drawn at random by the proposer (1 to `i64::MAX`) so
+        /// that ids cannot be guessed; refused ([`CommandError::ProducerIdTaken`]) if issued
+        /// before. `None` (entries written before it existed): the next sequential id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        new_id: Option<u64>,
+        /// The principal a new id is issued to, and who asks for a new epoch: only the
+        /// owner may bump an owned id ([`CommandError::ProducerNotOwned`]). `None`:
+        /// authentication is off (or an entry written before it existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
         /// An id the proposer made once for this logical call (before any retry): a command
         /// repeating the id of one of the last [`REQUEST_WINDOW`](crate::limits::REQUEST_WINDOW)
         /// such commands gets that command's result back and is not applied again. `None`
@@ -333,6 +343,14 @@ pub enum CommandError {
     /// No such producer id.
     #[error("producer {0} not found: get an id from POST /v1/producers first")]
     ProducerNotFound(u64),
+    /// A new producer's random id was issued before (the proposer draws another).
+    #[error("producer id {0} is taken")]
+    ProducerIdTaken(u64),
+    /// The producer id was issued to another principal, which alone may bump its epoch.
+    #[error(
+        "producer {0} was issued to another principal: only that principal may re-initialise it"
+    )]
+    ProducerNotOwned(u64),
     /// The topic name breaks the naming rule (and names no existing topic); holds the name's
     /// first 60 characters.
     #[error(

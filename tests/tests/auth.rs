@@ -334,6 +334,63 @@ async fn another_principals_topics_are_neither_listed_nor_deletable() {
     assert_eq!(names, ["orders", "payments"]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_id_is_random_and_only_its_principal_can_fence_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_principals(dir.path(), &base_principals());
+    let silt = start(dir.path(), &file, &[]);
+    setup_topics(&silt).await;
+    let issued = call(
+        &silt,
+        "POST",
+        "/v1/producers",
+        Some(ORDERS),
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!(issued.status, 200, "{}", issued.body);
+    let id = issued.body["producer_id"].as_u64().unwrap();
+    // Not 1, 2, 3…: an id nobody was told cannot be guessed (odds of 2^-40 here).
+    assert!(id > 1 << 20, "producer id {id} looks sequential");
+    let other = call(
+        &silt,
+        "POST",
+        "/v1/producers",
+        Some(ORDERS),
+        Some(&json!({})),
+    )
+    .await;
+    assert_ne!(other.body["producer_id"], issued.body["producer_id"]);
+    // The reported attack: another principal bumps the epoch, fencing the real producer.
+    let fence = json!({"producer_id": id});
+    let refused = call(&silt, "POST", "/v1/producers", Some(ADMIN), Some(&fence)).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(
+        refused.body["error"]["code"], "forbidden",
+        "{}",
+        refused.body
+    );
+    // Nothing changed: the owner's epoch 0 still produces, and only it may bump.
+    let record =
+        json!({"records": [{"value": "v"}], "producer": {"id": id, "epoch": 0, "sequence": 0}});
+    let produced = call(
+        &silt,
+        "POST",
+        "/v1/topics/orders/records",
+        Some(ORDERS),
+        Some(&record),
+    )
+    .await;
+    assert_eq!(produced.status, 200, "{}", produced.body);
+    let bumped = call(&silt, "POST", "/v1/producers", Some(ORDERS), Some(&fence)).await;
+    assert_eq!(
+        (bumped.status, &bumped.body["epoch"]),
+        (200, &json!(1)),
+        "{}",
+        bumped.body
+    );
+}
+
 /// Polls (bounded) until `token` lists topics (`accepted`) or is refused (`!accepted`).
 async fn await_token(silt: &Silt, token: &str, accepted: bool) {
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -42,7 +42,9 @@ pub(crate) async fn init_producer(
     authorize_some(&caller, Operation::Produce)?;
     let body = validate::read_body(body, 4096).await?;
     let request = init_request(&body)?;
-    let result = issue_producer(&state, request.producer_id).await;
+    // Without authentication every caller is the same anonymous principal: no owner.
+    let owner = state.auth.enabled().then_some(caller.0.name.as_str());
+    let result = issue_producer(&state, request.producer_id, owner).await;
     let outcome = result.as_ref().map_or_else(|e| e.code.as_str(), |_| "ok");
     let resource = request
         .producer_id
@@ -51,16 +53,18 @@ pub(crate) async fn init_producer(
     result
 }
 
-/// A new producer id (within the quota), or a new epoch of `producer_id`.
+/// A new producer id (within the quota) issued to `owner`, or a new epoch of `producer_id`
+/// (only its owner's).
 async fn issue_producer(
     state: &AppState,
     producer_id: Option<u64>,
+    owner: Option<&str>,
 ) -> Result<Json<InitProducerResponse>, ApiError> {
     if producer_id.is_none() {
         let metadata = state.metadata.as_ref();
         quota::check_producer(metadata, &state.config.server).await?;
     }
-    let view = state.metadata.init_producer(producer_id).await?;
+    let view = state.metadata.init_producer(producer_id, owner).await?;
     let (producer_id, epoch) = (view.producer_id, view.epoch);
     Ok(Json(InitProducerResponse { producer_id, epoch }))
 }

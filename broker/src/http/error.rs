@@ -139,6 +139,8 @@ fn metadata_error(error: &silt_metadata::Error) -> ApiError {
         M::Rejected(C::TopicNotFound(_) | C::TopicIdMismatch { .. }) => ErrorCode::TopicNotFound,
         M::PartitionNotFound { .. } => ErrorCode::PartitionNotFound,
         M::Rejected(C::ProducerNotFound(_)) => ErrorCode::ProducerNotFound,
+        M::Rejected(C::ProducerNotOwned(_)) => ErrorCode::Forbidden,
+        M::Rejected(C::ProducerIdTaken(_)) => ErrorCode::Unavailable,
         M::Rejected(C::InvalidTopicName(_)) => ErrorCode::InvalidTopicName,
         M::Rejected(C::InvalidPartitionCount(_)) => ErrorCode::InvalidPartitionCount,
         M::Rejected(C::InvalidCommand(_)) => ErrorCode::InvalidRequest,

@@ -425,7 +425,12 @@ mod tests {
     async fn a_reused_tag_with_other_content_is_refused_after_the_commit() {
         let harness = Harness::new(ObjectStoreHandle::in_memory()).await;
         let writer = writer(&harness).await;
-        let producer = harness.parts.metadata.init_producer(None).await.unwrap();
+        let producer = harness
+            .parts
+            .metadata
+            .init_producer(None, None)
+            .await
+            .unwrap();
         let tagged = |records| ProduceInput {
             records,
             producer: Some(ProducerTag {
@@ -493,11 +498,16 @@ mod tests {
     async fn a_stale_epoch_is_refused_with_the_topic_named() {
         let harness = Harness::new(ObjectStoreHandle::in_memory()).await;
         let writer = writer(&harness).await;
-        let first = harness.parts.metadata.init_producer(None).await.unwrap();
+        let first = harness
+            .parts
+            .metadata
+            .init_producer(None, None)
+            .await
+            .unwrap();
         let bumped = harness
             .parts
             .metadata
-            .init_producer(Some(first.producer_id))
+            .init_producer(Some(first.producer_id), None)
             .await
             .unwrap();
         assert!(bumped.epoch > first.epoch);

@@ -20,8 +20,9 @@ use tokio::sync::watch;
 use crate::error::{Error, Result};
 use crate::proposal::{ProposalSize, proposal_runs};
 use crate::types::{
-    BrokerView, ChangeFeed, Command, CommandResult, NodeStatus, OrphanList, PartitionSlice,
-    ProducerView, SegmentCommit, SegmentCommitResult, TopicPage, TopicSettings, TopicView, Usage,
+    BrokerView, ChangeFeed, Command, CommandError, CommandResult, NodeStatus, OrphanList,
+    PartitionSlice, ProducerView, SegmentCommit, SegmentCommitResult, TopicPage, TopicSettings,
+    TopicView, Usage,
 };
 use crate::wire::{ReadQuery, ReadReply};
 
@@ -92,9 +93,15 @@ pub trait MetadataClient: Send + Sync + 'static {
     /// Brokers wake long-polls with it, one partition at a time.
     async fn watch_changes(&self, after: u64, wait: Duration) -> Result<ChangeFeed>;
 
-    /// Issues a new idempotent producer id (`None`) or bumps an existing one's epoch,
-    /// fencing its older instances.
-    async fn init_producer(&self, producer_id: Option<u64>) -> Result<ProducerView>;
+    /// Issues a new idempotent producer id (`None`: a random one, 1 to `i64::MAX`) or
+    /// bumps an existing one's epoch, fencing its older instances. A new id is issued to
+    /// `owner` (the principal asking; `None` without authentication), and only its owner
+    /// may bump an owned id ([`CommandError::ProducerNotOwned`] otherwise).
+    async fn init_producer(
+        &self,
+        producer_id: Option<u64>,
+        owner: Option<&str>,
+    ) -> Result<ProducerView>;
 
     /// A producer's current identity (`None`: never issued), linearizable.
     async fn producer(&self, producer_id: u64) -> Result<Option<ProducerView>>;
@@ -176,6 +183,14 @@ fn now_ms() -> i64 {
 
 /// A fresh request id (a ULID) for one logical call, made before the transport's retries so
 /// a retry after a lost reply is answered with the first attempt's result.
+/// A random producer id, 1 to `i64::MAX`, from the system's secure random source.
+fn random_producer_id() -> Result<u64> {
+    let mut bytes = [0u8; 8];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| Error::Unavailable("the system random source failed".to_owned()))?;
+    Ok((u64::from_le_bytes(bytes) >> 1).max(1))
+}
+
 fn new_request_id() -> Option<String> {
     Some(ulid::Ulid::new().to_string())
 }
@@ -325,14 +340,28 @@ impl<T: Transport> MetadataClient for T {
         self.changes(after, wait).await
     }
 
-    async fn init_producer(&self, producer_id: Option<u64>) -> Result<ProducerView> {
-        let request_id = new_request_id();
-        let command = Command::InitProducer {
-            producer_id,
-            request_id,
-        };
-        let reply = self.write(command).await?;
-        expect_reply!(reply, CommandResult::Producer(view) => view)
+    async fn init_producer(
+        &self,
+        producer_id: Option<u64>,
+        owner: Option<&str>,
+    ) -> Result<ProducerView> {
+        // A new id is drawn at random; one that was issued before (odds of 2^-63 per id
+        // issued) is refused, and another is drawn.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let new_id = producer_id.is_none().then(random_producer_id).transpose()?;
+            let command = Command::InitProducer {
+                producer_id,
+                request_id: new_request_id(),
+                new_id,
+                owner: owner.map(str::to_owned),
+            };
+            match self.write(command).await {
+                Err(Error::Rejected(CommandError::ProducerIdTaken(_))) if attempts < 3 => {}
+                reply => return expect_reply!(reply?, CommandResult::Producer(view) => view),
+            }
+        }
     }
 
     async fn producer(&self, producer_id: u64) -> Result<Option<ProducerView>> {

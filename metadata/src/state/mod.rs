@@ -107,7 +107,12 @@ impl MetadataState {
             Command::CommitSegments { segments, at_ms } => {
                 CommandResult::Committed(self.commit_segments(segments, *at_ms))
             }
-            Command::InitProducer { producer_id, .. } => self.init_producer(*producer_id),
+            Command::InitProducer {
+                producer_id,
+                new_id,
+                owner,
+                ..
+            } => self.init_producer(*producer_id, *new_id, owner.as_deref()),
             Command::BrokerHeartbeat {
                 broker_id,
                 address,
@@ -170,17 +175,20 @@ impl MetadataState {
     /// Issues a producer id or bumps an issued one's epoch ([`Command::InitProducer`]);
     /// refused for an id never issued, and a new id past the quota
     /// ([`validate::producer_quota`]).
-    fn init_producer(&mut self, producer_id: Option<u64>) -> CommandResult {
+    fn init_producer(
+        &mut self,
+        producer_id: Option<u64>,
+        new_id: Option<u64>,
+        owner: Option<&str>,
+    ) -> CommandResult {
         if producer_id.is_none()
             && let Err(refusal) = validate::producer_quota(&self.usage())
         {
             return CommandResult::Rejected(refusal);
         }
-        match self.producers.init(producer_id) {
-            Some(view) => CommandResult::Producer(view),
-            None => CommandResult::Rejected(CommandError::ProducerNotFound(
-                producer_id.unwrap_or_default(),
-            )),
+        match self.producers.init(producer_id, new_id, owner) {
+            Ok(view) => CommandResult::Producer(view),
+            Err(refusal) => CommandResult::Rejected(refusal),
         }
     }
 

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::{ChunkOutcome, ProducerBatch, ProducerView};
+use crate::types::{ChunkOutcome, CommandError, ProducerBatch, ProducerView};
 
 /// Requests per producer whose offsets are kept for answering retries (Kafka keeps 5
 /// batches per partition; a request here may span partitions, so keep more).
@@ -52,6 +52,9 @@ struct ProducerState {
     next_sequence: u64,
     /// The most recent accepted requests of this epoch, oldest first.
     recent: VecDeque<AcceptedRequest>,
+    /// The principal the id was issued to (`None`: issued without authentication).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    owner: Option<String>,
 }
 
 /// What to do with the chunks of one producer request.
@@ -84,34 +87,74 @@ impl Default for Producers {
 }
 
 impl Producers {
-    /// Issues a new id (`None`) or bumps the epoch of `id`; `None` if `id` is unknown.
-    pub(crate) fn init(&mut self, id: Option<u64>) -> Option<ProducerView> {
-        let producer_id = match id {
-            Some(id) => {
-                let state = self.by_id.get_mut(&id)?;
-                state.epoch = state.epoch.saturating_add(1);
-                state.next_sequence = 0;
-                state.recent.clear();
-                return Some(ProducerView {
-                    producer_id: id,
-                    epoch: state.epoch,
-                });
+    /// Issues a new id (`id` is `None`: `new_id`, or the next sequential one) to `owner`,
+    /// or bumps the epoch of `id` for its owner.
+    pub(crate) fn init(
+        &mut self,
+        id: Option<u64>,
+        new_id: Option<u64>,
+        owner: Option<&str>,
+    ) -> Result<ProducerView, CommandError> {
+        match id {
+            Some(id) => self.bump(id, owner),
+            None => self.issue(new_id, owner),
+        }
+    }
+
+    /// A new epoch of `id`, whose sequences restart; refused for an unknown id and for an
+    /// owned id asked by anyone else.
+    fn bump(&mut self, id: u64, owner: Option<&str>) -> Result<ProducerView, CommandError> {
+        let state = self
+            .by_id
+            .get_mut(&id)
+            .ok_or(CommandError::ProducerNotFound(id))?;
+        if state.owner.as_deref().is_some_and(|o| Some(o) != owner) {
+            return Err(CommandError::ProducerNotOwned(id));
+        }
+        state.epoch = state.epoch.saturating_add(1);
+        state.next_sequence = 0;
+        state.recent.clear();
+        Ok(ProducerView {
+            producer_id: id,
+            epoch: state.epoch,
+        })
+    }
+
+    /// A new id for `owner`: `new_id` if free, else refused; without one, the next free
+    /// sequential id (entries written before ids were random).
+    fn issue(
+        &mut self,
+        new_id: Option<u64>,
+        owner: Option<&str>,
+    ) -> Result<ProducerView, CommandError> {
+        let producer_id = match new_id {
+            Some(id) if self.by_id.contains_key(&id) => {
+                return Err(CommandError::ProducerIdTaken(id));
             }
-            None => self.next_producer_id,
+            Some(id) => id,
+            None => self.next_sequential(),
         };
-        self.next_producer_id += 1;
-        self.by_id.insert(
-            producer_id,
-            ProducerState {
-                epoch: 0,
-                next_sequence: 0,
-                recent: VecDeque::new(),
-            },
-        );
-        Some(ProducerView {
+        let state = ProducerState {
+            epoch: 0,
+            next_sequence: 0,
+            recent: VecDeque::new(),
+            owner: owner.map(str::to_owned),
+        };
+        self.by_id.insert(producer_id, state);
+        Ok(ProducerView {
             producer_id,
             epoch: 0,
         })
+    }
+
+    /// The next sequential id not taken (a random one may have taken it).
+    fn next_sequential(&mut self) -> u64 {
+        while self.by_id.contains_key(&self.next_producer_id) {
+            self.next_producer_id += 1;
+        }
+        let id = self.next_producer_id;
+        self.next_producer_id += 1;
+        id
     }
 
     /// How many producer ids were issued (none is ever forgotten).
@@ -238,7 +281,7 @@ mod tests {
     #[test]
     fn a_reused_tag_with_other_content_is_refused_not_answered() {
         let mut producers = Producers::default();
-        producers.init(None);
+        producers.init(None, None, None).unwrap();
         assert_eq!(producers.admit(&digested(0, Some(7))), Admission::Accept);
         assert_eq!(producers.admit(&digested(0, Some(7))), Admission::Duplicate);
         assert_eq!(
@@ -254,25 +297,50 @@ mod tests {
     #[test]
     fn ids_are_issued_in_order_and_epochs_bump() {
         let mut producers = Producers::default();
+        let mut init = |id| {
+            producers
+                .init(id, None, None)
+                .map(|v| (v.producer_id, v.epoch))
+        };
+        assert_eq!(init(None), Ok((1, 0)));
+        assert_eq!(init(None), Ok((2, 0)));
+        assert_eq!(init(Some(1)), Ok((1, 1)));
+        assert_eq!(init(Some(9)), Err(CommandError::ProducerNotFound(9)));
+    }
+
+    #[test]
+    fn a_random_id_is_issued_once_and_only_its_owner_bumps_it() {
+        let mut producers = Producers::default();
+        let issued = producers.init(None, Some(7_777), Some("alice")).unwrap();
+        assert_eq!((issued.producer_id, issued.epoch), (7_777, 0));
         assert_eq!(
-            producers.init(None).map(|v| (v.producer_id, v.epoch)),
-            Some((1, 0))
+            producers.init(None, Some(7_777), Some("bob")),
+            Err(CommandError::ProducerIdTaken(7_777))
         );
+        for stranger in [Some("bob"), None] {
+            assert_eq!(
+                producers.init(Some(7_777), None, stranger),
+                Err(CommandError::ProducerNotOwned(7_777)),
+                "{stranger:?} bumped alice's producer"
+            );
+        }
+        let bumped = producers.init(Some(7_777), None, Some("alice")).unwrap();
+        assert_eq!(bumped.epoch, 1);
+        // An id issued without authentication has no owner: anyone may bump it.
+        let open = producers.init(None, None, None).unwrap();
         assert_eq!(
-            producers.init(None).map(|v| (v.producer_id, v.epoch)),
-            Some((2, 0))
+            producers
+                .init(Some(open.producer_id), None, Some("bob"))
+                .unwrap()
+                .epoch,
+            1
         );
-        assert_eq!(
-            producers.init(Some(1)).map(|v| (v.producer_id, v.epoch)),
-            Some((1, 1))
-        );
-        assert_eq!(producers.init(Some(9)), None);
     }
 
     #[test]
     fn sequences_are_accepted_in_order_and_retries_are_duplicates() {
         let mut producers = Producers::default();
-        producers.init(None);
+        producers.init(None, None, None).unwrap();
         assert_eq!(producers.admit(&batch(1, 0, 0)), Admission::Accept);
         producers.record(&batch(1, 0, 0), 5, 2, 40);
         assert_eq!(producers.admit(&batch(1, 0, 0)), Admission::Duplicate);
@@ -294,9 +362,9 @@ mod tests {
     #[test]
     fn old_epochs_are_fenced_and_unknown_producers_refused() {
         let mut producers = Producers::default();
-        producers.init(None);
+        producers.init(None, None, None).unwrap();
         assert_eq!(producers.admit(&batch(1, 0, 0)), Admission::Accept);
-        producers.init(Some(1));
+        producers.init(Some(1), None, None).unwrap();
         assert_eq!(
             producers.admit(&batch(1, 0, 1)),
             Admission::Refuse(ChunkOutcome::ProducerFenced { current_epoch: 1 })
@@ -316,7 +384,7 @@ mod tests {
     #[test]
     fn requests_older_than_the_window_are_refused_not_rewritten() {
         let mut producers = Producers::default();
-        producers.init(None);
+        producers.init(None, None, None).unwrap();
         let total = RECENT_REQUESTS as u64 + 3;
         for sequence in 0..total {
             assert_eq!(producers.admit(&batch(1, 0, sequence)), Admission::Accept);

@@ -44,6 +44,8 @@ fn produced(topic_id: u64, partition: u32, count: u32, batch: (u64, u32, u64)) -
 fn init_producer(state: &mut MetadataState, id: Option<u64>) -> (u64, u32) {
     match state.apply(&Command::InitProducer {
         producer_id: id,
+        new_id: None,
+        owner: None,
         request_id: None,
     }) {
         CommandResult::Producer(view) => (view.producer_id, view.epoch),
@@ -121,6 +123,8 @@ fn a_retried_producer_request_is_committed_once_across_segments() {
     assert_eq!(
         state.apply(&Command::InitProducer {
             producer_id: Some(99),
+            new_id: None,
+            owner: None,
             request_id: None,
         }),
         CommandResult::Rejected(CommandError::ProducerNotFound(99))
@@ -694,6 +698,8 @@ fn create_with_id(name: &str, request_id: &str) -> Command {
 fn new_producer_with_id(request_id: String) -> Command {
     Command::InitProducer {
         producer_id: None,
+        new_id: None,
+        owner: None,
         request_id: Some(request_id),
     }
 }

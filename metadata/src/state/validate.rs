@@ -43,8 +43,16 @@ pub(crate) fn command(command: &Command) -> Result<(), CommandError> {
             partition_count(*partitions)?;
             topic_settings(settings)
         }
-        Command::DeleteTopic { request_id, .. } | Command::InitProducer { request_id, .. } => {
-            id_rule("request id", request_id.as_deref())
+        Command::DeleteTopic { request_id, .. } => id_rule("request id", request_id.as_deref()),
+        Command::InitProducer {
+            request_id,
+            new_id,
+            owner,
+            ..
+        } => {
+            id_rule("request id", request_id.as_deref())?;
+            id_rule("owner", owner.as_deref())?;
+            producer_id_rule(*new_id)
         }
         Command::InitCluster { cluster_id } => id_rule("cluster id", Some(cluster_id)),
         Command::CommitSegments {
@@ -94,6 +102,17 @@ fn id_rule(what: &str, id: Option<&str>) -> Result<(), CommandError> {
             "{what} {:?} ({} bytes) must be 1 to {MAX_REQUEST_ID_BYTES} bytes",
             shown(id, 60),
             id.len()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A new producer id: 1 to `i64::MAX` (ids are JSON numbers, documented as int64).
+fn producer_id_rule(id: Option<u64>) -> Result<(), CommandError> {
+    match id {
+        Some(id) if id == 0 || i64::try_from(id).is_err() => Err(invalid(format!(
+            "producer id {id} must be 1 to {}",
+            i64::MAX
         ))),
         _ => Ok(()),
     }

@@ -437,6 +437,8 @@ fn request_ids_are_bounded_and_old_entries_without_one_still_decode() {
     let long = "r".repeat(crate::limits::MAX_REQUEST_ID_BYTES + 1);
     let command = Command::InitProducer {
         producer_id: None,
+        new_id: None,
+        owner: None,
         request_id: Some(long),
     };
     let expected = CommandError::InvalidCommand(format!(
@@ -469,4 +471,28 @@ fn an_empty_cluster_id_is_refused() {
     let expected =
         CommandError::InvalidCommand("cluster id \"\" (0 bytes) must be 1 to 64 bytes".to_owned());
     assert_refused(&mut state, &command, &expected);
+}
+
+#[test]
+fn a_new_producer_id_is_1_to_i64_max_and_old_entries_issue_sequentially() {
+    let mut state = MetadataState::default();
+    for bad in [0, 1 << 63] {
+        let command = Command::InitProducer {
+            producer_id: None,
+            new_id: Some(bad),
+            owner: Some("alice".to_owned()),
+            request_id: None,
+        };
+        let expected =
+            CommandError::InvalidCommand(format!("producer id {bad} must be 1 to {}", i64::MAX));
+        assert_refused(&mut state, &command, &expected);
+    }
+    let old: Command = serde_json::from_str(r#"{"InitProducer":{"producer_id":null}}"#).unwrap();
+    assert_eq!(
+        state.apply(&old),
+        CommandResult::Producer(ProducerView {
+            producer_id: 1,
+            epoch: 0
+        })
+    );
 }

@@ -549,8 +549,12 @@ mod tests {
                 .await
         }
 
-        async fn init_producer(&self, id: Option<u64>) -> Result<ProducerView> {
-            self.inner.init_producer(id).await
+        async fn init_producer(
+            &self,
+            id: Option<u64>,
+            owner: Option<&str>,
+        ) -> Result<ProducerView> {
+            self.inner.init_producer(id, owner).await
         }
 
         async fn producer(&self, id: u64) -> Result<Option<ProducerView>> {

@@ -355,7 +355,12 @@ mod tests {
     #[tokio::test]
     async fn an_idempotent_retry_waits_for_the_first_copy() {
         let harness = Harness::new(ObjectStoreHandle::in_memory()).await;
-        let producer = harness.parts.metadata.init_producer(None).await.unwrap();
+        let producer = harness
+            .parts
+            .metadata
+            .init_producer(None, None)
+            .await
+            .unwrap();
         let pipeline = WritePipeline::start(harness.parts.clone(), policy());
         let tagged = || {
             let mut part = append(0, 2);
