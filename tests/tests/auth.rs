@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use silt_tests::harness::{Silt, SiltOptions, http_client};
+use silt_tests::harness::{Silt, SiltOptions, http_client, metric};
 
 /// Tokens of the principals every test starts with.
 const ADMIN: &str = "silt_test-admin";
@@ -296,11 +296,8 @@ async fn every_route_answers_401_401_403_and_success_and_refusals_change_nothing
 
 /// The count of `silt_<name>_total{outcome}` at `/metrics`.
 async fn counted(silt: &Silt, name: &str, outcome: &str) -> u64 {
-    let text = call(silt, "GET", "/metrics", Some(ADMIN), None).await.body;
-    let text = text.as_str().unwrap_or_default().to_owned();
-    let prefix = format!("silt_{name}_total{{outcome=\"{outcome}\"}} ");
-    let line = text.lines().find_map(|l| l.strip_prefix(prefix.as_str()));
-    line.map_or(0, |n| n.trim().parse().unwrap())
+    let sample = format!("silt_{name}_total{{outcome=\"{outcome}\"}} ");
+    metric(&http_client(), &silt.url, &sample).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -334,32 +331,23 @@ async fn another_principals_topics_are_neither_listed_nor_deletable() {
     assert_eq!(names, ["orders", "payments"]);
 }
 
+/// `POST /v1/producers` for a new id, as `token`.
+async fn new_producer(silt: &Silt, token: &str) -> Answer {
+    call(silt, "POST", "/v1/producers", Some(token), Some(&json!({}))).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_producer_id_is_random_and_only_its_principal_can_fence_it() {
     let dir = tempfile::tempdir().unwrap();
     let file = write_principals(dir.path(), &base_principals());
     let silt = start(dir.path(), &file, &[]);
     setup_topics(&silt).await;
-    let issued = call(
-        &silt,
-        "POST",
-        "/v1/producers",
-        Some(ORDERS),
-        Some(&json!({})),
-    )
-    .await;
+    let issued = new_producer(&silt, ORDERS).await;
     assert_eq!(issued.status, 200, "{}", issued.body);
     let id = issued.body["producer_id"].as_u64().unwrap();
     // Not 1, 2, 3…: an id nobody was told cannot be guessed (odds of 2^-40 here).
     assert!(id > 1 << 20, "producer id {id} looks sequential");
-    let other = call(
-        &silt,
-        "POST",
-        "/v1/producers",
-        Some(ORDERS),
-        Some(&json!({})),
-    )
-    .await;
+    let other = new_producer(&silt, ORDERS).await;
     assert_ne!(other.body["producer_id"], issued.body["producer_id"]);
     // The reported attack: another principal bumps the epoch, fencing the real producer.
     let fence = json!({"producer_id": id});

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use silt_sdk::wire::TopicConfig;
 use silt_sdk::{Admin, Client};
-use silt_tests::harness::{Silt, SiltOptions, http_client};
+use silt_tests::harness::{Silt, SiltOptions, http_client, metric};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -20,21 +20,6 @@ const WAITING: &str = "silt_long_polls_waiting";
 const LONG_WAIT_MS: u64 = 60_000;
 /// How long a condition the test waits for may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// A metric's value on the broker's `/metrics` (0 when it has no sample yet).
-async fn metric(http: &reqwest::Client, base: &str, sample: &str) -> u64 {
-    let text = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(sample)?.trim().parse::<f64>().ok())
-        .map_or(0, |value| value as u64)
-}
 
 /// Polls until `metric` reaches `at_least`, within [`PATIENCE`].
 async fn wait_for_metric(http: &reqwest::Client, base: &str, sample: &str, at_least: u64) {

@@ -4,30 +4,13 @@
 //! committing through a broker, and the removed node's loss no longer matters.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use silt_tests::harness::{
-    Cluster, ClusterOptions, Role, http_client, silt_binary, strip_test_env,
+    Cluster, ClusterOptions, KillOnDrop, Role, free_port, http_client, silt_binary, strip_test_env,
 };
-
-/// A `silt metadata --join` process, killed on drop.
-struct Joiner(Child);
-
-impl Drop for Joiner {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// Runs `silt membership …` with the cluster secret `secret` and returns its JSON output
 /// (the leader's status).
@@ -96,12 +79,12 @@ async fn a_node_joins_and_a_voter_leaves() {
     assert_eq!(produce(&http, &broker, 0).await, 0);
 
     // Node 4 joins.
-    let port = free_port();
+    let port = free_port("127.0.0.1");
     let addr = format!("127.0.0.1:{port}");
     let data = tempfile::tempdir().expect("temp dir");
     let mut command = Command::new(silt_binary());
     strip_test_env(&mut command);
-    let joiner = Joiner(
+    let joiner = KillOnDrop(
         command
             .args(["metadata", "--id", "4", "--listen", &addr, "--join"])
             .arg("--cluster-secret-file")

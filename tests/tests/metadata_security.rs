@@ -10,25 +10,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use silt_tests::harness::{Cluster, ClusterOptions, http_client, silt_binary, strip_test_env};
-
-/// A `silt metadata` process, killed on drop.
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A port free on every interface.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("0.0.0.0:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+use silt_tests::harness::{
+    Cluster, ClusterOptions, KillOnDrop, free_port, http_client, silt_binary, strip_test_env,
+};
 
 /// `silt metadata` as one voter on `0.0.0.0:port`, data under `dir`, with `extra` flags;
 /// its output is captured when `capture`, else dropped (a running node logs on).
@@ -103,7 +87,7 @@ fn silt(args: &[&str]) -> Output {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_on_a_public_address_needs_a_secret_or_insecure() {
     let dir = tempfile::tempdir().unwrap();
-    let node = metadata(free_port(), dir.path(), &[], true);
+    let node = metadata(free_port("0.0.0.0"), dir.path(), &[], true);
     let refused = exited(node).expect("it must not start without a secret");
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success());
@@ -112,8 +96,8 @@ async fn a_node_on_a_public_address_needs_a_secret_or_insecure() {
         "{stderr}"
     );
 
-    let port = free_port();
-    let _node = Node(metadata(port, dir.path(), &["--insecure"], false));
+    let port = free_port("0.0.0.0");
+    let _node = KillOnDrop(metadata(port, dir.path(), &["--insecure"], false));
     let status = status_of(&format!("http://127.0.0.1:{port}/meta/v1/status"), None).await;
     assert_eq!(status, 200);
 }
@@ -124,7 +108,7 @@ async fn a_short_secret_is_refused_and_a_made_one_guards_the_routes() {
     let short = dir.path().join("short");
     std::fs::write(&short, "too short\n").unwrap();
     let flag = ["--cluster-secret-file", short.to_str().unwrap()];
-    let node = metadata(free_port(), &dir.path().join("a"), &flag, true);
+    let node = metadata(free_port("0.0.0.0"), &dir.path().join("a"), &flag, true);
     let refused = exited(node).expect("it must not start with a short secret");
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success());
@@ -139,9 +123,9 @@ async fn a_short_secret_is_refused_and_a_made_one_guards_the_routes() {
     assert_eq!(secret.trim().len(), 43, "{secret:?}");
     let file = dir.path().join("secret");
     std::fs::write(&file, &secret).unwrap();
-    let port = free_port();
+    let port = free_port("0.0.0.0");
     let flag = ["--cluster-secret-file", file.to_str().unwrap()];
-    let _node = Node(metadata(port, &dir.path().join("b"), &flag, false));
+    let _node = KillOnDrop(metadata(port, &dir.path().join("b"), &flag, false));
     let status_url = format!("http://127.0.0.1:{port}/meta/v1/status");
     assert_eq!(status_of(&status_url, None).await, 401);
     assert_eq!(status_of(&status_url, Some(secret.trim())).await, 200);

@@ -30,3 +30,38 @@ pub async fn get_json(http: &reqwest::Client, url: &str) -> serde_json::Value {
         .await
         .unwrap_or_else(|e| panic!("GET {url}: the answer is not JSON: {e}"))
 }
+
+/// A child process killed (and reaped) on drop, so a failing test leaves nothing running.
+#[derive(Debug)]
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A TCP port free on `host` now (`"127.0.0.1"`, or `"0.0.0.0"` for every interface).
+pub fn free_port(host: &str) -> u16 {
+    std::net::TcpListener::bind((host, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port on {host}: {e}"))
+}
+
+/// The value of the sample whose line starts with `sample` (name and labels) on `url`'s
+/// `/metrics`; 0 when it has none yet.
+pub async fn metric(http: &reqwest::Client, url: &str, sample: &str) -> u64 {
+    let text = http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}/metrics: {e}"))
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}/metrics: {e}"));
+    text.lines()
+        .find_map(|line| line.strip_prefix(sample)?.trim().parse::<f64>().ok())
+        .map_or(0, |value| value as u64)
+}

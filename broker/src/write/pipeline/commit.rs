@@ -622,15 +622,21 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_backlog_is_committed_in_proposal_sized_runs_in_seal_order() {
-        let harness = Harness::new(ObjectStoreHandle::in_memory()).await;
+    /// The harness's metadata client behind a closed gate, and the gate's opener.
+    fn gated(harness: &Harness) -> (watch::Sender<bool>, Arc<Gated>) {
         let (open, gate) = watch::channel(false);
         let gated = Arc::new(Gated {
             inner: harness.parts.metadata.clone(),
             open: gate,
             calls: Mutex::new(Vec::new()),
         });
+        (open, gated)
+    }
+
+    #[tokio::test]
+    async fn a_backlog_is_committed_in_proposal_sized_runs_in_seal_order() {
+        let harness = Harness::new(ObjectStoreHandle::in_memory()).await;
+        let (open, gated) = gated(&harness);
         let parts = harness.parts_with_metadata(gated.clone());
         let mut tiny = policy();
         tiny.max_segment_bytes = 1024;
@@ -670,12 +676,7 @@ mod tests {
     async fn while_commits_stall_uploaded_bytes_in_memory_stay_within_the_cache_capacity() {
         let harness = Harness::new(ObjectStoreHandle::in_memory()).await;
         // Commits wait at the gate (a metadata outage) while uploads go on.
-        let (open, gate) = watch::channel(false);
-        let gated = Arc::new(Gated {
-            inner: harness.parts.metadata.clone(),
-            open: gate,
-            calls: Mutex::new(Vec::new()),
-        });
+        let (open, gated) = gated(&harness);
         let parts = harness.parts_with_metadata(gated);
         let mut small = policy();
         small.max_segment_bytes = 64 << 10;
