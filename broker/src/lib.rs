@@ -16,8 +16,10 @@ pub(crate) mod metrics;
 pub mod node;
 pub(crate) mod quota;
 pub(crate) mod read;
+pub(crate) mod reload;
 pub(crate) mod server;
 pub(crate) mod state;
+pub(crate) mod tls;
 pub(crate) mod write;
 
 /// The broker's borrowed JSON produce body, public only for the parse benchmark

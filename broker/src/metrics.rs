@@ -86,6 +86,8 @@ pub(crate) struct Metrics {
     pub(crate) auth_requests: Family<Outcome, Counter>,
     /// Reloads of the principals file by outcome.
     pub(crate) auth_reloads: Family<Outcome, Counter>,
+    /// TLS handshakes and certificate reloads by outcome.
+    pub(crate) tls: crate::tls::TlsCounters,
 }
 
 /// `register!(registry, "name", "help" => metric, ...)`: registers a clone of each metric
@@ -129,6 +131,7 @@ impl Default for Metrics {
             uploaded_bytes_in_memory: Gauge::default(),
             auth_requests: Family::default(),
             auth_reloads: Family::default(),
+            tls: crate::tls::TlsCounters::default(),
         };
         metrics.registered()
     }
@@ -200,13 +203,17 @@ impl Metrics {
         );
     }
 
-    /// Authentication outcomes and principals file reloads.
+    /// Authentication outcomes, principals file reloads and TLS.
     fn register_auth(&self, r: &mut Registry) {
         register!(r,
             "auth_requests", "Requests by auth outcome: ok, unauthenticated, forbidden"
                 => self.auth_requests,
             "auth_reloads", "Reloads of the principals file by outcome: ok, error"
                 => self.auth_reloads,
+            "tls_handshakes", "TLS handshakes by outcome: ok, failed, timeout"
+                => self.tls.handshakes,
+            "tls_reloads", "Reloads of the TLS certificate and key files by outcome: ok, error"
+                => self.tls.reloads,
         );
     }
 

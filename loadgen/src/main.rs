@@ -41,6 +41,10 @@ struct Cli {
     /// Bearer token for a broker with a principals file (sent on every request).
     #[arg(long, env = "SILT_TOKEN", hide_env_values = true, global = true)]
     token: Option<String>,
+    /// PEM file of the CA that signed an https:// broker's certificate (the only root
+    /// trusted then).
+    #[arg(long, env = "SILT_CA_FILE", global = true)]
+    ca_file: Option<PathBuf>,
     /// PID of the broker process, for its CPU time and RSS (read from /proc).
     #[arg(long, global = true)]
     broker_pid: Option<u32>,
@@ -169,16 +173,20 @@ enum Mode {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::builder()
+    let mut http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .tcp_nodelay(true)
-        .default_headers(auth_headers(cli.token.as_deref())?)
-        .build()?;
+        .default_headers(auth_headers(cli.token.as_deref())?);
+    if let Some(path) = &cli.ca_file {
+        http = http.tls_certs_only(ca_certificates(path)?);
+    }
+    let http = http.build()?;
     let broker = cli.broker.trim_end_matches('/').to_owned();
     let probe = broker_stats::BrokerProbe::start(&http, &broker, cli.broker_pid).await;
     let target = workload::Target {
         broker: broker.clone(),
         token: cli.token.clone(),
+        ca_file: cli.ca_file.clone(),
     };
     let summary = run(&http, &target, cli.command).await;
     let mut summary = match summary {
@@ -191,6 +199,19 @@ async fn main() -> anyhow::Result<()> {
     let workload_mib = summary.get("workload_mib").and_then(Value::as_f64);
     summary["broker"] = probe.finish(workload_mib).await;
     report::emit(&summary, cli.json_out.as_deref())
+}
+
+/// The CA certificates of `--ca-file`.
+fn ca_certificates(path: &std::path::Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
+    let pem = std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("cannot read --ca-file {}: {e}", path.display()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)?;
+    anyhow::ensure!(
+        !certs.is_empty(),
+        "no PEM certificate in --ca-file {}",
+        path.display()
+    );
+    Ok(certs)
 }
 
 /// `Authorization: Bearer <token>` for every request, when a token was given.

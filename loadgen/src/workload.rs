@@ -194,6 +194,8 @@ pub(crate) struct Target {
     pub(crate) broker: String,
     /// `--token`.
     pub(crate) token: Option<String>,
+    /// `--ca-file`.
+    pub(crate) ca_file: Option<std::path::PathBuf>,
 }
 
 /// Bulk produce through the Rust SDK: `concurrency` [`silt_sdk::Producer`]s (batching
@@ -208,6 +210,7 @@ pub(crate) async fn produce_sdk(
 ) -> anyhow::Result<Value> {
     let client = silt_sdk::Client::with_config(silt_sdk::ClientConfig {
         token: target.token.clone(),
+        ca_file: target.ca_file.clone(),
         ..silt_sdk::ClientConfig::new(target.broker.clone())
     })?;
     let value = Value::String("v".repeat(shape.record_size));

@@ -79,4 +79,12 @@ impl Admin {
             .await?;
         Ok(())
     }
+
+    /// The cluster as the broker sees it (`GET /v1/cluster`: this broker, the live
+    /// brokers, the metadata service), as JSON. Needs `cluster` rights with auth on.
+    pub async fn cluster_status(&self) -> Result<serde_json::Value> {
+        self.client
+            .call::<(), _>(Method::GET, "/v1/cluster", &[], None, Duration::ZERO)
+            .await
+    }
 }

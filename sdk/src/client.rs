@@ -30,6 +30,9 @@ pub struct ClientConfig {
     /// Bearer token sent as `Authorization: Bearer <token>` on every request, for a broker
     /// with a principals file (default none). Never shown by `Debug`.
     pub token: Option<String>,
+    /// PEM file of the CA certificates an `https://` broker's certificate must chain to;
+    /// when set they are the only roots trusted (default none: the system's roots).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -42,6 +45,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("max_backoff", &self.max_backoff)
             .field("failover_urls", &self.failover_urls)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -57,8 +61,22 @@ impl ClientConfig {
             max_backoff: Duration::from_secs(2),
             failover_urls: Vec::new(),
             token: None,
+            ca_file: None,
         }
     }
+}
+
+/// The CA certificates of a PEM file, at least one; a clear error otherwise.
+fn read_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>> {
+    let invalid =
+        |why: String| Error::InvalidArgument(format!("CA file {}: {why}", path.display()));
+    let pem = std::fs::read(path).map_err(|e| invalid(format!("cannot read it: {e}")))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| invalid(format!("not a PEM certificate bundle: {e}")))?;
+    if certs.is_empty() {
+        return Err(invalid("no PEM certificate in it".to_owned()));
+    }
+    Ok(certs)
 }
 
 /// Which failures a request may be retried after.
@@ -105,14 +123,15 @@ impl Client {
             urls.push(url);
         }
         config.base_url.clone_from(&urls[0]);
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .pool_max_idle_per_host(64)
-            .tcp_nodelay(true)
+            .tcp_nodelay(true);
+        if let Some(path) = &config.ca_file {
+            builder = builder.tls_certs_only(read_ca_file(path)?);
+        }
+        let http = builder
             .build()
-            .map_err(|source| Error::Transport {
-                url: config.base_url.clone(),
-                source,
-            })?;
+            .map_err(|source| Error::transport(&config.base_url, source))?;
         Ok(Client {
             http,
             config,
@@ -164,10 +183,10 @@ impl Client {
         if let Some(body) = body {
             request = body.attach(request);
         }
-        let response = request.send().await.map_err(|source| Error::Transport {
-            url: url.clone(),
-            source,
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|source| Error::transport(&url, source))?;
         let status = response.status();
         let retry_after = response
             .headers()
@@ -175,10 +194,10 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let bytes = response.bytes().await.map_err(|source| Error::Transport {
-            url: url.clone(),
-            source,
-        })?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|source| Error::transport(&url, source))?;
         if status == StatusCode::NO_CONTENT {
             return Ok(None);
         }

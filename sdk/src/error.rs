@@ -35,6 +35,21 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+    /// The TLS handshake with an `https://` broker failed: most often its certificate does
+    /// not chain to a trusted CA (set [`ClientConfig::ca_file`](crate::ClientConfig) to the
+    /// CA that signed it), names another host, or has expired. Never retried.
+    #[error(
+        "TLS with {url} failed: {reason}; if the broker's certificate is signed by a private CA, give that CA's PEM file (ClientConfig::ca_file, `silt --ca-file`, SILT_CA_FILE)"
+    )]
+    Tls {
+        /// The request URL.
+        url: String,
+        /// What rustls refused, e.g. `invalid peer certificate: UnknownIssuer`.
+        reason: String,
+        /// The transport error carrying it.
+        #[source]
+        source: reqwest::Error,
+    },
     /// The broker answered something that is not the v1 API.
     #[error("unexpected response from {url}: {detail}")]
     Protocol {
@@ -64,7 +79,42 @@ fn transport_context(url: &str, source: &reqwest::Error) -> String {
     }
 }
 
+/// The rustls error somewhere in `error`'s chain (rustls errors travel inside an
+/// `io::Error`, whose `source()` skips them, so each `io::Error` is looked into).
+fn tls_cause<'e>(error: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        next = match error
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => error.source(),
+        };
+    }
+    None
+}
+
 impl Error {
+    /// A transport failure talking to `url`: [`Error::Tls`] when TLS refused the
+    /// connection, else [`Error::Transport`].
+    pub(crate) fn transport(url: &str, source: reqwest::Error) -> Error {
+        match tls_cause(&source).map(ToString::to_string) {
+            Some(reason) => Error::Tls {
+                url: url.to_owned(),
+                reason,
+                source,
+            },
+            None => Error::Transport {
+                url: url.to_owned(),
+                source,
+            },
+        }
+    }
+
     /// The stable error code, when the broker sent one.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
@@ -13,6 +13,7 @@ use super::error::AuthError;
 use super::principals::{Principal, Principals};
 use crate::config::AuthSection;
 use crate::metrics::Metrics;
+use crate::reload;
 
 /// The name of the principal of every request when authentication is off.
 pub(crate) const ANONYMOUS: &str = "anonymous";
@@ -91,15 +92,6 @@ pub(crate) fn anonymous() -> Arc<Principal> {
     })
 }
 
-/// What tells a changed file: its modification time and length.
-type Fingerprint = Option<(SystemTime, u64)>;
-
-/// The file's fingerprint, `None` if it cannot be read.
-fn fingerprint(path: &Path) -> Fingerprint {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
-}
-
 /// Starts the reload task (when authentication is on): polls the file every `interval`
 /// and reloads on a change or on SIGHUP. The SIGHUP handler is in place when this
 /// returns, so a SIGHUP sent once the broker is listening never kills it.
@@ -109,32 +101,25 @@ pub(crate) fn spawn_reloader(
     metrics: Arc<Metrics>,
 ) -> Option<JoinHandle<()>> {
     let path = auth.file.clone()?;
-    let hangup = hangups();
+    let hangup = reload::hangups();
     Some(tokio::spawn(reload_loop(
         auth, path, interval, metrics, hangup,
     )))
 }
 
-/// Waits for a tick or SIGHUP, reloading when the file changed or on the signal.
+/// Reloads whenever the file changes or SIGHUP arrives.
 async fn reload_loop(
     auth: Arc<Auth>,
     path: PathBuf,
     interval: Duration,
     metrics: Arc<Metrics>,
-    mut hangup: Option<tokio::signal::unix::Signal>,
+    hangup: Option<tokio::signal::unix::Signal>,
 ) {
-    let mut seen = fingerprint(&path);
-    loop {
-        let signalled = tokio::select! {
-            _ = tokio::time::sleep(interval) => false,
-            _ = next_hangup(&mut hangup) => true,
-        };
-        let now = fingerprint(&path);
-        if signalled || now != seen {
-            seen = now;
-            reload_counted(&auth, &path, &metrics);
-        }
-    }
+    let watched = vec![path.clone()];
+    reload::on_change(watched, interval, hangup, || {
+        reload_counted(&auth, &path, &metrics);
+    })
+    .await;
 }
 
 /// Reloads and counts `silt_auth_reloads_total{outcome}`, logging the outcome.
@@ -148,25 +133,5 @@ fn reload_counted(auth: &Auth, path: &Path, metrics: &Metrics) {
             tracing::error!(%error, "principals file not reloaded; the previous principals stay in force");
             metrics.auth_reloaded("error");
         }
-    }
-}
-
-/// The SIGHUP stream (`None` if it cannot be installed: only the poll reloads then).
-fn hangups() -> Option<tokio::signal::unix::Signal> {
-    let kind = tokio::signal::unix::SignalKind::hangup();
-    tokio::signal::unix::signal(kind)
-        .inspect_err(|error| tracing::warn!(%error, "cannot listen for SIGHUP"))
-        .ok()
-}
-
-/// The next SIGHUP, or never.
-async fn next_hangup(hangup: &mut Option<tokio::signal::unix::Signal>) {
-    match hangup {
-        Some(signal) => {
-            if signal.recv().await.is_none() {
-                std::future::pending::<()>().await;
-            }
-        }
-        None => std::future::pending().await,
     }
 }

@@ -25,13 +25,14 @@ pub(super) async fn run(args: BrokerArgs) -> anyhow::Result<()> {
     super::exposure::check(&config, args.insecure)?;
     let node = node::start(config.clone()).await?;
     println!(
-        "silt broker listening on http://{} (broker id {}, cache: {}, object store: {}, metadata: {})",
-        node.addr,
+        "silt broker listening on {} (broker id {}, cache: {}, object store: {}, metadata: {})",
+        node.url(),
         node.broker_id,
         config.storage.data_dir.display(),
         node.object_store_url,
         config.cluster.metadata
     );
+    node.announce_plain_listener();
     wait_for_signal().await;
     eprintln!("shutting down: finishing in-flight requests and committing staged records");
     node.shutdown().await

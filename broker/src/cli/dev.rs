@@ -19,11 +19,12 @@ pub(super) async fn run(args: DevArgs) -> anyhow::Result<()> {
     super::exposure::check(&config, args.insecure)?;
     let node = node::start(config.clone()).await?;
     println!(
-        "silt dev listening on http://{} (data: {}, object store: {})",
-        node.addr,
+        "silt dev listening on {} (data: {}, object store: {})",
+        node.url(),
         config.storage.data_dir.display(),
         node.object_store_url
     );
+    node.announce_plain_listener();
     tokio::select! {
         () = wait_for_signal() => {}
         cause = node.metadata_failed() => return Err(super::metadata_failed(&cause)),

@@ -34,7 +34,7 @@ pub const DEFAULT_BROKER: &str = "http://127.0.0.1:7070";
     name = "silt",
     version,
     verbatim_doc_comment,
-    after_help = "Client commands talk to --broker URL (or SILT_BROKER), default http://127.0.0.1:7070, with --token (or SILT_TOKEN) for a broker with auth. `silt COMMAND --help` tells more."
+    after_help = "Client commands talk to --broker URL (or SILT_BROKER), default http://127.0.0.1:7070, with --token (or SILT_TOKEN) for a broker with auth and --ca-file (or SILT_CA_FILE) for an https:// broker with a private CA. `silt COMMAND --help` tells more."
 )]
 pub struct Cli {
     /// The subcommand.
@@ -278,6 +278,10 @@ pub struct BrokerArg {
     /// Bearer token for a broker with a principals file (`silt auth token` makes one).
     #[arg(long, env = "SILT_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
+    /// PEM file of the CA that signed an https:// broker's certificate (then the only
+    /// root trusted; default: the system's roots).
+    #[arg(long, env = "SILT_CA_FILE", global = true)]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for BrokerArg {
@@ -286,6 +290,7 @@ impl std::fmt::Debug for BrokerArg {
         f.debug_struct("BrokerArg")
             .field("broker", &self.broker)
             .field("token", &token)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -295,6 +300,7 @@ impl BrokerArg {
     pub fn client(&self) -> anyhow::Result<silt_sdk::Client> {
         let config = silt_sdk::ClientConfig {
             token: self.token.clone(),
+            ca_file: self.ca_file.clone(),
             ..silt_sdk::ClientConfig::new(self.broker.clone())
         };
         Ok(silt_sdk::Client::with_config(config)?)

@@ -20,9 +20,10 @@ const NON_CONFIG_VARS: &[&str] = &[
     // loader refused them, so the broker could not be configured by environment alone).
     "SILT_METADATA",
     "SILT_CACHE_DIR",
-    // `--insecure` and `--token`, read by the command line parser.
+    // `--insecure`, `--token` and `--ca-file`, read by the command line parser.
     "SILT_INSECURE",
     "SILT_TOKEN",
+    "SILT_CA_FILE",
 ];
 
 /// Applies every config variable of `env` to `table`, in name order.

@@ -65,6 +65,17 @@ impl Default for AuthSection {
     }
 }
 
+impl ServerConfig {
+    /// The listener's certificate and key files, when TLS is on.
+    pub(crate) fn tls_files(&self) -> Option<crate::tls::CertificateFiles> {
+        let on = !self.tls_cert.is_empty() && !self.tls_key.is_empty();
+        on.then(|| crate::tls::CertificateFiles {
+            cert: self.tls_cert.clone().into(),
+            key: self.tls_key.clone().into(),
+        })
+    }
+}
+
 impl AuthSection {
     /// Whether authentication is on (a principals file is configured).
     pub fn enabled(&self) -> bool {
@@ -91,6 +102,10 @@ pub struct ClusterSection {
     /// request to the metadata service; empty when the cluster runs without one (default
     /// empty).
     pub secret_file: String,
+    /// PEM file of the CA certificates the metadata nodes' TLS certificates are checked
+    /// against (the only roots trusted for them); needed when `metadata` URLs are
+    /// `https://` with a private CA (default empty: the system's roots).
+    pub tls_ca: String,
     /// Testing only: serve `PUT/DELETE /v1/admin/faults` to inject object-store faults
     /// and a full write-ahead cache (default false; needs a build with the
     /// `fault-injection` feature).
@@ -105,6 +120,7 @@ impl Default for ClusterSection {
             advertise: String::new(),
             lease: Duration::from_secs(3),
             secret_file: String::new(),
+            tls_ca: String::new(),
             fault_injection: false,
         }
     }
@@ -191,6 +207,18 @@ pub struct ServerConfig {
     /// Open connections at most; past it a new connection is closed at once (default
     /// 10 000).
     pub max_connections: u32,
+    /// PEM file of the certificate chain (leaf first) served on `listen`; with
+    /// `tls_key`, the listener speaks HTTPS only (default empty: plain HTTP).
+    pub tls_cert: String,
+    /// PEM file of the certificate's private key (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: String,
+    /// How often the certificate and key files are checked for a change; a changed pair
+    /// is served from the next connection on (default 10 s; SIGHUP reloads at once).
+    #[serde(with = "duration")]
+    pub tls_reload_interval: Duration,
+    /// A second listener, loopback only, serving the same routes over plain HTTP next to
+    /// a TLS `listen` (for a sidecar or a local tool; default empty: none).
+    pub plain_listen: String,
 }
 
 /// `[storage]`: the data directory and the object store.
@@ -273,6 +301,10 @@ impl Default for ServerConfig {
             body_read_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
             max_connections: 10_000,
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            tls_reload_interval: Duration::from_secs(10),
+            plain_listen: String::new(),
         }
     }
 }

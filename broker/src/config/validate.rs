@@ -43,7 +43,9 @@ impl ServerConfig {
         }
         self.check_request_sizes(problems);
         self.check_counts(problems);
+        self.check_tls(problems);
         for (key, value) in [
+            ("server.tls_reload_interval", self.tls_reload_interval),
             ("server.request_timeout", self.request_timeout),
             ("server.header_read_timeout", self.header_read_timeout),
             ("server.body_read_timeout", self.body_read_timeout),
@@ -52,6 +54,28 @@ impl ServerConfig {
             if value.is_zero() {
                 problems.push(format!("{key} must be more than 0"));
             }
+        }
+    }
+
+    /// TLS needs both files; the plain listener is a loopback address next to TLS.
+    fn check_tls(&self, problems: &mut Vec<String>) {
+        if self.tls_cert.is_empty() != self.tls_key.is_empty() {
+            problems.push(
+                "server.tls_cert and server.tls_key are set together or not at all".to_owned(),
+            );
+        }
+        if self.plain_listen.is_empty() {
+            return;
+        }
+        match self.plain_listen.parse::<SocketAddr>() {
+            Ok(addr) if addr.ip().is_loopback() && !self.tls_cert.is_empty() => {}
+            Ok(addr) if addr.ip().is_loopback() => problems.push(
+                "server.plain_listen is only for a TLS listen (server.tls_cert): listen is plain HTTP already".to_owned(),
+            ),
+            _ => problems.push(format!(
+                "server.plain_listen = {:?} must be a loopback HOST:PORT (e.g. 127.0.0.1:7071): plain HTTP is never served to the network",
+                self.plain_listen
+            )),
         }
     }
 

@@ -5,6 +5,10 @@
 //! had no request in progress and no traffic for `server.idle_timeout`. (A stalled body is
 //! refused by the router's body timeout, `server.body_read_timeout`.)
 //!
+//! With TLS ([`ServerTls`]), each connection's handshake runs in its own task and must end
+//! within `server.header_read_timeout`, so a client that connects and sends nothing holds
+//! a connection slot no longer than a slow header would.
+//!
 //! Shutdown stops accepting, asks every connection to finish the request in progress and
 //! close, and returns once all are closed.
 
@@ -23,6 +27,8 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
+use crate::tls::{ServerTls, TlsCounters};
+
 /// How long the accept loop pauses after an accept error (such as too many open files)
 /// before trying again.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
@@ -38,26 +44,37 @@ pub(crate) struct ConnectionLimits {
     pub(crate) idle_timeout: Duration,
 }
 
-/// Serves `app` on `listener` until `stop` turns true, then waits until every connection
-/// has finished its request in progress and closed.
-pub(crate) async fn serve(
-    listener: TcpListener,
-    app: Router,
-    limits: ConnectionLimits,
-    mut stop: watch::Receiver<bool>,
-) -> io::Result<()> {
+/// What every connection of a listener shares: the routes, the limits, TLS (if on) and
+/// the shutdown signal.
+#[derive(Clone)]
+pub(crate) struct Listener {
+    /// The routes.
+    pub(crate) app: Router,
+    /// The connection limits.
+    pub(crate) limits: ConnectionLimits,
+    /// TLS, or plain HTTP when `None`.
+    pub(crate) tls: Option<ServerTls>,
+    /// Turns true on shutdown.
+    pub(crate) stop: watch::Receiver<bool>,
+}
+
+/// Serves `listener`'s routes on `socket` until its stop signal turns true, then waits until
+/// every connection has finished its request in progress and closed.
+pub(crate) async fn serve(socket: TcpListener, listener: Listener) -> io::Result<()> {
+    let limits = listener.limits;
     let slots = Arc::new(Semaphore::new(limits.max_connections as usize));
+    let mut stop = listener.stop.clone();
     loop {
         let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
+            accepted = socket.accept() => accepted,
             _ = stop.wait_for(|stopping| *stopping) => break,
         };
         match accepted {
-            Ok((stream, _)) => admit(stream, &slots, &app, limits, &stop),
+            Ok((stream, _)) => admit(stream, &slots, &listener),
             Err(error) => accept_failed(&error).await,
         }
     }
-    drop(listener);
+    drop(socket);
     let _all_closed = slots.acquire_many(limits.max_connections).await;
     Ok(())
 }
@@ -69,30 +86,64 @@ async fn accept_failed(error: &io::Error) {
 }
 
 /// Serves a new connection if a connection slot is free; closes it at once otherwise.
-fn admit(
-    stream: TcpStream,
-    slots: &Arc<Semaphore>,
-    app: &Router,
-    limits: ConnectionLimits,
-    stop: &watch::Receiver<bool>,
-) {
+fn admit(stream: TcpStream, slots: &Arc<Semaphore>, listener: &Listener) {
     let Ok(slot) = Arc::clone(slots).try_acquire_owned() else {
         tracing::debug!("connection closed: server.max_connections connections are open");
         return;
     };
-    let connection = serve_connection(stream, app.clone(), limits, stop.clone(), slot);
-    tokio::spawn(connection);
+    tokio::spawn(connection(stream, listener.clone(), slot));
+}
+
+/// One connection: the TLS handshake first when TLS is on, then HTTP.
+async fn connection(stream: TcpStream, listener: Listener, slot: OwnedSemaphorePermit) {
+    let Listener {
+        app,
+        limits,
+        tls,
+        stop,
+    } = listener;
+    let Some(tls) = tls else {
+        return serve_connection(stream, app, limits, stop, slot).await;
+    };
+    if let Some(stream) = handshake(stream, &tls, limits.header_read_timeout).await {
+        serve_connection(stream, app, limits, stop, slot).await;
+    }
+}
+
+/// The TLS handshake on `stream`, within `timeout`; `None` (counted and logged at debug)
+/// when it fails or takes longer.
+async fn handshake(
+    stream: TcpStream,
+    tls: &ServerTls,
+    timeout: Duration,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let accepted = tokio::time::timeout(timeout, tls.acceptor().accept(stream)).await;
+    let (outcome, stream) = match accepted {
+        Ok(Ok(stream)) => ("ok", Some(stream)),
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "TLS handshake failed");
+            ("failed", None)
+        }
+        Err(_) => {
+            tracing::debug!("TLS handshake not finished within server.header_read_timeout");
+            ("timeout", None)
+        }
+    };
+    TlsCounters::count(&tls.counters.handshakes, outcome);
+    stream
 }
 
 /// Serves one connection until it closes, its watchdog expires, or shutdown (then it
 /// finishes the request in progress); `_slot` frees its connection slot when it ends.
-async fn serve_connection(
-    stream: TcpStream,
+async fn serve_connection<S>(
+    stream: S,
     app: Router,
     limits: ConnectionLimits,
     mut stop: watch::Receiver<bool>,
     _slot: OwnedSemaphorePermit,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let activity = Activity::new();
     let io = TokioIo::new(Tracked {
         inner: stream,
@@ -261,15 +312,16 @@ impl Drop for BusyGuard {
     }
 }
 
-/// A TCP stream that reports its traffic to the connection's [`Activity`].
-struct Tracked {
+/// A connection's stream (TCP, or TLS over TCP) that reports its traffic to the
+/// connection's [`Activity`].
+struct Tracked<S> {
     /// The stream.
-    inner: TcpStream,
+    inner: S,
     /// Where traffic is reported.
     activity: Activity,
 }
 
-impl AsyncRead for Tracked {
+impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -284,7 +336,7 @@ impl AsyncRead for Tracked {
     }
 }
 
-impl AsyncWrite for Tracked {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -318,7 +370,7 @@ impl AsyncWrite for Tracked {
     }
 }
 
-impl Tracked {
+impl<S> Tracked<S> {
     /// Reports a write that sent bytes.
     fn note_sent(&self, polled: &Poll<io::Result<usize>>) {
         if let Poll::Ready(Ok(n)) = polled

@@ -32,6 +32,7 @@ use crate::metrics::Metrics;
 use crate::read::{Fetcher, Wakeups, spawn_feed};
 use crate::server;
 use crate::state::{AppState, BrokerIdentity};
+use crate::tls::ServerTls;
 use crate::write::pipeline::{PipelineParts, WritePipeline};
 use crate::write::recovery::{backlog, spawn_recovery};
 use crate::write::{WriteLimits, Writer};
@@ -44,14 +45,19 @@ const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// A running broker: with the embedded metadata service (`silt dev`, empty
 /// `cluster.metadata`) or a member of a cluster (`silt broker`).
 pub struct RunningNode {
-    /// The address the HTTP server listens on.
+    /// The address the HTTP server listens on (HTTPS when `server.tls_cert` is set).
     pub addr: SocketAddr,
+    /// The loopback plain-HTTP listener's address, when `server.plain_listen` is set.
+    pub plain_addr: Option<SocketAddr>,
     /// The object store URL in use.
     pub object_store_url: String,
     /// This broker's registry id.
     pub broker_id: String,
     shutdown: watch::Sender<bool>,
-    server: JoinHandle<std::io::Result<()>>,
+    /// The listeners' accept loops (TLS or plain, then the plain loopback one).
+    servers: Vec<JoinHandle<std::io::Result<()>>>,
+    /// Reloads the TLS certificate on a change or SIGHUP (when TLS is on).
+    tls_reload: Option<JoinHandle<()>>,
     pipeline: WritePipeline,
     metadata: Option<MetadataNode>,
     heartbeat: JoinHandle<()>,
@@ -68,10 +74,11 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
     let auth = Arc::new(Auth::load(&config.auth).context("cannot start: [auth]")?);
     let storage = Storage::open(&config).await?;
     let (metadata_node, services, recovery) = start_services(&config, &storage).await?;
+    let tls = server_tls(&config, &services.metrics)?;
     let recovery_interval = config.wal.recovery_interval;
-    let listener = listen(&config).await?;
-    let addr = listener.local_addr()?;
-    let identity = Arc::new(identity(&config, addr));
+    let listeners = listen(&config).await?;
+    let (addr, plain_addr) = listeners.addrs()?;
+    let identity = Arc::new(identity(&config, addr, tls.is_some()));
     let heartbeat = spawn_heartbeat(&config, &services, identity.clone());
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (object_store_url, disk_cache) = (storage.store.url.clone(), storage.disk_cache.clone());
@@ -87,13 +94,18 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         (identity.clone(), auth),
         (shutdown_rx.clone(), wakeups),
     );
-    let server = serve(listener, state, shutdown_rx);
+    let tls_reload = tls
+        .as_ref()
+        .map(|tls| tls.spawn_reloader(state.config.server.tls_reload_interval));
+    let servers = listeners.serve(state, tls, shutdown_rx);
     Ok(RunningNode {
         addr,
+        plain_addr,
         object_store_url,
         broker_id: identity.broker_id.clone(),
         shutdown,
-        server,
+        servers,
+        tls_reload,
         pipeline,
         metadata: metadata_node,
         heartbeat,
@@ -138,10 +150,69 @@ impl PendingRecovery {
     }
 }
 
-/// Binds `server.listen`.
-async fn listen(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
-    let listener = tokio::net::TcpListener::bind(config.listen_addr()?).await;
-    listener.with_context(|| format!("cannot listen on server.listen = {}", config.server.listen))
+/// The listener's TLS, when `server.tls_cert` and `server.tls_key` are set.
+fn server_tls(config: &Config, metrics: &Metrics) -> anyhow::Result<Option<ServerTls>> {
+    let Some(files) = config.server.tls_files() else {
+        return Ok(None);
+    };
+    let tls = ServerTls::load(files, metrics.tls.clone()).context("cannot start: [server] TLS")?;
+    Ok(Some(tls))
+}
+
+/// The bound sockets: `server.listen`, and `server.plain_listen` when set.
+struct Listeners {
+    /// `server.listen`.
+    main: tokio::net::TcpListener,
+    /// `server.plain_listen`.
+    plain: Option<tokio::net::TcpListener>,
+}
+
+impl Listeners {
+    /// Their local addresses.
+    fn addrs(&self) -> std::io::Result<(SocketAddr, Option<SocketAddr>)> {
+        let plain = self.plain.as_ref().map(|l| l.local_addr()).transpose()?;
+        Ok((self.main.local_addr()?, plain))
+    }
+
+    /// Serves `state` on each until `stop` turns true (TLS on the main one when on).
+    fn serve(
+        self,
+        state: AppState,
+        tls: Option<ServerTls>,
+        stop: watch::Receiver<bool>,
+    ) -> Vec<JoinHandle<std::io::Result<()>>> {
+        let listener = http_server::Listener {
+            limits: connection_limits(&state.config),
+            app: server::router(state),
+            tls,
+            stop,
+        };
+        let plain = self.plain.map(|socket| {
+            let plain = http_server::Listener {
+                tls: None,
+                ..listener.clone()
+            };
+            tokio::spawn(http_server::serve(socket, plain))
+        });
+        let main = tokio::spawn(http_server::serve(self.main, listener));
+        std::iter::once(main).chain(plain).collect()
+    }
+}
+
+/// Binds `server.listen` and `server.plain_listen`.
+async fn listen(config: &Config) -> anyhow::Result<Listeners> {
+    let main = bind(config.listen_addr()?, "server.listen").await?;
+    let plain = match config.server.plain_listen.as_str() {
+        "" => None,
+        addr => Some(bind(addr.parse()?, "server.plain_listen").await?),
+    };
+    Ok(Listeners { main, plain })
+}
+
+/// Binds `addr`, the value of `setting`.
+async fn bind(addr: SocketAddr, setting: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    let listener = tokio::net::TcpListener::bind(addr).await;
+    listener.with_context(|| format!("cannot listen on {setting} = {addr}"))
 }
 
 /// Starts renewing this broker's lease.
@@ -205,11 +276,12 @@ fn seal_policy(config: &Config) -> SealPolicy {
 }
 
 /// This broker's id and address: as configured, else a fresh id and the bound address.
-fn identity(config: &Config, addr: SocketAddr) -> BrokerIdentity {
+fn identity(config: &Config, addr: SocketAddr, tls: bool) -> BrokerIdentity {
     let cluster = &config.cluster;
+    let scheme = if tls { "https" } else { "http" };
     BrokerIdentity {
         broker_id: configured_or(&cluster.broker_id, || format!("broker-{}", Ulid::new())),
-        advertise: configured_or(&cluster.advertise, || format!("http://{addr}")),
+        advertise: configured_or(&cluster.advertise, || format!("{scheme}://{addr}")),
     }
 }
 
@@ -299,17 +371,6 @@ fn read_slots(config: &Config) -> Arc<tokio::sync::Semaphore> {
     Arc::new(tokio::sync::Semaphore::new(slots))
 }
 
-/// Serves `state` on `listener` until `stop` turns true, then lets requests finish.
-fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    stop: watch::Receiver<bool>,
-) -> JoinHandle<std::io::Result<()>> {
-    let limits = connection_limits(&state.config);
-    let app = server::router(state);
-    tokio::spawn(http_server::serve(listener, app, limits, stop))
-}
-
 /// The `[server]` connection limits.
 fn connection_limits(config: &Config) -> ConnectionLimits {
     ConnectionLimits {
@@ -320,6 +381,23 @@ fn connection_limits(config: &Config) -> ConnectionLimits {
 }
 
 impl RunningNode {
+    /// The URL of the main listener: `https://ADDR` with TLS, else `http://ADDR`.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls_reload.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// Says where the plain-HTTP loopback listener is, when there is one.
+    pub fn announce_plain_listener(&self) {
+        if let Some(addr) = self.plain_addr {
+            println!("plain HTTP also on http://{addr} (server.plain_listen, loopback only)");
+        }
+    }
+
     /// Resolves, with the cause, once the embedded metadata service stopped for good (a
     /// fatal Raft error, e.g. a failed log write); never with a remote metadata cluster.
     pub async fn metadata_failed(&self) -> String {
@@ -332,7 +410,12 @@ impl RunningNode {
     /// Stops the node cleanly.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
-        stop_server(self.server).await;
+        for server in self.servers {
+            stop_server(server).await;
+        }
+        if let Some(reload) = &self.tls_reload {
+            reload.abort();
+        }
         close_pipeline(&self.pipeline).await;
         close_disk_cache(self.disk_cache.as_deref()).await;
         self.heartbeat.abort();

@@ -1,11 +1,13 @@
 //! Starting and stopping real silt processes for tests: one `silt dev` ([`Silt`]) or a
 //! multi-process cluster through `infra/local-cluster.sh` ([`Cluster`]).
 
+mod certs;
 mod cluster;
 mod disks;
 mod process;
 mod s3;
 
+pub use certs::{IssuedFiles, TestCa};
 pub use cluster::{Cluster, ClusterOptions, Role};
 pub use disks::Tmpfs;
 pub use process::{Silt, SiltOptions, find_silt_binary, silt_binary, strip_test_env};
