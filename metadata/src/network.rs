@@ -93,16 +93,23 @@ impl RaftNetwork<TypeConfig> for NoNetwork {
 #[derive(Debug, Clone)]
 pub(crate) struct HttpNetworkFactory {
     http: reqwest::Client,
+    /// `http` or `https`.
+    scheme: &'static str,
 }
 
 impl HttpNetworkFactory {
     /// A factory with its own HTTP client, presenting `secret` (if any) to every peer.
-    pub(crate) fn new(secret: Option<&crate::ClusterSecret>) -> Result<Self, reqwest::Error> {
-        let http = crate::tls::cluster_client(secret)
+    /// With `tls`, peers are reached over HTTPS and must present a certificate it trusts.
+    pub(crate) fn new(
+        secret: Option<&crate::ClusterSecret>,
+        tls: Option<&crate::ClusterTls>,
+    ) -> Result<Self, reqwest::Error> {
+        let http = crate::tls::cluster_client(secret, tls)
             .tcp_nodelay(true)
             .pool_max_idle_per_host(4)
             .build()?;
-        Ok(Self { http })
+        let scheme = crate::tls::scheme(tls);
+        Ok(Self { http, scheme })
     }
 }
 
@@ -112,6 +119,8 @@ pub(crate) struct HttpNetwork {
     target: NodeId,
     node: BasicNode,
     http: reqwest::Client,
+    /// `http` or `https`.
+    scheme: &'static str,
 }
 
 impl RaftNetworkFactory<TypeConfig> for HttpNetworkFactory {
@@ -122,6 +131,7 @@ impl RaftNetworkFactory<TypeConfig> for HttpNetworkFactory {
             target,
             node: node.clone(),
             http: self.http.clone(),
+            scheme: self.scheme,
         }
     }
 }
@@ -158,7 +168,7 @@ impl HttpNetwork {
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
-        let url = format!("http://{}{path}", self.node.addr);
+        let url = format!("{}://{}{path}", self.scheme, self.node.addr);
         let response = self.post(&url, request, option).await?;
         if response.status() == reqwest::StatusCode::PAYLOAD_TOO_LARGE {
             return Err(too_large(entries, &url));
@@ -270,7 +280,7 @@ mod tests {
     #[tokio::test]
     async fn a_body_refused_as_too_large_asks_openraft_for_half_the_entries() {
         let addr = small_body_peer().await;
-        let mut factory = HttpNetworkFactory::new(None).unwrap();
+        let mut factory = HttpNetworkFactory::new(None, None).unwrap();
         let mut network = factory.new_client(2, &BasicNode { addr }).await;
         let request = AppendEntriesRequest {
             vote: Vote::new_committed(1, 1),

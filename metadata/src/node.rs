@@ -27,6 +27,7 @@ use crate::network::{HttpNetworkFactory, NoNetworkFactory};
 use crate::proposal::ProposalStats;
 use crate::secret::ClusterSecret;
 use crate::state_machine::{SharedState, StateMachineStore};
+use crate::tls::ClusterTls;
 use crate::type_config::{NodeId, Raft};
 use crate::types::NodeStatus;
 
@@ -62,6 +63,9 @@ pub struct ClusterConfig {
     /// The cluster secret: the node's routes admit only requests presenting it, and its
     /// requests to peers present it. `None` runs the node open to anyone who can reach it.
     pub secret: Option<ClusterSecret>,
+    /// Set when the cluster's nodes serve HTTPS: peers are reached at `https://` and their
+    /// certificates checked against its CA. `None`: plain HTTP.
+    pub tls: Option<ClusterTls>,
 }
 
 /// A running metadata node. Call [`MetadataNode::shutdown`] to stop it: dropping it
@@ -81,6 +85,8 @@ pub struct MetadataNode {
     changes: SharedChanges,
     /// The cluster secret its routes require and its requests present (`None`: open).
     secret: Option<ClusterSecret>,
+    /// How it reaches its peers over HTTPS (`None`: plain HTTP).
+    tls: Option<ClusterTls>,
 }
 
 impl std::fmt::Debug for MetadataNode {
@@ -102,6 +108,7 @@ impl MetadataNode {
             &data_dir,
             NoNetworkFactory,
             raft_config(false)?,
+            None,
             None,
         )
         .await?;
@@ -125,7 +132,7 @@ impl MetadataNode {
                 config.peers.keys().collect::<Vec<_>>()
             )));
         }
-        let network = HttpNetworkFactory::new(config.secret.as_ref())
+        let network = HttpNetworkFactory::new(config.secret.as_ref(), config.tls.as_ref())
             .map_err(|e| Error::Unavailable(format!("cannot build the raft HTTP client: {e}")))?;
         Self::build(
             config.node_id,
@@ -133,6 +140,7 @@ impl MetadataNode {
             network,
             raft_config(true)?,
             config.secret,
+            config.tls,
         )
         .await
     }
@@ -164,7 +172,7 @@ impl MetadataNode {
     /// cluster). Every other node waits to be reached by the leader. Returns when this node
     /// is part of an initialised cluster.
     pub async fn bootstrap(&self, peers: &BTreeMap<u64, String>) -> Result<()> {
-        let http = crate::tls::cluster_client(self.secret.as_ref())
+        let http = crate::tls::cluster_client(self.secret.as_ref(), self.tls.as_ref())
             .timeout(Duration::from_secs(1))
             .build()
             .map_err(|e| Error::Unavailable(format!("cannot build an HTTP client: {e}")))?;
@@ -188,7 +196,8 @@ impl MetadataNode {
             let answer = if *id == self.node_id {
                 Some(false)
             } else {
-                peer_initialised(http, addr).await
+                let url = format!("{}://{addr}", crate::tls::scheme(self.tls.as_ref()));
+                peer_initialised(http, &url).await
             };
             match answer {
                 Some(true) => initialised = true,
@@ -224,13 +233,14 @@ impl MetadataNode {
     }
 
     /// Opens storage and starts Raft with `network`; the node's routes will require
-    /// `secret`.
+    /// `secret`, and it reaches its peers over HTTPS with `tls`.
     async fn build<N>(
         node_id: NodeId,
         data_dir: &std::path::Path,
         network: N,
         config: Config,
         secret: Option<ClusterSecret>,
+        tls: Option<ClusterTls>,
     ) -> Result<MetadataNode>
     where
         N: openraft::RaftNetworkFactory<crate::type_config::TypeConfig>,
@@ -262,6 +272,7 @@ impl MetadataNode {
             stats: Arc::default(),
             changes,
             secret,
+            tls,
         })
     }
 
@@ -361,11 +372,11 @@ fn raft_config(cluster: bool) -> Result<Config> {
     .map_err(|e| Error::Unavailable(format!("invalid raft config: {e}")))
 }
 
-/// Whether the metadata node at `addr` (`host:port`) is part of an initialised cluster
-/// (it has voters), as its status says; `None` if it did not answer.
-async fn peer_initialised(http: &reqwest::Client, addr: &str) -> Option<bool> {
+/// Whether the metadata node at `url` (`scheme://host:port`) is part of an initialised
+/// cluster (it has voters), as its status says; `None` if it did not answer.
+async fn peer_initialised(http: &reqwest::Client, url: &str) -> Option<bool> {
     let response = http
-        .get(format!("http://{addr}/meta/v1/status"))
+        .get(format!("{url}/meta/v1/status"))
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)

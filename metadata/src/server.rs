@@ -608,6 +608,7 @@ mod tests {
                     BTreeMap::from([(4, peers[&4].clone())])
                 },
                 secret: None,
+                tls: None,
             })
             .await
             .unwrap();
@@ -710,6 +711,7 @@ mod tests {
                 data_dir: dir.join(format!("n{id}")),
                 peers: peers.clone(),
                 secret: None,
+                tls: None,
             };
             let node = MetadataNode::open_cluster(config).await.unwrap();
             serve(&node, listener).await;
@@ -761,7 +763,7 @@ mod tests {
             .await
             .unwrap();
 
-        let http = crate::tls::cluster_client(None).build().unwrap();
+        let http = crate::tls::cluster_client(None, None).build().unwrap();
         let url = format!(
             "http://{}/meta/v1/members/voters",
             addrs[leader.node_id as usize - 1]

@@ -34,6 +34,7 @@ async fn start_cluster(dir: &std::path::Path) -> (Vec<MetadataNode>, Vec<String>
             data_dir: dir.join(format!("node-{id}")),
             peers: peers.clone(),
             secret: Some(secret.clone()),
+            tls: None,
         })
         .await
         .unwrap();

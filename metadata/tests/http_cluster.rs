@@ -29,6 +29,7 @@ async fn start(
         data_dir: dir.join(format!("node-{id}")),
         peers: peers.clone(),
         secret: None,
+        tls: None,
     })
     .await
     .unwrap();

@@ -22,6 +22,7 @@ async fn start_node(dir: &std::path::Path) -> (MetadataNode, String) {
         data_dir: dir.join("node-1"),
         peers: peers.clone(),
         secret: None,
+        tls: None,
     })
     .await
     .unwrap();

@@ -2,14 +2,21 @@
 //! or show members) and `silt auth cluster-secret` (make the cluster secret).
 //!
 //! A node runs with the cluster secret (`--cluster-secret-file`), or without one only on a
-//! loopback address or with `--insecure`: it refuses to start otherwise, saying why.
+//! loopback address or with `--insecure`: it refuses to start otherwise, saying why. With
+//! `--tls-cert`/`--tls-key` it serves HTTPS (reloading the pair on change or SIGHUP) and
+//! reaches its peers over HTTPS, trusting `--tls-ca`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::Context;
-use silt_metadata::{ClusterConfig, ClusterSecret, HttpClient, MetadataClient, MetadataNode};
+use silt_metadata::{
+    ClusterConfig, ClusterSecret, ClusterTls, HttpClient, MetadataClient, MetadataNode,
+};
+
+use crate::node::http_server::{self, ConnectionLimits, Listener};
+use crate::tls::{CertificateFiles, ServerTls, TlsCounters};
 
 use crate::cli::{
     ClusterSecretArg, MembershipCommand, MetadataArgs, init_process, wait_for_signal,
@@ -71,17 +78,24 @@ pub(super) async fn run(args: MetadataArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on --listen {}", args.listen))?;
     let addr = listener.local_addr()?;
     let secret = node_secret(&args, addr)?;
+    let server_tls = server_tls(&args)?;
     let node = MetadataNode::open_cluster(ClusterConfig {
         node_id: args.id,
         data_dir: args.data_dir.clone(),
         peers: peers.clone(),
         secret,
+        tls: peer_tls(&args)?,
     })
     .await
     .context("cannot open the metadata node")?;
-    let server = Serving::start(listener, node.router());
+    let scheme = if server_tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let server = Serving::start(listener, node.router(), server_tls, &args);
     println!(
-        "silt metadata node {} listening on http://{addr} (data: {})",
+        "silt metadata node {} listening on {scheme}://{addr} (data: {})",
         args.id,
         args.data_dir.display()
     );
@@ -97,6 +111,33 @@ pub(super) async fn run(args: MetadataArgs) -> anyhow::Result<()> {
         () = wait_for_signal() => server.stop(node).await,
         cause = node.failed() => Err(super::metadata_failed(&cause)),
     }
+}
+
+/// The node's HTTPS certificate, when `--tls-cert` and `--tls-key` are given.
+fn server_tls(args: &MetadataArgs) -> anyhow::Result<Option<ServerTls>> {
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok(None);
+    };
+    let files = CertificateFiles {
+        cert: cert.clone(),
+        key: key.clone(),
+    };
+    let tls = ServerTls::load(files, TlsCounters::default())
+        .context("cannot use --tls-cert / --tls-key")?;
+    Ok(Some(tls))
+}
+
+/// How the node reaches its peers: over HTTPS (trusting `--tls-ca`, else the system's
+/// roots) when it serves HTTPS itself, else plain HTTP.
+fn peer_tls(args: &MetadataArgs) -> anyhow::Result<Option<ClusterTls>> {
+    if args.tls_cert.is_none() {
+        return Ok(None);
+    }
+    let tls = match &args.tls_ca {
+        Some(path) => ClusterTls::with_ca_file(path).context("cannot use --tls-ca")?,
+        None => ClusterTls::system_roots(),
+    };
+    Ok(Some(tls))
 }
 
 /// Reads the cluster secret at `path`, naming the flag or setting it came from.
@@ -146,29 +187,55 @@ async fn bootstrap(
     std::future::pending().await
 }
 
+/// The connection limits of a metadata node's listener: peers keep a few connections
+/// each, busy with heartbeats, so only runaway or silent clients meet them.
+const METADATA_CONNECTION_LIMITS: ConnectionLimits = ConnectionLimits {
+    max_connections: 4_096,
+    header_read_timeout: std::time::Duration::from_secs(10),
+    idle_timeout: std::time::Duration::from_secs(60),
+};
+
 /// The node's HTTP server, stopped gracefully before the node.
 struct Serving {
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Reloads the certificate (when serving HTTPS).
+    tls_reload: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Serving {
-    fn start(listener: tokio::net::TcpListener, router: axum::Router) -> Serving {
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|stop| *stop).await;
-                })
-                .await
-        });
-        Serving { stop, task }
+    /// Serves `router` on `socket`, over TLS when `tls` is given.
+    fn start(
+        socket: tokio::net::TcpListener,
+        router: axum::Router,
+        tls: Option<ServerTls>,
+        args: &MetadataArgs,
+    ) -> Serving {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let tls_reload = tls
+            .as_ref()
+            .map(|tls| tls.spawn_reloader(args.tls_reload_interval));
+        let listener = Listener {
+            app: router,
+            limits: METADATA_CONNECTION_LIMITS,
+            tls,
+            stop: stopped,
+        };
+        let task = tokio::spawn(http_server::serve(socket, listener));
+        Serving {
+            stop,
+            task,
+            tls_reload,
+        }
     }
 
     /// Stops serving, then shuts the node down.
     async fn stop(self, node: MetadataNode) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        if let Some(reload) = self.tls_reload {
+            reload.abort();
+        }
         node.shutdown().await.context("metadata node shutdown")
     }
 }
@@ -183,8 +250,15 @@ pub(super) async fn membership(command: MembershipCommand) -> anyhow::Result<()>
     | MembershipCommand::Remove {
         metadata, secret, ..
     }) = &command;
+    let tls = secret
+        .tls_ca
+        .as_deref()
+        .map(ClusterTls::with_ca_file)
+        .transpose()
+        .context("cannot use --tls-ca")?;
     let secret = client_secret(secret)?;
-    let client = HttpClient::connect_with_secret(std::slice::from_ref(metadata), secret.as_ref())?;
+    let endpoints = std::slice::from_ref(metadata);
+    let client = HttpClient::connect_with(endpoints, secret.as_ref(), tls.as_ref())?;
     let before = client.status().await?;
     let status = match command {
         MembershipCommand::Show { .. } => before,

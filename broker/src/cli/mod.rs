@@ -199,6 +199,20 @@ pub struct MetadataArgs {
     /// --insecure.
     #[arg(long, env = "SILT_METADATA_CLUSTER_SECRET_FILE")]
     pub cluster_secret_file: Option<PathBuf>,
+    /// PEM certificate chain this node serves HTTPS with (with --tls-key). The whole
+    /// cluster then speaks HTTPS: peers are reached at https://HOST:PORT.
+    #[arg(long, env = "SILT_METADATA_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "SILT_METADATA_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM file of the CA the peers' certificates chain to (the only root trusted for
+    /// them; default the system's roots). Needs --tls-cert.
+    #[arg(long, env = "SILT_METADATA_TLS_CA", requires = "tls_cert")]
+    pub tls_ca: Option<PathBuf>,
+    /// How often --tls-cert and --tls-key are checked for a change (SIGHUP: at once).
+    #[arg(long, env = "SILT_METADATA_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = crate::config::parse_duration)]
+    pub tls_reload_interval: std::time::Duration,
     /// Run without a cluster secret on a non-loopback --listen: anyone who can reach the
     /// port can rewrite the metadata and the membership. For isolated test networks only.
     #[arg(long, env = "SILT_METADATA_INSECURE")]
@@ -256,6 +270,10 @@ pub struct ClusterSecretArg {
     /// --cluster-secret-file`); needed when the cluster runs with one.
     #[arg(long, env = "SILT_CLUSTER_SECRET_FILE")]
     pub cluster_secret_file: Option<PathBuf>,
+    /// PEM file of the CA the metadata nodes' certificates chain to (as given to `silt
+    /// metadata --tls-ca`); for a cluster serving HTTPS with a private CA.
+    #[arg(long, env = "SILT_CLUSTER_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
 }
 
 /// `silt cluster …`

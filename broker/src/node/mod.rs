@@ -10,7 +10,7 @@
 //! acknowledged is lost at any step: acknowledgement already implies upload and commit.
 
 mod heartbeat;
-mod http_server;
+pub(crate) mod http_server;
 mod storage;
 
 use std::net::SocketAddr;
@@ -20,7 +20,9 @@ use anyhow::Context;
 use silt_bookie::cache::DiskCache;
 use silt_bookie::clock::{Clock, SystemClock};
 use silt_bookie::wal::SealPolicy;
-use silt_metadata::{ClusterSecret, HttpClient, MetadataClient, MetadataNode, NodeConfig};
+use silt_metadata::{
+    ClusterSecret, ClusterTls, HttpClient, MetadataClient, MetadataNode, NodeConfig,
+};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use ulid::Ulid;
@@ -234,7 +236,8 @@ async fn open_metadata(
     let endpoints = config.cluster.metadata_endpoints();
     if !endpoints.is_empty() {
         let secret = cluster_secret(config)?;
-        let client = HttpClient::connect_with_secret(&endpoints, secret.as_ref())
+        let tls = cluster_tls(config)?;
+        let client = HttpClient::connect_with(&endpoints, secret.as_ref(), tls.as_ref())
             .context("cannot set up the metadata client (cluster.metadata)")?;
         return Ok((None, Arc::new(client)));
     }
@@ -252,6 +255,17 @@ fn cluster_secret(config: &Config) -> anyhow::Result<Option<ClusterSecret>> {
     ClusterSecret::read(std::path::Path::new(path))
         .map(Some)
         .context("cannot use cluster.secret_file")
+}
+
+/// The metadata nodes' CA from `cluster.tls_ca`, if set.
+fn cluster_tls(config: &Config) -> anyhow::Result<Option<ClusterTls>> {
+    let path = &config.cluster.tls_ca;
+    if path.is_empty() {
+        return Ok(None);
+    }
+    ClusterTls::with_ca_file(std::path::Path::new(path))
+        .map(Some)
+        .context("cannot use cluster.tls_ca")
 }
 
 /// The one-node metadata service under `storage.data_dir/metadata`.

@@ -62,6 +62,9 @@ struct Inner {
     /// Nodes that failed a request recently, and when.
     suspects: Mutex<std::collections::HashMap<String, Instant>>,
     http: reqwest::Client,
+    /// The scheme of node addresses given without one (leader hints): `https` when the
+    /// client was given TLS or an `https://` endpoint, else `http`.
+    scheme: &'static str,
     applied_tx: watch::Sender<u64>,
     watcher: Mutex<Option<JoinHandle<()>>>,
 }
@@ -101,13 +104,31 @@ fn body_allowance(bytes: usize) -> Duration {
     TIMEOUT_PER_MIB.mul_f64(mib)
 }
 
-/// Normalises `host:port` or a URL to a base URL without a trailing slash.
-fn base_url(endpoint: &str) -> String {
+/// Normalises `host:port` (reached with `scheme`) or a URL to a base URL without a
+/// trailing slash.
+fn base_url(endpoint: &str, scheme: &str) -> String {
     let trimmed = endpoint.trim().trim_end_matches('/');
     if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
         trimmed.to_owned()
     } else {
-        format!("http://{trimmed}")
+        format!("{scheme}://{trimmed}")
+    }
+}
+
+/// `https` when `tls` is given or an endpoint is an `https://` URL, else `http`.
+fn endpoint_scheme(endpoints: &[String], tls: Option<&crate::ClusterTls>) -> &'static str {
+    let https = endpoints.iter().any(|e| e.trim().starts_with("https://"));
+    if https || tls.is_some() {
+        "https"
+    } else {
+        "http"
+    }
+}
+
+impl Inner {
+    /// The base URL of the node at `addr` (`host:port` or a URL).
+    fn url_of(&self, addr: &str) -> String {
+        base_url(addr, self.scheme)
     }
 }
 
@@ -125,17 +146,29 @@ impl HttpClient {
         endpoints: &[String],
         secret: Option<&crate::ClusterSecret>,
     ) -> Result<HttpClient> {
+        Self::connect_with(endpoints, secret, None)
+    }
+
+    /// [`HttpClient::connect_with_secret`], reaching nodes over HTTPS with `tls` (if
+    /// any): endpoints and leader hints without a scheme become `https://` URLs, and
+    /// certificates must chain to its CA.
+    pub fn connect_with(
+        endpoints: &[String],
+        secret: Option<&crate::ClusterSecret>,
+        tls: Option<&crate::ClusterTls>,
+    ) -> Result<HttpClient> {
+        let scheme = endpoint_scheme(endpoints, tls);
         let endpoints: Vec<String> = endpoints
             .iter()
             .filter(|e| !e.trim().is_empty())
-            .map(|e| base_url(e))
+            .map(|e| base_url(e, scheme))
             .collect();
         if endpoints.is_empty() {
             return Err(Error::Unavailable(
                 "no metadata endpoints given (--metadata http://HOST:PORT[,…])".to_owned(),
             ));
         }
-        let http = crate::tls::cluster_client(secret)
+        let http = crate::tls::cluster_client(secret, tls)
             .tcp_nodelay(true)
             .pool_max_idle_per_host(16)
             .build()
@@ -147,6 +180,7 @@ impl HttpClient {
                 preferred: Mutex::new(None),
                 suspects: Mutex::new(std::collections::HashMap::new()),
                 http,
+                scheme,
                 applied_tx,
                 watcher: Mutex::new(None),
             }),
@@ -256,11 +290,11 @@ impl HttpClient {
                     leader_addr: Some(addr),
                     ..
                 })) if redirects < MAX_REDIRECTS
-                    && base_url(&addr) != url
-                    && !self.inner.is_suspect(&base_url(&addr)) =>
+                    && self.inner.url_of(&addr) != url
+                    && !self.inner.is_suspect(&self.inner.url_of(&addr)) =>
                 {
                     redirects += 1;
-                    url = base_url(&addr);
+                    url = self.inner.url_of(&addr);
                 }
                 Ok(Err(error)) => return refused(&url, Error::from(error)),
                 Err(transport) if is_unauthorized(&transport) => {
@@ -268,7 +302,7 @@ impl HttpClient {
                 }
                 Err(transport) => {
                     self.inner.suspect(&url);
-                    return Attempt::Failed(format!("{url}: {transport}"));
+                    return Attempt::Failed(transport_failure(&url, &transport));
                 }
             }
         }
@@ -281,6 +315,30 @@ enum Attempt<T> {
     Done(Result<T>),
     /// A transient failure (which node, and why); the next node may answer.
     Failed(String),
+}
+
+/// What went wrong reaching `url`, with every cause (reqwest's own message leaves them
+/// out), and what to check when TLS refused the node's certificate.
+fn transport_failure(url: &str, error: &reqwest::Error) -> String {
+    let mut text = format!("{url}: {error}");
+    let mut tls = false;
+    let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(cause) = next {
+        text.push_str(&format!(": {cause}"));
+        tls |= cause.is::<rustls::Error>();
+        // An io::Error's source() skips the error it wraps (where rustls puts its own).
+        next = match cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => inner.source(),
+            None => cause.source(),
+        };
+    }
+    if tls || text.contains("certificate") {
+        text.push_str(" (TLS refused the node's certificate: check that it chains to the CA given as cluster.tls_ca / --tls-ca and names the address used)");
+    }
+    text
 }
 
 /// Whether the node refused the request for lacking the cluster secret (HTTP 401).
@@ -466,7 +524,7 @@ impl Transport for HttpClient {
                 Ok(reply) => return Ok(reply.into_feed()),
                 Err(error) => {
                     self.inner.suspect(&url);
-                    last_failure = format!("{url}: {error}");
+                    last_failure = transport_failure(&url, &error);
                 }
             }
         }
@@ -488,7 +546,11 @@ impl Transport for HttpClient {
                     if let Some(addr) = &status.leader_addr
                         && let Ok(leader) = self
                             .inner
-                            .get::<NodeStatus>(&base_url(addr), "/meta/v1/status", REQUEST_TIMEOUT)
+                            .get::<NodeStatus>(
+                                &self.inner.url_of(addr),
+                                "/meta/v1/status",
+                                REQUEST_TIMEOUT,
+                            )
                             .await
                         && leader.state == "Leader"
                     {
@@ -498,7 +560,7 @@ impl Transport for HttpClient {
                 }
                 Err(error) => {
                     if last.is_none() {
-                        last = Some(Err(Error::Unavailable(format!("{url}: {error}"))));
+                        last = Some(Err(Error::Unavailable(transport_failure(&url, &error))));
                     }
                 }
             }
