@@ -9,7 +9,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::auth;
-use crate::http::{ApiError, cluster, fetch, health, openapi, produce, topics};
+use crate::http::{ApiError, cluster, fetch, health, offsets, openapi, produce, topics};
 use crate::state::AppState;
 
 /// Every route of the v1 API and the operational endpoints. Request bodies are read by
@@ -47,12 +47,14 @@ fn admin_routes() -> Router<AppState> {
         .route("/v1/cluster", get(cluster::cluster))
 }
 
-/// Produce and fetch.
+/// Produce, fetch and offsets by time.
 fn record_routes() -> Router<AppState> {
     let partition_records = "/v1/topics/{topic}/partitions/{partition}/records";
+    let partition_offsets = "/v1/topics/{topic}/partitions/{partition}/offsets";
     Router::new()
         .route("/v1/topics/{topic}/records", post(produce::produce))
         .route(partition_records, get(fetch::fetch))
+        .route(partition_offsets, get(offsets::offsets))
 }
 
 /// The API document, liveness, readiness and metrics.

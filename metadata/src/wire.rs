@@ -35,6 +35,18 @@ pub(crate) enum ReadQuery {
         /// Most entries returned.
         max_entries: usize,
     },
+    /// Index entries of a partition from the first whose records reach a timestamp (see
+    /// [`crate::MetadataClient::time_slice`]).
+    TimeSlice {
+        /// Topic name.
+        topic: String,
+        /// Partition number within the topic.
+        partition: u32,
+        /// The timestamp sought, milliseconds since the Unix epoch.
+        timestamp_ms: i64,
+        /// Most entries returned.
+        max_entries: usize,
+    },
     /// Every registered broker, expired leases included.
     ListBrokers,
     /// One idempotent producer's current identity.

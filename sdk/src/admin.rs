@@ -6,7 +6,9 @@ use reqwest::Method;
 
 use crate::client::{Client, segment};
 use crate::error::Result;
-use crate::wire::{CreateTopicRequest, MAX_TOPIC_PAGE, Topic, TopicConfig, TopicList};
+use crate::wire::{
+    CreateTopicRequest, MAX_TOPIC_PAGE, OffsetLookup, Topic, TopicConfig, TopicList,
+};
 
 /// Topic administration against one broker.
 #[derive(Debug, Clone)]
@@ -78,6 +80,47 @@ impl Admin {
             .send::<(), serde_json::Value>(Method::DELETE, &path, &[], None, Duration::ZERO)
             .await?;
         Ok(())
+    }
+
+    /// The offset of the first record of `topic`/`partition` stamped at or after
+    /// `timestamp_ms` (the high watermark when none is): where to start reading "from
+    /// time T". Needs `consume` rights on the topic.
+    pub async fn offset_for_time(
+        &self,
+        topic: &str,
+        partition: u32,
+        timestamp_ms: i64,
+    ) -> Result<OffsetLookup> {
+        let query = [("timestamp_ms", timestamp_ms.to_string())];
+        self.offsets(topic, partition, &query).await
+    }
+
+    /// The earliest (`latest == false`) or latest offset of `topic`/`partition`.
+    pub async fn offset_bound(
+        &self,
+        topic: &str,
+        partition: u32,
+        latest: bool,
+    ) -> Result<OffsetLookup> {
+        let at = if latest { "latest" } else { "earliest" };
+        self.offsets(topic, partition, &[("at", at.to_owned())])
+            .await
+    }
+
+    /// `GET …/partitions/{p}/offsets` with `query`.
+    async fn offsets(
+        &self,
+        topic: &str,
+        partition: u32,
+        query: &[(&str, String)],
+    ) -> Result<OffsetLookup> {
+        let path = format!(
+            "/v1/topics/{}/partitions/{partition}/offsets",
+            segment(topic)
+        );
+        self.client
+            .call::<(), _>(Method::GET, &path, query, None, Duration::ZERO)
+            .await
     }
 
     /// The cluster as the broker sees it (`GET /v1/cluster`: this broker, the live

@@ -181,6 +181,13 @@ fn routes() -> Vec<Route> {
             (ORDERS, NOBODY),
             200,
         ),
+        route(
+            "GET",
+            "/v1/topics/orders/partitions/0/offsets?at=latest",
+            None,
+            (ORDERS, NOBODY),
+            200,
+        ),
         route("POST", "/v1/producers", None, (ORDERS, NOBODY), 200),
         route("GET", "/v1/cluster", None, (ADMIN, ORDERS), 200),
         route(

@@ -11,6 +11,7 @@ pub(crate) mod error;
 pub(crate) mod faults;
 pub(crate) mod fetch;
 pub(crate) mod health;
+pub(crate) mod offsets;
 pub(crate) mod openapi;
 pub(crate) mod produce;
 pub(crate) mod produce_binary;

@@ -276,6 +276,23 @@ fn paths(limits: &ServerConfig) -> Value {
                     &with_any(&[E::InvalidParameter, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::OffsetOutOfRange, E::CorruptData]))
             }
         },
+        "/v1/topics/{topic}/partitions/{partition}/offsets": {
+            "parameters": [
+                topic_param(),
+                {"name": "partition", "in": "path", "required": true, "schema": uint(u64::from(u32::MAX))},
+                {"name": "timestamp_ms", "in": "query", "schema": {"type": "integer", "minimum": i64::MIN, "maximum": i64::MAX},
+                    "description": "Find the first record (in offset order) stamped at or after this time, milliseconds since the Unix epoch. Give this or at, not both"},
+                {"name": "at", "in": "query", "schema": {"enum": ["earliest", "latest"]},
+                    "description": "The partition's first readable offset (earliest) or its high watermark (latest). Give this or timestamp_ms, not both"},
+                topic_id_param("The topic_id a fetch answered: 404 topic_not_found if the name now belongs to another topic")
+            ],
+            "get": {
+                "operationId": "offsetLookup",
+                "summary": "The offset of the first record at or after a time, or the partition's earliest or latest offset (Kafka's ListOffsets)",
+                "responses": responses(json!({"200": ok_json("The offset found", schema_ref("OffsetLookup"))}),
+                    &with_any(&[E::InvalidParameter, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::CorruptData]))
+            }
+        },
         "/v1/producers": {
             "post": {
                 "operationId": "initProducer",
@@ -452,6 +469,16 @@ fn schemas(limits: &ServerConfig) -> Value {
             "topic_id": {"type": "integer", "minimum": 1, "maximum": u64::MAX,
                 "description": "The id of the topic read; a topic recreated under the name has another. Send it as the topic_id parameter of the next fetch"}
         }},
+        "OffsetLookup": {"type": "object", "additionalProperties": false,
+            "required": ["topic", "partition", "offset", "timestamp_ms", "start_offset", "high_watermark", "topic_id"], "properties": {
+            "topic": {"type": "string"}, "partition": uint(u64::from(u32::MAX)),
+            "offset": {"type": "integer", "minimum": 0, "maximum": u64::MAX,
+                "description": "By time: the first record stamped at or after timestamp_ms, or the high watermark when none is. By at: the bound"},
+            "timestamp_ms": {"type": ["integer", "null"], "minimum": i64::MIN, "maximum": i64::MAX,
+                "description": "The timestamp of the record at offset, when a lookup by time found one; else null"},
+            "start_offset": uint(u64::MAX), "high_watermark": uint(u64::MAX),
+            "topic_id": {"type": "integer", "minimum": 1, "maximum": u64::MAX}
+        }},
         "Readiness": {"type": "object", "additionalProperties": false, "required": ["status", "metadata", "object_store"], "properties": {
             "status": {"enum": ["ready", "not_ready"]},
             "metadata": {"enum": ["ok", "unavailable"]},
@@ -566,6 +593,7 @@ mod tests {
             "/v1/topics/{topic}",
             "/v1/topics/{topic}/records",
             "/v1/topics/{topic}/partitions/{partition}/records",
+            "/v1/topics/{topic}/partitions/{partition}/offsets",
             "/v1/producers",
             "/v1/cluster",
         ] {

@@ -123,6 +123,39 @@ impl Fetcher {
         Ok(taken.into_fetched(&slice, slot))
     }
 
+    /// The records of one index entry's chunk: from memory at once, else through the
+    /// lower tiers after taking a read slot, all by `deadline` (`read_timeout` from the
+    /// start, named in the error).
+    pub(super) async fn read_one(
+        &self,
+        entry: IndexEntry,
+        read_timeout: Duration,
+    ) -> Result<Vec<Record>, ReadError> {
+        let limits = FetchLimits {
+            max_records: 1,
+            max_bytes: 0,
+            wait: Duration::ZERO,
+            read_timeout,
+        };
+        let deadline = Instant::now() + read_timeout;
+        let mut chunks = self.memory_chunks(vec![entry])?;
+        let _slot = self.slot_for_misses(&chunks, deadline, limits).await?;
+        let Some((entry, hot)) = chunks.pop() else {
+            return Ok(Vec::new());
+        };
+        let reading = read_entry(&self.reader, entry, hot);
+        let (_, records) = tokio::time::timeout_at(deadline, reading)
+            .await
+            .map_err(|_| past_deadline(limits))??;
+        Ok(records)
+    }
+
+    /// The metadata service, counting the request as `op`.
+    pub(super) fn metadata(&self, op: &'static str) -> &dyn MetadataClient {
+        self.metrics.metadata_request(op);
+        self.metadata.as_ref()
+    }
+
     /// Each planned entry with its chunk if the memory tier has it (without waiting).
     fn memory_chunks(&self, entries: Vec<IndexEntry>) -> Result<Vec<Planned>, ReadError> {
         entries
@@ -282,9 +315,9 @@ fn check_covered(
 /// Where a fetch reads.
 pub(crate) struct Position<'a> {
     /// The topic's name.
-    topic: &'a str,
+    pub(super) topic: &'a str,
     /// The partition.
-    partition: u32,
+    pub(super) partition: u32,
     /// The first offset wanted.
     offset: u64,
     /// The topic's id, when the reader names it: a topic that now has another id (deleted
@@ -304,7 +337,7 @@ impl<'a> Position<'a> {
     }
 
     /// Refuses a topic whose id is not the one the reader named.
-    fn check_topic_id(&self, current: u64) -> Result<(), ReadError> {
+    pub(super) fn check_topic_id(&self, current: u64) -> Result<(), ReadError> {
         match self.topic_id {
             Some(wanted) if wanted != current => Err(silt_metadata::Error::Rejected(
                 CommandError::TopicIdMismatch {

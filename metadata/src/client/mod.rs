@@ -81,6 +81,17 @@ pub trait MetadataClient: Send + Sync + 'static {
         max_entries: usize,
     ) -> Result<PartitionSlice>;
 
+    /// [`MetadataClient::partition_slice`] from the first entry (in offset order) holding a
+    /// record stamped at or after `timestamp_ms`; no entries when no record is
+    /// (linearizable). The record itself is found by reading that entry's chunk.
+    async fn time_slice(
+        &self,
+        topic: &str,
+        partition: u32,
+        timestamp_ms: i64,
+        max_entries: usize,
+    ) -> Result<PartitionSlice>;
+
     /// A counter that changes each time the state machine applies an entry.
     fn subscribe_applied(&self) -> watch::Receiver<u64>;
 
@@ -327,6 +338,22 @@ impl<T: Transport> MetadataClient for T {
             topic: topic.to_owned(),
             partition,
             offset,
+            max_entries,
+        };
+        expect_reply!(self.query(query).await?, ReadReply::Slice(slice) => slice)
+    }
+
+    async fn time_slice(
+        &self,
+        topic: &str,
+        partition: u32,
+        timestamp_ms: i64,
+        max_entries: usize,
+    ) -> Result<PartitionSlice> {
+        let query = ReadQuery::TimeSlice {
+            topic: topic.to_owned(),
+            partition,
+            timestamp_ms,
             max_entries,
         };
         expect_reply!(self.query(query).await?, ReadReply::Slice(slice) => slice)

@@ -74,6 +74,22 @@ impl PartitionIndex {
             .collect()
     }
 
+    /// At most `max_entries` contiguous entries, starting with the first (in offset order)
+    /// holding a record stamped at or after `timestamp_ms` (its `max_timestamp_ms` reaches
+    /// it); empty when no record does. Timestamps need not grow with offsets, so this is
+    /// the entry of the first such record, as Kafka's offset lookup by time answers. One
+    /// pass over the entries in memory; no chunk is read.
+    pub(crate) fn slice_at_time(&self, timestamp_ms: i64, max_entries: usize) -> Vec<IndexEntry> {
+        let Some(first) = self
+            .entries
+            .values()
+            .find(|entry| entry.max_timestamp_ms >= timestamp_ms)
+        else {
+            return Vec::new();
+        };
+        self.slice(first.base_offset, max_entries)
+    }
+
     /// The partition's bounds as served to clients.
     pub(crate) fn view(&self, partition: u32) -> PartitionView {
         PartitionView {

@@ -44,6 +44,7 @@ use crate::types::{
 use crate::wire::{ReadQuery, ReadReply};
 
 use self::brokers::Brokers;
+use self::index::PartitionIndex;
 use self::producers::Producers;
 use self::requests::Requests;
 use self::topics::{Topic, Topics};
@@ -248,6 +249,14 @@ impl MetadataState {
             } => self
                 .partition_slice(topic, *partition, *offset, *max_entries)
                 .map(ReadReply::Slice),
+            ReadQuery::TimeSlice {
+                topic,
+                partition,
+                timestamp_ms,
+                max_entries,
+            } => self
+                .time_slice(topic, *partition, *timestamp_ms, *max_entries)
+                .map(ReadReply::Slice),
             ReadQuery::ListBrokers => Ok(ReadReply::Brokers(self.list_brokers())),
             ReadQuery::Producer { producer_id } => {
                 Ok(ReadReply::Producer(self.producer(*producer_id)))
@@ -314,6 +323,36 @@ impl MetadataState {
         max_entries: usize,
     ) -> Result<PartitionSlice> {
         validate::slice_entries(max_entries)?;
+        let (topic_id, index) = self.partition_index(topic, partition)?;
+        Ok(PartitionSlice {
+            topic_id,
+            start_offset: index.start_offset,
+            high_watermark: index.high_watermark,
+            entries: index.slice(offset, max_entries),
+        })
+    }
+
+    /// [`Self::partition_slice`] from the first entry holding a record stamped at or after
+    /// `timestamp_ms` (none if no record is).
+    pub(crate) fn time_slice(
+        &self,
+        topic: &str,
+        partition: u32,
+        timestamp_ms: i64,
+        max_entries: usize,
+    ) -> Result<PartitionSlice> {
+        validate::slice_entries(max_entries)?;
+        let (topic_id, index) = self.partition_index(topic, partition)?;
+        Ok(PartitionSlice {
+            topic_id,
+            start_offset: index.start_offset,
+            high_watermark: index.high_watermark,
+            entries: index.slice_at_time(timestamp_ms, max_entries),
+        })
+    }
+
+    /// The id of `topic` and the index of its `partition`, or the refusal a reader gets.
+    fn partition_index(&self, topic: &str, partition: u32) -> Result<(u64, &PartitionIndex)> {
         let found = self.topic(topic)?;
         let index = found
             .partition(partition)
@@ -322,12 +361,7 @@ impl MetadataState {
                 partition,
                 partitions: found.partition_count(),
             })?;
-        Ok(PartitionSlice {
-            topic_id: found.id,
-            start_offset: index.start_offset,
-            high_watermark: index.high_watermark,
-            entries: index.slice(offset, max_entries),
-        })
+        Ok((found.id, index))
     }
 
     /// The topic named `name`, or the refusal a reader gets for a missing one.

@@ -457,6 +457,41 @@ fn chunks_of_a_deleted_topic_are_not_found_even_after_recreation() {
 }
 
 #[test]
+fn a_time_slice_starts_at_the_first_entry_reaching_the_timestamp_in_offset_order() {
+    let mut state = MetadataState::default();
+    let a = create(&mut state, "a", 1).id;
+    // Max timestamps 100, 50, 300, 200: not monotonic in offset order.
+    let stamped = |max: i64| ChunkCommit {
+        first_timestamp_ms: max - 10,
+        max_timestamp_ms: max,
+        ..chunk(a, 0, 2)
+    };
+    let segments = [100, 50, 300, 200]
+        .iter()
+        .enumerate()
+        .map(|(i, max)| segment(&format!("s{i}"), vec![stamped(*max)]))
+        .collect();
+    commit(&mut state, segments);
+    let first_base = |t: i64| {
+        let slice = state.time_slice("a", 0, t, 10).unwrap();
+        slice.entries.first().map(|e| e.base_offset)
+    };
+    assert_eq!(first_base(i64::MIN), Some(0));
+    assert_eq!(first_base(100), Some(0));
+    assert_eq!(
+        first_base(101),
+        Some(4),
+        "the entry of max 300 is the first to reach 101"
+    );
+    assert_eq!(first_base(250), Some(4));
+    assert_eq!(first_base(301), None);
+    let slice = state.time_slice("a", 0, 150, 1).unwrap();
+    assert_eq!((slice.entries.len(), slice.high_watermark), (1, 8));
+    assert!(state.time_slice("a", 1, 0, 1).is_err());
+    assert!(state.time_slice("nope", 0, 0, 1).is_err());
+}
+
+#[test]
 fn partition_slice_errors_and_bounds() {
     let mut state = MetadataState::default();
     let a = create(&mut state, "a", 2).id;

@@ -11,8 +11,8 @@ pub mod topics;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use records::{
-    FetchResponse, FetchedRecord, ProduceRecord, ProduceRequest, ProduceResponse, ProducerInfo,
-    RecordOffset,
+    FetchResponse, FetchedRecord, OffsetLookup, ProduceRecord, ProduceRequest, ProduceResponse,
+    ProducerInfo, RecordOffset,
 };
 pub use topics::{
     CreateTopicRequest, DEFAULT_TOPIC_PAGE, MAX_TOPIC_PAGE, PartitionInfo, Topic, TopicConfig,

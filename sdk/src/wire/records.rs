@@ -114,6 +114,29 @@ pub struct FetchResponse {
     pub topic_id: Option<u64>,
 }
 
+/// `GET /v1/topics/{topic}/partitions/{p}/offsets?timestamp_ms=T` or `?at=earliest|latest`:
+/// an offset found by time (Kafka's ListOffsets) or a bound of the partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OffsetLookup {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: u32,
+    /// By time: the offset of the first record (in offset order) stamped at or after
+    /// `timestamp_ms`, or the high watermark when no record is (a consumer starting there
+    /// gets only records produced later). By bound: the earliest or latest offset.
+    pub offset: u64,
+    /// The timestamp of the record at `offset`, when a lookup by time found one.
+    #[serde(default)]
+    pub timestamp_ms: Option<i64>,
+    /// The partition's first readable offset.
+    pub start_offset: u64,
+    /// The partition's high watermark.
+    pub high_watermark: u64,
+    /// The id of the topic read.
+    pub topic_id: u64,
+}
+
 /// One fetched record, in the form it was produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FetchedRecord {

@@ -549,6 +549,18 @@ mod tests {
                 .await
         }
 
+        async fn time_slice(
+            &self,
+            topic: &str,
+            partition: u32,
+            timestamp_ms: i64,
+            max: usize,
+        ) -> Result<PartitionSlice> {
+            self.inner
+                .time_slice(topic, partition, timestamp_ms, max)
+                .await
+        }
+
         async fn init_producer(
             &self,
             id: Option<u64>,
