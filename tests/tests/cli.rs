@@ -37,6 +37,59 @@ fn silt(url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String)
 }
 
 #[test]
+fn consume_waits_for_new_records_like_kafkas_console_consumer() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Silt::start(dir.path(), SiltOptions::default());
+    let url = node.url.as_str();
+    let (ok, out, err) = silt(url, &["topic", "create", "live", "--partitions", "2"], None);
+    assert!(ok, "{out}{err}");
+    let (ok, _, err) = silt(url, &["produce", "live"], Some("old\n"));
+    assert!(ok, "{err}");
+
+    // No flags: starts at the end and waits; --max-messages ends it after the new record.
+    let mut child = silt_tests::harness::KillOnDrop(
+        Command::new(silt_binary())
+            .args(["consume", "live", "--max-messages", "1"])
+            .env("SILT_BROKER", url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Produce until the consumer has printed (it may have started after the first one).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        let (ok, _, err) = silt(url, &["produce", "live"], Some("new\n"));
+        assert!(ok, "{err}");
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "consume never printed the new record"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.0.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert!(status.success(), "{out}");
+    assert_eq!(out, "new\n", "it printed the new record only, then stopped");
+
+    // --timeout-ms ends a wait with nothing new; --exit-at-end stops at the end.
+    let (ok, out, err) = silt(url, &["consume", "live", "--timeout-ms", "300"], None);
+    assert!(ok && out.is_empty(), "{out}{err}");
+    let (ok, out, err) = silt(
+        url,
+        &["consume", "live", "--from-beginning", "--exit-at-end"],
+        None,
+    );
+    assert!(ok && out.lines().next() == Some("old"), "{out}{err}");
+    let (ok, _, err) = silt(url, &["consume", "live", "--max-messages", "0"], None);
+    assert!(!ok && err.contains("max-messages"), "{err}");
+}
+
+#[test]
 fn topic_produce_consume_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let node = Silt::start(dir.path(), SiltOptions::default());
@@ -58,7 +111,11 @@ fn topic_produce_consume_round_trip() {
     assert!(ok, "{out}{err}");
     assert!(err.contains("produced 5 of 5 records"), "{err}");
 
-    let (ok, out, err) = silt(url, &["consume", "events", "--from-beginning"], None);
+    let (ok, out, err) = silt(
+        url,
+        &["consume", "events", "--from-beginning", "--exit-at-end"],
+        None,
+    );
     assert!(ok, "{out}{err}");
     assert_eq!(out, lines);
 
@@ -70,7 +127,14 @@ fn topic_produce_consume_round_trip() {
     assert!(ok, "{out}{err}");
     let (ok, out, _) = silt(
         url,
-        &["consume", "events", "--from-beginning", "--format", "json"],
+        &[
+            "consume",
+            "events",
+            "--from-beginning",
+            "--exit-at-end",
+            "--format",
+            "json",
+        ],
         None,
     );
     assert!(ok);

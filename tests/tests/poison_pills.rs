@@ -81,10 +81,18 @@ async fn consume_all(silt: &Silt, end: u64) -> Vec<Value> {
     values
 }
 
-/// `silt consume poison --from-beginning --format json`, one JSON record per line.
+/// `silt consume poison --from-beginning --exit-at-end --format json`, one JSON record per
+/// line.
 fn cli_consume(url: &str) -> Vec<Value> {
     let output = Command::new(silt_binary())
-        .args(["consume", "poison", "--from-beginning", "--format", "json"])
+        .args([
+            "consume",
+            "poison",
+            "--from-beginning",
+            "--exit-at-end",
+            "--format",
+            "json",
+        ])
         .env("SILT_BROKER", url)
         .stdin(Stdio::null())
         .output()

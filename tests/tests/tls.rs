@@ -112,6 +112,7 @@ async fn the_sdk_cli_and_loadgen_reach_an_https_broker_through_its_ca() {
             "consume",
             "tls",
             "--from-beginning",
+            "--exit-at-end",
             "--broker",
             url,
             "--ca-file",

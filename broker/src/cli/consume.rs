@@ -1,8 +1,10 @@
 //! `silt consume TOPIC`: prints records, one per line, from every partition (or one).
 //!
-//! Without `--from-beginning` it starts at the high watermark; without `--follow` it stops
-//! once it has read up to the high watermarks seen at start. Each partition is read by its
-//! own task (long-polling with `--follow`), and lines are printed as they arrive.
+//! Without `--from-beginning` it starts at the high watermark. Like Kafka's console
+//! consumer it then waits for new records until interrupted, `--max-messages` records were
+//! printed or none arrived for `--timeout-ms`; `--exit-at-end` stops instead once it has
+//! read up to the high watermarks seen at start. Each partition is read by its own task
+//! (long-polling while it waits), and lines are printed as they arrive.
 
 use std::io::Write;
 use std::time::Duration;
@@ -26,14 +28,29 @@ pub(super) async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     }
     drop(lines);
     let stdout = std::io::stdout();
-    while let Some(line) = received.recv().await {
+    let mut left = args.max_messages.unwrap_or(u64::MAX);
+    while left > 0
+        && let Some(line) = next_line(&mut received, args.timeout_ms).await
+    {
         let line = line?;
         let mut out = stdout.lock();
         writeln!(out, "{line}")?;
         out.flush()?;
+        left -= 1;
     }
-    while readers.join_next().await.is_some() {}
+    readers.abort_all();
     Ok(())
+}
+
+/// The next line; `None` once every reader ended, or after `timeout_ms` without one.
+async fn next_line(received: &mut mpsc::Receiver<Line>, timeout_ms: Option<u64>) -> Option<Line> {
+    match timeout_ms {
+        Some(ms) => tokio::time::timeout(Duration::from_millis(ms), received.recv())
+            .await
+            .ok()
+            .flatten(),
+        None => received.recv().await,
+    }
 }
 
 /// A printed line, or the error that ends the command.
@@ -72,12 +89,12 @@ fn partition_range(count: u32) -> String {
     }
 }
 
-/// One partition's reader: where it starts and, without `--follow`, where it stops.
+/// One partition's reader: where it starts and, with `--exit-at-end`, where it stops.
 struct Reader {
     consumer: Consumer,
     partition: u32,
     format: String,
-    /// `None` with `--follow`: read forever.
+    /// `None` unless `--exit-at-end`: read forever.
     end: Option<u64>,
 }
 
@@ -87,10 +104,10 @@ fn reader(client: &Client, args: &ConsumeArgs, p: PartitionInfo) -> Reader {
     } else {
         p.high_watermark
     };
-    let wait = if args.follow {
-        Duration::from_secs(10)
-    } else {
+    let wait = if args.exit_at_end {
         Duration::ZERO
+    } else {
+        Duration::from_secs(10)
     };
     let config = ConsumerConfig {
         wait,
@@ -100,12 +117,12 @@ fn reader(client: &Client, args: &ConsumeArgs, p: PartitionInfo) -> Reader {
         consumer: Consumer::new(client.clone(), &args.topic, p.partition, start, config),
         partition: p.partition,
         format: args.format.clone(),
-        end: (!args.follow).then_some(p.high_watermark),
+        end: args.exit_at_end.then_some(p.high_watermark),
     }
 }
 
-/// Sends the partition's records as lines until its end (or forever with `--follow`),
-/// or its error.
+/// Sends the partition's records as lines until its end (with `--exit-at-end`; else
+/// forever), or its error.
 async fn read_partition(mut reader: Reader, lines: mpsc::Sender<Line>) {
     while reader
         .end

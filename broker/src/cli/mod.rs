@@ -396,9 +396,19 @@ pub struct ConsumeArgs {
     /// Start at each partition's start offset instead of its high watermark.
     #[arg(long)]
     pub from_beginning: bool,
-    /// Keep waiting for new records instead of stopping at the high watermark.
-    #[arg(long)]
+    /// Stop once every partition is read up to the high watermark it had at start,
+    /// instead of waiting for new records (the default, as Kafka's console consumer).
+    #[arg(long, conflicts_with = "follow")]
+    pub exit_at_end: bool,
+    /// Wait for new records: the default; kept so older scripts still run.
+    #[arg(long, hide = true)]
     pub follow: bool,
+    /// Stop after printing this many records.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_messages: Option<u64>,
+    /// Stop when no record has arrived for this many milliseconds.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout_ms: Option<u64>,
     /// Output: `value` (the value per line) or `json` (the whole record per line).
     #[arg(long, default_value = "value", value_parser = ["value", "json"])]
     pub format: String,
