@@ -88,6 +88,7 @@ pub(crate) fn anonymous() -> Arc<Principal> {
                 pattern: Pattern::Any,
             })
             .to_vec(),
+        quota: super::quotas::Quota::default(),
     })
 }
 

@@ -227,7 +227,11 @@ mod tests {
     fn caller(rules: &[&str]) -> Caller {
         let rules = rules.iter().map(|r| r.parse().unwrap()).collect();
         let name = "p".to_owned();
-        Caller(Arc::new(Principal { name, rules }))
+        Caller(Arc::new(Principal {
+            name,
+            rules,
+            quota: Default::default(),
+        }))
     }
 
     fn view(name: &str) -> TopicView {
