@@ -92,6 +92,11 @@ impl Principals {
         self.by_token.len()
     }
 
+    /// The names of the principals, in no order.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.by_token.values().map(|p| p.name.as_str())
+    }
+
     /// Checks one entry and adds it, with `default` as its quota if it has none.
     fn add(&mut self, entry: Entry, default: Quota) -> Result<(), AuthError> {
         let invalid = |why: String| AuthError::PrincipalsFile {
@@ -208,7 +213,7 @@ mod tests {
         let plain = principals.authenticate("t2").unwrap();
         assert_eq!(plain.quota.fetch_bytes_per_second, Some(1000));
         let none = Principals::parse(&file("a", "t1", "")).unwrap();
-        assert!(none.authenticate("t1").unwrap().quota.is_unlimited());
+        assert_eq!(none.authenticate("t1").unwrap().quota, Quota::default());
     }
 
     #[test]

@@ -59,11 +59,6 @@ impl Quota {
         }
         Ok(())
     }
-
-    /// Whether no field limits anything.
-    pub(crate) fn is_unlimited(&self) -> bool {
-        *self == Quota::default()
-    }
 }
 
 /// One field: absent, or 1 to `ceiling`.

@@ -252,7 +252,7 @@ fn paths(limits: &ServerConfig) -> Value {
                         "partition": "$response.body#/offsets/0/partition",
                         "offset": "$response.body#/offsets/0/offset"
                     }}}
-                }}), &with_any(&[E::InvalidRequest, E::InvalidRecord, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::ProducerNotFound, E::ProducerFenced, E::OutOfOrderSequence, E::IdempotencyMismatch, E::PayloadTooLarge, E::BodyTimeout, E::RecordTooLarge, E::TooManyRecords, E::Timeout]))
+                }}), &with_any(&[E::InvalidRequest, E::InvalidRecord, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::ProducerNotFound, E::ProducerFenced, E::OutOfOrderSequence, E::IdempotencyMismatch, E::PayloadTooLarge, E::BodyTimeout, E::RecordTooLarge, E::TooManyRecords, E::Timeout, E::Throttled]))
             }
         },
         "/v1/topics/{topic}/partitions/{partition}/records": {
@@ -273,7 +273,7 @@ fn paths(limits: &ServerConfig) -> Value {
                 "operationId": "fetch",
                 "summary": "Fetch records from an offset",
                 "responses": responses(json!({"200": ok_json("Records and the next offset", schema_ref("FetchResponse"))}),
-                    &with_any(&[E::InvalidParameter, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::OffsetOutOfRange, E::CorruptData]))
+                    &with_any(&[E::InvalidParameter, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::OffsetOutOfRange, E::CorruptData, E::Throttled]))
             }
         },
         "/v1/producers": {

@@ -99,6 +99,8 @@ error_codes! {
     Unauthenticated = "unauthenticated", retryable = false;
     /// The principal has no allow rule for this operation on this resource (the message names both); nothing was done.
     Forbidden = "forbidden", retryable = false;
+    /// The principal is over its produce or fetch byte-rate quota on this broker (the message names principal, direction, quota and wait); nothing was done; retry after the Retry-After header.
+    Throttled = "throttled", retryable = true;
     /// The broker is overloaded, shutting down, or a dependency (object store, metadata) is unavailable; retry after the Retry-After header.
     Unavailable = "unavailable", retryable = true;
     /// The request did not complete in time; it may or may not have been applied.

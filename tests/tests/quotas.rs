@@ -1,0 +1,185 @@
+//! Per-principal quotas through a real `silt dev` with a principals file: produce and
+//! fetch past a principal's byte rate answer 429 `throttled` with `Retry-After` (a refused
+//! produce writes nothing) while a principal without a quota goes on unaffected.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+use silt_tests::harness::{Silt, SiltOptions, http_client, principal, principal_with_quota};
+
+/// No quota: creates topics, produces and fetches freely.
+const FREE: &str = "silt_test-free";
+/// 256 bytes a second of produce.
+const SLOW_WRITER: &str = "silt_test-slow-writer";
+/// 256 bytes a second of fetch.
+const SLOW_READER: &str = "silt_test-slow-reader";
+
+/// A body of one record whose value is a JSON string of `len` bytes.
+fn body_of(len: usize) -> Value {
+    json!({"records": [{"value": "a".repeat(len), "partition": 0}]})
+}
+
+/// A `silt dev` with the test's principals and 64 KiB request and fetch sizes, so a
+/// bucket's burst (one second of quota, at least one largest request) is 64 KiB.
+fn start(dir: &Path) -> Silt {
+    let all = ["admin:*", "produce:*", "consume:*", "cluster:*"];
+    let text = principal("free", FREE, &all)
+        + &principal_with_quota(
+            "slow-writer",
+            SLOW_WRITER,
+            &["produce:*", "consume:*"],
+            Some("produce_bytes_per_second = 256"),
+        )
+        + &principal_with_quota(
+            "slow-reader",
+            SLOW_READER,
+            &["consume:*"],
+            Some("fetch_bytes_per_second = 256"),
+        );
+    let file = dir.join("principals.toml");
+    std::fs::write(&file, text).unwrap();
+    let env = [
+        ("SILT_AUTH_PRINCIPALS_FILE", file.display().to_string()),
+        ("SILT_SERVER_MAX_REQUEST_BYTES", "65536".into()),
+        ("SILT_SERVER_MAX_RECORD_BYTES", "65536".into()),
+        ("SILT_SERVER_MAX_FETCH_BYTES", "65536".into()),
+    ];
+    let env = env.map(|(k, v)| (k.to_owned(), v)).to_vec();
+    Silt::start(
+        &dir.join("data"),
+        SiltOptions {
+            env,
+            ..SiltOptions::default()
+        },
+    )
+}
+
+/// An answer: status, `Retry-After`, JSON body.
+struct Answer {
+    status: u16,
+    retry_after: Option<String>,
+    body: Value,
+}
+
+/// Sends `method path` with `token` and an optional JSON body.
+async fn call(silt: &Silt, method: &str, path: &str, token: &str, body: Option<&Value>) -> Answer {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = http_client()
+        .request(method, format!("{}{path}", silt.url))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Answer {
+        status,
+        retry_after,
+        body,
+    }
+}
+
+/// Creates `topic` (one partition) as the free principal.
+async fn create(silt: &Silt, topic: &str) {
+    let body = json!({"name": topic, "partitions": 1});
+    let answer = call(silt, "POST", "/v1/topics", FREE, Some(&body)).await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+}
+
+/// Partition 0's high watermark.
+async fn high_watermark(silt: &Silt, topic: &str) -> u64 {
+    let answer = call(silt, "GET", &format!("/v1/topics/{topic}"), FREE, None).await;
+    answer.body["partitions"][0]["high_watermark"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Checks a 429 `throttled` answer: `Retry-After` whole seconds of at least 1, and a
+/// message naming the principal, the direction and the quota.
+fn assert_throttled(answer: &Answer, principal: &str, direction: &str) {
+    assert_eq!(answer.status, 429, "{}", answer.body);
+    assert_eq!(answer.body["error"]["code"], "throttled", "{}", answer.body);
+    let wait: u64 = answer.retry_after.as_deref().unwrap().parse().unwrap();
+    assert!(wait >= 1, "Retry-After {wait}");
+    let message = answer.body["error"]["message"].as_str().unwrap();
+    for part in [principal, direction, "256 bytes/s"] {
+        assert!(message.contains(part), "{message:?} lacks {part:?}");
+    }
+}
+
+#[tokio::test]
+async fn produce_past_the_quota_is_throttled_and_not_written_while_others_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let silt = start(dir.path());
+    create(&silt, "rated").await;
+    let path = "/v1/topics/rated/records";
+    let record = body_of(40_000);
+    // The burst (64 KiB) admits the first; the second is admitted at a positive balance
+    // and puts the bucket in debt; the third finds it in debt (about 56 s at 256 B/s).
+    for _ in 0..2 {
+        let answer = call(&silt, "POST", path, SLOW_WRITER, Some(&record)).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    let refused = call(&silt, "POST", path, SLOW_WRITER, Some(&record)).await;
+    assert_throttled(&refused, "slow-writer", "produce");
+    assert_eq!(
+        high_watermark(&silt, "rated").await,
+        2,
+        "the refused produce wrote nothing"
+    );
+    let free = call(&silt, "POST", path, FREE, Some(&record)).await;
+    assert_eq!(
+        free.status, 200,
+        "another principal is unaffected: {}",
+        free.body
+    );
+    assert_eq!(high_watermark(&silt, "rated").await, 3);
+}
+
+#[tokio::test]
+async fn fetch_past_the_quota_is_throttled_while_others_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let silt = start(dir.path());
+    create(&silt, "read").await;
+    let record = body_of(40_000);
+    for _ in 0..3 {
+        let answer = call(
+            &silt,
+            "POST",
+            "/v1/topics/read/records",
+            FREE,
+            Some(&record),
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    let path = "/v1/topics/read/partitions/0/records?offset=0&max_bytes=45000";
+    // Each fetch returns at least one 40 kB record: two take the bucket (64 KiB) into
+    // debt, so the third is refused at the latest.
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        answers.push(call(&silt, "GET", path, SLOW_READER, None).await);
+    }
+    assert_eq!(answers[0].status, 200, "{}", answers[0].body);
+    let refused = answers
+        .iter()
+        .find(|a| a.status != 200)
+        .expect("a 429 within three fetches");
+    assert_throttled(refused, "slow-reader", "fetch");
+    let long_poll = "/v1/topics/read/partitions/0/records?offset=3&wait_ms=5000";
+    let refused = call(&silt, "GET", long_poll, SLOW_READER, None).await;
+    assert_throttled(&refused, "slow-reader", "fetch");
+    let free = call(&silt, "GET", path, FREE, None).await;
+    assert_eq!(
+        free.status, 200,
+        "another principal is unaffected: {}",
+        free.body
+    );
+}
