@@ -1,6 +1,8 @@
 //! Per-principal quotas through a real `silt dev` with a principals file: produce and
 //! fetch past a principal's byte rate answer 429 `throttled` with `Retry-After` (a refused
-//! produce writes nothing) while a principal without a quota goes on unaffected.
+//! produce writes nothing) while a principal without a quota goes on unaffected; creates
+//! past a principal's topic, partition or producer-id count answer 409 `quota_exceeded`
+//! naming the principal and the limit, and create nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -14,6 +16,8 @@ const FREE: &str = "silt_test-free";
 const SLOW_WRITER: &str = "silt_test-slow-writer";
 /// 256 bytes a second of fetch.
 const SLOW_READER: &str = "silt_test-slow-reader";
+/// At most 2 topics, 3 partitions and 1 producer id.
+const CAPPED: &str = "silt_test-capped";
 
 /// A body of one record whose value is a JSON string of `len` bytes.
 fn body_of(len: usize) -> Value {
@@ -36,6 +40,12 @@ fn start(dir: &Path) -> Silt {
             SLOW_READER,
             &["consume:*"],
             Some("fetch_bytes_per_second = 256"),
+        )
+        + &principal_with_quota(
+            "capped",
+            CAPPED,
+            &["admin:capped*", "produce:capped*"],
+            Some("max_topics = 2, max_partitions = 3, max_producer_ids = 1"),
         );
     let file = dir.join("principals.toml");
     std::fs::write(&file, text).unwrap();
@@ -181,5 +191,67 @@ async fn fetch_past_the_quota_is_throttled_while_others_go_on() {
         free.status, 200,
         "another principal is unaffected: {}",
         free.body
+    );
+}
+
+/// Creates `topic` of `partitions` partitions as `token`'s principal.
+async fn create_as(silt: &Silt, token: &str, topic: &str, partitions: u32) -> Answer {
+    let body = json!({"name": topic, "partitions": partitions});
+    call(silt, "POST", "/v1/topics", token, Some(&body)).await
+}
+
+/// Checks a 409 `quota_exceeded` naming `capped` and `limit`.
+fn assert_over(answer: &Answer, limit: &str) {
+    assert_eq!(answer.status, 409, "{}", answer.body);
+    assert_eq!(answer.body["error"]["code"], "quota_exceeded");
+    let message = answer.body["error"]["message"].as_str().unwrap();
+    for part in ["\"capped\"", limit] {
+        assert!(message.contains(part), "{message:?} lacks {part:?}");
+    }
+}
+
+#[tokio::test]
+async fn topic_partition_and_producer_id_counts_hold_per_principal() {
+    let dir = tempfile::tempdir().unwrap();
+    let silt = start(dir.path());
+    assert_eq!(create_as(&silt, CAPPED, "capped-a", 2).await.status, 201);
+    let over = create_as(&silt, CAPPED, "capped-b", 2).await;
+    assert_over(&over, "max_partitions = 3");
+    assert_eq!(create_as(&silt, CAPPED, "capped-b", 1).await.status, 201);
+    let over = create_as(&silt, CAPPED, "capped-c", 1).await;
+    assert_over(&over, "max_topics = 2");
+    let gone = call(&silt, "GET", "/v1/topics/capped-c", FREE, None).await;
+    assert_eq!(
+        gone.status, 404,
+        "the refused create made nothing: {}",
+        gone.body
+    );
+    let first = call(&silt, "POST", "/v1/producers", CAPPED, Some(&json!({}))).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let over = call(&silt, "POST", "/v1/producers", CAPPED, Some(&json!({}))).await;
+    assert_over(&over, "max_producer_ids = 1");
+    let id = &first.body["producer_id"];
+    let bump = json!({"producer_id": id});
+    let bumped = call(&silt, "POST", "/v1/producers", CAPPED, Some(&bump)).await;
+    assert_eq!(
+        bumped.status, 200,
+        "bumping an owned id is no new id: {}",
+        bumped.body
+    );
+    for topic in ["capped-x", "capped-y", "capped-z"] {
+        let answer = create_as(&silt, FREE, topic, 2).await;
+        assert_eq!(answer.status, 201, "others are unaffected: {}", answer.body);
+    }
+    for _ in 0..2 {
+        let answer = call(&silt, "POST", "/v1/producers", FREE, Some(&json!({}))).await;
+        assert_eq!(answer.status, 200, "others are unaffected: {}", answer.body);
+    }
+    let deleted = call(&silt, "DELETE", "/v1/topics/capped-a", FREE, None).await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    let room = create_as(&silt, CAPPED, "capped-c", 1).await;
+    assert_eq!(
+        room.status, 201,
+        "a deleted topic frees its count: {}",
+        room.body
     );
 }

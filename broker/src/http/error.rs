@@ -170,7 +170,7 @@ impl From<QuotaError> for ApiError {
     fn from(error: QuotaError) -> Self {
         match error {
             QuotaError::Metadata(metadata) => metadata_error(&metadata),
-            QuotaError::Exceeded { .. } => {
+            QuotaError::Exceeded { .. } | QuotaError::PrincipalExceeded { .. } => {
                 ApiError::new(ErrorCode::QuotaExceeded, error.to_string())
             }
         }
