@@ -2,13 +2,16 @@
 //! fetch past a principal's byte rate answer 429 `throttled` with `Retry-After` (a refused
 //! produce writes nothing) while a principal without a quota goes on unaffected; creates
 //! past a principal's topic, partition or producer-id count answer 409 `quota_exceeded`
-//! naming the principal and the limit, and create nothing.
+//! naming the principal and the limit, and create nothing. `/metrics` shows it all per
+//! principal.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 
 use serde_json::{Value, json};
-use silt_tests::harness::{Silt, SiltOptions, http_client, principal, principal_with_quota};
+use silt_tests::harness::{
+    Silt, SiltOptions, http_client, metric, principal, principal_with_quota,
+};
 
 /// No quota: creates topics, produces and fetches freely.
 const FREE: &str = "silt_test-free";
@@ -151,6 +154,19 @@ async fn produce_past_the_quota_is_throttled_and_not_written_while_others_go_on(
         free.body
     );
     assert_eq!(high_watermark(&silt, "rated").await, 3);
+    let (http, url) = (http_client(), &silt.url);
+    let throttled =
+        r#"silt_principal_throttled_requests_total{principal="slow-writer",direction="produce"}"#;
+    assert_eq!(metric(&http, url, throttled).await, 1);
+    let waited = r#"silt_principal_throttle_wait_seconds_total{principal="slow-writer",direction="produce"}"#;
+    assert!(metric(&http, url, waited).await >= 1);
+    let bytes = r#"silt_principal_produce_bytes_total{principal="slow-writer"}"#;
+    assert!(
+        metric(&http, url, bytes).await >= 80_000,
+        "two 40 kB records acknowledged"
+    );
+    let free = r#"silt_principal_throttled_requests_total{principal="free""#;
+    assert_eq!(metric(&http, url, free).await, 0);
 }
 
 #[tokio::test]
@@ -191,6 +207,19 @@ async fn fetch_past_the_quota_is_throttled_while_others_go_on() {
         free.status, 200,
         "another principal is unaffected: {}",
         free.body
+    );
+    let (http, url) = (http_client(), &silt.url);
+    let throttled =
+        r#"silt_principal_throttled_requests_total{principal="slow-reader",direction="fetch"}"#;
+    assert_eq!(
+        metric(&http, url, throttled).await,
+        2,
+        "a fetch and a long-poll"
+    );
+    let bytes = r#"silt_principal_fetch_bytes_total{principal="slow-reader"}"#;
+    assert!(
+        metric(&http, url, bytes).await >= 80_000,
+        "two 40 kB records fetched"
     );
 }
 

@@ -15,6 +15,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::principals::Principal;
+use crate::metrics::Metrics;
 
 /// Which bytes a quota meters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -65,6 +66,11 @@ impl Throttled {
     /// `Retry-After`: the wait in whole seconds, rounded up, at least 1.
     pub(crate) fn retry_after_secs(&self) -> u64 {
         retry_after_secs(self.wait)
+    }
+
+    /// Counts the refusal and its wait in the principal's throttle metrics.
+    pub(crate) fn count(&self, metrics: &Metrics) {
+        metrics.throttled(&self.principal, self.direction.as_str(), self.wait);
     }
 }
 

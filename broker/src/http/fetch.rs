@@ -70,13 +70,16 @@ pub(crate) async fn fetch(
 fn admit(state: &AppState, caller: &Caller, topic: &str) -> Result<(), ApiError> {
     authorize(caller, Operation::Consume, topic)?;
     let throttle = &state.auth.throttle;
-    Ok(throttle.admit(&caller.0, Direction::Fetch, 0, Instant::now())?)
+    let admitted = throttle.admit(&caller.0, Direction::Fetch, 0, Instant::now());
+    Ok(admitted.inspect_err(|refused| refused.count(&state.metrics))?)
 }
 
-/// Charges the answer's record bytes to the caller's fetch bucket.
+/// Charges the answer's record bytes to the caller's fetch bucket and counts them.
 fn charge(state: &AppState, caller: &Caller, bytes: u64) {
     let throttle = &state.auth.throttle;
     throttle.charge(&caller.0, Direction::Fetch, bytes, Instant::now());
+    let (metrics, name) = (&state.metrics, &caller.0.name);
+    metrics.principal_bytes(name, Direction::Fetch.as_str(), bytes);
 }
 
 /// Fetched records and the response bytes they hold in `server.max_fetch_bytes_in_flight`.

@@ -43,7 +43,9 @@ pub(crate) async fn produce(
     }
     .instrument(produce_span(&topic))
     .await;
-    let offsets = counted(&state.metrics, result, started)?.offsets;
+    let offsets = counted(&state.metrics, result, started)
+        .inspect(|p| principal_bytes(&state.metrics, &caller, p.bytes))?
+        .offsets;
     Ok(Json(ProduceResponse { offsets }))
 }
 
@@ -68,11 +70,17 @@ fn counted(
         .inspect_err(|error| metrics.produce_failed(error.code.as_str()))
 }
 
+/// Counts the acknowledged record bytes for the caller.
+fn principal_bytes(metrics: &Metrics, caller: &Caller, bytes: u64) {
+    metrics.principal_bytes(&caller.0.name, Direction::Produce.as_str(), bytes);
+}
+
 /// Admits the request under the caller's produce byte rate, charging the body's declared
-/// length, or refuses it (429 `throttled`) before anything of it is read.
+/// length, or refuses it (429 `throttled`, counted) before anything of it is read.
 fn admit(state: &AppState, caller: &Caller, declared: u64) -> Result<(), ApiError> {
     let throttle = &state.auth.throttle;
-    Ok(throttle.admit(&caller.0, Direction::Produce, declared, Instant::now())?)
+    let admitted = throttle.admit(&caller.0, Direction::Produce, declared, Instant::now());
+    Ok(admitted.inspect_err(|refused| refused.count(&state.metrics))?)
 }
 
 /// Reads the body within `server.max_request_bytes`; one that declared no length is
