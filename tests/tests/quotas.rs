@@ -3,14 +3,16 @@
 //! produce writes nothing) while a principal without a quota goes on unaffected; creates
 //! past a principal's topic, partition or producer-id count answer 409 `quota_exceeded`
 //! naming the principal and the limit, and create nothing. `/metrics` shows it all per
-//! principal.
+//! principal. Under load from the real `silt-loadgen`, a throttled principal gets at most
+//! its burst plus its rate, and an unthrottled one sees no 429.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 
 use serde_json::{Value, json};
 use silt_tests::harness::{
-    Silt, SiltOptions, http_client, metric, principal, principal_with_quota,
+    KillOnDrop, Silt, SiltOptions, http_client, loadgen_binary, metric, principal,
+    principal_with_quota,
 };
 
 /// No quota: creates topics, produces and fetches freely.
@@ -282,5 +284,123 @@ async fn topic_partition_and_producer_id_counts_hold_per_principal() {
         room.status, 201,
         "a deleted topic frees its count: {}",
         room.body
+    );
+}
+
+/// The throttled principal of the load test: 256 KiB/s of produce.
+const LOAD_SLOW: &str = "silt_test-load-slow";
+/// Its unthrottled neighbour.
+const LOAD_FREE: &str = "silt_test-load-free";
+/// The throttled rate, bytes per second.
+const LOAD_RATE: u64 = 256 << 10;
+/// `server.max_request_bytes` of the load test: the bucket's burst is one second of
+/// quota or one largest body, whichever is more.
+const LOAD_MAX_REQUEST: u64 = 256 << 10;
+
+/// A `silt dev` for the load test.
+fn start_for_load(dir: &Path) -> Silt {
+    let text = principal_with_quota(
+        "load-slow",
+        LOAD_SLOW,
+        &["admin:load-slow", "produce:load-slow"],
+        Some(&format!("produce_bytes_per_second = {LOAD_RATE}")),
+    ) + &principal(
+        "load-free",
+        LOAD_FREE,
+        &["admin:load-free", "produce:load-free"],
+    );
+    let file = dir.join("principals.toml");
+    std::fs::write(&file, text).unwrap();
+    let env = [
+        ("SILT_AUTH_PRINCIPALS_FILE", file.display().to_string()),
+        (
+            "SILT_SERVER_MAX_REQUEST_BYTES",
+            LOAD_MAX_REQUEST.to_string(),
+        ),
+        ("SILT_SERVER_MAX_RECORD_BYTES", "65536".into()),
+    ];
+    let env = env.map(|(k, v)| (k.to_owned(), v)).to_vec();
+    let options = SiltOptions {
+        env,
+        ..SiltOptions::default()
+    };
+    Silt::start(&dir.join("data"), options)
+}
+
+/// Starts `silt-loadgen produce` for `seconds` against `silt` as `token`'s principal on
+/// `topic`, its JSON summary appended to `out`.
+fn spawn_loadgen(silt: &Silt, token: &str, topic: &str, out: &Path) -> KillOnDrop {
+    let mut command = std::process::Command::new(loadgen_binary());
+    command
+        .args(["--broker", &silt.url, "--token", token, "--json-out"])
+        .arg(out)
+        .args(["produce", "--topic", topic, "--partitions", "1"])
+        .args(["--record-size", "1024", "--records-per-request", "32"])
+        .args(["--concurrency", "4", "--seconds", "4"])
+        .stdout(std::process::Stdio::null());
+    KillOnDrop(command.spawn().unwrap())
+}
+
+/// Waits for loadgen to finish (bounded) and reads its JSON summary.
+fn summary_of(mut loadgen: KillOnDrop, out: &Path) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = loadgen.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "silt-loadgen did not finish"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(status.success(), "silt-loadgen failed: {status}");
+    let text = std::fs::read_to_string(out).unwrap();
+    serde_json::from_str(text.lines().last().unwrap()).unwrap()
+}
+
+/// A figure of loadgen's summary.
+fn figure(summary: &Value, name: &str) -> f64 {
+    summary[name]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no {name} in {summary}"))
+}
+
+#[test]
+fn under_load_the_throttled_principal_stays_near_its_quota_and_the_other_is_unaffected() {
+    let dir = tempfile::tempdir().unwrap();
+    let silt = start_for_load(dir.path());
+    let (slow_out, free_out) = (dir.path().join("slow.json"), dir.path().join("free.json"));
+    let slow = spawn_loadgen(&silt, LOAD_SLOW, "load-slow", &slow_out);
+    let free = spawn_loadgen(&silt, LOAD_FREE, "load-free", &free_out);
+    let (slow, free) = (summary_of(slow, &slow_out), summary_of(free, &free_out));
+    eprintln!("throttled: {slow}\nunthrottled: {free}");
+    let seconds = figure(&slow, "seconds");
+    let acked = figure(&slow, "acked_body_bytes");
+    let body = acked / (figure(&slow, "records") / 32.0).max(1.0);
+    // The bucket starts full (its burst) and refills at the rate; a request is admitted
+    // while the balance is not negative, so at most one body more gets through.
+    let burst = LOAD_RATE.max(LOAD_MAX_REQUEST) as f64;
+    let bound = burst + LOAD_RATE as f64 * seconds + body;
+    assert!(acked <= bound, "{acked} acknowledged body bytes > {bound}");
+    let floor = 0.3 * LOAD_RATE as f64 * seconds;
+    assert!(
+        acked >= floor,
+        "{acked} acknowledged body bytes < 30 % of the quota ({floor})"
+    );
+    assert!(
+        figure(&slow, "throttled") > 0.0,
+        "the slow principal was never throttled"
+    );
+    assert_eq!(
+        figure(&free, "throttled"),
+        0.0,
+        "the other principal was throttled"
+    );
+    assert_eq!(figure(&free, "errors"), 0.0);
+    let free_acked = figure(&free, "acked_body_bytes");
+    assert!(
+        free_acked > acked,
+        "the unthrottled principal ({free_acked}) outran the throttled ({acked})"
     );
 }
