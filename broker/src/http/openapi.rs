@@ -607,6 +607,24 @@ mod tests {
     }
 
     #[test]
+    fn produce_and_fetch_declare_429_throttled_with_retry_after() {
+        let doc = document(&ServerConfig::default());
+        let paths = &doc["paths"];
+        let produce = &paths["/v1/topics/{topic}/records"]["post"]["responses"]["429"];
+        let fetch =
+            &paths["/v1/topics/{topic}/partitions/{partition}/records"]["get"]["responses"]["429"];
+        for answer in [produce, fetch] {
+            let codes = &answer["content"]["application/json"]["schema"]["properties"]["error"]["properties"]
+                ["code"]["enum"];
+            assert_eq!(codes, &json!(["throttled"]), "{answer}");
+            assert_eq!(
+                answer["headers"]["Retry-After"]["required"], true,
+                "{answer}"
+            );
+        }
+    }
+
+    #[test]
     fn limits_come_from_the_config() {
         let limits = ServerConfig {
             max_fetch_records: 7,
