@@ -4,6 +4,7 @@
 //! and cache counters live in `silt-bookie` as atomics and are rendered at scrape time, so
 //! they cannot drift. All names start with `silt_`; no offsets or keys as labels.
 
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -34,6 +35,22 @@ pub(crate) struct Op {
 pub(crate) struct Reason {
     /// Why a waiting long-poll was woken.
     pub(crate) reason: &'static str,
+}
+
+/// `principal="<name>"`: bounded by the principals file (`anonymous` without one).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct PrincipalLabel {
+    /// The principal's name.
+    pub(crate) principal: String,
+}
+
+/// `principal="<name>",direction="produce"|"fetch"`
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct PrincipalDirection {
+    /// The principal's name.
+    pub(crate) principal: String,
+    /// Which byte-rate quota.
+    pub(crate) direction: &'static str,
 }
 
 /// The broker's metrics.
@@ -88,6 +105,14 @@ pub(crate) struct Metrics {
     pub(crate) auth_reloads: Family<Outcome, Counter>,
     /// TLS handshakes and certificate reloads by outcome.
     pub(crate) tls: crate::tls::TlsCounters,
+    /// Record bytes acknowledged, by principal.
+    pub(crate) principal_produce_bytes: Family<PrincipalLabel, Counter>,
+    /// Record bytes returned by fetches, by principal.
+    pub(crate) principal_fetch_bytes: Family<PrincipalLabel, Counter>,
+    /// Requests refused 429 `throttled`, by principal and direction.
+    pub(crate) principal_throttled: Family<PrincipalDirection, Counter>,
+    /// The waits those refusals announced, in seconds, by principal and direction.
+    pub(crate) principal_throttle_wait: Family<PrincipalDirection, Counter<f64, AtomicU64>>,
 }
 
 /// `register!(registry, "name", "help" => metric, ...)`: registers a clone of each metric
@@ -132,6 +157,10 @@ impl Default for Metrics {
             auth_requests: Family::default(),
             auth_reloads: Family::default(),
             tls: crate::tls::TlsCounters::default(),
+            principal_produce_bytes: Family::default(),
+            principal_fetch_bytes: Family::default(),
+            principal_throttled: Family::default(),
+            principal_throttle_wait: Family::default(),
         };
         metrics.registered()
     }
@@ -147,6 +176,7 @@ impl Metrics {
         self.register_commits(&mut registry);
         self.register_gauges(&mut registry);
         self.register_auth(&mut registry);
+        self.register_principals(&mut registry);
         Metrics { registry, ..self }
     }
 
@@ -215,6 +245,45 @@ impl Metrics {
             "tls_reloads", "Reloads of the TLS certificate and key files by outcome: ok, error"
                 => self.tls.reloads,
         );
+    }
+
+    /// The per-principal byte and throttle counters.
+    fn register_principals(&self, r: &mut Registry) {
+        register!(r,
+            "principal_produce_bytes", "Record bytes acknowledged, by principal"
+                => self.principal_produce_bytes,
+            "principal_fetch_bytes", "Record bytes returned by fetches, by principal"
+                => self.principal_fetch_bytes,
+            "principal_throttled_requests", "Requests refused 429 throttled (over a byte-rate quota on this broker), by principal and direction"
+                => self.principal_throttled,
+            "principal_throttle_wait_seconds", "Waits announced by throttled refusals (Retry-After before rounding), by principal and direction"
+                => self.principal_throttle_wait,
+        );
+    }
+
+    /// Record bytes `principal` produced (acknowledged) or fetched, by `direction`.
+    pub(crate) fn principal_bytes(&self, principal: &str, direction: &str, bytes: u64) {
+        let family = match direction {
+            "produce" => &self.principal_produce_bytes,
+            _ => &self.principal_fetch_bytes,
+        };
+        let label = PrincipalLabel {
+            principal: principal.to_owned(),
+        };
+        family.get_or_create(&label).inc_by(bytes);
+    }
+
+    /// One request of `principal` throttled in `direction`, told to wait `wait`.
+    pub(crate) fn throttled(&self, principal: &str, direction: &'static str, wait: Duration) {
+        let label = PrincipalDirection {
+            principal: principal.to_owned(),
+            direction,
+        };
+        self.principal_throttled.get_or_create(&label).inc();
+        let seconds = wait.as_secs_f64();
+        self.principal_throttle_wait
+            .get_or_create(&label)
+            .inc_by(seconds);
     }
 
     /// The staged-bytes and uploads-in-flight gauges.

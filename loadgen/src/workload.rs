@@ -130,16 +130,18 @@ pub(crate) async fn produce(
     let url = format!("{broker}/v1/topics/{topic}/records");
     let records = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
+    let throttled = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::new();
     for _ in 0..concurrency.max(1) {
-        let (http, url, payload, records, errors) = (
+        let (http, url, payload, records, errors, throttled) = (
             http.clone(),
             url.clone(),
             payload.clone(),
             records.clone(),
             errors.clone(),
+            throttled.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let mut histogram = new_histogram()?;
@@ -157,6 +159,10 @@ pub(crate) async fn produce(
                         record_micros(&mut histogram, sent.elapsed().as_micros() as u64);
                         records.fetch_add(records_per_request as u64, Ordering::Relaxed);
                     }
+                    Ok(r) if r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => {
+                        throttled.fetch_add(1, Ordering::Relaxed);
+                        wait_retry_after(&r, deadline).await;
+                    }
                     _ => {
                         errors.fetch_add(1, Ordering::Relaxed);
                         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -170,13 +176,15 @@ pub(crate) async fn produce(
     let elapsed = started.elapsed().as_secs_f64();
     let total = records.load(Ordering::Relaxed);
     let value_bytes = total * record_size as u64;
+    let body_bytes = total / records_per_request.max(1) as u64 * payload.len() as u64;
     let latency = percentiles(&histogram);
     let rate = total as f64 / elapsed;
     let mib_s = mib_per_sec(value_bytes, elapsed);
     Ok(json!({
         "mode": "produce", "topic": topic, "record_size": record_size,
         "records_per_request": records_per_request, "concurrency": concurrency,
-        "records": total, "seconds": round3(elapsed),
+        "records": total, "seconds": round3(elapsed), "acked_body_bytes": body_bytes,
+        "throttled": throttled.load(Ordering::Relaxed),
         "records_per_sec": round3(rate), "value_mib_per_sec": mib_s,
         "workload_mib": round3(value_bytes as f64 / MIB),
         "errors": errors.load(Ordering::Relaxed), "request_latency": latency,
@@ -186,6 +194,14 @@ pub(crate) async fn produce(
             ms_cell(&latency["p50_ms"]), ms_cell(&latency["p99_ms"])
         )
     }))
+}
+
+/// Waits out a 429's `Retry-After` (1 s when absent), but not past `deadline`.
+async fn wait_retry_after(response: &reqwest::Response, deadline: Instant) {
+    let header = response.headers().get(reqwest::header::RETRY_AFTER);
+    let seconds = header.and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+    let until = Instant::now() + Duration::from_secs(seconds.unwrap_or(1));
+    tokio::time::sleep_until(until.min(deadline).into()).await;
 }
 
 /// The broker a run drives, and the bearer token it sends (if any).
@@ -216,6 +232,7 @@ pub(crate) async fn produce_sdk(
     let value = Value::String("v".repeat(shape.record_size));
     let records = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
+    let throttled = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::new();
@@ -228,7 +245,12 @@ pub(crate) async fn produce_sdk(
                 ..silt_sdk::ProducerConfig::default()
             },
         );
-        let (value, records, errors) = (value.clone(), records.clone(), errors.clone());
+        let (value, records, errors, throttled) = (
+            value.clone(),
+            records.clone(),
+            errors.clone(),
+            throttled.clone(),
+        );
         let per_round = shape.records_per_request;
         tasks.push(tokio::spawn(async move {
             let mut histogram = new_histogram()?;
@@ -246,6 +268,9 @@ pub(crate) async fn produce_sdk(
                 for ack in pending {
                     match ack.await {
                         Ok(_) => ok += 1,
+                        Err(e) if e.is_throttled() => {
+                            throttled.fetch_add(1, Ordering::Relaxed);
+                        }
                         Err(_) => {
                             errors.fetch_add(1, Ordering::Relaxed);
                         }
@@ -274,6 +299,7 @@ pub(crate) async fn produce_sdk(
         "records_per_sec": round3(rate), "value_mib_per_sec": mib_s,
         "workload_mib": round3(value_bytes as f64 / MIB),
         "errors": errors.load(Ordering::Relaxed), "round_latency": latency,
+        "throttled": throttled.load(Ordering::Relaxed),
         "markdown": format!(
             "| produce via the SDK, {} B values, {} producers x {}/round | {rate:.0} rec/s | {mib_s:.1} MiB/s | p50 {} ms / p99 {} ms per round |",
             shape.record_size, shape.concurrency, shape.records_per_request,

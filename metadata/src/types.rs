@@ -34,6 +34,11 @@ pub enum Command {
         /// (entries written before it existed): applied every time.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         request_id: Option<String>,
+        /// The principal that created it (counted against its `max_topics` and
+        /// `max_partitions` by the broker); `None` without authentication and in entries
+        /// written before owners were recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
     },
     /// Delete a topic and its index; its objects become garbage.
     DeleteTopic {

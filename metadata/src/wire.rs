@@ -70,6 +70,12 @@ pub(crate) enum ReadQuery {
     Usage,
     /// The cluster's id (set by the first `InitCluster`).
     ClusterId,
+    /// How much one principal owns: the topics it created, their partitions, its
+    /// producer ids (answered as [`ReadReply::Usage`]).
+    UsageOf {
+        /// The principal's name.
+        owner: String,
+    },
 }
 
 /// The answer to a [`ReadQuery`], same variant order.

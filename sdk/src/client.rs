@@ -277,10 +277,7 @@ impl Client {
             };
             match result {
                 Err(error) if may_retry(&error) && attempt < self.config.max_attempts => {
-                    let wait = error
-                        .retry_after()
-                        .unwrap_or(backoff)
-                        .min(self.config.max_backoff);
+                    let wait = retry_wait(&error, backoff, self.config.max_backoff);
                     tracing::debug!(%error, attempt, ?wait, "retrying");
                     tokio::time::sleep(wait).await;
                     backoff = (backoff * 2).min(self.config.max_backoff);
@@ -306,6 +303,19 @@ impl Client {
                 url: format!("{}{}", self.base_url(), path),
                 detail: "empty answer where a body was expected".into(),
             })
+    }
+}
+
+/// The longest a throttled request waits before its retry, whatever `Retry-After` says.
+pub(crate) const MAX_THROTTLED_WAIT: Duration = Duration::from_secs(30);
+
+/// How long to wait before retrying after `error`: a `throttled` answer's `Retry-After`
+/// (sooner would only be refused again) up to [`MAX_THROTTLED_WAIT`]; else `Retry-After`
+/// or the backoff, at most `max_backoff`.
+fn retry_wait(error: &Error, backoff: Duration, max_backoff: Duration) -> Duration {
+    match error.retry_after() {
+        Some(wait) if error.is_throttled() => wait.min(MAX_THROTTLED_WAIT),
+        other => other.unwrap_or(backoff).min(max_backoff),
     }
 }
 
@@ -348,4 +358,32 @@ pub(crate) fn segment(value: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::ErrorCode;
+
+    fn api(code: ErrorCode, retry_after: u64) -> Error {
+        Error::Api {
+            status: 429,
+            code,
+            message: String::new(),
+            retry_after: Some(Duration::from_secs(retry_after)),
+        }
+    }
+
+    #[test]
+    fn a_throttled_retry_waits_its_retry_after_up_to_a_bound() {
+        let (backoff, max) = (Duration::from_millis(50), Duration::from_secs(2));
+        let throttled = api(ErrorCode::Throttled, 7);
+        assert!(throttled.is_retryable() && throttled.is_not_applied());
+        assert!(!throttled.suggests_failover() && !throttled.is_auth_failure());
+        assert_eq!(retry_wait(&throttled, backoff, max), Duration::from_secs(7));
+        let long = api(ErrorCode::Throttled, 3600);
+        assert_eq!(retry_wait(&long, backoff, max), MAX_THROTTLED_WAIT);
+        let unavailable = api(ErrorCode::Unavailable, 7);
+        assert_eq!(retry_wait(&unavailable, backoff, max), max);
+    }
 }

@@ -135,6 +135,14 @@ impl Error {
         )
     }
 
+    /// Whether the broker refused the request because its principal is over a byte-rate
+    /// quota on that broker: 429 `throttled`, nothing was done, and
+    /// [`retry_after`](Error::retry_after) says when the quota allows it again. Retried
+    /// (after that wait, within the client's attempts) like the other retryable codes.
+    pub fn is_throttled(&self) -> bool {
+        self.code() == Some(ErrorCode::Throttled)
+    }
+
     /// Whether the same request may be sent again: retryable codes and transport failures.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -148,10 +156,13 @@ impl Error {
     /// Whether the failure guarantees the request was not applied, so even a
     /// non-idempotent write may be sent again: the broker could not be connected to, or
     /// answered `unavailable` (it refuses before staging anything, and a failed upload is
-    /// never committed). A timeout or a connection lost mid-request is not such a failure.
+    /// never committed) or `throttled` (refused before the body is read). A timeout or a
+    /// connection lost mid-request is not such a failure.
     pub fn is_not_applied(&self) -> bool {
         match self {
-            Error::Api { code, .. } => *code == ErrorCode::Unavailable,
+            Error::Api { code, .. } => {
+                matches!(code, ErrorCode::Unavailable | ErrorCode::Throttled)
+            }
             Error::Transport { source, .. } => source.is_connect(),
             Error::Shared(inner) => inner.is_not_applied(),
             _ => false,

@@ -339,6 +339,9 @@ impl Idempotence {
                 ) => {
                     self.bump_epoch = true;
                 }
+                // Refused before its body was read (the client retried it within its
+                // attempts): the sequence number was not used.
+                Some(ErrorCode::Throttled) => {}
                 // In doubt (it may be committed, or still in flight somewhere): a new
                 // epoch fences any copy of it not yet committed.
                 _ if error.is_retryable() || matches!(error, Error::Protocol { .. }) => {

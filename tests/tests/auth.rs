@@ -9,42 +9,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use silt_tests::harness::{Silt, SiltOptions, http_client, metric};
+use silt_tests::harness::{Silt, SiltOptions, http_client, metric, principal, sha256};
 
 /// Tokens of the principals every test starts with.
 const ADMIN: &str = "silt_test-admin";
 const ORDERS: &str = "silt_test-orders";
 const NOBODY: &str = "silt_test-nobody";
 const WRONG: &str = "silt_test-no-such-token";
-
-/// The SHA-256 of `token` in hex, by `sha256sum` (the test crate has no hash of its own).
-fn sha256(token: &str) -> String {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new("sha256sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(token.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8(out.stdout).unwrap()[..64].to_owned()
-}
-
-/// One `[[principal]]` table.
-fn principal(name: &str, token: &str, allow: &[&str]) -> String {
-    let allow: Vec<String> = allow.iter().map(|r| format!("{r:?}")).collect();
-    format!(
-        "[[principal]]\nname = \"{name}\"\ntoken_sha256 = \"{}\"\nallow = [{}]\n\n",
-        sha256(token),
-        allow.join(", ")
-    )
-}
 
 /// The principals every test starts with.
 fn base_principals() -> String {

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use super::acl::{Operation, Pattern, Rule};
 use super::error::AuthError;
 use super::principals::{Principal, Principals};
+use super::throttle::Throttle;
 use crate::config::AuthSection;
 use crate::metrics::Metrics;
 use crate::reload;
@@ -27,6 +28,8 @@ pub(crate) struct Auth {
     pub(crate) protect_metrics: bool,
     /// The principals in force.
     current: RwLock<Arc<Principals>>,
+    /// Their byte-rate buckets on this broker.
+    pub(crate) throttle: Throttle,
 }
 
 impl Auth {
@@ -43,7 +46,19 @@ impl Auth {
             file,
             protect_metrics: config.protect_metrics,
             current: RwLock::new(Arc::new(principals)),
+            throttle: Throttle::new(0, 0),
         })
+    }
+
+    /// With buckets whose burst is at least one largest produce body
+    /// (`server.max_request_bytes`) and one largest fetch (`server.max_fetch_bytes`).
+    pub(crate) fn with_request_limits(
+        mut self,
+        max_request_bytes: u64,
+        max_fetch_bytes: u64,
+    ) -> Auth {
+        self.throttle = Throttle::new(max_request_bytes, max_fetch_bytes);
+        self
     }
 
     /// Whether requests must carry a token.
@@ -68,6 +83,7 @@ impl Auth {
     fn reload(&self, path: &Path) -> Result<usize, AuthError> {
         let principals = Principals::load(path)?;
         let count = principals.len();
+        self.throttle.retain(principals.names());
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(principals);
         Ok(count)
     }
@@ -89,6 +105,7 @@ pub(crate) fn anonymous() -> Arc<Principal> {
                 pattern: Pattern::Any,
             })
             .to_vec(),
+        quota: super::quotas::Quota::default(),
     })
 }
 

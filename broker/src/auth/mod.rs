@@ -1,7 +1,9 @@
 //! Authentication and authorization of client requests: bearer tokens checked against the
 //! principals file ([`principals`], kept current by [`live`]) in one layer ([`layer`]),
 //! allow rules per operation and resource ([`acl`]) checked by each handler with
-//! [`authorize`], refusals and admin operations written to the audit log ([`audit`]).
+//! [`authorize`], refusals and admin operations written to the audit log ([`audit`]),
+//! and each principal's quotas as the file states them ([`quotas`]) with the byte-rate
+//! buckets that enforce the rates on this broker ([`throttle`]).
 
 pub(crate) mod acl;
 pub(crate) mod audit;
@@ -9,6 +11,8 @@ pub(crate) mod error;
 pub(crate) mod layer;
 pub(crate) mod live;
 pub(crate) mod principals;
+pub(crate) mod quotas;
+pub(crate) mod throttle;
 pub(crate) mod token;
 
 pub(crate) use acl::Operation;

@@ -6,7 +6,10 @@
 //! name = "orders-writer"
 //! token_sha256 = "<hex SHA-256 of the token>"
 //! allow = ["produce:orders*", "consume:orders*"]
+//! quota = { produce_bytes_per_second = 1048576 }   # optional, see [`super::quotas`]
 //! ```
+//!
+//! A principal without a `quota` table has the file's `[default_quota]`, if any.
 //!
 //! Unknown fields are refused (a misspelt `alow` must not silently allow nothing), as are
 //! two principals with one name or one token.
@@ -19,6 +22,7 @@ use serde::Deserialize;
 
 use super::acl::{Operation, Rule};
 use super::error::AuthError;
+use super::quotas::Quota;
 use super::token::{TokenHash, hash_token};
 
 /// One principal: a name, and the rules of what it may do.
@@ -28,6 +32,8 @@ pub(crate) struct Principal {
     pub(crate) name: String,
     /// Its allow rules.
     pub(crate) rules: Vec<Rule>,
+    /// Its quotas (its own, else the file's default; unlimited when neither).
+    pub(crate) quota: Quota,
 }
 
 impl Principal {
@@ -68,9 +74,10 @@ impl Principals {
             path: String::new(),
             why: e.to_string(),
         })?;
+        let default = checked_default(file.default_quota)?;
         let mut principals = Principals::default();
         for entry in file.principal {
-            principals.add(entry)?;
+            principals.add(entry, default)?;
         }
         Ok(principals)
     }
@@ -85,8 +92,13 @@ impl Principals {
         self.by_token.len()
     }
 
-    /// Checks one entry and adds it.
-    fn add(&mut self, entry: Entry) -> Result<(), AuthError> {
+    /// The names of the principals, in no order.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.by_token.values().map(|p| p.name.as_str())
+    }
+
+    /// Checks one entry and adds it, with `default` as its quota if it has none.
+    fn add(&mut self, entry: Entry, default: Quota) -> Result<(), AuthError> {
         let invalid = |why: String| AuthError::PrincipalsFile {
             path: String::new(),
             why: format!("principal {:?}: {why}", entry.name),
@@ -105,13 +117,26 @@ impl Principals {
             .map(|rule| rule.parse())
             .collect::<Result<Vec<Rule>, AuthError>>()
             .map_err(|e| invalid(e.to_string()))?;
+        let quota = entry.quota.unwrap_or(default);
+        quota.check().map_err(invalid)?;
         let principal = Principal {
             name: entry.name,
             rules,
+            quota,
         };
         self.by_token.insert(hash, Arc::new(principal));
         Ok(())
     }
+}
+
+/// The file's `[default_quota]` (unlimited when absent), checked.
+fn checked_default(default: Option<Quota>) -> Result<Quota, AuthError> {
+    let quota = default.unwrap_or_default();
+    quota.check().map_err(|why| AuthError::PrincipalsFile {
+        path: String::new(),
+        why: format!("[default_quota]: {why}"),
+    })?;
+    Ok(quota)
 }
 
 /// 1 to 128 characters of `[A-Za-z0-9._@-]`.
@@ -128,6 +153,8 @@ fn check_name(name: &str) -> Result<(), String> {
 #[serde(deny_unknown_fields)]
 struct FileFormat {
     #[serde(default)]
+    default_quota: Option<Quota>,
+    #[serde(default)]
     principal: Vec<Entry>,
 }
 
@@ -139,6 +166,8 @@ struct Entry {
     token_sha256: String,
     #[serde(default)]
     allow: Vec<String>,
+    #[serde(default)]
+    quota: Option<Quota>,
 }
 
 #[cfg(test)]
@@ -167,6 +196,27 @@ mod tests {
     }
 
     #[test]
+    fn quota_tables_are_read_and_the_default_fills_in() {
+        let text = format!(
+            "[default_quota]\nfetch_bytes_per_second = 1000\n{}quota = {{ produce_bytes_per_second = 262144, max_topics = 3 }}\n{}",
+            file("slow", "t1", ""),
+            file("plain", "t2", "")
+        );
+        let principals = Principals::parse(&text).unwrap();
+        let slow = principals.authenticate("t1").unwrap();
+        let own = Quota {
+            produce_bytes_per_second: Some(262_144),
+            max_topics: Some(3),
+            ..Quota::default()
+        };
+        assert_eq!(slow.quota, own, "its own table replaces the default");
+        let plain = principals.authenticate("t2").unwrap();
+        assert_eq!(plain.quota.fetch_bytes_per_second, Some(1000));
+        let none = Principals::parse(&file("a", "t1", "")).unwrap();
+        assert_eq!(none.authenticate("t1").unwrap().quota, Quota::default());
+    }
+
+    #[test]
     fn mistakes_in_the_file_are_refused_by_name() {
         let twice = file("a", "t1", "") + &file("a", "t2", "");
         let same_token = file("a", "t1", "") + &file("b", "t1", "");
@@ -184,6 +234,18 @@ mod tests {
                 "unknown field",
             ),
             ("[[principal]\n".into(), "expected"),
+            (
+                file("a", "t1", "") + "quota = { max_topics = 0 }\n",
+                "principal \"a\": quota max_topics = 0 must be between 1",
+            ),
+            (
+                file("a", "t1", "") + "quota = { max_topcs = 1 }\n",
+                "unknown field `max_topcs`",
+            ),
+            (
+                "[default_quota]\nproduce_bytes_per_second = 0\n".into(),
+                "[default_quota]: quota produce_bytes_per_second = 0",
+            ),
         ];
         for (text, why) in cases {
             let error = Principals::parse(&text).unwrap_err().to_string();

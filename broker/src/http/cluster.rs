@@ -11,7 +11,7 @@ use axum::Extension;
 
 use crate::auth::{Caller, Operation, audit, authorize, authorize_some};
 use crate::http::{ApiError, validate};
-use crate::quota;
+use crate::quota::{self, QuotaError};
 use crate::state::AppState;
 
 /// `POST /v1/producers` body: empty (or `{}`) for a new producer id, or the id whose epoch
@@ -42,9 +42,7 @@ pub(crate) async fn init_producer(
     authorize_some(&caller, Operation::Produce)?;
     let body = validate::read_body(body, 4096).await?;
     let request = init_request(&body)?;
-    // Without authentication every caller is the same anonymous principal: no owner.
-    let owner = state.auth.enabled().then_some(caller.0.name.as_str());
-    let result = issue_producer(&state, request.producer_id, owner).await;
+    let result = issue_producer(&state, request.producer_id, &caller).await;
     let outcome = result.as_ref().map_or_else(|e| e.code.as_str(), |_| "ok");
     let resource = request
         .producer_id
@@ -53,20 +51,29 @@ pub(crate) async fn init_producer(
     result
 }
 
-/// A new producer id (within the quota) issued to `owner`, or a new epoch of `producer_id`
-/// (only its owner's).
+/// A new producer id (within the quotas) issued to the caller, or a new epoch of
+/// `producer_id` (only its owner's).
 async fn issue_producer(
     state: &AppState,
     producer_id: Option<u64>,
-    owner: Option<&str>,
+    caller: &Caller,
 ) -> Result<Json<InitProducerResponse>, ApiError> {
+    // Without authentication every caller is the same anonymous principal: no owner.
+    let owner = state.auth.enabled().then_some(caller.0.name.as_str());
     if producer_id.is_none() {
-        let metadata = state.metadata.as_ref();
-        quota::check_producer(metadata, &state.config.server).await?;
+        check_new_producer(state, caller).await?;
     }
     let view = state.metadata.init_producer(producer_id, owner).await?;
     let (producer_id, epoch) = (view.producer_id, view.epoch);
     Ok(Json(InitProducerResponse { producer_id, epoch }))
+}
+
+/// Whether one more producer id fits the cluster's quota and the caller's.
+async fn check_new_producer(state: &AppState, caller: &Caller) -> Result<(), QuotaError> {
+    let metadata = state.metadata.as_ref();
+    quota::check_producer(metadata, &state.config.server).await?;
+    let (name, quota) = (&caller.0.name, &caller.0.quota);
+    quota::check_principal_producer(metadata, name, quota).await
 }
 
 /// Parses the body (blank asks for a new producer), refusing producer id 0.

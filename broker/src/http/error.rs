@@ -1,10 +1,11 @@
 //! The broker edge's one error type, the only code → HTTP status table, and the one place
 //! where the errors of the write path ([`WriteError`]), the read path ([`ReadError`]), the
-//! cluster quotas ([`QuotaError`]), authentication and authorization ([`AuthError`]), the metadata service and the storage engine become a status and a code. (Configuration
+//! cluster quotas ([`QuotaError`]), authentication and authorization ([`AuthError`]), byte-rate quotas ([`Throttled`]), the metadata service and the storage engine become a status and a code. (Configuration
 //! errors stop start-up with a message naming the setting; they never reach a request.)
 //!
 //! Every failure leaves as `{"error": {"code", "message"}}` with the status below;
-//! `unavailable` (503) and `timeout` (504) carry `Retry-After`.
+//! `unavailable` (503), `timeout` (504) and `throttled` (429, the bucket's wait) carry
+//! `Retry-After`.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -12,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use silt_sdk::wire::{ErrorBody, ErrorCode};
 
 use crate::auth::AuthError;
+use crate::auth::throttle::Throttled;
 use crate::budget::BudgetError;
 use crate::quota::QuotaError;
 use crate::read::ReadError;
@@ -25,6 +27,8 @@ pub(crate) struct ApiError {
     pub code: ErrorCode,
     /// Lowercase message for people.
     pub message: String,
+    /// `Retry-After` in seconds when it is not the default 1 of a retryable code.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -33,6 +37,7 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -88,6 +93,7 @@ pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
         }
         ErrorCode::OffsetOutOfRange => StatusCode::RANGE_NOT_SATISFIABLE,
         ErrorCode::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+        ErrorCode::Throttled => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ErrorCode::CorruptData | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -100,9 +106,8 @@ impl IntoResponse for ApiError {
         let status = status_of(self.code);
         let mut response = (status, Json(ErrorBody::new(self.code, self.message))).into_response();
         if self.code.is_retryable() {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            let seconds = HeaderValue::from(self.retry_after.unwrap_or(1));
+            response.headers_mut().insert(header::RETRY_AFTER, seconds);
         }
         if self.code == ErrorCode::Unauthenticated {
             let challenge = HeaderValue::from_static(r#"Bearer realm="silt""#);
@@ -122,6 +127,16 @@ impl From<AuthError> for ApiError {
             AuthError::InvalidRule { .. } | AuthError::PrincipalsFile { .. } => ErrorCode::Internal,
         };
         ApiError::new(code, error.to_string())
+    }
+}
+
+impl From<Throttled> for ApiError {
+    fn from(error: Throttled) -> Self {
+        let retry_after = Some(error.retry_after_secs());
+        ApiError {
+            retry_after,
+            ..ApiError::new(ErrorCode::Throttled, error.to_string())
+        }
     }
 }
 
@@ -155,7 +170,7 @@ impl From<QuotaError> for ApiError {
     fn from(error: QuotaError) -> Self {
         match error {
             QuotaError::Metadata(metadata) => metadata_error(&metadata),
-            QuotaError::Exceeded { .. } => {
+            QuotaError::Exceeded { .. } | QuotaError::PrincipalExceeded { .. } => {
                 ApiError::new(ErrorCode::QuotaExceeded, error.to_string())
             }
         }
@@ -232,7 +247,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_code_has_a_status_and_only_retryable_ones_are_5xx_unavailable() {
+    fn every_code_has_a_status_and_only_retryable_ones_are_5xx_or_throttled() {
         for code in ErrorCode::ALL {
             let status = status_of(*code);
             assert!(
@@ -240,7 +255,8 @@ mod tests {
                 "{code}"
             );
             if code.is_retryable() {
-                assert!(status.is_server_error(), "{code}");
+                let throttled = status == StatusCode::TOO_MANY_REQUESTS;
+                assert!(status.is_server_error() || throttled, "{code}");
             }
         }
     }

@@ -26,6 +26,7 @@ use tracing::Instrument;
 
 use axum::Extension;
 
+use crate::auth::throttle::Direction;
 use crate::auth::{Caller, Operation, authorize};
 use crate::budget::ByteBudget;
 use crate::config::ServerConfig;
@@ -51,15 +52,34 @@ pub(crate) async fn fetch(
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let result = match authorize(&caller, Operation::Consume, &topic) {
-        Ok(()) => fetch_inner(&state, &topic, &partition, query).await,
-        Err(refused) => Err(refused.into()),
+    let result = match admit(&state, &caller, &topic) {
+        Ok(()) => fetch_inner(&state, &topic, &partition, query)
+            .await
+            .inspect(|fetched| charge(&state, &caller, fetched.bytes)),
+        Err(refused) => Err(refused),
     };
     let reserved = result.and_then(|fetched| reserve_response(&state.fetch_bytes, fetched));
     let (fetched, permit) = counted(&state.metrics, reserved, started)?;
     let body = response_json(&fetched);
     drop(fetched);
     Ok(held_response(body, permit))
+}
+
+/// Whether the caller may consume `topic` and its fetch bucket is not in debt (checked
+/// before a long-poll waits, so a throttled consumer is refused at once).
+fn admit(state: &AppState, caller: &Caller, topic: &str) -> Result<(), ApiError> {
+    authorize(caller, Operation::Consume, topic)?;
+    let throttle = &state.auth.throttle;
+    let admitted = throttle.admit(&caller.0, Direction::Fetch, 0, Instant::now());
+    Ok(admitted.inspect_err(|refused| refused.count(&state.metrics))?)
+}
+
+/// Charges the answer's record bytes to the caller's fetch bucket and counts them.
+fn charge(state: &AppState, caller: &Caller, bytes: u64) {
+    let throttle = &state.auth.throttle;
+    throttle.charge(&caller.0, Direction::Fetch, bytes, Instant::now());
+    let (metrics, name) = (&state.metrics, &caller.0.name);
+    metrics.principal_bytes(name, Direction::Fetch.as_str(), bytes);
 }
 
 /// Fetched records and the response bytes they hold in `server.max_fetch_bytes_in_flight`.

@@ -252,7 +252,7 @@ fn paths(limits: &ServerConfig) -> Value {
                         "partition": "$response.body#/offsets/0/partition",
                         "offset": "$response.body#/offsets/0/offset"
                     }}}
-                }}), &with_any(&[E::InvalidRequest, E::InvalidRecord, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::ProducerNotFound, E::ProducerFenced, E::OutOfOrderSequence, E::IdempotencyMismatch, E::PayloadTooLarge, E::BodyTimeout, E::RecordTooLarge, E::TooManyRecords, E::Timeout]))
+                }}), &with_any(&[E::InvalidRequest, E::InvalidRecord, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::ProducerNotFound, E::ProducerFenced, E::OutOfOrderSequence, E::IdempotencyMismatch, E::PayloadTooLarge, E::BodyTimeout, E::RecordTooLarge, E::TooManyRecords, E::Timeout, E::Throttled]))
             }
         },
         "/v1/topics/{topic}/partitions/{partition}/records": {
@@ -273,7 +273,7 @@ fn paths(limits: &ServerConfig) -> Value {
                 "operationId": "fetch",
                 "summary": "Fetch records from an offset",
                 "responses": responses(json!({"200": ok_json("Records and the next offset", schema_ref("FetchResponse"))}),
-                    &with_any(&[E::InvalidParameter, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::OffsetOutOfRange, E::CorruptData]))
+                    &with_any(&[E::InvalidParameter, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::OffsetOutOfRange, E::CorruptData, E::Throttled]))
             }
         },
         "/v1/topics/{topic}/partitions/{partition}/offsets": {
@@ -632,6 +632,24 @@ mod tests {
             create["401"].is_object() && create["403"].is_object(),
             "{create}"
         );
+    }
+
+    #[test]
+    fn produce_and_fetch_declare_429_throttled_with_retry_after() {
+        let doc = document(&ServerConfig::default());
+        let paths = &doc["paths"];
+        let produce = &paths["/v1/topics/{topic}/records"]["post"]["responses"]["429"];
+        let fetch =
+            &paths["/v1/topics/{topic}/partitions/{partition}/records"]["get"]["responses"]["429"];
+        for answer in [produce, fetch] {
+            let codes = &answer["content"]["application/json"]["schema"]["properties"]["error"]["properties"]
+                ["code"]["enum"];
+            assert_eq!(codes, &json!(["throttled"]), "{answer}");
+            assert_eq!(
+                answer["headers"]["Retry-After"]["required"], true,
+                "{answer}"
+            );
+        }
     }
 
     #[test]

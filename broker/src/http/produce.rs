@@ -15,6 +15,7 @@ use tracing::Instrument;
 
 use axum::Extension;
 
+use crate::auth::throttle::Direction;
 use crate::auth::{Caller, Operation, authorize};
 use crate::http::{ApiError, produce_binary, produce_body, validate};
 use crate::metrics::Metrics;
@@ -34,12 +35,17 @@ pub(crate) async fn produce(
         validate::topic_name(&topic)?;
         authorize(&caller, Operation::Produce, &topic)?;
         let _body_bytes = take_body_bytes(&state, &body)?;
+        let declared = declared_len(&body);
+        admit(&state, &caller, declared.unwrap_or(0))?;
+        let body = read_charged_body(&state, &caller, body, declared).await?;
         let input = parse(&state, &headers, body).await?;
         Ok::<_, ApiError>(state.writer.produce(&topic, input).await?)
     }
     .instrument(produce_span(&topic))
     .await;
-    let offsets = counted(&state.metrics, result, started)?.offsets;
+    let offsets = counted(&state.metrics, result, started)
+        .inspect(|p| principal_bytes(&state.metrics, &caller, p.bytes))?
+        .offsets;
     Ok(Json(ProduceResponse { offsets }))
 }
 
@@ -64,16 +70,48 @@ fn counted(
         .inspect_err(|error| metrics.produce_failed(error.code.as_str()))
 }
 
-/// Reads the body within `server.max_request_bytes` and parses it by its content type on
-/// the blocking pool (a large body is seconds of CPU that must not stall the async
-/// workers).
+/// Counts the acknowledged record bytes for the caller.
+fn principal_bytes(metrics: &Metrics, caller: &Caller, bytes: u64) {
+    metrics.principal_bytes(&caller.0.name, Direction::Produce.as_str(), bytes);
+}
+
+/// Admits the request under the caller's produce byte rate, charging the body's declared
+/// length, or refuses it (429 `throttled`, counted) before anything of it is read.
+fn admit(state: &AppState, caller: &Caller, declared: u64) -> Result<(), ApiError> {
+    let throttle = &state.auth.throttle;
+    let admitted = throttle.admit(&caller.0, Direction::Produce, declared, Instant::now());
+    Ok(admitted.inspect_err(|refused| refused.count(&state.metrics))?)
+}
+
+/// Reads the body within `server.max_request_bytes`; one that declared no length is
+/// charged to the caller's produce bucket once its length is known.
+async fn read_charged_body(
+    state: &AppState,
+    caller: &Caller,
+    body: Body,
+    declared: Option<u64>,
+) -> Result<Bytes, ApiError> {
+    let body = read_nonempty_body(body, state.config.server.max_request_bytes).await?;
+    if declared.is_none() {
+        let (throttle, len) = (&state.auth.throttle, body.len() as u64);
+        throttle.charge(&caller.0, Direction::Produce, len, Instant::now());
+    }
+    Ok(body)
+}
+
+/// The body's `Content-Length`, if it declared one.
+fn declared_len(body: &Body) -> Option<u64> {
+    axum::body::HttpBody::size_hint(body).exact()
+}
+
+/// Parses the read body by its content type on the blocking pool (a large body is
+/// seconds of CPU that must not stall the async workers).
 async fn parse(
     state: &AppState,
     headers: &HeaderMap,
-    body: Body,
+    body: Bytes,
 ) -> Result<ProduceInput, ApiError> {
     let limits = &state.config.server;
-    let body = read_nonempty_body(body, limits.max_request_bytes).await?;
     let (now, max_records) = (state.clock.now_ms(), limits.max_records_per_request);
     let binary = produce_binary::is_binary(content_type(headers));
     tokio::task::spawn_blocking(move || parse_by_type(&body, binary, now, max_records))
@@ -98,7 +136,7 @@ fn parse_by_type(
 /// drops: its `Content-Length`, or `server.max_request_bytes` when it declares none.
 fn take_body_bytes(state: &AppState, body: &Body) -> Result<OwnedSemaphorePermit, ApiError> {
     let limit = state.config.server.max_request_bytes;
-    let declared = axum::body::HttpBody::size_hint(body).exact();
+    let declared = declared_len(body);
     Ok(state
         .request_bytes
         .try_take(declared.unwrap_or(limit).min(limit))?)

@@ -38,7 +38,7 @@ pub(crate) async fn create(
         validate::json_body(body, state.config.server.max_request_bytes).await?;
     validate::topic_name(&request.name)?;
     authorize(&caller, Operation::Admin, &request.name)?;
-    let result = create_checked(&state, &request).await;
+    let result = create_checked(&state, &caller, &request).await;
     audited(&caller, "create_topic", &request.name, result)
 }
 
@@ -54,9 +54,11 @@ fn audited<T>(
     result
 }
 
-/// Checks the partition count, the config and the quotas, then creates the topic.
+/// Checks the partition count, the config and the quotas (the cluster's and the
+/// caller's), then creates the topic, owned by the caller when authentication is on.
 async fn create_checked(
     state: &AppState,
+    caller: &Caller,
     request: &CreateTopicRequest,
 ) -> Result<(StatusCode, Json<Topic>), ApiError> {
     check_create(request, state.config.server.max_partitions_per_topic)?;
@@ -65,12 +67,20 @@ async fn create_checked(
     };
     let metadata = state.metadata.as_ref();
     quota::check_topic(metadata, &state.config.server, request.partitions).await?;
+    let (name, quota) = (&caller.0.name, &caller.0.quota);
+    quota::check_principal_topic(metadata, name, quota, request.partitions).await?;
+    let owner = owner_of(state, caller);
     let now = state.clock.now_ms();
-    let view = state
-        .metadata
-        .create_topic(&request.name, request.partitions, settings, now)
+    let view = metadata
+        .create_owned_topic(&request.name, request.partitions, settings, now, owner)
         .await?;
     Ok((StatusCode::CREATED, Json(topic_json(view))))
+}
+
+/// The principal recorded as a created topic's owner: none without authentication (every
+/// caller is the same anonymous principal), as for producer ids.
+fn owner_of<'a>(state: &AppState, caller: &'a Caller) -> Option<&'a str> {
+    state.auth.enabled().then_some(caller.0.name.as_str())
 }
 
 /// The partition count (1 to `max`) and the config of a create.
@@ -227,7 +237,11 @@ mod tests {
     fn caller(rules: &[&str]) -> Caller {
         let rules = rules.iter().map(|r| r.parse().unwrap()).collect();
         let name = "p".to_owned();
-        Caller(Arc::new(Principal { name, rules }))
+        Caller(Arc::new(Principal {
+            name,
+            rules,
+            quota: Default::default(),
+        }))
     }
 
     fn view(name: &str) -> TopicView {

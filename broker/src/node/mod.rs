@@ -73,7 +73,9 @@ pub struct RunningNode {
 
 /// Starts everything; returns once the server accepts connections.
 pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
-    let auth = Arc::new(Auth::load(&config.auth).context("cannot start: [auth]")?);
+    let auth = Auth::load(&config.auth).context("cannot start: [auth]")?;
+    let limits = &config.server;
+    let auth = Arc::new(auth.with_request_limits(limits.max_request_bytes, limits.max_fetch_bytes));
     let storage = Storage::open(&config).await?;
     let (metadata_node, services, recovery) = start_services(&config, &storage).await?;
     let tls = server_tls(&config, &services.metrics)?;

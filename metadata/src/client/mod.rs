@@ -57,6 +57,21 @@ pub trait MetadataClient: Send + Sync + 'static {
     /// (linearizable).
     async fn usage(&self) -> Result<Usage>;
 
+    /// How much the principal `owner` owns: the topics it created and their partitions,
+    /// its producer ids (linearizable).
+    async fn usage_of(&self, owner: &str) -> Result<Usage>;
+
+    /// [`MetadataClient::create_topic`] recording `owner` as the principal that created
+    /// it (`None`: no owner, as without authentication).
+    async fn create_owned_topic(
+        &self,
+        name: &str,
+        partitions: u32,
+        settings: TopicSettings,
+        created_at_ms: i64,
+        owner: Option<&str>,
+    ) -> Result<TopicView>;
+
     /// Describes one topic (linearizable).
     async fn describe_topic(&self, name: &str) -> Result<TopicView>;
 
@@ -273,12 +288,25 @@ impl<T: Transport> MetadataClient for T {
         settings: TopicSettings,
         created_at_ms: i64,
     ) -> Result<TopicView> {
+        self.create_owned_topic(name, partitions, settings, created_at_ms, None)
+            .await
+    }
+
+    async fn create_owned_topic(
+        &self,
+        name: &str,
+        partitions: u32,
+        settings: TopicSettings,
+        created_at_ms: i64,
+        owner: Option<&str>,
+    ) -> Result<TopicView> {
         let command = Command::CreateTopic {
             name: name.to_owned(),
             partitions,
             settings,
             created_at_ms,
             request_id: new_request_id(),
+            owner: owner.map(str::to_owned),
         };
         expect_reply!(self.write(command).await?, CommandResult::Topic(view) => view)
     }
@@ -307,6 +335,13 @@ impl<T: Transport> MetadataClient for T {
 
     async fn usage(&self) -> Result<Usage> {
         expect_reply!(self.query(ReadQuery::Usage).await?, ReadReply::Usage(usage) => usage)
+    }
+
+    async fn usage_of(&self, owner: &str) -> Result<Usage> {
+        let query = ReadQuery::UsageOf {
+            owner: owner.to_owned(),
+        };
+        expect_reply!(self.query(query).await?, ReadReply::Usage(usage) => usage)
     }
 
     async fn describe_topic(&self, name: &str) -> Result<TopicView> {

@@ -103,7 +103,11 @@ impl MetadataState {
                 settings,
                 created_at_ms,
                 request_id: _,
-            } => self.create_topic(name, *partitions, settings, *created_at_ms),
+                owner,
+            } => {
+                let created = (*created_at_ms, owner.as_deref());
+                self.create_topic(name, *partitions, settings, created)
+            }
             Command::DeleteTopic { name, topic_id, .. } => self.delete_topic(name, *topic_id),
             Command::CommitSegments { segments, at_ms } => {
                 CommandResult::Committed(self.commit_segments(segments, *at_ms))
@@ -131,14 +135,14 @@ impl MetadataState {
         }
     }
 
-    /// Creates a topic ([`Command::CreateTopic`]); refused if the name is taken or the
-    /// topic would pass a quota ([`validate::topic_quota`]).
+    /// Creates a topic ([`Command::CreateTopic`]) at `(created_at_ms, owner)`; refused if
+    /// the name is taken or the topic would pass a quota ([`validate::topic_quota`]).
     fn create_topic(
         &mut self,
         name: &str,
         partitions: u32,
         settings: &TopicSettings,
-        created_at_ms: i64,
+        (created_at_ms, owner): (i64, Option<&str>),
     ) -> CommandResult {
         if self.topics.get(name).is_none()
             && let Err(refusal) = validate::topic_quota(&self.usage(), partitions)
@@ -147,7 +151,7 @@ impl MetadataState {
         }
         match self
             .topics
-            .create(name, partitions, settings, created_at_ms)
+            .create(name, partitions, settings, created_at_ms, owner)
         {
             Some(topic) => CommandResult::Topic(topic.view()),
             None => CommandResult::Rejected(CommandError::TopicAlreadyExists(name.to_owned())),
@@ -267,6 +271,7 @@ impl MetadataState {
                 .map(ReadReply::TopicPage),
             ReadQuery::Usage => Ok(ReadReply::Usage(self.usage())),
             ReadQuery::ClusterId => Ok(ReadReply::ClusterId(self.cluster_id.clone())),
+            ReadQuery::UsageOf { owner } => Ok(ReadReply::Usage(self.usage_of(owner))),
         }
     }
 
@@ -278,6 +283,21 @@ impl MetadataState {
             topics: self.topics.len() as u64,
             partitions,
             producer_ids: self.producers.len() as u64,
+        }
+    }
+
+    /// How much `owner` owns: the topics it created and their partitions, its producer
+    /// ids. One pass over the topics and the producers.
+    pub(crate) fn usage_of(&self, owner: &str) -> Usage {
+        let owned = || {
+            self.topics
+                .iter()
+                .filter(|t| t.owner.as_deref() == Some(owner))
+        };
+        Usage {
+            topics: owned().count() as u64,
+            partitions: owned().map(|t| t.partitions.len() as u64).sum(),
+            producer_ids: self.producers.owned_by(owner),
         }
     }
 

@@ -162,6 +162,12 @@ impl Producers {
         self.by_id.len()
     }
 
+    /// How many ids `owner` owns.
+    pub(crate) fn owned_by(&self, owner: &str) -> u64 {
+        let owns = |state: &&ProducerState| state.owner.as_deref() == Some(owner);
+        self.by_id.values().filter(owns).count() as u64
+    }
+
     /// A producer's current identity, if the id was issued.
     pub(crate) fn view(&self, id: u64) -> Option<ProducerView> {
         self.by_id.get(&id).map(|state| ProducerView {

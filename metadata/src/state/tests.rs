@@ -10,6 +10,7 @@ fn create(state: &mut MetadataState, name: &str, partitions: u32) -> TopicView {
         settings: TopicSettings::default(),
         created_at_ms: 1_000,
         request_id: None,
+        owner: None,
     }) {
         CommandResult::Topic(view) => view,
         other => panic!("unexpected {other:?}"),
@@ -322,6 +323,7 @@ fn create_topic_assigns_ids_and_rejects_taken_names() {
         settings: TopicSettings::default(),
         created_at_ms: 2_000,
         request_id: None,
+        owner: None,
     });
     assert_eq!(
         again,
@@ -667,6 +669,55 @@ fn quotas_count_what_is_in_use() {
     assert!(validate::quota("q", u64::MAX, u64::MAX, 1).is_err());
 }
 
+#[test]
+fn usage_of_counts_what_one_owner_created_and_survives_a_snapshot() {
+    let mut state = MetadataState::default();
+    let owned = |name: &str, partitions, owner: Option<&str>| Command::CreateTopic {
+        name: name.to_owned(),
+        partitions,
+        settings: TopicSettings::default(),
+        created_at_ms: 1,
+        request_id: None,
+        owner: owner.map(str::to_owned),
+    };
+    for (name, partitions, owner) in [
+        ("a", 2, Some("p")),
+        ("b", 3, Some("p")),
+        ("c", 5, Some("q")),
+        ("d", 7, None),
+    ] {
+        assert!(matches!(
+            state.apply(&owned(name, partitions, owner)),
+            CommandResult::Topic(_)
+        ));
+    }
+    let producer = Command::InitProducer {
+        producer_id: None,
+        new_id: None,
+        owner: Some("p".to_owned()),
+        request_id: None,
+    };
+    assert!(matches!(state.apply(&producer), CommandResult::Producer(_)));
+    let p = Usage {
+        topics: 2,
+        partitions: 5,
+        producer_ids: 1,
+    };
+    assert_eq!(state.usage_of("p"), p);
+    assert_eq!(state.usage_of("nobody"), Usage::default());
+    let restored = MetadataState::decode(&state.encode().unwrap()).unwrap();
+    assert_eq!(restored.usage_of("p"), p);
+    assert!(matches!(
+        state.apply(&Command::DeleteTopic {
+            name: "a".into(),
+            topic_id: None,
+            request_id: None
+        }),
+        CommandResult::Deleted
+    ));
+    assert_eq!(state.usage_of("p").partitions, 3);
+}
+
 /// Applies `command`, returning the partitions it changed as `(topic id, partition, high
 /// watermark, deleted)`.
 fn changed_by(state: &mut MetadataState, command: &Command) -> Vec<(u64, u32, u64, bool)> {
@@ -716,6 +767,7 @@ fn a_commit_changes_its_chunks_partitions_and_a_delete_all_of_the_topics() {
         settings: TopicSettings::default(),
         created_at_ms: 1,
         request_id: None,
+        owner: None,
     };
     assert_eq!(changed_by(&mut state, &create_again), []);
 }
@@ -727,6 +779,7 @@ fn create_with_id(name: &str, request_id: &str) -> Command {
         settings: TopicSettings::default(),
         created_at_ms: 1_000,
         request_id: Some(request_id.to_owned()),
+        owner: None,
     }
 }
 

@@ -24,6 +24,10 @@ pub(crate) struct Topic {
     pub(crate) created_at_ms: i64,
     /// Partitions, indexed by partition number.
     pub(crate) partitions: Vec<PartitionIndex>,
+    /// The principal that created it; `None` without authentication (and in snapshots
+    /// written before owners were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) owner: Option<String>,
 }
 
 impl Topic {
@@ -86,6 +90,7 @@ impl Topics {
         partitions: u32,
         settings: &TopicSettings,
         created_at_ms: i64,
+        owner: Option<&str>,
     ) -> Option<&Topic> {
         if self.by_name.contains_key(name) {
             return None;
@@ -98,6 +103,7 @@ impl Topics {
             settings: settings.clone(),
             created_at_ms,
             partitions: (0..partitions).map(|_| PartitionIndex::default()).collect(),
+            owner: owner.map(str::to_owned),
         };
         self.names_by_id.insert(id, name.to_owned());
         Some(self.by_name.entry(name.to_owned()).or_insert(topic))
@@ -155,18 +161,18 @@ mod tests {
     fn ids_are_never_reused() {
         let mut topics = Topics::default();
         let first = topics
-            .create("a", 2, &TopicSettings::default(), 7)
+            .create("a", 2, &TopicSettings::default(), 7, None)
             .map(|t| t.id);
         assert_eq!(first, Some(1));
         assert!(
             topics
-                .create("a", 2, &TopicSettings::default(), 7)
+                .create("a", 2, &TopicSettings::default(), 7, None)
                 .is_none()
         );
         assert!(topics.delete("a").is_some());
         assert!(topics.delete("a").is_none());
         let second = topics
-            .create("a", 2, &TopicSettings::default(), 8)
+            .create("a", 2, &TopicSettings::default(), 8, None)
             .map(|t| t.id);
         assert_eq!(second, Some(2));
         assert!(topics.get_by_id_mut(1).is_none());

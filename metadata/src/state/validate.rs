@@ -37,8 +37,10 @@ pub(crate) fn command(command: &Command) -> Result<(), CommandError> {
             settings,
             created_at_ms: _,
             request_id,
+            owner,
         } => {
             id_rule("request id", request_id.as_deref())?;
+            id_rule("owner", owner.as_deref())?;
             topic_name(name)?;
             partition_count(*partitions)?;
             topic_settings(settings)

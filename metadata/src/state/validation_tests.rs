@@ -38,6 +38,7 @@ fn create_topic(name: &str, partitions: u32, compression: Option<&str>) -> Comma
         },
         created_at_ms: 1_000,
         request_id: None,
+        owner: None,
     }
 }
 
@@ -359,7 +360,7 @@ fn invalid_names_are_refused_on_delete_and_read_unless_a_topic_has_them() {
     // A topic created before the rules (here: bypassing them) stays readable and deletable.
     state
         .topics
-        .create("legacy topic", 1, &TopicSettings::default(), 1);
+        .create("legacy topic", 1, &TopicSettings::default(), 1, None);
     assert!(state.describe_topic("legacy topic").is_ok());
     assert!(state.partition_slice("legacy topic", 0, 0, 1).is_ok());
     assert_eq!(

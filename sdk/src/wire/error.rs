@@ -93,12 +93,14 @@ error_codes! {
     OutOfOrderSequence = "out_of_order_sequence", retryable = false;
     /// The idempotent request reuses the (id, epoch, sequence) of an earlier request with other content (records, partitions or topic); nothing was written.
     IdempotencyMismatch = "idempotency_mismatch", retryable = false;
-    /// The request would take the cluster past a quota (server.max_topics, server.max_total_partitions or server.max_producer_ids; the message names it and its value); nothing was created.
+    /// The request would take the cluster past a quota (server.max_topics, server.max_total_partitions or server.max_producer_ids), or the principal past one of its own (max_topics, max_partitions or max_producer_ids in the principals file); the message names it, its value and the principal; nothing was created.
     QuotaExceeded = "quota_exceeded", retryable = false;
     /// No Authorization: Bearer token was sent, or the token is not any principal's; nothing was done.
     Unauthenticated = "unauthenticated", retryable = false;
     /// The principal has no allow rule for this operation on this resource (the message names both); nothing was done.
     Forbidden = "forbidden", retryable = false;
+    /// The principal is over its produce or fetch byte-rate quota on this broker (the message names principal, direction, quota and wait); nothing was done; retry after the Retry-After header.
+    Throttled = "throttled", retryable = true;
     /// The broker is overloaded, shutting down, or a dependency (object store, metadata) is unavailable; retry after the Retry-After header.
     Unavailable = "unavailable", retryable = true;
     /// The request did not complete in time; it may or may not have been applied.

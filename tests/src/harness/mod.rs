@@ -4,13 +4,17 @@
 mod certs;
 mod cluster;
 mod disks;
+mod principals;
 mod process;
 mod s3;
 
 pub use certs::{IssuedFiles, TestCa};
 pub use cluster::{Cluster, ClusterOptions, Role};
 pub use disks::Tmpfs;
-pub use process::{Silt, SiltOptions, find_silt_binary, silt_binary, strip_test_env};
+pub use principals::{principal, principal_with_quota, sha256};
+pub use process::{
+    Silt, SiltOptions, find_silt_binary, loadgen_binary, silt_binary, strip_test_env,
+};
 pub use s3::{S3Env, s3_env, try_s3_env};
 
 /// A plain HTTP client for raw requests (installs the ring TLS provider reqwest needs).

@@ -19,13 +19,29 @@ pub fn find_silt_binary() -> Result<PathBuf, String> {
     if let Ok(path) = std::env::var("SILT_BIN") {
         return Ok(PathBuf::from(path));
     }
+    find_built_binary("silt", "silt-broker", "SILT_BIN")
+}
+
+/// Path of the `silt-loadgen` binary built by this cargo invocation (override with
+/// `SILT_LOADGEN_BIN`).
+pub fn loadgen_binary() -> PathBuf {
+    let found = match std::env::var("SILT_LOADGEN_BIN") {
+        Ok(path) => Ok(PathBuf::from(path)),
+        Err(_) => find_built_binary("silt-loadgen", "silt-loadgen", "SILT_LOADGEN_BIN"),
+    };
+    found.unwrap_or_else(|message| panic!("{message}"))
+}
+
+/// The binary `name` of package `package` in this cargo invocation's target directory,
+/// or an error naming where it looked and `variable`, which overrides it.
+fn find_built_binary(name: &str, package: &str, variable: &str) -> Result<PathBuf, String> {
     // A test executable lives in <target>/<profile>/deps/, a binary of this crate (such as
-    // silt-faults) in <target>/<profile>/: `silt` is next to the latter.
+    // silt-faults) in <target>/<profile>/: the binaries are next to the latter.
     let exe = std::env::current_exe().unwrap_or_default();
     let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
     let candidates = [
-        dir.join("silt"),
-        dir.parent().map(|p| p.join("silt")).unwrap_or_default(),
+        dir.join(name),
+        dir.parent().map(|p| p.join(name)).unwrap_or_default(),
     ];
     candidates
         .iter()
@@ -33,7 +49,7 @@ pub fn find_silt_binary() -> Result<PathBuf, String> {
         .cloned()
         .ok_or_else(|| {
             format!(
-                "no silt binary at {}: build it first (cargo build -p silt-broker) or set SILT_BIN",
+                "no {name} binary at {}: build it first (cargo build -p {package}) or set {variable}",
                 candidates[1].display()
             )
         })

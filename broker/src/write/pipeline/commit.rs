@@ -533,6 +533,23 @@ mod tests {
             self.inner.usage().await
         }
 
+        async fn usage_of(&self, owner: &str) -> Result<Usage> {
+            self.inner.usage_of(owner).await
+        }
+
+        async fn create_owned_topic(
+            &self,
+            name: &str,
+            partitions: u32,
+            settings: TopicSettings,
+            at: i64,
+            owner: Option<&str>,
+        ) -> Result<TopicView> {
+            self.inner
+                .create_owned_topic(name, partitions, settings, at, owner)
+                .await
+        }
+
         async fn describe_topic(&self, name: &str) -> Result<TopicView> {
             self.inner.describe_topic(name).await
         }
