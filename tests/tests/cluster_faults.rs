@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use silt_sdk::wire::{ProduceRecord, TopicConfig};
 use silt_sdk::{Admin, Client, ClientConfig, Consumer, ConsumerConfig, Producer, ProducerConfig};
 use silt_tests::faults::{RunConfig, SplitMix64, run};
-use silt_tests::harness::{Cluster, Role, get_json, http_client};
+use silt_tests::harness::{Cluster, Role, http_client};
 
 /// Seeds every CI run checks, besides one random seed.
 const FIXED_SEEDS: [u64; 2] = [7, 1009];
@@ -123,16 +123,17 @@ fn record(partition: u32, i: u64) -> ProduceRecord {
     }
 }
 
-fn client(url: &str) -> Client {
+/// An SDK client of `url` sending the cluster's token.
+fn client(cluster: &Cluster, url: &str) -> Client {
     Client::with_config(ClientConfig {
         request_timeout: Duration::from_secs(10),
-        ..ClientConfig::new(url)
+        ..cluster.client_config(url)
     })
     .unwrap()
 }
 
-async fn create_topic(url: &str, name: &str, partitions: u32) {
-    let admin = Admin::new(client(url));
+async fn create_topic(cluster: &Cluster, url: &str, name: &str, partitions: u32) {
+    let admin = Admin::new(client(cluster, url));
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         match admin
@@ -155,14 +156,37 @@ async fn create_topic(url: &str, name: &str, partitions: u32) {
     }
 }
 
+/// GET `url` with the cluster's token, decoded as JSON.
+async fn get_json(cluster: &Cluster, http: &reqwest::Client, url: &str) -> Value {
+    let response = cluster.bearer(http.get(url)).send().await.unwrap();
+    response.json().await.unwrap()
+}
+
+/// Every broker refuses a request without the token (401) and admits the cluster's; the
+/// principals and token files are the owner's only.
+async fn brokers_require_the_token(cluster: &Cluster, http: &reqwest::Client) {
+    use std::os::unix::fs::PermissionsExt as _;
+    for file in [cluster.principals_file(), cluster.token_file()] {
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
+    for url in cluster.broker_urls() {
+        let anonymous = http.get(format!("{url}/v1/topics")).send().await.unwrap();
+        assert_eq!(anonymous.status().as_u16(), 401, "{url} without a token");
+        let admin = cluster.bearer(http.get(format!("{url}/v1/topics")));
+        assert_eq!(admin.send().await.unwrap().status().as_u16(), 200, "{url}");
+    }
+}
+
 async fn smoke(cluster: &Cluster) {
     let urls = cluster.broker_urls();
     let http = http_client();
+    brokers_require_the_token(cluster, &http).await;
 
     // Every broker registered and alive, and a metadata leader.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let view: Value = get_json(&http, &format!("{}/v1/cluster", urls[1])).await;
+        let view: Value = get_json(cluster, &http, &format!("{}/v1/cluster", urls[1])).await;
         let alive = view["brokers"]
             .as_array()
             .map_or(0, |b| b.iter().filter(|b| b["alive"] == true).count());
@@ -179,8 +203,12 @@ async fn smoke(cluster: &Cluster) {
     assert!((1..=3).contains(&leader));
 
     // Produce on broker 1, read the same records on brokers 2 and 3.
-    create_topic(&urls[0], "smoke", 3).await;
-    let producer = Producer::new(client(&urls[0]), "smoke", ProducerConfig::default());
+    create_topic(cluster, &urls[0], "smoke", 3).await;
+    let producer = Producer::new(
+        client(cluster, &urls[0]),
+        "smoke",
+        ProducerConfig::default(),
+    );
     let mut acked = Vec::new();
     for i in 0..30u64 {
         let offsets = producer
@@ -192,7 +220,7 @@ async fn smoke(cluster: &Cluster) {
     for url in &urls[1..] {
         for partition in 0..3u32 {
             let consumer = Consumer::new(
-                client(url),
+                client(cluster, url),
                 "smoke",
                 partition,
                 0,
@@ -224,7 +252,7 @@ async fn smoke(cluster: &Cluster) {
     // A long-poll on broker 2 is woken by a produce on broker 3.
     let high_watermark = acked.iter().filter(|(_, o)| o.partition == 0).count() as u64;
     let poller = Consumer::new(
-        client(&urls[1]),
+        client(cluster, &urls[1]),
         "smoke",
         0,
         high_watermark,
@@ -238,7 +266,11 @@ async fn smoke(cluster: &Cluster) {
         "the long-poll returned before any new record"
     );
     let started = Instant::now();
-    let other = Producer::new(client(&urls[2]), "smoke", ProducerConfig::default());
+    let other = Producer::new(
+        client(cluster, &urls[2]),
+        "smoke",
+        ProducerConfig::default(),
+    );
     let woken_by = other.send_batch(vec![record(0, 1000)]).await.unwrap();
     assert_eq!(woken_by[0].offset, high_watermark);
     let response = tokio::time::timeout(Duration::from_secs(15), waiting)
@@ -255,8 +287,8 @@ async fn smoke(cluster: &Cluster) {
     assert_eq!(response.records[0].value, record(0, 1000).value);
 
     // An idempotent request retried on another broker gets its original offsets.
-    let registered: Value = http
-        .post(format!("{}/v1/producers", urls[0]))
+    let registered: Value = cluster
+        .bearer(http.post(format!("{}/v1/producers", urls[0])))
         .json(&json!({}))
         .send()
         .await
@@ -272,8 +304,8 @@ async fn smoke(cluster: &Cluster) {
     });
     let mut answers = Vec::new();
     for url in [&urls[0], &urls[1], &urls[2]] {
-        let response = http
-            .post(format!("{url}/v1/topics/smoke/records"))
+        let response = cluster
+            .bearer(http.post(format!("{url}/v1/topics/smoke/records")))
             .json(&body)
             .send()
             .await
@@ -293,7 +325,7 @@ async fn smoke(cluster: &Cluster) {
         answers[0], answers[2],
         "a retry on broker 3 got other offsets"
     );
-    let topic = Admin::new(client(&urls[2]))
+    let topic = Admin::new(client(cluster, &urls[2]))
         .describe_topic("smoke")
         .await
         .unwrap();
@@ -313,7 +345,7 @@ async fn smoke(cluster: &Cluster) {
     }
     // The retries' segments hold only duplicates: uploaded, never referenced, recorded as
     // garbage.
-    let view: Value = get_json(&http, &format!("{}/v1/cluster", urls[0])).await;
+    let view: Value = get_json(cluster, &http, &format!("{}/v1/cluster", urls[0])).await;
     assert!(
         view["garbage"]["objects"].as_u64().unwrap_or(0) >= 2,
         "the duplicate-only segments of the two retries are not recorded as garbage: {view}"
@@ -321,15 +353,15 @@ async fn smoke(cluster: &Cluster) {
 
     // The fault-injection routes exist (the tests start brokers with --fault-injection).
     for url in &urls {
-        let put = http
-            .put(format!("{url}/v1/admin/faults"))
+        let put = cluster
+            .bearer(http.put(format!("{url}/v1/admin/faults")))
             .json(&json!({"error_rate": 0.0}))
             .send()
             .await
             .unwrap();
         assert_eq!(put.status().as_u16(), 204, "PUT /v1/admin/faults on {url}");
-        let delete = http
-            .delete(format!("{url}/v1/admin/faults"))
+        let delete = cluster
+            .bearer(http.delete(format!("{url}/v1/admin/faults")))
             .send()
             .await
             .unwrap();

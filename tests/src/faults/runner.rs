@@ -218,7 +218,8 @@ async fn run_on(
     schedule: Schedule,
 ) -> Result<RunOutcome> {
     let urls = cluster.broker_urls();
-    create_topic(&urls[0], config.partitions).await?;
+    let token = cluster.token();
+    create_topic(&urls[0], &token, config.partitions).await?;
     let history: SharedHistory = Arc::new(Mutex::new(History::default()));
     {
         let mut h = lock(&history);
@@ -229,7 +230,7 @@ async fn run_on(
         h.meta("brokers", json!(urls));
         h.meta("schedule", json!(schedule.to_string()));
     }
-    let workload = start_workload(&urls, config, &history)?;
+    let workload = start_workload(&urls, &token, config, &history)?;
 
     // Faults, then heal.
     let (heal_tx, heal_rx) = watch::channel(false);
@@ -271,7 +272,7 @@ async fn run_on(
 
     // Producers finish, consumers stop, then the final read.
     stop_workload(workload, &injector, &history).await;
-    final_read(&urls[0], &history).await?;
+    final_read(&urls[0], &token, &history).await?;
 
     let history_path = match &config.history_dir {
         Some(dir) => {
@@ -312,8 +313,14 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A client that starts at `urls[first]` and fails over to the others in turn.
-fn client(urls: &[String], first: usize, request_timeout: Duration) -> Result<Client> {
+/// A client that starts at `urls[first]` and fails over to the others in turn, sending
+/// `token` (the cluster's `admin` token, None with authentication off).
+fn client(
+    urls: &[String],
+    token: &Option<String>,
+    first: usize,
+    request_timeout: Duration,
+) -> Result<Client> {
     let n = urls.len();
     let failover_urls = (1..n).map(|k| urls[(first + k) % n].clone()).collect();
     Client::with_config(ClientConfig {
@@ -321,15 +328,17 @@ fn client(urls: &[String], first: usize, request_timeout: Duration) -> Result<Cl
         request_timeout,
         max_attempts: 10,
         max_backoff: Duration::from_millis(1000),
+        token: token.clone(),
         ..ClientConfig::new(urls[first % n].clone())
     })
     .map_err(|e| anyhow!("client for {}: {e}", urls[first % n]))
 }
 
-async fn create_topic(url: &str, partitions: u32) -> Result<()> {
+async fn create_topic(url: &str, token: &Option<String>, partitions: u32) -> Result<()> {
     let admin = Admin::new(
         Client::with_config(ClientConfig {
             request_timeout: Duration::from_secs(10),
+            token: token.clone(),
             ..ClientConfig::new(url)
         })
         .map_err(|e| anyhow!("{e}"))?,
@@ -359,6 +368,7 @@ async fn create_topic(url: &str, partitions: u32) -> Result<()> {
 
 fn start_workload(
     urls: &[String],
+    token: &Option<String>,
     config: &RunConfig,
     history: &SharedHistory,
 ) -> Result<Workload> {
@@ -379,7 +389,7 @@ fn start_workload(
         let job = ProducerJob {
             name: name.to_owned(),
             idempotent,
-            client: client(urls, k, Duration::from_secs(5))?,
+            client: client(urls, token, k, Duration::from_secs(5))?,
             partitions: config.partitions,
             interval: config.record_interval,
             history: history.clone(),
@@ -391,7 +401,7 @@ fn start_workload(
     let mut consumers = Vec::new();
     for (c, first_broker) in [1usize, 2].into_iter().enumerate() {
         for partition in 0..config.partitions {
-            let client = client(urls, first_broker, Duration::from_secs(5))?;
+            let client = client(urls, token, first_broker, Duration::from_secs(5))?;
             let name = format!("consumer-{c}");
             consumers.push(tokio::spawn(tail(
                 client,
@@ -404,6 +414,7 @@ fn start_workload(
     }
     let hostile = tokio::spawn(super::hostile::run(
         urls.to_vec(),
+        token.clone(),
         TOPIC,
         Duration::from_millis(50),
         stop.clone(),
@@ -613,10 +624,11 @@ async fn tail(
 }
 
 /// Reads every partition from its start to its high watermark through one broker.
-async fn final_read(url: &str, history: &SharedHistory) -> Result<()> {
+async fn final_read(url: &str, token: &Option<String>, history: &SharedHistory) -> Result<()> {
     let client = Client::with_config(ClientConfig {
         request_timeout: Duration::from_secs(15),
         max_attempts: 10,
+        token: token.clone(),
         ..ClientConfig::new(url)
     })
     .map_err(|e| anyhow!("{e}"))?;
