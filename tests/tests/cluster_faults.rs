@@ -4,8 +4,9 @@
 //! - a smoke test: produce through broker 1, fetch the same records through brokers 2 and 3,
 //!   a long-poll on broker 2 woken by a produce on broker 3, an idempotent retry on another
 //!   broker answered with the original offsets, and every process gone after the drop;
-//! - the CI-bounded fault suite: 2 fixed seeds and one random (printed) seed of
-//!   `silt_tests::faults` schedules, 20 s of workload each, with zero checker violations.
+//! - the CI-bounded fault suite: 3 fixed seeds (one with a hostile principal) and one random
+//!   (printed) seed of `silt_tests::faults` schedules, 20 s of workload each, on brokers
+//!   that authenticate clients, with zero checker violations and no attack that worked.
 //!   `SILT_FAULT_SEEDS=1,2,3` replaces the seeds, `SILT_FAULT_DURATION=60` the length; the
 //!   long run is `tests/run-faults.sh` (see tests/README.md).
 //!
@@ -19,11 +20,12 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use silt_sdk::wire::{ProduceRecord, TopicConfig};
 use silt_sdk::{Admin, Client, ClientConfig, Consumer, ConsumerConfig, Producer, ProducerConfig};
-use silt_tests::faults::{RunConfig, SplitMix64, run};
+use silt_tests::faults::{Fault, RunConfig, Schedule, SplitMix64, run};
 use silt_tests::harness::{Cluster, Role, http_client};
 
-/// Seeds every CI run checks, besides one random seed.
-const FIXED_SEEDS: [u64; 2] = [7, 1009];
+/// Seeds every CI run checks, besides one random seed; seed 1 draws a hostile principal
+/// (`a_fixed_seed_runs_a_hostile_principal` keeps one that does).
+const FIXED_SEEDS: [u64; 3] = [7, 1009, 1];
 
 static ONE_CLUSTER_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -62,6 +64,25 @@ fn seeds() -> Vec<u64> {
     let mut seeds = FIXED_SEEDS.to_vec();
     seeds.push(random);
     seeds
+}
+
+/// Whether `seed`'s schedule of `duration` has a hostile principal.
+fn has_hostile_principal(seed: u64, duration: Duration) -> bool {
+    Schedule::generate(seed, duration, 3, 3)
+        .faults
+        .iter()
+        .any(|s| matches!(s.fault, Fault::HostilePrincipal { .. }))
+}
+
+#[test]
+fn a_fixed_seed_runs_a_hostile_principal() {
+    let default = Duration::from_secs(20);
+    assert!(
+        FIXED_SEEDS
+            .iter()
+            .any(|seed| has_hostile_principal(*seed, default)),
+        "no seed of {FIXED_SEEDS:?} draws a hostile principal in {default:?}"
+    );
 }
 
 fn duration() -> Duration {
