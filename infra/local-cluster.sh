@@ -22,7 +22,17 @@
 #                              (each with `pid`, `log`, `cmdline` and its data or cache dir), s3/, cluster.env,
 #                              and the cluster secret: cluster.secret (made by `up` if missing, mode 600;
 #                              every metadata node and broker gets it, so the metadata routes require it)
-#                              and auth.header (the same as a curl header file, for this script's requests)
+#                              and auth.header (the same as a curl header file, for this script's requests);
+#                              with client authentication on (the default), principals.toml and admin.token
+#   SILT_CLUSTER_AUTH          on (default) or off. On: `up` makes principals.toml in the cluster dir
+#                              (mode 600, unless it exists) with one principal `admin` allowed
+#                              everything (produce:*, consume:*, admin:*, cluster:*) and writes its token
+#                              to admin.token (mode 600); every broker runs with
+#                              SILT_AUTH_PRINCIPALS_FILE=principals.toml, so clients must send
+#                              `Authorization: Bearer $(cat admin.token)` (SILT_TOKEN for the CLI).
+#                              Add principals to the file (`silt auth token --name N --allow RULE`),
+#                              then SIGHUP the brokers (or wait auth.reload_interval). Off: brokers
+#                              admit every client, as before.
 #   SILT_BIN                   the silt binary
 #   SILT_METADATA_PORTS        "7101 7102 7103" (one metadata node per port)
 #   SILT_BROKER_PORTS          "7071 7072 7073" (one broker per port)
@@ -76,6 +86,7 @@ load_settings() {
   local env_store="${SILT_CLUSTER_OBJECT_STORE-}" env_bargs="${SILT_BROKER_ARGS-}"
   local env_margs="${SILT_METADATA_ARGS-}" set_bargs="${SILT_BROKER_ARGS+x}"
   local set_margs="${SILT_METADATA_ARGS+x}" set_store="${SILT_CLUSTER_OBJECT_STORE+x}"
+  local env_auth="${SILT_CLUSTER_AUTH-}"
   if [ "$for_up" = 1 ]; then
     DIR="$(absolute_dir "$DIR")" || die "cannot create $DIR"
   else
@@ -90,6 +101,7 @@ load_settings() {
   OWN_S3=1
   BROKER_ARGS=""
   METADATA_ARGS=""
+  AUTH=on
   BIN=""
   if [ -f "$ENV_FILE" ]; then
     # shellcheck disable=SC1090
@@ -105,6 +117,7 @@ load_settings() {
     if [ -n "$set_store" ]; then OBJECT_STORE="$env_store"; fi
     if [ -n "$set_bargs" ]; then BROKER_ARGS="$env_bargs"; fi
     if [ -n "$set_margs" ]; then METADATA_ARGS="$env_margs"; fi
+    [ -z "$env_auth" ] || AUTH="$env_auth"
     if [ -z "$BIN" ]; then
       BIN="$(default_bin)" || die "no silt binary: build it (cargo build --release --bin silt) or set SILT_BIN"
     fi
@@ -122,6 +135,7 @@ load_settings() {
   for p in "${META_PORT_LIST[@]}" "${BROKER_PORT_LIST[@]}" "$S3_PORT"; do
     [[ "$p" =~ ^[0-9]+$ ]] && [ "$p" -ge 1 ] && [ "$p" -le 65535 ] || die "invalid port $p"
   done
+  case "$AUTH" in on | off) ;; *) die "SILT_CLUSTER_AUTH must be on or off (got $AUTH)" ;; esac
   START_TIMEOUT="${SILT_CLUSTER_START_TIMEOUT:-60}"
   STOP_TIMEOUT="${SILT_CLUSTER_STOP_TIMEOUT:-20}"
 }
@@ -137,6 +151,7 @@ save_settings() {
     printf 'OBJECT_STORE=%q\n' "$OBJECT_STORE"
     printf 'BROKER_ARGS=%q\n' "$BROKER_ARGS"
     printf 'METADATA_ARGS=%q\n' "$METADATA_ARGS"
+    printf 'AUTH=%q\n' "$AUTH"
   } >"$ENV_FILE.tmp"
   mv "$ENV_FILE.tmp" "$ENV_FILE"
 }
@@ -219,6 +234,25 @@ make_secret() {
   fi
   (umask 077 && printf 'Authorization: Bearer %s\n' "$(tr -d '[:space:]' <"$secret")" >"$header")
 }
+# --- client authentication (brokers) -----------------------------------------------------------
+principals_file() { echo "$DIR/principals.toml"; }
+admin_token_file() { echo "$DIR/admin.token"; }
+# make_principals: principals.toml with the principal `admin` (every right) and its token in
+# admin.token, both mode 600; an existing pair is kept (a restarted cluster keeps its tokens)
+make_principals() {
+  local file token out
+  file="$(principals_file)"
+  token="$(admin_token_file)"
+  [ -s "$file" ] && [ -s "$token" ] && return 0
+  out="$(umask 077 && "$BIN" auth token --name admin --allow 'produce:*' --allow 'consume:*' \
+    --allow 'admin:*' --allow 'cluster:*')" || die "cannot make a token with $BIN"
+  (umask 077 && printf '%s\n' "$out" | head -n 1 >"$token.tmp" \
+    && printf '%s\n' "$out" | sed '1,2d; /^#/d' >"$file.tmp") || die "cannot write $file"
+  mv "$token.tmp" "$token"
+  mv "$file.tmp" "$file"
+  log "made the principals file $file (principal admin; its token is in $token)"
+}
+
 # meta_curl ARGS…: curl presenting the cluster secret (from a file: it never shows in ps)
 meta_curl() { curl -H @"$(header_file)" "$@"; }
 
@@ -297,6 +331,9 @@ launch() {
     done
     # brokers read the secret's path as config (cluster.secret_file); metadata nodes get a flag
     if [ "$role" = broker ]; then export SILT_CLUSTER_SECRET_FILE="$DIR/cluster.secret"; fi
+    if [ "$role" = broker ] && [ "$AUTH" = on ]; then
+      export SILT_AUTH_PRINCIPALS_FILE="$DIR/principals.toml"
+    fi
     exec "${setsid[@]}" "${CMD[@]}"
   ) </dev/null >>"$dir/log" 2>&1 8>&- 9>&- &
   pid=$!
@@ -422,6 +459,7 @@ cmd_up() {
   lock_cluster -x
   save_settings
   make_secret
+  [ "$AUTH" = off ] || make_principals
   if [ "$OWN_S3" = 1 ]; then
     "$S3_SCRIPT" start "$S3_PORT" "$DIR/s3" "$S3_BUCKET" >&2
   fi
@@ -444,7 +482,11 @@ cmd_up() {
     wait_ready broker "$n" "${pids[$((n - 1))]}"
   done
   log "cluster up in $DIR (metadata: $(metadata_urls); object store: $OBJECT_STORE)"
-  log "try: SILT_BROKER=http://127.0.0.1:${BROKER_PORT_LIST[0]} $BIN topic list"
+  if [ "$AUTH" = on ]; then
+    log "try: SILT_TOKEN=\$(cat $(admin_token_file)) SILT_BROKER=http://127.0.0.1:${BROKER_PORT_LIST[0]} $BIN topic list"
+  else
+    log "try: SILT_BROKER=http://127.0.0.1:${BROKER_PORT_LIST[0]} $BIN topic list"
+  fi
   for n in $(seq 1 "${#BROKER_PORT_LIST[@]}"); do
     echo "http://127.0.0.1:$(port_of broker "$n")"
   done

@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -79,6 +80,8 @@ pub struct Producer {
     client: Client,
     path: String,
     queue: mpsc::Sender<Message>,
+    /// The idempotent producer id once obtained (0 before: issued ids start at 1).
+    id: Arc<AtomicU64>,
 }
 
 /// Resolves to the record's partition and offset once the broker acknowledged it.
@@ -100,12 +103,25 @@ impl Producer {
     pub fn new(client: Client, topic: &str, config: ProducerConfig) -> Self {
         let path = format!("/v1/topics/{}/records", segment(topic));
         let (queue, receiver) = mpsc::channel(config.queue_capacity.max(1));
-        tokio::spawn(batch_loop(client.clone(), path.clone(), config, receiver));
+        let id = Arc::new(AtomicU64::new(0));
+        let idempotence = config.idempotent.then(|| Idempotence {
+            published_id: id.clone(),
+            ..Idempotence::default()
+        });
+        let batches = batch_loop(client.clone(), path.clone(), config, idempotence, receiver);
+        tokio::spawn(batches);
         Producer {
             client,
             path,
             queue,
+            id,
         }
+    }
+
+    /// The id `POST /v1/producers` issued to this idempotent producer, once its first
+    /// request obtained one; None before, and always for a plain producer.
+    pub fn producer_id(&self) -> Option<u64> {
+        Some(self.id.load(Ordering::Relaxed)).filter(|id| *id != 0)
     }
 
     /// Queues a record; await the returned future for its offset.
@@ -186,13 +202,13 @@ async fn batch_loop(
     client: Client,
     path: String,
     config: ProducerConfig,
+    mut idempotence: Option<Idempotence>,
     mut receiver: mpsc::Receiver<Message>,
 ) {
     let mut batch: Vec<Pending> = Vec::new();
     let mut batch_bytes = 0usize;
     let mut deadline: Option<Instant> = None;
     let mut in_flight = JoinSet::new();
-    let mut idempotence = config.idempotent.then(Idempotence::default);
     // Sends what is batched (waiting for an in-flight slot, or inline when idempotent).
     macro_rules! send_batch {
         () => {
@@ -265,6 +281,8 @@ struct Idempotence {
     bump_epoch: bool,
     /// Set when a newer instance fenced this producer: every later send fails.
     fenced: Option<Arc<Error>>,
+    /// Where [`Producer::producer_id`] reads the id.
+    published_id: Arc<AtomicU64>,
 }
 
 /// `POST /v1/producers` answer.
@@ -294,6 +312,8 @@ impl Idempotence {
                     )
                     .await?;
                 self.identity = Some((answer.producer_id, answer.epoch));
+                self.published_id
+                    .store(answer.producer_id, Ordering::Relaxed);
                 self.next_sequence = 0;
                 self.bump_epoch = false;
                 Ok((answer.producer_id, answer.epoch))

@@ -4,8 +4,9 @@
 //! - a smoke test: produce through broker 1, fetch the same records through brokers 2 and 3,
 //!   a long-poll on broker 2 woken by a produce on broker 3, an idempotent retry on another
 //!   broker answered with the original offsets, and every process gone after the drop;
-//! - the CI-bounded fault suite: 2 fixed seeds and one random (printed) seed of
-//!   `silt_tests::faults` schedules, 20 s of workload each, with zero checker violations.
+//! - the CI-bounded fault suite: 3 fixed seeds (one with a hostile principal) and one random
+//!   (printed) seed of `silt_tests::faults` schedules, 20 s of workload each, on brokers
+//!   that authenticate clients, with zero checker violations and no attack that worked.
 //!   `SILT_FAULT_SEEDS=1,2,3` replaces the seeds, `SILT_FAULT_DURATION=60` the length; the
 //!   long run is `tests/run-faults.sh` (see tests/README.md).
 //!
@@ -19,11 +20,12 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use silt_sdk::wire::{ProduceRecord, TopicConfig};
 use silt_sdk::{Admin, Client, ClientConfig, Consumer, ConsumerConfig, Producer, ProducerConfig};
-use silt_tests::faults::{RunConfig, SplitMix64, run};
-use silt_tests::harness::{Cluster, Role, get_json, http_client};
+use silt_tests::faults::{Fault, RunConfig, Schedule, SplitMix64, run};
+use silt_tests::harness::{Cluster, Role, http_client};
 
-/// Seeds every CI run checks, besides one random seed.
-const FIXED_SEEDS: [u64; 2] = [7, 1009];
+/// Seeds every CI run checks, besides one random seed; seed 1 draws a hostile principal
+/// (`a_fixed_seed_runs_a_hostile_principal` keeps one that does).
+const FIXED_SEEDS: [u64; 3] = [7, 1009, 1];
 
 static ONE_CLUSTER_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -62,6 +64,25 @@ fn seeds() -> Vec<u64> {
     let mut seeds = FIXED_SEEDS.to_vec();
     seeds.push(random);
     seeds
+}
+
+/// Whether `seed`'s schedule of `duration` has a hostile principal.
+fn has_hostile_principal(seed: u64, duration: Duration) -> bool {
+    Schedule::generate(seed, duration, 3, 3)
+        .faults
+        .iter()
+        .any(|s| matches!(s.fault, Fault::HostilePrincipal { .. }))
+}
+
+#[test]
+fn a_fixed_seed_runs_a_hostile_principal() {
+    let default = Duration::from_secs(20);
+    assert!(
+        FIXED_SEEDS
+            .iter()
+            .any(|seed| has_hostile_principal(*seed, default)),
+        "no seed of {FIXED_SEEDS:?} draws a hostile principal in {default:?}"
+    );
 }
 
 fn duration() -> Duration {
@@ -123,16 +144,17 @@ fn record(partition: u32, i: u64) -> ProduceRecord {
     }
 }
 
-fn client(url: &str) -> Client {
+/// An SDK client of `url` sending the cluster's token.
+fn client(cluster: &Cluster, url: &str) -> Client {
     Client::with_config(ClientConfig {
         request_timeout: Duration::from_secs(10),
-        ..ClientConfig::new(url)
+        ..cluster.client_config(url)
     })
     .unwrap()
 }
 
-async fn create_topic(url: &str, name: &str, partitions: u32) {
-    let admin = Admin::new(client(url));
+async fn create_topic(cluster: &Cluster, url: &str, name: &str, partitions: u32) {
+    let admin = Admin::new(client(cluster, url));
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         match admin
@@ -155,14 +177,37 @@ async fn create_topic(url: &str, name: &str, partitions: u32) {
     }
 }
 
+/// GET `url` with the cluster's token, decoded as JSON.
+async fn get_json(cluster: &Cluster, http: &reqwest::Client, url: &str) -> Value {
+    let response = cluster.bearer(http.get(url)).send().await.unwrap();
+    response.json().await.unwrap()
+}
+
+/// Every broker refuses a request without the token (401) and admits the cluster's; the
+/// principals and token files are the owner's only.
+async fn brokers_require_the_token(cluster: &Cluster, http: &reqwest::Client) {
+    use std::os::unix::fs::PermissionsExt as _;
+    for file in [cluster.principals_file(), cluster.token_file()] {
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
+    for url in cluster.broker_urls() {
+        let anonymous = http.get(format!("{url}/v1/topics")).send().await.unwrap();
+        assert_eq!(anonymous.status().as_u16(), 401, "{url} without a token");
+        let admin = cluster.bearer(http.get(format!("{url}/v1/topics")));
+        assert_eq!(admin.send().await.unwrap().status().as_u16(), 200, "{url}");
+    }
+}
+
 async fn smoke(cluster: &Cluster) {
     let urls = cluster.broker_urls();
     let http = http_client();
+    brokers_require_the_token(cluster, &http).await;
 
     // Every broker registered and alive, and a metadata leader.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let view: Value = get_json(&http, &format!("{}/v1/cluster", urls[1])).await;
+        let view: Value = get_json(cluster, &http, &format!("{}/v1/cluster", urls[1])).await;
         let alive = view["brokers"]
             .as_array()
             .map_or(0, |b| b.iter().filter(|b| b["alive"] == true).count());
@@ -179,8 +224,12 @@ async fn smoke(cluster: &Cluster) {
     assert!((1..=3).contains(&leader));
 
     // Produce on broker 1, read the same records on brokers 2 and 3.
-    create_topic(&urls[0], "smoke", 3).await;
-    let producer = Producer::new(client(&urls[0]), "smoke", ProducerConfig::default());
+    create_topic(cluster, &urls[0], "smoke", 3).await;
+    let producer = Producer::new(
+        client(cluster, &urls[0]),
+        "smoke",
+        ProducerConfig::default(),
+    );
     let mut acked = Vec::new();
     for i in 0..30u64 {
         let offsets = producer
@@ -192,7 +241,7 @@ async fn smoke(cluster: &Cluster) {
     for url in &urls[1..] {
         for partition in 0..3u32 {
             let consumer = Consumer::new(
-                client(url),
+                client(cluster, url),
                 "smoke",
                 partition,
                 0,
@@ -224,7 +273,7 @@ async fn smoke(cluster: &Cluster) {
     // A long-poll on broker 2 is woken by a produce on broker 3.
     let high_watermark = acked.iter().filter(|(_, o)| o.partition == 0).count() as u64;
     let poller = Consumer::new(
-        client(&urls[1]),
+        client(cluster, &urls[1]),
         "smoke",
         0,
         high_watermark,
@@ -238,7 +287,11 @@ async fn smoke(cluster: &Cluster) {
         "the long-poll returned before any new record"
     );
     let started = Instant::now();
-    let other = Producer::new(client(&urls[2]), "smoke", ProducerConfig::default());
+    let other = Producer::new(
+        client(cluster, &urls[2]),
+        "smoke",
+        ProducerConfig::default(),
+    );
     let woken_by = other.send_batch(vec![record(0, 1000)]).await.unwrap();
     assert_eq!(woken_by[0].offset, high_watermark);
     let response = tokio::time::timeout(Duration::from_secs(15), waiting)
@@ -255,8 +308,8 @@ async fn smoke(cluster: &Cluster) {
     assert_eq!(response.records[0].value, record(0, 1000).value);
 
     // An idempotent request retried on another broker gets its original offsets.
-    let registered: Value = http
-        .post(format!("{}/v1/producers", urls[0]))
+    let registered: Value = cluster
+        .bearer(http.post(format!("{}/v1/producers", urls[0])))
         .json(&json!({}))
         .send()
         .await
@@ -272,8 +325,8 @@ async fn smoke(cluster: &Cluster) {
     });
     let mut answers = Vec::new();
     for url in [&urls[0], &urls[1], &urls[2]] {
-        let response = http
-            .post(format!("{url}/v1/topics/smoke/records"))
+        let response = cluster
+            .bearer(http.post(format!("{url}/v1/topics/smoke/records")))
             .json(&body)
             .send()
             .await
@@ -293,7 +346,7 @@ async fn smoke(cluster: &Cluster) {
         answers[0], answers[2],
         "a retry on broker 3 got other offsets"
     );
-    let topic = Admin::new(client(&urls[2]))
+    let topic = Admin::new(client(cluster, &urls[2]))
         .describe_topic("smoke")
         .await
         .unwrap();
@@ -313,7 +366,7 @@ async fn smoke(cluster: &Cluster) {
     }
     // The retries' segments hold only duplicates: uploaded, never referenced, recorded as
     // garbage.
-    let view: Value = get_json(&http, &format!("{}/v1/cluster", urls[0])).await;
+    let view: Value = get_json(cluster, &http, &format!("{}/v1/cluster", urls[0])).await;
     assert!(
         view["garbage"]["objects"].as_u64().unwrap_or(0) >= 2,
         "the duplicate-only segments of the two retries are not recorded as garbage: {view}"
@@ -321,15 +374,15 @@ async fn smoke(cluster: &Cluster) {
 
     // The fault-injection routes exist (the tests start brokers with --fault-injection).
     for url in &urls {
-        let put = http
-            .put(format!("{url}/v1/admin/faults"))
+        let put = cluster
+            .bearer(http.put(format!("{url}/v1/admin/faults")))
             .json(&json!({"error_rate": 0.0}))
             .send()
             .await
             .unwrap();
         assert_eq!(put.status().as_u16(), 204, "PUT /v1/admin/faults on {url}");
-        let delete = http
-            .delete(format!("{url}/v1/admin/faults"))
+        let delete = cluster
+            .bearer(http.delete(format!("{url}/v1/admin/faults")))
             .send()
             .await
             .unwrap();

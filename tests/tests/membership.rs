@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use silt_tests::harness::{
-    Cluster, ClusterOptions, KillOnDrop, Role, free_port, http_client, silt_binary, strip_test_env,
+    Cluster, ClusterOptions, KillOnDrop, Role, free_port, silt_binary, strip_test_env,
 };
 
 /// Runs `silt membership …` with the cluster secret `secret` and returns its JSON output
@@ -67,7 +67,7 @@ async fn a_node_joins_and_a_voter_leaves() {
     .await
     .expect("cluster task")
     .expect("cluster up");
-    let http = http_client();
+    let http = cluster.authorized_http().expect("HTTP client");
     let broker = cluster.broker_url(1);
     let created = http
         .post(format!("{broker}/v1/topics"))

@@ -201,6 +201,7 @@ async fn the_reported_attack_on_a_local_cluster_is_refused_and_it_still_commits(
     assert_eq!(status["voters"], json!([1, 2, 3]), "{status}");
     assert_eq!(status["learners"], json!([]), "{status}");
     let broker = cluster.broker_url(1);
+    let http = cluster.authorized_http().expect("HTTP client");
     let created = http
         .post(format!("{broker}/v1/topics"))
         .json(&json!({"name": "after", "partitions": 1}))

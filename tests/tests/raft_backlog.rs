@@ -46,12 +46,13 @@ fn cluster_options() -> ClusterOptions {
     }
 }
 
-/// A client that gives up on a request after one attempt of `timeout`.
-fn client(url: &str, timeout: Duration) -> Client {
+/// A client of `base` (the broker's URL and the cluster's token) that gives up on a
+/// request after one attempt of `timeout`.
+fn client(base: &ClientConfig, timeout: Duration) -> Client {
     Client::with_config(ClientConfig {
         request_timeout: timeout,
         max_attempts: 1,
-        ..ClientConfig::new(url)
+        ..base.clone()
     })
     .unwrap()
 }
@@ -93,9 +94,14 @@ async fn send_one(
 }
 
 /// One producer sending requests one at a time until `until`.
-async fn produce_until(url: String, producer: String, until: Instant, history: SharedHistory) {
+async fn produce_until(
+    base: ClientConfig,
+    producer: String,
+    until: Instant,
+    history: SharedHistory,
+) {
     let sender = Producer::new(
-        client(&url, Duration::from_secs(5)),
+        client(&base, Duration::from_secs(5)),
         TOPIC,
         ProducerConfig::default(),
     );
@@ -109,13 +115,13 @@ async fn produce_until(url: String, producer: String, until: Instant, history: S
 /// Sends requests as `producer` until one is acknowledged, within [`RECOVERY`]; panics
 /// with `what` otherwise.
 async fn produce_until_acknowledged(
-    url: &str,
+    base: &ClientConfig,
     producer: &str,
     history: &SharedHistory,
     what: &str,
 ) {
     let sender = Producer::new(
-        client(url, Duration::from_secs(10)),
+        client(base, Duration::from_secs(10)),
         TOPIC,
         ProducerConfig::default(),
     );
@@ -142,7 +148,7 @@ async fn a_large_backlog_commits_and_the_cluster_survives_a_full_restart() {
             .await
             .expect("cluster up"),
     );
-    let url = cluster.broker_url(1);
+    let url = cluster.client_config(cluster.broker_url(1));
     let admin = Admin::new(client(&url, Duration::from_secs(10)));
     admin
         .create_topic(TOPIC, PARTITIONS, TopicConfig::default())

@@ -43,7 +43,7 @@ async fn main() -> Result<()> {
     let args = Args::parse();
     let cluster = Arc::new(blocking(move || Cluster::up("failover")).await?);
     let urls = cluster.broker_urls();
-    let admin = Admin::new(Client::new(urls[0].clone())?);
+    let admin = Admin::new(Client::with_config(cluster.client_config(urls[0].clone()))?);
     admin
         .create_topic("probe", 1, TopicConfig::default())
         .await
@@ -53,7 +53,7 @@ async fn main() -> Result<()> {
         max_attempts: 50,
         max_backoff: Duration::from_millis(200),
         failover_urls: urls[1..].to_vec(),
-        ..ClientConfig::new(urls[0].clone())
+        ..cluster.client_config(urls[0].clone())
     })?;
     let producer = Arc::new(Producer::new(
         client.clone(),
@@ -148,7 +148,7 @@ async fn main() -> Result<()> {
         .iter()
         .map(|(_, offset)| *offset)
         .collect();
-    let reader = Client::new(urls[0].clone())?;
+    let reader = Client::with_config(cluster.client_config(urls[0].clone()))?;
     let mut consumer = silt_sdk::Consumer::new(
         reader,
         "probe",

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use silt_tests::faults::{OutageLength, RunConfig, Schedule, SplitMix64, run};
+use silt_tests::faults::{OutageLength, RunConfig, RunOutcome, Schedule, SplitMix64, run};
 
 /// Runs seeded fault schedules on a local silt cluster and checks every history.
 #[derive(Debug, Parser)]
@@ -94,6 +94,42 @@ fn parse_outage(text: &str) -> Result<OutageLength, String> {
     })
 }
 
+/// Sums over the seeds that ran to the end, for the last line of a run.
+#[derive(Debug, Default)]
+struct Totals {
+    seeds: usize,
+    faults: usize,
+    acknowledged: usize,
+    indeterminate: usize,
+    attacks_refused: u64,
+    attack_windows: usize,
+}
+
+impl Totals {
+    /// Adds one seed's outcome.
+    fn add(&mut self, outcome: &RunOutcome) {
+        self.seeds += 1;
+        self.faults += outcome.faults_applied;
+        self.acknowledged += outcome.acknowledged;
+        self.indeterminate += outcome.indeterminate;
+        self.attacks_refused += outcome.attacks.refused;
+        self.attack_windows += usize::from(outcome.attacks.refused > 0);
+    }
+
+    /// `total: 20 seeds, …, 3 failed`
+    fn line(&self, failed: usize) -> String {
+        format!(
+            "total: {} seeds, {} faults, {} acknowledged, {} indeterminate, {} attacks refused in {} seeds with a hostile principal, {failed} failed",
+            self.seeds,
+            self.faults,
+            self.acknowledged,
+            self.indeterminate,
+            self.attacks_refused,
+            self.attack_windows
+        )
+    }
+}
+
 fn random_seed() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -130,6 +166,7 @@ async fn main() -> ExitCode {
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join("silt-faults"));
     let mut failed = Vec::new();
+    let mut totals = Totals::default();
     for seed in seeds {
         let config = RunConfig {
             duration: Duration::from_secs(args.duration),
@@ -140,8 +177,12 @@ async fn main() -> ExitCode {
             ..RunConfig::new(seed)
         };
         match run(config).await {
-            Ok(outcome) if outcome.ok() => println!("{}", outcome.line()),
+            Ok(outcome) if outcome.ok() => {
+                totals.add(&outcome);
+                println!("{}", outcome.line());
+            }
             Ok(outcome) => {
+                totals.add(&outcome);
                 println!("{outcome}");
                 failed.push(seed);
             }
@@ -154,6 +195,7 @@ async fn main() -> ExitCode {
             break;
         }
     }
+    println!("{}", totals.line(failed.len()));
     if failed.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -1,6 +1,8 @@
 //! A hostile client that runs beside the workload of every fault schedule: it sends poison
 //! pills and malformed bodies to every broker in turn, throughout the faults. None may ever
-//! be acknowledged (a 2xx answer is a violation); refusals (4xx) and the faults' own
+//! be acknowledged (a 2xx answer is a violation); it presents the cluster's `admin` token
+//! (when the brokers authenticate) so that its bodies reach validation instead of stopping
+//! at the 401; refusals (4xx) and the faults' own
 //! failures (5xx, refused connections) are expected. The checker then proves that nothing
 //! it sent was read and that every acknowledged record of the real producers still is.
 
@@ -65,10 +67,12 @@ fn bodies() -> Vec<Hostile> {
     ]
 }
 
-/// Sends hostile bodies to `urls` in turn, one every `interval`, until `stop`; returns a
-/// line per acknowledged one (a violation).
+/// Sends hostile bodies to `urls` in turn, one every `interval`, with `token` as the
+/// bearer token when there is one, until `stop`; returns a line per acknowledged one (a
+/// violation).
 pub async fn run(
     urls: Vec<String>,
+    token: Option<String>,
     topic: &'static str,
     interval: Duration,
     stop: Arc<AtomicBool>,
@@ -80,8 +84,11 @@ pub async fn run(
     while !stop.load(Ordering::SeqCst) {
         let hostile = &bodies[turn % bodies.len()];
         let url = format!("{}/v1/topics/{topic}/records", urls[turn % urls.len()]);
-        let answer = http
-            .post(&url)
+        let mut request = http.post(&url);
+        if let Some(token) = &token {
+            request = request.bearer_auth(token);
+        }
+        let answer = request
             .header("content-type", hostile.content_type)
             .body(hostile.body.clone())
             .timeout(Duration::from_secs(5))

@@ -1,12 +1,14 @@
 //! Fault schedules for a multi-process cluster: a seeded generator of timed faults
 //! ([`schedule`]) and the runner that applies one to a live cluster under a workload and
 //! checks the history ([`runner`]), with a hostile client beside the workload
-//! ([`hostile`]). `silt-faults` runs many seeds; `tests/cluster_faults.rs`
+//! ([`hostile`]) and, in the seeds that draw one, a hostile principal ([`intruder`]). `silt-faults` runs many seeds; `tests/cluster_faults.rs`
 //! a bounded set in CI.
 
 pub mod hostile;
+pub mod intruder;
 pub mod runner;
 pub mod schedule;
 
+pub use intruder::Tally;
 pub use runner::{RunConfig, RunOutcome, run};
 pub use schedule::{Fault, OutageLength, Schedule, ScheduledFault, SplitMix64};

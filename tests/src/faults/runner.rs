@@ -3,7 +3,10 @@
 //! others as failover; 2 consumers tailing every partition through other brokers), a seeded
 //! [`Schedule`] of faults, then healing (resume, restart, clear injected faults), the
 //! producers' last answers, a final read of every partition through broker 1, the history
-//! file and the [`checker`](crate::checker) verdict.
+//! file and the [`checker`](crate::checker) verdict. Every client sends the cluster's
+//! `admin` token; when the schedule has a [`Fault::HostilePrincipal`], the principal
+//! `intruder` is added first (with a topic of its own) and its attacks' refusals are counted
+//! in the outcome, a successful attack failing the run.
 //!
 //! Order matters for the checker: producers and tailing consumers stop recording before the
 //! final read starts, so every acknowledged offset is below the final high watermarks and
@@ -24,6 +27,7 @@ use silt_sdk::{
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 
+use super::intruder::{self, Intruders, ProducerIds, Tally};
 use super::schedule::{Fault, OutageLength, Schedule, ScheduledFault};
 use crate::checker::{History, Report};
 use crate::harness::{Cluster, ClusterOptions, Role};
@@ -89,6 +93,8 @@ pub struct RunOutcome {
     pub faults_applied: usize,
     /// Faults that could not be applied or healed (e.g. a process that did not restart).
     pub fault_errors: Vec<String>,
+    /// The hostile principal's attempts: refused, unanswered, and any that worked.
+    pub attacks: Tally,
     /// The history file, when one was written.
     pub history_path: Option<PathBuf>,
     /// Cluster status and log tails, when something went wrong.
@@ -96,9 +102,10 @@ pub struct RunOutcome {
 }
 
 impl RunOutcome {
-    /// Whether the checker found no violation and every fault was applied and healed.
+    /// Whether the checker found no violation, every fault was applied and healed, and no
+    /// attack of the hostile principal worked.
     pub fn ok(&self) -> bool {
-        self.report.ok() && self.fault_errors.is_empty()
+        self.report.ok() && self.fault_errors.is_empty() && self.attacks.violations.is_empty()
     }
 
     /// `seed 42: ok, 1234 acknowledged, 3 indeterminate, 7 faults`
@@ -107,12 +114,18 @@ impl RunOutcome {
             "ok".to_owned()
         } else if !self.report.ok() {
             format!("FAILED ({} violations)", self.report.violations.len())
+        } else if !self.attacks.violations.is_empty() {
+            format!("FAILED ({} attacks worked)", self.attacks.violations.len())
         } else {
             format!("FAILED ({} fault errors)", self.fault_errors.len())
         };
         format!(
-            "seed {}: {verdict}, {} acknowledged, {} indeterminate, {} faults",
-            self.seed, self.acknowledged, self.indeterminate, self.faults_applied
+            "seed {}: {verdict}, {} acknowledged, {} indeterminate, {} faults, {} attacks refused",
+            self.seed,
+            self.acknowledged,
+            self.indeterminate,
+            self.faults_applied,
+            self.attacks.refused
         )
     }
 }
@@ -126,6 +139,9 @@ impl std::fmt::Display for RunOutcome {
         write!(f, "{}", self.report)?;
         for error in &self.fault_errors {
             writeln!(f, "fault error: {error}")?;
+        }
+        for attack in &self.attacks.violations {
+            writeln!(f, "attack worked: {attack}")?;
         }
         if let Some(path) = &self.history_path {
             writeln!(f, "history: {} (check it with silt-check)", path.display())?;
@@ -210,6 +226,8 @@ struct Workload {
     consumer_stop: Arc<AtomicBool>,
     /// Poison pills and malformed bodies throughout; answers the ones acknowledged.
     hostile: JoinHandle<Vec<String>>,
+    /// The ids the idempotent producers obtained (the hostile principal's targets).
+    producer_ids: ProducerIds,
 }
 
 async fn run_on(
@@ -218,7 +236,8 @@ async fn run_on(
     schedule: Schedule,
 ) -> Result<RunOutcome> {
     let urls = cluster.broker_urls();
-    create_topic(&urls[0], config.partitions).await?;
+    let token = cluster.token();
+    create_topic(&urls[0], &token, TOPIC, config.partitions).await?;
     let history: SharedHistory = Arc::new(Mutex::new(History::default()));
     {
         let mut h = lock(&history);
@@ -229,7 +248,16 @@ async fn run_on(
         h.meta("brokers", json!(urls));
         h.meta("schedule", json!(schedule.to_string()));
     }
-    let workload = start_workload(&urls, config, &history)?;
+    let intruder_token = if has_hostile_principal(&schedule) {
+        Some(admit_intruder(cluster).await?)
+    } else {
+        None
+    };
+    let workload = start_workload(&urls, &token, config, &history)?;
+    let intruders = intruder_token.map(|token| {
+        let ids = workload.producer_ids.clone();
+        Arc::new(Intruders::new(urls.clone(), TOPIC, token, ids))
+    });
 
     // Faults, then heal.
     let (heal_tx, heal_rx) = watch::channel(false);
@@ -246,6 +274,8 @@ async fn run_on(
         errors: Arc::new(Mutex::new(Vec::new())),
         verbose: config.verbose,
         started: Instant::now(),
+        intruders,
+        attacks: Arc::new(Mutex::new(Tally::default())),
     };
     let fault_tasks: Vec<JoinHandle<()>> = schedule
         .faults
@@ -271,7 +301,7 @@ async fn run_on(
 
     // Producers finish, consumers stop, then the final read.
     stop_workload(workload, &injector, &history).await;
-    final_read(&urls[0], &history).await?;
+    final_read(&urls[0], &token, &history).await?;
 
     let history_path = match &config.history_dir {
         Some(dir) => {
@@ -287,8 +317,10 @@ async fn run_on(
     };
     let report = lock(&history).check(&BTreeMap::new());
     let fault_errors = lock(&injector.errors).clone();
+    let attacks = lock(&injector.attacks).clone();
+    let passed = report.ok() && fault_errors.is_empty() && attacks.violations.is_empty();
     let history_path = match history_path {
-        Some(path) if report.ok() && fault_errors.is_empty() && !config.keep_passing_histories => {
+        Some(path) if passed && !config.keep_passing_histories => {
             let _ = std::fs::remove_file(&path);
             None
         }
@@ -303,17 +335,45 @@ async fn run_on(
         schedule,
         report,
         fault_errors,
+        attacks,
         history_path,
         diagnostics: None,
     })
+}
+
+fn has_hostile_principal(schedule: &Schedule) -> bool {
+    schedule
+        .faults
+        .iter()
+        .any(|s| matches!(s.fault, Fault::HostilePrincipal { .. }))
+}
+
+/// Adds the principal `intruder` (rights on its own topic only) and creates that topic as
+/// `intruder`, proving its token works; its token, None on brokers without authentication.
+async fn admit_intruder(cluster: &Cluster) -> Result<Option<String>> {
+    if !cluster.auth_enabled() {
+        return Ok(None);
+    }
+    let token = cluster
+        .add_principal(intruder::INTRUDER, &intruder::INTRUDER_RULES)
+        .await?;
+    let url = cluster.broker_url(1);
+    create_topic(&url, &Some(token.clone()), intruder::INTRUDER_TOPIC, 1).await?;
+    Ok(Some(token))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A client that starts at `urls[first]` and fails over to the others in turn.
-fn client(urls: &[String], first: usize, request_timeout: Duration) -> Result<Client> {
+/// A client that starts at `urls[first]` and fails over to the others in turn, sending
+/// `token` (the cluster's `admin` token, None with authentication off).
+fn client(
+    urls: &[String],
+    token: &Option<String>,
+    first: usize,
+    request_timeout: Duration,
+) -> Result<Client> {
     let n = urls.len();
     let failover_urls = (1..n).map(|k| urls[(first + k) % n].clone()).collect();
     Client::with_config(ClientConfig {
@@ -321,15 +381,22 @@ fn client(urls: &[String], first: usize, request_timeout: Duration) -> Result<Cl
         request_timeout,
         max_attempts: 10,
         max_backoff: Duration::from_millis(1000),
+        token: token.clone(),
         ..ClientConfig::new(urls[first % n].clone())
     })
     .map_err(|e| anyhow!("client for {}: {e}", urls[first % n]))
 }
 
-async fn create_topic(url: &str, partitions: u32) -> Result<()> {
+async fn create_topic(
+    url: &str,
+    token: &Option<String>,
+    name: &str,
+    partitions: u32,
+) -> Result<()> {
     let admin = Admin::new(
         Client::with_config(ClientConfig {
             request_timeout: Duration::from_secs(10),
+            token: token.clone(),
             ..ClientConfig::new(url)
         })
         .map_err(|e| anyhow!("{e}"))?,
@@ -337,7 +404,7 @@ async fn create_topic(url: &str, partitions: u32) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         match admin
-            .create_topic(TOPIC, partitions, TopicConfig::default())
+            .create_topic(name, partitions, TopicConfig::default())
             .await
         {
             Ok(_) => return Ok(()),
@@ -352,19 +419,21 @@ async fn create_topic(url: &str, partitions: u32) -> Result<()> {
                 eprintln!("create topic: {e}; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            Err(e) => bail!("cannot create topic {TOPIC} on {url}: {e}"),
+            Err(e) => bail!("cannot create topic {name} on {url}: {e}"),
         }
     }
 }
 
 fn start_workload(
     urls: &[String],
+    token: &Option<String>,
     config: &RunConfig,
     history: &SharedHistory,
 ) -> Result<Workload> {
     let stop = Arc::new(AtomicBool::new(false));
     let recording = Arc::new(AtomicBool::new(true));
     let consumer_stop = Arc::new(AtomicBool::new(false));
+    let producer_ids = ProducerIds::default();
     let mut producers = Vec::new();
     // (name, idempotent): each starts on another broker (the 4th shares broker 1).
     for (k, (name, idempotent)) in [
@@ -379,19 +448,20 @@ fn start_workload(
         let job = ProducerJob {
             name: name.to_owned(),
             idempotent,
-            client: client(urls, k, Duration::from_secs(5))?,
+            client: client(urls, token, k, Duration::from_secs(5))?,
             partitions: config.partitions,
             interval: config.record_interval,
             history: history.clone(),
             stop: stop.clone(),
             recording: recording.clone(),
+            ids: producer_ids.clone(),
         };
         producers.push(tokio::spawn(job.run()));
     }
     let mut consumers = Vec::new();
     for (c, first_broker) in [1usize, 2].into_iter().enumerate() {
         for partition in 0..config.partitions {
-            let client = client(urls, first_broker, Duration::from_secs(5))?;
+            let client = client(urls, token, first_broker, Duration::from_secs(5))?;
             let name = format!("consumer-{c}");
             consumers.push(tokio::spawn(tail(
                 client,
@@ -404,6 +474,7 @@ fn start_workload(
     }
     let hostile = tokio::spawn(super::hostile::run(
         urls.to_vec(),
+        token.clone(),
         TOPIC,
         Duration::from_millis(50),
         stop.clone(),
@@ -415,6 +486,7 @@ fn start_workload(
         consumers,
         consumer_stop,
         hostile,
+        producer_ids,
     })
 }
 
@@ -508,6 +580,8 @@ struct ProducerJob {
     history: SharedHistory,
     stop: Arc<AtomicBool>,
     recording: Arc<AtomicBool>,
+    /// Where the producer's id goes once it has one (idempotent producers only).
+    ids: ProducerIds,
 }
 
 /// Records handed to one producer and not answered yet, at most.
@@ -534,6 +608,9 @@ impl ProducerJob {
             sequence += 1;
             let id = sent.id.clone();
             lock(&self.history).sent(sent);
+            if let Some(producer_id) = producer.producer_id() {
+                lock(&self.ids).insert(producer_id);
+            }
             match producer.send(record).await {
                 Ok(answer) => {
                     let history = self.history.clone();
@@ -613,10 +690,11 @@ async fn tail(
 }
 
 /// Reads every partition from its start to its high watermark through one broker.
-async fn final_read(url: &str, history: &SharedHistory) -> Result<()> {
+async fn final_read(url: &str, token: &Option<String>, history: &SharedHistory) -> Result<()> {
     let client = Client::with_config(ClientConfig {
         request_timeout: Duration::from_secs(15),
         max_attempts: 10,
+        token: token.clone(),
         ..ClientConfig::new(url)
     })
     .map_err(|e| anyhow!("{e}"))?;
@@ -700,6 +778,10 @@ struct Injector {
     errors: Arc<Mutex<Vec<String>>>,
     verbose: bool,
     started: Instant,
+    /// The hostile principal's attackers, when the schedule has one.
+    intruders: Option<Arc<Intruders>>,
+    /// What its attacks came to.
+    attacks: Arc<Mutex<Tally>>,
 }
 
 impl Injector {
@@ -794,6 +876,7 @@ impl Injector {
                 };
                 permits.push(p);
             }
+            Fault::HostilePrincipal { .. } => {}
         }
         if self.healing() {
             return;
@@ -925,6 +1008,7 @@ impl Injector {
                 let every: Vec<usize> = (1..=self.cluster.size(Role::Metadata)).collect();
                 self.metadata_down(&every, down).await?;
             }
+            Fault::HostilePrincipal { length } => self.attack(length).await?,
             Fault::FillDisk { role, node, length } => {
                 if !self.cluster.has_own_disks() {
                     self.note(&format!("{fault}: skipped, no disks of their own here"));
@@ -939,6 +1023,29 @@ impl Injector {
             }
         }
         Ok(true)
+    }
+
+    /// Runs the hostile principal's attacks for `length` (less when the heal begins) and
+    /// adds them to the tally.
+    async fn attack(&self, length: Duration) -> Result<()> {
+        let intruders = self
+            .intruders
+            .clone()
+            .ok_or_else(|| anyhow!("a hostile principal without attackers"))?;
+        self.note("hostile principal: attacks begin");
+        let tally = intruders.run_until(self.hold(length)).await;
+        let ids = intruders.known_producer_ids();
+        self.note(&format!(
+            "hostile principal: {} attempts refused, {} unanswered, {} worked (producer ids attacked: {ids:?})",
+            tally.refused,
+            tally.unanswered,
+            tally.violations.len()
+        ));
+        if ids.is_empty() {
+            self.error("hostile principal: no producer id of the workload was known".to_owned());
+        }
+        lock(&self.attacks).add(tally);
+        Ok(())
     }
 
     /// What a supervisor does: restarts the process if it exited or fails `/healthz`.

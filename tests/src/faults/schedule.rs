@@ -9,7 +9,11 @@
 //! 1 for 1–3 s) on one broker; and two that take the metadata service away while producers
 //! keep sending: an outage of a majority of the metadata nodes (the leader among them) for
 //! 5–10 s (`silt-faults --outage-secs` makes it minutes for the long run), and a full
-//! restart of every metadata node after 0.5–3 s down.
+//! restart of every metadata node after 0.5–3 s down. Beside those, half the seeds get a
+//! hostile principal (3–8 s, see [`super::intruder`]): clients without a token, with a wrong
+//! one and as the principal `intruder` attack the workload's topic and producer ids. It is
+//! drawn from a second stream of the seed, so adding it left every other fault of a seed
+//! as it was, and it occupies no process.
 //!
 //! The generator keeps the cluster available except for those two: at most a minority of
 //! the metadata nodes is down or paused at once (one of three), a metadata-wide fault never
@@ -152,6 +156,13 @@ pub enum Fault {
         /// How long every node stays down.
         down: Duration,
     },
+    /// A hostile principal for `length`: clients without a token, with a wrong token and as
+    /// the principal `intruder` (rights on its own topic only) attack the workload's topic
+    /// and producer ids on every broker in turn; every attempt must be refused.
+    HostilePrincipal {
+        /// How long the attacks last.
+        length: Duration,
+    },
     /// Fill the real file system under one process's data (metadata) or cache (broker)
     /// directory, and free it after `length`. A process that exited or fails `/healthz`
     /// afterwards (a metadata node stops for good on a failed log write) is restarted, as
@@ -178,6 +189,8 @@ pub enum Target {
     },
     /// One metadata node (counts against "at most a minority").
     Metadata,
+    /// No process: a client-side fault that overlaps anything.
+    Clients,
 }
 
 impl Fault {
@@ -192,7 +205,8 @@ impl Fault {
             Fault::ObjectStoreErrors { length, .. }
             | Fault::LatencySpike { length, .. }
             | Fault::FullDisk { length, .. }
-            | Fault::FillDisk { length, .. } => *length,
+            | Fault::FillDisk { length, .. }
+            | Fault::HostilePrincipal { length } => *length,
         }
     }
 
@@ -224,6 +238,7 @@ impl Fault {
                 role: Role::Metadata,
                 ..
             } => Target::Metadata,
+            Fault::HostilePrincipal { .. } => Target::Clients,
         }
     }
 
@@ -311,6 +326,11 @@ impl fmt::Display for Fault {
             Fault::FillDisk { role, node, length } => {
                 write!(f, "fill the disk of {role} {node} for {}", secs(length))
             }
+            Fault::HostilePrincipal { length } => write!(
+                f,
+                "hostile principal (no token, a wrong token, `intruder`) attacks the workload for {}",
+                secs(length)
+            ),
         }
     }
 }
@@ -510,6 +530,7 @@ impl Schedule {
                             .count()
                             < max_metadata_down
                     }
+                    Target::Clients => true,
                     Target::Broker { broker, down } => {
                         let busy = overlapping
                             .iter()
@@ -529,12 +550,33 @@ impl Schedule {
             }
             at += rng.millis(300, 2500);
         }
+        faults.extend(hostile_principal(seed, duration));
+        faults.sort_by_key(|scheduled| scheduled.at);
         Schedule {
             seed,
             duration,
             faults,
         }
     }
+}
+
+/// Mixed into the seed for the hostile principal's own stream of draws.
+const HOSTILE_STREAM: u64 = 0x686f_7374_696c_6521;
+
+/// The hostile principal of `seed`, in half the seeds: 3–8 s, starting between 1 s and
+/// `duration` − 2 s. Its own stream, so the other faults of a seed do not depend on it.
+fn hostile_principal(seed: u64, duration: Duration) -> Option<ScheduledFault> {
+    let mut rng = SplitMix64::new(seed ^ HOSTILE_STREAM);
+    let last_start = duration.saturating_sub(Duration::from_secs(2)).as_millis() as u64;
+    if !rng.chance(0.5) || last_start <= 1000 {
+        return None;
+    }
+    Some(ScheduledFault {
+        at: rng.millis(1000, last_start - 1),
+        fault: Fault::HostilePrincipal {
+            length: rng.millis(3000, 8000),
+        },
+    })
 }
 
 #[cfg(test)]
@@ -558,6 +600,22 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert!(!a.faults.is_empty());
+    }
+
+    #[test]
+    fn a_hostile_principal_comes_in_about_half_the_seeds() {
+        let mut with = 0;
+        for seed in 0..500 {
+            let schedule = Schedule::generate(seed, Duration::from_secs(20), 3, 3);
+            for scheduled in &schedule.faults {
+                if let Fault::HostilePrincipal { length } = scheduled.fault {
+                    with += 1;
+                    assert!((3..=8).contains(&length.as_secs()), "{schedule}");
+                    assert!(scheduled.at < Duration::from_secs(18), "{schedule}");
+                }
+            }
+        }
+        assert!((200..=300).contains(&with), "{with} of 500 seeds");
     }
 
     #[test]
@@ -610,6 +668,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(kinds.len(), 10, "every kind of fault is drawn");
+        assert_eq!(kinds.len(), 11, "every kind of fault is drawn");
     }
 }

@@ -4,7 +4,11 @@
 //! S3-compatible server (see [`super::s3_env`]). Brokers run with `--fault-injection` unless
 //! told otherwise. The script makes a cluster secret (`cluster.secret` in the directory,
 //! [`Cluster::secret`]) and every metadata node and broker runs with it, so requests to the
-//! metadata routes must present it.
+//! metadata routes must present it. Client authentication is on too unless
+//! [`ClusterOptions::auth`] is false: the script makes a principals file with an `admin`
+//! principal allowed everything, every broker runs with it, and [`Cluster::token`] is the
+//! token every client of the harness sends ([`Cluster::client_config`],
+//! [`Cluster::bearer`]); [`Cluster::add_principal`] adds another one (see `cluster/auth.rs`).
 //!
 //! Processes are numbered from 1, as the script numbers them (`meta-1`, `broker-2`). Process
 //! control (kill -9, restart, SIGSTOP/SIGCONT, wiping a cache dir) is synchronous and may
@@ -29,6 +33,8 @@ use serde_json::Value;
 
 use super::disks::Tmpfs;
 use super::{find_silt_binary, http_client, try_s3_env};
+
+mod auth;
 
 /// A kind of cluster process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -81,6 +87,10 @@ pub struct ClusterOptions {
     /// (e.g. `"256m"`) of its own, so one can be filled; plain directories where mounting
     /// is not permitted (see [`Cluster::has_own_disks`]).
     pub disk_size: Option<String>,
+    /// Client authentication on the brokers (default true: `SILT_CLUSTER_AUTH=on`, an
+    /// `admin` principal whose token is [`Cluster::token`]); false for the rare test that
+    /// needs open brokers.
+    pub auth: bool,
 }
 
 impl Default for ClusterOptions {
@@ -93,6 +103,7 @@ impl Default for ClusterOptions {
             brokers: 3,
             keep_dir: false,
             disk_size: None,
+            auth: true,
         }
     }
 }
@@ -113,6 +124,10 @@ pub struct Cluster {
     keep: bool,
     /// The processes' own disks, by (role, index), when mounted.
     disks: Vec<((Role, usize), Tmpfs)>,
+    /// The `admin` principal's token (read after `up`); None with authentication off.
+    token: Option<String>,
+    /// Whether the brokers authenticate clients ([`ClusterOptions::auth`]).
+    auth: bool,
 }
 
 /// Bound on one `local-cluster.sh` command (it has its own, shorter, per-process timeouts).
@@ -256,6 +271,10 @@ impl Cluster {
                 "SILT_CLUSTER_STOP_TIMEOUT".to_owned(),
                 STOP_TIMEOUT_SECS.to_owned(),
             ),
+            (
+                "SILT_CLUSTER_AUTH".to_owned(),
+                if options.auth { "on" } else { "off" }.to_owned(),
+            ),
         ];
         env.extend(options.env.iter().cloned());
         let keep = options.keep_dir || std::env::var("SILT_KEEP_CLUSTER").is_ok_and(|v| v == "1");
@@ -276,6 +295,8 @@ impl Cluster {
             paused: Mutex::new(HashSet::new()),
             http: http_client(),
             keep,
+            token: None,
+            auth: options.auth,
         })
     }
 
@@ -296,6 +317,7 @@ impl Cluster {
             );
         }
         self.remember_pids();
+        self.token = self.read_token()?;
         Ok(())
     }
 
@@ -705,8 +727,7 @@ impl Cluster {
         self.check_index(Role::Broker, i)?;
         let url = format!("{}/v1/admin/faults", self.broker_url(i));
         let response = self
-            .http
-            .put(&url)
+            .bearer(self.http.put(&url))
             .json(faults)
             .timeout(Duration::from_secs(5))
             .send()
@@ -725,8 +746,7 @@ impl Cluster {
         self.check_index(Role::Broker, i)?;
         let url = format!("{}/v1/admin/faults", self.broker_url(i));
         let response = self
-            .http
-            .delete(&url)
+            .bearer(self.http.delete(&url))
             .timeout(Duration::from_secs(5))
             .send()
             .await
