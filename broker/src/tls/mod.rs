@@ -12,12 +12,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
-use crate::metrics::Outcome;
 use certificate::ReloadingCertificate;
 
 /// A TLS setting that cannot be used.
@@ -53,24 +53,27 @@ pub(crate) struct CertificateFiles {
     pub(crate) key: PathBuf,
 }
 
+/// `outcome="…"` of a TLS handshake or certificate reload.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct TlsOutcome {
+    /// `ok`, `failed`, `timeout` or `error`.
+    pub(crate) outcome: &'static str,
+}
+
 /// TLS handshakes and certificate reloads, by outcome; the broker registers them as
 /// `silt_tls_handshakes_total` and `silt_tls_reloads_total`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TlsCounters {
     /// Handshakes: `ok`, `failed`, `timeout`.
-    pub(crate) handshakes: Family<Outcome, Counter>,
+    pub(crate) handshakes: Family<TlsOutcome, Counter>,
     /// Reloads of the certificate files: `ok`, `error`.
-    pub(crate) reloads: Family<Outcome, Counter>,
+    pub(crate) reloads: Family<TlsOutcome, Counter>,
 }
 
 impl TlsCounters {
     /// Counts one event of `family` with `outcome`.
-    pub(crate) fn count(family: &Family<Outcome, Counter>, outcome: &str) {
-        family
-            .get_or_create(&Outcome {
-                outcome: outcome.to_owned(),
-            })
-            .inc();
+    pub(crate) fn count(family: &Family<TlsOutcome, Counter>, outcome: &'static str) {
+        family.get_or_create(&TlsOutcome { outcome }).inc();
     }
 }
 
