@@ -280,10 +280,14 @@ fn paths(limits: &ServerConfig) -> Value {
             "parameters": [
                 topic_param(),
                 {"name": "partition", "in": "path", "required": true, "schema": uint(u64::from(u32::MAX))},
-                {"name": "timestamp_ms", "in": "query", "schema": {"type": "integer", "minimum": i64::MIN, "maximum": i64::MAX},
-                    "description": "Find the first record (in offset order) stamped at or after this time, milliseconds since the Unix epoch. Give this or at, not both"},
-                {"name": "at", "in": "query", "schema": {"enum": ["earliest", "latest"]},
-                    "description": "The partition's first readable offset (earliest) or its high watermark (latest). Give this or timestamp_ms, not both"},
+                {"name": "lookup", "in": "query", "required": true, "style": "form", "explode": true,
+                    "description": "Exactly one of timestamp_ms (find the first record, in offset order, stamped at or after this time, milliseconds since the Unix epoch) and at (earliest: the partition's first readable offset; latest: its high watermark), as query parameters of their own: ?timestamp_ms=T or ?at=earliest",
+                    "schema": {"oneOf": [
+                        {"type": "object", "additionalProperties": false, "required": ["timestamp_ms"],
+                            "properties": {"timestamp_ms": {"type": "integer", "minimum": i64::MIN, "maximum": i64::MAX}}},
+                        {"type": "object", "additionalProperties": false, "required": ["at"],
+                            "properties": {"at": {"enum": ["earliest", "latest"]}}}
+                    ]}},
                 topic_id_param("The topic_id a fetch answered: 404 topic_not_found if the name now belongs to another topic")
             ],
             "get": {
