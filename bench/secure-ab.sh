@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 rounds="${1:-3}" seconds="${2:-15}"
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 bin="$target/release"
-port="${SILT_AB_S3_PORT:-19890}" broker_port="${SILT_AB_BROKER_PORT:-19891}"
+port="${SILT_AB_S3_PORT:-19890}" broker_port="${SILT_AB_BROKER_PORT:-19870}"
 work="$(mktemp -d)" pid=""
 cleanup() {
   if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
