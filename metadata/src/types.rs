@@ -119,6 +119,40 @@ pub enum Command {
         /// When they were recorded, in milliseconds since the Unix epoch (the recorder's clock).
         at_ms: i64,
     },
+    /// Commit a consumer group's offsets (creating the group on its first commit). Without
+    /// `member_id` and `generation` it is a "simple" commit, allowed while the group has no
+    /// members; with them, the member must belong to the group's current generation
+    /// ([`CommandError::UnknownMember`]). Every offset must lie within its partition's range
+    /// ([`CommandError::OffsetOutOfRange`]); one refused offset refuses them all.
+    CommitOffsets {
+        /// The group's name (the topic naming rule).
+        group: String,
+        /// The committing member's generation; only with `member_id`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        generation: Option<u64>,
+        /// The committing member; only with `generation`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        member_id: Option<String>,
+        /// 1 to [`MAX_OFFSETS_PER_COMMAND`](crate::limits::MAX_OFFSETS_PER_COMMAND) offsets.
+        offsets: Vec<OffsetCommit>,
+        /// When the commit was proposed (the proposer's clock), stored with each offset.
+        at_ms: i64,
+    },
+    /// Move a group's offsets (creating the group if it has none yet): each target to its
+    /// partition's start, its high watermark, or a given offset within that range.
+    ResetOffsets {
+        /// The group's name.
+        group: String,
+        /// 1 to [`MAX_OFFSETS_PER_COMMAND`](crate::limits::MAX_OFFSETS_PER_COMMAND) targets.
+        targets: Vec<ResetTarget>,
+        /// When the reset was proposed (the proposer's clock).
+        at_ms: i64,
+    },
+    /// Delete a group and its committed offsets ([`CommandError::GroupNotFound`] if none).
+    DeleteGroup {
+        /// The group's name.
+        group: String,
+    },
 }
 
 impl Command {
@@ -152,6 +186,83 @@ pub struct ProducerBatch {
     /// duplicate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<u64>,
+}
+
+/// One offset a [`Command::CommitOffsets`] commits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OffsetCommit {
+    /// Topic name.
+    pub topic: String,
+    /// Partition number within the topic.
+    pub partition: u32,
+    /// The next offset the group reads: within the partition's start offset and high
+    /// watermark.
+    pub offset: u64,
+    /// Free text stored with the offset, at most
+    /// [`MAX_OFFSET_METADATA_BYTES`](crate::limits::MAX_OFFSET_METADATA_BYTES).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<String>,
+}
+
+/// Where a [`ResetTarget`] moves a partition's committed offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResetTo {
+    /// The partition's start offset.
+    Earliest,
+    /// The partition's high watermark.
+    Latest,
+    /// This offset, within the partition's range (a time is resolved to one by the broker).
+    Offset(u64),
+}
+
+/// One partition a [`Command::ResetOffsets`] moves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetTarget {
+    /// Topic name.
+    pub topic: String,
+    /// Partition number within the topic.
+    pub partition: u32,
+    /// Where to.
+    pub to: ResetTo,
+}
+
+/// A group's committed offset, as served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommittedOffsetView {
+    /// Topic name.
+    pub topic: String,
+    /// Partition number within the topic.
+    pub partition: u32,
+    /// The next offset the group reads.
+    pub offset: u64,
+    /// The text committed with it.
+    pub metadata: Option<String>,
+    /// When it was committed (the proposer's clock).
+    pub committed_at_ms: i64,
+    /// The partition's high watermark minus the offset (0 if the offset is past it).
+    pub lag: u64,
+}
+
+/// A consumer group as served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupView {
+    /// The group's name.
+    pub group: String,
+    /// Its generation: 0 until a member joins.
+    pub generation: u64,
+    /// Its committed offsets, by topic and partition.
+    pub offsets: Vec<CommittedOffsetView>,
+}
+
+/// One line of the group list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSummary {
+    /// The group's name.
+    pub group: String,
+    /// Its generation.
+    pub generation: u64,
+    /// How many offsets it has committed.
+    pub offsets: u64,
 }
 
 /// An idempotent producer's identity.
@@ -319,6 +430,10 @@ pub enum CommandResult {
     Recorded,
     /// The cluster's id (set by the first [`Command::InitCluster`]).
     Cluster(String),
+    /// A group's offsets were committed or reset: the offsets the command set.
+    GroupOffsets(Vec<CommittedOffsetView>),
+    /// A group was deleted.
+    GroupDeleted,
     /// The command was valid Raft input but its effect was refused; nothing changed.
     Rejected(CommandError),
 }
@@ -369,6 +484,52 @@ pub enum CommandError {
         max = crate::limits::MAX_PARTITIONS_PER_TOPIC
     )]
     InvalidPartitionCount(u32),
+    /// The group name breaks the naming rule (the topic rule); holds its first 60
+    /// characters.
+    #[error(
+        "invalid group name {0:?}: use 1-{max} characters of [A-Za-z0-9._-], not \".\" or \"..\"",
+        max = crate::limits::MAX_TOPIC_NAME_BYTES
+    )]
+    InvalidGroupName(String),
+    /// No group has that name (it never committed an offset, or was deleted).
+    #[error("group {0:?} not found")]
+    GroupNotFound(String),
+    /// The member is not in the group's current generation (it left, expired, or never
+    /// joined): it must join again.
+    #[error("unknown member {member_id:?} of group {group:?}: join the group again")]
+    UnknownMember {
+        /// The group.
+        group: String,
+        /// The member named.
+        member_id: String,
+    },
+    /// A command named a partition the topic does not have.
+    #[error("partition {partition} not found in topic {topic:?} ({partitions} partitions)")]
+    PartitionNotFound {
+        /// The topic.
+        topic: String,
+        /// The partition named.
+        partition: u32,
+        /// The topic's partition count.
+        partitions: u32,
+    },
+    /// An offset outside its partition's range: below the start offset or past the high
+    /// watermark.
+    #[error(
+        "offset {offset} of {topic}/{partition} is out of range: valid range {start_offset}..={high_watermark}"
+    )]
+    OffsetOutOfRange {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: u32,
+        /// The offset asked for.
+        offset: u64,
+        /// The partition's first readable offset.
+        start_offset: u64,
+        /// The partition's high watermark.
+        high_watermark: u64,
+    },
     /// The command or read is malformed or past a [limit](crate::limits); the message names
     /// the field and the rule. Nothing changed.
     #[error("invalid metadata request: {0}")]

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::types::{
-    BrokerView, ChangeFeed, CommandError, OrphanList, PartitionChange, PartitionSlice,
-    ProducerView, TopicPage, TopicView, Usage,
+    BrokerView, ChangeFeed, CommandError, GroupSummary, GroupView, OrphanList, PartitionChange,
+    PartitionSlice, ProducerView, TopicPage, TopicView, Usage,
 };
 
 /// A read served by the leader after a linearizability check.
@@ -76,6 +76,13 @@ pub(crate) enum ReadQuery {
         /// The principal's name.
         owner: String,
     },
+    /// Every consumer group, by name.
+    ListGroups,
+    /// One consumer group with its offsets.
+    DescribeGroup {
+        /// The group's name.
+        group: String,
+    },
 }
 
 /// The answer to a [`ReadQuery`], same variant order.
@@ -99,6 +106,10 @@ pub(crate) enum ReadReply {
     Usage(Usage),
     /// The cluster's id; `None` until one is set.
     ClusterId(Option<String>),
+    /// Every consumer group.
+    Groups(Vec<GroupSummary>),
+    /// The group asked for.
+    Group(GroupView),
 }
 
 /// An error as it crosses the wire.

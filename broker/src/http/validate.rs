@@ -31,6 +31,20 @@ pub(crate) fn topic_name(name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Group names: the topic rule (1–249 characters of `[A-Za-z0-9._-]`, not `.` or `..`),
+/// refused as `invalid_group_name`.
+pub(crate) fn group_name(name: &str) -> Result<(), ApiError> {
+    topic_name(name).map_err(|_| {
+        let shown: String = name.chars().take(60).collect();
+        ApiError::new(
+            ErrorCode::InvalidGroupName,
+            format!(
+                "invalid group name {shown:?}: use 1-249 characters of [A-Za-z0-9._-], not \".\" or \"..\""
+            ),
+        )
+    })
+}
+
 /// A JSON-kind key or value (`field` of the request's record `index`) must pass
 /// [`json_check::check`]: UTF-8, surrogate escapes paired, nesting at most
 /// [`json_check::MAX_DEPTH`]. Otherwise a strict reader could not read it back and every

@@ -20,9 +20,9 @@ use tokio::sync::watch;
 use crate::error::{Error, Result};
 use crate::proposal::{ProposalSize, proposal_runs};
 use crate::types::{
-    BrokerView, ChangeFeed, Command, CommandError, CommandResult, NodeStatus, OrphanList,
-    PartitionSlice, ProducerView, SegmentCommit, SegmentCommitResult, TopicPage, TopicSettings,
-    TopicView, Usage,
+    BrokerView, ChangeFeed, Command, CommandError, CommandResult, CommittedOffsetView,
+    GroupSummary, GroupView, NodeStatus, OffsetCommit, OrphanList, PartitionSlice, ProducerView,
+    ResetTarget, SegmentCommit, SegmentCommitResult, TopicPage, TopicSettings, TopicView, Usage,
 };
 use crate::wire::{ReadQuery, ReadReply};
 
@@ -157,6 +157,33 @@ pub trait MetadataClient: Send + Sync + 'static {
 
     /// Records uploaded objects that were never committed, for garbage collection.
     async fn record_orphans(&self, objects: Vec<String>, at_ms: i64) -> Result<()>;
+
+    /// Commits a consumer group's offsets (a Raft write), creating the group on its first
+    /// commit; `member` is the committing member's id and generation, both `None` for a
+    /// simple commit (one without the other is refused). Answers the offsets set, with
+    /// their lag.
+    async fn commit_offsets(
+        &self,
+        group: &str,
+        member: (Option<&str>, Option<u64>),
+        offsets: Vec<OffsetCommit>,
+    ) -> Result<Vec<CommittedOffsetView>>;
+
+    /// Moves a group's offsets to `targets` (a Raft write). Answers the offsets set.
+    async fn reset_offsets(
+        &self,
+        group: &str,
+        targets: Vec<ResetTarget>,
+    ) -> Result<Vec<CommittedOffsetView>>;
+
+    /// Deletes a group and its offsets (a Raft write).
+    async fn delete_group(&self, group: &str) -> Result<()>;
+
+    /// Every consumer group, by name (linearizable).
+    async fn list_groups(&self) -> Result<Vec<GroupSummary>>;
+
+    /// One group with its offsets and their lag (linearizable).
+    async fn describe_group(&self, group: &str) -> Result<GroupView>;
 
     /// The Raft cluster as the leader (or, failing that, any reachable node) sees it.
     async fn status(&self) -> Result<NodeStatus>;
@@ -472,6 +499,53 @@ impl<T: Transport> MetadataClient for T {
             .write(Command::RecordOrphans { objects, at_ms })
             .await?;
         expect_reply!(reply, CommandResult::Recorded => ())
+    }
+
+    async fn commit_offsets(
+        &self,
+        group: &str,
+        (member_id, generation): (Option<&str>, Option<u64>),
+        offsets: Vec<OffsetCommit>,
+    ) -> Result<Vec<CommittedOffsetView>> {
+        let command = Command::CommitOffsets {
+            group: group.to_owned(),
+            generation,
+            member_id: member_id.map(str::to_owned),
+            offsets,
+            at_ms: now_ms(),
+        };
+        expect_reply!(self.write(command).await?, CommandResult::GroupOffsets(o) => o)
+    }
+
+    async fn reset_offsets(
+        &self,
+        group: &str,
+        targets: Vec<ResetTarget>,
+    ) -> Result<Vec<CommittedOffsetView>> {
+        let command = Command::ResetOffsets {
+            group: group.to_owned(),
+            targets,
+            at_ms: now_ms(),
+        };
+        expect_reply!(self.write(command).await?, CommandResult::GroupOffsets(o) => o)
+    }
+
+    async fn delete_group(&self, group: &str) -> Result<()> {
+        let command = Command::DeleteGroup {
+            group: group.to_owned(),
+        };
+        expect_reply!(self.write(command).await?, CommandResult::GroupDeleted => ())
+    }
+
+    async fn list_groups(&self) -> Result<Vec<GroupSummary>> {
+        expect_reply!(self.query(ReadQuery::ListGroups).await?, ReadReply::Groups(g) => g)
+    }
+
+    async fn describe_group(&self, group: &str) -> Result<GroupView> {
+        let query = ReadQuery::DescribeGroup {
+            group: group.to_owned(),
+        };
+        expect_reply!(self.query(query).await?, ReadReply::Group(g) => g)
     }
 
     async fn status(&self) -> Result<NodeStatus> {

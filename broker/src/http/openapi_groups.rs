@@ -1,0 +1,121 @@
+//! The consumer-group part of the OpenAPI document (`openapi.rs` merges it in): the
+//! `/v1/groups` routes and their schemas.
+
+use serde_json::{Value, json};
+use silt_metadata::limits::{MAX_OFFSET_METADATA_BYTES, MAX_OFFSETS_PER_COMMAND};
+use silt_sdk::wire::ErrorCode as E;
+
+use super::openapi::{
+    json_body, ok_json, responses, schema_ref, topic_name_schema, uint, with_any,
+};
+
+/// The `group` path parameter (the topic naming rule).
+fn group_param() -> Value {
+    json!({
+        "name": "group", "in": "path", "required": true,
+        "description": "1-249 characters of [A-Za-z0-9._-], not \".\" or \"..\"",
+        "schema": topic_name_schema()
+    })
+}
+
+/// Codes every group route with a group in its path may answer.
+const NAMED: [E; 2] = [E::InvalidGroupName, E::GroupNotFound];
+
+/// The group routes.
+pub(super) fn paths() -> Value {
+    json!({
+        "/v1/groups": {"get": {
+            "operationId": "listGroups",
+            "summary": "Every consumer group the caller may consume from (consume on group:NAME), by name",
+            "responses": responses(json!({"200": ok_json("The groups", schema_ref("GroupList"))}), &with_any(&[]))
+        }},
+        "/v1/groups/{group}": {
+            "parameters": [group_param()],
+            "get": {
+                "operationId": "describeGroup",
+                "summary": "A group: state, generation, members and committed offsets with their lag",
+                "responses": responses(json!({"200": ok_json("The group", schema_ref("GroupDescription"))}), &with_any(&NAMED))
+            },
+            "delete": {
+                "operationId": "deleteGroup",
+                "summary": "Delete a group and its committed offsets (admin on group:NAME)",
+                "responses": responses(json!({"204": {"description": "Deleted"}}), &with_any(&NAMED))
+            }
+        },
+        "/v1/groups/{group}/offsets": {
+            "parameters": [group_param()],
+            "put": {
+                "operationId": "commitOffsets",
+                "summary": "Commit offsets (one Raft write); without member_id and generation a simple commit, allowed while the group has no members. Creates the group",
+                "requestBody": json_body(true, schema_ref("CommitOffsetsRequest")),
+                "responses": responses(json!({"200": ok_json("The offsets set", schema_ref("GroupOffsets"))}),
+                    &with_any(&[E::InvalidRequest, E::InvalidGroupName, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::UnknownMember, E::OffsetOutOfRange, E::QuotaExceeded, E::PayloadTooLarge, E::BodyTimeout]))
+            },
+            "get": {
+                "operationId": "groupOffsets",
+                "summary": "The group's committed offsets with their lag (high watermark minus offset)",
+                "responses": responses(json!({"200": ok_json("The offsets", schema_ref("GroupOffsets"))}), &with_any(&NAMED))
+            }
+        },
+        "/v1/groups/{group}/offsets/reset": {
+            "parameters": [group_param()],
+            "post": {
+                "operationId": "resetOffsets",
+                "summary": "Move offsets to earliest, latest, a time or an offset: every partition of topics, else the partitions the group has offsets for",
+                "requestBody": json_body(true, schema_ref("ResetOffsetsRequest")),
+                "responses": responses(json!({"200": ok_json("The offsets set", schema_ref("GroupOffsets"))}),
+                    &with_any(&[E::InvalidRequest, E::InvalidGroupName, E::GroupNotFound, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::OffsetOutOfRange, E::QuotaExceeded, E::CorruptData, E::PayloadTooLarge, E::BodyTimeout]))
+            }
+        }
+    })
+}
+
+/// The group schemas.
+pub(super) fn schemas() -> Value {
+    let u32_max = u64::from(u32::MAX);
+    let time = json!({"type": "integer", "minimum": i64::MIN, "maximum": i64::MAX});
+    json!({
+        "OffsetToCommit": {"type": "object", "additionalProperties": false, "required": ["topic", "partition", "offset"], "properties": {
+            "topic": topic_name_schema(), "partition": uint(u32_max),
+            "offset": {"type": "integer", "minimum": 0, "maximum": u64::MAX, "description": "From the partition's start offset to its high watermark; else 416 offset_out_of_range with the valid range"},
+            "metadata": {"type": ["string", "null"], "maxLength": MAX_OFFSET_METADATA_BYTES, "description": "At most 4096 bytes"}
+        }},
+        "CommitOffsetsRequest": {"type": "object", "additionalProperties": false, "required": ["offsets"], "properties": {
+            "offsets": {"type": "array", "minItems": 1, "maxItems": MAX_OFFSETS_PER_COMMAND, "items": schema_ref("OffsetToCommit")},
+            "generation": {"type": ["integer", "null"], "minimum": 0, "maximum": u64::MAX, "description": "The committing member's generation; give with member_id or not at all"},
+            "member_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 255, "description": "The committing member; give with generation or not at all"}
+        }},
+        "CommittedOffset": {"type": "object", "additionalProperties": false,
+            "required": ["topic", "partition", "offset", "metadata", "lag", "committed_at_ms"], "properties": {
+            "topic": topic_name_schema(), "partition": uint(u32_max), "offset": uint(u64::MAX),
+            "metadata": {"type": ["string", "null"]}, "lag": uint(u64::MAX), "committed_at_ms": time
+        }},
+        "GroupOffsets": {"type": "object", "additionalProperties": false, "required": ["group", "offsets"], "properties": {
+            "group": topic_name_schema(), "offsets": {"type": "array", "items": schema_ref("CommittedOffset")}
+        }},
+        "ResetOffsetsRequest": {"type": "object", "additionalProperties": false, "required": ["to"], "properties": {
+            "to": {"oneOf": [
+                {"enum": ["earliest", "latest"]},
+                {"type": "object", "additionalProperties": false, "required": ["timestamp_ms"], "properties": {"timestamp_ms": time}},
+                {"type": "object", "additionalProperties": false, "required": ["offset"], "properties": {"offset": uint(u64::MAX)}}
+            ]},
+            "topics": {"type": ["array", "null"], "items": topic_name_schema(), "description": "Reset every partition of these topics; absent: the partitions the group has offsets for (404 group_not_found if it has none)"},
+            "force": {"type": "boolean", "default": false, "description": "Reset even while the group has active members"}
+        }},
+        "GroupSummary": {"type": "object", "additionalProperties": false, "required": ["group", "state", "generation", "members", "offsets"], "properties": {
+            "group": topic_name_schema(), "state": {"enum": ["empty", "stable"]}, "generation": uint(u64::MAX),
+            "members": uint(u32_max), "offsets": uint(u64::MAX)
+        }},
+        "GroupList": {"type": "object", "additionalProperties": false, "required": ["groups"], "properties": {
+            "groups": {"type": "array", "items": schema_ref("GroupSummary")}
+        }},
+        "GroupMember": {"type": "object", "additionalProperties": false, "required": ["member_id"], "properties": {
+            "member_id": {"type": "string"}
+        }},
+        "GroupDescription": {"type": "object", "additionalProperties": false, "required": ["group", "state", "generation", "members", "offsets"], "properties": {
+            "group": topic_name_schema(), "state": {"enum": ["empty", "stable"]}, "generation": uint(u64::MAX),
+            "members": {"type": "array", "items": schema_ref("GroupMember")},
+            "offsets": {"type": "array", "items": schema_ref("CommittedOffset")}
+        }}
+    })
+}
