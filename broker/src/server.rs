@@ -47,6 +47,15 @@ fn group_routes() -> Router<AppState> {
         )
         .route("/v1/groups/{group}/offsets", offsets)
         .route("/v1/groups/{group}/offsets/reset", post(groups::reset))
+        .route("/v1/groups/{group}/members", post(groups::join))
+        .route(
+            "/v1/groups/{group}/members/{member}",
+            axum::routing::delete(groups::leave),
+        )
+        .route(
+            "/v1/groups/{group}/members/{member}/heartbeat",
+            post(groups::heartbeat),
+        )
 }
 
 /// Topics, idempotent producer ids and the cluster view.

@@ -134,3 +134,16 @@ pub const MAX_OFFSET_METADATA_BYTES: usize = 4096;
 
 /// Longest member id, in bytes.
 pub const MAX_MEMBER_ID_BYTES: usize = 255;
+
+/// Shortest member session timeout, in milliseconds.
+pub const MIN_SESSION_TIMEOUT_MS: u64 = 1000;
+
+/// Longest member session timeout, in milliseconds (5 minutes).
+pub const MAX_SESSION_TIMEOUT_MS: u64 = 5 * 60 * 1000;
+
+/// Most members one group holds: a join past it is refused
+/// ([`CommandError::QuotaExceeded`](crate::types::CommandError::QuotaExceeded)).
+pub const MAX_MEMBERS_PER_GROUP: u64 = 1000;
+
+/// Most topics one member subscribes to; at least one.
+pub const MAX_TOPICS_PER_MEMBER: usize = 100;

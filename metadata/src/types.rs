@@ -145,8 +145,40 @@ pub enum Command {
         group: String,
         /// 1 to [`MAX_OFFSETS_PER_COMMAND`](crate::limits::MAX_OFFSETS_PER_COMMAND) targets.
         targets: Vec<ResetTarget>,
+        /// Reset even while the group has members (refused otherwise:
+        /// [`CommandError::GroupNotEmpty`]).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        force: bool,
         /// When the reset was proposed (the proposer's clock).
         at_ms: i64,
+    },
+    /// A member joins a group (or an existing member rejoins, changing its subscription):
+    /// a new member or a changed subscription bumps the generation and recomputes the
+    /// assignment with the group's assignor.
+    JoinGroup {
+        /// The group's name.
+        group: String,
+        /// Who joins, and how.
+        member: MemberJoin,
+        /// When it joined (the proposer's clock).
+        at_ms: i64,
+    },
+    /// A member leaves its group: the generation is bumped and its partitions reassigned
+    /// ([`CommandError::UnknownMember`] if it is not a member).
+    LeaveGroup {
+        /// The group's name.
+        group: String,
+        /// The member leaving.
+        member_id: String,
+    },
+    /// The metadata leader's session tracker removes members silent past their session
+    /// timeout; members no longer in the group are skipped. Bumps the generation if any
+    /// member is removed.
+    ExpireMembers {
+        /// The group's name.
+        group: String,
+        /// The members to remove.
+        member_ids: Vec<String>,
     },
     /// Delete a group and its committed offsets ([`CommandError::GroupNotFound`] if none).
     DeleteGroup {
@@ -226,6 +258,95 @@ pub struct ResetTarget {
     pub to: ResetTo,
 }
 
+/// How a group's partitions are spread over its members: the range assignor (Kafka's: per
+/// topic, contiguous ranges over the members sorted by id).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assignor {
+    /// Kafka's range assignor.
+    #[default]
+    Range,
+}
+
+impl Assignor {
+    /// The name clients give.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Assignor::Range => "range",
+        }
+    }
+}
+
+/// Who joins a group ([`Command::JoinGroup`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberJoin {
+    /// The member's id: a new one made by the proposer (`new`), or the id of a member
+    /// rejoining ([`CommandError::UnknownMember`] if it is not a member).
+    pub member_id: String,
+    /// Whether `member_id` is new.
+    pub new: bool,
+    /// The client's own name, shown in descriptions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The topics it reads (each must exist).
+    pub topics: Vec<String>,
+    /// How long it may stay silent before the session tracker removes it.
+    pub session_timeout_ms: u64,
+    /// The assignor it asks for: a group with members keeps its own
+    /// ([`CommandError::InvalidCommand`] if another is asked).
+    pub assignor: Assignor,
+}
+
+/// One partition of a topic.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TopicPartition {
+    /// Topic name.
+    pub topic: String,
+    /// Partition number.
+    pub partition: u32,
+}
+
+/// A member's place in its group: what a join and a heartbeat answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberAssignment {
+    /// The member.
+    pub member_id: String,
+    /// The group's current generation.
+    pub generation: u64,
+    /// The partitions assigned to the member in that generation.
+    pub assignment: Vec<TopicPartition>,
+    /// Its session timeout.
+    pub session_timeout_ms: u64,
+}
+
+/// What a heartbeat answers: the member's place in the current generation, and whether a
+/// rebalance happened since the generation it named (it must adopt the new assignment; its
+/// commits naming the old one are refused).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatView {
+    /// The member's place now.
+    pub member: MemberAssignment,
+    /// Whether the generation named is older than the current one.
+    pub rebalanced: bool,
+}
+
+/// A group member, as served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberView {
+    /// Its id.
+    pub member_id: String,
+    /// The client's own name.
+    pub client_id: Option<String>,
+    /// The topics it reads.
+    pub topics: Vec<String>,
+    /// Its session timeout.
+    pub session_timeout_ms: u64,
+    /// When it (last) joined (the proposer's clock).
+    pub joined_at_ms: i64,
+    /// Its partitions in the current generation.
+    pub assignment: Vec<TopicPartition>,
+}
+
 /// A group's committed offset, as served.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommittedOffsetView {
@@ -250,6 +371,10 @@ pub struct GroupView {
     pub group: String,
     /// Its generation: 0 until a member joins.
     pub generation: u64,
+    /// Its assignor (the one its members asked for; `range` for a group never joined).
+    pub assignor: Assignor,
+    /// Its members, by id.
+    pub members: Vec<MemberView>,
     /// Its committed offsets, by topic and partition.
     pub offsets: Vec<CommittedOffsetView>,
 }
@@ -261,6 +386,8 @@ pub struct GroupSummary {
     pub group: String,
     /// Its generation.
     pub generation: u64,
+    /// How many members it has.
+    pub members: u64,
     /// How many offsets it has committed.
     pub offsets: u64,
 }
@@ -434,6 +561,15 @@ pub enum CommandResult {
     GroupOffsets(Vec<CommittedOffsetView>),
     /// A group was deleted.
     GroupDeleted,
+    /// A member joined (or rejoined) a group.
+    Joined(MemberAssignment),
+    /// Members left or expired; the group's generation after the command.
+    Rebalanced {
+        /// The generation.
+        generation: u64,
+        /// How many members were removed.
+        removed: u64,
+    },
     /// The command was valid Raft input but its effect was refused; nothing changed.
     Rejected(CommandError),
 }
@@ -502,6 +638,40 @@ pub enum CommandError {
         group: String,
         /// The member named.
         member_id: String,
+    },
+    /// A member's commit or heartbeat names a generation other than the group's current
+    /// one: a rebalance happened since it last learned its assignment.
+    #[error(
+        "stale generation {generation} of group {group:?}: the group is at generation {current}; heartbeat or rejoin to learn the new assignment"
+    )]
+    StaleGeneration {
+        /// The group.
+        group: String,
+        /// The generation named.
+        generation: u64,
+        /// The group's generation.
+        current: u64,
+    },
+    /// The group has members, and the command is allowed only without (`what`: a simple
+    /// commit, a reset without `force`, a delete).
+    #[error("group {group:?} has {members} active members: {what}")]
+    GroupNotEmpty {
+        /// The group.
+        group: String,
+        /// How many members it has.
+        members: u64,
+        /// What is refused and what to do.
+        what: String,
+    },
+    /// A member's commit names a topic the group's members do not read.
+    #[error(
+        "topic {topic:?} is not read by group {group:?}: commit offsets only for subscribed topics"
+    )]
+    NotSubscribed {
+        /// The group.
+        group: String,
+        /// The topic.
+        topic: String,
     },
     /// A command named a partition the topic does not have.
     #[error("partition {partition} not found in topic {topic:?} ({partitions} partitions)")]

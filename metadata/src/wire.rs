@@ -270,6 +270,18 @@ impl WatchReply {
     }
 }
 
+/// `POST /meta/v1/heartbeat`: a group member is alive. Answered by the leader from its
+/// state and recorded in its in-memory liveness table; never a Raft write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct HeartbeatCall {
+    /// The group.
+    pub(crate) group: String,
+    /// The member.
+    pub(crate) member_id: String,
+    /// The generation the member knows, if it says.
+    pub(crate) generation: Option<u64>,
+}
+
 /// `POST /meta/v1/members/learner`: add (or re-add) a node as a non-voting learner; the
 /// call returns once it has caught up with the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
-//! [`Groups`]: the low-level consumer-group calls, one per route: commit and read offsets,
-//! reset them, list, describe and delete groups. (An automatic group consumer that joins,
-//! heartbeats and commits builds on these.)
+//! [`Groups`]: the low-level consumer-group calls, one per route: join, heartbeat, leave;
+//! commit and read offsets, reset them; list, describe and delete groups. (An automatic
+//! group consumer that joins, heartbeats and commits builds on these.)
 
 use std::time::Duration;
 
@@ -9,8 +9,8 @@ use reqwest::Method;
 use crate::client::{Client, segment};
 use crate::error::Result;
 use crate::wire::{
-    CommitOffsetsRequest, GroupDescription, GroupList, GroupOffsets, OffsetToCommit,
-    ResetOffsetsRequest,
+    CommitOffsetsRequest, GroupDescription, GroupList, GroupOffsets, HeartbeatRequest,
+    JoinGroupRequest, MemberState, OffsetToCommit, ResetOffsetsRequest,
 };
 
 /// Consumer-group calls against one broker.
@@ -38,6 +38,43 @@ impl Groups {
             member_id: None,
         };
         self.commit(group, &body).await
+    }
+
+    /// Joins `group` (or rejoins, naming `request.member_id`): the member's id, the group's
+    /// generation and the member's partitions.
+    pub async fn join(&self, group: &str, request: &JoinGroupRequest) -> Result<MemberState> {
+        let path = format!("/v1/groups/{}/members", segment(group));
+        self.client
+            .call(Method::POST, &path, &[], Some(request), Duration::ZERO)
+            .await
+    }
+
+    /// Keeps `member` alive; the answer's `state` is `rebalance` when the group moved past
+    /// `generation` (adopt the answer's generation and assignment).
+    pub async fn heartbeat(
+        &self,
+        group: &str,
+        member: &str,
+        generation: Option<u64>,
+    ) -> Result<MemberState> {
+        let path = format!(
+            "/v1/groups/{}/members/{}/heartbeat",
+            segment(group),
+            segment(member)
+        );
+        let body = HeartbeatRequest { generation };
+        self.client
+            .call(Method::POST, &path, &[], Some(&body), Duration::ZERO)
+            .await
+    }
+
+    /// `member` leaves `group`; its partitions move to the others.
+    pub async fn leave(&self, group: &str, member: &str) -> Result<()> {
+        let path = format!("/v1/groups/{}/members/{}", segment(group), segment(member));
+        self.client
+            .send::<(), serde_json::Value>(Method::DELETE, &path, &[], None, Duration::ZERO)
+            .await?;
+        Ok(())
     }
 
     /// `PUT /v1/groups/{group}/offsets` with `body` (a member's commit names its id and

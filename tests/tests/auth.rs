@@ -184,6 +184,28 @@ fn routes() -> Vec<Route> {
             200,
         ),
         route("DELETE", "/v1/groups/orders-g", None, (ADMIN, ORDERS), 204),
+        route(
+            "POST",
+            "/v1/groups/orders-j/members",
+            Some(json!({"topics": ["orders"]})),
+            (ADMIN, ORDERS),
+            200,
+        ),
+        // Authorized, then refused on its merits: no such member.
+        route(
+            "POST",
+            "/v1/groups/orders-j/members/ghost/heartbeat",
+            Some(json!({})),
+            (ADMIN, ORDERS),
+            409,
+        ),
+        route(
+            "DELETE",
+            "/v1/groups/orders-j/members/ghost",
+            None,
+            (ADMIN, ORDERS),
+            409,
+        ),
         route("GET", "/v1/cluster", None, (ADMIN, ORDERS), 200),
         route(
             "PUT",

@@ -306,3 +306,308 @@ async fn bad_group_input_gets_a_clear_error_and_changes_nothing() {
     let (_, list) = call(&silt, "GET", "/v1/groups", None).await;
     assert_eq!(list["groups"].as_array().unwrap().len(), 1, "{list}");
 }
+
+/// Joins `group` reading `topics`; answers the member state.
+async fn join(silt: &Silt, group: &str, body: Value) -> Value {
+    let path = format!("/v1/groups/{group}/members");
+    let (status, answer) = call(silt, "POST", &path, Some(body)).await;
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+/// A heartbeat of `member` naming `generation`: status and answer.
+async fn heartbeat(silt: &Silt, group: &str, member: &str, generation: u64) -> (u16, Value) {
+    let path = format!("/v1/groups/{group}/members/{member}/heartbeat");
+    call(silt, "POST", &path, Some(json!({"generation": generation}))).await
+}
+
+/// The partitions of an answer's `assignment`.
+fn assigned(answer: &Value) -> Vec<u64> {
+    let assignment = answer["assignment"].as_array().unwrap();
+    assignment
+        .iter()
+        .map(|tp| tp["partition"].as_u64().unwrap())
+        .collect()
+}
+
+/// Heartbeats of `members` every 300 ms until the returned flag is set.
+fn keep_alive(silt: &Silt, members: Vec<String>) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let (flag, url) = (stop.clone(), silt.url.clone());
+    tokio::spawn(async move {
+        while !flag.load(Ordering::Relaxed) {
+            for member in &members {
+                let path = format!("{url}/v1/groups/g/members/{member}/heartbeat");
+                let _ = http_client().post(path).json(&json!({})).send().await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+    });
+    stop
+}
+
+/// Polls `GET /v1/groups/g` (every 100 ms, at most 30 s) until it has `members` members.
+async fn wait_for_members(silt: &Silt, members: usize) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (status, described) = call(silt, "GET", "/v1/groups/g", None).await;
+        assert_eq!(status, 200, "{described}");
+        if described["members"].as_array().unwrap().len() == members {
+            return described;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {described} after 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+fn member_commit(member: &str, generation: u64, topic: &str) -> Value {
+    json!({"offsets": [offset(topic, 0, 1)], "member_id": member, "generation": generation})
+}
+
+/// Expects `status` and `code` from `method path body`.
+async fn refused(silt: &Silt, method: &str, path: &str, body: Option<Value>, want: (u16, &str)) {
+    let what = format!("{method} {path} {body:?}");
+    let (status, answer) = call(silt, method, path, body).await;
+    assert_eq!(status, want.0, "{what}: {answer}");
+    assert_eq!(answer["error"]["code"], want.1, "{what}: {answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_members_share_twelve_partitions_and_a_silent_one_is_expired_and_fenced() {
+    let dir = tempfile::tempdir().unwrap();
+    let silt = Silt::start(dir.path(), SiltOptions::default());
+    topic_with_records(&silt, "t", 12, &[3; 12]).await;
+    topic_with_records(&silt, "other", 1, &[3]).await;
+    let spec = json!({"topics": ["t"], "session_timeout_ms": 1500});
+    let mut members = Vec::new();
+    for _ in 0..3 {
+        members.push(
+            join(&silt, "g", spec.clone()).await["member_id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let (a, b, c) = (members[0].clone(), members[1].clone(), members[2].clone());
+    let alive = keep_alive(&silt, vec![a.clone(), b.clone()]);
+    let mut owned = Vec::new();
+    for member in &members {
+        let (status, answer) = heartbeat(&silt, "g", member, 3).await;
+        assert_eq!(
+            (status, answer["state"].as_str()),
+            (200, Some("stable")),
+            "{answer}"
+        );
+        assert_eq!(assigned(&answer).len(), 4, "{answer}");
+        owned.extend(assigned(&answer));
+    }
+    owned.sort_unstable();
+    assert_eq!(
+        owned,
+        (0..12).collect::<Vec<u64>>(),
+        "every partition owned once"
+    );
+    // c goes silent: past its session timeout it is removed and its partitions move.
+    let described = wait_for_members(&silt, 2).await;
+    assert_eq!(described["generation"], 4, "{described}");
+    let (status, answer) = heartbeat(&silt, "g", &a, 3).await;
+    assert_eq!(
+        (status, answer["state"].as_str()),
+        (200, Some("rebalance")),
+        "{answer}"
+    );
+    assert_eq!(answer["generation"], 4);
+    let (_, other) = heartbeat(&silt, "g", &b, 4).await;
+    let mut owned = [assigned(&answer), assigned(&other)].concat();
+    owned.sort_unstable();
+    assert_eq!(owned, (0..12).collect::<Vec<u64>>(), "{answer} {other}");
+    // Fencing: the expired member and a stale generation cannot commit.
+    let commit = "/v1/groups/g/offsets";
+    refused(
+        &silt,
+        "PUT",
+        commit,
+        Some(member_commit(&c, 3, "t")),
+        (409, "unknown_member"),
+    )
+    .await;
+    refused(
+        &silt,
+        "PUT",
+        commit,
+        Some(member_commit(&a, 3, "t")),
+        (409, "stale_generation"),
+    )
+    .await;
+    refused(
+        &silt,
+        "PUT",
+        commit,
+        Some(member_commit(&a, 4, "other")),
+        (400, "invalid_request"),
+    )
+    .await;
+    let (hb_status, _) = heartbeat(&silt, "g", &c, 3).await;
+    assert_eq!(hb_status, 409);
+    let (status, answer) = call(&silt, "PUT", commit, Some(member_commit(&a, 4, "t"))).await;
+    assert_eq!(status, 200, "{answer}");
+    let before = offsets_of(&silt, "g").await;
+    // While members are active: no simple commit, no reset unless forced, no delete.
+    let simple = json!({"offsets": [offset("t", 0, 2)]});
+    refused(&silt, "PUT", commit, Some(simple), (409, "group_not_empty")).await;
+    let reset = "/v1/groups/g/offsets/reset";
+    refused(
+        &silt,
+        "POST",
+        reset,
+        Some(json!({"to": "latest"})),
+        (409, "group_not_empty"),
+    )
+    .await;
+    refused(
+        &silt,
+        "DELETE",
+        "/v1/groups/g",
+        None,
+        (409, "group_not_empty"),
+    )
+    .await;
+    assert_eq!(
+        offsets_of(&silt, "g").await,
+        before,
+        "a refusal changed the offsets"
+    );
+    let forced = json!({"to": "latest", "force": true});
+    let (status, answer) = call(&silt, "POST", reset, Some(forced)).await;
+    assert_eq!(status, 200, "{answer}");
+    // Without topics, a reset covers what the members read as well as what was committed.
+    let latest: Vec<_> = (0..12).map(|p| row("t", p, 3, 0)).collect();
+    assert_eq!(offsets_of(&silt, "g").await, latest);
+    // b leaves: a owns everything; a leaves: the group is empty and can be deleted.
+    alive.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (status, _) = call(&silt, "DELETE", &format!("/v1/groups/g/members/{b}"), None).await;
+    assert_eq!(status, 204);
+    let (_, answer) = heartbeat(&silt, "g", &a, 4).await;
+    assert_eq!(assigned(&answer).len(), 12, "{answer}");
+    let (status, _) = call(&silt, "DELETE", &format!("/v1/groups/g/members/{a}"), None).await;
+    assert_eq!(status, 204);
+    let (status, _) = call(&silt, "DELETE", "/v1/groups/g", None).await;
+    assert_eq!(status, 204);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_survive_kill_9_and_then_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut silt = Silt::start(dir.path(), SiltOptions::default());
+    topic_with_records(&silt, "t", 2, &[5, 5]).await;
+    let joined = join(
+        &silt,
+        "g",
+        json!({"topics": ["t"], "session_timeout_ms": 1000}),
+    )
+    .await;
+    let member = joined["member_id"].as_str().unwrap().to_owned();
+    let commit = member_commit(&member, joined["generation"].as_u64().unwrap(), "t");
+    let (status, answer) = call(&silt, "PUT", "/v1/groups/g/offsets", Some(commit)).await;
+    assert_eq!(status, 200, "{answer}");
+    silt.restart(Vec::new());
+    let (_, described) = call(&silt, "GET", "/v1/groups/g", None).await;
+    assert_eq!(
+        described["members"][0]["member_id"],
+        member.as_str(),
+        "{described}"
+    );
+    assert_eq!(offsets_of(&silt, "g").await, vec![row("t", 0, 1, 4)]);
+    // Nobody heartbeats after the restart: the member expires, the offsets stay.
+    let described = wait_for_members(&silt, 0).await;
+    assert_eq!(described["state"], "empty", "{described}");
+    assert_eq!(offsets_of(&silt, "g").await, vec![row("t", 0, 1, 4)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_membership_input_gets_a_clear_error_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let silt = Silt::start(dir.path(), SiltOptions::default());
+    topic_with_records(&silt, "t", 2, &[1, 1]).await;
+    let joined = join(
+        &silt,
+        "g",
+        json!({"topics": ["t"], "session_timeout_ms": 60000}),
+    )
+    .await;
+    let member = joined["member_id"].as_str().unwrap().to_owned();
+    let (_, before) = call(&silt, "GET", "/v1/groups/g", None).await;
+    let members = "/v1/groups/g/members";
+    let cases = [
+        (
+            "POST",
+            members.to_owned(),
+            json!({"topics": ["nope"]}),
+            (404, "topic_not_found"),
+        ),
+        (
+            "POST",
+            members.to_owned(),
+            json!({"topics": []}),
+            (400, "invalid_request"),
+        ),
+        (
+            "POST",
+            members.to_owned(),
+            json!({"topics": ["t"], "session_timeout_ms": 10}),
+            (400, "invalid_request"),
+        ),
+        (
+            "POST",
+            members.to_owned(),
+            json!({"topics": ["t"], "assignor": "roundrobin"}),
+            (400, "invalid_request"),
+        ),
+        (
+            "POST",
+            members.to_owned(),
+            json!({"topics": ["t"], "member_id": "ghost"}),
+            (409, "unknown_member"),
+        ),
+        (
+            "POST",
+            format!("{members}/ghost/heartbeat"),
+            json!({}),
+            (409, "unknown_member"),
+        ),
+        (
+            "POST",
+            format!("{members}/{member}/heartbeat"),
+            json!({"generation": 99}),
+            (409, "stale_generation"),
+        ),
+        (
+            "POST",
+            "/v1/groups/none/members/x/heartbeat".to_owned(),
+            json!({}),
+            (409, "unknown_member"),
+        ),
+        (
+            "POST",
+            "/v1/groups/bad%20g/members".to_owned(),
+            json!({"topics": ["t"]}),
+            (400, "invalid_group_name"),
+        ),
+        (
+            "DELETE",
+            format!("{members}/ghost"),
+            Value::Null,
+            (409, "unknown_member"),
+        ),
+    ];
+    for (method, path, body, want) in cases {
+        let body = (!body.is_null()).then_some(body);
+        refused(&silt, method, &path, body, want).await;
+        let (_, now) = call(&silt, "GET", "/v1/groups/g", None).await;
+        assert_eq!(now, before, "{method} {path} changed the group");
+    }
+}

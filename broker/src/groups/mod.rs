@@ -1,16 +1,17 @@
-//! Consumer groups at the broker: the ACL resource a group is (`group:NAME`), and turning a
-//! reset request into the per-partition targets the metadata service applies (a time is
-//! resolved to an offset here, with the offset-by-time lookup, because the state machine
-//! reads no chunks). The group state itself lives in the metadata service
-//! (`metadata/src/state/groups.rs`); the handlers are `http/groups.rs`.
+//! Consumer groups at the broker: the ACL resource a group is (`group:NAME`), a join
+//! request's defaults and checks, and turning a reset request into the per-partition
+//! targets the metadata service applies (a time is resolved to an offset here, with the
+//! offset-by-time lookup, because the state machine reads no chunks). The group state
+//! itself lives in the metadata service (`metadata/src/state/groups.rs`), heartbeats are
+//! answered by its leader from memory; the handlers are `http/groups.rs`.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use silt_metadata::MetadataClient;
 use silt_metadata::limits::MAX_OFFSETS_PER_COMMAND;
-use silt_metadata::types::{ResetTarget, ResetTo as Target};
-use silt_sdk::wire::{ResetOffsetsRequest, ResetTo};
+use silt_metadata::types::{Assignor, MemberJoin, ResetTarget, ResetTo as Target};
+use silt_sdk::wire::{JoinGroupRequest, ResetOffsetsRequest, ResetTo};
 
 use crate::read::{Fetcher, Position, ReadError};
 
@@ -24,6 +25,9 @@ pub(crate) enum GroupError {
     /// Resolving a time to an offset failed.
     #[error(transparent)]
     Read(#[from] ReadError),
+    /// The join names an assignor the broker does not know.
+    #[error("assignor {0:?} is not one of \"range\"")]
+    UnknownAssignor(String),
     /// The reset names more partitions than one command may carry.
     #[error("the reset covers {partitions} partitions; at most {max} in one request")]
     TooManyPartitions {
@@ -40,8 +44,31 @@ pub(crate) fn resource(name: &str) -> String {
     format!("group:{name}")
 }
 
+/// The session timeout of a member that names none, in milliseconds.
+pub(crate) const DEFAULT_SESSION_TIMEOUT_MS: u64 = 10_000;
+
+/// The metadata service's join for `request`: a new member unless it names one, the default
+/// session timeout and assignor filled in (the metadata service checks the ranges).
+pub(crate) fn member_join(request: JoinGroupRequest) -> Result<MemberJoin, GroupError> {
+    let assignor = match request.assignor.as_deref() {
+        None | Some("range") => Assignor::Range,
+        Some(other) => return Err(GroupError::UnknownAssignor(other.to_owned())),
+    };
+    Ok(MemberJoin {
+        new: request.member_id.is_none(),
+        member_id: request.member_id.unwrap_or_else(|| "new".to_owned()),
+        client_id: request.client_id,
+        topics: request.topics,
+        session_timeout_ms: request
+            .session_timeout_ms
+            .unwrap_or(DEFAULT_SESSION_TIMEOUT_MS),
+        assignor,
+    })
+}
+
 /// The partitions a reset of `group` covers: every partition of `topics` when given, else
-/// the ones the group has committed offsets for (the group must exist).
+/// the ones the group has committed offsets for or its members read (the group must
+/// exist).
 pub(crate) async fn reset_partitions(
     metadata: &dyn MetadataClient,
     group: &str,
@@ -49,17 +76,30 @@ pub(crate) async fn reset_partitions(
 ) -> Result<Vec<(String, u32)>, GroupError> {
     let partitions = match topics {
         Some(topics) => topic_partitions(metadata, topics).await?,
-        None => {
-            let view = metadata.describe_group(group).await?;
-            let offsets = view.offsets.into_iter();
-            offsets.map(|o| (o.topic, o.partition)).collect()
-        }
+        None => group_partitions(metadata, group).await?,
     };
     if partitions.len() > MAX_OFFSETS_PER_COMMAND {
         let (partitions, max) = (partitions.len(), MAX_OFFSETS_PER_COMMAND);
         return Err(GroupError::TooManyPartitions { partitions, max });
     }
     Ok(partitions)
+}
+
+/// The partitions `group` has offsets for, and every partition of the topics its members
+/// read, each once.
+async fn group_partitions(
+    metadata: &dyn MetadataClient,
+    group: &str,
+) -> Result<Vec<(String, u32)>, GroupError> {
+    let view = metadata.describe_group(group).await?;
+    let read: BTreeSet<String> = view.members.into_iter().flat_map(|m| m.topics).collect();
+    let read: Vec<String> = read.into_iter().collect();
+    let mut partitions: BTreeSet<(String, u32)> = topic_partitions(metadata, &read)
+        .await?
+        .into_iter()
+        .collect();
+    partitions.extend(view.offsets.into_iter().map(|o| (o.topic, o.partition)));
+    Ok(partitions.into_iter().collect())
 }
 
 /// Every partition of each of `topics` (each named once).

@@ -91,6 +91,8 @@ pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::OutOfOrderSequence
         | ErrorCode::IdempotencyMismatch
         | ErrorCode::UnknownMember
+        | ErrorCode::StaleGeneration
+        | ErrorCode::GroupNotEmpty
         | ErrorCode::QuotaExceeded => StatusCode::CONFLICT,
         ErrorCode::RecordTooLarge | ErrorCode::TooManyRecords | ErrorCode::PayloadTooLarge => {
             StatusCode::PAYLOAD_TOO_LARGE
@@ -167,6 +169,9 @@ fn metadata_error(error: &silt_metadata::Error) -> ApiError {
         M::Rejected(C::InvalidGroupName(_)) => ErrorCode::InvalidGroupName,
         M::Rejected(C::GroupNotFound(_)) => ErrorCode::GroupNotFound,
         M::Rejected(C::UnknownMember { .. }) => ErrorCode::UnknownMember,
+        M::Rejected(C::StaleGeneration { .. }) => ErrorCode::StaleGeneration,
+        M::Rejected(C::GroupNotEmpty { .. }) => ErrorCode::GroupNotEmpty,
+        M::Rejected(C::NotSubscribed { .. }) => ErrorCode::InvalidRequest,
         M::Rejected(C::PartitionNotFound { .. }) => ErrorCode::PartitionNotFound,
         M::Rejected(C::OffsetOutOfRange { .. }) => ErrorCode::OffsetOutOfRange,
         M::Unavailable(_) | M::ShuttingDown | M::NotLeader { .. } => ErrorCode::Unavailable,
@@ -250,7 +255,9 @@ impl From<GroupError> for ApiError {
         match error {
             GroupError::Metadata(metadata) => metadata_error(&metadata),
             GroupError::Read(read) => read.into(),
-            GroupError::TooManyPartitions { .. } => ApiError::invalid_request(error.to_string()),
+            GroupError::TooManyPartitions { .. } | GroupError::UnknownAssignor(_) => {
+                ApiError::invalid_request(error.to_string())
+            }
         }
     }
 }

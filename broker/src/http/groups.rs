@@ -1,8 +1,10 @@
-//! Consumer-group routes: commit and read offsets, reset them, list, describe and delete
-//! groups. A group is the ACL resource `group:NAME` ([`groups::resource`]): committing,
-//! reading and resetting need `consume` on it and on every topic they touch (offsets of
-//! topics the caller may not consume are left out of what it reads); deleting needs `admin`
-//! on it. Each write is one Raft write in the metadata service.
+//! Consumer-group routes: join, heartbeat, leave; commit and read offsets, reset them;
+//! list, describe and delete groups. A group is the ACL resource `group:NAME`
+//! ([`groups::resource`]): joining, heartbeating, leaving, committing, reading and resetting
+//! need `consume` on it, and joining, committing and resetting on every topic they touch
+//! (offsets of topics the caller may not consume are left out of what it reads); deleting
+//! needs `admin` on it. Each write is one Raft write in the metadata service; a heartbeat
+//! is answered by the metadata leader from memory.
 
 use std::collections::BTreeSet;
 
@@ -10,10 +12,14 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use silt_metadata::types::{CommittedOffsetView, GroupView, OffsetCommit};
+use silt_metadata::types::{
+    CommittedOffsetView, GroupView, MemberAssignment, MemberView, OffsetCommit,
+    TopicPartition as Assigned,
+};
 use silt_sdk::wire::{
-    CommitOffsetsRequest, CommittedOffset, GroupDescription, GroupList, GroupOffsets, GroupSummary,
-    ResetOffsetsRequest,
+    CommitOffsetsRequest, CommittedOffset, GroupDescription, GroupList, GroupMember, GroupOffsets,
+    GroupSummary, HeartbeatRequest, JoinGroupRequest, MemberState, ResetOffsetsRequest,
+    TopicPartition,
 };
 use tracing::Instrument;
 
@@ -22,6 +28,67 @@ use crate::groups;
 use crate::http::ApiError;
 use crate::http::validate;
 use crate::state::AppState;
+
+/// `POST /v1/groups/{group}/members`: join (a Raft write; a new generation).
+pub(crate) async fn join(
+    State(state): State<AppState>,
+    Path(group): Path<String>,
+    Extension(caller): Extension<Caller>,
+    body: Body,
+) -> Result<Json<MemberState>, ApiError> {
+    let request: JoinGroupRequest =
+        validate::json_body(body, state.config.server.max_request_bytes).await?;
+    authorize_group(&caller, &group)?;
+    authorize_topics(&caller, request.topics.iter().map(String::as_str))?;
+    let join = groups::member_join(request)?;
+    let span = tracing::info_span!("join_group", group = %group);
+    let joined = state
+        .metadata
+        .join_group(&group, join)
+        .instrument(span)
+        .await?;
+    Ok(Json(member_state(group, joined, false)))
+}
+
+/// `POST /v1/groups/{group}/members/{member}/heartbeat`: answered by the metadata leader
+/// from memory, never a Raft write.
+pub(crate) async fn heartbeat(
+    State(state): State<AppState>,
+    Path((group, member)): Path<(String, String)>,
+    Extension(caller): Extension<Caller>,
+    body: Body,
+) -> Result<Json<MemberState>, ApiError> {
+    let request: HeartbeatRequest = optional_body(&state, body).await?;
+    authorize_group(&caller, &group)?;
+    let metadata = state.metadata.as_ref();
+    let beat = metadata.group_heartbeat(&group, &member, request.generation);
+    let beat = beat.await?;
+    Ok(Json(member_state(group, beat.member, beat.rebalanced)))
+}
+
+/// `DELETE /v1/groups/{group}/members/{member}`: leave (a Raft write; a new generation).
+pub(crate) async fn leave(
+    State(state): State<AppState>,
+    Path((group, member)): Path<(String, String)>,
+    Extension(caller): Extension<Caller>,
+) -> Result<StatusCode, ApiError> {
+    authorize_group(&caller, &group)?;
+    state.metadata.leave_group(&group, &member).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A JSON body that may be empty (then the default).
+async fn optional_body<T: serde::de::DeserializeOwned + Default>(
+    state: &AppState,
+    body: Body,
+) -> Result<T, ApiError> {
+    let bytes = validate::read_body(body, state.config.server.max_request_bytes).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}")))
+}
 
 /// `PUT /v1/groups/{group}/offsets`
 pub(crate) async fn commit(
@@ -71,10 +138,8 @@ pub(crate) async fn reset(
     let timeout = state.config.server.request_timeout;
     let targets = groups::reset_targets(&state.fetcher, &request, partitions, timeout).await?;
     let span = tracing::info_span!("reset_offsets", group = %group);
-    let set = metadata
-        .reset_offsets(&group, targets)
-        .instrument(span)
-        .await?;
+    let set = metadata.reset_offsets(&group, targets, request.force);
+    let set = set.instrument(span).await?;
     Ok(Json(group_offsets(group, set)))
 }
 
@@ -92,10 +157,10 @@ pub(crate) async fn list(
                 .allows(Operation::Consume, &groups::resource(&g.group))
         })
         .map(|g| GroupSummary {
+            state: state_name(g.members).to_owned(),
             group: g.group,
-            state: "empty".to_owned(),
             generation: g.generation,
-            members: 0,
+            members: u32::try_from(g.members).unwrap_or(u32::MAX),
             offsets: g.offsets,
         })
         .collect();
@@ -164,11 +229,49 @@ fn readable(caller: &Caller, offsets: Vec<CommittedOffsetView>) -> Vec<Committed
 /// A group's description as `caller` may see it.
 fn description(caller: &Caller, view: GroupView) -> GroupDescription {
     GroupDescription {
-        state: "empty".to_owned(),
+        state: state_name(view.members.len() as u64).to_owned(),
         generation: view.generation,
-        members: Vec::new(),
+        members: view.members.into_iter().map(member_json).collect(),
         offsets: readable(caller, view.offsets),
         group: view.group,
+    }
+}
+
+/// `empty` without members, else `stable` (assignments are computed when membership
+/// changes, so a group is never between generations).
+fn state_name(members: u64) -> &'static str {
+    if members == 0 { "empty" } else { "stable" }
+}
+
+/// The wire form of a member.
+fn member_json(m: MemberView) -> GroupMember {
+    GroupMember {
+        member_id: m.member_id,
+        client_id: m.client_id,
+        topics: m.topics,
+        session_timeout_ms: m.session_timeout_ms,
+        assignment: m.assignment.into_iter().map(partition_json).collect(),
+    }
+}
+
+/// What a join or heartbeat answers; `rebalanced`: the member named an older generation.
+fn member_state(group: String, m: MemberAssignment, rebalanced: bool) -> MemberState {
+    let state = if rebalanced { "rebalance" } else { "stable" };
+    MemberState {
+        group,
+        member_id: m.member_id,
+        generation: m.generation,
+        state: state.to_owned(),
+        assignment: m.assignment.into_iter().map(partition_json).collect(),
+        session_timeout_ms: m.session_timeout_ms,
+    }
+}
+
+/// The wire form of an assigned partition.
+fn partition_json(p: Assigned) -> TopicPartition {
+    TopicPartition {
+        topic: p.topic,
+        partition: p.partition,
     }
 }
 

@@ -612,6 +612,9 @@ mod tests {
             "/v1/groups/{group}",
             "/v1/groups/{group}/offsets",
             "/v1/groups/{group}/offsets/reset",
+            "/v1/groups/{group}/members",
+            "/v1/groups/{group}/members/{member}",
+            "/v1/groups/{group}/members/{member}/heartbeat",
         ] {
             assert!(doc["paths"][path].is_object(), "{path}");
         }

@@ -2,7 +2,10 @@
 //! `/v1/groups` routes and their schemas.
 
 use serde_json::{Value, json};
-use silt_metadata::limits::{MAX_OFFSET_METADATA_BYTES, MAX_OFFSETS_PER_COMMAND};
+use silt_metadata::limits::{
+    MAX_OFFSET_METADATA_BYTES, MAX_OFFSETS_PER_COMMAND, MAX_SESSION_TIMEOUT_MS,
+    MAX_TOPICS_PER_MEMBER, MIN_SESSION_TIMEOUT_MS,
+};
 use silt_sdk::wire::ErrorCode as E;
 
 use super::openapi::{
@@ -18,11 +21,60 @@ fn group_param() -> Value {
     })
 }
 
+/// The `member` path parameter.
+fn member_param() -> Value {
+    json!({"name": "member", "in": "path", "required": true, "description": "A member id a join answered",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255}})
+}
+
+/// The membership routes: join, heartbeat, leave.
+fn member_paths() -> Value {
+    json!({
+        "/v1/groups/{group}/members": {
+            "parameters": [group_param()],
+            "post": {
+                "operationId": "joinGroup",
+                "summary": "Join a group (or rejoin as member_id): one Raft write; a new member or a changed subscription starts a new generation with a new assignment",
+                "requestBody": json_body(true, schema_ref("JoinGroupRequest")),
+                "responses": responses(json!({"200": ok_json("The member's id, generation and partitions", schema_ref("MemberState"))}),
+                    &with_any(&[E::InvalidRequest, E::InvalidGroupName, E::InvalidTopicName, E::TopicNotFound, E::UnknownMember, E::QuotaExceeded, E::PayloadTooLarge, E::BodyTimeout]))
+            }
+        },
+        "/v1/groups/{group}/members/{member}": {
+            "parameters": [group_param(), member_param()],
+            "delete": {
+                "operationId": "leaveGroup",
+                "summary": "Leave the group: one Raft write; its partitions move to the other members in a new generation",
+                "responses": responses(json!({"204": {"description": "Left"}}), &with_any(&[E::InvalidGroupName, E::UnknownMember]))
+            }
+        },
+        "/v1/groups/{group}/members/{member}/heartbeat": {
+            "parameters": [group_param(), member_param()],
+            "post": {
+                "operationId": "heartbeat",
+                "summary": "Keep the member alive and learn the current generation and assignment (state rebalance: the generation named is older). Answered by the metadata leader from memory: never a Raft write",
+                "requestBody": json_body(false, schema_ref("HeartbeatRequest")),
+                "responses": responses(json!({"200": ok_json("The member's generation and partitions", schema_ref("MemberState"))}),
+                    &with_any(&[E::InvalidRequest, E::InvalidGroupName, E::UnknownMember, E::StaleGeneration, E::PayloadTooLarge, E::BodyTimeout]))
+            }
+        }
+    })
+}
+
 /// Codes every group route with a group in its path may answer.
 const NAMED: [E; 2] = [E::InvalidGroupName, E::GroupNotFound];
 
 /// The group routes.
 pub(super) fn paths() -> Value {
+    let mut paths = offset_paths();
+    if let (Some(all), Value::Object(members)) = (paths.as_object_mut(), member_paths()) {
+        all.extend(members);
+    }
+    paths
+}
+
+/// The group and offset routes.
+fn offset_paths() -> Value {
     json!({
         "/v1/groups": {"get": {
             "operationId": "listGroups",
@@ -38,8 +90,8 @@ pub(super) fn paths() -> Value {
             },
             "delete": {
                 "operationId": "deleteGroup",
-                "summary": "Delete a group and its committed offsets (admin on group:NAME)",
-                "responses": responses(json!({"204": {"description": "Deleted"}}), &with_any(&NAMED))
+                "summary": "Delete a group and its committed offsets (admin on group:NAME); refused while it has members",
+                "responses": responses(json!({"204": {"description": "Deleted"}}), &with_any(&[E::InvalidGroupName, E::GroupNotFound, E::GroupNotEmpty]))
             }
         },
         "/v1/groups/{group}/offsets": {
@@ -49,7 +101,7 @@ pub(super) fn paths() -> Value {
                 "summary": "Commit offsets (one Raft write); without member_id and generation a simple commit, allowed while the group has no members. Creates the group",
                 "requestBody": json_body(true, schema_ref("CommitOffsetsRequest")),
                 "responses": responses(json!({"200": ok_json("The offsets set", schema_ref("GroupOffsets"))}),
-                    &with_any(&[E::InvalidRequest, E::InvalidGroupName, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::UnknownMember, E::OffsetOutOfRange, E::QuotaExceeded, E::PayloadTooLarge, E::BodyTimeout]))
+                    &with_any(&[E::InvalidRequest, E::InvalidGroupName, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::UnknownMember, E::StaleGeneration, E::GroupNotEmpty, E::OffsetOutOfRange, E::QuotaExceeded, E::PayloadTooLarge, E::BodyTimeout]))
             },
             "get": {
                 "operationId": "groupOffsets",
@@ -64,7 +116,7 @@ pub(super) fn paths() -> Value {
                 "summary": "Move offsets to earliest, latest, a time or an offset: every partition of topics, else the partitions the group has offsets for",
                 "requestBody": json_body(true, schema_ref("ResetOffsetsRequest")),
                 "responses": responses(json!({"200": ok_json("The offsets set", schema_ref("GroupOffsets"))}),
-                    &with_any(&[E::InvalidRequest, E::InvalidGroupName, E::GroupNotFound, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::OffsetOutOfRange, E::QuotaExceeded, E::CorruptData, E::PayloadTooLarge, E::BodyTimeout]))
+                    &with_any(&[E::InvalidRequest, E::InvalidGroupName, E::GroupNotFound, E::GroupNotEmpty, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::OffsetOutOfRange, E::QuotaExceeded, E::CorruptData, E::PayloadTooLarge, E::BodyTimeout]))
             }
         }
     })
@@ -109,8 +161,33 @@ pub(super) fn schemas() -> Value {
         "GroupList": {"type": "object", "additionalProperties": false, "required": ["groups"], "properties": {
             "groups": {"type": "array", "items": schema_ref("GroupSummary")}
         }},
-        "GroupMember": {"type": "object", "additionalProperties": false, "required": ["member_id"], "properties": {
-            "member_id": {"type": "string"}
+        "TopicPartition": {"type": "object", "additionalProperties": false, "required": ["topic", "partition"], "properties": {
+            "topic": topic_name_schema(), "partition": uint(u32_max)
+        }},
+        "GroupMember": {"type": "object", "additionalProperties": false,
+            "required": ["member_id", "client_id", "topics", "session_timeout_ms", "assignment"], "properties": {
+            "member_id": {"type": "string"}, "client_id": {"type": ["string", "null"]},
+            "topics": {"type": "array", "items": topic_name_schema()},
+            "session_timeout_ms": uint(MAX_SESSION_TIMEOUT_MS),
+            "assignment": {"type": "array", "items": schema_ref("TopicPartition")}
+        }},
+        "JoinGroupRequest": {"type": "object", "additionalProperties": false, "required": ["topics"], "properties": {
+            "topics": {"type": "array", "minItems": 1, "maxItems": MAX_TOPICS_PER_MEMBER, "items": topic_name_schema(), "description": "Topics to read; each must exist"},
+            "session_timeout_ms": {"type": ["integer", "null"], "minimum": MIN_SESSION_TIMEOUT_MS, "maximum": MAX_SESSION_TIMEOUT_MS, "default": 10000,
+                "description": "Removed (and its partitions moved) after this long without a heartbeat"},
+            "assignor": {"enum": ["range", null], "default": "range"},
+            "member_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 255, "description": "Rejoin as this member; absent: a new member"},
+            "client_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 200}
+        }},
+        "HeartbeatRequest": {"type": "object", "additionalProperties": false, "properties": {
+            "generation": {"type": ["integer", "null"], "minimum": 0, "maximum": u64::MAX, "description": "The generation the member works in"}
+        }},
+        "MemberState": {"type": "object", "additionalProperties": false,
+            "required": ["group", "member_id", "generation", "state", "assignment", "session_timeout_ms"], "properties": {
+            "group": topic_name_schema(), "member_id": {"type": "string"}, "generation": uint(u64::MAX),
+            "state": {"enum": ["stable", "rebalance"], "description": "rebalance: the generation named is older; adopt this generation and assignment"},
+            "assignment": {"type": "array", "items": schema_ref("TopicPartition")},
+            "session_timeout_ms": uint(MAX_SESSION_TIMEOUT_MS)
         }},
         "GroupDescription": {"type": "object", "additionalProperties": false, "required": ["group", "state", "generation", "members", "offsets"], "properties": {
             "group": topic_name_schema(), "state": {"enum": ["empty", "stable"]}, "generation": uint(u64::MAX),

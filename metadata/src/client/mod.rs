@@ -21,10 +21,11 @@ use crate::error::{Error, Result};
 use crate::proposal::{ProposalSize, proposal_runs};
 use crate::types::{
     BrokerView, ChangeFeed, Command, CommandError, CommandResult, CommittedOffsetView,
-    GroupSummary, GroupView, NodeStatus, OffsetCommit, OrphanList, PartitionSlice, ProducerView,
-    ResetTarget, SegmentCommit, SegmentCommitResult, TopicPage, TopicSettings, TopicView, Usage,
+    GroupSummary, GroupView, HeartbeatView, MemberAssignment, MemberJoin, NodeStatus, OffsetCommit,
+    OrphanList, PartitionSlice, ProducerView, ResetTarget, SegmentCommit, SegmentCommitResult,
+    TopicPage, TopicSettings, TopicView, Usage,
 };
-use crate::wire::{ReadQuery, ReadReply};
+use crate::wire::{HeartbeatCall, ReadQuery, ReadReply};
 
 /// The metadata operations a broker needs.
 #[async_trait]
@@ -169,12 +170,30 @@ pub trait MetadataClient: Send + Sync + 'static {
         offsets: Vec<OffsetCommit>,
     ) -> Result<Vec<CommittedOffsetView>>;
 
-    /// Moves a group's offsets to `targets` (a Raft write). Answers the offsets set.
+    /// Moves a group's offsets to `targets` (a Raft write); refused while the group has
+    /// members unless `force`. Answers the offsets set.
     async fn reset_offsets(
         &self,
         group: &str,
         targets: Vec<ResetTarget>,
+        force: bool,
     ) -> Result<Vec<CommittedOffsetView>>;
+
+    /// A member joins a group (a Raft write: the generation is bumped and the assignment
+    /// recomputed). `join.member_id` is ignored when `join.new`: a fresh id is made here.
+    async fn join_group(&self, group: &str, join: MemberJoin) -> Result<MemberAssignment>;
+
+    /// A member leaves its group (a Raft write).
+    async fn leave_group(&self, group: &str, member_id: &str) -> Result<()>;
+
+    /// A member's heartbeat, answered by the metadata leader from its state and recorded in
+    /// its in-memory liveness table: never a Raft write.
+    async fn group_heartbeat(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation: Option<u64>,
+    ) -> Result<HeartbeatView>;
 
     /// Deletes a group and its offsets (a Raft write).
     async fn delete_group(&self, group: &str) -> Result<()>;
@@ -216,6 +235,8 @@ pub(crate) trait Transport: Send + Sync + 'static {
     fn fatal(&self) -> Option<String> {
         None
     }
+    /// See [`MetadataClient::group_heartbeat`].
+    async fn heartbeat(&self, call: HeartbeatCall) -> Result<HeartbeatView>;
     /// The result of each of `segments` this node has applied already (`None` for the
     /// others). Applied means committed, so such a result is final: it is answered without
     /// proposing the segment again. A remote client knows none.
@@ -246,6 +267,20 @@ fn random_producer_id() -> Result<u64> {
 
 fn new_request_id() -> Option<String> {
     Some(ulid::Ulid::new().to_string())
+}
+
+/// The start of a new member id: the client's id, cut to at most 200 bytes on a
+/// character boundary (the id then fits [`MAX_MEMBER_ID_BYTES`](crate::limits::MAX_MEMBER_ID_BYTES)
+/// with its ULID).
+fn member_id_prefix(client_id: &str) -> &str {
+    let mut end = 0;
+    for (index, c) in client_id.char_indices() {
+        if index + c.len_utf8() > 200 {
+            break;
+        }
+        end = index + c.len_utf8();
+    }
+    &client_id[..end]
 }
 
 /// A reply of the wrong kind: a bug, reported rather than panicked on.
@@ -521,13 +556,50 @@ impl<T: Transport> MetadataClient for T {
         &self,
         group: &str,
         targets: Vec<ResetTarget>,
+        force: bool,
     ) -> Result<Vec<CommittedOffsetView>> {
         let command = Command::ResetOffsets {
             group: group.to_owned(),
             targets,
+            force,
             at_ms: now_ms(),
         };
         expect_reply!(self.write(command).await?, CommandResult::GroupOffsets(o) => o)
+    }
+
+    async fn join_group(&self, group: &str, mut join: MemberJoin) -> Result<MemberAssignment> {
+        if join.new {
+            let prefix = member_id_prefix(join.client_id.as_deref().unwrap_or("member"));
+            join.member_id = format!("{prefix}-{}", ulid::Ulid::new());
+        }
+        let command = Command::JoinGroup {
+            group: group.to_owned(),
+            member: join,
+            at_ms: now_ms(),
+        };
+        expect_reply!(self.write(command).await?, CommandResult::Joined(a) => a)
+    }
+
+    async fn leave_group(&self, group: &str, member_id: &str) -> Result<()> {
+        let command = Command::LeaveGroup {
+            group: group.to_owned(),
+            member_id: member_id.to_owned(),
+        };
+        expect_reply!(self.write(command).await?, CommandResult::Rebalanced { .. } => ())
+    }
+
+    async fn group_heartbeat(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation: Option<u64>,
+    ) -> Result<HeartbeatView> {
+        let call = HeartbeatCall {
+            group: group.to_owned(),
+            member_id: member_id.to_owned(),
+            generation,
+        };
+        self.heartbeat(call).await
     }
 
     async fn delete_group(&self, group: &str) -> Result<()> {

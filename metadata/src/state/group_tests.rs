@@ -71,6 +71,7 @@ fn reset(group: &str, partition: u32, to: ResetTo) -> Command {
     Command::ResetOffsets {
         group: group.to_owned(),
         targets: vec![target],
+        force: false,
         at_ms: 8,
     }
 }
@@ -189,4 +190,184 @@ fn deleting_a_topic_drops_its_offsets_and_old_snapshots_decode_without_groups() 
     let old = br#"{"topics":{"by_name":{},"names_by_id":{},"next_topic_id":1},"segments":{}}"#;
     let decoded = MetadataState::decode(old).unwrap();
     assert!(decoded.list_groups().is_empty());
+}
+
+fn join(state: &mut MetadataState, member: &str, new: bool) -> CommandResult {
+    state.apply(&Command::JoinGroup {
+        group: "g".to_owned(),
+        member: crate::types::MemberJoin {
+            member_id: member.to_owned(),
+            new,
+            client_id: None,
+            topics: vec!["t".to_owned()],
+            session_timeout_ms: 10_000,
+            assignor: crate::types::Assignor::Range,
+        },
+        at_ms: 3,
+    })
+}
+
+fn member_commit(member: &str, generation: u64, topic: &str) -> Command {
+    Command::CommitOffsets {
+        group: "g".to_owned(),
+        generation: Some(generation),
+        member_id: Some(member.to_owned()),
+        offsets: vec![offset(topic, 0, 1)],
+        at_ms: 9,
+    }
+}
+
+/// Each member's partition count.
+fn loads(state: &MetadataState) -> Vec<usize> {
+    let view = state.describe_group("g").unwrap();
+    view.members.iter().map(|m| m.assignment.len()).collect()
+}
+
+#[test]
+fn joins_and_leaves_bump_the_generation_and_reassign_every_partition() {
+    let mut state = state_with_records();
+    for member in ["a", "b"] {
+        assert!(matches!(
+            join(&mut state, member, true),
+            CommandResult::Joined(_)
+        ));
+    }
+    assert_eq!(state.describe_group("g").unwrap().generation, 2);
+    assert_eq!(loads(&state), [1, 1]);
+    // A rejoin with the same subscription changes nothing.
+    join(&mut state, "a", false);
+    assert_eq!(state.describe_group("g").unwrap().generation, 2);
+    let (view, rebalanced) = state.heartbeat("g", "a", Some(1)).unwrap();
+    assert!(rebalanced);
+    assert_eq!(view.generation, 2);
+    let left = state.apply(&Command::LeaveGroup {
+        group: "g".to_owned(),
+        member_id: "b".to_owned(),
+    });
+    assert!(matches!(
+        left,
+        CommandResult::Rebalanced {
+            generation: 3,
+            removed: 1
+        }
+    ));
+    assert_eq!(loads(&state), [2]);
+    let expired = state.apply(&Command::ExpireMembers {
+        group: "g".to_owned(),
+        member_ids: vec!["a".to_owned(), "gone".to_owned()],
+    });
+    assert!(matches!(
+        expired,
+        CommandResult::Rebalanced {
+            generation: 4,
+            removed: 1
+        }
+    ));
+    assert!(state.sessions().is_empty());
+    // Expiring nobody changes nothing.
+    let before = state.clone();
+    state.apply(&Command::ExpireMembers {
+        group: "g".to_owned(),
+        member_ids: vec!["a".to_owned()],
+    });
+    assert_eq!(state, before);
+}
+
+#[test]
+fn every_refused_membership_command_changes_nothing() {
+    let mut state = state_with_records();
+    join(&mut state, "a", true);
+    state.apply(&member_commit("a", 1, "t"));
+    let before = state.clone();
+    let mut unknown_topic = Command::JoinGroup {
+        group: "g".to_owned(),
+        member: crate::types::MemberJoin {
+            member_id: "x".to_owned(),
+            new: true,
+            client_id: None,
+            topics: vec!["nope".to_owned()],
+            session_timeout_ms: 10_000,
+            assignor: crate::types::Assignor::Range,
+        },
+        at_ms: 1,
+    };
+    let refused = [
+        join(&mut state.clone(), "ghost", false),
+        state.clone().apply(&member_commit("a", 0, "t")),
+        state.clone().apply(&member_commit("ghost", 1, "t")),
+        state.clone().apply(&commit("g", vec![offset("t", 0, 1)])),
+        state.clone().apply(&reset("g", 0, ResetTo::Latest)),
+        state.clone().apply(&Command::DeleteGroup {
+            group: "g".to_owned(),
+        }),
+        state.clone().apply(&Command::LeaveGroup {
+            group: "g".to_owned(),
+            member_id: "ghost".to_owned(),
+        }),
+        state.clone().apply(&unknown_topic),
+    ];
+    for result in refused {
+        assert!(matches!(result, CommandResult::Rejected(_)), "{result:?}");
+    }
+    // The same, applied for real: nothing changed.
+    join(&mut state, "ghost", false);
+    state.apply(&member_commit("a", 0, "t"));
+    state.apply(&commit("g", vec![offset("t", 0, 1)]));
+    state.apply(&reset("g", 0, ResetTo::Latest));
+    state.apply(&unknown_topic);
+    if let Command::JoinGroup { member, .. } = &mut unknown_topic {
+        member.topics = vec!["t".to_owned()];
+        member.session_timeout_ms = 10;
+    }
+    assert!(matches!(
+        state.apply(&unknown_topic),
+        CommandResult::Rejected(_)
+    ));
+    assert_eq!(state, before);
+    let not_read = state.apply(&Command::CreateTopic {
+        name: "u".to_owned(),
+        partitions: 1,
+        settings: TopicSettings::default(),
+        created_at_ms: 1,
+        request_id: None,
+        owner: None,
+    });
+    assert!(matches!(not_read, CommandResult::Topic(_)));
+    let refusal = state.apply(&member_commit("a", 1, "u"));
+    assert!(matches!(
+        refusal,
+        CommandResult::Rejected(CommandError::NotSubscribed { .. })
+    ));
+    // Forced, a reset goes through while members are active.
+    let forced = Command::ResetOffsets {
+        group: "g".to_owned(),
+        targets: vec![ResetTarget {
+            topic: "t".to_owned(),
+            partition: 0,
+            to: ResetTo::Latest,
+        }],
+        force: true,
+        at_ms: 1,
+    };
+    assert!(matches!(
+        state.apply(&forced),
+        CommandResult::GroupOffsets(_)
+    ));
+}
+
+#[test]
+fn members_ride_in_snapshots_and_a_deleted_topic_leaves_their_assignment() {
+    let mut state = state_with_records();
+    join(&mut state, "a", true);
+    let restored = MetadataState::decode(&state.encode().unwrap()).unwrap();
+    assert_eq!(restored, state);
+    assert_eq!(loads(&restored), [2]);
+    state.apply(&Command::DeleteTopic {
+        name: "t".to_owned(),
+        topic_id: None,
+        request_id: None,
+    });
+    let view = state.describe_group("g").unwrap();
+    assert_eq!(view.generation, 2);
+    assert_eq!(loads(&state), [0]);
 }

@@ -1,19 +1,37 @@
-//! Consumer groups: per group, its committed offsets by topic and partition and its
-//! generation. Pure data; the checks that need topics (partition ranges) are made by
+//! Consumer groups: per group, its committed offsets by topic and partition, its members
+//! with their subscriptions, its generation, assignor and assignment. Pure data; the checks
+//! that need topics (partition ranges, partition counts) are made by
 //! [`MetadataState`](super::MetadataState), which owns both, before anything here changes.
 //!
-//! Invariants: a group exists once it has committed or reset an offset and until it is
-//! deleted; it keeps at most [`MAX_OFFSETS_PER_GROUP`] offsets and the cluster at most
-//! [`MAX_GROUPS`] groups; a deleted topic's offsets are dropped from every group, so a topic
-//! recreated under the name starts with no committed offsets.
+//! Invariants: a group exists once it has committed or reset an offset, or a member joined,
+//! and until it is deleted; it keeps at most [`MAX_OFFSETS_PER_GROUP`] offsets and the
+//! cluster at most [`MAX_GROUPS`] groups; a deleted topic's offsets are dropped from every
+//! group, so a topic recreated under the name starts with no committed offsets; the
+//! assignment always covers exactly the current members (recomputed, with the generation
+//! bumped, on every membership change).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::limits::{MAX_GROUPS, MAX_OFFSETS_PER_GROUP};
+use crate::state::assign::{Assignment, Subscriptions};
 use crate::state::validate;
-use crate::types::{CommandError, GroupSummary};
+use crate::types::{Assignor, CommandError, GroupSummary, MemberView, TopicPartition};
+
+/// One member of a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Member {
+    /// The client's own name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) client_id: Option<String>,
+    /// The topics it reads, sorted.
+    pub(crate) topics: std::collections::BTreeSet<String>,
+    /// How long it may stay silent.
+    pub(crate) session_timeout_ms: u64,
+    /// When it (last) joined (the proposer's clock).
+    pub(crate) joined_at_ms: i64,
+}
 
 /// One committed offset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +53,15 @@ pub(crate) struct Group {
     /// The generation: bumped by every membership change; 0 until a member joins.
     #[serde(default)]
     pub(crate) generation: u64,
+    /// Members by id.
+    #[serde(default)]
+    pub(crate) members: BTreeMap<String, Member>,
+    /// The assignor its members use.
+    #[serde(default)]
+    pub(crate) assignor: Assignor,
+    /// Each member's partitions in the current generation.
+    #[serde(default)]
+    pub(crate) assignment: Assignment,
 }
 
 impl Group {
@@ -57,6 +84,45 @@ impl Group {
             }
         }
         self.offset_count() + added.values().map(|p| p.len() as u64).sum::<u64>()
+    }
+
+    /// Each member's subscription.
+    pub(crate) fn subscriptions(&self) -> Subscriptions {
+        let subscriptions = self.members.iter();
+        subscriptions
+            .map(|(id, m)| (id.clone(), m.topics.clone()))
+            .collect()
+    }
+
+    /// Whether a member reads `topic`.
+    pub(crate) fn reads(&self, topic: &str) -> bool {
+        self.members.values().any(|m| m.topics.contains(topic))
+    }
+
+    /// The partitions of `member` in the current generation.
+    pub(crate) fn assigned(&self, member: &str) -> Vec<TopicPartition> {
+        self.assignment.get(member).cloned().unwrap_or_default()
+    }
+
+    /// The members as served.
+    pub(crate) fn member_views(&self) -> Vec<MemberView> {
+        self.members
+            .iter()
+            .map(|(id, m)| MemberView {
+                member_id: id.clone(),
+                client_id: m.client_id.clone(),
+                topics: m.topics.iter().cloned().collect(),
+                session_timeout_ms: m.session_timeout_ms,
+                joined_at_ms: m.joined_at_ms,
+                assignment: self.assigned(id),
+            })
+            .collect()
+    }
+
+    /// Installs a new assignment in a new generation.
+    pub(crate) fn rebalanced(&mut self, assignment: Assignment) {
+        self.generation += 1;
+        self.assignment = assignment;
     }
 
     /// Sets one offset.
@@ -117,11 +183,32 @@ impl Groups {
         self.by_name.remove(name).is_some()
     }
 
-    /// Drops the offsets of a deleted topic from every group.
-    pub(crate) fn forget_topic(&mut self, topic: &str) {
-        for group in self.by_name.values_mut() {
+    /// Drops the offsets of a deleted topic from every group; answers the groups whose
+    /// members read it (their assignment must be recomputed).
+    pub(crate) fn forget_topic(&mut self, topic: &str) -> Vec<String> {
+        let mut readers = Vec::new();
+        for (name, group) in &mut self.by_name {
             group.offsets.remove(topic);
+            if group.reads(topic) {
+                readers.push(name.clone());
+            }
         }
+        readers
+    }
+
+    /// The group named `name`, for update.
+    pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut Group> {
+        self.by_name.get_mut(name)
+    }
+
+    /// Whether a new group may be made: fewer than [`MAX_GROUPS`] exist (a group that exists
+    /// always may be used).
+    pub(crate) fn check_new(&self, name: &str) -> Result<(), CommandError> {
+        if self.by_name.contains_key(name) {
+            return Ok(());
+        }
+        let groups = self.by_name.len() as u64;
+        validate::quota("limits::MAX_GROUPS", MAX_GROUPS, groups, 1)
     }
 
     /// Every group, by name.
@@ -135,6 +222,7 @@ impl Groups {
             .map(|(name, group)| GroupSummary {
                 group: name.clone(),
                 generation: group.generation,
+                members: group.members.len() as u64,
                 offsets: group.offset_count(),
             })
             .collect()

@@ -24,6 +24,7 @@
 //!   command's result and changes nothing ([`requests`]).
 //! - The snapshot data of a state ([`MetadataState::encode`]) decodes to an equal state.
 
+mod assign;
 mod brokers;
 mod commit;
 mod group_ops;
@@ -141,17 +142,28 @@ impl MetadataState {
             }
             Command::CommitOffsets {
                 group,
-                generation: _,
+                generation,
                 member_id,
                 offsets,
                 at_ms,
-            } => self.commit_offsets(group, member_id.as_deref(), offsets, *at_ms),
+            } => {
+                let member = (member_id.as_deref(), *generation);
+                self.commit_offsets(group, member, offsets, *at_ms)
+            }
             Command::ResetOffsets {
                 group,
                 targets,
+                force,
                 at_ms,
-            } => self.reset_offsets(group, targets, *at_ms),
+            } => self.reset_offsets(group, targets, *force, *at_ms),
             Command::DeleteGroup { group } => self.delete_group(group),
+            Command::JoinGroup {
+                group,
+                member,
+                at_ms,
+            } => self.join_group(group, member, *at_ms),
+            Command::LeaveGroup { group, member_id } => self.leave_group(group, member_id),
+            Command::ExpireMembers { group, member_ids } => self.expire_members(group, member_ids),
         }
     }
 
@@ -193,7 +205,9 @@ impl MetadataState {
         }
         match self.topics.delete(name) {
             Some(_) => {
-                self.groups.forget_topic(name);
+                for group in self.groups.forget_topic(name) {
+                    self.rebalance(&group);
+                }
                 CommandResult::Deleted
             }
             None => CommandResult::Rejected(missing_topic(name)),

@@ -122,11 +122,86 @@ pub struct GroupList {
     pub groups: Vec<GroupSummary>,
 }
 
+/// One partition of a topic.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TopicPartition {
+    /// Topic name.
+    pub topic: String,
+    /// Partition number.
+    pub partition: u32,
+}
+
 /// A member of a group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupMember {
     /// Its id.
     pub member_id: String,
+    /// The client's own name, if it gave one.
+    pub client_id: Option<String>,
+    /// The topics it reads.
+    pub topics: Vec<String>,
+    /// How long it may stay silent before it is removed.
+    pub session_timeout_ms: u64,
+    /// Its partitions in the current generation.
+    pub assignment: Vec<TopicPartition>,
+}
+
+/// `POST /v1/groups/{group}/members`: join (or, naming `member_id`, rejoin) a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinGroupRequest {
+    /// The topics to read (1 to 100, each existing).
+    pub topics: Vec<String>,
+    /// How long the member may go without a heartbeat before it is removed and its
+    /// partitions move: 1000 to 300000 ms (default 10000).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "integer::optional"
+    )]
+    pub session_timeout_ms: Option<u64>,
+    /// `range` (default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignor: Option<String>,
+    /// Rejoin as this member (409 `unknown_member` if it is not one); absent: a new member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<String>,
+    /// The client's own name, shown in descriptions and used as the member id's prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+/// `POST /v1/groups/{group}/members/{member}/heartbeat`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatRequest {
+    /// The generation the member works in; the answer's `state` says `rebalance` when the
+    /// group has moved past it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "integer::optional"
+    )]
+    pub generation: Option<u64>,
+}
+
+/// What a join and a heartbeat answer: the member's place in the group's current
+/// generation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberState {
+    /// The group.
+    pub group: String,
+    /// The member (send it with heartbeats and commits).
+    pub member_id: String,
+    /// The group's current generation (send it with commits).
+    pub generation: u64,
+    /// `stable`, or `rebalance` when the generation the heartbeat named is older: adopt
+    /// this assignment and generation.
+    pub state: String,
+    /// The member's partitions in this generation.
+    pub assignment: Vec<TopicPartition>,
+    /// Its session timeout: heartbeat well within it (a third is usual).
+    pub session_timeout_ms: u64,
 }
 
 /// `GET /v1/groups/{group}`

@@ -13,7 +13,8 @@ pub mod topics;
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use groups::{
     CommitOffsetsRequest, CommittedOffset, GroupDescription, GroupList, GroupMember, GroupOffsets,
-    GroupSummary, OffsetToCommit, ResetOffsetsRequest, ResetTo,
+    GroupSummary, HeartbeatRequest, JoinGroupRequest, MemberState, OffsetToCommit,
+    ResetOffsetsRequest, ResetTo, TopicPartition,
 };
 pub use records::{
     FetchResponse, FetchedRecord, OffsetLookup, ProduceRecord, ProduceRequest, ProduceResponse,

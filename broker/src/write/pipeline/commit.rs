@@ -392,9 +392,10 @@ mod tests {
     use silt_bookie::store::faults::{FaultConfig, FaultControl, LatencyModel};
     use silt_metadata::limits::MAX_PROPOSAL_SEGMENTS;
     use silt_metadata::types::{
-        BrokerView, ChangeFeed, CommittedOffsetView, GroupSummary, GroupView, NodeStatus,
-        OffsetCommit, OrphanList, PartitionSlice, ProducerView, ResetTarget, SegmentCommit,
-        SegmentCommitResult, TopicPage, TopicSettings, TopicView, Usage,
+        BrokerView, ChangeFeed, CommittedOffsetView, GroupSummary, GroupView, HeartbeatView,
+        MemberAssignment, MemberJoin, NodeStatus, OffsetCommit, OrphanList, PartitionSlice,
+        ProducerView, ResetTarget, SegmentCommit, SegmentCommitResult, TopicPage, TopicSettings,
+        TopicView, Usage,
     };
     use silt_metadata::{MetadataClient, Result};
     use tokio::sync::watch;
@@ -630,8 +631,28 @@ mod tests {
             &self,
             group: &str,
             targets: Vec<ResetTarget>,
+            force: bool,
         ) -> Result<Vec<CommittedOffsetView>> {
-            self.inner.reset_offsets(group, targets).await
+            self.inner.reset_offsets(group, targets, force).await
+        }
+
+        async fn join_group(&self, group: &str, join: MemberJoin) -> Result<MemberAssignment> {
+            self.inner.join_group(group, join).await
+        }
+
+        async fn leave_group(&self, group: &str, member_id: &str) -> Result<()> {
+            self.inner.leave_group(group, member_id).await
+        }
+
+        async fn group_heartbeat(
+            &self,
+            group: &str,
+            member_id: &str,
+            generation: Option<u64>,
+        ) -> Result<HeartbeatView> {
+            self.inner
+                .group_heartbeat(group, member_id, generation)
+                .await
         }
 
         async fn delete_group(&self, group: &str) -> Result<()> {
