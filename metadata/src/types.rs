@@ -259,13 +259,16 @@ pub struct ResetTarget {
 }
 
 /// How a group's partitions are spread over its members: the range assignor (Kafka's: per
-/// topic, contiguous ranges over the members sorted by id).
+/// topic, contiguous ranges over the members sorted by id) or the sticky one (members keep
+/// what they own; only what must move moves).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Assignor {
     /// Kafka's range assignor.
     #[default]
     Range,
+    /// Incremental and sticky.
+    Sticky,
 }
 
 impl Assignor {
@@ -273,6 +276,7 @@ impl Assignor {
     pub fn as_str(self) -> &'static str {
         match self {
             Assignor::Range => "range",
+            Assignor::Sticky => "sticky",
         }
     }
 }

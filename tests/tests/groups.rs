@@ -611,3 +611,61 @@ async fn bad_membership_input_gets_a_clear_error_and_changes_nothing() {
         assert_eq!(now, before, "{method} {path} changed the group");
     }
 }
+
+/// Each member's partitions after a heartbeat naming `generation`.
+async fn assignments(silt: &Silt, members: &[String], generation: u64) -> Vec<Vec<u64>> {
+    let mut all = Vec::new();
+    for member in members {
+        let (status, answer) = heartbeat(silt, "g", member, generation).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["generation"], generation, "{answer}");
+        all.push(assigned(&answer));
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_sticky_assignor_only_a_leaving_members_partitions_move() {
+    let dir = tempfile::tempdir().unwrap();
+    let silt = Silt::start(dir.path(), SiltOptions::default());
+    topic_with_records(&silt, "t", 12, &[]).await;
+    let spec = json!({"topics": ["t"], "assignor": "sticky", "session_timeout_ms": 60000});
+    let mut members = Vec::new();
+    for _ in 0..3 {
+        members.push(
+            join(&silt, "g", spec.clone()).await["member_id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let before = assignments(&silt, &members, 3).await;
+    let mut owned: Vec<u64> = before.concat();
+    owned.sort_unstable();
+    assert_eq!(owned, (0..12).collect::<Vec<u64>>(), "{before:?}");
+    assert!(before.iter().all(|p| p.len() == 4), "{before:?}");
+    // The middle member leaves: the others keep theirs and share its four.
+    let leaving = members.remove(1);
+    let path = format!("/v1/groups/g/members/{leaving}");
+    let (status, _) = call(&silt, "DELETE", &path, None).await;
+    assert_eq!(status, 204);
+    let after = assignments(&silt, &members, 4).await;
+    for (kept, (old, new)) in [&before[0], &before[2]].iter().zip(&after).enumerate() {
+        assert!(
+            old.iter().all(|p| new.contains(p)),
+            "member {kept} lost some of {old:?}: {new:?}"
+        );
+    }
+    let mut owned: Vec<u64> = after.concat();
+    owned.sort_unstable();
+    assert_eq!(owned, (0..12).collect::<Vec<u64>>(), "{after:?}");
+    assert!(after.iter().all(|p| p.len() == 6), "{after:?}");
+    // A member joins again: it takes two from each, the others keep the rest.
+    let newcomer = join(&silt, "g", spec).await;
+    assert_eq!(assigned(&newcomer).len(), 4, "{newcomer}");
+    let again = assignments(&silt, &members, 5).await;
+    for (old, new) in after.iter().zip(&again) {
+        assert!(new.iter().all(|p| old.contains(p)), "{old:?} -> {new:?}");
+        assert_eq!(new.len(), 4, "{again:?}");
+    }
+}

@@ -26,7 +26,7 @@ pub(crate) enum GroupError {
     #[error(transparent)]
     Read(#[from] ReadError),
     /// The join names an assignor the broker does not know.
-    #[error("assignor {0:?} is not one of \"range\"")]
+    #[error("assignor {0:?} is not one of \"range\", \"sticky\"")]
     UnknownAssignor(String),
     /// The reset names more partitions than one command may carry.
     #[error("the reset covers {partitions} partitions; at most {max} in one request")]
@@ -52,6 +52,7 @@ pub(crate) const DEFAULT_SESSION_TIMEOUT_MS: u64 = 10_000;
 pub(crate) fn member_join(request: JoinGroupRequest) -> Result<MemberJoin, GroupError> {
     let assignor = match request.assignor.as_deref() {
         None | Some("range") => Assignor::Range,
+        Some("sticky") => Assignor::Sticky,
         Some(other) => return Err(GroupError::UnknownAssignor(other.to_owned())),
     };
     Ok(MemberJoin {

@@ -175,7 +175,8 @@ pub(super) fn schemas() -> Value {
             "topics": {"type": "array", "minItems": 1, "maxItems": MAX_TOPICS_PER_MEMBER, "items": topic_name_schema(), "description": "Topics to read; each must exist"},
             "session_timeout_ms": {"type": ["integer", "null"], "minimum": MIN_SESSION_TIMEOUT_MS, "maximum": MAX_SESSION_TIMEOUT_MS, "default": 10000,
                 "description": "Removed (and its partitions moved) after this long without a heartbeat"},
-            "assignor": {"enum": ["range", null], "default": "range"},
+            "assignor": {"enum": ["range", "sticky", null], "default": "range",
+                "description": "range: per topic, contiguous ranges over the members by id; sticky: members keep their partitions, only those of departed members and the excess of over-loaded ones move"},
             "member_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 255, "description": "Rejoin as this member; absent: a new member"},
             "client_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 200}
         }},

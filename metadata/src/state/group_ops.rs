@@ -280,6 +280,7 @@ impl MetadataState {
         }
         match group.assignor {
             Assignor::Range => assign::range(&subscriptions, &partitions),
+            Assignor::Sticky => assign::sticky(&subscriptions, &partitions, &group.assignment),
         }
     }
 

@@ -160,7 +160,7 @@ pub struct JoinGroupRequest {
         deserialize_with = "integer::optional"
     )]
     pub session_timeout_ms: Option<u64>,
-    /// `range` (default).
+    /// `range` (default) or `sticky`; a group with members keeps the one it has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignor: Option<String>,
     /// Rejoin as this member (409 `unknown_member` if it is not one); absent: a new member.
