@@ -276,6 +276,24 @@ fn bad_group_calls() -> Vec<Bad> {
             json!({"to": "earliest", "topics": ["nope"]}),
             (404, "topic_not_found"),
         ),
+        bad(
+            "POST",
+            reset,
+            json!({"to": "earliest", "topics": []}),
+            (400, "invalid_request"),
+        ),
+        bad(
+            "POST",
+            reset,
+            json!({"to": {"timestamp_ms": -1}}),
+            (400, "invalid_request"),
+        ),
+        bad(
+            "POST",
+            reset,
+            json!({"to": {"offset": 1.5}}),
+            (400, "invalid_request"),
+        ),
     ]
 }
 
@@ -602,6 +620,18 @@ async fn bad_membership_input_gets_a_clear_error_and_changes_nothing() {
             format!("{members}/ghost"),
             Value::Null,
             (409, "unknown_member"),
+        ),
+        (
+            "DELETE",
+            format!("{members}/{}", "m".repeat(300)),
+            Value::Null,
+            (409, "unknown_member"),
+        ),
+        (
+            "POST",
+            members.to_owned(),
+            json!({"topics": ["t"], "assignor": "sticky"}),
+            (409, "group_not_empty"),
         ),
     ];
     for (method, path, body, want) in cases {

@@ -28,6 +28,12 @@ pub(crate) enum GroupError {
     /// The join names an assignor the broker does not know.
     #[error("assignor {0:?} is not one of \"range\", \"sticky\"")]
     UnknownAssignor(String),
+    /// A reset to a time before the Unix epoch.
+    #[error("timestamp_ms {0} is before the Unix epoch; give milliseconds since 1970-01-01")]
+    NegativeTimestamp(i64),
+    /// The reset's `topics` is an empty list.
+    #[error("topics must name at least one topic (or be left out: the group's partitions)")]
+    NoTopics,
     /// The reset names more partitions than one command may carry.
     #[error("the reset covers {partitions} partitions; at most {max} in one request")]
     TooManyPartitions {
@@ -76,6 +82,7 @@ pub(crate) async fn reset_partitions(
     topics: Option<&[String]>,
 ) -> Result<Vec<(String, u32)>, GroupError> {
     let partitions = match topics {
+        Some([]) => return Err(GroupError::NoTopics),
         Some(topics) => topic_partitions(metadata, topics).await?,
         None => group_partitions(metadata, group).await?,
     };
@@ -133,6 +140,7 @@ pub(crate) async fn reset_targets(
             ResetTo::Earliest => Target::Earliest,
             ResetTo::Latest => Target::Latest,
             ResetTo::Offset(offset) => Target::Offset(offset),
+            ResetTo::TimestampMs(t) if t < 0 => return Err(GroupError::NegativeTimestamp(t)),
             ResetTo::TimestampMs(t) => {
                 let at = Position::new(&topic, partition, 0, None);
                 Target::Offset(fetcher.offset_at_time(&at, t, read_timeout).await?.offset)

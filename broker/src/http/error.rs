@@ -255,9 +255,10 @@ impl From<GroupError> for ApiError {
         match error {
             GroupError::Metadata(metadata) => metadata_error(&metadata),
             GroupError::Read(read) => read.into(),
-            GroupError::TooManyPartitions { .. } | GroupError::UnknownAssignor(_) => {
-                ApiError::invalid_request(error.to_string())
-            }
+            GroupError::TooManyPartitions { .. }
+            | GroupError::UnknownAssignor(_)
+            | GroupError::NoTopics
+            | GroupError::NegativeTimestamp(_) => ApiError::invalid_request(error.to_string()),
         }
     }
 }

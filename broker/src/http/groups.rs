@@ -40,6 +40,9 @@ pub(crate) async fn join(
         validate::json_body(body, state.config.server.max_request_bytes).await?;
     authorize_group(&caller, &group)?;
     authorize_topics(&caller, request.topics.iter().map(String::as_str))?;
+    if let Some(member) = &request.member_id {
+        validate::member_id(&group, member)?;
+    }
     let join = groups::member_join(request)?;
     let span = tracing::info_span!("join_group", group = %group);
     let joined = state
@@ -60,6 +63,7 @@ pub(crate) async fn heartbeat(
 ) -> Result<Json<MemberState>, ApiError> {
     let request: HeartbeatRequest = optional_body(&state, body).await?;
     authorize_group(&caller, &group)?;
+    validate::member_id(&group, &member)?;
     let metadata = state.metadata.as_ref();
     let beat = metadata.group_heartbeat(&group, &member, request.generation);
     let beat = beat.await?;
@@ -73,6 +77,7 @@ pub(crate) async fn leave(
     Extension(caller): Extension<Caller>,
 ) -> Result<StatusCode, ApiError> {
     authorize_group(&caller, &group)?;
+    validate::member_id(&group, &member)?;
     state.metadata.leave_group(&group, &member).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -101,6 +106,9 @@ pub(crate) async fn commit(
         validate::json_body(body, state.config.server.max_request_bytes).await?;
     authorize_group(&caller, &group)?;
     authorize_topics(&caller, request.offsets.iter().map(|o| o.topic.as_str()))?;
+    if let (Some(member), Some(_)) = (&request.member_id, request.generation) {
+        validate::member_id(&group, member)?;
+    }
     let member = (request.member_id.as_deref(), request.generation);
     let offsets = request.offsets.into_iter().map(offset_commit).collect();
     let span = tracing::info_span!("commit_offsets", group = %group);
@@ -136,6 +144,10 @@ pub(crate) async fn reset(
     let partitions = groups::reset_partitions(metadata, &group, topics).await?;
     authorize_topics(&caller, partitions.iter().map(|(t, _)| t.as_str()))?;
     let timeout = state.config.server.request_timeout;
+    if partitions.is_empty() {
+        // A group with neither offsets nor members: nothing to move.
+        return Ok(Json(group_offsets(group, Vec::new())));
+    }
     let targets = groups::reset_targets(&state.fetcher, &request, partitions, timeout).await?;
     let span = tracing::info_span!("reset_offsets", group = %group);
     let set = metadata.reset_offsets(&group, targets, request.force);

@@ -37,7 +37,7 @@ fn member_paths() -> Value {
                 "summary": "Join a group (or rejoin as member_id): one Raft write; a new member or a changed subscription starts a new generation with a new assignment",
                 "requestBody": json_body(true, schema_ref("JoinGroupRequest")),
                 "responses": responses(json!({"200": ok_json("The member's id, generation and partitions", schema_ref("MemberState"))}),
-                    &with_any(&[E::InvalidRequest, E::InvalidGroupName, E::InvalidTopicName, E::TopicNotFound, E::UnknownMember, E::QuotaExceeded, E::PayloadTooLarge, E::BodyTimeout]))
+                    &with_any(&[E::InvalidRequest, E::InvalidGroupName, E::InvalidTopicName, E::TopicNotFound, E::UnknownMember, E::GroupNotEmpty, E::QuotaExceeded, E::PayloadTooLarge, E::BodyTimeout]))
             }
         },
         "/v1/groups/{group}/members/{member}": {
@@ -132,7 +132,13 @@ pub(super) fn schemas() -> Value {
             "offset": {"type": "integer", "minimum": 0, "maximum": u64::MAX, "description": "From the partition's start offset to its high watermark; else 416 offset_out_of_range with the valid range"},
             "metadata": {"type": ["string", "null"], "maxLength": MAX_OFFSET_METADATA_BYTES, "description": "At most 4096 bytes"}
         }},
-        "CommitOffsetsRequest": {"type": "object", "additionalProperties": false, "required": ["offsets"], "properties": {
+        "CommitOffsetsRequest": {"type": "object", "additionalProperties": false, "required": ["offsets"],
+            "description": "A member's commit gives member_id and generation; a simple commit neither (null counts as absent)",
+            "oneOf": [
+                {"properties": {"member_id": {"type": "null"}, "generation": {"type": "null"}}},
+                {"required": ["member_id", "generation"], "properties": {"member_id": {"type": "string"}, "generation": {"type": "integer"}}}
+            ],
+            "properties": {
             "offsets": {"type": "array", "minItems": 1, "maxItems": MAX_OFFSETS_PER_COMMAND, "items": schema_ref("OffsetToCommit")},
             "generation": {"type": ["integer", "null"], "minimum": 0, "maximum": u64::MAX, "description": "The committing member's generation; give with member_id or not at all"},
             "member_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 255, "description": "The committing member; give with generation or not at all"}
@@ -148,10 +154,10 @@ pub(super) fn schemas() -> Value {
         "ResetOffsetsRequest": {"type": "object", "additionalProperties": false, "required": ["to"], "properties": {
             "to": {"oneOf": [
                 {"enum": ["earliest", "latest"]},
-                {"type": "object", "additionalProperties": false, "required": ["timestamp_ms"], "properties": {"timestamp_ms": time}},
+                {"type": "object", "additionalProperties": false, "required": ["timestamp_ms"], "properties": {"timestamp_ms": {"type": "integer", "minimum": 0, "maximum": i64::MAX, "description": "Milliseconds since the Unix epoch"}}},
                 {"type": "object", "additionalProperties": false, "required": ["offset"], "properties": {"offset": uint(u64::MAX)}}
             ]},
-            "topics": {"type": ["array", "null"], "items": topic_name_schema(), "description": "Reset every partition of these topics; absent: the partitions the group has offsets for (404 group_not_found if it has none)"},
+            "topics": {"type": ["array", "null"], "minItems": 1, "items": topic_name_schema(), "description": "Reset every partition of these topics; absent: the partitions the group has offsets for (404 group_not_found if it has none)"},
             "force": {"type": "boolean", "default": false, "description": "Reset even while the group has active members"}
         }},
         "GroupSummary": {"type": "object", "additionalProperties": false, "required": ["group", "state", "generation", "members", "offsets"], "properties": {
@@ -178,7 +184,7 @@ pub(super) fn schemas() -> Value {
             "assignor": {"enum": ["range", "sticky", null], "default": "range",
                 "description": "range: per topic, contiguous ranges over the members by id; sticky: members keep their partitions, only those of departed members and the excess of over-loaded ones move"},
             "member_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 255, "description": "Rejoin as this member; absent: a new member"},
-            "client_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 200}
+            "client_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 63, "description": "The start of the member id; at most 255 bytes"}
         }},
         "HeartbeatRequest": {"type": "object", "additionalProperties": false, "properties": {
             "generation": {"type": ["integer", "null"], "minimum": 0, "maximum": u64::MAX, "description": "The generation the member works in"}

@@ -206,7 +206,7 @@ impl MetadataState {
         }
         let others = found.map_or(0, |g| g.members.len() - usize::from(known));
         if let Some(found) = found.filter(|_| others > 0) {
-            check_assignor(group, found.assignor, join.assignor)?;
+            check_assignor(found, group, join.assignor)?;
         }
         if known {
             return Ok(());
@@ -430,13 +430,18 @@ impl MetadataState {
     }
 }
 
-/// A group with members keeps its assignor: another is refused.
-fn check_assignor(group: &str, current: Assignor, asked: Assignor) -> Result<(), CommandError> {
-    if current == asked {
+/// A group with members keeps its assignor: another is refused
+/// ([`CommandError::GroupNotEmpty`]).
+fn check_assignor(group: &Group, name: &str, asked: Assignor) -> Result<(), CommandError> {
+    if group.assignor == asked {
         return Ok(());
     }
-    Err(CommandError::InvalidCommand(format!(
-        "group {group:?} uses the {} assignor while it has members; join with it",
-        current.as_str()
-    )))
+    Err(CommandError::GroupNotEmpty {
+        group: name.to_owned(),
+        members: group.members.len() as u64,
+        what: format!(
+            "they use the {} assignor, so a join must ask for it (or wait until they leave)",
+            group.assignor.as_str()
+        ),
+    })
 }

@@ -75,7 +75,7 @@ error_codes! {
     UnknownMember = "unknown_member", retryable = false;
     /// The member's commit or heartbeat names a generation the group has moved past (a rebalance happened); nothing was changed; heartbeat or rejoin to learn the new assignment.
     StaleGeneration = "stale_generation", retryable = false;
-    /// The group has active members: a simple commit, a reset without force, or a delete is refused; nothing was changed.
+    /// The group has active members: a simple commit, a reset without force, a delete, or a join asking for another assignor than theirs is refused; nothing was changed.
     GroupNotEmpty = "group_not_empty", retryable = false;
     /// A record is malformed: no value, both a JSON and a base64 form, invalid base64, a bad timestamp, a JSON key or value that is not strict JSON (invalid UTF-8, a lone surrogate escape, more than 64 nested arrays and objects).
     InvalidRecord = "invalid_record", retryable = false;

@@ -80,9 +80,9 @@ pub enum ResetTo {
     /// Each partition's high watermark.
     Latest,
     /// The first record stamped at or after this time, ms since the Unix epoch.
-    TimestampMs(i64),
+    TimestampMs(#[serde(deserialize_with = "integer::exact")] i64),
     /// This offset, in every partition reset; refused where it is out of range.
-    Offset(u64),
+    Offset(#[serde(deserialize_with = "integer::exact")] u64),
 }
 
 /// `POST /v1/groups/{group}/offsets/reset`
