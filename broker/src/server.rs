@@ -9,7 +9,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::auth;
-use crate::http::{ApiError, cluster, fetch, health, offsets, openapi, produce, topics};
+use crate::http::{ApiError, cluster, fetch, groups, health, offsets, openapi, produce, topics};
 use crate::state::AppState;
 
 /// Every route of the v1 API and the operational endpoints. Request bodies are read by
@@ -18,6 +18,7 @@ use crate::state::AppState;
 pub(crate) fn router(state: AppState) -> Router {
     let routes = admin_routes()
         .merge(record_routes())
+        .merge(group_routes())
         .merge(operational_routes());
     #[cfg(feature = "fault-injection")]
     let routes = routes.merge(fault_routes());
@@ -33,6 +34,28 @@ pub(crate) fn router(state: AppState) -> Router {
             state.config.server.body_read_timeout,
         ))
         .with_state(state)
+}
+
+/// Consumer groups: committed offsets, their reset, the group list, describe, delete.
+fn group_routes() -> Router<AppState> {
+    let offsets = axum::routing::put(groups::commit).get(groups::offsets);
+    Router::new()
+        .route("/v1/groups", get(groups::list))
+        .route(
+            "/v1/groups/{group}",
+            get(groups::describe).delete(groups::delete),
+        )
+        .route("/v1/groups/{group}/offsets", offsets)
+        .route("/v1/groups/{group}/offsets/reset", post(groups::reset))
+        .route("/v1/groups/{group}/members", post(groups::join))
+        .route(
+            "/v1/groups/{group}/members/{member}",
+            axum::routing::delete(groups::leave),
+        )
+        .route(
+            "/v1/groups/{group}/members/{member}/heartbeat",
+            post(groups::heartbeat),
+        )
 }
 
 /// Topics, idempotent producer ids and the cluster view.

@@ -19,6 +19,7 @@ mod client;
 mod error;
 mod gate;
 pub mod limits;
+mod liveness;
 mod log_store;
 mod network;
 mod node;

@@ -114,3 +114,36 @@ pub const MAX_REQUEST_ID_BYTES: usize = 64;
 /// [`InitProducer`](crate::types::Command::InitProducer) retried with the id of one of them is
 /// answered with its result instead of being applied again.
 pub const REQUEST_WINDOW: usize = 4096;
+
+/// Most consumer groups the cluster holds: a commit or reset that would create one more is
+/// refused ([`CommandError::QuotaExceeded`](crate::types::CommandError::QuotaExceeded)).
+pub const MAX_GROUPS: u64 = 10_000;
+
+/// Most offsets (or reset targets) one
+/// [`Command::CommitOffsets`](crate::types::Command::CommitOffsets) or
+/// [`Command::ResetOffsets`](crate::types::Command::ResetOffsets) carries; at least one.
+pub const MAX_OFFSETS_PER_COMMAND: usize = 10_000;
+
+/// Most committed offsets (partitions) one group keeps: a commit that would pass it is
+/// refused ([`CommandError::QuotaExceeded`](crate::types::CommandError::QuotaExceeded)).
+pub const MAX_OFFSETS_PER_GROUP: u64 = 10_000;
+
+/// Longest metadata text stored with a committed offset, in bytes (Kafka's default
+/// `offset.metadata.max.bytes` is 4096).
+pub const MAX_OFFSET_METADATA_BYTES: usize = 4096;
+
+/// Longest member id, in bytes.
+pub const MAX_MEMBER_ID_BYTES: usize = 255;
+
+/// Shortest member session timeout, in milliseconds.
+pub const MIN_SESSION_TIMEOUT_MS: u64 = 1000;
+
+/// Longest member session timeout, in milliseconds (5 minutes).
+pub const MAX_SESSION_TIMEOUT_MS: u64 = 5 * 60 * 1000;
+
+/// Most members one group holds: a join past it is refused
+/// ([`CommandError::QuotaExceeded`](crate::types::CommandError::QuotaExceeded)).
+pub const MAX_MEMBERS_PER_GROUP: u64 = 1000;
+
+/// Most topics one member subscribes to; at least one.
+pub const MAX_TOPICS_PER_MEMBER: usize = 100;

@@ -22,6 +22,7 @@ use tokio::sync::watch;
 use crate::changes::SharedChanges;
 use crate::client::LocalClient;
 use crate::error::{Error, Result, fatal_error};
+use crate::liveness::SharedLiveness;
 use crate::log_store::{self, LogStore};
 use crate::network::{HttpNetworkFactory, NoNetworkFactory};
 use crate::proposal::ProposalStats;
@@ -83,6 +84,8 @@ pub struct MetadataNode {
     stats: Arc<ProposalStats>,
     /// The recent partition changes, recorded by the state machine.
     changes: SharedChanges,
+    /// When this node (while it leads) last heard from each group member.
+    liveness: SharedLiveness,
     /// The cluster secret its routes require and its requests present (`None`: open).
     secret: Option<ClusterSecret>,
     /// How it reaches its peers over HTTPS (`None`: plain HTTP).
@@ -264,16 +267,19 @@ impl MetadataNode {
         let raft = Raft::new(node_id, Arc::new(config), network, log_store, state_machine)
             .await
             .map_err(fatal_error)?;
-        Ok(MetadataNode {
+        let node = MetadataNode {
             node_id,
             raft,
             shared,
             applied_tx,
             stats: Arc::default(),
             changes,
+            liveness: SharedLiveness::default(),
             secret,
             tls,
-        })
+        };
+        tokio::spawn(crate::liveness::track_sessions(node.client()));
+        Ok(node)
     }
 
     /// Initialises the cluster if needed and waits for leadership.
@@ -319,7 +325,7 @@ impl MetadataNode {
             self.shared.clone(),
             Arc::clone(&self.applied_tx),
             Arc::clone(&self.stats),
-            self.changes.clone(),
+            (self.changes.clone(), self.liveness.clone()),
         )
     }
 

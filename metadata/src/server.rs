@@ -60,8 +60,12 @@ use crate::proposal::{ProposalSize, ProposalStats};
 use crate::secret::ClusterSecret;
 use crate::state::validate;
 use crate::type_config::{NodeId, TypeConfig};
-use crate::types::{Command, CommandResult, NodeStatus, SegmentCommit, SegmentCommitResult};
-use crate::wire::{AddLearner, ReadQuery, ReadReply, RemoteError, Reply, SetVoters, WatchReply};
+use crate::types::{
+    Command, CommandResult, HeartbeatView, NodeStatus, SegmentCommit, SegmentCommitResult,
+};
+use crate::wire::{
+    AddLearner, HeartbeatCall, ReadQuery, ReadReply, RemoteError, Reply, SetVoters, WatchReply,
+};
 
 /// Largest request body (Raft batches and snapshot chunks). An AppendEntries carries at
 /// most [`MAX_APPEND_BYTES`] beyond its first entry, far below this; only an entry written
@@ -121,6 +125,7 @@ fn cluster_routes() -> Router<ServerState> {
         .route("/raft/snapshot", post(snapshot))
         .route("/meta/v1/write", post(write))
         .route("/meta/v1/read", post(read))
+        .route("/meta/v1/heartbeat", post(heartbeat))
         .route("/meta/v1/watch", get(watch))
         .route("/meta/v1/status", get(status))
         .route("/meta/v1/members/learner", post(add_learner))
@@ -268,6 +273,15 @@ async fn read(
     Json(query): Json<ReadQuery>,
 ) -> Json<Reply<ReadReply>> {
     Json(state.client.query(query).await.map_err(RemoteError::from))
+}
+
+/// `POST /meta/v1/heartbeat`: a group member is alive; answered from this node's state if
+/// it leads (else `NotLeader`, and the client follows), never a Raft write.
+async fn heartbeat(
+    State(state): State<ServerState>,
+    Json(call): Json<HeartbeatCall>,
+) -> Json<Reply<HeartbeatView>> {
+    Json(state.client.heartbeat(&call).map_err(RemoteError::from))
 }
 
 /// `GET /meta/v1/watch` parameters.

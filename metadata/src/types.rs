@@ -119,6 +119,72 @@ pub enum Command {
         /// When they were recorded, in milliseconds since the Unix epoch (the recorder's clock).
         at_ms: i64,
     },
+    /// Commit a consumer group's offsets (creating the group on its first commit). Without
+    /// `member_id` and `generation` it is a "simple" commit, allowed while the group has no
+    /// members; with them, the member must belong to the group's current generation
+    /// ([`CommandError::UnknownMember`]). Every offset must lie within its partition's range
+    /// ([`CommandError::OffsetOutOfRange`]); one refused offset refuses them all.
+    CommitOffsets {
+        /// The group's name (the topic naming rule).
+        group: String,
+        /// The committing member's generation; only with `member_id`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        generation: Option<u64>,
+        /// The committing member; only with `generation`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        member_id: Option<String>,
+        /// 1 to [`MAX_OFFSETS_PER_COMMAND`](crate::limits::MAX_OFFSETS_PER_COMMAND) offsets.
+        offsets: Vec<OffsetCommit>,
+        /// When the commit was proposed (the proposer's clock), stored with each offset.
+        at_ms: i64,
+    },
+    /// Move a group's offsets (creating the group if it has none yet): each target to its
+    /// partition's start, its high watermark, or a given offset within that range.
+    ResetOffsets {
+        /// The group's name.
+        group: String,
+        /// 1 to [`MAX_OFFSETS_PER_COMMAND`](crate::limits::MAX_OFFSETS_PER_COMMAND) targets.
+        targets: Vec<ResetTarget>,
+        /// Reset even while the group has members (refused otherwise:
+        /// [`CommandError::GroupNotEmpty`]).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        force: bool,
+        /// When the reset was proposed (the proposer's clock).
+        at_ms: i64,
+    },
+    /// A member joins a group (or an existing member rejoins, changing its subscription):
+    /// a new member or a changed subscription bumps the generation and recomputes the
+    /// assignment with the group's assignor.
+    JoinGroup {
+        /// The group's name.
+        group: String,
+        /// Who joins, and how.
+        member: MemberJoin,
+        /// When it joined (the proposer's clock).
+        at_ms: i64,
+    },
+    /// A member leaves its group: the generation is bumped and its partitions reassigned
+    /// ([`CommandError::UnknownMember`] if it is not a member).
+    LeaveGroup {
+        /// The group's name.
+        group: String,
+        /// The member leaving.
+        member_id: String,
+    },
+    /// The metadata leader's session tracker removes members silent past their session
+    /// timeout; members no longer in the group are skipped. Bumps the generation if any
+    /// member is removed.
+    ExpireMembers {
+        /// The group's name.
+        group: String,
+        /// The members to remove.
+        member_ids: Vec<String>,
+    },
+    /// Delete a group and its committed offsets ([`CommandError::GroupNotFound`] if none).
+    DeleteGroup {
+        /// The group's name.
+        group: String,
+    },
 }
 
 impl Command {
@@ -152,6 +218,182 @@ pub struct ProducerBatch {
     /// duplicate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<u64>,
+}
+
+/// One offset a [`Command::CommitOffsets`] commits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OffsetCommit {
+    /// Topic name.
+    pub topic: String,
+    /// Partition number within the topic.
+    pub partition: u32,
+    /// The next offset the group reads: within the partition's start offset and high
+    /// watermark.
+    pub offset: u64,
+    /// Free text stored with the offset, at most
+    /// [`MAX_OFFSET_METADATA_BYTES`](crate::limits::MAX_OFFSET_METADATA_BYTES).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<String>,
+}
+
+/// Where a [`ResetTarget`] moves a partition's committed offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResetTo {
+    /// The partition's start offset.
+    Earliest,
+    /// The partition's high watermark.
+    Latest,
+    /// This offset, within the partition's range (a time is resolved to one by the broker).
+    Offset(u64),
+}
+
+/// One partition a [`Command::ResetOffsets`] moves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetTarget {
+    /// Topic name.
+    pub topic: String,
+    /// Partition number within the topic.
+    pub partition: u32,
+    /// Where to.
+    pub to: ResetTo,
+}
+
+/// How a group's partitions are spread over its members: the range assignor (Kafka's: per
+/// topic, contiguous ranges over the members sorted by id) or the sticky one (members keep
+/// what they own; only what must move moves).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assignor {
+    /// Kafka's range assignor.
+    #[default]
+    Range,
+    /// Incremental and sticky.
+    Sticky,
+}
+
+impl Assignor {
+    /// The name clients give.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Assignor::Range => "range",
+            Assignor::Sticky => "sticky",
+        }
+    }
+}
+
+/// Who joins a group ([`Command::JoinGroup`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberJoin {
+    /// The member's id: a new one made by the proposer (`new`), or the id of a member
+    /// rejoining ([`CommandError::UnknownMember`] if it is not a member).
+    pub member_id: String,
+    /// Whether `member_id` is new.
+    pub new: bool,
+    /// The client's own name, shown in descriptions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The topics it reads (each must exist).
+    pub topics: Vec<String>,
+    /// How long it may stay silent before the session tracker removes it.
+    pub session_timeout_ms: u64,
+    /// The assignor it asks for: a group with members keeps its own
+    /// ([`CommandError::InvalidCommand`] if another is asked).
+    pub assignor: Assignor,
+}
+
+/// One partition of a topic.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TopicPartition {
+    /// Topic name.
+    pub topic: String,
+    /// Partition number.
+    pub partition: u32,
+}
+
+/// A member's place in its group: what a join and a heartbeat answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberAssignment {
+    /// The member.
+    pub member_id: String,
+    /// The group's current generation.
+    pub generation: u64,
+    /// The partitions assigned to the member in that generation.
+    pub assignment: Vec<TopicPartition>,
+    /// Its session timeout.
+    pub session_timeout_ms: u64,
+}
+
+/// What a heartbeat answers: the member's place in the current generation, and whether a
+/// rebalance happened since the generation it named (it must adopt the new assignment; its
+/// commits naming the old one are refused).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatView {
+    /// The member's place now.
+    pub member: MemberAssignment,
+    /// Whether the generation named is older than the current one.
+    pub rebalanced: bool,
+}
+
+/// A group member, as served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberView {
+    /// Its id.
+    pub member_id: String,
+    /// The client's own name.
+    pub client_id: Option<String>,
+    /// The topics it reads.
+    pub topics: Vec<String>,
+    /// Its session timeout.
+    pub session_timeout_ms: u64,
+    /// When it (last) joined (the proposer's clock).
+    pub joined_at_ms: i64,
+    /// Its partitions in the current generation.
+    pub assignment: Vec<TopicPartition>,
+}
+
+/// A group's committed offset, as served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommittedOffsetView {
+    /// Topic name.
+    pub topic: String,
+    /// Partition number within the topic.
+    pub partition: u32,
+    /// The next offset the group reads.
+    pub offset: u64,
+    /// The text committed with it.
+    pub metadata: Option<String>,
+    /// When it was committed (the proposer's clock).
+    pub committed_at_ms: i64,
+    /// The partition's high watermark minus the offset (0 if the offset is past it).
+    pub lag: u64,
+}
+
+/// A consumer group as served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupView {
+    /// The group's name.
+    pub group: String,
+    /// Its generation: 0 until a member joins.
+    pub generation: u64,
+    /// Its assignor (the one its members asked for; `range` for a group never joined).
+    pub assignor: Assignor,
+    /// Its members, by id.
+    pub members: Vec<MemberView>,
+    /// Its committed offsets, by topic and partition.
+    pub offsets: Vec<CommittedOffsetView>,
+}
+
+/// One line of the group list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSummary {
+    /// The group's name.
+    pub group: String,
+    /// Its generation.
+    pub generation: u64,
+    /// How many members it has.
+    pub members: u64,
+    /// How many offsets it has committed.
+    pub offsets: u64,
 }
 
 /// An idempotent producer's identity.
@@ -319,6 +561,19 @@ pub enum CommandResult {
     Recorded,
     /// The cluster's id (set by the first [`Command::InitCluster`]).
     Cluster(String),
+    /// A group's offsets were committed or reset: the offsets the command set.
+    GroupOffsets(Vec<CommittedOffsetView>),
+    /// A group was deleted.
+    GroupDeleted,
+    /// A member joined (or rejoined) a group.
+    Joined(MemberAssignment),
+    /// Members left or expired; the group's generation after the command.
+    Rebalanced {
+        /// The generation.
+        generation: u64,
+        /// How many members were removed.
+        removed: u64,
+    },
     /// The command was valid Raft input but its effect was refused; nothing changed.
     Rejected(CommandError),
 }
@@ -369,6 +624,86 @@ pub enum CommandError {
         max = crate::limits::MAX_PARTITIONS_PER_TOPIC
     )]
     InvalidPartitionCount(u32),
+    /// The group name breaks the naming rule (the topic rule); holds its first 60
+    /// characters.
+    #[error(
+        "invalid group name {0:?}: use 1-{max} characters of [A-Za-z0-9._-], not \".\" or \"..\"",
+        max = crate::limits::MAX_TOPIC_NAME_BYTES
+    )]
+    InvalidGroupName(String),
+    /// No group has that name (it never committed an offset, or was deleted).
+    #[error("group {0:?} not found")]
+    GroupNotFound(String),
+    /// The member is not in the group's current generation (it left, expired, or never
+    /// joined): it must join again.
+    #[error("unknown member {member_id:?} of group {group:?}: join the group again")]
+    UnknownMember {
+        /// The group.
+        group: String,
+        /// The member named.
+        member_id: String,
+    },
+    /// A member's commit or heartbeat names a generation other than the group's current
+    /// one: a rebalance happened since it last learned its assignment.
+    #[error(
+        "stale generation {generation} of group {group:?}: the group is at generation {current}; heartbeat or rejoin to learn the new assignment"
+    )]
+    StaleGeneration {
+        /// The group.
+        group: String,
+        /// The generation named.
+        generation: u64,
+        /// The group's generation.
+        current: u64,
+    },
+    /// The group has members, and the command is allowed only without (`what`: a simple
+    /// commit, a reset without `force`, a delete).
+    #[error("group {group:?} has {members} active members: {what}")]
+    GroupNotEmpty {
+        /// The group.
+        group: String,
+        /// How many members it has.
+        members: u64,
+        /// What is refused and what to do.
+        what: String,
+    },
+    /// A member's commit names a topic the group's members do not read.
+    #[error(
+        "topic {topic:?} is not read by group {group:?}: commit offsets only for subscribed topics"
+    )]
+    NotSubscribed {
+        /// The group.
+        group: String,
+        /// The topic.
+        topic: String,
+    },
+    /// A command named a partition the topic does not have.
+    #[error("partition {partition} not found in topic {topic:?} ({partitions} partitions)")]
+    PartitionNotFound {
+        /// The topic.
+        topic: String,
+        /// The partition named.
+        partition: u32,
+        /// The topic's partition count.
+        partitions: u32,
+    },
+    /// An offset outside its partition's range: below the start offset or past the high
+    /// watermark.
+    #[error(
+        "offset {offset} of {topic}/{partition} is out of range: valid range {start_offset}..={high_watermark}"
+    )]
+    OffsetOutOfRange {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: u32,
+        /// The offset asked for.
+        offset: u64,
+        /// The partition's first readable offset.
+        start_offset: u64,
+        /// The partition's high watermark.
+        high_watermark: u64,
+    },
     /// The command or read is malformed or past a [limit](crate::limits); the message names
     /// the field and the rule. Nothing changed.
     #[error("invalid metadata request: {0}")]

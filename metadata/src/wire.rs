@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::types::{
-    BrokerView, ChangeFeed, CommandError, OrphanList, PartitionChange, PartitionSlice,
-    ProducerView, TopicPage, TopicView, Usage,
+    BrokerView, ChangeFeed, CommandError, GroupSummary, GroupView, OrphanList, PartitionChange,
+    PartitionSlice, ProducerView, TopicPage, TopicView, Usage,
 };
 
 /// A read served by the leader after a linearizability check.
@@ -76,6 +76,13 @@ pub(crate) enum ReadQuery {
         /// The principal's name.
         owner: String,
     },
+    /// Every consumer group, by name.
+    ListGroups,
+    /// One consumer group with its offsets.
+    DescribeGroup {
+        /// The group's name.
+        group: String,
+    },
 }
 
 /// The answer to a [`ReadQuery`], same variant order.
@@ -99,6 +106,10 @@ pub(crate) enum ReadReply {
     Usage(Usage),
     /// The cluster's id; `None` until one is set.
     ClusterId(Option<String>),
+    /// Every consumer group.
+    Groups(Vec<GroupSummary>),
+    /// The group asked for.
+    Group(GroupView),
 }
 
 /// An error as it crosses the wire.
@@ -257,6 +268,18 @@ impl WatchReply {
             },
         }
     }
+}
+
+/// `POST /meta/v1/heartbeat`: a group member is alive. Answered by the leader from its
+/// state and recorded in its in-memory liveness table; never a Raft write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct HeartbeatCall {
+    /// The group.
+    pub(crate) group: String,
+    /// The member.
+    pub(crate) member_id: String,
+    /// The generation the member knows, if it says.
+    pub(crate) generation: Option<u64>,
 }
 
 /// `POST /meta/v1/members/learner`: add (or re-add) a node as a non-voting learner; the

@@ -1,7 +1,8 @@
 //! Rust client for silt, a durable, ordered, partitioned log on object storage.
 //!
 //! [`wire`] holds the JSON types of the v1 HTTP API (shared with the broker). With the
-//! default `client` feature the crate also has [`Admin`], [`Producer`] and [`Consumer`].
+//! default `client` feature the crate also has [`Admin`], [`Producer`], [`Consumer`] and
+//! [`Groups`] (consumer groups' committed offsets).
 
 pub mod wire;
 
@@ -14,6 +15,8 @@ mod consumer;
 #[cfg(feature = "client")]
 mod error;
 #[cfg(feature = "client")]
+mod groups;
+#[cfg(feature = "client")]
 mod producer;
 
 #[cfg(feature = "client")]
@@ -24,5 +27,7 @@ pub use client::{Client, ClientConfig};
 pub use consumer::{Consumer, ConsumerConfig};
 #[cfg(feature = "client")]
 pub use error::{Error, Result};
+#[cfg(feature = "client")]
+pub use groups::Groups;
 #[cfg(feature = "client")]
 pub use producer::{Producer, ProducerConfig, SendFuture};

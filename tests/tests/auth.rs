@@ -160,6 +160,52 @@ fn routes() -> Vec<Route> {
             200,
         ),
         route("POST", "/v1/producers", None, (ORDERS, NOBODY), 200),
+        // A group is the resource group:NAME: consume:orders* covers no group.
+        route(
+            "PUT",
+            "/v1/groups/orders-g/offsets",
+            Some(json!({"offsets": [{"topic": "orders", "partition": 0, "offset": 1}]})),
+            (ADMIN, ORDERS),
+            200,
+        ),
+        route(
+            "GET",
+            "/v1/groups/orders-g/offsets",
+            None,
+            (ADMIN, ORDERS),
+            200,
+        ),
+        route("GET", "/v1/groups/orders-g", None, (ADMIN, ORDERS), 200),
+        route(
+            "POST",
+            "/v1/groups/orders-g/offsets/reset",
+            Some(json!({"to": "earliest"})),
+            (ADMIN, ORDERS),
+            200,
+        ),
+        route("DELETE", "/v1/groups/orders-g", None, (ADMIN, ORDERS), 204),
+        route(
+            "POST",
+            "/v1/groups/orders-j/members",
+            Some(json!({"topics": ["orders"]})),
+            (ADMIN, ORDERS),
+            200,
+        ),
+        // Authorized, then refused on its merits: no such member.
+        route(
+            "POST",
+            "/v1/groups/orders-j/members/ghost/heartbeat",
+            Some(json!({})),
+            (ADMIN, ORDERS),
+            409,
+        ),
+        route(
+            "DELETE",
+            "/v1/groups/orders-j/members/ghost",
+            None,
+            (ADMIN, ORDERS),
+            409,
+        ),
         route("GET", "/v1/cluster", None, (ADMIN, ORDERS), 200),
         route(
             "PUT",
@@ -252,6 +298,12 @@ async fn every_route_answers_401_401_403_and_success_and_refusals_change_nothing
         state_of(&silt).await,
         before,
         "a refused request changed something"
+    );
+    let groups = call(&silt, "GET", "/v1/groups", Some(ADMIN), None).await;
+    assert_eq!(
+        groups.body["groups"],
+        json!([]),
+        "a refused commit made a group"
     );
     for r in routes() {
         let what = format!("{} {}", r.method, r.path);

@@ -1,6 +1,6 @@
 //! The broker edge's one error type, the only code → HTTP status table, and the one place
 //! where the errors of the write path ([`WriteError`]), the read path ([`ReadError`]), the
-//! cluster quotas ([`QuotaError`]), authentication and authorization ([`AuthError`]), byte-rate quotas ([`Throttled`]), the metadata service and the storage engine become a status and a code. (Configuration
+//! cluster quotas ([`QuotaError`]), consumer groups ([`GroupError`]), authentication and authorization ([`AuthError`]), byte-rate quotas ([`Throttled`]), the metadata service and the storage engine become a status and a code. (Configuration
 //! errors stop start-up with a message naming the setting; they never reach a request.)
 //!
 //! Every failure leaves as `{"error": {"code", "message"}}` with the status below;
@@ -15,6 +15,7 @@ use silt_sdk::wire::{ErrorBody, ErrorCode};
 use crate::auth::AuthError;
 use crate::auth::throttle::Throttled;
 use crate::budget::BudgetError;
+use crate::groups::GroupError;
 use crate::quota::QuotaError;
 use crate::read::ReadError;
 use crate::write::WriteError;
@@ -75,8 +76,10 @@ pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::InvalidTopicName
         | ErrorCode::InvalidPartitionCount
         | ErrorCode::InvalidConfig
+        | ErrorCode::InvalidGroupName
         | ErrorCode::InvalidRecord => StatusCode::BAD_REQUEST,
         ErrorCode::TopicNotFound
+        | ErrorCode::GroupNotFound
         | ErrorCode::PartitionNotFound
         | ErrorCode::NotFound
         | ErrorCode::ProducerNotFound => StatusCode::NOT_FOUND,
@@ -87,6 +90,9 @@ pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::ProducerFenced
         | ErrorCode::OutOfOrderSequence
         | ErrorCode::IdempotencyMismatch
+        | ErrorCode::UnknownMember
+        | ErrorCode::StaleGeneration
+        | ErrorCode::GroupNotEmpty
         | ErrorCode::QuotaExceeded => StatusCode::CONFLICT,
         ErrorCode::RecordTooLarge | ErrorCode::TooManyRecords | ErrorCode::PayloadTooLarge => {
             StatusCode::PAYLOAD_TOO_LARGE
@@ -160,6 +166,14 @@ fn metadata_error(error: &silt_metadata::Error) -> ApiError {
         M::Rejected(C::InvalidPartitionCount(_)) => ErrorCode::InvalidPartitionCount,
         M::Rejected(C::InvalidCommand(_)) => ErrorCode::InvalidRequest,
         M::Rejected(C::QuotaExceeded { .. }) => ErrorCode::QuotaExceeded,
+        M::Rejected(C::InvalidGroupName(_)) => ErrorCode::InvalidGroupName,
+        M::Rejected(C::GroupNotFound(_)) => ErrorCode::GroupNotFound,
+        M::Rejected(C::UnknownMember { .. }) => ErrorCode::UnknownMember,
+        M::Rejected(C::StaleGeneration { .. }) => ErrorCode::StaleGeneration,
+        M::Rejected(C::GroupNotEmpty { .. }) => ErrorCode::GroupNotEmpty,
+        M::Rejected(C::NotSubscribed { .. }) => ErrorCode::InvalidRequest,
+        M::Rejected(C::PartitionNotFound { .. }) => ErrorCode::PartitionNotFound,
+        M::Rejected(C::OffsetOutOfRange { .. }) => ErrorCode::OffsetOutOfRange,
         M::Unavailable(_) | M::ShuttingDown | M::NotLeader { .. } => ErrorCode::Unavailable,
         _ => ErrorCode::Internal,
     };
@@ -232,6 +246,19 @@ impl From<ReadError> for ApiError {
             ReadError::Storage(error) => error.into(),
             ReadError::DeadlineExceeded(_) => ApiError::unavailable(error.to_string()),
             ReadError::ShuttingDown => ApiError::unavailable("broker is shutting down"),
+        }
+    }
+}
+
+impl From<GroupError> for ApiError {
+    fn from(error: GroupError) -> Self {
+        match error {
+            GroupError::Metadata(metadata) => metadata_error(&metadata),
+            GroupError::Read(read) => read.into(),
+            GroupError::TooManyPartitions { .. }
+            | GroupError::UnknownAssignor(_)
+            | GroupError::NoTopics
+            | GroupError::NegativeTimestamp(_) => ApiError::invalid_request(error.to_string()),
         }
     }
 }

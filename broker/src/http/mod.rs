@@ -10,9 +10,11 @@ pub(crate) mod error;
 #[cfg(feature = "fault-injection")]
 pub(crate) mod faults;
 pub(crate) mod fetch;
+pub(crate) mod groups;
 pub(crate) mod health;
 pub(crate) mod offsets;
 pub(crate) mod openapi;
+pub(crate) mod openapi_groups;
 pub(crate) mod produce;
 pub(crate) mod produce_binary;
 pub(crate) mod produce_body;

@@ -26,19 +26,19 @@ const TOPIC_NAME_PATTERN: &str = "^[A-Za-z0-9._-]+$";
 const BASE64_PATTERN: &str =
     "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$";
 
-fn uint(max: u64) -> Value {
+pub(super) fn uint(max: u64) -> Value {
     json!({"type": "integer", "minimum": 0, "maximum": max})
 }
 
-fn schema_ref(name: &str) -> Value {
+pub(super) fn schema_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
 }
 
-fn ok_json(description: &str, schema: Value) -> Value {
+pub(super) fn ok_json(description: &str, schema: Value) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": schema}}})
 }
 
-fn json_body(required: bool, schema: Value) -> Value {
+pub(super) fn json_body(required: bool, schema: Value) -> Value {
     json!({"required": required, "content": {"application/json": {"schema": schema}}})
 }
 
@@ -83,7 +83,7 @@ fn errors(codes: &[ErrorCode]) -> Map<String, Value> {
 }
 
 /// An operation's responses: `ok` (status → response) and the error responses of `codes`.
-fn responses(ok: Value, codes: &[ErrorCode]) -> Value {
+pub(super) fn responses(ok: Value, codes: &[ErrorCode]) -> Value {
     let mut map = ok.as_object().cloned().unwrap_or_default();
     map.extend(errors(codes));
     Value::Object(map)
@@ -92,7 +92,7 @@ fn responses(ok: Value, codes: &[ErrorCode]) -> Value {
 /// Codes every operation can answer: an internal error, or a dependency unavailable.
 const ANY: [ErrorCode; 2] = [ErrorCode::Internal, ErrorCode::Unavailable];
 
-fn with_any(codes: &[ErrorCode]) -> Vec<ErrorCode> {
+pub(super) fn with_any(codes: &[ErrorCode]) -> Vec<ErrorCode> {
     codes.iter().chain(ANY.iter()).copied().collect()
 }
 
@@ -177,7 +177,7 @@ fn topic_id_param(description: &str) -> Value {
         "description": description})
 }
 
-fn topic_name_schema() -> Value {
+pub(super) fn topic_name_schema() -> Value {
     json!({
         "type": "string", "minLength": 1, "maxLength": 249, "pattern": TOPIC_NAME_PATTERN,
         "not": {"enum": [".", ".."]}
@@ -500,6 +500,11 @@ pub(crate) fn document(limits: &ServerConfig) -> Value {
         "paths": paths(limits),
         "components": {"schemas": schemas(limits)}
     });
+    merge(&mut doc["paths"], super::openapi_groups::paths());
+    merge(
+        &mut doc["components"]["schemas"],
+        super::openapi_groups::schemas(),
+    );
     #[cfg(feature = "fault-injection")]
     {
         let (fault_paths, fault_schemas) = fault_paths();
@@ -512,6 +517,13 @@ pub(crate) fn document(limits: &ServerConfig) -> Value {
     }
     secured(&mut doc);
     doc
+}
+
+/// Adds the entries of the object `more` to the object `into`.
+fn merge(into: &mut Value, more: Value) {
+    if let (Some(into), Value::Object(more)) = (into.as_object_mut(), more) {
+        into.extend(more);
+    }
 }
 
 /// Routes anyone may call (the broker's auth layer lets them through without a token).
@@ -600,6 +612,13 @@ mod tests {
             "/v1/topics/{topic}/partitions/{partition}/offsets",
             "/v1/producers",
             "/v1/cluster",
+            "/v1/groups",
+            "/v1/groups/{group}",
+            "/v1/groups/{group}/offsets",
+            "/v1/groups/{group}/offsets/reset",
+            "/v1/groups/{group}/members",
+            "/v1/groups/{group}/members/{member}",
+            "/v1/groups/{group}/members/{member}/heartbeat",
         ] {
             assert!(doc["paths"][path].is_object(), "{path}");
         }

@@ -31,6 +31,36 @@ pub(crate) fn topic_name(name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Group names: the topic rule (1–249 characters of `[A-Za-z0-9._-]`, not `.` or `..`),
+/// refused as `invalid_group_name`.
+pub(crate) fn group_name(name: &str) -> Result<(), ApiError> {
+    topic_name(name).map_err(|_| {
+        let shown: String = name.chars().take(60).collect();
+        ApiError::new(
+            ErrorCode::InvalidGroupName,
+            format!(
+                "invalid group name {shown:?}: use 1-249 characters of [A-Za-z0-9._-], not \".\" or \"..\""
+            ),
+        )
+    })
+}
+
+/// A member id in a request: one no member can have (empty, or longer than the metadata
+/// service's limit) is answered as an unknown member of `group`.
+pub(crate) fn member_id(group: &str, member: &str) -> Result<(), ApiError> {
+    let max = silt_metadata::limits::MAX_MEMBER_ID_BYTES;
+    if !member.is_empty() && member.len() <= max {
+        return Ok(());
+    }
+    let shown: String = member.chars().take(60).collect();
+    Err(ApiError::new(
+        ErrorCode::UnknownMember,
+        format!(
+            "unknown member {shown:?} of group {group:?}: member ids are 1 to {max} bytes; join the group again"
+        ),
+    ))
+}
+
 /// A JSON-kind key or value (`field` of the request's record `index`) must pass
 /// [`json_check::check`]: UTF-8, surrogate escapes paired, nesting at most
 /// [`json_check::MAX_DEPTH`]. Otherwise a strict reader could not read it back and every

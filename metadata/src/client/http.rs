@@ -26,8 +26,10 @@ use tokio::time::Instant;
 
 use crate::client::Transport;
 use crate::error::{Error, Result};
-use crate::types::{ChangeFeed, Command, CommandResult, NodeStatus};
-use crate::wire::{AddLearner, ReadQuery, ReadReply, RemoteError, Reply, SetVoters, WatchReply};
+use crate::types::{ChangeFeed, Command, CommandResult, HeartbeatView, NodeStatus};
+use crate::wire::{
+    AddLearner, HeartbeatCall, ReadQuery, ReadReply, RemoteError, Reply, SetVoters, WatchReply,
+};
 
 /// How long one call keeps trying nodes before it fails.
 pub(crate) const CALL_BUDGET: Duration = Duration::from_secs(8);
@@ -505,6 +507,10 @@ impl Transport for HttpClient {
 
     async fn query(&self, query: ReadQuery) -> Result<ReadReply> {
         self.call("/meta/v1/read", &query).await
+    }
+
+    async fn heartbeat(&self, call: HeartbeatCall) -> Result<HeartbeatView> {
+        self.call("/meta/v1/heartbeat", &call).await
     }
 
     fn applied(&self) -> watch::Receiver<u64> {

@@ -21,14 +21,16 @@ use tokio::sync::watch;
 use crate::changes::SharedChanges;
 use crate::client::Transport;
 use crate::error::{Error, Result, fatal_error};
+use crate::liveness::SharedLiveness;
 use crate::proposal::{ProposalSize, ProposalStats};
 use crate::state::MetadataState;
 use crate::state_machine::SharedState;
 use crate::type_config::{NodeId, Raft};
 use crate::types::{
-    ChangeFeed, Command, CommandResult, NodeStatus, SegmentCommit, SegmentCommitResult,
+    ChangeFeed, Command, CommandResult, HeartbeatView, NodeStatus, SegmentCommit,
+    SegmentCommitResult,
 };
-use crate::wire::{ReadQuery, ReadReply};
+use crate::wire::{HeartbeatCall, ReadQuery, ReadReply};
 
 /// A [`MetadataClient`](crate::MetadataClient) calling into an in-process
 /// [`crate::MetadataNode`]. Cheap to clone; obtain one with [`crate::MetadataNode::client`].
@@ -46,6 +48,8 @@ pub struct LocalClient {
     stats: Arc<ProposalStats>,
     /// The node's recent partition changes.
     changes: SharedChanges,
+    /// When the node (while it leads) last heard from each group member.
+    liveness: SharedLiveness,
 }
 
 impl std::fmt::Debug for LocalClient {
@@ -64,7 +68,7 @@ impl LocalClient {
         shared: SharedState,
         applied_tx: Arc<watch::Sender<u64>>,
         stats: Arc<ProposalStats>,
-        changes: SharedChanges,
+        (changes, liveness): (SharedChanges, SharedLiveness),
     ) -> Self {
         Self {
             node_id,
@@ -73,7 +77,46 @@ impl LocalClient {
             applied_tx,
             stats,
             changes,
+            liveness,
         }
+    }
+
+    /// The node's liveness table of group members.
+    pub(crate) fn liveness(&self) -> &SharedLiveness {
+        &self.liveness
+    }
+
+    /// Whether this node believes it leads (its Raft metrics; not a linearizable check).
+    pub(crate) fn leads(&self) -> bool {
+        self.raft.metrics().borrow().current_leader == Some(self.node_id)
+    }
+
+    /// Why Raft stopped for good, if it did.
+    pub(crate) fn fatal_cause(&self) -> Option<String> {
+        crate::error::fatal_cause(&self.raft.metrics().borrow())
+    }
+
+    /// Runs `read` on this node's applied state, without a linearizability check.
+    pub(crate) fn read_local<T>(&self, read: impl FnOnce(&MetadataState) -> T) -> T {
+        read(&self.shared.read().state)
+    }
+
+    /// A group member's heartbeat: on the leader, recorded in the liveness table and
+    /// answered from the applied state (no Raft write); elsewhere [`Error::NotLeader`].
+    pub(crate) fn heartbeat(&self, call: &HeartbeatCall) -> Result<HeartbeatView> {
+        if !self.leads() {
+            let status = self.local_status();
+            return Err(Error::NotLeader {
+                leader_id: status.leader_id,
+                leader_addr: status.leader_addr,
+            });
+        }
+        let answer =
+            self.read_local(|state| state.heartbeat(&call.group, &call.member_id, call.generation));
+        let (member, rebalanced) = answer?;
+        let now = tokio::time::Instant::now();
+        self.liveness.lock().beat(&call.group, &call.member_id, now);
+        Ok(HeartbeatView { member, rebalanced })
     }
 
     /// The node's proposal counters (its `/metrics`).
@@ -221,6 +264,10 @@ impl Transport for LocalClient {
 
     fn fatal(&self) -> Option<String> {
         crate::error::fatal_cause(&self.raft.metrics().borrow())
+    }
+
+    async fn heartbeat(&self, call: HeartbeatCall) -> Result<HeartbeatView> {
+        LocalClient::heartbeat(self, &call)
     }
 
     fn applied_commits(&self, segments: &[SegmentCommit]) -> Vec<Option<SegmentCommitResult>> {

@@ -20,11 +20,12 @@ use tokio::sync::watch;
 use crate::error::{Error, Result};
 use crate::proposal::{ProposalSize, proposal_runs};
 use crate::types::{
-    BrokerView, ChangeFeed, Command, CommandError, CommandResult, NodeStatus, OrphanList,
-    PartitionSlice, ProducerView, SegmentCommit, SegmentCommitResult, TopicPage, TopicSettings,
-    TopicView, Usage,
+    BrokerView, ChangeFeed, Command, CommandError, CommandResult, CommittedOffsetView,
+    GroupSummary, GroupView, HeartbeatView, MemberAssignment, MemberJoin, NodeStatus, OffsetCommit,
+    OrphanList, PartitionSlice, ProducerView, ResetTarget, SegmentCommit, SegmentCommitResult,
+    TopicPage, TopicSettings, TopicView, Usage,
 };
-use crate::wire::{ReadQuery, ReadReply};
+use crate::wire::{HeartbeatCall, ReadQuery, ReadReply};
 
 /// The metadata operations a broker needs.
 #[async_trait]
@@ -158,6 +159,51 @@ pub trait MetadataClient: Send + Sync + 'static {
     /// Records uploaded objects that were never committed, for garbage collection.
     async fn record_orphans(&self, objects: Vec<String>, at_ms: i64) -> Result<()>;
 
+    /// Commits a consumer group's offsets (a Raft write), creating the group on its first
+    /// commit; `member` is the committing member's id and generation, both `None` for a
+    /// simple commit (one without the other is refused). Answers the offsets set, with
+    /// their lag.
+    async fn commit_offsets(
+        &self,
+        group: &str,
+        member: (Option<&str>, Option<u64>),
+        offsets: Vec<OffsetCommit>,
+    ) -> Result<Vec<CommittedOffsetView>>;
+
+    /// Moves a group's offsets to `targets` (a Raft write); refused while the group has
+    /// members unless `force`. Answers the offsets set.
+    async fn reset_offsets(
+        &self,
+        group: &str,
+        targets: Vec<ResetTarget>,
+        force: bool,
+    ) -> Result<Vec<CommittedOffsetView>>;
+
+    /// A member joins a group (a Raft write: the generation is bumped and the assignment
+    /// recomputed). `join.member_id` is ignored when `join.new`: a fresh id is made here.
+    async fn join_group(&self, group: &str, join: MemberJoin) -> Result<MemberAssignment>;
+
+    /// A member leaves its group (a Raft write).
+    async fn leave_group(&self, group: &str, member_id: &str) -> Result<()>;
+
+    /// A member's heartbeat, answered by the metadata leader from its state and recorded in
+    /// its in-memory liveness table: never a Raft write.
+    async fn group_heartbeat(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation: Option<u64>,
+    ) -> Result<HeartbeatView>;
+
+    /// Deletes a group and its offsets (a Raft write).
+    async fn delete_group(&self, group: &str) -> Result<()>;
+
+    /// Every consumer group, by name (linearizable).
+    async fn list_groups(&self) -> Result<Vec<GroupSummary>>;
+
+    /// One group with its offsets and their lag (linearizable).
+    async fn describe_group(&self, group: &str) -> Result<GroupView>;
+
     /// The Raft cluster as the leader (or, failing that, any reachable node) sees it.
     async fn status(&self) -> Result<NodeStatus>;
 
@@ -189,6 +235,8 @@ pub(crate) trait Transport: Send + Sync + 'static {
     fn fatal(&self) -> Option<String> {
         None
     }
+    /// See [`MetadataClient::group_heartbeat`].
+    async fn heartbeat(&self, call: HeartbeatCall) -> Result<HeartbeatView>;
     /// The result of each of `segments` this node has applied already (`None` for the
     /// others). Applied means committed, so such a result is final: it is answered without
     /// proposing the segment again. A remote client knows none.
@@ -219,6 +267,20 @@ fn random_producer_id() -> Result<u64> {
 
 fn new_request_id() -> Option<String> {
     Some(ulid::Ulid::new().to_string())
+}
+
+/// The start of a new member id: the client's id, cut to at most 200 bytes on a
+/// character boundary (the id then fits [`MAX_MEMBER_ID_BYTES`](crate::limits::MAX_MEMBER_ID_BYTES)
+/// with its ULID).
+fn member_id_prefix(client_id: &str) -> &str {
+    let mut end = 0;
+    for (index, c) in client_id.char_indices() {
+        if index + c.len_utf8() > 200 {
+            break;
+        }
+        end = index + c.len_utf8();
+    }
+    &client_id[..end]
 }
 
 /// A reply of the wrong kind: a bug, reported rather than panicked on.
@@ -472,6 +534,90 @@ impl<T: Transport> MetadataClient for T {
             .write(Command::RecordOrphans { objects, at_ms })
             .await?;
         expect_reply!(reply, CommandResult::Recorded => ())
+    }
+
+    async fn commit_offsets(
+        &self,
+        group: &str,
+        (member_id, generation): (Option<&str>, Option<u64>),
+        offsets: Vec<OffsetCommit>,
+    ) -> Result<Vec<CommittedOffsetView>> {
+        let command = Command::CommitOffsets {
+            group: group.to_owned(),
+            generation,
+            member_id: member_id.map(str::to_owned),
+            offsets,
+            at_ms: now_ms(),
+        };
+        expect_reply!(self.write(command).await?, CommandResult::GroupOffsets(o) => o)
+    }
+
+    async fn reset_offsets(
+        &self,
+        group: &str,
+        targets: Vec<ResetTarget>,
+        force: bool,
+    ) -> Result<Vec<CommittedOffsetView>> {
+        let command = Command::ResetOffsets {
+            group: group.to_owned(),
+            targets,
+            force,
+            at_ms: now_ms(),
+        };
+        expect_reply!(self.write(command).await?, CommandResult::GroupOffsets(o) => o)
+    }
+
+    async fn join_group(&self, group: &str, mut join: MemberJoin) -> Result<MemberAssignment> {
+        if join.new {
+            let prefix = member_id_prefix(join.client_id.as_deref().unwrap_or("member"));
+            join.member_id = format!("{prefix}-{}", ulid::Ulid::new());
+        }
+        let command = Command::JoinGroup {
+            group: group.to_owned(),
+            member: join,
+            at_ms: now_ms(),
+        };
+        expect_reply!(self.write(command).await?, CommandResult::Joined(a) => a)
+    }
+
+    async fn leave_group(&self, group: &str, member_id: &str) -> Result<()> {
+        let command = Command::LeaveGroup {
+            group: group.to_owned(),
+            member_id: member_id.to_owned(),
+        };
+        expect_reply!(self.write(command).await?, CommandResult::Rebalanced { .. } => ())
+    }
+
+    async fn group_heartbeat(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation: Option<u64>,
+    ) -> Result<HeartbeatView> {
+        let call = HeartbeatCall {
+            group: group.to_owned(),
+            member_id: member_id.to_owned(),
+            generation,
+        };
+        self.heartbeat(call).await
+    }
+
+    async fn delete_group(&self, group: &str) -> Result<()> {
+        let command = Command::DeleteGroup {
+            group: group.to_owned(),
+        };
+        expect_reply!(self.write(command).await?, CommandResult::GroupDeleted => ())
+    }
+
+    async fn list_groups(&self) -> Result<Vec<GroupSummary>> {
+        expect_reply!(self.query(ReadQuery::ListGroups).await?, ReadReply::Groups(g) => g)
+    }
+
+    async fn describe_group(&self, group: &str) -> Result<GroupView> {
+        let query = ReadQuery::DescribeGroup {
+            group: group.to_owned(),
+        };
+        expect_reply!(self.query(query).await?, ReadReply::Group(g) => g)
     }
 
     async fn status(&self) -> Result<NodeStatus> {

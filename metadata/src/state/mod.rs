@@ -2,7 +2,8 @@
 //! applying the same [`Command`]s in the same order, and the reads served from it.
 //!
 //! It composes the topic registry ([`topics`]), per-partition indexes ([`index`]),
-//! idempotent producers ([`producers`]), the broker registry ([`brokers`]) and the
+//! idempotent producers ([`producers`]), the broker registry ([`brokers`]), consumer
+//! groups ([`groups`], their commands in [`group_ops`]) and the
 //! window of recent request ids ([`requests`]); segment
 //! commits, which touch all of them, live in [`commit`]. openraft never appears here:
 //! [`crate::state_machine`] adapts this state to it.
@@ -23,8 +24,11 @@
 //!   command's result and changes nothing ([`requests`]).
 //! - The snapshot data of a state ([`MetadataState::encode`]) decodes to an equal state.
 
+mod assign;
 mod brokers;
 mod commit;
+mod group_ops;
+mod groups;
 mod index;
 mod producers;
 mod requests;
@@ -44,6 +48,7 @@ use crate::types::{
 use crate::wire::{ReadQuery, ReadReply};
 
 use self::brokers::Brokers;
+use self::groups::Groups;
 use self::index::PartitionIndex;
 use self::producers::Producers;
 use self::requests::Requests;
@@ -72,6 +77,9 @@ pub(crate) struct MetadataState {
     /// The cluster's id, set once by the first [`Command::InitCluster`]; `None` until then.
     #[serde(default)]
     cluster_id: Option<String>,
+    /// Consumer groups: their committed offsets and generations.
+    #[serde(default)]
+    groups: Groups,
 }
 
 impl MetadataState {
@@ -132,6 +140,30 @@ impl MetadataState {
                 let id = self.cluster_id.get_or_insert_with(|| cluster_id.clone());
                 CommandResult::Cluster(id.clone())
             }
+            Command::CommitOffsets {
+                group,
+                generation,
+                member_id,
+                offsets,
+                at_ms,
+            } => {
+                let member = (member_id.as_deref(), *generation);
+                self.commit_offsets(group, member, offsets, *at_ms)
+            }
+            Command::ResetOffsets {
+                group,
+                targets,
+                force,
+                at_ms,
+            } => self.reset_offsets(group, targets, *force, *at_ms),
+            Command::DeleteGroup { group } => self.delete_group(group),
+            Command::JoinGroup {
+                group,
+                member,
+                at_ms,
+            } => self.join_group(group, member, *at_ms),
+            Command::LeaveGroup { group, member_id } => self.leave_group(group, member_id),
+            Command::ExpireMembers { group, member_ids } => self.expire_members(group, member_ids),
         }
     }
 
@@ -172,7 +204,12 @@ impl MetadataState {
             });
         }
         match self.topics.delete(name) {
-            Some(_) => CommandResult::Deleted,
+            Some(_) => {
+                for group in self.groups.forget_topic(name) {
+                    self.rebalance(&group);
+                }
+                CommandResult::Deleted
+            }
             None => CommandResult::Rejected(missing_topic(name)),
         }
     }
@@ -272,6 +309,8 @@ impl MetadataState {
             ReadQuery::Usage => Ok(ReadReply::Usage(self.usage())),
             ReadQuery::ClusterId => Ok(ReadReply::ClusterId(self.cluster_id.clone())),
             ReadQuery::UsageOf { owner } => Ok(ReadReply::Usage(self.usage_of(owner))),
+            ReadQuery::ListGroups => Ok(ReadReply::Groups(self.list_groups())),
+            ReadQuery::DescribeGroup { group } => self.describe_group(group).map(ReadReply::Group),
         }
     }
 
@@ -419,6 +458,8 @@ fn missing_topic(name: &str) -> CommandError {
     }
 }
 
+#[cfg(test)]
+mod group_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -15,7 +15,14 @@ use crate::limits::{
     MAX_PARTITIONS_PER_TOPIC, MAX_REQUEST_ID_BYTES, MAX_SEGMENT_BYTES, MAX_SEGMENTS_PER_COMMAND,
     MAX_SLICE_ENTRIES, MAX_TOPIC_NAME_BYTES, MAX_TOPIC_PAGE, MIN_LEASE_MS,
 };
-use crate::types::{Command, CommandError, SegmentCommit, TopicSettings, Usage};
+use crate::limits::{
+    MAX_MEMBER_ID_BYTES, MAX_MEMBERS_PER_GROUP, MAX_OFFSET_METADATA_BYTES, MAX_OFFSETS_PER_COMMAND,
+    MAX_SESSION_TIMEOUT_MS, MAX_TOPICS_PER_MEMBER, MIN_SESSION_TIMEOUT_MS,
+};
+use crate::types::{
+    Command, CommandError, MemberJoin, OffsetCommit, ResetTarget, SegmentCommit, TopicSettings,
+    Usage,
+};
 
 /// A refusal of a malformed command or read.
 fn invalid(message: String) -> CommandError {
@@ -68,7 +75,137 @@ pub(crate) fn command(command: &Command) -> Result<(), CommandError> {
             at_ms: _,
         } => heartbeat(broker_id, address, *lease_ms),
         Command::RecordOrphans { objects, at_ms: _ } => orphans(objects),
+        Command::CommitOffsets {
+            group,
+            generation,
+            member_id,
+            offsets,
+            at_ms: _,
+        } => {
+            group_name(group)?;
+            member(*generation, member_id.as_deref())?;
+            offset_commits(offsets)
+        }
+        Command::ResetOffsets { group, targets, .. } => {
+            group_name(group)?;
+            reset_targets(targets)
+        }
+        Command::DeleteGroup { group } => group_name(group),
+        Command::JoinGroup { group, member, .. } => {
+            group_name(group)?;
+            member_join(member)
+        }
+        Command::LeaveGroup { group, member_id } => {
+            group_name(group)?;
+            member_id_rule(member_id)
+        }
+        Command::ExpireMembers { group, member_ids } => {
+            group_name(group)?;
+            expiry(member_ids)
+        }
     }
+}
+
+/// A member id: 1 to [`MAX_MEMBER_ID_BYTES`] bytes.
+fn member_id_rule(id: &str) -> Result<(), CommandError> {
+    if !id.is_empty() && id.len() <= MAX_MEMBER_ID_BYTES {
+        return Ok(());
+    }
+    Err(invalid(format!(
+        "member_id {:?} ({} bytes) must be 1 to {MAX_MEMBER_ID_BYTES} bytes",
+        shown(id, 60),
+        id.len()
+    )))
+}
+
+/// A join: a valid member id and client id, 1 to [`MAX_TOPICS_PER_MEMBER`] valid topic
+/// names, a session timeout of [`MIN_SESSION_TIMEOUT_MS`] to [`MAX_SESSION_TIMEOUT_MS`].
+fn member_join(join: &MemberJoin) -> Result<(), CommandError> {
+    member_id_rule(&join.member_id)?;
+    if let Some(client_id) = &join.client_id {
+        member_id_rule(client_id).map_err(|_| {
+            invalid(format!(
+                "client_id {:?} must be 1 to {MAX_MEMBER_ID_BYTES} bytes",
+                shown(client_id, 60)
+            ))
+        })?;
+    }
+    if !(1..=MAX_TOPICS_PER_MEMBER).contains(&join.topics.len()) {
+        return Err(invalid(format!(
+            "{} topics; a member reads 1 to {MAX_TOPICS_PER_MEMBER}",
+            join.topics.len()
+        )));
+    }
+    join.topics.iter().try_for_each(|t| topic_name(t))?;
+    let timeout = join.session_timeout_ms;
+    if !(MIN_SESSION_TIMEOUT_MS..=MAX_SESSION_TIMEOUT_MS).contains(&timeout) {
+        return Err(invalid(format!(
+            "session_timeout_ms {timeout} must be {MIN_SESSION_TIMEOUT_MS} to {MAX_SESSION_TIMEOUT_MS}"
+        )));
+    }
+    Ok(())
+}
+
+/// An expiry: at most [`MAX_MEMBERS_PER_GROUP`] valid member ids.
+fn expiry(member_ids: &[String]) -> Result<(), CommandError> {
+    if member_ids.len() as u64 > MAX_MEMBERS_PER_GROUP {
+        return Err(invalid(format!(
+            "{} members in one expiry; at most {MAX_MEMBERS_PER_GROUP}",
+            member_ids.len()
+        )));
+    }
+    member_ids.iter().try_for_each(|id| member_id_rule(id))
+}
+
+/// Group names: the topic naming rule, refused as [`CommandError::InvalidGroupName`].
+pub(crate) fn group_name(name: &str) -> Result<(), CommandError> {
+    topic_name(name).map_err(|_| CommandError::InvalidGroupName(shown(name, 60)))
+}
+
+/// A commit's member: both a member id (1 to [`MAX_MEMBER_ID_BYTES`] bytes) and a
+/// generation, or neither (a simple commit).
+fn member(generation: Option<u64>, member_id: Option<&str>) -> Result<(), CommandError> {
+    match (generation, member_id) {
+        (None, None) => Ok(()),
+        (Some(_), Some(id)) => member_id_rule(id),
+        _ => Err(invalid(
+            "give both member_id and generation (a member's commit) or neither (a simple commit)"
+                .to_owned(),
+        )),
+    }
+}
+
+/// How many offsets or targets (`what`) one command carries: 1 to
+/// [`MAX_OFFSETS_PER_COMMAND`].
+fn offset_count(what: &str, count: usize) -> Result<(), CommandError> {
+    if (1..=MAX_OFFSETS_PER_COMMAND).contains(&count) {
+        return Ok(());
+    }
+    Err(invalid(format!(
+        "{count} {what} in one request; give 1 to {MAX_OFFSETS_PER_COMMAND}"
+    )))
+}
+
+/// Offsets to commit: 1 to [`MAX_OFFSETS_PER_COMMAND`], each of a valid topic name, with
+/// metadata of at most [`MAX_OFFSET_METADATA_BYTES`].
+fn offset_commits(offsets: &[OffsetCommit]) -> Result<(), CommandError> {
+    offset_count("offsets", offsets.len())?;
+    for (index, offset) in offsets.iter().enumerate() {
+        topic_name(&offset.topic)?;
+        let bytes = offset.metadata.as_ref().map_or(0, String::len);
+        if bytes > MAX_OFFSET_METADATA_BYTES {
+            return Err(invalid(format!(
+                "offsets[{index}].metadata is {bytes} bytes; at most {MAX_OFFSET_METADATA_BYTES}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Reset targets: 1 to [`MAX_OFFSETS_PER_COMMAND`], each of a valid topic name.
+fn reset_targets(targets: &[ResetTarget]) -> Result<(), CommandError> {
+    offset_count("reset targets", targets.len())?;
+    targets.iter().try_for_each(|t| topic_name(&t.topic))
 }
 
 /// Topic names: 1 to [`MAX_TOPIC_NAME_BYTES`] characters of `[A-Za-z0-9._-]`, not `.` or

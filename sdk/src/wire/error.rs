@@ -67,6 +67,16 @@ error_codes! {
     TopicAlreadyExists = "topic_already_exists", retryable = false;
     /// The partition does not exist in the topic.
     PartitionNotFound = "partition_not_found", retryable = false;
+    /// The group name is empty, longer than 249 characters or uses characters outside [A-Za-z0-9._-].
+    InvalidGroupName = "invalid_group_name", retryable = false;
+    /// No consumer group has that name (it never committed an offset, or was deleted).
+    GroupNotFound = "group_not_found", retryable = false;
+    /// The member is not in the group's current generation (it left, expired or never joined); nothing was changed; join again.
+    UnknownMember = "unknown_member", retryable = false;
+    /// The member's commit or heartbeat names a generation the group has moved past (a rebalance happened); nothing was changed; heartbeat or rejoin to learn the new assignment.
+    StaleGeneration = "stale_generation", retryable = false;
+    /// The group has active members: a simple commit, a reset without force, a delete, or a join asking for another assignor than theirs is refused; nothing was changed.
+    GroupNotEmpty = "group_not_empty", retryable = false;
     /// A record is malformed: no value, both a JSON and a base64 form, invalid base64, a bad timestamp, a JSON key or value that is not strict JSON (invalid UTF-8, a lone surrogate escape, more than 64 nested arrays and objects).
     InvalidRecord = "invalid_record", retryable = false;
     /// A single record is larger than the broker's max record size.
@@ -77,7 +87,7 @@ error_codes! {
     PayloadTooLarge = "payload_too_large", retryable = false;
     /// The request body stopped arriving for longer than the broker's body read timeout.
     BodyTimeout = "body_timeout", retryable = false;
-    /// The fetch offset is below the partition's start offset or above its high watermark.
+    /// The fetch offset, or an offset to commit or reset to, is below the partition's start offset or above its high watermark; the message gives the valid range.
     OffsetOutOfRange = "offset_out_of_range", retryable = false;
     /// Stored data failed its checksum; nothing corrupt is ever returned.
     CorruptData = "corrupt_data", retryable = false;

@@ -4,12 +4,18 @@
 
 pub mod binary;
 pub mod error;
+pub mod groups;
 pub mod integer;
 pub mod json_check;
 pub mod records;
 pub mod topics;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
+pub use groups::{
+    CommitOffsetsRequest, CommittedOffset, GroupDescription, GroupList, GroupMember, GroupOffsets,
+    GroupSummary, HeartbeatRequest, JoinGroupRequest, MemberState, OffsetToCommit,
+    ResetOffsetsRequest, ResetTo, TopicPartition,
+};
 pub use records::{
     FetchResponse, FetchedRecord, OffsetLookup, ProduceRecord, ProduceRequest, ProduceResponse,
     ProducerInfo, RecordOffset,

@@ -392,8 +392,10 @@ mod tests {
     use silt_bookie::store::faults::{FaultConfig, FaultControl, LatencyModel};
     use silt_metadata::limits::MAX_PROPOSAL_SEGMENTS;
     use silt_metadata::types::{
-        BrokerView, ChangeFeed, NodeStatus, OrphanList, PartitionSlice, ProducerView,
-        SegmentCommit, SegmentCommitResult, TopicPage, TopicSettings, TopicView, Usage,
+        BrokerView, ChangeFeed, CommittedOffsetView, GroupSummary, GroupView, HeartbeatView,
+        MemberAssignment, MemberJoin, NodeStatus, OffsetCommit, OrphanList, PartitionSlice,
+        ProducerView, ResetTarget, SegmentCommit, SegmentCommitResult, TopicPage, TopicSettings,
+        TopicView, Usage,
     };
     use silt_metadata::{MetadataClient, Result};
     use tokio::sync::watch;
@@ -614,6 +616,55 @@ mod tests {
 
         async fn status(&self) -> Result<NodeStatus> {
             self.inner.status().await
+        }
+
+        async fn commit_offsets(
+            &self,
+            group: &str,
+            member: (Option<&str>, Option<u64>),
+            offsets: Vec<OffsetCommit>,
+        ) -> Result<Vec<CommittedOffsetView>> {
+            self.inner.commit_offsets(group, member, offsets).await
+        }
+
+        async fn reset_offsets(
+            &self,
+            group: &str,
+            targets: Vec<ResetTarget>,
+            force: bool,
+        ) -> Result<Vec<CommittedOffsetView>> {
+            self.inner.reset_offsets(group, targets, force).await
+        }
+
+        async fn join_group(&self, group: &str, join: MemberJoin) -> Result<MemberAssignment> {
+            self.inner.join_group(group, join).await
+        }
+
+        async fn leave_group(&self, group: &str, member_id: &str) -> Result<()> {
+            self.inner.leave_group(group, member_id).await
+        }
+
+        async fn group_heartbeat(
+            &self,
+            group: &str,
+            member_id: &str,
+            generation: Option<u64>,
+        ) -> Result<HeartbeatView> {
+            self.inner
+                .group_heartbeat(group, member_id, generation)
+                .await
+        }
+
+        async fn delete_group(&self, group: &str) -> Result<()> {
+            self.inner.delete_group(group).await
+        }
+
+        async fn list_groups(&self) -> Result<Vec<GroupSummary>> {
+            self.inner.list_groups().await
+        }
+
+        async fn describe_group(&self, group: &str) -> Result<GroupView> {
+            self.inner.describe_group(group).await
         }
 
         async fn commit_segments(
