@@ -15,12 +15,18 @@ use silt_tests::harness::{Cluster, ClusterOptions, Role, http_client};
 /// The members' session timeout: well above an election (0.8-1.6 s, bench/RESULTS.md).
 const SESSION_TIMEOUT_MS: u64 = 4000;
 
-/// `method url` with a JSON body: status and answer.
+/// The cluster's admin token (its brokers authenticate clients), set once it is up.
+static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// `method url` with a JSON body and the cluster's token: status and answer.
 async fn call(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
     let mut request = http_client()
         .request(method, url)
         .timeout(Duration::from_secs(10));
+    if let Some(token) = TOKEN.get() {
+        request = request.bearer_auth(token);
+    }
     if let Some(body) = body {
         request = request.json(&body);
     }
@@ -70,6 +76,9 @@ async fn heartbeats_survive_a_metadata_leader_change_and_nobody_expires_because_
         .await
         .expect("cluster task")
         .expect("cluster up");
+    if let Some(token) = cluster.token() {
+        let _ = TOKEN.set(token);
+    }
     let broker = cluster.broker_url(1);
     let topic = json!({"name": "t", "partitions": 6});
     let (status, answer) = call("POST", &format!("{broker}/v1/topics"), Some(topic)).await;
