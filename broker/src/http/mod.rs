@@ -15,6 +15,7 @@ pub(crate) mod health;
 pub(crate) mod offsets;
 pub(crate) mod openapi;
 pub(crate) mod openapi_groups;
+pub(crate) mod openapi_parts;
 pub(crate) mod produce;
 pub(crate) mod produce_binary;
 pub(crate) mod produce_body;

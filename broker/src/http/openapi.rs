@@ -12,88 +12,19 @@ use silt_sdk::wire::{DEFAULT_TOPIC_PAGE, ErrorCode, MAX_TOPIC_PAGE};
 
 use crate::config::ServerConfig;
 use crate::http::error::status_of;
+use crate::http::openapi_parts::{
+    ANY, errors, json_body, ok_json, responses, schema_ref, topic_name_schema, uint, with_any,
+};
 use crate::state::AppState;
 
-/// `GET /v1/openapi.json`: the document for this broker's configured limits.
-pub(crate) async fn openapi(State(state): State<AppState>) -> Json<Value> {
-    Json(document(&state.config.server))
-}
-
-/// Kafka's topic name rule as a schema (the server's `validate::topic_name`).
-const TOPIC_NAME_PATTERN: &str = "^[A-Za-z0-9._-]+$";
 /// Standard base64 with padding whose unused trailing bits are zero, the only form the
 /// server's decoder accepts.
 const BASE64_PATTERN: &str =
     "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$";
 
-pub(super) fn uint(max: u64) -> Value {
-    json!({"type": "integer", "minimum": 0, "maximum": max})
-}
-
-pub(super) fn schema_ref(name: &str) -> Value {
-    json!({"$ref": format!("#/components/schemas/{name}")})
-}
-
-pub(super) fn ok_json(description: &str, schema: Value) -> Value {
-    json!({"description": description, "content": {"application/json": {"schema": schema}}})
-}
-
-pub(super) fn json_body(required: bool, schema: Value) -> Value {
-    json!({"required": required, "content": {"application/json": {"schema": schema}}})
-}
-
-/// The error responses of an operation: its codes grouped by their status, each response's
-/// schema naming exactly those codes, and `Retry-After` on the retryable ones.
-fn errors(codes: &[ErrorCode]) -> Map<String, Value> {
-    let mut by_status: Vec<(u16, Vec<ErrorCode>)> = Vec::new();
-    for code in codes {
-        let status = status_of(*code).as_u16();
-        match by_status.iter_mut().find(|(s, _)| *s == status) {
-            Some((_, list)) => list.push(*code),
-            None => by_status.push((status, vec![*code])),
-        }
-    }
-    by_status.sort_by_key(|(status, _)| *status);
-    let mut responses = Map::new();
-    for (status, list) in by_status {
-        let names: Vec<&str> = list.iter().map(|c| c.as_str()).collect();
-        let mut response = json!({
-            "description": names.join(", "),
-            "content": {"application/json": {"schema": {
-                "type": "object", "additionalProperties": false, "required": ["error"],
-                "properties": {"error": {
-                    "type": "object", "additionalProperties": false, "required": ["code", "message"],
-                    "properties": {
-                        "code": {"type": "string", "enum": names},
-                        "message": {"type": "string"}
-                    }
-                }}
-            }}}
-        });
-        if list.iter().any(|c| c.is_retryable()) {
-            response["headers"] = json!({"Retry-After": {
-                "description": "Seconds to wait before retrying",
-                "required": true,
-                "schema": {"type": "string", "pattern": "^[0-9]+$"}
-            }});
-        }
-        responses.insert(status.to_string(), response);
-    }
-    responses
-}
-
-/// An operation's responses: `ok` (status → response) and the error responses of `codes`.
-pub(super) fn responses(ok: Value, codes: &[ErrorCode]) -> Value {
-    let mut map = ok.as_object().cloned().unwrap_or_default();
-    map.extend(errors(codes));
-    Value::Object(map)
-}
-
-/// Codes every operation can answer: an internal error, or a dependency unavailable.
-const ANY: [ErrorCode; 2] = [ErrorCode::Internal, ErrorCode::Unavailable];
-
-pub(super) fn with_any(codes: &[ErrorCode]) -> Vec<ErrorCode> {
-    codes.iter().chain(ANY.iter()).copied().collect()
+/// `GET /v1/openapi.json`: the document for this broker's configured limits.
+pub(crate) async fn openapi(State(state): State<AppState>) -> Json<Value> {
+    Json(document(&state.config.server))
 }
 
 /// `/v1/admin/faults` and its `Faults` schema: test builds only (the `fault-injection`
@@ -175,13 +106,6 @@ fn topic_param() -> Value {
 fn topic_id_param(description: &str) -> Value {
     json!({"name": "topic_id", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": u64::MAX},
         "description": description})
-}
-
-pub(super) fn topic_name_schema() -> Value {
-    json!({
-        "type": "string", "minLength": 1, "maxLength": 249, "pattern": TOPIC_NAME_PATTERN,
-        "not": {"enum": [".", ".."]}
-    })
 }
 
 fn paths(limits: &ServerConfig) -> Value {

@@ -8,7 +8,7 @@ use silt_metadata::limits::{
 };
 use silt_sdk::wire::ErrorCode as E;
 
-use super::openapi::{
+use super::openapi_parts::{
     json_body, ok_json, responses, schema_ref, topic_name_schema, uint, with_any,
 };
 
