@@ -282,6 +282,16 @@ impl GroupConsumer {
         }
     }
 
+    /// Moves `partition`'s position to `offset`: the next polls read from there and a
+    /// commit holds it (to read records again, or to leave records a poll returned
+    /// uncommitted). Ignored for a partition not assigned to this member.
+    pub fn seek(&mut self, partition: &TopicPartition, offset: u64) {
+        if let Some(position) = self.positions.get_mut(partition) {
+            *position = offset;
+            self.start_fetcher(partition.clone());
+        }
+    }
+
     /// The partitions this member reads.
     pub fn assignment(&self) -> Vec<TopicPartition> {
         self.positions.keys().cloned().collect()
