@@ -223,3 +223,42 @@ fn consume_with_a_group_commits_what_it_printed_and_group_commands_show_lag() {
     let (_, listed, _) = silt(url, &["group", "list"], None);
     assert!(!listed.contains("app"), "{listed}");
 }
+
+#[test]
+fn ctrl_c_ends_a_group_consume_with_a_commit_and_a_leave() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Silt::start(dir.path(), SiltOptions::default());
+    let url = node.url.as_str();
+    let (ok, out, err) = silt(url, &["topic", "create", "tasks"], None);
+    assert!(ok, "{out}{err}");
+    let (ok, _, err) = silt(url, &["produce", "tasks"], Some("x\ny\n"));
+    assert!(ok, "{err}");
+    let mut child = silt_tests::harness::KillOnDrop(
+        Command::new(silt_binary())
+            .args(["consume", "tasks", "--group", "ops", "--from-beginning"])
+            .env("SILT_BROKER", url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines =
+        std::io::BufRead::lines(std::io::BufReader::new(child.0.stdout.take().unwrap()));
+    let printed: Vec<String> = (0..2).map(|_| lines.next().unwrap().unwrap()).collect();
+    assert_eq!(printed, ["x", "y"]);
+    let pid = child.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "{status}");
+    // It committed what it printed and left: no member, nothing behind.
+    let (ok, listed, err) = silt(url, &["group", "list"], None);
+    assert!(ok, "{err}");
+    assert_eq!(row(&listed, "ops"), ["ops", "empty", "2", "0", "0"]);
+}

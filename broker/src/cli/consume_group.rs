@@ -5,6 +5,7 @@
 //! It starts where the group committed; a partition without a committed offset starts at
 //! its high watermark, or its start with `--from-beginning`. Only printed records are
 //! committed: with `--max-messages` the rest of the last batch is left for the next run.
+//! Ctrl-C ends it the same way, committing and leaving, so its partitions move at once.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -15,12 +16,16 @@ use silt_sdk::{GroupConsumer, GroupConsumerConfig, GroupRecord, OffsetReset};
 use crate::cli::ConsumeArgs;
 use crate::cli::consume::render;
 
-/// Consumes as a member of `group` until `--max-messages` or `--timeout-ms` (or
-/// forever), then commits and leaves.
+/// Consumes as a member of `group` until `--max-messages`, `--timeout-ms` or Ctrl-C
+/// (SIGINT), then commits and leaves. (Positions move only when records are printed, so
+/// stopping a poll half-way commits nothing unprinted.)
 pub(super) async fn run(args: ConsumeArgs, group: String) -> anyhow::Result<()> {
     let client = args.broker.client()?;
     let mut consumer = GroupConsumer::join(client, config(&args, group)).await?;
-    let printed = print_records(&mut consumer, &args).await;
+    let printed = tokio::select! {
+        printed = print_records(&mut consumer, &args) => printed,
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    };
     let closed = consumer.close().await;
     printed?;
     Ok(closed?)
