@@ -308,7 +308,10 @@ impl GroupConsumer {
     }
 
     /// Commits (in auto-commit mode), gives up the partitions and leaves the group, so
-    /// they move to the other members at once.
+    /// they move to the other members at once. A member the group already dropped
+    /// (`unknown_member`: its session expired) just stops, its uncommitted records left
+    /// for the partitions' new owners; another failure of the commit or the leave is
+    /// returned.
     pub async fn close(mut self) -> Result<()> {
         let committed = match self.config.enable_auto_commit {
             true => self.commit().await,
@@ -316,10 +319,8 @@ impl GroupConsumer {
         };
         self.revoke(&self.assignment());
         self.stop_heartbeat();
-        self.groups
-            .leave(&self.config.group, &self.member_id)
-            .await?;
-        committed
+        let left = self.groups.leave(&self.config.group, &self.member_id).await;
+        unless_dropped(committed).and(unless_dropped(left))
     }
 
     /// Commits when automatic commit is on and its interval has passed.
@@ -648,6 +649,15 @@ fn take_pending(pending: &Mutex<Option<Membership>>) -> Option<Membership> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take()
+}
+
+/// `result`, with the group answering that the member is not in it (`unknown_member`:
+/// already dropped) counted as done.
+fn unless_dropped(result: Result<()>) -> Result<()> {
+    match result {
+        Err(error) if error.code() == Some(ErrorCode::UnknownMember) => Ok(()),
+        other => other,
+    }
 }
 
 /// Whether `error` is the group refusing a commit (the consumer rejoins).

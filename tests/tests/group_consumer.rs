@@ -273,3 +273,24 @@ fn signal(signal: &str, pid: &str) {
     let status = Command::new("kill").args([signal, pid]).status().unwrap();
     assert!(status.success(), "kill {signal} {pid}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_a_member_the_group_already_dropped_just_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let silt = Silt::start(dir.path(), SiltOptions::default());
+    let topic = json!({"name": TOPIC, "partitions": 2});
+    call(&silt.url, reqwest::Method::POST, "/v1/topics", Some(topic)).await;
+    let mut config = silt_sdk::GroupConsumerConfig::new(GROUP, vec![TOPIC.to_owned()]);
+    config.session_timeout = Duration::from_millis(1000);
+    // No heartbeat within the session: the group drops the member.
+    config.heartbeat_interval = Some(Duration::from_secs(3600));
+    let client = silt_sdk::Client::new(&silt.url).unwrap();
+    let consumer = silt_sdk::GroupConsumer::join(client, config).await.unwrap();
+    let path = format!("/v1/groups/{GROUP}");
+    let deadline = Instant::now() + MOVE_BOUND;
+    while call(&silt.url, reqwest::Method::GET, &path, None).await["members"] != json!([]) {
+        assert!(Instant::now() < deadline, "the member was never expired");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    consumer.close().await.unwrap();
+}
