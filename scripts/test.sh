@@ -26,6 +26,7 @@ scripts/s3-server.sh start "$port" "$datadir" "$bucket"
 eval "$(scripts/s3-server.sh env "$port")"
 export SILT_TEST_S3_BUCKET="$bucket"
 
-# Build the binaries the process tests start, then run everything.
-cargo build --workspace --bins
+# Build the binaries the process tests start (the SDK's examples among them: the group
+# consumer tests run sdk/examples/group_worker.rs), then run everything.
+cargo build --workspace --bins --examples
 cargo test --workspace "$@"

@@ -2,7 +2,8 @@
 //!
 //! [`wire`] holds the JSON types of the v1 HTTP API (shared with the broker). With the
 //! default `client` feature the crate also has [`Admin`], [`Producer`], [`Consumer`] and
-//! [`Groups`] (consumer groups' committed offsets).
+//! [`Groups`] (consumer groups' committed offsets) and [`GroupConsumer`] (a group member
+//! that heartbeats, follows rebalances and commits).
 
 pub mod wire;
 
@@ -14,6 +15,8 @@ mod client;
 mod consumer;
 #[cfg(feature = "client")]
 mod error;
+#[cfg(feature = "client")]
+mod group_consumer;
 #[cfg(feature = "client")]
 mod groups;
 #[cfg(feature = "client")]
@@ -27,6 +30,10 @@ pub use client::{Client, ClientConfig};
 pub use consumer::{Consumer, ConsumerConfig};
 #[cfg(feature = "client")]
 pub use error::{Error, Result};
+#[cfg(feature = "client")]
+pub use group_consumer::{
+    GroupConsumer, GroupConsumerConfig, GroupRecord, OffsetReset, Positions, RebalanceListener,
+};
 #[cfg(feature = "client")]
 pub use groups::Groups;
 #[cfg(feature = "client")]

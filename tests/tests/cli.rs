@@ -158,3 +158,107 @@ fn topic_produce_consume_round_trip() {
     let (ok, out, _) = silt(url, &["topic", "list"], None);
     assert!(ok && !out.contains("events"), "{out}");
 }
+
+/// The row of `table` (the output of `silt group describe`/`list`) whose first column
+/// is `first`, split into columns.
+fn row<'t>(table: &'t str, first: &str) -> Vec<&'t str> {
+    table
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|columns| columns.first() == Some(&first))
+        .unwrap_or_else(|| panic!("no row {first:?} in:\n{table}"))
+}
+
+#[test]
+fn consume_with_a_group_commits_what_it_printed_and_group_commands_show_lag() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Silt::start(dir.path(), SiltOptions::default());
+    let url = node.url.as_str();
+    let (ok, out, err) = silt(url, &["topic", "create", "jobs"], None);
+    assert!(ok, "{out}{err}");
+    let (ok, _, err) = silt(url, &["produce", "jobs"], Some("a\nb\nc\nd\ne\n"));
+    assert!(ok, "{err}");
+
+    // Prints three, commits exactly those (the rest of its batch is left for later).
+    let consume = ["consume", "jobs", "--group", "app", "--from-beginning"];
+    let (ok, out, err) = silt(
+        url,
+        &[&consume[..], &["--max-messages", "3"]].concat(),
+        None,
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out, "a\nb\nc\n");
+    let (ok, described, err) = silt(url, &["group", "describe", "app"], None);
+    assert!(ok, "{err}");
+    assert_eq!(row(&described, "jobs"), ["jobs", "0", "3", "2", "-"]);
+    let (ok, listed, err) = silt(url, &["group", "list"], None);
+    assert!(ok, "{err}");
+    assert_eq!(row(&listed, "app"), ["app", "empty", "2", "0", "2"]);
+
+    // The next run goes on from the committed offset.
+    let (ok, out, err) = silt(
+        url,
+        &[&consume[..], &["--max-messages", "2"]].concat(),
+        None,
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out, "d\ne\n");
+
+    // Reset: to earliest; a bad offset is refused, naming it, and changes nothing.
+    let (ok, out, err) = silt(url, &["group", "reset", "app", "--to", "earliest"], None);
+    assert!(ok, "{err}");
+    assert_eq!(row(&out, "jobs"), ["jobs", "0", "0", "5", "-"]);
+    let (ok, _, err) = silt(url, &["group", "reset", "app", "--offset", "9"], None);
+    assert!(
+        !ok && err.contains("offset_out_of_range") && err.contains('9'),
+        "{err}"
+    );
+    let (_, described, _) = silt(url, &["group", "describe", "app"], None);
+    assert_eq!(row(&described, "jobs"), ["jobs", "0", "0", "5", "-"]);
+    let (ok, _, err) = silt(url, &["group", "reset", "app"], None);
+    assert!(!ok && err.contains("--to"), "{err}");
+
+    let (ok, out, err) = silt(url, &["group", "delete", "app"], None);
+    assert!(ok && out.contains("deleted group app"), "{out}{err}");
+    let (_, listed, _) = silt(url, &["group", "list"], None);
+    assert!(!listed.contains("app"), "{listed}");
+}
+
+#[test]
+fn ctrl_c_ends_a_group_consume_with_a_commit_and_a_leave() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Silt::start(dir.path(), SiltOptions::default());
+    let url = node.url.as_str();
+    let (ok, out, err) = silt(url, &["topic", "create", "tasks"], None);
+    assert!(ok, "{out}{err}");
+    let (ok, _, err) = silt(url, &["produce", "tasks"], Some("x\ny\n"));
+    assert!(ok, "{err}");
+    let mut child = silt_tests::harness::KillOnDrop(
+        Command::new(silt_binary())
+            .args(["consume", "tasks", "--group", "ops", "--from-beginning"])
+            .env("SILT_BROKER", url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines =
+        std::io::BufRead::lines(std::io::BufReader::new(child.0.stdout.take().unwrap()));
+    let printed: Vec<String> = (0..2).map(|_| lines.next().unwrap().unwrap()).collect();
+    assert_eq!(printed, ["x", "y"]);
+    let pid = child.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "{status}");
+    // It committed what it printed and left: no member, nothing behind.
+    let (ok, listed, err) = silt(url, &["group", "list"], None);
+    assert!(ok, "{err}");
+    assert_eq!(row(&listed, "ops"), ["ops", "empty", "2", "0", "0"]);
+}

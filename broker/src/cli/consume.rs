@@ -4,7 +4,8 @@
 //! consumer it then waits for new records until interrupted, `--max-messages` records were
 //! printed or none arrived for `--timeout-ms`; `--exit-at-end` stops instead once it has
 //! read up to the high watermarks seen at start. Each partition is read by its own task
-//! (long-polling while it waits), and lines are printed as they arrive.
+//! (long-polling while it waits), and lines are printed as they arrive. With `--group` it
+//! reads as a member of a consumer group instead ([`super::consume_group`]).
 
 use std::io::Write;
 use std::time::Duration;
@@ -18,6 +19,9 @@ use crate::cli::ConsumeArgs;
 
 /// Runs the consumer.
 pub(super) async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
+    if let Some(group) = args.group.clone() {
+        return super::consume_group::run(args, group).await;
+    }
     let client = args.broker.client()?;
     let partitions = chosen_partitions(&client, &args).await?;
     // Each reader sends its lines, or its error, which ends the command.
@@ -144,7 +148,9 @@ async fn read_partition(mut reader: Reader, lines: mpsc::Sender<Line>) {
     }
 }
 
-fn render(partition: u32, record: &FetchedRecord, format: &str) -> String {
+/// A record as printed: its value (`value` format) or the whole record with its
+/// partition (`json`).
+pub(super) fn render(partition: u32, record: &FetchedRecord, format: &str) -> String {
     if format == "json" {
         let mut value = serde_json::to_value(record).unwrap_or(Value::Null);
         if let Some(object) = value.as_object_mut() {

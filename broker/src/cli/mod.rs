@@ -4,8 +4,10 @@ mod auth;
 mod broker;
 mod cluster;
 mod consume;
+mod consume_group;
 mod dev;
 mod exposure;
+mod group;
 mod metadata;
 mod produce;
 mod topic;
@@ -76,6 +78,69 @@ pub enum Command {
     Produce(ProduceArgs),
     /// Print a topic's records to standard output, one per line.
     Consume(ConsumeArgs),
+    /// List, describe, reset or delete consumer groups (with each partition's lag).
+    #[command(subcommand)]
+    Group(GroupCommand),
+}
+
+/// `silt group …`
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// List groups: state, generation, members and total lag (records behind).
+    List {
+        /// Broker.
+        #[command(flatten)]
+        broker: BrokerArg,
+    },
+    /// Describe a group: its members and, per partition, committed offset, lag and owner.
+    Describe {
+        /// The group.
+        group: String,
+        /// Broker.
+        #[command(flatten)]
+        broker: BrokerArg,
+    },
+    /// Move a group's committed offsets (refused while it has members, unless --force).
+    Reset(ResetArgs),
+    /// Delete a group and its offsets (refused while it has members).
+    Delete {
+        /// The group.
+        group: String,
+        /// Broker.
+        #[command(flatten)]
+        broker: BrokerArg,
+    },
+}
+
+/// `silt group reset`
+#[derive(Debug, clap::Args)]
+#[command(group(
+    clap::ArgGroup::new("target")
+        .required(true)
+        .args(["to", "timestamp_ms", "offset"])
+))]
+pub struct ResetArgs {
+    /// The group.
+    pub group: String,
+    /// Each partition's start (`earliest`) or high watermark (`latest`).
+    #[arg(long, value_parser = ["earliest", "latest"])]
+    pub to: Option<String>,
+    /// The first record stamped at or after this time, ms since the Unix epoch.
+    #[arg(long)]
+    pub timestamp_ms: Option<i64>,
+    /// This offset, in every partition reset.
+    #[arg(long)]
+    pub offset: Option<u64>,
+    /// Reset every partition of this topic (repeatable) [default: the partitions the
+    /// group has offsets for or its members read].
+    #[arg(long)]
+    pub topic: Vec<String>,
+    /// Reset even while the group has members.
+    #[arg(long)]
+    pub force: bool,
+    /// Broker.
+    #[command(flatten)]
+    pub broker: BrokerArg,
 }
 
 /// `silt auth …`
@@ -409,6 +474,10 @@ pub struct ConsumeArgs {
     /// Stop when no record has arrived for this many milliseconds.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout_ms: Option<u64>,
+    /// Read as a member of this consumer group: start where it committed, commit as it
+    /// goes and on exit, share the partitions with its other members.
+    #[arg(long, conflicts_with_all = ["partition", "exit_at_end"])]
+    pub group: Option<String>,
     /// Output: `value` (the value per line) or `json` (the whole record per line).
     #[arg(long, default_value = "value", value_parser = ["value", "json"])]
     pub format: String,
@@ -428,6 +497,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Topic(command) => topic::run(command).await,
         Command::Produce(args) => produce::run(args).await,
         Command::Consume(args) => consume::run(args).await,
+        Command::Group(command) => group::run(command).await,
         Command::Auth(command) => auth::run(command),
     }
 }

@@ -32,6 +32,24 @@ pub fn loadgen_binary() -> PathBuf {
     found.unwrap_or_else(|message| panic!("{message}"))
 }
 
+/// Path of the SDK example `name` built by this cargo invocation (`cargo build --examples
+/// -p silt-sdk`; `scripts/test.sh` builds them).
+pub fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    let candidates = [
+        dir.join("examples").join(name),
+        dir.join("../examples").join(name),
+    ];
+    match candidates.iter().find(|path| path.is_file()) {
+        Some(path) => path.clone(),
+        None => panic!(
+            "no example {name} at {}: build it first (cargo build --examples -p silt-sdk)",
+            candidates[1].display()
+        ),
+    }
+}
+
 /// The binary `name` of package `package` in this cargo invocation's target directory,
 /// or an error naming where it looked and `variable`, which overrides it.
 fn find_built_binary(name: &str, package: &str, variable: &str) -> Result<PathBuf, String> {
