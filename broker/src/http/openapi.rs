@@ -7,7 +7,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use silt_sdk::wire::{DEFAULT_TOPIC_PAGE, ErrorCode, MAX_TOPIC_PAGE};
 
 use crate::config::ServerConfig;
@@ -30,7 +30,10 @@ pub(crate) async fn openapi(State(state): State<AppState>) -> Json<Value> {
 /// `/v1/admin/faults` and its `Faults` schema: test builds only (the `fault-injection`
 /// feature), so the default build documents no fault route.
 #[cfg(feature = "fault-injection")]
-fn fault_paths() -> (Map<String, Value>, Map<String, Value>) {
+fn fault_paths() -> (
+    serde_json::Map<String, Value>,
+    serde_json::Map<String, Value>,
+) {
     let paths = json!({
         "/v1/admin/faults": {
             "put": {
