@@ -22,7 +22,8 @@ use crate::client::{Client, segment};
 use crate::error::{Error, Result};
 use crate::wire::binary::BinaryRecord;
 use crate::wire::{
-    ErrorCode, ProduceRecord, ProduceRequest, ProduceResponse, ProducerInfo, RecordOffset,
+    ErrorCode, ProduceCommit, ProduceRecord, ProduceRequest, ProduceResponse, ProducerInfo,
+    RecordOffset,
 };
 
 /// Settings of a [`Producer`].
@@ -72,6 +73,15 @@ struct Pending {
 enum Message {
     Record(Pending),
     Flush(oneshot::Sender<()>),
+    /// Records and an offset commit sent as one request, after what is batched.
+    WithCommit(WithCommit),
+}
+
+/// A [`Producer::send_with_commit`] call on its way to the batching task.
+struct WithCommit {
+    records: Vec<ProduceRecord>,
+    commit: ProduceCommit,
+    done: oneshot::Sender<Result<Vec<RecordOffset>>>,
 }
 
 /// A batching producer for one topic.
@@ -141,6 +151,7 @@ impl Producer {
         let request = ProduceRequest {
             records,
             producer: None,
+            ..Default::default()
         };
         self.send_plain(&request).await
     }
@@ -172,6 +183,28 @@ impl Producer {
                 detail: "empty answer where a body was expected".into(),
             })?;
         Ok(response.offsets)
+    }
+
+    /// Sends `records` and commits `commit`'s offsets as one request (after the records
+    /// already queued): the broker applies both in the same metadata entry, or neither.
+    /// Needs an idempotent producer. With the offsets of the records these were made from,
+    /// this is consume-transform-produce exactly once: a refused commit (a stale
+    /// generation, say) writes no record, and a retry is answered with the original
+    /// offsets without committing twice. If the call fails in doubt, read the group's
+    /// committed offsets to learn whether it was applied.
+    pub async fn send_with_commit(
+        &self,
+        records: Vec<ProduceRecord>,
+        commit: ProduceCommit,
+    ) -> Result<Vec<RecordOffset>> {
+        let (done, receiver) = oneshot::channel();
+        let message = Message::WithCommit(WithCommit {
+            records,
+            commit,
+            done,
+        });
+        self.queue.send(message).await.map_err(|_| Error::Closed)?;
+        receiver.await.map_err(|_| Error::Closed)?
     }
 
     /// Sends everything queued so far and waits until it is acknowledged or failed.
@@ -247,6 +280,19 @@ async fn batch_loop(
                     deadline = None;
                 }
             }
+            Some(Message::WithCommit(call)) => {
+                send_batch!();
+                batch_bytes = 0;
+                deadline = None;
+                let answer = send_with_commit(
+                    &client,
+                    &path,
+                    idempotence.as_mut(),
+                    call.records,
+                    call.commit,
+                );
+                let _ = call.done.send(answer.await);
+            }
             Some(Message::Flush(done)) => {
                 send_batch!();
                 batch_bytes = 0;
@@ -261,6 +307,26 @@ async fn batch_loop(
             }
         }
     }
+}
+
+/// One request of `records` with `commit`, through the idempotent state (refused for a
+/// plain producer).
+async fn send_with_commit(
+    client: &Client,
+    path: &str,
+    idempotence: Option<&mut Idempotence>,
+    records: Vec<ProduceRecord>,
+    commit: ProduceCommit,
+) -> Result<Vec<RecordOffset>> {
+    let Some(idempotence) = idempotence else {
+        return Err(Error::InvalidArgument(
+            "send_with_commit needs an idempotent producer (ProducerConfig::idempotent)".into(),
+        ));
+    };
+    let answer = idempotence
+        .send(client, path, records, Some(commit))
+        .await?;
+    Ok(answer.offsets)
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -328,6 +394,7 @@ impl Idempotence {
         client: &Client,
         path: &str,
         records: Vec<ProduceRecord>,
+        commit: Option<ProduceCommit>,
     ) -> Result<ProduceResponse> {
         let (id, epoch) = self.identity(client).await?;
         let request = ProduceRequest {
@@ -337,6 +404,7 @@ impl Idempotence {
                 epoch,
                 sequence: self.next_sequence,
             }),
+            commit,
         };
         let result: Result<ProduceResponse> = client
             .call(Method::POST, path, &[], Some(&request), Duration::ZERO)
@@ -392,7 +460,7 @@ async fn dispatch(
         // One request at a time, in order, awaited here: the sequence numbers stay dense.
         let (records, waiters): (Vec<_>, Vec<_>) =
             pending.into_iter().map(|p| (p.record, p.done)).unzip();
-        let result = idempotence.send(client, path, records).await;
+        let result = idempotence.send(client, path, records, None).await;
         answer(path, waiters, result);
         return;
     }
@@ -407,6 +475,7 @@ async fn dispatch(
         let request = ProduceRequest {
             records,
             producer: None,
+            ..Default::default()
         };
         let result: Result<ProduceResponse> = client
             .send_with(

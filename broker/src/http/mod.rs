@@ -18,6 +18,7 @@ pub(crate) mod openapi_groups;
 pub(crate) mod produce;
 pub(crate) mod produce_binary;
 pub(crate) mod produce_body;
+pub(crate) mod produce_commit;
 pub(crate) mod topics;
 pub(crate) mod validate;
 
