@@ -250,3 +250,64 @@ async fn the_sdk_sends_records_and_a_commit_in_one_call() {
         .unwrap_err();
     assert!(error.to_string().contains("idempotent"), "{error}");
 }
+
+/// Segment files in the spool of the `silt dev` in `dir`.
+fn spool_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir.join("wal")).map_or(0, |entries| {
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".seg"))
+            .count()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_upload_and_commit_recovers_records_and_offsets_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut silt = pipeline_topics(dir.path()).await;
+    let producer = producer(&silt).await;
+    // Wait for the committed segments' spool files to go, so only the torn one is left.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while spool_files(dir.path()) > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    silt.restart(vec![(
+        "SILT_FAILPOINTS".into(),
+        "commit.before_send".into(),
+    )]);
+    let request = http_client()
+        .post(format!("{}/v1/topics/out/records", silt.url))
+        .json(&body(&producer, 0, "g", 4, None))
+        .send()
+        .await;
+    assert!(
+        request.is_err() || !request.as_ref().unwrap().status().is_success(),
+        "a crash before the commit must not acknowledge: {request:?}"
+    );
+    assert!(
+        silt.wait_exit(std::time::Duration::from_secs(20)),
+        "the fail point did not stop silt"
+    );
+    assert_eq!(
+        spool_files(dir.path()),
+        1,
+        "the sealed segment waits in the spool"
+    );
+    // Recovery commits the spooled segment: its records and its offsets, together.
+    silt.restart(Vec::new());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while spool_files(dir.path()) > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        spool_files(dir.path()),
+        0,
+        "recovery did not commit the segment"
+    );
+    assert_eq!(written(&silt).await, 2);
+    assert_eq!(
+        committed(&silt, "g").await,
+        Some(4),
+        "records recovered without their offsets"
+    );
+}

@@ -149,7 +149,7 @@ pub(crate) fn segment_commit(
 
 /// The offset commits riding with a segment's producer requests, in tag order (so every
 /// attempt proposes the same entry).
-fn offset_commits(digests: &Digests) -> Vec<RequestOffsetCommit> {
+pub(super) fn offset_commits(digests: &Digests) -> Vec<RequestOffsetCommit> {
     let mut commits: Vec<RequestOffsetCommit> = digests
         .iter()
         .filter_map(|(tag, facts)| Some(request_commit(*tag, facts.commit.clone()?)))

@@ -29,6 +29,7 @@ mod error;
 mod held;
 mod in_doubt;
 mod parts;
+pub(crate) mod sidecar;
 mod stage;
 mod upload;
 mod waiter;

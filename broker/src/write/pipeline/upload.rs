@@ -112,6 +112,7 @@ pub(super) async fn upload_sealed(
         digests,
     } = sealed;
     let upload = tokio::spawn(async move {
+        super::sidecar::write(&parts, id, &digests).await?;
         let uploaded = seal_and_upload(&parts, id, builder, &uploads).await;
         uploaded.map(|segment| UploadedSegment { digests, ..segment })
     });
