@@ -14,9 +14,13 @@
 //! With IDLE_ROUNDS it stops after that many rounds in a row found nothing to read;
 //! without, it runs until killed. `SILT_TOKEN` authenticates when set.
 //!
-//! A simple commit is allowed only while the group has no members, and it fences no
-//! zombie: run one instance per group (a member's commit, with `member_id` and
-//! `generation` from `Groups::join`, fences an old instance by its generation).
+//! Restarts: set `SILT_PRODUCER_ID` to a producer id (from `POST /v1/producers`) that
+//! every run of this pipeline resumes. Each run bumps its epoch before reading the
+//! committed offsets, so no request of an earlier run (killed mid-request) can still be
+//! committed after this run decided where to resume. Without it a new id is used and a
+//! request of a killed run that is still in flight could commit after the restart read the
+//! offsets. A simple commit is allowed only while the group has no members: run one
+//! instance per group.
 
 use std::time::Duration;
 
@@ -53,9 +57,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .len();
     let producer_config = ProducerConfig {
         idempotent: true,
+        producer_id: std::env::var("SILT_PRODUCER_ID")
+            .ok()
+            .map(|id| id.parse())
+            .transpose()?,
         ..ProducerConfig::default()
     };
     let producer = Producer::new(client.clone(), output, producer_config);
+    // Fence every earlier run before learning where to resume.
+    producer.init().await?;
     let mut pipeline = Pipeline {
         client,
         input: input.clone(),

@@ -49,6 +49,11 @@ pub struct ProducerConfig {
     /// after failures that guarantee it was not applied, so records are never duplicated
     /// either, but a timed-out request is not retried.
     pub idempotent: bool,
+    /// An idempotent producer id to resume (issued to the same principal before; default
+    /// none: a new id). Its epoch is bumped before the first request, fencing every older
+    /// instance: a restarted process that resumes its id knows no request of the one it
+    /// replaces can still be committed. Only with `idempotent`.
+    pub producer_id: Option<u64>,
 }
 
 impl Default for ProducerConfig {
@@ -60,6 +65,7 @@ impl Default for ProducerConfig {
             max_in_flight: 1,
             queue_capacity: 100_000,
             idempotent: false,
+            producer_id: None,
         }
     }
 }
@@ -75,6 +81,8 @@ enum Message {
     Flush(oneshot::Sender<()>),
     /// Records and an offset commit sent as one request, after what is batched.
     WithCommit(WithCommit),
+    /// Obtain the idempotent identity now.
+    Init(oneshot::Sender<Result<(u64, u32)>>),
 }
 
 /// A [`Producer::send_with_commit`] call on its way to the batching task.
@@ -116,6 +124,7 @@ impl Producer {
         let id = Arc::new(AtomicU64::new(0));
         let idempotence = config.idempotent.then(|| Idempotence {
             published_id: id.clone(),
+            resume_id: config.producer_id,
             ..Idempotence::default()
         });
         let batches = batch_loop(client.clone(), path.clone(), config, idempotence, receiver);
@@ -207,6 +216,18 @@ impl Producer {
         receiver.await.map_err(|_| Error::Closed)?
     }
 
+    /// Obtains the idempotent identity now, after what is queued was sent: a new id, or
+    /// [`ProducerConfig::producer_id`] with its epoch bumped (fencing older instances).
+    /// Call it before reading where to resume. Returns (id, epoch).
+    pub async fn init(&self) -> Result<(u64, u32)> {
+        let (done, receiver) = oneshot::channel();
+        self.queue
+            .send(Message::Init(done))
+            .await
+            .map_err(|_| Error::Closed)?;
+        receiver.await.map_err(|_| Error::Closed)?
+    }
+
     /// Sends everything queued so far and waits until it is acknowledged or failed.
     pub async fn flush(&self) -> Result<()> {
         let (done, receiver) = oneshot::channel();
@@ -293,6 +314,12 @@ async fn batch_loop(
                 );
                 let _ = call.done.send(answer.await);
             }
+            Some(Message::Init(done)) => {
+                send_batch!();
+                batch_bytes = 0;
+                deadline = None;
+                let _ = done.send(init_identity(&client, idempotence.as_mut()).await);
+            }
             Some(Message::Flush(done)) => {
                 send_batch!();
                 batch_bytes = 0;
@@ -329,6 +356,19 @@ async fn send_with_commit(
     Ok(answer.offsets)
 }
 
+/// The idempotent identity, obtained now if not yet (refused for a plain producer).
+async fn init_identity(
+    client: &Client,
+    idempotence: Option<&mut Idempotence>,
+) -> Result<(u64, u32)> {
+    match idempotence {
+        Some(idempotence) => idempotence.identity(client).await,
+        None => Err(Error::InvalidArgument(
+            "init needs an idempotent producer (ProducerConfig::idempotent)".into(),
+        )),
+    }
+}
+
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -349,6 +389,8 @@ struct Idempotence {
     fenced: Option<Arc<Error>>,
     /// Where [`Producer::producer_id`] reads the id.
     published_id: Arc<AtomicU64>,
+    /// The id to resume (its epoch bumped) when none was obtained yet.
+    resume_id: Option<u64>,
 }
 
 /// `POST /v1/producers` answer.
@@ -367,7 +409,8 @@ impl Idempotence {
         match self.identity {
             Some(identity) if !self.bump_epoch => Ok(identity),
             current => {
-                let body = serde_json::json!({ "producer_id": current.map(|(id, _)| id) });
+                let id = current.map(|(id, _)| id).or(self.resume_id);
+                let body = serde_json::json!({ "producer_id": id });
                 let answer: ProducerIdentity = client
                     .call(
                         Method::POST,
