@@ -409,7 +409,13 @@ fn schemas(limits: &ServerConfig) -> Value {
                 ]},
                 {"not": {"required": ["key", "key_b64"], "properties": {"key": {"not": {"type": "null"}}, "key_b64": {"type": "string"}}}}
             ]},
-        "ProduceRequest": {"type": "object", "additionalProperties": false, "required": ["records"], "properties": {
+        "ProduceRequest": {"type": "object", "additionalProperties": false, "required": ["records"],
+            "description": "A commit needs a producer (else 400 invalid_request)",
+            "anyOf": [
+                {"properties": {"commit": {"type": "null"}}},
+                {"required": ["producer"], "properties": {"producer": {"type": "object"}}}
+            ],
+            "properties": {
             "records": {"type": "array", "minItems": 1, "maxItems": limits.max_records_per_request, "items": schema_ref("ProduceRecord"),
                 "description": "At most server.max_records_per_request; the body at most server.max_request_bytes"},
             "producer": {"oneOf": [schema_ref("ProducerTag"), {"type": "null"}]},
