@@ -1,9 +1,11 @@
 //! The exactly-once pipeline (`sdk/examples/exactly_once_pipeline.rs`, built as
 //! `silt-exactly-once`) as a real process against a real `silt dev`, `kill -9`ed at random
-//! points and restarted 20 times while topic IN is produced; then a last run drains IN.
+//! points and restarted 20 times while topic IN is produced; every fifth time the broker
+//! is `kill -9`ed and restarted as well (a request with a commit may then be recovered from
+//! its spool); then a last run drains IN.
 //! OUT must hold f(a) for every record a of IN exactly once, in order per partition
 //! (`checker::check_transform`). The seed of the kill points is printed; set
-//! `SILT_EOS_SEED` to replay it.
+//! `EXACTLY_ONCE_SEED` to replay it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 use std::collections::BTreeMap;
@@ -49,10 +51,11 @@ fn start_pipeline(url: &str, producer_id: u64, idle_rounds: Option<u32>) -> Chil
         .unwrap()
 }
 
-/// Writes `BATCHES` batches of `PER_BATCH` records to `in`, alternating partitions.
-async fn produce_input(client: Client) {
+/// Writes batches `batches` of `PER_BATCH` records to `in`, alternating partitions; a
+/// failed batch is sent again (a copy in IN is more input, which the check allows).
+async fn produce_input(client: Client, batches: std::ops::Range<u64>) {
     let producer = Producer::new(client, "in", ProducerConfig::default());
-    for batch in 0..BATCHES {
+    for batch in batches {
         let partition = u32::try_from(batch % u64::from(PARTITIONS)).unwrap();
         let records = (0..PER_BATCH)
             .map(|i| ProduceRecord {
@@ -60,9 +63,12 @@ async fn produce_input(client: Client) {
                 partition: Some(partition),
                 ..ProduceRecord::default()
             })
-            .collect();
-        producer.send_batch(records).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(5)).await;
+            .collect::<Vec<_>>();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while producer.send_batch(records.clone()).await.is_err() {
+            assert!(Instant::now() < deadline, "IN refuses batch {batch}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 
@@ -106,21 +112,20 @@ async fn drained(client: &Client, expected: u64) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pipeline_killed_20_times_writes_each_record_exactly_once_in_order() {
-    let seed = std::env::var("SILT_EOS_SEED")
+    let seed = std::env::var("EXACTLY_ONCE_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| (u64::from(std::process::id()) * 2_654_435_761) | 1);
-    eprintln!("exactly_once seed: {seed} (SILT_EOS_SEED={seed} replays the kill points)");
+    eprintln!("exactly_once seed: {seed} (EXACTLY_ONCE_SEED={seed} replays the kill points)");
     let mut rng = Rng(seed);
     let dir = tempfile::tempdir().unwrap();
-    let silt = Silt::start(
-        dir.path(),
-        SiltOptions {
-            object_store: None,
-            env: vec![("SILT_WAL_LINGER".into(), "2ms".into())],
-        },
-    );
-    let client = Client::new(&silt.url).unwrap();
+    let env = vec![("SILT_WAL_LINGER".to_owned(), "2ms".to_owned())];
+    let options = SiltOptions {
+        object_store: None,
+        env: env.clone(),
+    };
+    let mut silt = Silt::start(dir.path(), options);
+    let mut client = Client::new(&silt.url).unwrap();
     let admin = Admin::new(client.clone());
     for topic in ["in", "out"] {
         admin
@@ -137,14 +142,18 @@ async fn a_pipeline_killed_20_times_writes_each_record_exactly_once_in_order() {
     let producer_id = issued.json::<serde_json::Value>().await.unwrap()["producer_id"]
         .as_u64()
         .unwrap();
-    let input = tokio::spawn(produce_input(client.clone()));
-    for _ in 0..KILLS {
+    let per_run = BATCHES / KILLS as u64;
+    for run in 0..KILLS as u64 {
         let mut pipeline = start_pipeline(&silt.url, producer_id, None);
-        tokio::time::sleep(Duration::from_millis(100 + rng.below(900))).await;
+        produce_input(client.clone(), run * per_run..(run + 1) * per_run).await;
+        tokio::time::sleep(Duration::from_millis(rng.below(800))).await;
+        if run % 5 == 4 {
+            silt.restart(env.clone());
+            client = Client::new(&silt.url).unwrap();
+        }
         pipeline.kill().unwrap();
         pipeline.wait().unwrap();
     }
-    input.await.unwrap();
     // A last run drains IN; it stops once idle, and is killed if it has not by then.
     let mut last = start_pipeline(&silt.url, producer_id, Some(50));
     let deadline = Instant::now() + Duration::from_secs(120);
