@@ -53,6 +53,18 @@ pub(crate) struct PrincipalDirection {
     pub(crate) direction: &'static str,
 }
 
+/// `group="<name>",topic="<name>",partition="<n>"`: at most
+/// [`MAX_LAG_SERIES`](crate::groups::lag::MAX_LAG_SERIES) of them.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct LagLabels {
+    /// The consumer group.
+    pub(crate) group: String,
+    /// The topic.
+    pub(crate) topic: String,
+    /// The partition.
+    pub(crate) partition: u32,
+}
+
 /// The broker's metrics.
 #[derive(Debug)]
 pub(crate) struct Metrics {
@@ -113,6 +125,10 @@ pub(crate) struct Metrics {
     pub(crate) principal_throttled: Family<PrincipalDirection, Counter>,
     /// The waits those refusals announced, in seconds, by principal and direction.
     pub(crate) principal_throttle_wait: Family<PrincipalDirection, Counter<f64, AtomicU64>>,
+    /// Records between a group's committed offset and the high watermark.
+    pub(crate) consumer_lag_records: Family<LagLabels, Gauge>,
+    /// Age of the oldest record a group has not consumed, in seconds (0 when caught up).
+    pub(crate) consumer_lag_seconds: Family<LagLabels, Gauge<f64, AtomicU64>>,
 }
 
 /// `register!(registry, "name", "help" => metric, ...)`: registers a clone of each metric
@@ -161,6 +177,8 @@ impl Default for Metrics {
             principal_fetch_bytes: Family::default(),
             principal_throttled: Family::default(),
             principal_throttle_wait: Family::default(),
+            consumer_lag_records: Family::default(),
+            consumer_lag_seconds: Family::default(),
         };
         metrics.registered()
     }
@@ -177,6 +195,7 @@ impl Metrics {
         self.register_gauges(&mut registry);
         self.register_auth(&mut registry);
         self.register_principals(&mut registry);
+        self.register_lag(&mut registry);
         Metrics { registry, ..self }
     }
 
@@ -245,6 +264,29 @@ impl Metrics {
             "tls_reloads", "Reloads of the TLS certificate and key files by outcome: ok, error"
                 => self.tls.reloads,
         );
+    }
+
+    /// The consumer lag gauges (`groups::lag`).
+    fn register_lag(&self, r: &mut Registry) {
+        register!(r,
+            "consumer_lag_records", "Records between a group's committed offset and the partition's high watermark"
+                => self.consumer_lag_records,
+            "consumer_lag_seconds", "Age of the oldest record a group has not consumed (the chunk holding its committed offset), 0 when caught up"
+                => self.consumer_lag_seconds,
+        );
+    }
+
+    /// Replaces every consumer lag series by `points`: `(labels, records, seconds)`.
+    pub(crate) fn set_lag(&self, points: &[(LagLabels, u64, f64)]) {
+        self.consumer_lag_records.clear();
+        self.consumer_lag_seconds.clear();
+        for (labels, records, seconds) in points {
+            let records = i64::try_from(*records).unwrap_or(i64::MAX);
+            self.consumer_lag_records.get_or_create(labels).set(records);
+            self.consumer_lag_seconds
+                .get_or_create(labels)
+                .set(*seconds);
+        }
     }
 
     /// The per-principal byte and throttle counters.

@@ -17,6 +17,7 @@
 
 mod baseline;
 mod broker_stats;
+mod eos;
 mod report;
 mod workload;
 
@@ -133,6 +134,22 @@ enum Mode {
         /// Seconds the consumer waits for missing records after the last acknowledgement.
         #[arg(long, default_value_t = 10)]
         drain_seconds: u64,
+    },
+    /// Exactly-once produce (records + an offset commit) against the same idempotent
+    /// produce without the commit, one request in flight, alternating.
+    Eos {
+        /// Topic prefix: `<topic>-in`, `<topic>-out` and group `<topic>-group`.
+        #[arg(long, default_value = "loadgen-eos")]
+        topic: String,
+        /// Value bytes per record.
+        #[arg(long, default_value_t = 1024)]
+        record_size: usize,
+        /// Records per request.
+        #[arg(long, default_value_t = 10)]
+        records_per_request: usize,
+        /// Requests of each kind.
+        #[arg(long, default_value_t = 500)]
+        count: u64,
     },
     /// Object-store limits with silt's own client (no broker involved).
     Baseline {
@@ -287,6 +304,19 @@ async fn run(
                 drain: Duration::from_secs(drain_seconds),
             };
             workload::e2e(http, broker, &topic, options).await
+        }
+        Mode::Eos {
+            topic,
+            record_size,
+            records_per_request,
+            count,
+        } => {
+            let shape = eos::EosShape {
+                record_size,
+                records: records_per_request,
+                count,
+            };
+            eos::eos_ab(http, broker, &topic, shape).await
         }
         Mode::Baseline {
             object_store,

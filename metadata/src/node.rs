@@ -432,6 +432,7 @@ mod tests {
             object: object.to_owned(),
             size: 10,
             sealed_at_ms: None,
+            offset_commits: Vec::new(),
             chunks: vec![ChunkCommit {
                 topic_id: topic.id,
                 partition,

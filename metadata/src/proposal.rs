@@ -153,6 +153,7 @@ mod tests {
             object: "s".to_owned(),
             size: 1,
             sealed_at_ms: None,
+            offset_commits: Vec::new(),
             chunks: vec![chunk; chunks],
         }
     }

@@ -644,6 +644,7 @@ mod tests {
                 object: format!("s{i}"),
                 size: 10,
                 sealed_at_ms: None,
+                offset_commits: Vec::new(),
                 chunks: vec![ChunkCommit {
                     topic_id: topic.id,
                     partition: 0,

@@ -444,6 +444,71 @@ pub struct SegmentCommit {
     /// brokers): no horizon check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed_at_ms: Option<i64>,
+    /// Offset commits that ride with idempotent produce requests of this segment: each is
+    /// applied in this entry together with its request's chunks, or neither is
+    /// ([`ChunkOutcome::CommitRefused`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offset_commits: Vec<RequestOffsetCommit>,
+}
+
+/// A consumer group's offset commit, as [`Command::CommitOffsets`] carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupCommit {
+    /// The group's name (the topic naming rule).
+    pub group: String,
+    /// The committing member's generation; only with `member_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u64>,
+    /// The committing member; only with `generation`. Neither: a simple commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<String>,
+    /// 1 to [`MAX_OFFSETS_PER_COMMAND`](crate::limits::MAX_OFFSETS_PER_COMMAND) offsets.
+    pub offsets: Vec<OffsetCommit>,
+}
+
+impl GroupCommit {
+    /// Checks the commit against the state machine's input rules (group name, member and
+    /// generation together, offset count and metadata size), so a proposer can refuse a
+    /// bad one before it rides in an entry with others.
+    pub fn check(&self) -> Result<(), CommandError> {
+        crate::state::validate::group_commit(self)
+    }
+}
+
+/// An offset commit bound to one idempotent produce request of a segment (named by its
+/// producer id, epoch and sequence): exactly-once consume-transform-produce.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestOffsetCommit {
+    /// The request's producer id.
+    pub producer_id: u64,
+    /// The request's producer epoch.
+    pub epoch: u32,
+    /// The request's sequence number.
+    pub sequence: u64,
+    /// The offsets committed with the request's records.
+    pub commit: GroupCommit,
+}
+
+impl RequestOffsetCommit {
+    /// Whether this commit belongs to the request `batch`.
+    pub fn is_for(&self, batch: &ProducerBatch) -> bool {
+        (self.producer_id, self.epoch, self.sequence)
+            == (batch.producer_id, batch.epoch, batch.sequence)
+    }
+}
+
+/// An offset commit refused in a segment commit, with why: its request's chunks are
+/// [`ChunkOutcome::CommitRefused`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedCommit {
+    /// The request's producer id.
+    pub producer_id: u64,
+    /// The request's producer epoch.
+    pub epoch: u32,
+    /// The request's sequence number.
+    pub sequence: u64,
+    /// Why the commit was refused.
+    pub error: CommandError,
 }
 
 impl SegmentCommit {
@@ -501,6 +566,24 @@ pub struct SegmentCommitResult {
     pub object: String,
     /// One outcome per chunk, in the order of [`SegmentCommit::chunks`].
     pub chunks: Vec<ChunkOutcome>,
+    /// Why each refused offset commit ([`ChunkOutcome::CommitRefused`]) was refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused_commits: Vec<RefusedCommit>,
+}
+
+impl SegmentCommitResult {
+    /// Why the offset commit of the request `(producer_id, epoch, sequence)` was refused.
+    pub fn commit_refusal(
+        &self,
+        producer_id: u64,
+        epoch: u32,
+        sequence: u64,
+    ) -> Option<&CommandError> {
+        self.refused_commits
+            .iter()
+            .find(|r| (r.producer_id, r.epoch, r.sequence) == (producer_id, epoch, sequence))
+            .map(|r| &r.error)
+    }
 }
 
 /// The outcome of one chunk's commit.
@@ -542,6 +625,10 @@ pub enum ChunkOutcome {
     /// as an orphan, so a sweeper may delete it. The records were not written; sending them
     /// again is safe.
     TooOld,
+    /// The offset commit riding with the chunk's request was refused
+    /// ([`SegmentCommitResult::refused_commits`] says why): none of the request's records
+    /// were appended and no offset was committed.
+    CommitRefused,
 }
 
 /// What applying a [`Command`] returns to its proposer.

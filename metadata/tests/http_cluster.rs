@@ -66,6 +66,7 @@ fn segment(object: &str, topic_id: u64) -> SegmentCommit {
         object: object.to_owned(),
         size: 10,
         sealed_at_ms: None,
+        offset_commits: Vec::new(),
         chunks: vec![ChunkCommit {
             topic_id,
             partition: 0,

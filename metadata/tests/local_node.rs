@@ -20,6 +20,7 @@ fn segment(object: &str, topic_id: u64, counts: &[(u32, u32)]) -> SegmentCommit 
         object: object.to_owned(),
         size: 1_000,
         sealed_at_ms: None,
+        offset_commits: Vec::new(),
         chunks: counts
             .iter()
             .map(|&(partition, record_count)| ChunkCommit {

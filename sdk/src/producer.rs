@@ -22,7 +22,8 @@ use crate::client::{Client, segment};
 use crate::error::{Error, Result};
 use crate::wire::binary::BinaryRecord;
 use crate::wire::{
-    ErrorCode, ProduceRecord, ProduceRequest, ProduceResponse, ProducerInfo, RecordOffset,
+    ErrorCode, ProduceCommit, ProduceRecord, ProduceRequest, ProduceResponse, ProducerInfo,
+    RecordOffset,
 };
 
 /// Settings of a [`Producer`].
@@ -48,6 +49,11 @@ pub struct ProducerConfig {
     /// after failures that guarantee it was not applied, so records are never duplicated
     /// either, but a timed-out request is not retried.
     pub idempotent: bool,
+    /// An idempotent producer id to resume (issued to the same principal before; default
+    /// none: a new id). Its epoch is bumped before the first request, fencing every older
+    /// instance: a restarted process that resumes its id knows no request of the one it
+    /// replaces can still be committed. Only with `idempotent`.
+    pub producer_id: Option<u64>,
 }
 
 impl Default for ProducerConfig {
@@ -59,6 +65,7 @@ impl Default for ProducerConfig {
             max_in_flight: 1,
             queue_capacity: 100_000,
             idempotent: false,
+            producer_id: None,
         }
     }
 }
@@ -72,6 +79,17 @@ struct Pending {
 enum Message {
     Record(Pending),
     Flush(oneshot::Sender<()>),
+    /// Records and an offset commit sent as one request, after what is batched.
+    WithCommit(WithCommit),
+    /// Obtain the idempotent identity now.
+    Init(oneshot::Sender<Result<(u64, u32)>>),
+}
+
+/// A [`Producer::send_with_commit`] call on its way to the batching task.
+struct WithCommit {
+    records: Vec<ProduceRecord>,
+    commit: ProduceCommit,
+    done: oneshot::Sender<Result<Vec<RecordOffset>>>,
 }
 
 /// A batching producer for one topic.
@@ -106,6 +124,7 @@ impl Producer {
         let id = Arc::new(AtomicU64::new(0));
         let idempotence = config.idempotent.then(|| Idempotence {
             published_id: id.clone(),
+            resume_id: config.producer_id,
             ..Idempotence::default()
         });
         let batches = batch_loop(client.clone(), path.clone(), config, idempotence, receiver);
@@ -141,6 +160,7 @@ impl Producer {
         let request = ProduceRequest {
             records,
             producer: None,
+            ..Default::default()
         };
         self.send_plain(&request).await
     }
@@ -172,6 +192,40 @@ impl Producer {
                 detail: "empty answer where a body was expected".into(),
             })?;
         Ok(response.offsets)
+    }
+
+    /// Sends `records` and commits `commit`'s offsets as one request (after the records
+    /// already queued): the broker applies both in the same metadata entry, or neither.
+    /// Needs an idempotent producer. With the offsets of the records these were made from,
+    /// this is consume-transform-produce exactly once: a refused commit (a stale
+    /// generation, say) writes no record, and a retry is answered with the original
+    /// offsets without committing twice. If the call fails in doubt, read the group's
+    /// committed offsets to learn whether it was applied.
+    pub async fn send_with_commit(
+        &self,
+        records: Vec<ProduceRecord>,
+        commit: ProduceCommit,
+    ) -> Result<Vec<RecordOffset>> {
+        let (done, receiver) = oneshot::channel();
+        let message = Message::WithCommit(WithCommit {
+            records,
+            commit,
+            done,
+        });
+        self.queue.send(message).await.map_err(|_| Error::Closed)?;
+        receiver.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Obtains the idempotent identity now, after what is queued was sent: a new id, or
+    /// [`ProducerConfig::producer_id`] with its epoch bumped (fencing older instances).
+    /// Call it before reading where to resume. Returns (id, epoch).
+    pub async fn init(&self) -> Result<(u64, u32)> {
+        let (done, receiver) = oneshot::channel();
+        self.queue
+            .send(Message::Init(done))
+            .await
+            .map_err(|_| Error::Closed)?;
+        receiver.await.map_err(|_| Error::Closed)?
     }
 
     /// Sends everything queued so far and waits until it is acknowledged or failed.
@@ -247,6 +301,25 @@ async fn batch_loop(
                     deadline = None;
                 }
             }
+            Some(Message::WithCommit(call)) => {
+                send_batch!();
+                batch_bytes = 0;
+                deadline = None;
+                let answer = send_with_commit(
+                    &client,
+                    &path,
+                    idempotence.as_mut(),
+                    call.records,
+                    call.commit,
+                );
+                let _ = call.done.send(answer.await);
+            }
+            Some(Message::Init(done)) => {
+                send_batch!();
+                batch_bytes = 0;
+                deadline = None;
+                let _ = done.send(init_identity(&client, idempotence.as_mut()).await);
+            }
             Some(Message::Flush(done)) => {
                 send_batch!();
                 batch_bytes = 0;
@@ -260,6 +333,39 @@ async fn batch_loop(
                 return;
             }
         }
+    }
+}
+
+/// One request of `records` with `commit`, through the idempotent state (refused for a
+/// plain producer).
+async fn send_with_commit(
+    client: &Client,
+    path: &str,
+    idempotence: Option<&mut Idempotence>,
+    records: Vec<ProduceRecord>,
+    commit: ProduceCommit,
+) -> Result<Vec<RecordOffset>> {
+    let Some(idempotence) = idempotence else {
+        return Err(Error::InvalidArgument(
+            "send_with_commit needs an idempotent producer (ProducerConfig::idempotent)".into(),
+        ));
+    };
+    let answer = idempotence
+        .send(client, path, records, Some(commit))
+        .await?;
+    Ok(answer.offsets)
+}
+
+/// The idempotent identity, obtained now if not yet (refused for a plain producer).
+async fn init_identity(
+    client: &Client,
+    idempotence: Option<&mut Idempotence>,
+) -> Result<(u64, u32)> {
+    match idempotence {
+        Some(idempotence) => idempotence.identity(client).await,
+        None => Err(Error::InvalidArgument(
+            "init needs an idempotent producer (ProducerConfig::idempotent)".into(),
+        )),
     }
 }
 
@@ -283,6 +389,8 @@ struct Idempotence {
     fenced: Option<Arc<Error>>,
     /// Where [`Producer::producer_id`] reads the id.
     published_id: Arc<AtomicU64>,
+    /// The id to resume (its epoch bumped) when none was obtained yet.
+    resume_id: Option<u64>,
 }
 
 /// `POST /v1/producers` answer.
@@ -301,7 +409,8 @@ impl Idempotence {
         match self.identity {
             Some(identity) if !self.bump_epoch => Ok(identity),
             current => {
-                let body = serde_json::json!({ "producer_id": current.map(|(id, _)| id) });
+                let id = current.map(|(id, _)| id).or(self.resume_id);
+                let body = serde_json::json!({ "producer_id": id });
                 let answer: ProducerIdentity = client
                     .call(
                         Method::POST,
@@ -328,6 +437,7 @@ impl Idempotence {
         client: &Client,
         path: &str,
         records: Vec<ProduceRecord>,
+        commit: Option<ProduceCommit>,
     ) -> Result<ProduceResponse> {
         let (id, epoch) = self.identity(client).await?;
         let request = ProduceRequest {
@@ -337,6 +447,7 @@ impl Idempotence {
                 epoch,
                 sequence: self.next_sequence,
             }),
+            commit,
         };
         let result: Result<ProduceResponse> = client
             .call(Method::POST, path, &[], Some(&request), Duration::ZERO)
@@ -392,7 +503,7 @@ async fn dispatch(
         // One request at a time, in order, awaited here: the sequence numbers stay dense.
         let (records, waiters): (Vec<_>, Vec<_>) =
             pending.into_iter().map(|p| (p.record, p.done)).unzip();
-        let result = idempotence.send(client, path, records).await;
+        let result = idempotence.send(client, path, records, None).await;
         answer(path, waiters, result);
         return;
     }
@@ -407,6 +518,7 @@ async fn dispatch(
         let request = ProduceRequest {
             records,
             producer: None,
+            ..Default::default()
         };
         let result: Result<ProduceResponse> = client
             .send_with(

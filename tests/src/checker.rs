@@ -19,6 +19,9 @@
 //!    at the same offset, never a record the final read does not have (`unstable_read`),
 //!    and each reader's offsets in a partition advance one by one (`reader_gap`).
 //!
+//! A separate check ([`check_transform`]) proves an exactly-once pipeline's output: OUT
+//! holds f(a) for every record a of IN exactly once, in order per partition.
+//!
 //! Records are identified by a unique id the test puts in each record (any string). On a
 //! violation the [`Report`] gives a summary, every violation ordered by (partition, offset),
 //! and the smallest counter-example: the first violation with the part of the history that
@@ -57,6 +60,10 @@
 //! {"type":"final","partition":2,"start_offset":0,"high_watermark":1}
 //! {"type":"read","time_ms":25012,"process":"final","partition":2,"offset":0,"id":"idem-0-0","content":"{…}"}
 //! ```
+
+mod transform;
+
+pub use transform::{PartitionRecords, check_transform};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;

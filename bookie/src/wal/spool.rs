@@ -12,6 +12,9 @@
 //! directory fails at start instead of recovering (and committing) files the first one is
 //! still uploading or has failed.
 //!
+//! A segment may have a sidecar (`<ULID>.req`, `sidecar`), written before its file and
+//! removed with it.
+//!
 //! The spool is stamped with the id of the cluster whose commits its files await, and files
 //! of another cluster are set aside (`stamp`).
 //!
@@ -28,6 +31,7 @@ use ulid::Ulid;
 
 use crate::error::{Error, Result};
 
+mod sidecar;
 mod stamp;
 
 const SEGMENT_SUFFIX: &str = ".seg";
@@ -195,8 +199,9 @@ impl SegmentSpool {
         Ok(Some(Bytes::from(buf)))
     }
 
-    /// Removes a committed segment's file (absent is fine).
+    /// Removes a committed segment's file and its sidecar (absent is fine).
     pub fn remove(&self, id: Ulid) -> Result<()> {
+        self.remove_sidecar(id)?;
         let path = self.segment_file(id);
         let len = match fs::metadata(&path) {
             Ok(metadata) => metadata.len(),

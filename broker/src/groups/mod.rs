@@ -3,7 +3,10 @@
 //! targets the metadata service applies (a time is resolved to an offset here, with the
 //! offset-by-time lookup, because the state machine reads no chunks). The group state
 //! itself lives in the metadata service (`metadata/src/state/groups.rs`), heartbeats are
-//! answered by its leader from memory; the handlers are `http/groups.rs`.
+//! answered by its leader from memory; the handlers are `http/groups.rs`. [`lag`] exports
+//! the groups' lag as metrics.
+
+pub(crate) mod lag;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -153,9 +153,14 @@ impl From<silt_metadata::Error> for ApiError {
 }
 
 fn metadata_error(error: &silt_metadata::Error) -> ApiError {
+    ApiError::new(metadata_code(error), error.to_string())
+}
+
+/// The code of a metadata error.
+fn metadata_code(error: &silt_metadata::Error) -> ErrorCode {
     use silt_metadata::Error as M;
     use silt_metadata::types::CommandError as C;
-    let code = match error {
+    match error {
         M::Rejected(C::TopicAlreadyExists(_)) => ErrorCode::TopicAlreadyExists,
         M::Rejected(C::TopicNotFound(_) | C::TopicIdMismatch { .. }) => ErrorCode::TopicNotFound,
         M::PartitionNotFound { .. } => ErrorCode::PartitionNotFound,
@@ -176,8 +181,7 @@ fn metadata_error(error: &silt_metadata::Error) -> ApiError {
         M::Rejected(C::OffsetOutOfRange { .. }) => ErrorCode::OffsetOutOfRange,
         M::Unavailable(_) | M::ShuttingDown | M::NotLeader { .. } => ErrorCode::Unavailable,
         _ => ErrorCode::Internal,
-    };
-    ApiError::new(code, error.to_string())
+    }
 }
 
 impl From<QuotaError> for ApiError {
@@ -232,6 +236,10 @@ fn pipeline_code(error: &PipelineError) -> ErrorCode {
         PipelineError::OutOfOrderSequence { .. } => ErrorCode::OutOfOrderSequence,
         PipelineError::UnknownProducer => ErrorCode::ProducerNotFound,
         PipelineError::IdempotencyMismatch(_) => ErrorCode::IdempotencyMismatch,
+        PipelineError::CommitRefused(Some(refusal)) => {
+            metadata_code(&silt_metadata::Error::Rejected(refusal.clone()))
+        }
+        PipelineError::CommitRefused(None) => ErrorCode::InvalidRequest,
     }
 }
 

@@ -209,7 +209,7 @@ pub(crate) async fn delete(
 }
 
 /// A valid group name and `consume` on the group.
-fn authorize_group(caller: &Caller, group: &str) -> Result<(), ApiError> {
+pub(crate) fn authorize_group(caller: &Caller, group: &str) -> Result<(), ApiError> {
     validate::group_name(group)?;
     Ok(authorize(
         caller,
@@ -219,7 +219,7 @@ fn authorize_group(caller: &Caller, group: &str) -> Result<(), ApiError> {
 }
 
 /// `consume` on each of `topics` (each checked once).
-fn authorize_topics<'a>(
+pub(crate) fn authorize_topics<'a>(
     caller: &Caller,
     topics: impl Iterator<Item = &'a str>,
 ) -> Result<(), ApiError> {
@@ -294,7 +294,7 @@ fn group_offsets(group: String, set: Vec<CommittedOffsetView>) -> GroupOffsets {
 }
 
 /// The wire form of an offset to commit.
-fn offset_commit(o: silt_sdk::wire::OffsetToCommit) -> OffsetCommit {
+pub(crate) fn offset_commit(o: silt_sdk::wire::OffsetToCommit) -> OffsetCommit {
     OffsetCommit {
         topic: o.topic,
         partition: o.partition,

@@ -19,6 +19,7 @@ pub(crate) mod openapi_parts;
 pub(crate) mod produce;
 pub(crate) mod produce_binary;
 pub(crate) mod produce_body;
+pub(crate) mod produce_commit;
 pub(crate) mod topics;
 pub(crate) mod validate;
 

@@ -179,7 +179,7 @@ fn paths(limits: &ServerConfig) -> Value {
                         "partition": "$response.body#/offsets/0/partition",
                         "offset": "$response.body#/offsets/0/offset"
                     }}}
-                }}), &with_any(&[E::InvalidRequest, E::InvalidRecord, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::ProducerNotFound, E::ProducerFenced, E::OutOfOrderSequence, E::IdempotencyMismatch, E::PayloadTooLarge, E::BodyTimeout, E::RecordTooLarge, E::TooManyRecords, E::Timeout, E::Throttled]))
+                }}), &with_any(&[E::InvalidRequest, E::InvalidRecord, E::InvalidTopicName, E::TopicNotFound, E::PartitionNotFound, E::ProducerNotFound, E::ProducerFenced, E::OutOfOrderSequence, E::IdempotencyMismatch, E::PayloadTooLarge, E::BodyTimeout, E::RecordTooLarge, E::TooManyRecords, E::Timeout, E::Throttled, E::InvalidGroupName, E::UnknownMember, E::StaleGeneration, E::GroupNotEmpty, E::OffsetOutOfRange, E::QuotaExceeded]))
             }
         },
         "/v1/topics/{topic}/partitions/{partition}/records": {
@@ -336,10 +336,17 @@ fn schemas(limits: &ServerConfig) -> Value {
                 ]},
                 {"not": {"required": ["key", "key_b64"], "properties": {"key": {"not": {"type": "null"}}, "key_b64": {"type": "string"}}}}
             ]},
-        "ProduceRequest": {"type": "object", "additionalProperties": false, "required": ["records"], "properties": {
+        "ProduceRequest": {"type": "object", "additionalProperties": false, "required": ["records"],
+            "description": "A commit needs a producer (else 400 invalid_request)",
+            "anyOf": [
+                {"properties": {"commit": {"type": "null"}}},
+                {"required": ["producer"], "properties": {"producer": {"type": "object"}}}
+            ],
+            "properties": {
             "records": {"type": "array", "minItems": 1, "maxItems": limits.max_records_per_request, "items": schema_ref("ProduceRecord"),
                 "description": "At most server.max_records_per_request; the body at most server.max_request_bytes"},
-            "producer": {"oneOf": [schema_ref("ProducerTag"), {"type": "null"}]}
+            "producer": {"oneOf": [schema_ref("ProducerTag"), {"type": "null"}]},
+            "commit": {"oneOf": [schema_ref("ProduceCommit"), {"type": "null"}]}
         }},
         "ProducerTag": {"type": "object", "additionalProperties": false, "required": ["id", "epoch", "sequence"],
             "description": "Makes the request idempotent: the same (id, epoch, sequence) sent again, to any broker, is answered with the original offsets and never written twice. id and epoch come from POST /v1/producers; sequence counts this producer's requests from 0 in each epoch, with no gap (else out_of_order_sequence). A sequence reused with other records, partitions or topic answers idempotency_mismatch and writes nothing. A stale epoch answers producer_fenced. Keyless records without a partition go to a partition derived from (id, sequence), so a retry lands where the original did. JSON bodies only.",

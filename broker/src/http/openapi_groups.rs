@@ -143,6 +143,18 @@ pub(super) fn schemas() -> Value {
             "generation": {"type": ["integer", "null"], "minimum": 0, "maximum": u64::MAX, "description": "The committing member's generation; give with member_id or not at all"},
             "member_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 255, "description": "The committing member; give with generation or not at all"}
         }},
+        "ProduceCommit": {"type": "object", "additionalProperties": false, "required": ["group", "offsets"],
+            "description": "A consumer-group offset commit applied in the same metadata entry as the produce request's records, or not at all: a refused commit (stale_generation, unknown_member, group_not_empty for a simple commit on a group with members, offset_out_of_range) writes no record, and an idempotent retry is answered with the original offsets without committing again. Needs producer (else 400 invalid_request), consume on group:NAME and on each topic committed. JSON bodies only. A member's commit gives member_id and generation; a simple commit neither",
+            "oneOf": [
+                {"properties": {"member_id": {"type": "null"}, "generation": {"type": "null"}}},
+                {"required": ["member_id", "generation"], "properties": {"member_id": {"type": "string"}, "generation": {"type": "integer"}}}
+            ],
+            "properties": {
+            "group": topic_name_schema(),
+            "offsets": {"type": "array", "minItems": 1, "maxItems": MAX_OFFSETS_PER_COMMAND, "items": schema_ref("OffsetToCommit")},
+            "generation": {"type": ["integer", "null"], "minimum": 0, "maximum": u64::MAX, "description": "The committing member's generation; give with member_id or not at all"},
+            "member_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 255, "description": "The committing member; give with generation or not at all"}
+        }},
         "CommittedOffset": {"type": "object", "additionalProperties": false,
             "required": ["topic", "partition", "offset", "metadata", "lag", "committed_at_ms"], "properties": {
             "topic": topic_name_schema(), "partition": uint(u32_max), "offset": uint(u64::MAX),

@@ -17,7 +17,7 @@ use axum::Extension;
 
 use crate::auth::throttle::Direction;
 use crate::auth::{Caller, Operation, authorize};
-use crate::http::{ApiError, produce_binary, produce_body, validate};
+use crate::http::{ApiError, produce_binary, produce_body, produce_commit, validate};
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::write::{ProduceInput, Produced};
@@ -39,6 +39,7 @@ pub(crate) async fn produce(
         admit(&state, &caller, declared.unwrap_or(0))?;
         let body = read_charged_body(&state, &caller, body, declared).await?;
         let input = parse(&state, &headers, body).await?;
+        produce_commit::authorize_commit(&caller, input.commit.as_ref())?;
         Ok::<_, ApiError>(state.writer.produce(&topic, input).await?)
     }
     .instrument(produce_span(&topic))

@@ -32,6 +32,7 @@ pub(crate) fn parse(body: &Bytes, now: i64, max_records: u32) -> Result<ProduceI
     Ok(ProduceInput {
         records,
         producer: None,
+        commit: None,
     })
 }
 

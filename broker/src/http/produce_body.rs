@@ -22,9 +22,9 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use silt_bookie::record::{Payload, Record};
 use silt_bookie::segment::ProducerTag;
-use silt_sdk::wire::{ErrorCode, ProducerInfo};
+use silt_sdk::wire::{ErrorCode, ProduceCommit, ProducerInfo};
 
-use crate::http::{ApiError, validate};
+use crate::http::{ApiError, produce_commit, validate};
 use crate::write::{InputRecord, ProduceInput};
 
 /// `POST /v1/topics/{topic}/records`, borrowed from the request body. Deserialized
@@ -35,6 +35,8 @@ pub struct ProduceBody<'a> {
     pub records: Vec<RecordIn<'a>>,
     /// Idempotent-producer identity.
     pub producer: Option<ProducerInfo>,
+    /// The offset commit riding with the records.
+    pub commit: Option<ProduceCommit>,
 }
 
 /// One record, borrowed from the request body.
@@ -74,6 +76,10 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de Raw
 pub(crate) fn parse(body: &Bytes, now: i64, max_records: u32) -> Result<ProduceInput, ApiError> {
     let request = parse_bounded(body, max_records)?;
     let producer = request.producer.map(producer_tag).transpose()?;
+    let commit = request
+        .commit
+        .map(|c| produce_commit::group_commit(c, producer.as_ref()))
+        .transpose()?;
     check_count(request.records.len(), max_records)?;
     let records = request
         .records
@@ -81,7 +87,11 @@ pub(crate) fn parse(body: &Bytes, now: i64, max_records: u32) -> Result<ProduceI
         .enumerate()
         .map(|(index, record)| convert(index, record, now, body))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(ProduceInput { records, producer })
+    Ok(ProduceInput {
+        records,
+        producer,
+        commit,
+    })
 }
 
 /// Deserializes the body, holding at most `max_records` records in memory: past the
@@ -123,7 +133,7 @@ pub struct BodySeed<'c> {
 }
 
 /// The fields of a produce body.
-const BODY_FIELDS: &[&str] = &["records", "producer"];
+const BODY_FIELDS: &[&str] = &["records", "producer", "commit"];
 
 impl<'de> DeserializeSeed<'de> for BodySeed<'_> {
     type Value = ProduceBody<'de>;
@@ -137,11 +147,11 @@ impl<'de> Visitor<'de> for BodySeed<'_> {
     type Value = ProduceBody<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a produce body: {\"records\": [...], \"producer\": {...}}")
+        f.write_str("a produce body: {\"records\": [...], \"producer\": {...}, \"commit\": {...}}")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let (mut records, mut producer) = (None, None);
+        let (mut records, mut producer, mut commit) = (None, None, None);
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             match key.as_ref() {
                 "records" if records.is_none() => {
@@ -151,7 +161,8 @@ impl<'de> Visitor<'de> for BodySeed<'_> {
                     })?);
                 }
                 "producer" if producer.is_none() => producer = Some(map.next_value()?),
-                "records" | "producer" => {
+                "commit" if commit.is_none() => commit = Some(map.next_value()?),
+                "records" | "producer" | "commit" => {
                     return Err(de::Error::custom(format!("duplicate field `{key}`")));
                 }
                 other => return Err(de::Error::unknown_field(other, BODY_FIELDS)),
@@ -161,6 +172,7 @@ impl<'de> Visitor<'de> for BodySeed<'_> {
         Ok(ProduceBody {
             records,
             producer: producer.flatten(),
+            commit: commit.flatten(),
         })
     }
 }
@@ -369,6 +381,7 @@ mod tests {
                 },
             ],
             producer: None,
+            commit: None,
         };
         let text = Bytes::from(serde_json::to_string(&request).unwrap());
         let body = parse_bounded(&text, 10).unwrap();

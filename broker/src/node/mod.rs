@@ -63,6 +63,8 @@ pub struct RunningNode {
     pipeline: WritePipeline,
     metadata: Option<MetadataNode>,
     heartbeat: JoinHandle<()>,
+    /// The consumer lag metrics' refresh.
+    lag: JoinHandle<()>,
     /// Follows the metadata change feed into the long-polls' wake-up channels.
     change_feed: JoinHandle<()>,
     /// Reloads the principals file on a change or SIGHUP (when auth is on).
@@ -84,6 +86,11 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
     let (addr, plain_addr) = listeners.addrs()?;
     let identity = Arc::new(identity(&config, addr, tls.is_some()));
     let heartbeat = spawn_heartbeat(&config, &services, identity.clone());
+    let lag = crate::groups::lag::spawn(
+        services.metadata.clone(),
+        services.metrics.clone(),
+        services.clock.clone(),
+    );
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (object_store_url, disk_cache) = (storage.store.url.clone(), storage.disk_cache.clone());
     let pipeline = services.pipeline.clone();
@@ -113,6 +120,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         pipeline,
         metadata: metadata_node,
         heartbeat,
+        lag,
         change_feed,
         auth_reload,
         recovery: recovery.spawn(recovery_interval),
@@ -435,6 +443,7 @@ impl RunningNode {
         close_pipeline(&self.pipeline).await;
         close_disk_cache(self.disk_cache.as_deref()).await;
         self.heartbeat.abort();
+        self.lag.abort();
         self.change_feed.abort();
         if let Some(reload) = &self.auth_reload {
             reload.abort();

@@ -47,7 +47,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 use ulid::Ulid;
 
 use crate::write::pipeline::{
-    Digests, PipelineParts, commit_with_retry, refused_as_too_old, segment_commit,
+    Digests, PipelineParts, commit_with_retry, refused_as_too_old, segment_commit, sidecar,
 };
 
 /// How long one attempt retries one segment's commit before recovery moves on (and tries
@@ -180,7 +180,24 @@ async fn recover_file(parts: &PipelineParts, id: Ulid) -> anyhow::Result<bool> {
     let Some(sealed) = verified(parts, id, bytes)? else {
         return Ok(false);
     };
-    recover_segment(parts, id, sealed).await
+    let Some(facts) = offset_commits(parts, id)? else {
+        return Ok(false);
+    };
+    recover_segment(parts, id, sealed, &facts).await
+}
+
+/// The offset commits riding with a spooled segment's requests (its sidecar); `None`, and
+/// the segment discarded, if the sidecar is unreadable: committing the records without
+/// their offsets would break the promise, and none of them was acknowledged.
+fn offset_commits(parts: &PipelineParts, id: Ulid) -> anyhow::Result<Option<Digests>> {
+    match sidecar::read(parts, id) {
+        Ok(facts) => Ok(Some(facts)),
+        Err(error) => {
+            warn!(%error, segment = %id, "spooled segment's offset commits are unreadable; discarding it (it was never acknowledged)");
+            parts.spool.remove(id)?;
+            Ok(None)
+        }
+    }
 }
 
 /// The spooled segment if every checksum holds; otherwise its spool file is discarded.
@@ -211,13 +228,14 @@ async fn recover_segment(
     parts: &PipelineParts,
     id: Ulid,
     sealed: SealedSegment,
+    facts: &Digests,
 ) -> anyhow::Result<bool> {
     let object = paths::segment_path(&parts.store.prefix, id);
     upload_segment(&parts.store, &object, sealed.bytes.clone()).await?;
     // The footer keeps no digest: a retry of one of these requests is accepted as a
-    // duplicate, as before digests existed.
+    // duplicate, as before digests existed. Offset commits come from the sidecar.
     let size = sealed.bytes.len() as u64;
-    let commit = segment_commit(id, object.as_ref(), size, &sealed.chunks, &Digests::new());
+    let commit = segment_commit(id, object.as_ref(), size, &sealed.chunks, facts);
     let deadline = tokio::time::Instant::now() + RECOVERY_COMMIT_WINDOW;
     let metadata = parts.metadata.as_ref();
     let results = commit_with_retry(metadata, &parts.metrics, vec![commit], Some(deadline), None)

@@ -26,6 +26,9 @@ pub(crate) struct ProduceInput {
     pub(crate) records: Vec<InputRecord>,
     /// The idempotent producer request these records are, if any.
     pub(crate) producer: Option<ProducerTag>,
+    /// The offset commit applied with the records or not at all (JSON bodies with a
+    /// producer only).
+    pub(crate) commit: Option<silt_metadata::types::GroupCommit>,
 }
 
 /// What an acknowledged produce request wrote.

@@ -20,7 +20,7 @@ use silt_sdk::wire::RecordOffset;
 use crate::write::digest::request_digest;
 use crate::write::error::WriteError;
 use crate::write::partitioner::{StickyPartitioner, partition_for_key};
-use crate::write::pipeline::{PartitionAppend, PipelineError, WritePipeline};
+use crate::write::pipeline::{PartitionAppend, PipelineError, RequestFacts, WritePipeline};
 use crate::write::producer_cache::{CheckError, ProducerCache};
 use crate::write::request::{InputRecord, ProduceInput, Produced};
 use crate::write::topic_cache::{TopicCache, TopicRoute};
@@ -72,12 +72,15 @@ impl Writer {
             self.check_producer(topic, tag).await?;
         }
         let fallback = self.fallback_partition(input.producer.as_ref(), route.partitions);
-        let digest = input
-            .producer
-            .map(|_| request_digest(route.id, &input.records));
+        let facts = RequestFacts {
+            digest: input
+                .producer
+                .map(|_| request_digest(route.id, &input.records)),
+            commit: input.commit,
+        };
         let placed = Placement::place(topic, &route, fallback, input.records, self.limits)?;
         let (parts, order) = placed.traced().into_parts(&route, input.producer);
-        order.offsets(self.append(topic, parts, digest).await?)
+        order.offsets(self.append(topic, parts, facts).await?)
     }
 
     /// The partition of a keyless record that names none: the idempotent one for a
@@ -104,17 +107,17 @@ impl Writer {
         }
     }
 
-    /// Appends (with an idempotent request's content `digest`) within the request timeout;
+    /// Appends (with an idempotent request's digest and commit) within the request timeout;
     /// a refusal that says the topic changed evicts its cached route so the next request
     /// sees the current topic.
     async fn append(
         &self,
         topic: &str,
         parts: Vec<PartitionAppend>,
-        digest: Option<u64>,
+        facts: RequestFacts,
     ) -> Result<Vec<u64>, WriteError> {
         let timeout = self.limits.request_timeout;
-        let append = self.pipeline.append_with_digest(parts, digest);
+        let append = self.pipeline.append_request(parts, facts);
         let appended = tokio::time::timeout(timeout, append).await;
         let appended = appended.map_err(|_| WriteError::Timeout(timeout))?;
         appended.map_err(|error| self.refused(topic, error))
@@ -347,6 +350,7 @@ mod tests {
         ProduceInput {
             records,
             producer: None,
+            commit: None,
         }
     }
 
@@ -438,6 +442,7 @@ mod tests {
                 epoch: producer.epoch,
                 sequence: 0,
             }),
+            commit: None,
         };
         let first = writer
             .produce("t", tagged(vec![record(b"a", None, Some(1))]))
@@ -518,6 +523,7 @@ mod tests {
                 epoch: first.epoch,
                 sequence: 0,
             }),
+            commit: None,
         };
         let refused = writer.produce("t", stale).await;
         assert!(

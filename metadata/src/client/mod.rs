@@ -643,6 +643,7 @@ mod tests {
             object: object.to_owned(),
             size: 10,
             sealed_at_ms: None,
+            offset_commits: Vec::new(),
             chunks: vec![ChunkCommit {
                 topic_id,
                 partition: 0,

@@ -7,6 +7,11 @@
 //! of them is seen; a segment sealed longer than [`COMMIT_HORIZON_MS`] before the command's
 //! proposal time is refused whole; an object none of whose chunks was appended is recorded
 //! as garbage with its seal time, and a committed object is never on the orphan list.
+//! An offset commit riding with a producer request ([`RequestOffsetCommit`]) is checked
+//! and applied when the request is first admitted in the segment, after checking that
+//! every chunk of the request has its partition: so the request's records and its offsets
+//! are committed together, or neither (its chunks [`ChunkOutcome::CommitRefused`]); a
+//! duplicate or refused request never applies its commit.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,10 +19,22 @@ use std::sync::Arc;
 use super::MetadataState;
 use super::producers::Admission;
 use crate::limits::COMMIT_HORIZON_MS;
-use crate::types::{ChunkCommit, ChunkOutcome, ProducerBatch, SegmentCommit, SegmentCommitResult};
+use crate::types::{
+    ChunkCommit, ChunkOutcome, CommandError, CommandResult, ProducerBatch, RefusedCommit,
+    RequestOffsetCommit, SegmentCommit, SegmentCommitResult,
+};
 
 /// The decisions taken on the producer requests seen so far in one segment.
 type Admissions = BTreeMap<ProducerBatch, Admission>;
+
+/// One segment being committed: its chunks and offset commits, the proposal time, and the
+/// refused commits so far.
+struct InFlight<'a> {
+    segment: &'a SegmentCommit,
+    at_ms: i64,
+    admissions: Admissions,
+    refused: Vec<RefusedCommit>,
+}
 
 impl MetadataState {
     /// Commits segments in order, proposed at `at_ms`; see the module invariants.
@@ -47,7 +64,7 @@ impl MetadataState {
         let result = if past_horizon(segment, at_ms) {
             too_old(segment)
         } else {
-            self.commit_segment(segment)
+            self.commit_segment(segment, at_ms.unwrap_or(0))
         };
         self.track_garbage(segment, &result, at_ms);
         self.segments.insert(segment.object.clone(), result.clone());
@@ -77,17 +94,23 @@ impl MetadataState {
     }
 
     /// Commits one segment that was never committed before, chunk by chunk.
-    fn commit_segment(&mut self, segment: &SegmentCommit) -> SegmentCommitResult {
+    fn commit_segment(&mut self, segment: &SegmentCommit, at_ms: i64) -> SegmentCommitResult {
         let object: Arc<str> = Arc::from(segment.object.as_str());
-        let mut admissions = Admissions::new();
+        let mut flight = InFlight {
+            segment,
+            at_ms,
+            admissions: Admissions::new(),
+            refused: Vec::new(),
+        };
         let chunks = segment
             .chunks
             .iter()
-            .map(|chunk| self.commit_chunk(&object, chunk, &mut admissions))
+            .map(|chunk| self.commit_chunk(&object, chunk, &mut flight))
             .collect();
         SegmentCommitResult {
             object: segment.object.clone(),
             chunks,
+            refused_commits: flight.refused,
         }
     }
 
@@ -98,9 +121,9 @@ impl MetadataState {
         &mut self,
         object: &Arc<str>,
         chunk: &ChunkCommit,
-        admissions: &mut Admissions,
+        flight: &mut InFlight<'_>,
     ) -> ChunkOutcome {
-        if let Some(answer) = self.answer_unappended(chunk, admissions) {
+        if let Some(answer) = self.answer_unappended(chunk, flight) {
             return answer;
         }
         let base_offset = match self.append(object, chunk) {
@@ -119,12 +142,17 @@ impl MetadataState {
     fn answer_unappended(
         &mut self,
         chunk: &ChunkCommit,
-        admissions: &mut Admissions,
+        flight: &mut InFlight<'_>,
     ) -> Option<ChunkOutcome> {
         let batch = chunk.producer.as_ref()?;
-        let admission = *admissions
-            .entry(*batch)
-            .or_insert_with(|| self.producers.admit(batch));
+        let admission = match flight.admissions.get(batch) {
+            Some(admission) => *admission,
+            None => {
+                let admission = self.admit_with_commit(batch, flight);
+                flight.admissions.insert(*batch, admission);
+                admission
+            }
+        };
         match admission {
             Admission::Accept => None,
             Admission::Duplicate => Some(self.producers.original(
@@ -134,6 +162,64 @@ impl MetadataState {
             )),
             Admission::Refuse(outcome) => Some(outcome),
         }
+    }
+
+    /// Admits the request `batch`, the first time one of its chunks is seen in the segment.
+    /// A new request with an offset commit riding along has the commit applied first, and
+    /// is admitted only if it was; a refused one leaves the producer's sequence unused.
+    fn admit_with_commit(&mut self, batch: &ProducerBatch, flight: &mut InFlight<'_>) -> Admission {
+        let mut commits = flight.segment.offset_commits.iter();
+        let commit = commits.find(|c| c.is_for(batch));
+        let Some(commit) = commit.filter(|_| self.producers.would_accept(batch)) else {
+            return self.producers.admit(batch);
+        };
+        match self.apply_request_commit(batch, commit, flight) {
+            Ok(()) => self.producers.admit(batch),
+            Err(Some(missing)) => Admission::Refuse(missing),
+            Err(None) => Admission::Refuse(ChunkOutcome::CommitRefused),
+        }
+    }
+
+    /// Applies `commit` if every chunk of its request has its partition and the commit
+    /// passes its checks. Refusals: the outcome naming a missing partition, or `None` for
+    /// a refused commit (recorded in `flight` with why).
+    fn apply_request_commit(
+        &mut self,
+        batch: &ProducerBatch,
+        commit: &RequestOffsetCommit,
+        flight: &mut InFlight<'_>,
+    ) -> Result<(), Option<ChunkOutcome>> {
+        let mut chunks = flight.segment.chunks.iter();
+        if let Some(missing) = chunks.find_map(|c| self.missing_partition(c, batch)) {
+            return Err(Some(missing));
+        }
+        let c = &commit.commit;
+        let member = (c.member_id.as_deref(), c.generation);
+        let result = self.commit_offsets(&c.group, member, &c.offsets, flight.at_ms);
+        let CommandResult::Rejected(error) = result else {
+            return Ok(());
+        };
+        flight.refused.push(refused(batch, error));
+        Err(None)
+    }
+
+    /// The outcome naming the missing topic or partition of `chunk`, if it belongs to the
+    /// request `batch` and its partition does not exist.
+    fn missing_partition(
+        &self,
+        chunk: &ChunkCommit,
+        batch: &ProducerBatch,
+    ) -> Option<ChunkOutcome> {
+        if chunk.producer.as_ref() != Some(batch) {
+            return None;
+        }
+        let Some(topic) = self.topics.get_by_id(chunk.topic_id) else {
+            return Some(ChunkOutcome::TopicNotFound);
+        };
+        topic
+            .partition(chunk.partition)
+            .is_none()
+            .then_some(ChunkOutcome::PartitionNotFound)
     }
 
     /// Appends `chunk` to its partition's index and returns its base offset, or the
@@ -159,10 +245,21 @@ fn past_horizon(segment: &SegmentCommit, at_ms: Option<i64>) -> bool {
     }
 }
 
+/// The refusal of the offset commit of the request `batch`.
+fn refused(batch: &ProducerBatch, error: CommandError) -> RefusedCommit {
+    RefusedCommit {
+        producer_id: batch.producer_id,
+        epoch: batch.epoch,
+        sequence: batch.sequence,
+        error,
+    }
+}
+
 /// The result of a segment refused for its age: every chunk [`ChunkOutcome::TooOld`].
 fn too_old(segment: &SegmentCommit) -> SegmentCommitResult {
     SegmentCommitResult {
         object: segment.object.clone(),
         chunks: vec![ChunkOutcome::TooOld; segment.chunks.len()],
+        refused_commits: Vec::new(),
     }
 }

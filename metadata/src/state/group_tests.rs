@@ -34,6 +34,7 @@ fn state_with_records() -> MetadataState {
         size: 10,
         chunks: vec![chunk],
         sealed_at_ms: None,
+        offset_commits: Vec::new(),
     };
     let segments = vec![segment];
     state.apply(&Command::CommitSegments {

@@ -461,6 +461,8 @@ fn missing_topic(name: &str) -> CommandError {
 #[cfg(test)]
 mod group_tests;
 #[cfg(test)]
+mod produce_commit_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod validation_tests;

@@ -176,6 +176,16 @@ impl Producers {
         })
     }
 
+    /// Whether [`Producers::admit`] would accept `batch` as a new request (changing
+    /// nothing): the producer's current epoch, its next sequence, not a recent one.
+    pub(crate) fn would_accept(&self, batch: &ProducerBatch) -> bool {
+        self.by_id.get(&batch.producer_id).is_some_and(|state| {
+            batch.epoch == state.epoch
+                && batch.sequence == state.next_sequence
+                && !state.recent.iter().any(|r| r.sequence == batch.sequence)
+        })
+    }
+
     /// Decides on a request the first time one of its chunks is seen in a commit. An
     /// accepted request advances the producer's sequence at once.
     pub(crate) fn admit(&mut self, batch: &ProducerBatch) -> Admission {

@@ -190,6 +190,7 @@ const NOW: i64 = 60 * 60 * 1000;
 fn sealed_at(object: &str, chunks: Vec<ChunkCommit>, sealed_at_ms: i64) -> SegmentCommit {
     SegmentCommit {
         sealed_at_ms: Some(sealed_at_ms),
+        offset_commits: Vec::new(),
         ..segment(object, chunks)
     }
 }
@@ -293,6 +294,7 @@ fn segment(object: &str, chunks: Vec<ChunkCommit>) -> SegmentCommit {
         object: object.to_owned(),
         size: 100,
         sealed_at_ms: None,
+        offset_commits: Vec::new(),
         chunks,
     }
 }

@@ -20,8 +20,8 @@ use crate::limits::{
     MAX_SESSION_TIMEOUT_MS, MAX_TOPICS_PER_MEMBER, MIN_SESSION_TIMEOUT_MS,
 };
 use crate::types::{
-    Command, CommandError, MemberJoin, OffsetCommit, ResetTarget, SegmentCommit, TopicSettings,
-    Usage,
+    Command, CommandError, GroupCommit, MemberJoin, OffsetCommit, ResetTarget, SegmentCommit,
+    TopicSettings, Usage,
 };
 
 /// A refusal of a malformed command or read.
@@ -334,8 +334,32 @@ pub(crate) fn segments(segments: &[SegmentCommit]) -> Result<(), CommandError> {
                 )));
             }
         }
+        request_commits(&what, segment)?;
     }
     Ok(())
+}
+
+/// The offset commits riding with a segment's requests: at most one per chunk, each a
+/// valid group commit ([`Command::CommitOffsets`]'s rules).
+fn request_commits(what: &str, segment: &SegmentCommit) -> Result<(), CommandError> {
+    if segment.offset_commits.len() > segment.chunks.len() {
+        return Err(invalid(format!(
+            "{what}: {} offset commits for {} chunks; at most one per request",
+            segment.offset_commits.len(),
+            segment.chunks.len()
+        )));
+    }
+    segment
+        .offset_commits
+        .iter()
+        .try_for_each(|c| group_commit(&c.commit))
+}
+
+/// A group commit riding with a produce request: [`Command::CommitOffsets`]'s rules.
+pub(crate) fn group_commit(commit: &GroupCommit) -> Result<(), CommandError> {
+    group_name(&commit.group)?;
+    member(commit.generation, commit.member_id.as_deref())?;
+    offset_commits(&commit.offsets)
 }
 
 /// A heartbeat: a non-empty id and address of bounded length, a lease of

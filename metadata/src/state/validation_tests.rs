@@ -60,6 +60,7 @@ fn segment(object: &str, chunks: Vec<ChunkCommit>) -> SegmentCommit {
         object: object.to_owned(),
         size: 100,
         sealed_at_ms: None,
+        offset_commits: Vec::new(),
         chunks,
     }
 }
@@ -227,6 +228,7 @@ fn malformed_segment_commits_are_refused_whole() {
             SegmentCommit {
                 size: 0,
                 sealed_at_ms: None,
+                offset_commits: Vec::new(),
                 ..segment("s", vec![])
             },
             "size 0",
@@ -235,6 +237,7 @@ fn malformed_segment_commits_are_refused_whole() {
             SegmentCommit {
                 size: MAX_SEGMENT_BYTES + 1,
                 sealed_at_ms: None,
+                offset_commits: Vec::new(),
                 ..segment("s", vec![chunk(a, 0)])
             },
             "size",

@@ -17,8 +17,8 @@ pub use groups::{
     ResetOffsetsRequest, ResetTo, TopicPartition,
 };
 pub use records::{
-    FetchResponse, FetchedRecord, OffsetLookup, ProduceRecord, ProduceRequest, ProduceResponse,
-    ProducerInfo, RecordOffset,
+    FetchResponse, FetchedRecord, OffsetLookup, ProduceCommit, ProduceRecord, ProduceRequest,
+    ProduceResponse, ProducerInfo, RecordOffset,
 };
 pub use topics::{
     CreateTopicRequest, DEFAULT_TOPIC_PAGE, MAX_TOPIC_PAGE, PartitionInfo, Topic, TopicConfig,

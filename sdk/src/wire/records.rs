@@ -20,6 +20,31 @@ pub struct ProduceRequest {
     /// Optional idempotent-producer identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub producer: Option<ProducerInfo>,
+    /// Optional consumer-group offset commit, applied in the same metadata entry as the
+    /// records or not at all (needs `producer`): consume-transform-produce exactly once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<ProduceCommit>,
+}
+
+/// A consumer-group offset commit riding with a produce request. Without `member_id` and
+/// `generation` it is a simple commit, allowed while the group has no members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProduceCommit {
+    /// The group's name.
+    pub group: String,
+    /// The committing member's generation (with `member_id`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "integer::optional"
+    )]
+    pub generation: Option<u64>,
+    /// The committing member (with `generation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<String>,
+    /// 1 to 10 000 offsets; one refused offset refuses the commit and the records.
+    pub offsets: Vec<crate::wire::OffsetToCommit>,
 }
 
 /// Identity of an idempotent producer.

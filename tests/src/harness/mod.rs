@@ -13,8 +13,8 @@ pub use cluster::{Cluster, ClusterOptions, Role};
 pub use disks::Tmpfs;
 pub use principals::{principal, principal_with_quota, sha256};
 pub use process::{
-    Silt, SiltOptions, example_binary, find_silt_binary, loadgen_binary, silt_binary,
-    strip_test_env,
+    Silt, SiltOptions, exactly_once_binary, example_binary, find_silt_binary, loadgen_binary,
+    silt_binary, strip_test_env,
 };
 pub use s3::{S3Env, s3_env, try_s3_env};
 

@@ -50,6 +50,16 @@ pub fn example_binary(name: &str) -> PathBuf {
     }
 }
 
+/// Path of the `silt-exactly-once` binary (the SDK's exactly-once pipeline example built
+/// by this crate; override with `SILT_EXACTLY_ONCE_BIN`).
+pub fn exactly_once_binary() -> PathBuf {
+    let found = match std::env::var("SILT_EXACTLY_ONCE_BIN") {
+        Ok(path) => Ok(PathBuf::from(path)),
+        Err(_) => find_built_binary("silt-exactly-once", "silt-tests", "SILT_EXACTLY_ONCE_BIN"),
+    };
+    found.unwrap_or_else(|message| panic!("{message}"))
+}
+
 /// The binary `name` of package `package` in this cargo invocation's target directory,
 /// or an error naming where it looked and `variable`, which overrides it.
 fn find_built_binary(name: &str, package: &str, variable: &str) -> Result<PathBuf, String> {

@@ -21,7 +21,8 @@ use silt_bookie::segment::{ChunkInfo, ProducerTag};
 use silt_metadata::MetadataClient;
 use silt_metadata::proposal::proposal_runs;
 use silt_metadata::types::{
-    ChunkCommit, ChunkOutcome, ProducerBatch, SegmentCommit, SegmentCommitResult,
+    ChunkCommit, ChunkOutcome, GroupCommit, ProducerBatch, RequestOffsetCommit, SegmentCommit,
+    SegmentCommitResult,
 };
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -142,6 +143,28 @@ pub(crate) fn segment_commit(
         size,
         chunks: chunks.iter().map(|c| chunk_commit(c, digests)).collect(),
         sealed_at_ms: i64::try_from(id.timestamp_ms()).ok(),
+        offset_commits: offset_commits(digests),
+    }
+}
+
+/// The offset commits riding with a segment's producer requests, in tag order (so every
+/// attempt proposes the same entry).
+pub(super) fn offset_commits(digests: &Digests) -> Vec<RequestOffsetCommit> {
+    let mut commits: Vec<RequestOffsetCommit> = digests
+        .iter()
+        .filter_map(|(tag, facts)| Some(request_commit(*tag, facts.commit.clone()?)))
+        .collect();
+    commits.sort_by_key(|c| (c.producer_id, c.epoch, c.sequence));
+    commits
+}
+
+/// The offset commit `commit` bound to the request `tag`.
+fn request_commit(tag: ProducerTag, commit: GroupCommit) -> RequestOffsetCommit {
+    RequestOffsetCommit {
+        producer_id: tag.producer_id,
+        epoch: tag.epoch,
+        sequence: tag.sequence,
+        commit,
     }
 }
 
@@ -171,7 +194,7 @@ fn producer_batch(tag: ProducerTag, digests: &Digests) -> ProducerBatch {
         producer_id: tag.producer_id,
         epoch: tag.epoch,
         sequence: tag.sequence,
-        digest: digests.get(&tag).copied(),
+        digest: digests.get(&tag).and_then(|facts| facts.digest),
     }
 }
 
@@ -305,12 +328,12 @@ async fn commit_once(
 type Outcomes = HashMap<(u64, u32, Option<ProducerTag>), ChunkOutcome>;
 
 /// Answers each waiter with the offsets of its slots (or why a slot was refused).
-fn answer_slots(waiters: Vec<Waiter>, outcomes: &Outcomes) {
+fn answer_slots(waiters: Vec<Waiter>, outcomes: &Outcomes, result: &SegmentCommitResult) {
     for waiter in waiters {
         let answer = waiter
             .slots
             .iter()
-            .map(|slot| slot_offset(outcomes, slot))
+            .map(|slot| slot_offset(outcomes, slot).map_err(|e| with_refusal(e, slot, result)))
             .collect();
         let _ = waiter.done.send(answer);
     }
@@ -334,7 +357,7 @@ impl UploadedSegment {
             warn!(segment = %self.id, object = %self.object, "segment refused: sealed before the commit horizon; its requests fail and the object is an orphan");
         }
         let outcomes = self.outcomes(parts, result);
-        answer_slots(waiters, &outcomes);
+        answer_slots(waiters, &outcomes, result);
         if let Err(error) = parts.spool.remove(self.id) {
             warn!(%error, segment = %self.id, "cannot remove a committed spool file");
         }
@@ -367,6 +390,15 @@ fn cache_chunk(parts: &PipelineParts, segment: &UploadedSegment, position: u64, 
         let bytes = Bytes::copy_from_slice(&segment_bytes[start..end]);
         parts.cache.insert(&segment.object, position, bytes);
     }
+}
+
+/// `error`, with the state machine's reason when it is a refused offset commit.
+fn with_refusal(error: PipelineError, slot: &Slot, result: &SegmentCommitResult) -> PipelineError {
+    let (PipelineError::CommitRefused(None), Some(tag)) = (&error, slot.producer) else {
+        return error;
+    };
+    let refusal = result.commit_refusal(tag.producer_id, tag.epoch, tag.sequence);
+    PipelineError::CommitRefused(refusal.cloned())
 }
 
 /// The offset of a slot's first record, or why its chunk was refused.

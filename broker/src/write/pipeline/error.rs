@@ -1,7 +1,7 @@
 //! [`PipelineError`]: why the pipeline did not acknowledge an append.
 
 use silt_bookie::segment::ProducerTag;
-use silt_metadata::types::ChunkOutcome;
+use silt_metadata::types::{ChunkOutcome, CommandError};
 
 /// Why an append was not acknowledged. Topic names are unknown here (the pipeline sees topic
 /// ids); the write service adds them ([`crate::write::WriteError::Pipeline`]).
@@ -50,6 +50,16 @@ pub(crate) enum PipelineError {
         .0.producer_id, .0.epoch, .0.sequence
     )]
     IdempotencyMismatch(ProducerTag),
+    /// The offset commit riding with the request was refused (why, when known): none of
+    /// its records were written and no offset was committed.
+    #[error("{}", commit_refused(.0.as_ref()))]
+    CommitRefused(Option<CommandError>),
+}
+
+/// The message of a refused offset commit.
+fn commit_refused(why: Option<&CommandError>) -> String {
+    let why = why.map_or_else(|| "refused".to_owned(), ToString::to_string);
+    format!("offset commit refused, so no record was written and no offset committed: {why}")
 }
 
 /// Why a segment past the commit horizon fails its appends; nothing of it was written.
@@ -83,6 +93,7 @@ impl PipelineError {
             ChunkOutcome::UnknownProducer => Some(PipelineError::UnknownProducer),
             ChunkOutcome::IdempotencyMismatch => producer.map(PipelineError::IdempotencyMismatch),
             ChunkOutcome::TooOld => Some(PipelineError::Unavailable(too_old_message())),
+            ChunkOutcome::CommitRefused => Some(PipelineError::CommitRefused(None)),
         }
     }
 }

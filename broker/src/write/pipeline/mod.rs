@@ -29,6 +29,7 @@ mod error;
 mod held;
 mod in_doubt;
 mod parts;
+pub(crate) mod sidecar;
 mod stage;
 mod upload;
 mod waiter;
@@ -43,7 +44,7 @@ pub(crate) use commit::{commit_with_retry, refused_as_too_old, segment_commit};
 pub(crate) use error::PipelineError;
 pub(crate) use held::HeldBytes;
 pub(crate) use parts::{PartitionAppend, PipelineParts};
-pub(crate) use upload::Digests;
+pub(crate) use upload::{Digests, RequestFacts};
 
 use stage::{ActorMessage, AppendRequest};
 use waiter::AppendResult;
@@ -79,25 +80,22 @@ impl WritePipeline {
     /// writer always passes a digest for an idempotent request).
     #[cfg(test)]
     pub(crate) async fn append(&self, parts: Vec<PartitionAppend>) -> AppendResult {
-        self.append_with_digest(parts, None).await
+        self.append_request(parts, RequestFacts::default()).await
     }
 
     /// Appends records and waits until they are durable and ordered; returns each part's
-    /// first offset, in the order of `parts`. `digest` is an idempotent request's content
-    /// digest: a request staged or committed under the same producer tag with another
-    /// digest is refused with [`PipelineError::IdempotencyMismatch`].
-    pub(crate) async fn append_with_digest(
+    /// first offset, in the order of `parts`. `facts` are an idempotent request's content
+    /// digest and offset commit: a request staged or committed under the same producer
+    /// tag with another digest is refused with [`PipelineError::IdempotencyMismatch`]; the
+    /// commit is applied with the records or neither is.
+    pub(crate) async fn append_request(
         &self,
         parts: Vec<PartitionAppend>,
-        digest: Option<u64>,
+        facts: RequestFacts,
     ) -> AppendResult {
         let (done, receiver) = oneshot::channel();
         self.actor
-            .send(ActorMessage::Append(AppendRequest {
-                parts,
-                digest,
-                done,
-            }))
+            .send(ActorMessage::Append(AppendRequest { parts, facts, done }))
             .await
             .map_err(|_| PipelineError::ShuttingDown)?;
         receiver.await.map_err(|_| PipelineError::ShuttingDown)?

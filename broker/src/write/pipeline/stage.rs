@@ -20,20 +20,20 @@ use ulid::Ulid;
 
 use super::error::PipelineError;
 use super::parts::{PartitionAppend, PipelineParts};
-use super::upload::{Digests, Sealed, Uploaded, upload_sealed};
+use super::upload::{Digests, RequestFacts, Sealed, Uploaded, known_facts, upload_sealed};
 use super::waiter::{AppendResult, Slot, Waiter};
 
 /// An append on its way to the actor.
 pub(super) struct AppendRequest {
     pub(super) parts: Vec<PartitionAppend>,
-    /// The content digest of an idempotent request (`None` without a producer tag).
-    pub(super) digest: Option<u64>,
+    /// The content digest and offset commit of an idempotent request.
+    pub(super) facts: RequestFacts,
     pub(super) done: oneshot::Sender<AppendResult>,
 }
 
-/// A producer request staged in the open segment: its content digest and its slots.
+/// A producer request staged in the open segment: its digest and commit, and its slots.
 struct StagedRequest {
-    digest: Option<u64>,
+    facts: RequestFacts,
     slots: Vec<Slot>,
 }
 
@@ -150,14 +150,14 @@ impl Actor {
         let tag = request.parts.first().and_then(|part| part.producer);
         let staged = tag.and_then(|tag| Some((tag, self.staged_requests.get(&tag)?)));
         let slots = match staged {
-            Some((tag, staged)) if staged.digest != request.digest => {
+            Some((tag, staged)) if staged.facts != request.facts => {
                 let _ = request
                     .done
                     .send(Err(PipelineError::IdempotencyMismatch(tag)));
                 return;
             }
             Some((_, staged)) => staged.slots.clone(),
-            None => self.stage_parts(tag, request.digest, &request.parts),
+            None => self.stage_parts(tag, request.facts, &request.parts),
         };
         let done = request.done;
         self.waiters.push(Waiter { slots, done });
@@ -168,14 +168,14 @@ impl Actor {
     fn stage_parts(
         &mut self,
         tag: Option<ProducerTag>,
-        digest: Option<u64>,
+        facts: RequestFacts,
         parts: &[PartitionAppend],
     ) -> Vec<Slot> {
         let slots: Vec<Slot> = parts.iter().map(|part| self.stage(part)).collect();
         if let Some(tag) = tag {
             let slots = slots.clone();
             self.staged_requests
-                .insert(tag, StagedRequest { digest, slots });
+                .insert(tag, StagedRequest { facts, slots });
         }
         self.opened_at.get_or_insert_with(Instant::now);
         self.report_staged();
@@ -243,10 +243,8 @@ impl Actor {
     fn take_open_segment(&mut self) -> (SegmentBuilder, Vec<Waiter>, Digests) {
         let builder = std::mem::replace(&mut self.builder, SegmentBuilder::new());
         let waiters = std::mem::take(&mut self.waiters);
-        let digests = std::mem::take(&mut self.staged_requests)
-            .into_iter()
-            .filter_map(|(tag, staged)| staged.digest.map(|digest| (tag, digest)))
-            .collect();
+        let staged = std::mem::take(&mut self.staged_requests);
+        let digests = known_facts(staged.into_iter().map(|(tag, s)| (tag, s.facts)));
         self.sequence += 1;
         self.report_staged();
         (builder, waiters, digests)
@@ -391,7 +389,10 @@ mod tests {
         let parts = vec![part];
         let request = AppendRequest {
             parts,
-            digest: Some(digest),
+            facts: super::RequestFacts {
+                digest: Some(digest),
+                commit: None,
+            },
             done,
         };
         (request, receiver)
@@ -454,7 +455,7 @@ mod tests {
         actor.in_flight = capped.max_uploads_in_flight;
         let request = |parts: Vec<PartitionAppend>| AppendRequest {
             parts,
-            digest: None,
+            facts: super::RequestFacts::default(),
             done: oneshot::channel().0,
         };
         actor.append(request(vec![append(0, 1)]), &upload_done);

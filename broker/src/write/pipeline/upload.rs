@@ -28,9 +28,34 @@ use super::held::Held;
 use super::parts::PipelineParts;
 use super::waiter::Waiter;
 
-/// Content digests of the producer requests staged in one segment, by tag: they ride
-/// with the sealed segment to its commit.
-pub(crate) type Digests = std::collections::HashMap<silt_bookie::segment::ProducerTag, u64>;
+/// What the commit needs of each producer request staged in one segment beyond its chunks
+/// (content digest, offset commit), by tag: it rides with the sealed segment to its commit.
+pub(crate) type Digests =
+    std::collections::HashMap<silt_bookie::segment::ProducerTag, RequestFacts>;
+
+/// An idempotent request's content digest and the offset commit riding with it: two
+/// requests under one producer tag are the same request only if these are equal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct RequestFacts {
+    /// The content digest (`None` without a producer tag).
+    pub(crate) digest: Option<u64>,
+    /// The offset commit applied in the same Raft entry as the request's records.
+    pub(crate) commit: Option<silt_metadata::types::GroupCommit>,
+}
+
+impl RequestFacts {
+    /// Whether the commit needs to know any of these.
+    fn is_known(&self) -> bool {
+        self.digest.is_some() || self.commit.is_some()
+    }
+}
+
+/// The known facts of staged requests, by tag.
+pub(super) fn known_facts(
+    staged: impl Iterator<Item = (silt_bookie::segment::ProducerTag, RequestFacts)>,
+) -> Digests {
+    staged.filter(|(_, facts)| facts.is_known()).collect()
+}
 
 /// The outcome of one sealed segment's upload, handed to the committer.
 pub(super) struct Uploaded {
@@ -87,6 +112,7 @@ pub(super) async fn upload_sealed(
         digests,
     } = sealed;
     let upload = tokio::spawn(async move {
+        super::sidecar::write(&parts, id, &digests).await?;
         let uploaded = seal_and_upload(&parts, id, builder, &uploads).await;
         uploaded.map(|segment| UploadedSegment { digests, ..segment })
     });
