@@ -381,13 +381,8 @@ impl MetadataState {
         offset: u64,
         max_entries: usize,
     ) -> Result<PartitionSlice> {
-        validate::slice_entries(max_entries)?;
-        let (topic_id, index) = self.partition_index(topic, partition)?;
-        Ok(PartitionSlice {
-            topic_id,
-            start_offset: index.start_offset,
-            high_watermark: index.high_watermark,
-            entries: index.slice(offset, max_entries),
+        self.slice_of(topic, partition, max_entries, |index| {
+            index.slice(offset, max_entries)
         })
     }
 
@@ -400,13 +395,27 @@ impl MetadataState {
         timestamp_ms: i64,
         max_entries: usize,
     ) -> Result<PartitionSlice> {
+        self.slice_of(topic, partition, max_entries, |index| {
+            index.slice_at_time(timestamp_ms, max_entries)
+        })
+    }
+
+    /// The partition's bounds and the entries `pick` takes from its index, after checking
+    /// `max_entries` and that the partition exists.
+    fn slice_of(
+        &self,
+        topic: &str,
+        partition: u32,
+        max_entries: usize,
+        pick: impl FnOnce(&PartitionIndex) -> Vec<crate::types::IndexEntry>,
+    ) -> Result<PartitionSlice> {
         validate::slice_entries(max_entries)?;
         let (topic_id, index) = self.partition_index(topic, partition)?;
         Ok(PartitionSlice {
             topic_id,
             start_offset: index.start_offset,
             high_watermark: index.high_watermark,
-            entries: index.slice_at_time(timestamp_ms, max_entries),
+            entries: pick(index),
         })
     }
 
