@@ -281,7 +281,13 @@ async fn heartbeat(
     State(state): State<ServerState>,
     Json(call): Json<HeartbeatCall>,
 ) -> Json<Reply<HeartbeatView>> {
-    Json(state.client.heartbeat(&call).map_err(RemoteError::from))
+    Json(
+        state
+            .client
+            .heartbeat(&call)
+            .await
+            .map_err(RemoteError::from),
+    )
 }
 
 /// `GET /meta/v1/watch` parameters.

@@ -257,3 +257,64 @@ async fn the_change_feed_names_the_changed_partitions_and_deleted_topics() {
     let keys: Vec<&String> = plain.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["applied"], "{plain}");
 }
+
+/// Polls `group_heartbeat` on every survivor until one leads and answers; the answer.
+async fn first_leader_answer(
+    nodes: &BTreeMap<u64, Running>,
+    member_id: &str,
+    generation: u64,
+) -> silt_metadata::Result<silt_metadata::types::HeartbeatView> {
+    let clients: Vec<_> = nodes.values().map(|r| r.node.client()).collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while tokio::time::Instant::now() < deadline {
+        for client in &clients {
+            match client
+                .group_heartbeat("g", member_id, Some(generation))
+                .await
+            {
+                Err(silt_metadata::Error::NotLeader { .. }) => {}
+                answer => return answer,
+            }
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("no survivor led within 20 s");
+}
+
+/// A member that joined through the old leader just before it died is known to the new
+/// leader's first heartbeat answer, even before the new leader has applied its
+/// predecessor's last entries (a refusal there made the member rejoin and the whole group
+/// rebalance for nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_leader_does_not_refuse_a_member_its_predecessor_admitted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (peers, mut nodes) = start_cluster(dir.path()).await;
+    let endpoints: Vec<String> = peers.values().cloned().collect();
+    let client = HttpClient::connect(&endpoints).unwrap();
+    client
+        .create_topic("t", 4, TopicSettings::default(), 1)
+        .await
+        .unwrap();
+    let leader = client.status().await.unwrap().leader_id.unwrap();
+    let join = silt_metadata::types::MemberJoin {
+        member_id: String::new(),
+        new: true,
+        client_id: None,
+        topics: vec!["t".to_owned()],
+        session_timeout_ms: 30_000,
+        assignor: silt_metadata::types::Assignor::Range,
+    };
+    let joined = client.join_group("g", join).await.unwrap();
+    // Kill the leader at once: the followers hold the join but may not know it committed.
+    let running = nodes.remove(&leader).unwrap();
+    running.server.abort();
+    running.node.shutdown().await.unwrap();
+    let answer = first_leader_answer(&nodes, &joined.member_id, joined.generation).await;
+    let view = answer.expect("the new leader knows the member");
+    assert_eq!(view.member.member_id, joined.member_id);
+    assert_eq!(view.member.assignment.len(), 4);
+    for (_, running) in nodes {
+        running.server.abort();
+        running.node.shutdown().await.unwrap();
+    }
+}

@@ -103,7 +103,12 @@ impl LocalClient {
 
     /// A group member's heartbeat: on the leader, recorded in the liveness table and
     /// answered from the applied state (no Raft write); elsewhere [`Error::NotLeader`].
-    pub(crate) fn heartbeat(&self, call: &HeartbeatCall) -> Result<HeartbeatView> {
+    ///
+    /// A refusal (`unknown_member`, `stale_generation`) is only given after a read barrier:
+    /// a leader elected a moment ago may not have applied the entries its predecessor
+    /// committed (a join, a rebalance), and refusing a member on that stale view would make
+    /// it rejoin and rebalance its whole group for nothing.
+    pub(crate) async fn heartbeat(&self, call: &HeartbeatCall) -> Result<HeartbeatView> {
         if !self.leads() {
             let status = self.local_status();
             return Err(Error::NotLeader {
@@ -112,8 +117,11 @@ impl LocalClient {
             });
         }
         let answer =
-            self.read_local(|state| state.heartbeat(&call.group, &call.member_id, call.generation));
-        let (member, rebalanced) = answer?;
+            |state: &MetadataState| state.heartbeat(&call.group, &call.member_id, call.generation);
+        let (member, rebalanced) = match self.read_local(answer) {
+            Ok(found) => found,
+            Err(_) => self.read(answer).await??,
+        };
         let now = tokio::time::Instant::now();
         self.liveness.lock().beat(&call.group, &call.member_id, now);
         Ok(HeartbeatView { member, rebalanced })
@@ -267,7 +275,7 @@ impl Transport for LocalClient {
     }
 
     async fn heartbeat(&self, call: HeartbeatCall) -> Result<HeartbeatView> {
-        LocalClient::heartbeat(self, &call)
+        LocalClient::heartbeat(self, &call).await
     }
 
     fn applied_commits(&self, segments: &[SegmentCommit]) -> Vec<Option<SegmentCommitResult>> {
