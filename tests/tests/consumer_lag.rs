@@ -50,7 +50,12 @@ async fn scrape_until(silt: &Silt, ready: impl Fn(&str) -> bool) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lag_metrics_match_the_committed_distance_and_age() {
     let dir = tempfile::tempdir().unwrap();
-    let silt = Silt::start(dir.path(), SiltOptions::default());
+    // A short refresh (the setting's default is 5 s) so the figures follow each step fast.
+    let options = SiltOptions {
+        env: vec![("SILT_GROUPS_LAG_REFRESH_INTERVAL".into(), "200ms".into())],
+        ..SiltOptions::default()
+    };
+    let silt = Silt::start(dir.path(), options);
     let (status, answer) = call(
         &silt,
         "POST",

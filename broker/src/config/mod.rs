@@ -38,6 +38,28 @@ pub struct Config {
     pub cluster: ClusterSection,
     /// Client authentication and authorization.
     pub auth: AuthSection,
+    /// Consumer groups, as this broker serves them.
+    pub groups: GroupsSection,
+}
+
+/// `[groups]`: what a broker does for consumer groups (their state lives in the metadata
+/// service).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroupsSection {
+    /// How often `silt_consumer_lag_records` and `silt_consumer_lag_seconds` are computed
+    /// from the metadata service (default 5 s): each refresh reads every group, so a
+    /// shorter interval costs more metadata reads.
+    #[serde(with = "duration")]
+    pub lag_refresh_interval: Duration,
+}
+
+impl Default for GroupsSection {
+    fn default() -> Self {
+        GroupsSection {
+            lag_refresh_interval: Duration::from_secs(5),
+        }
+    }
 }
 
 /// `[auth]`: who may call the broker. An empty `principals_file` turns authentication off

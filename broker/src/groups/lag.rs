@@ -1,5 +1,5 @@
 //! Consumer lag as metrics: `silt_consumer_lag_records{group,topic,partition}` and
-//! `silt_consumer_lag_seconds{…}`, computed by a background task every [`LAG_REFRESH`]
+//! `silt_consumer_lag_seconds{…}`, computed by a background task every `groups.lag_refresh_interval`
 //! from the metadata service (the broker keeps no group state).
 //!
 //! Per refresh: one `list_groups`, one `describe_group` per group (which carries each
@@ -20,22 +20,21 @@ use tracing::{debug, warn};
 
 use crate::metrics::{LagLabels, Metrics};
 
-/// How often the lag is computed.
-pub(crate) const LAG_REFRESH: Duration = Duration::from_secs(5);
 /// At most this many (group, topic, partition) series.
 pub(crate) const MAX_LAG_SERIES: usize = 1000;
 
 /// One series: its labels, lag in records, lag in seconds.
 type LagPoint = (LagLabels, u64, f64);
 
-/// Starts the refresh task.
+/// Starts the refresh task, computing the lag every `every`.
 pub(crate) fn spawn(
     metadata: Arc<dyn MetadataClient>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
+    every: Duration,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(LAG_REFRESH);
+        let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;

@@ -90,6 +90,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         services.metadata.clone(),
         services.metrics.clone(),
         services.clock.clone(),
+        config.groups.lag_refresh_interval,
     );
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (object_store_url, disk_cache) = (storage.store.url.clone(), storage.disk_cache.clone());
