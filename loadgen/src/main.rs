@@ -7,6 +7,11 @@
 //! - `consume`: catch-up read of every partition from `--from-offset` with one reader per
 //!   partition, up to `--concurrency` at once;
 //! - `e2e`: produce→consume latency of one small record every `--interval-ms`;
+//! - `eos`: exactly-once produce (records plus an offset commit) against the same produce
+//!   without the commit;
+//! - `group`: a consumer group's costs: offset-commit latency, the time of a rebalance
+//!   (join, graceful leave, a member vanishing) until every member reads again, and
+//!   consumption without duplicates or gaps (see `group.rs`);
 //! - `baseline`: the object store's own PUT/GET limits with silt's client stack
 //!   (no broker needed).
 //!
@@ -18,6 +23,7 @@
 mod baseline;
 mod broker_stats;
 mod eos;
+mod group;
 mod report;
 mod workload;
 
@@ -150,6 +156,54 @@ enum Mode {
         /// Requests of each kind.
         #[arg(long, default_value_t = 500)]
         count: u64,
+    },
+    /// Consumer-group costs: commit latency, rebalance time (a member joining, leaving,
+    /// vanishing), records/s, duplicates and gaps.
+    ///
+    /// Fills a topic, then `--members` members (sticky assignor, one task each:
+    /// heartbeat, fetch, commit) read it in one stable generation, committing every
+    /// `--commit-every`; one member then commits `--commit-only` times back to back; then
+    /// `--rounds` rounds of rebalances: a member leaves (DELETE), one joins, one vanishes
+    /// (stops heartbeating; removed after `--session-timeout-ms`), one joins. Each rebalance
+    /// is timed from the event to the moment every partition is assigned once in one new
+    /// generation that every member works in and every member has fetched from each of its
+    /// partitions; `moved_partitions` counts partitions with a new owner. Events are
+    /// spread over the heartbeat period (members hear of a rebalance at their next
+    /// heartbeat), so a join or leave takes about half a period on average. Duplicates are
+    /// offsets read twice within one generation; gaps are offsets no member read.
+    Group {
+        /// Topic (created if missing, filled further if not); the group is
+        /// `<topic>-group-<ULID>`, new each run, and reads the whole topic.
+        #[arg(long, default_value = "loadgen-group")]
+        topic: String,
+        /// Partitions when creating the topic.
+        #[arg(long, default_value_t = 12)]
+        partitions: u32,
+        /// Members in the group (the join scenario starts from one fewer).
+        #[arg(long, default_value_t = 3)]
+        members: usize,
+        /// Records written to each partition before the members start.
+        #[arg(long, default_value_t = 5000)]
+        records: u64,
+        /// Value bytes per record.
+        #[arg(long, default_value_t = 256)]
+        record_size: usize,
+        /// When a member commits: `N` records read since its last commit, or `Nms` after
+        /// its last commit; it also commits whenever it has caught up.
+        #[arg(long, default_value = "1000", value_parser = group::parse_commit_every)]
+        commit_every: group::CommitEvery,
+        /// Commits of one member back to back, after the consume phase.
+        #[arg(long, default_value_t = 200)]
+        commit_only: u64,
+        /// Rebalance rounds (each: leave, join, vanish, join).
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
+        /// Members' session timeout (1000 to 300000): bounds the vanish scenario.
+        #[arg(long, default_value_t = 6000)]
+        session_timeout_ms: u64,
+        /// Heartbeat interval (default: a third of the session timeout).
+        #[arg(long)]
+        heartbeat_ms: Option<u64>,
     },
     /// Object-store limits with silt's own client (no broker involved).
     Baseline {
@@ -318,6 +372,32 @@ async fn run(
             };
             eos::eos_ab(http, broker, &topic, shape).await
         }
+        Mode::Group {
+            topic,
+            partitions,
+            members,
+            records,
+            record_size,
+            commit_every,
+            commit_only,
+            rounds,
+            session_timeout_ms,
+            heartbeat_ms,
+        } => {
+            let shape = group::GroupShape {
+                topic,
+                partitions,
+                members,
+                records,
+                record_size,
+                commit_every,
+                commit_only,
+                rounds,
+                session_timeout_ms,
+                heartbeat_ms,
+            };
+            group::group(http, broker, shape).await
+        }
         Mode::Baseline {
             object_store,
             segment_bytes,
@@ -405,6 +485,18 @@ mod tests {
                 "s3://b/p",
                 "--in-flight",
                 "2",
+            ],
+            &[
+                "silt-loadgen",
+                "group",
+                "--members",
+                "3",
+                "--commit-every",
+                "200ms",
+                "--session-timeout-ms",
+                "1000",
+                "--rounds",
+                "1",
             ],
         ] {
             Cli::try_parse_from(args).unwrap();
