@@ -21,6 +21,10 @@
 //! request of a killed run that is still in flight could commit after the restart read the
 //! offsets. A simple commit is allowed only while the group has no members: run one
 //! instance per group.
+//!
+//! `SILT_PIPELINE_SEPARATE_COMMIT=1` breaks it on purpose, for the fault suite's proof that
+//! its check can fail: the records and the commit go in two requests (at least once), so a
+//! kill between them writes the batch again after the restart.
 
 use std::time::Duration;
 
@@ -38,6 +42,8 @@ struct Pipeline {
     producer: Producer,
     /// The next offset to read, per input partition.
     positions: Vec<u64>,
+    /// Records and commit in two requests (at least once; only to show the check fails).
+    separate_commit: bool,
 }
 
 #[tokio::main]
@@ -72,6 +78,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         group: group.clone(),
         producer,
         positions: vec![0; partitions],
+        separate_commit: std::env::var_os("SILT_PIPELINE_SEPARATE_COMMIT").is_some(),
     };
     pipeline.resync().await?;
     pipeline.run(idle_limit).await
@@ -111,7 +118,7 @@ impl Pipeline {
         };
         let records = fetched.iter().map(|r| transform(r, number)).collect();
         let commit = self.commit(number, last + 1);
-        match self.producer.send_with_commit(records, commit).await {
+        match self.write(records, commit).await {
             Ok(_) => self.positions[partition] = last + 1,
             Err(error) => {
                 eprintln!("write with commit failed ({error}); reading the committed offsets");
@@ -119,6 +126,26 @@ impl Pipeline {
             }
         }
         Ok(true)
+    }
+
+    /// Writes `records` with `commit`: in one request, or in two with `separate_commit`.
+    async fn write(
+        &self,
+        records: Vec<ProduceRecord>,
+        commit: ProduceCommit,
+    ) -> Result<(), silt_sdk::Error> {
+        if !self.separate_commit {
+            return self
+                .producer
+                .send_with_commit(records, commit)
+                .await
+                .map(drop);
+        }
+        self.producer.send_batch(records).await?;
+        Groups::new(self.client.clone())
+            .commit_offsets(&commit.group, commit.offsets)
+            .await
+            .map(drop)
     }
 
     /// The simple commit of `partition` at `next`.

@@ -54,6 +54,10 @@ struct Args {
     /// Print the seeds' schedules and exit, without running anything.
     #[arg(long)]
     print_schedules: bool,
+    /// Break the exactly-once pipeline on purpose (records and offsets in two requests:
+    /// at least once), to see the check report its duplicates; never for a real run.
+    #[arg(long)]
+    pipeline_separate_commit: bool,
 }
 
 /// `--print-schedules`: each seed's schedule, as a run would draw it (a cluster of 3
@@ -103,6 +107,10 @@ struct Totals {
     indeterminate: usize,
     attacks_refused: u64,
     attack_windows: usize,
+    pipeline_seeds: usize,
+    transformed: usize,
+    pipeline_kills: usize,
+    pipeline_restarts: usize,
 }
 
 impl Totals {
@@ -114,18 +122,28 @@ impl Totals {
         self.indeterminate += outcome.indeterminate;
         self.attacks_refused += outcome.attacks.refused;
         self.attack_windows += usize::from(outcome.attacks.refused > 0);
+        if let Some(pipeline) = &outcome.pipeline {
+            self.pipeline_seeds += 1;
+            self.transformed += pipeline.transformed;
+            self.pipeline_kills += pipeline.kills;
+            self.pipeline_restarts += pipeline.restarts;
+        }
     }
 
     /// `total: 20 seeds, …, 3 failed`
     fn line(&self, failed: usize) -> String {
         format!(
-            "total: {} seeds, {} faults, {} acknowledged, {} indeterminate, {} attacks refused in {} seeds with a hostile principal, {failed} failed",
+            "total: {} seeds, {} faults, {} acknowledged, {} indeterminate, {} attacks refused in {} seeds with a hostile principal, {} records transformed, {} pipeline kills, {} pipeline restarts in {} seeds with the pipeline, {failed} failed",
             self.seeds,
             self.faults,
             self.acknowledged,
             self.indeterminate,
             self.attacks_refused,
-            self.attack_windows
+            self.attack_windows,
+            self.transformed,
+            self.pipeline_kills,
+            self.pipeline_restarts,
+            self.pipeline_seeds
         )
     }
 }
@@ -174,6 +192,7 @@ async fn main() -> ExitCode {
             keep_passing_histories: args.keep_histories,
             verbose: args.verbose,
             outage: args.outage_secs.unwrap_or_default(),
+            pipeline_separate_commit: args.pipeline_separate_commit,
             ..RunConfig::new(seed)
         };
         match run(config).await {

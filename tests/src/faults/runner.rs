@@ -6,7 +6,10 @@
 //! file and the [`checker`](crate::checker) verdict. Every client sends the cluster's
 //! `admin` token; when the schedule has a [`Fault::HostilePrincipal`], the principal
 //! `intruder` is added first (with a topic of its own) and its attacks' refusals are counted
-//! in the outcome, a successful attack failing the run.
+//! in the outcome, a successful attack failing the run. When it draws the exactly-once
+//! pipeline ([`Schedule::has_pipeline`]), [`super::pipeline`] runs it beside the workload,
+//! the schedule `kill -9`s it, and after the heal it drains and its output is checked
+//! (`check_transform`); its violations count as the seed's.
 //!
 //! Order matters for the checker: producers and tailing consumers stop recording before the
 //! final read starts, so every acknowledged offset is below the final high watermarks and
@@ -28,6 +31,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 
 use super::intruder::{self, Intruders, ProducerIds, Tally};
+use super::pipeline::{Pipeline, PipelineConfig, PipelineRun, PipelineTally};
 use super::schedule::{Fault, OutageLength, Schedule, ScheduledFault};
 use crate::checker::{History, Report};
 use crate::harness::{Cluster, ClusterOptions, Role};
@@ -55,6 +59,9 @@ pub struct RunConfig {
     pub verbose: bool,
     /// How long a metadata outage (a majority down) lasts.
     pub outage: OutageLength,
+    /// Run the pipeline at least once (records and commit in two requests), to show that
+    /// the check catches it; never for a real run.
+    pub pipeline_separate_commit: bool,
 }
 
 impl RunConfig {
@@ -69,6 +76,7 @@ impl RunConfig {
             record_interval: Duration::from_millis(5),
             verbose: false,
             outage: OutageLength::default(),
+            pipeline_separate_commit: false,
         }
     }
 }
@@ -95,6 +103,8 @@ pub struct RunOutcome {
     pub fault_errors: Vec<String>,
     /// The hostile principal's attempts: refused, unanswered, and any that worked.
     pub attacks: Tally,
+    /// The exactly-once pipeline's figures and violations, in seeds that run it.
+    pub pipeline: Option<PipelineTally>,
     /// The history file, when one was written.
     pub history_path: Option<PathBuf>,
     /// Cluster status and log tails, when something went wrong.
@@ -105,27 +115,48 @@ impl RunOutcome {
     /// Whether the checker found no violation, every fault was applied and healed, and no
     /// attack of the hostile principal worked.
     pub fn ok(&self) -> bool {
-        self.report.ok() && self.fault_errors.is_empty() && self.attacks.violations.is_empty()
+        self.violations() == 0 && self.fault_errors.is_empty() && self.attacks.violations.is_empty()
+    }
+
+    /// The checker's violations and the pipeline's.
+    pub fn violations(&self) -> usize {
+        self.report.violations.len() + self.pipeline_violations().len()
+    }
+
+    /// What `check_transform` found in the pipeline's output (none without a pipeline).
+    pub fn pipeline_violations(&self) -> &[String] {
+        self.pipeline.as_ref().map_or(&[], |p| &p.violations)
+    }
+
+    /// `, pipeline: 1500 transformed, 5 kills, 7 restarts` (empty without a pipeline).
+    fn pipeline_figures(&self) -> String {
+        self.pipeline.as_ref().map_or_else(String::new, |p| {
+            format!(
+                ", pipeline: {} transformed, {} kills, {} restarts",
+                p.transformed, p.kills, p.restarts
+            )
+        })
     }
 
     /// `seed 42: ok, 1234 acknowledged, 3 indeterminate, 7 faults`
     pub fn line(&self) -> String {
         let verdict = if self.ok() {
             "ok".to_owned()
-        } else if !self.report.ok() {
-            format!("FAILED ({} violations)", self.report.violations.len())
+        } else if self.violations() > 0 {
+            format!("FAILED ({} violations)", self.violations())
         } else if !self.attacks.violations.is_empty() {
             format!("FAILED ({} attacks worked)", self.attacks.violations.len())
         } else {
             format!("FAILED ({} fault errors)", self.fault_errors.len())
         };
         format!(
-            "seed {}: {verdict}, {} acknowledged, {} indeterminate, {} faults, {} attacks refused",
+            "seed {}: {verdict}, {} acknowledged, {} indeterminate, {} faults, {} attacks refused{}",
             self.seed,
             self.acknowledged,
             self.indeterminate,
             self.faults_applied,
-            self.attacks.refused
+            self.attacks.refused,
+            self.pipeline_figures()
         )
     }
 }
@@ -137,6 +168,9 @@ impl std::fmt::Display for RunOutcome {
             return Ok(());
         }
         write!(f, "{}", self.report)?;
+        for violation in self.pipeline_violations() {
+            writeln!(f, "pipeline: {violation}")?;
+        }
         for error in &self.fault_errors {
             writeln!(f, "fault error: {error}")?;
         }
@@ -145,6 +179,10 @@ impl std::fmt::Display for RunOutcome {
         }
         if let Some(path) = &self.history_path {
             writeln!(f, "history: {} (check it with silt-check)", path.display())?;
+            if self.pipeline.is_some() {
+                let log = path.with_file_name(format!("seed-{}-pipeline.log", self.seed));
+                writeln!(f, "pipeline stderr: {}", log.display())?;
+            }
         }
         write!(f, "{}", self.schedule)?;
         writeln!(f, "rerun: silt-faults --seed {}", self.seed)?;
@@ -254,6 +292,7 @@ async fn run_on(
         None
     };
     let workload = start_workload(&urls, &token, config, &history)?;
+    let pipeline = start_pipeline(&schedule, config, &urls, &token).await?;
     let intruders = intruder_token.map(|token| {
         let ids = workload.producer_ids.clone();
         Arc::new(Intruders::new(urls.clone(), TOPIC, token, ids))
@@ -276,6 +315,7 @@ async fn run_on(
         started: Instant::now(),
         intruders,
         attacks: Arc::new(Mutex::new(Tally::default())),
+        pipeline: pipeline.as_ref().map(|run| run.pipeline.clone()),
     };
     let fault_tasks: Vec<JoinHandle<()>> = schedule
         .faults
@@ -302,6 +342,10 @@ async fn run_on(
     // Producers finish, consumers stop, then the final read.
     stop_workload(workload, &injector, &history).await;
     final_read(&urls[0], &token, &history).await?;
+    let pipeline = match pipeline {
+        Some(run) => Some(finish_pipeline(run, &urls, &token, &history, config.verbose).await?),
+        None => None,
+    };
 
     let history_path = match &config.history_dir {
         Some(dir) => {
@@ -318,10 +362,15 @@ async fn run_on(
     let report = lock(&history).check(&BTreeMap::new());
     let fault_errors = lock(&injector.errors).clone();
     let attacks = lock(&injector.attacks).clone();
-    let passed = report.ok() && fault_errors.is_empty() && attacks.violations.is_empty();
+    let pipeline_ok = pipeline.as_ref().is_none_or(|p| p.violations.is_empty());
+    let passed =
+        report.ok() && pipeline_ok && fault_errors.is_empty() && attacks.violations.is_empty();
     let history_path = match history_path {
         Some(path) if passed && !config.keep_passing_histories => {
             let _ = std::fs::remove_file(&path);
+            if let Some(log) = pipeline_log(config) {
+                let _ = std::fs::remove_file(log);
+            }
             None
         }
         other => other,
@@ -336,9 +385,70 @@ async fn run_on(
         report,
         fault_errors,
         attacks,
+        pipeline,
         history_path,
         diagnostics: None,
     })
+}
+
+/// Where the pipeline process's stderr goes: beside the history.
+fn pipeline_log(config: &RunConfig) -> Option<PathBuf> {
+    let dir = config.history_dir.as_ref()?;
+    Some(dir.join(format!("seed-{}-pipeline.log", config.seed)))
+}
+
+/// The exactly-once pipeline with its feed and supervisor, when `schedule` draws it.
+async fn start_pipeline(
+    schedule: &Schedule,
+    config: &RunConfig,
+    urls: &[String],
+    token: &Option<String>,
+) -> Result<Option<PipelineRun>> {
+    if !schedule.has_pipeline() {
+        return Ok(None);
+    }
+    let log = pipeline_log(config);
+    if let Some(dir) = &config.history_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let pipeline_config = PipelineConfig {
+        urls: urls.to_vec(),
+        token: token.clone(),
+        separate_commit: config.pipeline_separate_commit,
+        log,
+    };
+    let setup_client = client(urls, token, 0, Duration::from_secs(5))?;
+    let pipeline = Pipeline::setup(pipeline_config, setup_client).await?;
+    let feed_client = client(urls, token, 2, Duration::from_secs(5))?;
+    Ok(Some(PipelineRun::start(pipeline, feed_client)))
+}
+
+/// Stops, drains and checks the pipeline, and notes its figures in the history.
+async fn finish_pipeline(
+    run: PipelineRun,
+    urls: &[String],
+    token: &Option<String>,
+    history: &SharedHistory,
+    verbose: bool,
+) -> Result<PipelineTally> {
+    let started = Instant::now();
+    let check_client = client(urls, token, 0, Duration::from_secs(15))?;
+    let tally = run.finish(&check_client).await?;
+    if verbose {
+        let secs = started.elapsed().as_secs_f64();
+        println!("  pipeline drained and checked in {secs:.1} s");
+    }
+    lock(history).meta(
+        "pipeline",
+        json!({
+            "input": tally.input,
+            "transformed": tally.transformed,
+            "kills": tally.kills,
+            "restarts": tally.restarts,
+            "violations": tally.violations,
+        }),
+    );
+    Ok(tally)
 }
 
 fn has_hostile_principal(schedule: &Schedule) -> bool {
@@ -387,7 +497,8 @@ fn client(
     .map_err(|e| anyhow!("client for {}: {e}", urls[first % n]))
 }
 
-async fn create_topic(
+/// Creates topic `name` through `url`, retrying for 60 s (an existing one is fine).
+pub(super) async fn create_topic(
     url: &str,
     token: &Option<String>,
     name: &str,
@@ -782,6 +893,8 @@ struct Injector {
     intruders: Option<Arc<Intruders>>,
     /// What its attacks came to.
     attacks: Arc<Mutex<Tally>>,
+    /// The exactly-once pipeline, when the schedule runs one.
+    pipeline: Option<Arc<Pipeline>>,
 }
 
 impl Injector {
@@ -876,7 +989,7 @@ impl Injector {
                 };
                 permits.push(p);
             }
-            Fault::HostilePrincipal { .. } => {}
+            Fault::HostilePrincipal { .. } | Fault::PipelineKill { .. } => {}
         }
         if self.healing() {
             return;
@@ -1009,6 +1122,7 @@ impl Injector {
                 self.metadata_down(&every, down).await?;
             }
             Fault::HostilePrincipal { length } => self.attack(length).await?,
+            Fault::PipelineKill { down } => self.kill_pipeline(down).await?,
             Fault::FillDisk { role, node, length } => {
                 if !self.cluster.has_own_disks() {
                     self.note(&format!("{fault}: skipped, no disks of their own here"));
@@ -1046,6 +1160,23 @@ impl Injector {
         }
         lock(&self.attacks).add(tally);
         Ok(())
+    }
+
+    /// `kill -9` the pipeline process, keeps it down for `down`, lets it restart.
+    async fn kill_pipeline(&self, down: Duration) -> Result<()> {
+        let pipeline = self
+            .pipeline
+            .clone()
+            .ok_or_else(|| anyhow!("a pipeline kill without a pipeline"))?;
+        let killed = pipeline.kill9();
+        self.note(match killed {
+            Ok(true) => "kill -9 the pipeline",
+            Ok(false) => "kill -9 the pipeline: it was not running (restarting)",
+            Err(_) => "kill -9 the pipeline: failed",
+        });
+        self.hold(down).await;
+        pipeline.release();
+        killed.map(drop).context("kill -9 the pipeline")
     }
 
     /// What a supervisor does: restarts the process if it exited or fails `/healthz`.

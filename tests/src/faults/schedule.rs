@@ -13,7 +13,10 @@
 //! hostile principal (3–8 s, see [`super::intruder`]): clients without a token, with a wrong
 //! one and as the principal `intruder` attack the workload's topic and producer ids. It is
 //! drawn from a second stream of the seed, so adding it left every other fault of a seed
-//! as it was, and it occupies no process.
+//! as it was, and it occupies no process. Likewise, from a third stream, half the seeds run
+//! the exactly-once pipeline (`silt-exactly-once`, see [`super::pipeline`]) and get its
+//! `kill -9`s ([`Fault::PipelineKill`], every 1.5–5 s, down 0–1 s); the pipeline is a
+//! client, so these overlap anything.
 //!
 //! The generator keeps the cluster available except for those two: at most a minority of
 //! the metadata nodes is down or paused at once (one of three), a metadata-wide fault never
@@ -163,6 +166,12 @@ pub enum Fault {
         /// How long the attacks last.
         length: Duration,
     },
+    /// `kill -9` the exactly-once pipeline process and restart it after `down` (on the next
+    /// broker, resuming its producer id and group).
+    PipelineKill {
+        /// How long it stays down.
+        down: Duration,
+    },
     /// Fill the real file system under one process's data (metadata) or cache (broker)
     /// directory, and free it after `length`. A process that exited or fails `/healthz`
     /// afterwards (a metadata node stops for good on a failed log write) is restarted, as
@@ -200,7 +209,8 @@ impl Fault {
             Fault::KillBroker { down, .. }
             | Fault::KillMetadataLeader { down }
             | Fault::MetadataOutage { down }
-            | Fault::RestartMetadataCluster { down } => *down,
+            | Fault::RestartMetadataCluster { down }
+            | Fault::PipelineKill { down } => *down,
             Fault::PauseBroker { pause, .. } | Fault::PauseMetadata { pause, .. } => *pause,
             Fault::ObjectStoreErrors { length, .. }
             | Fault::LatencySpike { length, .. }
@@ -238,7 +248,7 @@ impl Fault {
                 role: Role::Metadata,
                 ..
             } => Target::Metadata,
-            Fault::HostilePrincipal { .. } => Target::Clients,
+            Fault::HostilePrincipal { .. } | Fault::PipelineKill { .. } => Target::Clients,
         }
     }
 
@@ -331,6 +341,9 @@ impl fmt::Display for Fault {
                 "hostile principal (no token, a wrong token, `intruder`) attacks the workload for {}",
                 secs(length)
             ),
+            Fault::PipelineKill { down } => {
+                write!(f, "kill -9 the exactly-once pipeline, down {}", secs(down))
+            }
         }
     }
 }
@@ -551,6 +564,7 @@ impl Schedule {
             at += rng.millis(300, 2500);
         }
         faults.extend(hostile_principal(seed, duration));
+        faults.extend(pipeline_kills(seed, duration));
         faults.sort_by_key(|scheduled| scheduled.at);
         Schedule {
             seed,
@@ -577,6 +591,41 @@ fn hostile_principal(seed: u64, duration: Duration) -> Option<ScheduledFault> {
             length: rng.millis(3000, 8000),
         },
     })
+}
+
+/// Mixed into the seed for the exactly-once pipeline's own stream of draws.
+const PIPELINE_STREAM: u64 = 0x7069_7065_6c69_6e65;
+
+/// The pipeline kills of `seed`, in half the seeds: the first 1.5–4 s in, then every
+/// 1.5–5 s until `duration` − 2 s, each down 0–1 s (at least one kill when the pipeline is
+/// drawn). Its own stream, so the other faults of a seed do not depend on it.
+fn pipeline_kills(seed: u64, duration: Duration) -> Vec<ScheduledFault> {
+    let mut rng = SplitMix64::new(seed ^ PIPELINE_STREAM);
+    let last_start = duration.saturating_sub(Duration::from_secs(2));
+    let mut kills = Vec::new();
+    if !rng.chance(0.5) {
+        return kills;
+    }
+    let mut at = rng
+        .millis(1500, 4000)
+        .min(last_start.saturating_sub(Duration::from_millis(1)));
+    while at < last_start {
+        let fault = Fault::PipelineKill {
+            down: rng.millis(0, 1000),
+        };
+        kills.push(ScheduledFault { at, fault });
+        at += rng.millis(1500, 5000);
+    }
+    kills
+}
+
+impl Schedule {
+    /// Whether the exactly-once pipeline runs in this schedule (it has pipeline kills).
+    pub fn has_pipeline(&self) -> bool {
+        self.faults
+            .iter()
+            .any(|s| matches!(s.fault, Fault::PipelineKill { .. }))
+    }
 }
 
 #[cfg(test)]
@@ -614,6 +663,26 @@ mod tests {
                     assert!(scheduled.at < Duration::from_secs(18), "{schedule}");
                 }
             }
+        }
+        assert!((200..=300).contains(&with), "{with} of 500 seeds");
+    }
+
+    #[test]
+    fn the_pipeline_comes_in_about_half_the_seeds_with_kills_throughout() {
+        let mut with = 0;
+        for seed in 0..500 {
+            let schedule = Schedule::generate(seed, Duration::from_secs(20), 3, 3);
+            let kills: Vec<&ScheduledFault> = schedule
+                .faults
+                .iter()
+                .filter(|s| matches!(s.fault, Fault::PipelineKill { .. }))
+                .collect();
+            with += usize::from(schedule.has_pipeline());
+            for kill in &kills {
+                assert!(kill.at < Duration::from_secs(18), "{schedule}");
+                assert!(kill.fault.length() <= Duration::from_secs(1), "{schedule}");
+            }
+            assert!(kills.is_empty() || kills.len() >= 3, "{schedule}");
         }
         assert!((200..=300).contains(&with), "{with} of 500 seeds");
     }
@@ -668,6 +737,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(kinds.len(), 11, "every kind of fault is drawn");
+        assert_eq!(kinds.len(), 12, "every kind of fault is drawn");
     }
 }
