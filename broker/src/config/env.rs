@@ -1,11 +1,13 @@
 //! The `SILT_<SECTION>_<KEY>` environment layer of the configuration. Unknown `SILT_`
 //! variables are errors (a typo must not be silently ignored), except the few that are not
-//! config keys and every `SILT_TEST_*` (the test suite's).
+//! config keys and those of silt's other tools ([`TOOL_PREFIXES`]: the test suite, the load
+//! generator, the benchmarks, the fault runner), which a shell running them passes on to
+//! every `silt` they start.
 
 use super::ConfigError;
 
-/// Environment variables starting with `SILT_` that are not config keys (as are all
-/// `SILT_TEST_*`, which belong to the test suite).
+/// Environment variables starting with `SILT_` that are not config keys (besides the
+/// tools' [`TOOL_PREFIXES`]).
 const NON_CONFIG_VARS: &[&str] = &[
     "SILT_CONFIG",
     "SILT_BROKER",
@@ -26,6 +28,17 @@ const NON_CONFIG_VARS: &[&str] = &[
     "SILT_CA_FILE",
 ];
 
+/// Prefixes of the variables of silt's other tools: never config keys (no config section
+/// is named `test`, `loadgen`, `bench`, `fault`, `faults` or `pipeline`).
+const TOOL_PREFIXES: &[&str] = &[
+    "SILT_TEST_",
+    "SILT_LOADGEN_",
+    "SILT_BENCH_",
+    "SILT_FAULT_",
+    "SILT_FAULTS_",
+    "SILT_PIPELINE_",
+];
+
 /// Applies every config variable of `env` to `table`, in name order.
 pub(super) fn apply_all(
     table: &mut toml::Table,
@@ -39,10 +52,12 @@ pub(super) fn apply_all(
     Ok(())
 }
 
-/// Whether an environment variable is a config key: `SILT_*` but not `SILT_TEST_*` nor
-/// one of [`NON_CONFIG_VARS`].
+/// Whether an environment variable is a config key: `SILT_*` but not one of
+/// [`NON_CONFIG_VARS`] nor a tool's ([`TOOL_PREFIXES`]).
 fn is_config(name: &str) -> bool {
-    name.starts_with("SILT_") && !name.starts_with("SILT_TEST_") && !NON_CONFIG_VARS.contains(&name)
+    name.starts_with("SILT_")
+        && !NON_CONFIG_VARS.contains(&name)
+        && !TOOL_PREFIXES.iter().any(|prefix| name.starts_with(prefix))
 }
 
 /// The config sections, as they appear in variable names.

@@ -525,6 +525,24 @@ mod tests {
     }
 
     #[test]
+    fn the_variables_of_silts_other_tools_are_not_config_keys() {
+        let tools = env(&[
+            ("SILT_LOADGEN_BIN", "/x/silt-loadgen"),
+            ("SILT_BENCH_ROUNDS", "3"),
+            ("SILT_FAULT_SEEDS", "7"),
+            ("SILT_FAULTS_S3_PORT", "19700"),
+            ("SILT_PIPELINE_SEPARATE_COMMIT", "1"),
+            ("SILT_TEST_S3_PORT", "19000"),
+        ]);
+        assert_eq!(
+            Config::load(None, tools, &Overrides::default()).unwrap(),
+            Config::default()
+        );
+        let typo = Config::load(None, env(&[("SILT_LOADGN_BIN", "x")]), &Overrides::default());
+        assert!(typo.unwrap_err().to_string().contains("SILT_LOADGN_BIN"));
+    }
+
+    #[test]
     fn bad_settings_are_named() {
         let err = Config::load(
             None,
