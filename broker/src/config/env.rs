@@ -46,7 +46,15 @@ fn is_config(name: &str) -> bool {
 }
 
 /// The config sections, as they appear in variable names.
-const SECTIONS: [&str; 6] = ["server", "storage", "wal", "cache", "cluster", "auth"];
+const SECTIONS: [&str; 7] = [
+    "server",
+    "storage",
+    "wal",
+    "cache",
+    "cluster",
+    "auth",
+    "retention",
+];
 
 /// Sets `section.key` from `SILT_SECTION_KEY`.
 fn apply_env(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
