@@ -583,7 +583,9 @@ impl std::fmt::Debug for GroupConsumer {
 /// Polls `tp` forever, sending each non-empty batch (or the error, then stopping)
 /// tagged with the task's `id`. A position below the partition's start offset (retention
 /// dropped those records, e.g. under an old committed offset) moves to the start offset,
-/// as Kafka's `auto.offset.reset=earliest` does, and reading goes on.
+/// as Kafka's `auto.offset.reset=earliest` does, and the move is sent as an empty batch,
+/// so the member's position (what it commits) leaves the dropped offsets even when
+/// nothing is left to read; reading goes on.
 async fn fetch_loop(
     mut consumer: Consumer,
     tp: TopicPartition,
@@ -591,14 +593,17 @@ async fn fetch_loop(
     out: mpsc::Sender<Fetched>,
 ) {
     loop {
-        let fetched = match consumer.poll().await {
-            Err(error) if resumed_at_start(&mut consumer, &error).await => continue,
-            result => result.map(|r| (r, consumer.position())),
+        let (fetched, moved) = match consumer.poll().await {
+            Err(error) if resumed_at_start(&mut consumer, &error).await => {
+                (Ok((Vec::new(), consumer.position())), true)
+            }
+            result => (result.map(|r| (r, consumer.position())), false),
         };
         let stop = fetched.is_err();
-        let empty = fetched
-            .as_ref()
-            .is_ok_and(|(records, _)| records.is_empty());
+        let empty = !moved
+            && fetched
+                .as_ref()
+                .is_ok_and(|(records, _)| records.is_empty());
         if (!empty && out.send((tp.clone(), id, fetched)).await.is_err()) || stop {
             return;
         }

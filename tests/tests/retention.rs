@@ -352,3 +352,45 @@ async fn a_group_whose_committed_offset_fell_below_the_start_resumes_at_the_star
     assert_eq!(offsets, [4, 5]);
     consumer.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_consumer_on_a_partition_emptied_by_retention_moves_its_position_and_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let silt = start(dir.path());
+    let (status, _) = call(&silt, "POST", "/v1/topics", Some(json!({"name": "e"}))).await;
+    assert_eq!(status, 201);
+    let old = Some(an_hour_ago());
+    produce(&silt, "e", &["a", "b"], old).await;
+    produce(&silt, "e", &["c", "d"], old).await;
+    let commit = json!({"offsets": [{"topic": "e", "partition": 0, "offset": 1}]});
+    assert_eq!(
+        call(&silt, "PUT", "/v1/groups/idle/offsets", Some(commit))
+            .await
+            .0,
+        200
+    );
+    let patch = json!({"config": {"retention_ms": 600_000}});
+    assert_eq!(
+        call(&silt, "PATCH", "/v1/topics/e", Some(patch)).await.0,
+        200
+    );
+    wait_for_start(&silt, "e", 4).await;
+
+    // Nothing is left to read, yet the position must leave the dropped offset: a commit
+    // of offset 1 would be refused 416 (and with it every other partition's offset).
+    let client = Client::new(silt.url.clone()).unwrap();
+    let config = GroupConsumerConfig::new("idle", vec!["e".to_owned()]);
+    let mut consumer = GroupConsumer::join(client, config).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while consumer.positions().offsets[0].offset != 4 {
+        assert!(Instant::now() < deadline, "{:?}", consumer.positions());
+        assert!(consumer.poll().await.unwrap().is_empty());
+    }
+    consumer
+        .commit()
+        .await
+        .expect("the position is within the partition");
+    let (_, offsets) = call(&silt, "GET", "/v1/groups/idle/offsets", None).await;
+    assert_eq!(offsets["offsets"][0]["offset"], 4, "{offsets}");
+    consumer.close().await.unwrap();
+}
