@@ -9,8 +9,8 @@ use axum::{Extension, Json};
 use serde_json::Value;
 use silt_metadata::types::{TopicSettings, TopicSettingsPatch};
 use silt_sdk::wire::{
-    AlterTopicRequest, ErrorCode, MAX_RETENTION_BYTES, MAX_RETENTION_MS, Topic, TopicConfig,
-    TopicConfigPatch,
+    AlterTopicRequest, CreateTopicRequest, ErrorCode, MAX_RETENTION_BYTES, MAX_RETENTION_MS, Topic,
+    TopicConfig, TopicConfigPatch,
 };
 
 use crate::auth::{Caller, Operation, authorize};
@@ -77,9 +77,24 @@ fn alter_request(body: Value) -> Result<AlterTopicRequest, ApiError> {
     Ok(request)
 }
 
+/// A create's body: a JSON object whose `config`, if any, is an object (serde would take
+/// an array for either, as the fields in order), then the request.
+pub(crate) fn create_request(body: Value) -> Result<CreateTopicRequest, ApiError> {
+    let expected = r#"send a JSON object {"name": …, "partitions": …, "config": {…}}"#;
+    object_shape(&body, expected)?;
+    serde_json::from_value(body)
+        .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}")))
+}
+
 /// Refuses a body that is not `{"config": {…}}`-shaped, saying what is expected.
 fn check_shape(body: &Value) -> Result<(), ApiError> {
     let expected = r#"send a JSON object {"config": {"retention_ms": …, "retention_bytes": …}}"#;
+    object_shape(body, expected)
+}
+
+/// Refuses a body that is not an object, or whose `config` is present and not an object;
+/// `expected` says what to send.
+fn object_shape(body: &Value, expected: &str) -> Result<(), ApiError> {
     if !body.is_object() {
         return Err(ApiError::invalid_request(format!(
             "the body is {body}; {expected}"
@@ -225,6 +240,18 @@ mod tests {
             config.map(|c| (c.retention_ms, c.retention_bytes)),
             Some((Some(None), Some(Some(-1))))
         );
+    }
+
+    #[test]
+    fn a_create_takes_objects_only() {
+        let refused = |body: Value| create_request(body).err().map(|e| e.code);
+        let invalid = Some(ErrorCode::InvalidRequest);
+        assert_eq!(
+            refused(json!({"name": "t", "config": [null, null]})),
+            invalid
+        );
+        assert_eq!(refused(json!(["t", 1, {}])), invalid);
+        assert_eq!(refused(json!({"name": "t", "config": {}})), None);
     }
 
     #[test]

@@ -35,8 +35,8 @@ pub(crate) async fn create(
     Extension(caller): Extension<Caller>,
     body: Body,
 ) -> Result<(StatusCode, Json<Topic>), ApiError> {
-    let request: CreateTopicRequest =
-        validate::json_body(body, state.config.server.max_request_bytes).await?;
+    let body = validate::json_body(body, state.config.server.max_request_bytes).await?;
+    let request = topic_config::create_request(body)?;
     validate::topic_name(&request.name)?;
     authorize(&caller, Operation::Admin, &request.name)?;
     let result = create_checked(&state, &caller, &request).await;
