@@ -18,6 +18,7 @@ pub mod node;
 pub(crate) mod quota;
 pub(crate) mod read;
 pub(crate) mod reload;
+pub(crate) mod retention;
 pub(crate) mod server;
 pub(crate) mod state;
 pub(crate) mod tls;

@@ -65,6 +65,13 @@ pub(crate) struct LagLabels {
     pub(crate) partition: u32,
 }
 
+/// `topic="<name>"`: bounded by the cluster's topic quota.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct TopicLabel {
+    /// The topic.
+    pub(crate) topic: String,
+}
+
 /// The broker's metrics.
 #[derive(Debug)]
 pub(crate) struct Metrics {
@@ -129,6 +136,13 @@ pub(crate) struct Metrics {
     pub(crate) consumer_lag_records: Family<LagLabels, Gauge>,
     /// Age of the oldest record a group has not consumed, in seconds (0 when caught up).
     pub(crate) consumer_lag_seconds: Family<LagLabels, Gauge<f64, AtomicU64>>,
+    /// Index entries dropped by this broker's retention rounds, by topic.
+    pub(crate) retention_trimmed_entries: Family<TopicLabel, Counter>,
+    /// Chunk bytes those entries referenced, by topic.
+    pub(crate) retention_trimmed_bytes: Family<TopicLabel, Counter>,
+    /// Retention rounds by outcome: `trimmed`, `idle`, `standby` (another broker
+    /// enforces), `error`.
+    pub(crate) retention_rounds: Family<Outcome, Counter>,
 }
 
 /// `register!(registry, "name", "help" => metric, ...)`: registers a clone of each metric
@@ -179,6 +193,9 @@ impl Default for Metrics {
             principal_throttle_wait: Family::default(),
             consumer_lag_records: Family::default(),
             consumer_lag_seconds: Family::default(),
+            retention_trimmed_entries: Family::default(),
+            retention_trimmed_bytes: Family::default(),
+            retention_rounds: Family::default(),
         };
         metrics.registered()
     }
@@ -196,6 +213,7 @@ impl Metrics {
         self.register_auth(&mut registry);
         self.register_principals(&mut registry);
         self.register_lag(&mut registry);
+        self.register_retention(&mut registry);
         Metrics { registry, ..self }
     }
 
@@ -274,6 +292,39 @@ impl Metrics {
             "consumer_lag_seconds", "Age of the oldest record a group has not consumed (the chunk holding its committed offset), 0 when caught up"
                 => self.consumer_lag_seconds,
         );
+    }
+
+    /// The retention counters (`retention`).
+    fn register_retention(&self, r: &mut Registry) {
+        register!(r,
+            "retention_trimmed_entries", "Index entries dropped by retention, by topic"
+                => self.retention_trimmed_entries,
+            "retention_trimmed_bytes", "Chunk bytes of the index entries dropped by retention, by topic"
+                => self.retention_trimmed_bytes,
+            "retention_rounds", "Retention rounds by outcome: trimmed, idle, standby (another broker enforces), error"
+                => self.retention_rounds,
+        );
+    }
+
+    /// Counts what retention dropped from `topic`.
+    pub(crate) fn retention_trimmed(&self, topic: &str, entries: u64, bytes: u64) {
+        let label = TopicLabel {
+            topic: topic.to_owned(),
+        };
+        self.retention_trimmed_entries
+            .get_or_create(&label)
+            .inc_by(entries);
+        self.retention_trimmed_bytes
+            .get_or_create(&label)
+            .inc_by(bytes);
+    }
+
+    /// Counts one retention round by `outcome`.
+    pub(crate) fn retention_round(&self, outcome: &str) {
+        let outcome = outcome.to_owned();
+        self.retention_rounds
+            .get_or_create(&Outcome { outcome })
+            .inc();
     }
 
     /// Replaces every consumer lag series by `points`: `(labels, records, seconds)`.

@@ -9,7 +9,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::auth;
-use crate::http::{ApiError, cluster, fetch, groups, health, offsets, openapi, produce, topics};
+use crate::http::{
+    ApiError, cluster, fetch, groups, health, offsets, openapi, produce, topic_config, topics,
+};
 use crate::state::AppState;
 
 /// Every route of the v1 API and the operational endpoints. Request bodies are read by
@@ -64,7 +66,9 @@ fn admin_routes() -> Router<AppState> {
         .route("/v1/topics", post(topics::create).get(topics::list))
         .route(
             "/v1/topics/{topic}",
-            get(topics::describe).delete(topics::delete),
+            get(topics::describe)
+                .delete(topics::delete)
+                .patch(topic_config::alter),
         )
         .route("/v1/producers", post(cluster::init_producer))
         .route("/v1/cluster", get(cluster::cluster))

@@ -147,3 +147,14 @@ pub const MAX_MEMBERS_PER_GROUP: u64 = 1000;
 
 /// Most topics one member subscribes to; at least one.
 pub const MAX_TOPICS_PER_MEMBER: usize = 100;
+
+/// Longest retention a topic may set, in milliseconds (100 years); -1 keeps for ever.
+pub const MAX_RETENTION_MS: i64 = 100 * 36_525 * 24 * 60 * 60 * 10;
+
+/// Largest `retention_bytes` a topic may set (2^60 bytes); -1 sets no bound.
+pub const MAX_RETENTION_BYTES: i64 = 1 << 60;
+
+/// Most partition trims in one
+/// [`Command::TrimPartitions`](crate::types::Command::TrimPartitions), and in one retention
+/// plan; at least one.
+pub const MAX_TRIMS_PER_COMMAND: usize = 1000;

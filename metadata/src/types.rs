@@ -13,6 +13,101 @@ use serde::{Deserialize, Serialize};
 pub struct TopicSettings {
     /// Chunk compression: `"none"` or `"zstd"`.
     pub compression: Option<String>,
+    /// How long records are kept, in milliseconds: 1 to
+    /// [`MAX_RETENTION_MS`](crate::limits::MAX_RETENTION_MS), or -1 for ever; `None`: the
+    /// cluster default (a broker setting). Changed by [`Command::AlterTopic`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_ms: Option<i64>,
+    /// How many bytes of each partition are kept at least: 1 to
+    /// [`MAX_RETENTION_BYTES`](crate::limits::MAX_RETENTION_BYTES), or -1 for no bound;
+    /// `None`: the cluster default. Changed by [`Command::AlterTopic`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_bytes: Option<i64>,
+}
+
+/// A change to a topic's retention settings ([`Command::AlterTopic`]): per setting, `None`
+/// keeps it, `Some(None)` returns it to the cluster default, `Some(Some(v))` sets it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicSettingsPatch {
+    /// The new `retention_ms`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub retention_ms: Option<Option<i64>>,
+    /// The new `retention_bytes`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub retention_bytes: Option<Option<i64>>,
+}
+
+impl TopicSettingsPatch {
+    /// `settings` with this patch applied.
+    pub fn applied_to(&self, settings: &TopicSettings) -> TopicSettings {
+        TopicSettings {
+            compression: settings.compression.clone(),
+            retention_ms: self.retention_ms.unwrap_or(settings.retention_ms),
+            retention_bytes: self.retention_bytes.unwrap_or(settings.retention_bytes),
+        }
+    }
+}
+
+/// A field that is present (`null` included): `Some` of its value. With `default`, an
+/// absent field is `None`, so `null` and absent differ.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// The cluster's retention defaults, for topics that set none (broker settings
+/// `retention.default_ms` and `retention.default_bytes`): `None` keeps for ever.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionDefaults {
+    /// Default `retention_ms`; `None`: for ever.
+    pub ms: Option<u64>,
+    /// Default `retention_bytes`; `None`: no bound.
+    pub bytes: Option<u64>,
+}
+
+/// One partition's new start offset, as a [`Command::TrimPartitions`] carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionTrim {
+    /// The topic's id (a trim of a deleted topic, or of a recreated one's old id, is a
+    /// no-op).
+    pub topic_id: u64,
+    /// Partition number within the topic.
+    pub partition: u32,
+    /// The new start offset: the base offset of one of the partition's index entries, or its
+    /// high watermark. At or below the current start offset the trim is a no-op.
+    pub start_offset: u64,
+}
+
+/// A trim the state would make now ([`crate::MetadataClient::retention_plan`]), with what it
+/// drops.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedTrim {
+    /// The topic's name, for metrics and logs.
+    pub topic: String,
+    /// The trim.
+    pub trim: PartitionTrim,
+}
+
+/// What one trim of a [`Command::TrimPartitions`] dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrimOutcome {
+    /// The trim.
+    pub trim: PartitionTrim,
+    /// Index entries dropped (0 for a no-op).
+    pub entries: u64,
+    /// Bytes of chunks those entries referenced.
+    pub bytes: u64,
 }
 
 /// One Raft log entry's payload.
@@ -56,6 +151,30 @@ pub enum Command {
         /// (entries written before it existed): applied every time.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         request_id: Option<String>,
+        /// When it was proposed (the proposer's clock): the release time of the objects the
+        /// topic alone referenced. `None` (entries written before it existed): released at 0.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_ms: Option<i64>,
+    },
+    /// Change a topic's retention settings; the topic's other settings and partition count
+    /// never change. Refused with [`CommandError::TopicNotFound`] if there is no such topic.
+    AlterTopic {
+        /// The topic's name.
+        name: String,
+        /// What changes.
+        patch: TopicSettingsPatch,
+    },
+    /// Drop whole index entries from the front of partitions (retention): each partition's
+    /// start offset moves up to its trim's, and the objects no index entry references any
+    /// more are recorded as released at `at_ms`. A trim of a deleted topic or at or below
+    /// the current start offset changes nothing, so a replayed or stale trim is harmless; a
+    /// trim past the high watermark or inside an entry refuses the whole command.
+    TrimPartitions {
+        /// 1 to [`MAX_TRIMS_PER_COMMAND`](crate::limits::MAX_TRIMS_PER_COMMAND) trims.
+        trims: Vec<PartitionTrim>,
+        /// When the trims were decided (the proposer's clock): the release time of the
+        /// objects they release.
+        at_ms: i64,
     },
     /// Commit uploaded segments: assign offsets to every chunk and advance high watermarks.
     /// Idempotent by object name: a segment committed before returns its original result.
@@ -364,7 +483,8 @@ pub struct CommittedOffsetView {
     pub metadata: Option<String>,
     /// When it was committed (the proposer's clock).
     pub committed_at_ms: i64,
-    /// The partition's high watermark minus the offset (0 if the offset is past it).
+    /// The partition's high watermark minus the offset, or minus its start offset when the
+    /// offset fell below it (0 if the offset is past the high watermark).
     pub lag: u64,
 }
 
@@ -638,6 +758,8 @@ pub enum CommandResult {
     Topic(TopicView),
     /// A topic was deleted.
     Deleted,
+    /// Partitions were trimmed: per trim, what it dropped.
+    Trimmed(Vec<TrimOutcome>),
     /// Segments were committed (or had been before).
     Committed(Vec<SegmentCommitResult>),
     /// A producer id was issued or its epoch bumped.

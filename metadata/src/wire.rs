@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::types::{
     BrokerView, ChangeFeed, CommandError, GroupSummary, GroupView, OrphanList, PartitionChange,
-    PartitionSlice, ProducerView, TopicPage, TopicView, Usage,
+    PartitionSlice, PlannedTrim, ProducerView, RetentionDefaults, TopicPage, TopicView, Usage,
 };
 
 /// A read served by the leader after a linearizability check.
@@ -83,6 +83,16 @@ pub(crate) enum ReadQuery {
         /// The group's name.
         group: String,
     },
+    /// The trims retention calls for now (see
+    /// [`crate::MetadataClient::retention_plan`]).
+    RetentionPlan {
+        /// Now, by the asking broker's clock.
+        at_ms: i64,
+        /// The retention of topics that set none.
+        defaults: RetentionDefaults,
+        /// Most trims returned.
+        limit: usize,
+    },
 }
 
 /// The answer to a [`ReadQuery`], same variant order.
@@ -110,6 +120,8 @@ pub(crate) enum ReadReply {
     Groups(Vec<GroupSummary>),
     /// The group asked for.
     Group(GroupView),
+    /// The trims retention calls for.
+    RetentionPlan(Vec<PlannedTrim>),
 }
 
 /// An error as it crosses the wire.

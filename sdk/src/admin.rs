@@ -7,7 +7,8 @@ use reqwest::Method;
 use crate::client::{Client, segment};
 use crate::error::Result;
 use crate::wire::{
-    CreateTopicRequest, MAX_TOPIC_PAGE, OffsetLookup, Topic, TopicConfig, TopicList,
+    AlterTopicRequest, CreateTopicRequest, MAX_TOPIC_PAGE, OffsetLookup, Topic, TopicConfig,
+    TopicConfigPatch, TopicList,
 };
 
 /// Topic administration against one broker.
@@ -70,6 +71,16 @@ impl Admin {
         let path = format!("/v1/topics/{}", segment(name));
         self.client
             .call::<(), _>(Method::GET, &path, &[], None, Duration::ZERO)
+            .await
+    }
+
+    /// Changes a live topic's retention (`PATCH /v1/topics/{topic}`) and returns the topic
+    /// with the retention in force.
+    pub async fn alter_topic(&self, name: &str, config: TopicConfigPatch) -> Result<Topic> {
+        let path = format!("/v1/topics/{}", segment(name));
+        let body = AlterTopicRequest { config };
+        self.client
+            .call(Method::PATCH, &path, &[], Some(&body), Duration::ZERO)
             .await
     }
 

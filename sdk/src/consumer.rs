@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use reqwest::Method;
 
+use crate::admin::Admin;
 use crate::client::{Client, segment};
-use crate::error::Result;
-use crate::wire::{FetchResponse, FetchedRecord};
+use crate::error::{Error, Result};
+use crate::wire::{ErrorCode, FetchResponse, FetchedRecord};
 
 /// Settings of a [`Consumer`].
 #[derive(Debug, Clone)]
@@ -33,6 +34,8 @@ impl Default for ConsumerConfig {
 #[derive(Debug, Clone)]
 pub struct Consumer {
     client: Client,
+    topic: String,
+    partition: u32,
     path: String,
     offset: u64,
     high_watermark: Option<u64>,
@@ -53,6 +56,8 @@ impl Consumer {
     ) -> Self {
         Consumer {
             client,
+            topic: topic.to_owned(),
+            partition,
             path: format!(
                 "/v1/topics/{}/partitions/{partition}/records",
                 segment(topic)
@@ -106,6 +111,32 @@ impl Consumer {
     /// Moves to `offset`.
     pub fn seek(&mut self, offset: u64) {
         self.offset = offset;
+    }
+
+    /// Recovers from a poll refused because retention dropped the records at the position:
+    /// when `error` is 416 `offset_out_of_range` and the position is below the partition's
+    /// start offset now, moves to the start offset (Kafka's `auto.offset.reset=earliest`),
+    /// logs it, and returns it. `None` for any other error (the position is unchanged).
+    pub async fn reset_if_trimmed(&mut self, error: &Error) -> Result<Option<u64>> {
+        if error.code() != Some(ErrorCode::OffsetOutOfRange) {
+            return Ok(None);
+        }
+        let earliest = Admin::new(self.client.clone())
+            .offset_bound(&self.topic, self.partition, false)
+            .await?
+            .offset;
+        if self.offset >= earliest {
+            return Ok(None);
+        }
+        tracing::warn!(
+            topic = %self.topic,
+            partition = self.partition,
+            from = self.offset,
+            to = earliest,
+            "records below the start offset were dropped by retention; resuming at the start"
+        );
+        self.offset = earliest;
+        Ok(Some(earliest))
     }
 
     /// The id of the topic this consumer reads, once a poll has seen it.

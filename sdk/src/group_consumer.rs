@@ -6,7 +6,10 @@
 //! polls returned, so records are committed only once the application had them, and a
 //! partition that moves is read by its new owner from the last committed offset. A commit
 //! the group refuses (`stale_generation`, `unknown_member`) is returned as an error and
-//! makes the next [`GroupConsumer::poll`] rejoin; nothing is skipped.
+//! makes the next [`GroupConsumer::poll`] rejoin; nothing is skipped, except records
+//! retention dropped: a position below a partition's start offset (a committed offset
+//! older than the retention) resumes at the start offset, with a warning logged, like
+//! Kafka's `auto.offset.reset=earliest`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -578,7 +581,11 @@ impl std::fmt::Debug for GroupConsumer {
 }
 
 /// Polls `tp` forever, sending each non-empty batch (or the error, then stopping)
-/// tagged with the task's `id`.
+/// tagged with the task's `id`. A position below the partition's start offset (retention
+/// dropped those records, e.g. under an old committed offset) moves to the start offset,
+/// as Kafka's `auto.offset.reset=earliest` does, and the move is sent as an empty batch,
+/// so the member's position (what it commits) leaves the dropped offsets even when
+/// nothing is left to read; reading goes on.
 async fn fetch_loop(
     mut consumer: Consumer,
     tp: TopicPartition,
@@ -586,15 +593,27 @@ async fn fetch_loop(
     out: mpsc::Sender<Fetched>,
 ) {
     loop {
-        let fetched = consumer.poll().await.map(|r| (r, consumer.position()));
+        let (fetched, moved) = match consumer.poll().await {
+            Err(error) if resumed_at_start(&mut consumer, &error).await => {
+                (Ok((Vec::new(), consumer.position())), true)
+            }
+            result => (result.map(|r| (r, consumer.position())), false),
+        };
         let stop = fetched.is_err();
-        let empty = fetched
-            .as_ref()
-            .is_ok_and(|(records, _)| records.is_empty());
+        let empty = !moved
+            && fetched
+                .as_ref()
+                .is_ok_and(|(records, _)| records.is_empty());
         if (!empty && out.send((tp.clone(), id, fetched)).await.is_err()) || stop {
             return;
         }
     }
+}
+
+/// Whether a poll refused because retention dropped the records at the position moved the
+/// consumer to the partition's start offset (a committed offset may fall below it).
+async fn resumed_at_start(consumer: &mut Consumer, error: &Error) -> bool {
+    matches!(consumer.reset_if_trimmed(error).await, Ok(Some(_)))
 }
 
 /// The background heartbeat: what it needs to keep the member alive.

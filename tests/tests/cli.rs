@@ -262,3 +262,62 @@ fn ctrl_c_ends_a_group_consume_with_a_commit_and_a_leave() {
     assert!(ok, "{err}");
     assert_eq!(row(&listed, "ops"), ["ops", "empty", "2", "0", "0"]);
 }
+
+#[test]
+fn topic_alter_changes_retention_on_a_live_topic_and_refuses_bad_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Silt::start(dir.path(), SiltOptions::default());
+    let url = node.url.as_str();
+    let (ok, out, err) = silt(
+        url,
+        &["topic", "create", "kept", "--retention-ms", "-1"],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = silt(
+        url,
+        &["topic", "alter", "kept", "--retention-ms", "600000"],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("retention_ms 600000"), "{out}");
+    let (ok, out, _) = silt(url, &["topic", "describe", "kept"], None);
+    assert!(ok && out.contains("\"retention_ms\": 600000"), "{out}");
+
+    // Back to the cluster default (no bound here); the other setting is kept.
+    let args = ["topic", "alter", "kept", "--retention-bytes", "4096"];
+    assert!(silt(url, &args, None).0);
+    let args = ["topic", "alter", "kept", "--retention-ms", "default"];
+    let (ok, out, err) = silt(url, &args, None);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("retention_ms unbounded, retention_bytes 4096"),
+        "{out}"
+    );
+
+    let (ok, _, err) = silt(
+        url,
+        &["topic", "alter", "kept", "--retention-ms", "-5"],
+        None,
+    );
+    assert!(!ok && err.contains("-5"), "{err}");
+    let (ok, _, err) = silt(
+        url,
+        &["topic", "alter", "kept", "--retention-ms", "soon"],
+        None,
+    );
+    assert!(!ok && err.contains("soon"), "{err}");
+    let (ok, _, err) = silt(
+        url,
+        &["topic", "alter", "nope", "--retention-ms", "1000"],
+        None,
+    );
+    assert!(!ok && err.contains("not found"), "{err}");
+    let (ok, _, err) = silt(url, &["topic", "alter", "kept"], None);
+    assert!(!ok && err.contains("nothing to change"), "{err}");
+    let (_, out, _) = silt(url, &["topic", "describe", "kept"], None);
+    assert!(
+        out.contains("\"retention_bytes\": 4096"),
+        "unchanged by refusals: {out}"
+    );
+}

@@ -28,6 +28,7 @@ async fn suite(object_store: Option<String>, compression: Option<&str>) {
             partitions,
             TopicConfig {
                 compression: compression.map(str::to_owned),
+                ..TopicConfig::default()
             },
         )
         .await

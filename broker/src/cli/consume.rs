@@ -5,7 +5,9 @@
 //! printed or none arrived for `--timeout-ms`; `--exit-at-end` stops instead once it has
 //! read up to the high watermarks seen at start. Each partition is read by its own task
 //! (long-polling while it waits), and lines are printed as they arrive. With `--group` it
-//! reads as a member of a consumer group instead ([`super::consume_group`]).
+//! reads as a member of a consumer group instead ([`super::consume_group`]). A partition
+//! whose records at the reader's position were dropped by retention meanwhile is read on
+//! from its new start offset (a warning is logged).
 
 use std::io::Write;
 use std::time::Duration;
@@ -134,6 +136,7 @@ async fn read_partition(mut reader: Reader, lines: mpsc::Sender<Line>) {
     {
         let batch = match reader.consumer.poll().await {
             Ok(batch) => batch,
+            Err(error) if resumed_at_start(&mut reader.consumer, &error).await => continue,
             Err(error) => {
                 let _ = lines.send(Err(error)).await;
                 return;
@@ -146,6 +149,12 @@ async fn read_partition(mut reader: Reader, lines: mpsc::Sender<Line>) {
             }
         }
     }
+}
+
+/// Whether a poll refused because retention dropped the records at the position moved the
+/// reader to the partition's start offset (it logs a warning), so reading goes on.
+async fn resumed_at_start(consumer: &mut Consumer, error: &silt_sdk::Error) -> bool {
+    matches!(consumer.reset_if_trimmed(error).await, Ok(Some(_)))
 }
 
 /// A record as printed: its value (`value` format) or the whole record with its

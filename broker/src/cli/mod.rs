@@ -403,6 +403,28 @@ pub enum TopicCommand {
         /// Chunk compression: none or zstd.
         #[arg(long)]
         compression: Option<String>,
+        /// How long records are kept, in ms (-1: for ever) [default: the cluster's].
+        #[arg(long, allow_hyphen_values = true)]
+        retention_ms: Option<i64>,
+        /// How many bytes each partition keeps at least (-1: no bound) [default: the
+        /// cluster's].
+        #[arg(long, allow_hyphen_values = true)]
+        retention_bytes: Option<i64>,
+        /// Broker.
+        #[command(flatten)]
+        broker: BrokerArg,
+    },
+    /// Change a live topic's retention: a number, -1 (no bound) or `default` (the
+    /// cluster's); a setting not given is kept.
+    Alter {
+        /// Topic name.
+        name: String,
+        /// How long records are kept, in ms: N, -1 or default.
+        #[arg(long, allow_hyphen_values = true, value_parser = retention_value)]
+        retention_ms: Option<RetentionValue>,
+        /// How many bytes each partition keeps at least: N, -1 or default.
+        #[arg(long, allow_hyphen_values = true, value_parser = retention_value)]
+        retention_bytes: Option<RetentionValue>,
         /// Broker.
         #[command(flatten)]
         broker: BrokerArg,
@@ -429,6 +451,20 @@ pub enum TopicCommand {
         #[command(flatten)]
         broker: BrokerArg,
     },
+}
+
+/// A retention setting of `silt topic alter`: a value, or `None` for the cluster default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionValue(pub Option<i64>);
+
+/// Parses `N`, `-1` or `default`.
+fn retention_value(text: &str) -> Result<RetentionValue, String> {
+    if text == "default" {
+        return Ok(RetentionValue(None));
+    }
+    text.parse::<i64>()
+        .map(|value| RetentionValue(Some(value)))
+        .map_err(|_| format!("{text:?} is not a number, -1 or default"))
 }
 
 /// `silt produce`

@@ -1,7 +1,7 @@
-//! `silt topic create|list|describe|delete`
+//! `silt topic create|alter|list|describe|delete`
 
 use silt_sdk::Admin;
-use silt_sdk::wire::{Topic, TopicConfig};
+use silt_sdk::wire::{Topic, TopicConfig, TopicConfigPatch};
 
 use crate::cli::{BrokerArg, TopicCommand};
 
@@ -12,15 +12,38 @@ pub(super) async fn run(command: TopicCommand) -> anyhow::Result<()> {
             name,
             partitions,
             compression,
+            retention_ms,
+            retention_bytes,
             broker,
         } => {
+            let config = TopicConfig {
+                compression,
+                retention_ms,
+                retention_bytes,
+            };
             let topic = admin(broker)?
-                .create_topic(&name, partitions, TopicConfig { compression })
+                .create_topic(&name, partitions, config)
                 .await?;
             println!(
                 "created topic {} with {} partitions (id {})",
                 topic.name, topic.partition_count, topic.id
             );
+        }
+        TopicCommand::Alter {
+            name,
+            retention_ms,
+            retention_bytes,
+            broker,
+        } => {
+            let patch = TopicConfigPatch {
+                retention_ms: retention_ms.map(|v| v.0),
+                retention_bytes: retention_bytes.map(|v| v.0),
+            };
+            if patch == TopicConfigPatch::default() {
+                anyhow::bail!("nothing to change: give --retention-ms and/or --retention-bytes");
+            }
+            let topic = admin(broker)?.alter_topic(&name, patch).await?;
+            print_retention(&topic);
         }
         TopicCommand::List { broker } => print_list(&admin(broker)?.list_topics().await?),
         TopicCommand::Describe { name, broker } => {
@@ -37,6 +60,20 @@ pub(super) async fn run(command: TopicCommand) -> anyhow::Result<()> {
 
 fn admin(broker: BrokerArg) -> anyhow::Result<Admin> {
     Ok(Admin::new(broker.client()?))
+}
+
+/// The retention in force after an alter.
+fn print_retention(topic: &Topic) {
+    let shown = |value: Option<i64>| match value {
+        Some(-1) | None => "unbounded".to_owned(),
+        Some(value) => value.to_string(),
+    };
+    println!(
+        "altered topic {}: retention_ms {}, retention_bytes {}",
+        topic.name,
+        shown(topic.config.retention_ms),
+        shown(topic.config.retention_bytes)
+    );
 }
 
 /// One line per topic: name, partitions, and records held (high watermark minus start).

@@ -38,6 +38,8 @@ pub struct Config {
     pub cluster: ClusterSection,
     /// Client authentication and authorization.
     pub auth: AuthSection,
+    /// Retention: the cluster defaults and how often it is enforced.
+    pub retention: RetentionSection,
     /// Consumer groups, as this broker serves them.
     pub groups: GroupsSection,
 }
@@ -58,6 +60,41 @@ impl Default for GroupsSection {
     fn default() -> Self {
         GroupsSection {
             lag_refresh_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// `[retention]`: the retention of topics that set none, and how often the enforcing
+/// broker checks every partition. `-1` keeps for ever (no bound).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSection {
+    /// How often retention is checked and enforced (default 1 min).
+    #[serde(with = "duration")]
+    pub check_interval: Duration,
+    /// Default `retention_ms` of a topic: 1 to 100 years in ms, or -1 for ever (default -1).
+    pub default_ms: i64,
+    /// Default `retention_bytes` of each partition: 1 to 2^60, or -1 for no bound (default
+    /// -1).
+    pub default_bytes: i64,
+}
+
+impl Default for RetentionSection {
+    fn default() -> Self {
+        RetentionSection {
+            check_interval: Duration::from_secs(60),
+            default_ms: -1,
+            default_bytes: -1,
+        }
+    }
+}
+
+impl RetentionSection {
+    /// The defaults as the metadata service takes them (`None`: no bound).
+    pub(crate) fn defaults(&self) -> silt_metadata::types::RetentionDefaults {
+        silt_metadata::types::RetentionDefaults {
+            ms: u64::try_from(self.default_ms).ok(),
+            bytes: u64::try_from(self.default_bytes).ok(),
         }
     }
 }

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::{
-    CacheConfig, ClusterSection, Config, ConfigError, DEFAULT_LISTEN, ServerConfig, StorageConfig,
-    WalConfig,
+    CacheConfig, ClusterSection, Config, ConfigError, DEFAULT_LISTEN, RetentionSection,
+    ServerConfig, StorageConfig, WalConfig,
 };
 
 impl Config {
@@ -24,9 +24,33 @@ impl Config {
         if self.groups.lag_refresh_interval.is_zero() {
             problems.push("groups.lag_refresh_interval must be more than 0".to_owned());
         }
+        self.retention.check(&mut problems);
         match problems.is_empty() {
             true => Ok(()),
             false => Err(ConfigError(problems.join("; "))),
+        }
+    }
+}
+
+impl RetentionSection {
+    fn check(&self, problems: &mut Vec<String>) {
+        if self.check_interval.is_zero() {
+            problems.push("retention.check_interval must be more than 0".to_owned());
+        }
+        use silt_metadata::limits::{MAX_RETENTION_BYTES, MAX_RETENTION_MS};
+        for (key, value, max) in [
+            ("retention.default_ms", self.default_ms, MAX_RETENTION_MS),
+            (
+                "retention.default_bytes",
+                self.default_bytes,
+                MAX_RETENTION_BYTES,
+            ),
+        ] {
+            if value != -1 && !(1..=max).contains(&value) {
+                problems.push(format!(
+                    "{key} = {value} must be -1 (no bound) or 1 to {max}"
+                ));
+            }
         }
     }
 }

@@ -20,6 +20,7 @@ pub(crate) mod produce;
 pub(crate) mod produce_binary;
 pub(crate) mod produce_body;
 pub(crate) mod produce_commit;
+pub(crate) mod topic_config;
 pub(crate) mod topics;
 pub(crate) mod validate;
 

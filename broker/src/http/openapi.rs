@@ -8,7 +8,9 @@
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
-use silt_sdk::wire::{DEFAULT_TOPIC_PAGE, ErrorCode, MAX_TOPIC_PAGE};
+use silt_sdk::wire::{
+    DEFAULT_TOPIC_PAGE, ErrorCode, MAX_RETENTION_BYTES, MAX_RETENTION_MS, MAX_TOPIC_PAGE,
+};
 
 use crate::config::ServerConfig;
 use crate::http::error::status_of;
@@ -126,6 +128,7 @@ fn paths(limits: &ServerConfig) -> Value {
                     "content": {"application/json": {"schema": schema_ref("Topic")}},
                     "links": {
                         "DescribeTopic": topic_link("describeTopic"),
+                        "AlterTopic": topic_link("alterTopic"),
                         "DeleteTopic": {"operationId": "deleteTopic", "parameters": {"topic": "$response.body#/name", "topic_id": "$response.body#/id"}},
                         "Produce": topic_link("produce"),
                         "Fetch": {"operationId": "fetch", "parameters": {"topic": "$response.body#/name", "partition": "0", "topic_id": "$response.body#/id"}}
@@ -156,6 +159,12 @@ fn paths(limits: &ServerConfig) -> Value {
                 "summary": "Delete a topic by name and id: a retried delete never removes a topic recreated under the name in between",
                 "parameters": [topic_id_param("Delete only the topic with this id (404 topic_not_found if the name now belongs to another); absent: the id the name has when the delete arrives")],
                 "responses": responses(json!({"204": {"description": "Deleted"}}), &with_any(&[E::InvalidParameter, E::InvalidTopicName, E::TopicNotFound]))
+            },
+            "patch": {
+                "operationId": "alterTopic",
+                "summary": "Change a live topic's retention (the partition count and compression cannot change); answers the topic with the retention in force",
+                "requestBody": json_body(true, schema_ref("AlterTopicRequest")),
+                "responses": responses(json!({"200": ok_json("The topic, with the retention in force", schema_ref("Topic"))}), &with_any(&[E::InvalidRequest, E::InvalidTopicName, E::InvalidConfig, E::TopicNotFound, E::PayloadTooLarge, E::BodyTimeout]))
             }
         },
         "/v1/topics/{topic}/records": {
@@ -275,6 +284,18 @@ fn paths(limits: &ServerConfig) -> Value {
     })
 }
 
+/// A retention setting: -1 or 1 to `max` (or `null` where `nullable`).
+fn retention(max: i64, nullable: bool, description: &str) -> Value {
+    let mut choices = vec![
+        json!({"type": "integer", "const": -1}),
+        json!({"type": "integer", "minimum": 1, "maximum": max}),
+    ];
+    if nullable {
+        choices.push(json!({"type": "null"}));
+    }
+    json!({"oneOf": choices, "description": description})
+}
+
 fn schemas(limits: &ServerConfig) -> Value {
     let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
     let u32_max = u64::from(u32::MAX);
@@ -289,14 +310,24 @@ fn schemas(limits: &ServerConfig) -> Value {
                 "message": {"type": "string"}
             }}}
         },
-        "TopicConfig": {"type": "object", "additionalProperties": false, "properties": {
-            "compression": {"type": "string", "enum": ["none", "zstd"], "description": "Absent: none"}
+        "TopicConfig": {"type": "object", "additionalProperties": false, "required": ["retention_ms", "retention_bytes"], "properties": {
+            "compression": {"type": "string", "enum": ["none", "zstd"], "description": "Absent: none"},
+            "retention_ms": retention(MAX_RETENTION_MS, false, "The retention in force, in ms: the topic's own, else retention.default_ms; -1: for ever"),
+            "retention_bytes": retention(MAX_RETENTION_BYTES, false, "The bytes each partition keeps at least: the topic's own, else retention.default_bytes; -1: no bound")
         }},
         "CreateTopicRequest": {"type": "object", "additionalProperties": false, "required": ["name"], "properties": {
             "name": topic_name_schema(),
             "partitions": {"type": "integer", "minimum": 1, "maximum": limits.max_partitions_per_topic, "default": 1, "description": "At most server.max_partitions_per_topic"},
             "config": {"type": "object", "additionalProperties": false, "properties": {
-                "compression": {"enum": ["none", "zstd", null], "default": "none", "description": "null: none"}
+                "compression": {"enum": ["none", "zstd", null], "default": "none", "description": "null: none"},
+                "retention_ms": retention(MAX_RETENTION_MS, true, "How long records are kept, in ms; -1: for ever; absent or null: retention.default_ms"),
+                "retention_bytes": retention(MAX_RETENTION_BYTES, true, "How many bytes each partition keeps at least (whole chunks go from the front); -1: no bound; absent or null: retention.default_bytes")
+            }}
+        }},
+        "AlterTopicRequest": {"type": "object", "additionalProperties": false, "required": ["config"], "properties": {
+            "config": {"type": "object", "additionalProperties": false, "properties": {
+                "retention_ms": retention(MAX_RETENTION_MS, true, "New retention in ms; -1: for ever; null: back to retention.default_ms; absent: unchanged"),
+                "retention_bytes": retention(MAX_RETENTION_BYTES, true, "New bytes kept per partition; -1: no bound; null: back to retention.default_bytes; absent: unchanged")
             }}
         }},
         "PartitionInfo": {"type": "object", "additionalProperties": false, "required": ["partition", "start_offset", "high_watermark"], "properties": {

@@ -1,5 +1,5 @@
 //! Topic routes: create (within the cluster quotas), list (in pages by name), describe,
-//! delete.
+//! delete; changing a topic's config is `topic_config`.
 
 use std::collections::HashMap;
 
@@ -8,17 +8,18 @@ use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use silt_metadata::types::{TopicSettings, TopicView};
+use silt_metadata::types::TopicView;
 use silt_sdk::wire::{
     CreateTopicRequest, DEFAULT_TOPIC_PAGE, ErrorCode, MAX_TOPIC_PAGE, PartitionInfo, Topic,
-    TopicConfig, TopicList,
+    TopicList,
 };
 
 use axum::Extension;
 
 use crate::auth::{self, Caller, Operation, audit, authorize};
-use crate::http::ApiError;
+use crate::config::RetentionSection;
 use crate::http::validate;
+use crate::http::{ApiError, topic_config};
 use crate::quota;
 use crate::state::AppState;
 
@@ -34,8 +35,8 @@ pub(crate) async fn create(
     Extension(caller): Extension<Caller>,
     body: Body,
 ) -> Result<(StatusCode, Json<Topic>), ApiError> {
-    let request: CreateTopicRequest =
-        validate::json_body(body, state.config.server.max_request_bytes).await?;
+    let body = validate::json_body(body, state.config.server.max_request_bytes).await?;
+    let request = topic_config::create_request(body)?;
     validate::topic_name(&request.name)?;
     authorize(&caller, Operation::Admin, &request.name)?;
     let result = create_checked(&state, &caller, &request).await;
@@ -43,7 +44,7 @@ pub(crate) async fn create(
 }
 
 /// Writes the admin operation's outcome to the audit log.
-fn audited<T>(
+pub(crate) fn audited<T>(
     caller: &Caller,
     operation: &str,
     topic: &str,
@@ -62,9 +63,7 @@ async fn create_checked(
     request: &CreateTopicRequest,
 ) -> Result<(StatusCode, Json<Topic>), ApiError> {
     check_create(request, state.config.server.max_partitions_per_topic)?;
-    let settings = TopicSettings {
-        compression: request.config.compression.clone(),
-    };
+    let settings = topic_config::settings_of(&request.config);
     let metadata = state.metadata.as_ref();
     quota::check_topic(metadata, &state.config.server, request.partitions).await?;
     let (name, quota) = (&caller.0.name, &caller.0.quota);
@@ -74,7 +73,8 @@ async fn create_checked(
     let view = metadata
         .create_owned_topic(&request.name, request.partitions, settings, now, owner)
         .await?;
-    Ok((StatusCode::CREATED, Json(topic_json(view))))
+    let topic = topic_json(view, &state.config.retention);
+    Ok((StatusCode::CREATED, Json(topic)))
 }
 
 /// The principal recorded as a created topic's owner: none without authentication (every
@@ -94,15 +94,7 @@ fn check_create(request: &CreateTopicRequest, max: u32) -> Result<(), ApiError> 
             ),
         ));
     }
-    if let Some(compression) = &request.config.compression
-        && !COMPRESSIONS.contains(&compression.as_str())
-    {
-        return Err(ApiError::new(
-            ErrorCode::InvalidConfig,
-            format!("config.compression = {compression:?} must be one of {COMPRESSIONS:?}"),
-        ));
-    }
-    Ok(())
+    topic_config::check_config(&request.config)
 }
 
 /// `GET /v1/topics?limit=N&after=NAME`: one page of topics by name.
@@ -116,7 +108,7 @@ pub(crate) async fn list(
     let (after, limit) = page_parameters(&query)?;
     let page = state.metadata.topic_page(after, limit).await?;
     Ok(Json(TopicList {
-        topics: visible(&caller, page.topics),
+        topics: visible(&caller, page.topics, &state.config.retention),
         next_after: page.next_after,
     }))
 }
@@ -124,11 +116,11 @@ pub(crate) async fn list(
 /// The topics of a page `caller` has some rule for, in wire form. The page's
 /// `next_after` stays the metadata's, so paging goes on past topics left out (a page may
 /// come back shorter than `limit`, even empty, with more to come).
-fn visible(caller: &Caller, topics: Vec<TopicView>) -> Vec<Topic> {
+fn visible(caller: &Caller, topics: Vec<TopicView>, defaults: &RetentionSection) -> Vec<Topic> {
     topics
         .into_iter()
         .filter(|topic| auth::may_see(caller, &topic.name))
-        .map(topic_json)
+        .map(|topic| topic_json(topic, defaults))
         .collect()
 }
 
@@ -158,9 +150,8 @@ pub(crate) async fn describe(
 ) -> Result<Json<Topic>, ApiError> {
     validate::topic_name(&topic)?;
     auth::authorize_describe(&caller, &topic)?;
-    Ok(Json(topic_json(
-        state.metadata.describe_topic(&topic).await?,
-    )))
+    let view = state.metadata.describe_topic(&topic).await?;
+    Ok(Json(topic_json(view, &state.config.retention)))
 }
 
 /// `DELETE /v1/topics/{topic}?topic_id=N`: deletes the topic by name and id. Without
@@ -205,8 +196,8 @@ fn topic_id_parameter(
     validate::parameter(query, "topic_id", 1, u64::MAX)
 }
 
-/// The wire form of a topic.
-pub(crate) fn topic_json(view: TopicView) -> Topic {
+/// The wire form of a topic, with the retention in force (`defaults` where it sets none).
+pub(crate) fn topic_json(view: TopicView, defaults: &RetentionSection) -> Topic {
     Topic {
         partition_count: u32::try_from(view.partitions.len()).unwrap_or(u32::MAX),
         partitions: view
@@ -220,9 +211,7 @@ pub(crate) fn topic_json(view: TopicView) -> Topic {
             .collect(),
         name: view.name,
         id: view.id,
-        config: TopicConfig {
-            compression: view.settings.compression,
-        },
+        config: topic_config::served_config(view.settings, defaults),
         created_at_ms: view.created_at_ms,
     }
 }
@@ -244,6 +233,8 @@ mod tests {
         }))
     }
 
+    use silt_metadata::types::TopicSettings;
+
     fn view(name: &str) -> TopicView {
         TopicView {
             id: 1,
@@ -257,6 +248,8 @@ mod tests {
     #[test]
     fn a_list_shows_only_topics_the_principal_has_a_rule_for() {
         let page = || ["orders", "orders-eu", "payments"].map(view).to_vec();
+        let defaults = RetentionSection::default();
+        let visible = |caller: &Caller, page| visible(caller, page, &defaults);
         let names = |topics: Vec<Topic>| topics.into_iter().map(|t| t.name).collect::<Vec<_>>();
         let orders = caller(&["produce:orders*"]);
         assert_eq!(names(visible(&orders, page())), ["orders", "orders-eu"]);

@@ -65,6 +65,8 @@ pub struct RunningNode {
     heartbeat: JoinHandle<()>,
     /// The consumer lag metrics' refresh.
     lag: JoinHandle<()>,
+    /// Retention enforcement (`retention`).
+    retention: JoinHandle<()>,
     /// Follows the metadata change feed into the long-polls' wake-up channels.
     change_feed: JoinHandle<()>,
     /// Reloads the principals file on a change or SIGHUP (when auth is on).
@@ -92,6 +94,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         services.clock.clone(),
         config.groups.lag_refresh_interval,
     );
+    let retention = spawn_retention(&config, &services, &identity.broker_id);
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (object_store_url, disk_cache) = (storage.store.url.clone(), storage.disk_cache.clone());
     let pipeline = services.pipeline.clone();
@@ -122,6 +125,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         metadata: metadata_node,
         heartbeat,
         lag,
+        retention,
         change_feed,
         auth_reload,
         recovery: recovery.spawn(recovery_interval),
@@ -237,6 +241,18 @@ fn spawn_heartbeat(
     let (metadata, clock) = (services.metadata.clone(), services.clock.clone());
     let lease = config.cluster.lease;
     tokio::spawn(heartbeat::heartbeat_loop(metadata, identity, lease, clock))
+}
+
+/// Starts enforcing retention every `retention.check_interval`.
+fn spawn_retention(config: &Config, services: &Services, broker_id: &str) -> JoinHandle<()> {
+    let enforcer = crate::retention::Enforcer {
+        metadata: services.metadata.clone(),
+        metrics: services.metrics.clone(),
+        clock: services.clock.clone(),
+        broker_id: broker_id.to_owned(),
+        defaults: config.retention.defaults(),
+    };
+    crate::retention::spawn(enforcer, config.retention.check_interval)
 }
 
 /// The embedded one-node metadata service (empty `cluster.metadata`), or a client of the
@@ -445,6 +461,7 @@ impl RunningNode {
         close_disk_cache(self.disk_cache.as_deref()).await;
         self.heartbeat.abort();
         self.lag.abort();
+        self.retention.abort();
         self.change_feed.abort();
         if let Some(reload) = &self.auth_reload {
             reload.abort();

@@ -22,8 +22,9 @@ use crate::proposal::{ProposalSize, proposal_runs};
 use crate::types::{
     BrokerView, ChangeFeed, Command, CommandError, CommandResult, CommittedOffsetView,
     GroupSummary, GroupView, HeartbeatView, MemberAssignment, MemberJoin, NodeStatus, OffsetCommit,
-    OrphanList, PartitionSlice, ProducerView, ResetTarget, SegmentCommit, SegmentCommitResult,
-    TopicPage, TopicSettings, TopicView, Usage,
+    OrphanList, PartitionSlice, PartitionTrim, PlannedTrim, ProducerView, ResetTarget,
+    RetentionDefaults, SegmentCommit, SegmentCommitResult, TopicPage, TopicSettings,
+    TopicSettingsPatch, TopicView, TrimOutcome, Usage,
 };
 use crate::wire::{HeartbeatCall, ReadQuery, ReadReply};
 
@@ -43,6 +44,27 @@ pub trait MetadataClient: Send + Sync + 'static {
     /// ([`CommandError::TopicIdMismatch`](crate::types::CommandError::TopicIdMismatch) otherwise),
     /// so a retry never deletes a topic recreated under the name in between.
     async fn delete_topic(&self, name: &str, topic_id: Option<u64>) -> Result<()>;
+
+    /// Changes a topic's retention settings and answers the topic as changed.
+    async fn alter_topic(&self, name: &str, patch: TopicSettingsPatch) -> Result<TopicView>;
+
+    /// The trims retention calls for at `at_ms` (each topic's settings, else `defaults`),
+    /// at most `limit` (1 to [`MAX_TRIMS_PER_COMMAND`](crate::limits::MAX_TRIMS_PER_COMMAND))
+    /// (linearizable; changes nothing).
+    async fn retention_plan(
+        &self,
+        at_ms: i64,
+        defaults: RetentionDefaults,
+        limit: usize,
+    ) -> Result<Vec<PlannedTrim>>;
+
+    /// Drops the index entries below each trim's start offset (one Raft entry); objects
+    /// left unreferenced are released at `at_ms`. Stale trims drop nothing.
+    async fn trim_partitions(
+        &self,
+        trims: Vec<PartitionTrim>,
+        at_ms: i64,
+    ) -> Result<Vec<TrimOutcome>>;
 
     /// Lists every topic by name (linearizable). Unbounded: serve clients with
     /// [`MetadataClient::topic_page`].
@@ -380,9 +402,39 @@ impl<T: Transport> MetadataClient for T {
             name,
             topic_id,
             request_id,
+            at_ms: Some(now_ms()),
         };
         let reply = self.write(command).await?;
         expect_reply!(reply, CommandResult::Deleted => ())
+    }
+
+    async fn alter_topic(&self, name: &str, patch: TopicSettingsPatch) -> Result<TopicView> {
+        let name = name.to_owned();
+        let reply = self.write(Command::AlterTopic { name, patch }).await?;
+        expect_reply!(reply, CommandResult::Topic(view) => view)
+    }
+
+    async fn retention_plan(
+        &self,
+        at_ms: i64,
+        defaults: RetentionDefaults,
+        limit: usize,
+    ) -> Result<Vec<PlannedTrim>> {
+        let query = ReadQuery::RetentionPlan {
+            at_ms,
+            defaults,
+            limit,
+        };
+        expect_reply!(self.query(query).await?, ReadReply::RetentionPlan(plan) => plan)
+    }
+
+    async fn trim_partitions(
+        &self,
+        trims: Vec<PartitionTrim>,
+        at_ms: i64,
+    ) -> Result<Vec<TrimOutcome>> {
+        let reply = self.write(Command::TrimPartitions { trims, at_ms }).await?;
+        expect_reply!(reply, CommandResult::Trimmed(outcomes) => outcomes)
     }
 
     async fn list_topics(&self) -> Result<Vec<TopicView>> {

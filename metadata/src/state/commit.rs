@@ -232,7 +232,11 @@ impl MetadataState {
         let partition = topic
             .partition_mut(chunk.partition)
             .ok_or(ChunkOutcome::PartitionNotFound)?;
-        Ok(partition.append(object, chunk))
+        let base_offset = partition.append(object, chunk);
+        if chunk.record_count > 0 {
+            self.hold(object);
+        }
+        Ok(base_offset)
     }
 }
 

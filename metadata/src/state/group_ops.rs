@@ -383,18 +383,19 @@ impl MetadataState {
             .collect()
     }
 
-    /// One committed offset with its lag.
+    /// One committed offset with its lag, counted from the partition's start offset when
+    /// the offset fell below it (retention dropped those records; a consumer resumes there).
     fn offset_view(&self, topic: &str, partition: u32, c: &Committed) -> CommittedOffsetView {
-        let high_watermark = self
+        let (start, high_watermark) = self
             .offset_range(topic, partition)
-            .map_or(c.offset, |r| r.1);
+            .unwrap_or((c.offset, c.offset));
         CommittedOffsetView {
             topic: topic.to_owned(),
             partition,
             offset: c.offset,
             metadata: c.metadata.clone(),
             committed_at_ms: c.committed_at_ms,
-            lag: high_watermark.saturating_sub(c.offset),
+            lag: high_watermark.saturating_sub(c.offset.max(start)),
         }
     }
 

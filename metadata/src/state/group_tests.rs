@@ -186,6 +186,7 @@ fn deleting_a_topic_drops_its_offsets_and_old_snapshots_decode_without_groups() 
         name: "t".to_owned(),
         topic_id: None,
         request_id: None,
+        at_ms: None,
     });
     assert_eq!(offsets(&state, "g"), []);
     let old = br#"{"topics":{"by_name":{},"names_by_id":{},"next_topic_id":1},"segments":{}}"#;
@@ -367,6 +368,7 @@ fn members_ride_in_snapshots_and_a_deleted_topic_leaves_their_assignment() {
         name: "t".to_owned(),
         topic_id: None,
         request_id: None,
+        at_ms: None,
     });
     let view = state.describe_group("g").unwrap();
     assert_eq!(view.generation, 2);

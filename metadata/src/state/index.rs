@@ -22,6 +22,10 @@ pub(crate) struct PartitionIndex {
     pub(crate) high_watermark: u64,
     /// Entries by base offset.
     pub(crate) entries: BTreeMap<u64, IndexEntry>,
+    /// Bytes of the chunks the entries reference (derived: not in snapshots, rebuilt by
+    /// [`PartitionIndex::recount`] when one is decoded).
+    #[serde(skip)]
+    pub(crate) bytes: u64,
 }
 
 impl PartitionIndex {
@@ -50,8 +54,62 @@ impl PartitionIndex {
             max_timestamp_ms: chunk.max_timestamp_ms,
         };
         self.high_watermark = entry.end_offset();
+        self.bytes += u64::from(entry.length);
         self.entries.insert(base_offset, entry);
         base_offset
+    }
+
+    /// Recomputes the derived byte count from the entries.
+    pub(crate) fn recount(&mut self) {
+        self.bytes = self.entries.values().map(|e| u64::from(e.length)).sum();
+    }
+
+    /// Whether `offset` is where a trim may move the start: an entry's base offset or the
+    /// high watermark, not below the start offset.
+    pub(crate) fn is_boundary(&self, offset: u64) -> bool {
+        offset >= self.start_offset
+            && (offset == self.high_watermark || self.entries.contains_key(&offset))
+    }
+
+    /// Drops every entry below `start_offset` (a [boundary](Self::is_boundary) above the
+    /// start) and makes it the start offset; returns the dropped entries.
+    pub(crate) fn trim_to(&mut self, start_offset: u64) -> Vec<IndexEntry> {
+        let kept = self.entries.split_off(&start_offset);
+        let dropped = std::mem::replace(&mut self.entries, kept);
+        self.start_offset = start_offset;
+        let dropped: Vec<IndexEntry> = dropped.into_values().collect();
+        let freed: u64 = dropped.iter().map(|e| u64::from(e.length)).sum();
+        self.bytes = self.bytes.saturating_sub(freed);
+        dropped
+    }
+
+    /// The start offset retention allows: the later of the time rule's and the byte
+    /// rule's (each applied from the front on its own, as Kafka applies them).
+    pub(crate) fn retained_start(&self, cutoff_ms: Option<i64>, keep_bytes: Option<u64>) -> u64 {
+        let by_time = cutoff_ms.map_or(self.start_offset, |c| self.start_by_time(c));
+        let by_bytes = keep_bytes.map_or(self.start_offset, |k| self.start_by_bytes(k));
+        by_time.max(by_bytes)
+    }
+
+    /// Past every front entry whose newest record is older than `cutoff_ms`; the high
+    /// watermark when every entry is.
+    fn start_by_time(&self, cutoff_ms: i64) -> u64 {
+        self.entries
+            .values()
+            .find(|entry| entry.max_timestamp_ms >= cutoff_ms)
+            .map_or(self.high_watermark, |entry| entry.base_offset)
+    }
+
+    /// Past front entries while the bytes left stay at least `keep_bytes`.
+    fn start_by_bytes(&self, keep_bytes: u64) -> u64 {
+        let mut left = self.bytes;
+        for entry in self.entries.values() {
+            left = match left.checked_sub(u64::from(entry.length)) {
+                Some(rest) if rest >= keep_bytes => rest,
+                _ => return entry.base_offset,
+            };
+        }
+        self.high_watermark
     }
 
     /// At most `max_entries` contiguous entries, starting with the one covering `offset`;
@@ -148,6 +206,44 @@ mod tests {
         assert_eq!(index.append(&object, &chunk(0)), 3);
         assert_eq!(index.entries.len(), 1);
         assert_eq!(index.high_watermark, 3);
+    }
+
+    fn stamped(max_timestamp_ms: i64) -> ChunkCommit {
+        ChunkCommit {
+            max_timestamp_ms,
+            ..chunk(2)
+        }
+    }
+
+    #[test]
+    fn retention_drops_whole_entries_from_the_front() {
+        let object: Arc<str> = Arc::from("seg-1");
+        let mut index = PartitionIndex::default();
+        for at in [10, 30, 20, 40] {
+            index.append(&object, &stamped(at));
+        }
+        assert_eq!(index.bytes, 400);
+        // Time: stops at the first entry not expired, even if a later one is.
+        assert_eq!(index.retained_start(Some(25), None), 2);
+        assert_eq!(index.retained_start(Some(41), None), 8);
+        assert_eq!(index.retained_start(None, None), 0);
+        // Bytes: keeps at least the bound.
+        assert_eq!(index.retained_start(None, Some(250)), 2);
+        assert_eq!(index.retained_start(None, Some(200)), 4);
+        assert_eq!(index.retained_start(None, Some(1)), 6);
+        assert_eq!(index.retained_start(Some(25), Some(150)), 4);
+        assert!(index.is_boundary(4) && index.is_boundary(8) && !index.is_boundary(3));
+        let dropped = index.trim_to(4);
+        assert_eq!(dropped.len(), 2);
+        assert_eq!((index.start_offset, index.bytes), (4, 200));
+        assert!(index.is_contiguous());
+        assert!(index.slice(3, 10).is_empty());
+        assert_eq!(index.slice(5, 10).len(), 2);
+        assert!(!index.is_boundary(2));
+        index.trim_to(8);
+        assert!(index.entries.is_empty() && index.is_contiguous());
+        assert_eq!(index.append(&object, &chunk(1)), 8);
+        assert!(index.is_contiguous());
     }
 
     #[test]

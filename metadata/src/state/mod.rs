@@ -5,7 +5,8 @@
 //! idempotent producers ([`producers`]), the broker registry ([`brokers`]), consumer
 //! groups ([`groups`], their commands in [`group_ops`]) and the
 //! window of recent request ids ([`requests`]); segment
-//! commits, which touch all of them, live in [`commit`]. openraft never appears here:
+//! commits, which touch all of them, live in [`commit`]; retention (trims, released
+//! objects) in [`retention`]. openraft never appears here:
 //! [`crate::state_machine`] adapts this state to it.
 //!
 //! Invariants:
@@ -32,11 +33,13 @@ mod groups;
 mod index;
 mod producers;
 mod requests;
+mod retention;
 mod topics;
 mod touched;
 pub(crate) mod validate;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -80,6 +83,15 @@ pub(crate) struct MetadataState {
     /// Consumer groups: their committed offsets and generations.
     #[serde(default)]
     groups: Groups,
+    /// Committed objects no index entry references any more (dropped by retention or a
+    /// topic delete), with when they were released: a garbage collector may delete them
+    /// after a grace period.
+    #[serde(default)]
+    released: BTreeMap<String, i64>,
+    /// How many index entries reference each committed object (derived from the indexes:
+    /// not in snapshots, rebuilt by [`MetadataState::decode`]).
+    #[serde(skip)]
+    refs: BTreeMap<Arc<str>, u64>,
 }
 
 impl MetadataState {
@@ -116,7 +128,14 @@ impl MetadataState {
                 let created = (*created_at_ms, owner.as_deref());
                 self.create_topic(name, *partitions, settings, created)
             }
-            Command::DeleteTopic { name, topic_id, .. } => self.delete_topic(name, *topic_id),
+            Command::DeleteTopic {
+                name,
+                topic_id,
+                at_ms,
+                ..
+            } => self.delete_topic(name, *topic_id, at_ms.unwrap_or(0)),
+            Command::AlterTopic { name, patch } => self.alter_topic(name, patch),
+            Command::TrimPartitions { trims, at_ms } => self.trim_partitions(trims, *at_ms),
             Command::CommitSegments { segments, at_ms } => {
                 CommandResult::Committed(self.commit_segments(segments, *at_ms))
             }
@@ -190,9 +209,10 @@ impl MetadataState {
         }
     }
 
-    /// Deletes a topic and its index ([`Command::DeleteTopic`]); refused if there is no
-    /// such topic, or if `name` belongs to a topic other than `topic_id`.
-    fn delete_topic(&mut self, name: &str, topic_id: Option<u64>) -> CommandResult {
+    /// Deletes a topic and its index ([`Command::DeleteTopic`]), releasing the objects only
+    /// it referenced at `at_ms`; refused if there is no such topic, or if `name` belongs to
+    /// a topic other than `topic_id`.
+    fn delete_topic(&mut self, name: &str, topic_id: Option<u64>, at_ms: i64) -> CommandResult {
         let current = self.topics.get(name).map(|topic| topic.id);
         if let (Some(current), Some(wanted)) = (current, topic_id)
             && current != wanted
@@ -204,7 +224,8 @@ impl MetadataState {
             });
         }
         match self.topics.delete(name) {
-            Some(_) => {
+            Some(topic) => {
+                self.release_topic(topic, at_ms);
                 for group in self.groups.forget_topic(name) {
                     self.rebalance(&group);
                 }
@@ -311,6 +332,13 @@ impl MetadataState {
             ReadQuery::UsageOf { owner } => Ok(ReadReply::Usage(self.usage_of(owner))),
             ReadQuery::ListGroups => Ok(ReadReply::Groups(self.list_groups())),
             ReadQuery::DescribeGroup { group } => self.describe_group(group).map(ReadReply::Group),
+            ReadQuery::RetentionPlan {
+                at_ms,
+                defaults,
+                limit,
+            } => self
+                .retention_plan(*at_ms, *defaults, *limit)
+                .map(ReadReply::RetentionPlan),
         }
     }
 
@@ -444,9 +472,12 @@ impl MetadataState {
         serde_json::to_vec(self)
     }
 
-    /// Decodes snapshot data written by [`MetadataState::encode`].
+    /// Decodes snapshot data written by [`MetadataState::encode`], rebuilding what is
+    /// derived from the indexes.
     pub(crate) fn decode(data: &[u8]) -> serde_json::Result<Self> {
-        serde_json::from_slice(data)
+        let mut state: Self = serde_json::from_slice(data)?;
+        state.rebuild_derived();
+        Ok(state)
     }
 }
 
@@ -471,6 +502,8 @@ fn missing_topic(name: &str) -> CommandError {
 mod group_tests;
 #[cfg(test)]
 mod produce_commit_tests;
+#[cfg(test)]
+mod retention_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

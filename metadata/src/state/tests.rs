@@ -346,6 +346,7 @@ fn delete_topic_rejects_unknown_names() {
             name: "orders".to_owned(),
             topic_id: None,
             request_id: None,
+            at_ms: None,
         }),
         CommandResult::Deleted
     );
@@ -354,6 +355,7 @@ fn delete_topic_rejects_unknown_names() {
             name: "orders".to_owned(),
             topic_id: None,
             request_id: None,
+            at_ms: None,
         }),
         CommandResult::Rejected(CommandError::TopicNotFound("orders".to_owned()))
     );
@@ -449,6 +451,7 @@ fn chunks_of_a_deleted_topic_are_not_found_even_after_recreation() {
         name: "a".to_owned(),
         topic_id: None,
         request_id: None,
+        at_ms: None,
     });
     let new = create(&mut state, "a", 1).id;
     assert_ne!(old, new);
@@ -713,7 +716,8 @@ fn usage_of_counts_what_one_owner_created_and_survives_a_snapshot() {
         state.apply(&Command::DeleteTopic {
             name: "a".into(),
             topic_id: None,
-            request_id: None
+            request_id: None,
+            at_ms: None,
         }),
         CommandResult::Deleted
     ));
@@ -754,6 +758,7 @@ fn a_commit_changes_its_chunks_partitions_and_a_delete_all_of_the_topics() {
         name: "t".to_owned(),
         topic_id: None,
         request_id: None,
+        at_ms: None,
     };
     assert_eq!(
         changed_by(&mut state, &delete),
@@ -826,6 +831,7 @@ fn a_retried_delete_and_init_producer_are_not_applied_twice() {
         name: "a".to_owned(),
         topic_id: None,
         request_id: Some("del".to_owned()),
+        at_ms: None,
     };
     assert_eq!(state.apply(&delete), CommandResult::Deleted);
     let new = create(&mut state, "a", 1).id;

@@ -2,7 +2,7 @@
 //!
 //! Invariants: names and ids are unique; ids are assigned from `next_topic_id` and never
 //! reused, so a recreated topic gets a new id and never sees chunks addressed to the old
-//! one; a topic's partition count never changes.
+//! one; a topic's partition count never changes; of its settings only retention changes.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +18,8 @@ pub(crate) struct Topic {
     pub(crate) id: u64,
     /// Name, unique among existing topics (the key of [`Topics`]).
     pub(crate) name: String,
-    /// Settings given at creation; never changed.
+    /// Settings given at creation; only the retention settings change later
+    /// ([`Command::AlterTopic`](crate::types::Command::AlterTopic)).
     pub(crate) settings: TopicSettings,
     /// Creation time, from the proposer's clock.
     pub(crate) created_at_ms: i64,
@@ -119,6 +120,16 @@ impl Topics {
     /// The topic named `name`.
     pub(crate) fn get(&self, name: &str) -> Option<&Topic> {
         self.by_name.get(name)
+    }
+
+    /// The topic named `name`, for update.
+    pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut Topic> {
+        self.by_name.get_mut(name)
+    }
+
+    /// All topics in name order, for update.
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Topic> {
+        self.by_name.values_mut()
     }
 
     /// The topic with id `id`.

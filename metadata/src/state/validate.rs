@@ -19,9 +19,10 @@ use crate::limits::{
     MAX_MEMBER_ID_BYTES, MAX_MEMBERS_PER_GROUP, MAX_OFFSET_METADATA_BYTES, MAX_OFFSETS_PER_COMMAND,
     MAX_SESSION_TIMEOUT_MS, MAX_TOPICS_PER_MEMBER, MIN_SESSION_TIMEOUT_MS,
 };
+use crate::limits::{MAX_RETENTION_BYTES, MAX_RETENTION_MS, MAX_TRIMS_PER_COMMAND};
 use crate::types::{
     Command, CommandError, GroupCommit, MemberJoin, OffsetCommit, ResetTarget, SegmentCommit,
-    TopicSettings, Usage,
+    TopicSettings, TopicSettingsPatch, Usage,
 };
 
 /// A refusal of a malformed command or read.
@@ -53,6 +54,11 @@ pub(crate) fn command(command: &Command) -> Result<(), CommandError> {
             topic_settings(settings)
         }
         Command::DeleteTopic { request_id, .. } => id_rule("request id", request_id.as_deref()),
+        Command::AlterTopic { name, patch } => {
+            topic_name(name)?;
+            settings_patch(patch)
+        }
+        Command::TrimPartitions { trims, at_ms: _ } => trim_count(trims.len()),
         Command::InitProducer {
             request_id,
             new_id,
@@ -259,6 +265,12 @@ fn producer_id_rule(id: Option<u64>) -> Result<(), CommandError> {
 
 /// Topic settings: a known compression, or none.
 fn topic_settings(settings: &TopicSettings) -> Result<(), CommandError> {
+    retention("retention_ms", settings.retention_ms, MAX_RETENTION_MS)?;
+    retention(
+        "retention_bytes",
+        settings.retention_bytes,
+        MAX_RETENTION_BYTES,
+    )?;
     match settings.compression.as_deref() {
         None => Ok(()),
         Some(compression) if COMPRESSIONS.contains(&compression) => Ok(()),
@@ -267,6 +279,41 @@ fn topic_settings(settings: &TopicSettings) -> Result<(), CommandError> {
             shown(other, 60)
         ))),
     }
+}
+
+/// A change of retention settings: each value set follows [`retention`].
+fn settings_patch(patch: &TopicSettingsPatch) -> Result<(), CommandError> {
+    retention(
+        "retention_ms",
+        patch.retention_ms.flatten(),
+        MAX_RETENTION_MS,
+    )?;
+    retention(
+        "retention_bytes",
+        patch.retention_bytes.flatten(),
+        MAX_RETENTION_BYTES,
+    )
+}
+
+/// A retention setting: absent, -1 (no bound) or 1 to `max`.
+pub(crate) fn retention(key: &str, value: Option<i64>, max: i64) -> Result<(), CommandError> {
+    match value {
+        None | Some(-1) => Ok(()),
+        Some(v) if (1..=max).contains(&v) => Ok(()),
+        Some(v) => Err(invalid(format!(
+            "{key} = {v} must be -1 (no bound) or 1 to {max}"
+        ))),
+    }
+}
+
+/// The number of trims of a command or plan: 1 to [`MAX_TRIMS_PER_COMMAND`].
+pub(crate) fn trim_count(count: usize) -> Result<(), CommandError> {
+    if (1..=MAX_TRIMS_PER_COMMAND).contains(&count) {
+        return Ok(());
+    }
+    Err(invalid(format!(
+        "{count} trims; one command or plan has 1 to {MAX_TRIMS_PER_COMMAND}"
+    )))
 }
 
 /// Object names: non-empty, at most [`MAX_OBJECT_NAME_BYTES`].

@@ -35,6 +35,7 @@ fn create_topic(name: &str, partitions: u32, compression: Option<&str>) -> Comma
         partitions,
         settings: TopicSettings {
             compression: compression.map(str::to_owned),
+            ..TopicSettings::default()
         },
         created_at_ms: 1_000,
         request_id: None,
@@ -344,6 +345,7 @@ fn invalid_names_are_refused_on_delete_and_read_unless_a_topic_has_them() {
             name: "../../x".to_owned(),
             topic_id: None,
             request_id: None,
+            at_ms: None,
         },
         &invalid,
     );
@@ -353,6 +355,7 @@ fn invalid_names_are_refused_on_delete_and_read_unless_a_topic_has_them() {
             name: "nope".to_owned(),
             topic_id: None,
             request_id: None,
+            at_ms: None,
         },
         &CommandError::TopicNotFound("nope".to_owned()),
     );
@@ -371,6 +374,7 @@ fn invalid_names_are_refused_on_delete_and_read_unless_a_topic_has_them() {
             name: "legacy topic".to_owned(),
             topic_id: None,
             request_id: None,
+            at_ms: None,
         }),
         CommandResult::Deleted
     );
@@ -461,6 +465,7 @@ fn request_ids_are_bounded_and_old_entries_without_one_still_decode() {
         Command::DeleteTopic {
             topic_id: None,
             request_id: None,
+            at_ms: None,
             ..
         }
     ));

@@ -21,6 +21,7 @@ pub use records::{
     ProduceResponse, ProducerInfo, RecordOffset,
 };
 pub use topics::{
-    CreateTopicRequest, DEFAULT_TOPIC_PAGE, MAX_TOPIC_PAGE, PartitionInfo, Topic, TopicConfig,
+    AlterTopicRequest, CreateTopicRequest, DEFAULT_TOPIC_PAGE, MAX_RETENTION_BYTES,
+    MAX_RETENTION_MS, MAX_TOPIC_PAGE, PartitionInfo, Topic, TopicConfig, TopicConfigPatch,
     TopicList,
 };

@@ -588,6 +588,31 @@ mod tests {
             self.inner.describe_topic(name).await
         }
 
+        async fn alter_topic(
+            &self,
+            name: &str,
+            patch: silt_metadata::types::TopicSettingsPatch,
+        ) -> Result<TopicView> {
+            self.inner.alter_topic(name, patch).await
+        }
+
+        async fn retention_plan(
+            &self,
+            at_ms: i64,
+            defaults: silt_metadata::types::RetentionDefaults,
+            limit: usize,
+        ) -> Result<Vec<silt_metadata::types::PlannedTrim>> {
+            self.inner.retention_plan(at_ms, defaults, limit).await
+        }
+
+        async fn trim_partitions(
+            &self,
+            trims: Vec<silt_metadata::types::PartitionTrim>,
+            at_ms: i64,
+        ) -> Result<Vec<silt_metadata::types::TrimOutcome>> {
+            self.inner.trim_partitions(trims, at_ms).await
+        }
+
         async fn partition_slice(
             &self,
             topic: &str,
