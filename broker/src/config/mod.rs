@@ -575,7 +575,11 @@ mod tests {
             Config::load(None, tools, &Overrides::default()).unwrap(),
             Config::default()
         );
-        let typo = Config::load(None, env(&[("SILT_LOADGN_BIN", "x")]), &Overrides::default());
+        let typo = Config::load(
+            None,
+            env(&[("SILT_LOADGN_BIN", "x")]),
+            &Overrides::default(),
+        );
         assert!(typo.unwrap_err().to_string().contains("SILT_LOADGN_BIN"));
     }
 
