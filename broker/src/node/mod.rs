@@ -65,6 +65,8 @@ pub struct RunningNode {
     heartbeat: JoinHandle<()>,
     /// The consumer lag metrics' refresh.
     lag: JoinHandle<()>,
+    /// The cost metrics' refresh.
+    cost: JoinHandle<()>,
     /// Follows the metadata change feed into the long-polls' wake-up channels.
     change_feed: JoinHandle<()>,
     /// Reloads the principals file on a change or SIGHUP (when auth is on).
@@ -91,6 +93,12 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         services.metrics.clone(),
         services.clock.clone(),
         config.groups.lag_refresh_interval,
+    );
+    let cost = crate::cost::refresh::spawn(
+        services.metadata.clone(),
+        services.metrics.clone(),
+        storage.store.stats.costs().clone(),
+        config.metrics.cost_refresh_interval,
     );
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (object_store_url, disk_cache) = (storage.store.url.clone(), storage.disk_cache.clone());
@@ -122,6 +130,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         metadata: metadata_node,
         heartbeat,
         lag,
+        cost,
         change_feed,
         auth_reload,
         recovery: recovery.spawn(recovery_interval),
@@ -445,6 +454,7 @@ impl RunningNode {
         close_disk_cache(self.disk_cache.as_deref()).await;
         self.heartbeat.abort();
         self.lag.abort();
+        self.cost.abort();
         self.change_feed.abort();
         if let Some(reload) = &self.auth_reload {
             reload.abort();

@@ -4,7 +4,8 @@
 //! It composes the topic registry ([`topics`]), per-partition indexes ([`index`]),
 //! idempotent producers ([`producers`]), the broker registry ([`brokers`]), consumer
 //! groups ([`groups`], their commands in [`group_ops`]) and the
-//! window of recent request ids ([`requests`]); segment
+//! window of recent request ids ([`requests`]); stored bytes per topic are read in
+//! [`storage`]; segment
 //! commits, which touch all of them, live in [`commit`]. openraft never appears here:
 //! [`crate::state_machine`] adapts this state to it.
 //!
@@ -32,6 +33,7 @@ mod groups;
 mod index;
 mod producers;
 mod requests;
+mod storage;
 mod topics;
 mod touched;
 pub(crate) mod validate;
@@ -311,6 +313,9 @@ impl MetadataState {
             ReadQuery::UsageOf { owner } => Ok(ReadReply::Usage(self.usage_of(owner))),
             ReadQuery::ListGroups => Ok(ReadReply::Groups(self.list_groups())),
             ReadQuery::DescribeGroup { group } => self.describe_group(group).map(ReadReply::Group),
+            ReadQuery::StoragePage { after, limit } => self
+                .storage_page(after.as_deref(), *limit)
+                .map(ReadReply::StoragePage),
         }
     }
 
