@@ -17,16 +17,21 @@ use tracing::Instrument;
 
 use crate::error::{Error, Result};
 use crate::store::ObjectStoreHandle;
+use crate::store::cost::{Shares, attributed};
 use crate::store::retry::{RetryPolicy, retrying};
 
 /// Attempts made for a PUT failing with a generic (possibly transient) error or a
 /// timeout (see [`RetryPolicy::for_bytes`]).
 pub const MAX_ATTEMPTS: u32 = 5;
 
-/// Uploads `bytes` to `path` if absent; idempotent for identical bytes.
+/// Uploads `bytes` to `path` if absent; idempotent for identical bytes. Every request it
+/// makes (retries and the read-back included) is billed to the segment's topics by the
+/// share of their chunks' bytes ([`crate::store::cost`]).
 pub async fn upload_segment(store: &ObjectStoreHandle, path: &Path, bytes: Bytes) -> Result<()> {
     let span = tracing::info_span!("segment_upload", segment = %path, bytes = bytes.len());
-    upload_with_retry(store, path, bytes).instrument(span).await
+    let shares = Shares::of_segment(&bytes);
+    let upload = upload_with_retry(store, path, bytes).instrument(span);
+    attributed(store.stats.costs(), upload, |_| shares).await
 }
 
 async fn upload_with_retry(store: &ObjectStoreHandle, path: &Path, bytes: Bytes) -> Result<()> {

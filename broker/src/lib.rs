@@ -10,6 +10,7 @@ pub(crate) mod auth;
 pub(crate) mod budget;
 pub mod cli;
 pub mod config;
+pub(crate) mod cost;
 pub(crate) mod failpoints;
 pub(crate) mod groups;
 pub(crate) mod http;

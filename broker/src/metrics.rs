@@ -15,6 +15,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use silt_bookie::cache::CacheStatsSnapshot;
 use silt_bookie::store::StoreStatsSnapshot;
+use silt_bookie::store::cost::{CostKey, CostOp, Tally};
 
 /// `outcome="ok"|"<error code>"`
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -143,6 +144,8 @@ pub(crate) struct Metrics {
     /// Retention rounds by outcome: `trimmed`, `idle`, `standby` (another broker
     /// enforces), `error`.
     pub(crate) retention_rounds: Family<Outcome, Counter>,
+    /// Stored bytes per topic and the GC backlog, from the metadata state (`cost`).
+    pub(crate) cost: crate::cost::CostFigures,
 }
 
 /// `register!(registry, "name", "help" => metric, ...)`: registers a clone of each metric
@@ -196,6 +199,7 @@ impl Default for Metrics {
             retention_trimmed_entries: Family::default(),
             retention_trimmed_bytes: Family::default(),
             retention_rounds: Family::default(),
+            cost: crate::cost::CostFigures::default(),
         };
         metrics.registered()
     }
@@ -462,18 +466,21 @@ impl Metrics {
             .inc();
     }
 
-    /// Prometheus text exposition of everything, store and cache counters included.
+    /// Prometheus text exposition of everything, store and cache counters and the
+    /// per-topic `costs` included.
     pub(crate) fn render(
         &self,
         store: &StoreStatsSnapshot,
         cache: &CacheStatsSnapshot,
         spooled_bytes: u64,
+        costs: &[(CostKey, CostOp, Tally)],
     ) -> String {
         let mut out = String::new();
         if prometheus_client::encoding::text::encode_registry(&mut out, &self.registry).is_err() {
             out.clear();
         }
         render_store(&mut out, store);
+        crate::cost::render(&mut out, &self.cost.get(), costs);
         render_cache(&mut out, cache);
         render_spool(&mut out, spooled_bytes);
         out.push_str("# EOF\n");

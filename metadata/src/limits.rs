@@ -78,6 +78,13 @@ pub const MAX_ORPHANS_PER_COMMAND: usize = 10_000;
 /// Most index entries one partition-slice read may ask for.
 pub const MAX_SLICE_ENTRIES: usize = 10_000;
 
+/// Most topics one storage-page read may ask for.
+pub const MAX_STORAGE_PAGE: usize = 100;
+
+/// A storage page stops before a topic that would take its index entries past this many
+/// (a page always holds at least one topic), bounding one read's cost.
+pub const MAX_STORAGE_PAGE_ENTRIES: usize = 1_000_000;
+
 /// Most orphan names one orphan-list read may ask for.
 pub const MAX_ORPHAN_LIST: usize = 10_000;
 

@@ -960,6 +960,34 @@ pub struct TopicPage {
     pub next_after: Option<String>,
 }
 
+/// What one topic keeps in the bucket, from its index (see
+/// [`MetadataClient::storage_page`](crate::MetadataClient::storage_page)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicStorage {
+    /// The topic's name.
+    pub name: String,
+    /// The topic's id.
+    pub id: u64,
+    /// Bytes of its chunks its index entries name (segment footers not included).
+    pub bytes: u64,
+    /// Segment objects holding at least one of its chunks (an object shared by several
+    /// topics counts once for each).
+    pub objects: u64,
+}
+
+/// One page of [`TopicStorage`] in name order, and the garbage-collection backlog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoragePage {
+    /// Topics after the page's start, in name order.
+    pub topics: Vec<TopicStorage>,
+    /// The name to ask for the next page after; `None` on the last page.
+    pub next_after: Option<String>,
+    /// Objects waiting for the garbage collector: uploaded, never committed (orphans).
+    pub gc_backlog_objects: u64,
+    /// Their bytes, where known (orphans are recorded without a size: 0 for them).
+    pub gc_backlog_bytes: u64,
+}
+
 /// How much of the cluster's quotas is in use.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::types::{
     BrokerView, ChangeFeed, CommandError, GroupSummary, GroupView, OrphanList, PartitionChange,
-    PartitionSlice, PlannedTrim, ProducerView, RetentionDefaults, TopicPage, TopicView, Usage,
+    PartitionSlice, PlannedTrim, ProducerView, RetentionDefaults, StoragePage, TopicPage, TopicView, Usage,
 };
 
 /// A read served by the leader after a linearizability check.
@@ -93,6 +93,14 @@ pub(crate) enum ReadQuery {
         /// Most trims returned.
         limit: usize,
     },
+    /// Stored bytes and objects per topic, one page in name order, and the GC backlog (see
+    /// [`crate::MetadataClient::storage_page`]).
+    StoragePage {
+        /// The page starts after this name; `None`: at the first topic.
+        after: Option<String>,
+        /// Most topics returned, 1 to [`MAX_STORAGE_PAGE`](crate::limits::MAX_STORAGE_PAGE).
+        limit: usize,
+    },
 }
 
 /// The answer to a [`ReadQuery`], same variant order.
@@ -122,6 +130,8 @@ pub(crate) enum ReadReply {
     Group(GroupView),
     /// The trims retention calls for.
     RetentionPlan(Vec<PlannedTrim>),
+    /// One page of stored bytes per topic, and the GC backlog.
+    StoragePage(StoragePage),
 }
 
 /// An error as it crosses the wire.

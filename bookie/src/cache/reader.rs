@@ -15,6 +15,10 @@
 //! not verify falls through to the bucket; bytes are returned raw (the caller verifies
 //! them with [`crate::batch::decode_batch`]). Spool reads run on the blocking pool.
 //!
+//! Billing ([`crate::store::cost`]): a ranged GET is billed to the topic the caller names
+//! ([`ChunkReader::read_topic_chunk`], [`ChunkReader::prefetch_topic`]; the cluster when
+//! none), a whole-segment GET to every topic of the segment by its chunks' share.
+//!
 //! Counters: `memory_*` count foreground lookups; the lower tiers count the reads actually
 //! made (one per coalesced group, prefetches included); `coalesced_reads` counts the reads
 //! that were answered by another's read.
@@ -33,6 +37,7 @@ use crate::cache::disk::DiskCache;
 use crate::cache::memory::ChunkCache;
 use crate::error::{Error, Result};
 use crate::store::ObjectStoreHandle;
+use crate::store::cost::{Shares, attributed};
 use crate::store::paths::segment_id;
 use crate::store::retry::{RetryPolicy, retrying};
 use crate::wal::SegmentSpool;
@@ -108,6 +113,27 @@ pub struct ChunkReader {
 /// Coalescing key position of a whole-segment read (no chunk starts there).
 const WHOLE_OBJECT: u64 = u64::MAX;
 
+/// One chunk to read, and the topic its GET is billed to (`None`: the cluster).
+#[derive(Debug, Clone, Copy)]
+struct ChunkAt<'a> {
+    topic_id: Option<u64>,
+    object: &'a str,
+    position: u64,
+    length: u32,
+}
+
+impl<'a> ChunkAt<'a> {
+    /// The chunk at `position` (`length` bytes) of `object`, of topic `topic_id`.
+    fn new(topic_id: Option<u64>, object: &'a str, position: u64, length: u32) -> Self {
+        ChunkAt {
+            topic_id,
+            object,
+            position,
+            length,
+        }
+    }
+}
+
 impl ChunkReader {
     /// A reader over `store`, with `cache` as the memory tier and `spool` (if any) as the
     /// local copy of segments not yet uploaded or just uploaded.
@@ -165,13 +191,28 @@ impl ChunkReader {
         self.disk.as_ref()
     }
 
-    /// The raw bytes of the chunk at `position` (`length` bytes) of `object`.
+    /// The raw bytes of the chunk at `position` (`length` bytes) of `object`; a ranged GET
+    /// it makes is billed to the cluster (see [`read_topic_chunk`](Self::read_topic_chunk)).
     pub async fn read_chunk(&self, object: &str, position: u64, length: u32) -> Result<Bytes> {
+        self.read_topic_chunk(None, object, position, length).await
+    }
+
+    /// [`read_chunk`](Self::read_chunk) of a chunk of topic `topic_id`: a ranged GET of it
+    /// is billed to that topic ([`crate::store::cost`]); a whole-segment GET is billed to
+    /// the segment's topics by share whatever the topic.
+    pub async fn read_topic_chunk(
+        &self,
+        topic_id: Option<u64>,
+        object: &str,
+        position: u64,
+        length: u32,
+    ) -> Result<Bytes> {
         if let Some(bytes) = self.read_memory(object, position, length)? {
             return Ok(bytes);
         }
         bump(&self.counters.memory_misses);
-        self.read_coalesced(object, position, length).await
+        let chunk = ChunkAt::new(topic_id, object, position, length);
+        self.read_coalesced(chunk).await
     }
 
     /// The chunk from the memory tier alone, without waiting: `None` on a miss (not
@@ -191,6 +232,12 @@ impl ChunkReader {
     /// memory are skipped, and requests beyond `max_prefetch` reads in flight are dropped
     /// (counted in `prefetch_dropped`), as are all of them outside a tokio runtime.
     pub fn prefetch(&self, chunks: Vec<(String, u64, u32)>) {
+        self.prefetch_topic(None, chunks);
+    }
+
+    /// [`prefetch`](Self::prefetch) of chunks of topic `topic_id`, billed to it as
+    /// [`read_topic_chunk`](Self::read_topic_chunk) bills.
+    pub fn prefetch_topic(&self, topic_id: Option<u64>, chunks: Vec<(String, u64, u32)>) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             self.counters
                 .prefetch_dropped
@@ -208,7 +255,8 @@ impl ChunkReader {
             let reader = self.clone();
             runtime.spawn(async move {
                 let _permit = permit;
-                match reader.read_coalesced(&object, position, length).await {
+                let chunk = ChunkAt::new(topic_id, &object, position, length);
+                match reader.read_coalesced(chunk).await {
                     Ok(_) => bump(&reader.counters.prefetched_chunks),
                     Err(error) => {
                         tracing::debug!(%error, object, position, "prefetch read failed");
@@ -226,7 +274,13 @@ impl ChunkReader {
     }
 
     /// Reads below memory, joining a read of the same chunk in flight.
-    async fn read_coalesced(&self, object: &str, position: u64, length: u32) -> Result<Bytes> {
+    async fn read_coalesced(&self, chunk: ChunkAt<'_>) -> Result<Bytes> {
+        let ChunkAt {
+            topic_id,
+            object,
+            position,
+            length,
+        } = chunk;
         let key = (object.to_owned(), position);
         let flight = self.inflight.join_or_start(
             key,
@@ -234,7 +288,10 @@ impl ChunkReader {
             || {
                 let reader = self.clone();
                 let object = object.to_owned();
-                async move { reader.read_lower(&object, position, length).await }
+                async move {
+                    let chunk = ChunkAt::new(topic_id, &object, position, length);
+                    reader.read_lower(chunk).await
+                }
             },
         );
         let shared = match flight {
@@ -256,7 +313,13 @@ impl ChunkReader {
     }
 
     /// Spool, then disk cache, then a ranged GET; the one read of a coalesced group.
-    async fn read_lower(&self, object: &str, position: u64, length: u32) -> Result<Bytes> {
+    async fn read_lower(&self, chunk: ChunkAt<'_>) -> Result<Bytes> {
+        let ChunkAt {
+            topic_id,
+            object,
+            position,
+            length,
+        } = chunk;
         let counters = &self.counters;
         let path = Path::parse(object).map_err(|error| Error::ObjectStore(error.into()))?;
         // The spool is a local copy; the bucket is authoritative. A spool read that fails or
@@ -304,14 +367,13 @@ impl ChunkReader {
             return self.read_via_segment(object, position, length).await;
         }
         let end = position.saturating_add(u64::from(length));
-        let bytes = self.counted_get(
-            retrying(
-                "chunk GET",
-                RetryPolicy::for_bytes(u64::from(length)),
-                || self.store.store.get_range(&path, position..end),
-            )
-            .await,
-        )?;
+        let get = retrying(
+            "chunk GET",
+            RetryPolicy::for_bytes(u64::from(length)),
+            || self.store.store.get_range(&path, position..end),
+        );
+        let shares = |_: &_| topic_id.map(Shares::one).unwrap_or_default();
+        let bytes = self.counted_get(attributed(self.store.stats.costs(), get, shares).await)?;
         check_len(&bytes, object, position, length)?;
         // Only verified chunks enter the caches; a corrupt one is returned for the
         // caller's decode to reject, and is read again next time.
@@ -377,10 +439,14 @@ impl ChunkReader {
     /// cache (each a copy, so no cached chunk pins the segment buffer).
     async fn fetch_segment(&self, object: &str) -> Result<Bytes> {
         let path = Path::parse(object).map_err(|error| Error::ObjectStore(error.into()))?;
-        let segment = retrying("segment GET", RetryPolicy::for_bytes(8 << 20), || async {
+        let get = retrying("segment GET", RetryPolicy::for_bytes(8 << 20), || async {
             self.store.store.get(&path).await?.bytes().await
-        })
-        .await;
+        });
+        let shares = |got: &object_store::Result<Bytes>| {
+            got.as_ref()
+                .map_or_else(|_| Shares::default(), |bytes| Shares::of_segment(bytes))
+        };
+        let segment = attributed(self.store.stats.costs(), get, shares).await;
         let segment = self.counted_get(segment)?;
         let chunks = crate::segment::read_footer(&segment)?;
         for chunk in &chunks {

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::record::Record;
 use crate::segment::footer::{ChunkInfo, FooterRead, SUFFIX_READ_LEN, parse_footer, read_footer};
 use crate::store::ObjectStoreHandle;
+use crate::store::cost::{Shares, attributed};
 use crate::store::retry::{RetryPolicy, retrying};
 
 /// The bytes of `chunk` inside a whole segment, bounds-checked.
@@ -50,8 +51,19 @@ pub fn read_segment(segment: &[u8]) -> Result<Vec<(ChunkInfo, Vec<Record>)>> {
 }
 
 /// Fetches a segment's chunk index with one suffix-range GET (a second only for a footer
-/// larger than [`SUFFIX_READ_LEN`]).
+/// larger than [`SUFFIX_READ_LEN`]). The GETs are billed to the segment's topics by share.
 pub async fn fetch_footer(store: &ObjectStoreHandle, path: &Path) -> Result<Vec<ChunkInfo>> {
+    let costs = store.stats.costs();
+    let shares = |chunks: &Result<Vec<ChunkInfo>>| {
+        chunks
+            .as_ref()
+            .map_or_else(|_| Shares::default(), |c| Shares::of_chunks(c))
+    };
+    attributed(costs, fetch_footer_unbilled(store, path), shares).await
+}
+
+/// [`fetch_footer`]'s GETs.
+async fn fetch_footer_unbilled(store: &ObjectStoreHandle, path: &Path) -> Result<Vec<ChunkInfo>> {
     let policy = RetryPolicy::for_bytes(SUFFIX_READ_LEN as u64);
     let (object_len, tail) = retrying("segment footer GET", policy, || async {
         let options = GetOptions::new().with_range(Some(GetRange::Suffix(SUFFIX_READ_LEN as u64)));

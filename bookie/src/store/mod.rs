@@ -5,7 +5,8 @@
 //! `RetryConfig`, local file system, or in-memory) → optionally `faults::FaultyStore`
 //! (tests and benchmarks, with the `fault-injection` feature: `ObjectStoreHandle::with_faults`) →
 //! [`instrumented::InstrumentedStore`], which counts every request into [`StoreStats`];
-//! the tiered read cache sits above.
+//! the tiered read cache sits above. The same counters are billed per topic in
+//! [`cost`] (callers name the topics of a request with [`cost::attributed`]).
 //!
 //! Invariants: every object name is built by [`paths`]; the handle's `prefix` starts every
 //! name; S3 is always configured for conditional PUT (`PutMode::Create`); a write to the
@@ -15,6 +16,7 @@
 //! directory holding it (and any directory it had to create) before the PUT returns, on a
 //! blocking thread. That is one file fsync and one directory fsync per segment object.
 
+pub mod cost;
 #[cfg(feature = "fault-injection")]
 pub mod faults;
 pub mod instrumented;
@@ -99,6 +101,8 @@ pub struct StoreStats {
     deletes: AtomicU64,
     lists: AtomicU64,
     errors: AtomicU64,
+    /// The same requests, billed per topic.
+    costs: Arc<cost::TopicCosts>,
 }
 
 /// A point-in-time copy of [`StoreStats`].
@@ -137,14 +141,21 @@ impl StoreStats {
         }
     }
 
+    /// The per-topic tallies of the same requests ([`cost`]).
+    pub fn costs(&self) -> &Arc<cost::TopicCosts> {
+        &self.costs
+    }
+
     pub(crate) fn add_put(&self, bytes: u64) {
         self.puts.fetch_add(1, Ordering::Relaxed);
         self.put_bytes.fetch_add(bytes, Ordering::Relaxed);
+        cost::bill(&self.costs, cost::CostOp::Put, 1, bytes);
     }
 
     pub(crate) fn add_get(&self, count: u64, bytes: u64) {
         self.gets.fetch_add(count, Ordering::Relaxed);
         self.get_bytes.fetch_add(bytes, Ordering::Relaxed);
+        cost::bill(&self.costs, cost::CostOp::Get, count, bytes);
     }
 
     pub(crate) fn add_head(&self) {
@@ -153,10 +164,12 @@ impl StoreStats {
 
     pub(crate) fn add_delete(&self) {
         self.deletes.fetch_add(1, Ordering::Relaxed);
+        cost::bill(&self.costs, cost::CostOp::Delete, 1, 0);
     }
 
     pub(crate) fn add_list(&self) {
         self.lists.fetch_add(1, Ordering::Relaxed);
+        cost::bill(&self.costs, cost::CostOp::List, 1, 0);
     }
 
     pub(crate) fn add_error(&self) {

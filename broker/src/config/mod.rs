@@ -42,6 +42,27 @@ pub struct Config {
     pub retention: RetentionSection,
     /// Consumer groups, as this broker serves them.
     pub groups: GroupsSection,
+    /// What `/metrics` computes in the background.
+    pub metrics: MetricsSection,
+}
+
+/// `[metrics]`: background figures of `/metrics`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSection {
+    /// How often the cost figures (`silt_topic_stored_bytes`, `silt_topic_stored_objects`,
+    /// `silt_gc_backlog_*`) are read from the metadata service (default 30 s): each refresh
+    /// is one read per 100 topics, a pass over their index entries on the leader.
+    #[serde(with = "duration")]
+    pub cost_refresh_interval: Duration,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        MetricsSection {
+            cost_refresh_interval: Duration::from_secs(30),
+        }
+    }
 }
 
 /// `[groups]`: what a broker does for consumer groups (their state lives in the metadata

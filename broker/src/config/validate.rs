@@ -21,6 +21,9 @@ impl Config {
         if self.auth.reload_interval.is_zero() {
             problems.push("auth.reload_interval must be more than 0".to_owned());
         }
+        if self.metrics.cost_refresh_interval.is_zero() {
+            problems.push("metrics.cost_refresh_interval must be more than 0".to_owned());
+        }
         if self.groups.lag_refresh_interval.is_zero() {
             problems.push("groups.lag_refresh_interval must be more than 0".to_owned());
         }

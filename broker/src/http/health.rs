@@ -67,8 +67,8 @@ const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=
 /// `GET /metrics`
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let (store, cache) = (state.store.stats.snapshot(), state.reader.stats());
-    let body = state
-        .metrics
-        .render(&store, &cache, state.spool.bytes_on_disk());
+    let costs = state.store.stats.costs().snapshot();
+    let spooled = state.spool.bytes_on_disk();
+    let body = state.metrics.render(&store, &cache, spooled, &costs);
     ([(header::CONTENT_TYPE, OPENMETRICS)], body)
 }

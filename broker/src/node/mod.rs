@@ -67,6 +67,8 @@ pub struct RunningNode {
     lag: JoinHandle<()>,
     /// Retention enforcement (`retention`).
     retention: JoinHandle<()>,
+    /// The cost metrics' refresh.
+    cost: JoinHandle<()>,
     /// Follows the metadata change feed into the long-polls' wake-up channels.
     change_feed: JoinHandle<()>,
     /// Reloads the principals file on a change or SIGHUP (when auth is on).
@@ -95,6 +97,12 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         config.groups.lag_refresh_interval,
     );
     let retention = spawn_retention(&config, &services, &identity.broker_id);
+    let cost = crate::cost::refresh::spawn(
+        services.metadata.clone(),
+        services.metrics.clone(),
+        storage.store.stats.costs().clone(),
+        config.metrics.cost_refresh_interval,
+    );
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (object_store_url, disk_cache) = (storage.store.url.clone(), storage.disk_cache.clone());
     let pipeline = services.pipeline.clone();
@@ -126,6 +134,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         heartbeat,
         lag,
         retention,
+        cost,
         change_feed,
         auth_reload,
         recovery: recovery.spawn(recovery_interval),
@@ -462,6 +471,7 @@ impl RunningNode {
         self.heartbeat.abort();
         self.lag.abort();
         self.retention.abort();
+        self.cost.abort();
         self.change_feed.abort();
         if let Some(reload) = &self.auth_reload {
             reload.abort();

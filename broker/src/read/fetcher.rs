@@ -111,12 +111,12 @@ impl Fetcher {
     ) -> Result<Fetched, ReadError> {
         let slice = self.wait_for_records(at, limits.wait, shutdown).await?;
         let entries = plan(&slice.entries, at.offset, limits);
-        self.read_ahead(&slice.entries, &entries);
+        self.read_ahead(slice.topic_id, &slice.entries, &entries);
         check_covered(at, &entries, slice.high_watermark)?;
         let deadline = Instant::now() + limits.read_timeout;
         let chunks = self.memory_chunks(entries)?;
         let slot = self.slot_for_misses(&chunks, deadline, limits).await?;
-        let reading = self.read_records(at, chunks, limits);
+        let reading = self.read_records(at, slice.topic_id, chunks, limits);
         let taken = tokio::time::timeout_at(deadline, reading)
             .await
             .map_err(|_| past_deadline(limits))??;
@@ -128,6 +128,7 @@ impl Fetcher {
     /// start, named in the error).
     pub(super) async fn read_one(
         &self,
+        topic_id: u64,
         entry: IndexEntry,
         read_timeout: Duration,
     ) -> Result<Vec<Record>, ReadError> {
@@ -143,7 +144,7 @@ impl Fetcher {
         let Some((entry, hot)) = chunks.pop() else {
             return Ok(Vec::new());
         };
-        let reading = read_entry(&self.reader, entry, hot);
+        let reading = read_entry(&self.reader, topic_id, entry, hot);
         let (_, records) = tokio::time::timeout_at(deadline, reading)
             .await
             .map_err(|_| past_deadline(limits))??;
@@ -248,8 +249,9 @@ impl Fetcher {
     }
 
     /// Read-ahead: a sequential reader's next fetch wants the chunks after these; warm them
-    /// in the background (the reader bounds and drops prefetches under load).
-    fn read_ahead(&self, known: &[IndexEntry], planned: &[IndexEntry]) {
+    /// in the background (the reader bounds and drops prefetches under load), billing any
+    /// GET to topic `topic_id`.
+    fn read_ahead(&self, topic_id: u64, known: &[IndexEntry], planned: &[IndexEntry]) {
         let Some(last) = planned.last() else {
             return;
         };
@@ -260,7 +262,7 @@ impl Fetcher {
             .map(|e| (e.object.to_string(), e.position, e.length))
             .collect();
         if !ahead.is_empty() {
-            self.reader.prefetch(ahead);
+            self.reader.prefetch_topic(Some(topic_id), ahead);
         }
     }
 
@@ -269,10 +271,11 @@ impl Fetcher {
     async fn read_records(
         &self,
         at: &Position<'_>,
+        topic_id: u64,
         entries: Vec<Planned>,
         limits: FetchLimits,
     ) -> Result<Taken, ReadError> {
-        let mut chunks = self.read_chunks(entries);
+        let mut chunks = self.read_chunks(topic_id, entries);
         let mut taken = Taken::new(at.offset, limits);
         while let Some(chunk) = chunks.next().await {
             let (entry, decoded) = chunk?;
@@ -284,14 +287,15 @@ impl Fetcher {
     }
 
     /// The entries' chunks (those not already in memory read `PARALLEL_CHUNK_READS` at a
-    /// time), decoded and yielded in order.
+    /// time), decoded and yielded in order; GETs are billed to topic `topic_id`.
     fn read_chunks(
         &self,
+        topic_id: u64,
         entries: Vec<Planned>,
     ) -> impl futures::Stream<Item = Result<(IndexEntry, Vec<Record>), ReadError>> + '_ {
-        futures::stream::iter(entries.into_iter().map(|(entry, hot)| {
+        futures::stream::iter(entries.into_iter().map(move |(entry, hot)| {
             let reader = self.reader.clone();
-            async move { read_entry(&reader, entry, hot).await }
+            async move { read_entry(&reader, topic_id, entry, hot).await }
         }))
         .buffered(PARALLEL_CHUNK_READS)
     }
@@ -453,23 +457,29 @@ fn record_size(record: &Record) -> u64 {
 /// Reads (unless `hot` already holds it) and verifies one index entry's chunk.
 async fn read_entry(
     reader: &ChunkReader,
+    topic_id: u64,
     entry: IndexEntry,
     hot: Option<Bytes>,
 ) -> Result<(IndexEntry, Vec<Record>), ReadError> {
     let bytes = match hot {
         Some(bytes) => bytes,
-        None => read_cold(reader, &entry).await?,
+        None => read_cold(reader, topic_id, &entry).await?,
     };
     let records = decode_batch(&bytes)?;
     check_count(&entry, &records)?;
     Ok((entry, records))
 }
 
-/// Reads one entry's chunk through the tiers below memory.
-async fn read_cold(reader: &ChunkReader, entry: &IndexEntry) -> Result<Bytes, ReadError> {
+/// Reads one entry's chunk (of topic `topic_id`) through the tiers below memory.
+async fn read_cold(
+    reader: &ChunkReader,
+    topic_id: u64,
+    entry: &IndexEntry,
+) -> Result<Bytes, ReadError> {
     let span =
         tracing::debug_span!("read_chunk", object = %entry.object, position = entry.position);
-    let read = reader.read_chunk(&entry.object, entry.position, entry.length);
+    let (object, position, length) = (&entry.object, entry.position, entry.length);
+    let read = reader.read_topic_chunk(Some(topic_id), object, position, length);
     Ok(read.instrument(span).await?)
 }
 

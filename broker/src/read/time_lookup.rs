@@ -61,7 +61,7 @@ impl Fetcher {
             return Ok(found);
         };
         let base = entry.base_offset;
-        let records = self.read_one(entry, read_timeout).await?;
+        let records = self.read_one(slice.topic_id, entry, read_timeout).await?;
         let (index, stamp) = records
             .iter()
             .enumerate()

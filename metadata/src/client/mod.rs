@@ -23,7 +23,7 @@ use crate::types::{
     BrokerView, ChangeFeed, Command, CommandError, CommandResult, CommittedOffsetView,
     GroupSummary, GroupView, HeartbeatView, MemberAssignment, MemberJoin, NodeStatus, OffsetCommit,
     OrphanList, PartitionSlice, PartitionTrim, PlannedTrim, ProducerView, ResetTarget,
-    RetentionDefaults, SegmentCommit, SegmentCommitResult, TopicPage, TopicSettings,
+    RetentionDefaults, SegmentCommit, SegmentCommitResult, StoragePage, TopicPage, TopicSettings,
     TopicSettingsPatch, TopicView, TrimOutcome, Usage,
 };
 use crate::wire::{HeartbeatCall, ReadQuery, ReadReply};
@@ -170,6 +170,13 @@ pub trait MetadataClient: Send + Sync + 'static {
     /// Objects recorded as garbage: their count and the first `limit` by name
     /// (linearizable).
     async fn orphans(&self, limit: usize) -> Result<OrphanList>;
+
+    /// Stored bytes and objects of at most `limit` topics (1 to
+    /// [`MAX_STORAGE_PAGE`](crate::limits::MAX_STORAGE_PAGE)) named after `after`, in name
+    /// order, fewer when their index entries pass
+    /// [`MAX_STORAGE_PAGE_ENTRIES`](crate::limits::MAX_STORAGE_PAGE_ENTRIES), with the
+    /// garbage-collection backlog (linearizable). Costs one pass over the page's entries.
+    async fn storage_page(&self, after: Option<&str>, limit: usize) -> Result<StoragePage>;
 
     /// The cluster's id: the one set, or, if none is yet, a fresh one this call sets (the
     /// first `InitCluster` applied wins, so every caller gets the same id). A Raft write.
@@ -568,6 +575,12 @@ impl<T: Transport> MetadataClient for T {
     async fn orphans(&self, limit: usize) -> Result<OrphanList> {
         let reply = self.query(ReadQuery::Orphans { limit }).await?;
         expect_reply!(reply, ReadReply::Orphans(list) => list)
+    }
+
+    async fn storage_page(&self, after: Option<&str>, limit: usize) -> Result<StoragePage> {
+        let after = after.map(str::to_owned);
+        let reply = self.query(ReadQuery::StoragePage { after, limit }).await?;
+        expect_reply!(reply, ReadReply::StoragePage(page) => page)
     }
 
     async fn cluster_id(&self) -> Result<String> {

@@ -4,7 +4,8 @@
 //! It composes the topic registry ([`topics`]), per-partition indexes ([`index`]),
 //! idempotent producers ([`producers`]), the broker registry ([`brokers`]), consumer
 //! groups ([`groups`], their commands in [`group_ops`]) and the
-//! window of recent request ids ([`requests`]); segment
+//! window of recent request ids ([`requests`]); stored bytes per topic are read in
+//! [`storage`]; segment
 //! commits, which touch all of them, live in [`commit`]; retention (trims, released
 //! objects) in [`retention`]. openraft never appears here:
 //! [`crate::state_machine`] adapts this state to it.
@@ -34,6 +35,7 @@ mod index;
 mod producers;
 mod requests;
 mod retention;
+mod storage;
 mod topics;
 mod touched;
 pub(crate) mod validate;
@@ -339,6 +341,9 @@ impl MetadataState {
             } => self
                 .retention_plan(*at_ms, *defaults, *limit)
                 .map(ReadReply::RetentionPlan),
+            ReadQuery::StoragePage { after, limit } => self
+                .storage_page(after.as_deref(), *limit)
+                .map(ReadReply::StoragePage),
         }
     }
 

@@ -667,6 +667,14 @@ mod tests {
             self.inner.orphans(limit).await
         }
 
+        async fn storage_page(
+            &self,
+            after: Option<&str>,
+            limit: usize,
+        ) -> Result<silt_metadata::types::StoragePage> {
+            self.inner.storage_page(after, limit).await
+        }
+
         async fn record_orphans(&self, objects: Vec<String>, at: i64) -> Result<()> {
             self.inner.record_orphans(objects, at).await
         }
