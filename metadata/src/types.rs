@@ -982,9 +982,10 @@ pub struct StoragePage {
     pub topics: Vec<TopicStorage>,
     /// The name to ask for the next page after; `None` on the last page.
     pub next_after: Option<String>,
-    /// Objects waiting for the garbage collector: uploaded, never committed (orphans).
+    /// Objects waiting for the garbage collector: uploaded and never committed (orphans),
+    /// or no longer referenced after retention or a topic delete (released).
     pub gc_backlog_objects: u64,
-    /// Their bytes, where known (orphans are recorded without a size: 0 for them).
+    /// Their bytes, where known (both are recorded without a size: 0 for now).
     pub gc_backlog_bytes: u64,
 }
 

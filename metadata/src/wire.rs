@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::types::{
     BrokerView, ChangeFeed, CommandError, GroupSummary, GroupView, OrphanList, PartitionChange,
-    PartitionSlice, PlannedTrim, ProducerView, RetentionDefaults, StoragePage, TopicPage, TopicView, Usage,
+    PartitionSlice, PlannedTrim, ProducerView, RetentionDefaults, StoragePage, TopicPage,
+    TopicView, Usage,
 };
 
 /// A read served by the leader after a linearizability check.

@@ -27,7 +27,7 @@ impl MetadataState {
         Ok(StoragePage {
             topics,
             next_after,
-            gc_backlog_objects: self.orphans.len() as u64,
+            gc_backlog_objects: (self.orphans.len() + self.released.len()) as u64,
             gc_backlog_bytes: 0,
         })
     }
@@ -143,6 +143,15 @@ mod tests {
         assert_eq!(figures, [("a", 357, 2), ("b", 100, 1)]);
         assert_eq!(page.next_after.as_deref(), Some("b"));
         assert_eq!(page.gc_backlog_objects, 1);
+        // A topic delete releases the objects only it referenced: they join the backlog.
+        commit(&mut state, "only-b", vec![chunk(b, 0, 5)]);
+        state.apply(&Command::DeleteTopic {
+            name: "b".to_owned(),
+            topic_id: Some(b),
+            request_id: None,
+            at_ms: Some(2),
+        });
+        assert_eq!(state.storage_page(None, 2).unwrap().gc_backlog_objects, 2);
         let last = state.storage_page(Some("b"), 2).unwrap();
         assert_eq!(last.topics[0].bytes, 0);
         assert_eq!(last.next_after, None);
