@@ -58,6 +58,9 @@ pub const MAX_APPEND_BYTES: usize = 2 * MAX_PROPOSAL_BYTES;
 /// in its ULID name) is further in the past than the horizon plus any clock skew can
 /// therefore never become referenced later, so a garbage sweeper may delete it if no index
 /// entry references it now. Keep it far above clock skew and the longest commit retry.
+/// The state keeps a segment's commit result (the answer to a retry) only this long after
+/// its seal time, by the latest proposal time applied, and refuses anything sealed earlier
+/// (`state/segments.rs`).
 pub const COMMIT_HORIZON_MS: i64 = 15 * 60 * 1000;
 
 /// Longest broker id, in bytes; ids are never empty.

@@ -4,8 +4,9 @@
 //!
 //! Invariants (besides those of [`crate::state`]): a segment's chunks are committed in
 //! footer order; the chunks of one producer request are admitted together, when the first
-//! of them is seen; a segment sealed longer than [`COMMIT_HORIZON_MS`] before the command's
-//! proposal time is refused whole; an object none of whose chunks was appended is recorded
+//! of them is seen; a segment sealed longer than
+//! [`COMMIT_HORIZON_MS`](crate::limits::COMMIT_HORIZON_MS) before the command's proposal
+//! time (or before the latest proposal time seen: [`super::segments`]) is refused whole; an object none of whose chunks was appended is recorded
 //! as garbage with its seal time, and a committed object is never on the orphan list.
 //! An offset commit riding with a producer request ([`RequestOffsetCommit`]) is checked
 //! and applied when the request is first admitted in the segment, after checking that
@@ -18,7 +19,6 @@ use std::sync::Arc;
 
 use super::MetadataState;
 use super::producers::Admission;
-use crate::limits::COMMIT_HORIZON_MS;
 use crate::types::{
     ChunkCommit, ChunkOutcome, CommandError, CommandResult, ProducerBatch, RefusedCommit,
     RequestOffsetCommit, SegmentCommit, SegmentCommitResult,
@@ -43,6 +43,9 @@ impl MetadataState {
         segments: &[SegmentCommit],
         at_ms: Option<i64>,
     ) -> Vec<SegmentCommitResult> {
+        if let Some(at_ms) = at_ms {
+            self.segment_expiry.advance(at_ms, &mut self.segments);
+        }
         segments
             .iter()
             .map(|segment| self.commit_once(segment, at_ms))
@@ -61,13 +64,14 @@ impl MetadataState {
         if let Some(previous) = self.segments.get(&segment.object) {
             return previous.clone();
         }
-        let result = if past_horizon(segment, at_ms) {
+        let result = if self.segment_expiry.too_old(segment, at_ms) {
             too_old(segment)
         } else {
             self.commit_segment(segment, at_ms.unwrap_or(0))
         };
         self.track_garbage(segment, &result, at_ms);
         self.segments.insert(segment.object.clone(), result.clone());
+        self.segment_expiry.kept(segment);
         result
     }
 
@@ -233,15 +237,6 @@ impl MetadataState {
             .partition_mut(chunk.partition)
             .ok_or(ChunkOutcome::PartitionNotFound)?;
         Ok(partition.append(object, chunk))
-    }
-}
-
-/// Whether `segment` was sealed longer than [`COMMIT_HORIZON_MS`] before the commit was
-/// proposed at `at_ms`; never when either time is unknown (older brokers or entries).
-fn past_horizon(segment: &SegmentCommit, at_ms: Option<i64>) -> bool {
-    match (segment.sealed_at_ms, at_ms) {
-        (Some(sealed), Some(at)) => sealed < at.saturating_sub(COMMIT_HORIZON_MS),
-        _ => false,
     }
 }
 

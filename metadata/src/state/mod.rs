@@ -14,7 +14,8 @@
 //! - Offsets are dense per partition: a committed chunk's base offset is the partition's
 //!   high watermark before it, which then grows by the chunk's record count.
 //! - Commits are idempotent by object name: a segment committed before returns exactly
-//!   its original [`SegmentCommitResult`] and changes nothing.
+//!   its original [`SegmentCommitResult`](crate::types::SegmentCommitResult) and changes nothing, for as long as a retry could
+//!   be accepted; after that ([`segments`]) it is refused for its age.
 //! - Every command and read is checked against the [limits](crate::limits) first
 //!   ([`validate`]); nothing is allocated in proportion to a number a command carries
 //!   before that check passed.
@@ -32,6 +33,7 @@ mod groups;
 mod index;
 mod producers;
 mod requests;
+mod segments;
 mod topics;
 mod touched;
 pub(crate) mod validate;
@@ -43,7 +45,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::types::{
     BrokerView, Command, CommandError, CommandResult, OrphanList, PartitionSlice, ProducerView,
-    SegmentCommitResult, TopicPage, TopicSettings, TopicView, Usage,
+    TopicPage, TopicSettings, TopicView, Usage,
 };
 use crate::wire::{ReadQuery, ReadReply};
 
@@ -52,6 +54,7 @@ use self::groups::Groups;
 use self::index::PartitionIndex;
 use self::producers::Producers;
 use self::requests::Requests;
+use self::segments::{SegmentExpiry, SegmentResults};
 use self::topics::{Topic, Topics};
 
 /// The deterministic metadata state. Its JSON form is the snapshot data.
@@ -59,8 +62,13 @@ use self::topics::{Topic, Topics};
 pub(crate) struct MetadataState {
     /// Topics and their partition indexes.
     topics: Topics,
-    /// Every committed segment object and the result its commit returned.
-    segments: BTreeMap<String, SegmentCommitResult>,
+    /// The segment objects committed (or refused) within the commit horizon and the
+    /// result their commit returned: the answer to a retried commit ([`segments`]).
+    segments: SegmentResults,
+    /// When the results in `segments` expire ([`segments`]). Absent from snapshots written
+    /// before expiry existed: their results are queued at the first commit.
+    #[serde(default = "SegmentExpiry::unqueued")]
+    segment_expiry: SegmentExpiry,
     /// Idempotent producers: their epochs, next sequences and recent requests' offsets.
     #[serde(default)]
     producers: Producers,
@@ -249,6 +257,12 @@ impl MetadataState {
     /// A producer's current identity.
     pub(crate) fn producer(&self, id: u64) -> Option<ProducerView> {
         self.producers.view(id)
+    }
+
+    /// How many segment objects' commit results the state keeps.
+    #[cfg(test)]
+    pub(crate) fn segment_count(&self) -> usize {
+        self.segments.len()
     }
 
     /// Every registered broker.
@@ -471,6 +485,8 @@ fn missing_topic(name: &str) -> CommandError {
 mod group_tests;
 #[cfg(test)]
 mod produce_commit_tests;
+#[cfg(test)]
+mod segment_expiry_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
