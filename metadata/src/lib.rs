@@ -29,6 +29,7 @@ mod server;
 mod snapshot;
 mod state;
 mod state_machine;
+mod state_metrics;
 pub mod tls;
 mod type_config;
 pub mod types;

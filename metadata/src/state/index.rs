@@ -6,7 +6,6 @@
 //! `base_offset`, the last one's is the high watermark); no entry is empty; an entry never
 //! changes once appended.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -20,8 +19,9 @@ pub(crate) struct PartitionIndex {
     pub(crate) start_offset: u64,
     /// Offset the next committed record gets.
     pub(crate) high_watermark: u64,
-    /// Entries by base offset.
-    pub(crate) entries: BTreeMap<u64, IndexEntry>,
+    /// Entries by base offset: a persistent map, so a clone of the state (a snapshot's)
+    /// shares them and an append after it copies only the path it changes.
+    pub(crate) entries: imbl::OrdMap<u64, IndexEntry>,
 }
 
 impl PartitionIndex {
@@ -32,7 +32,7 @@ impl PartitionIndex {
         let base_offset = self.high_watermark;
         debug_assert_eq!(
             self.entries
-                .last_key_value()
+                .get_max()
                 .map_or(self.start_offset, |(_, last)| last.end_offset()),
             base_offset,
             "the last entry must end at the high watermark"

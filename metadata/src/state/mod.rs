@@ -28,6 +28,7 @@
 mod assign;
 mod brokers;
 mod commit;
+mod encoding;
 mod group_ops;
 mod groups;
 mod index;
@@ -37,8 +38,6 @@ mod segments;
 mod topics;
 mod touched;
 pub(crate) mod validate;
-
-use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +49,7 @@ use crate::types::{
 use crate::wire::{ReadQuery, ReadReply};
 
 use self::brokers::Brokers;
+pub(crate) use self::encoding::EncodingError;
 use self::groups::Groups;
 use self::index::PartitionIndex;
 use self::producers::Producers;
@@ -57,7 +57,7 @@ use self::requests::Requests;
 use self::segments::{SegmentExpiry, SegmentResults};
 use self::topics::{Topic, Topics};
 
-/// The deterministic metadata state. Its JSON form is the snapshot data.
+/// The deterministic metadata state. Its encoding ([`encoding`]) is the snapshot data.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct MetadataState {
     /// Topics and their partition indexes.
@@ -77,7 +77,7 @@ pub(crate) struct MetadataState {
     brokers: Brokers,
     /// Uploaded objects that were never committed (garbage), with when they were recorded.
     #[serde(default)]
-    orphans: BTreeMap<String, i64>,
+    orphans: imbl::OrdMap<String, i64>,
     /// The results of recent commands that carried a request id, so their retries are
     /// answered, not applied again.
     #[serde(default)]
@@ -265,6 +265,37 @@ impl MetadataState {
         self.segments.len()
     }
 
+    /// How much the state holds of each part that grows with use (one pass over the
+    /// partitions).
+    pub(crate) fn sizes(&self) -> crate::state_metrics::StateSizes {
+        let partitions = self.topics.iter().flat_map(|t| t.partitions.iter());
+        crate::state_metrics::StateSizes {
+            segments: self.segments.len() as u64,
+            producers: self.producers.len() as u64,
+            index_entries: partitions.map(|p| p.entries.len() as u64).sum(),
+            orphans: self.orphans.len() as u64,
+        }
+    }
+
+    /// Whether `other` (a clone) shares this state's large parts rather than copies of
+    /// them: the segment record, the orphans and every partition index.
+    #[cfg(test)]
+    pub(crate) fn shares_structure_with(&self, other: &Self) -> bool {
+        let indexes = |s: &Self| -> Vec<imbl::OrdMap<u64, crate::types::IndexEntry>> {
+            let topics = s.topics.iter();
+            topics
+                .flat_map(|t| t.partitions.iter().map(|p| p.entries.clone()))
+                .collect()
+        };
+        let shared_indexes = indexes(self)
+            .iter()
+            .zip(indexes(other).iter())
+            .all(|(a, b)| a.ptr_eq(b));
+        shared_indexes
+            && self.segments.ptr_eq(&other.segments)
+            && self.orphans.ptr_eq(&other.orphans)
+    }
+
     /// Every registered broker.
     pub(crate) fn list_brokers(&self) -> Vec<BrokerView> {
         self.brokers.list()
@@ -272,7 +303,7 @@ impl MetadataState {
 
     /// Objects recorded as garbage, with when they were recorded.
     #[cfg(test)]
-    pub(crate) fn orphans(&self) -> &BTreeMap<String, i64> {
+    pub(crate) fn orphans(&self) -> &imbl::OrdMap<String, i64> {
         &self.orphans
     }
 
@@ -453,14 +484,15 @@ impl MetadataState {
             .ok_or_else(|| Error::Rejected(missing_topic(name)))
     }
 
-    /// The state as snapshot data (JSON; the bytes openraft ships to followers).
-    pub(crate) fn encode(&self) -> serde_json::Result<Vec<u8>> {
-        serde_json::to_vec(self)
+    /// The state as snapshot data (the bytes openraft ships to followers; [`encoding`]).
+    pub(crate) fn encode(&self) -> std::result::Result<Vec<u8>, EncodingError> {
+        encoding::encode(self)
     }
 
-    /// Decodes snapshot data written by [`MetadataState::encode`].
-    pub(crate) fn decode(data: &[u8]) -> serde_json::Result<Self> {
-        serde_json::from_slice(data)
+    /// Decodes snapshot data written by [`MetadataState::encode`], or by an older version
+    /// as JSON.
+    pub(crate) fn decode(data: &[u8]) -> std::result::Result<Self, EncodingError> {
+        encoding::decode(data)
     }
 }
 
@@ -481,6 +513,8 @@ fn missing_topic(name: &str) -> CommandError {
     }
 }
 
+#[cfg(test)]
+mod encoding_tests;
 #[cfg(test)]
 mod group_tests;
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! [`RECENT_REQUESTS`]) and never appended again; a request older than that window or from
 //! an older epoch is refused, never appended.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
@@ -72,7 +72,8 @@ pub(crate) enum Admission {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Producers {
     /// State by producer id.
-    by_id: BTreeMap<u64, ProducerState>,
+    /// A persistent map: a clone of the state shares it.
+    by_id: imbl::OrdMap<u64, ProducerState>,
     /// The id the next new producer gets.
     next_producer_id: u64,
 }
@@ -80,7 +81,7 @@ pub(crate) struct Producers {
 impl Default for Producers {
     fn default() -> Self {
         Producers {
-            by_id: BTreeMap::new(),
+            by_id: imbl::OrdMap::new(),
             next_producer_id: 1,
         }
     }

@@ -11,15 +11,14 @@
 //! (once `requeued` is set); an entry is dropped only once its seal time is before the
 //! horizon; times come from commands, never from a clock.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use serde::{Deserialize, Serialize};
 
 use crate::limits::COMMIT_HORIZON_MS;
 use crate::types::{SegmentCommit, SegmentCommitResult};
 
-/// The commit results kept, by object name.
-pub(crate) type SegmentResults = BTreeMap<String, SegmentCommitResult>;
+/// The commit results kept, by object name (a persistent map: a clone of the state shares
+/// it).
+pub(crate) type SegmentResults = imbl::OrdMap<String, SegmentCommitResult>;
 
 /// The expiry queue of the segment record and its horizon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,7 +26,7 @@ pub(crate) struct SegmentExpiry {
     /// `(seal time, object)` of every kept result whose segment carried a seal time,
     /// oldest first. Segments without one (older brokers) are kept for good: a retry of
     /// them could not be refused for its age.
-    queue: BTreeSet<(i64, String)>,
+    queue: imbl::OrdSet<(i64, String)>,
     /// Segments sealed before this time are refused; `None` until a commit carried a
     /// proposal time.
     horizon_ms: Option<i64>,
@@ -39,7 +38,7 @@ pub(crate) struct SegmentExpiry {
 impl Default for SegmentExpiry {
     fn default() -> Self {
         Self {
-            queue: BTreeSet::new(),
+            queue: imbl::OrdSet::new(),
             horizon_ms: None,
             requeued: true,
         }
@@ -67,10 +66,10 @@ impl SegmentExpiry {
             return;
         }
         self.horizon_ms = Some(horizon);
-        while let Some(first) = self.queue.first()
+        while let Some(first) = self.queue.get_min()
             && first.0 < horizon
         {
-            if let Some((_, object)) = self.queue.pop_first() {
+            if let Some((_, object)) = self.queue.remove_min() {
                 results.remove(&object);
             }
         }
