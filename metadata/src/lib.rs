@@ -37,6 +37,6 @@ mod wire;
 
 pub use client::{HttpClient, LocalClient, MetadataClient};
 pub use error::{Error, Result};
-pub use node::{ClusterConfig, MetadataNode, NodeConfig};
+pub use node::{ClusterConfig, MetadataNode, NodeConfig, NodeSettings};
 pub use secret::ClusterSecret;
 pub use tls::ClusterTls;

@@ -36,7 +36,7 @@ use crate::types::NodeStatus;
 const SNAPSHOT_DIR: &str = "snapshots";
 /// How long [`MetadataNode::open`] waits for this node to lead.
 const LEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Entries applied since the last snapshot that trigger a new one.
+/// Entries applied since the last snapshot that trigger a new one, by default.
 const SNAPSHOT_EVERY_ENTRIES: u64 = 5_000;
 /// Log entries kept behind a snapshot (for followers that lag a little); older ones are
 /// purged.
@@ -49,6 +49,24 @@ pub struct NodeConfig {
     pub node_id: u64,
     /// The directory holding the Raft log and snapshots (created if missing).
     pub data_dir: PathBuf,
+}
+
+/// How a metadata node keeps its state bounded: when it snapshots, and how long an idle
+/// producer id lives. The same on every node of a cluster (the leader's counts for what it
+/// proposes; each node snapshots on its own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSettings {
+    /// Entries applied since the last snapshot that trigger a new one (default 5,000;
+    /// at least 1). Lower means a shorter log and more snapshot work.
+    pub snapshot_entries: u64,
+}
+
+impl Default for NodeSettings {
+    fn default() -> Self {
+        NodeSettings {
+            snapshot_entries: SNAPSHOT_EVERY_ENTRIES,
+        }
+    }
 }
 
 /// Where and as whom one voter of a metadata cluster runs.
@@ -105,12 +123,17 @@ impl MetadataNode {
     /// single-node cluster if this directory never was, and waits (up to 10 s) until this
     /// node leads; else [`Error::Unavailable`].
     pub async fn open(config: NodeConfig) -> Result<MetadataNode> {
+        Self::open_with(config, NodeSettings::default()).await
+    }
+
+    /// [`MetadataNode::open`] with `settings`.
+    pub async fn open_with(config: NodeConfig, settings: NodeSettings) -> Result<MetadataNode> {
         let NodeConfig { node_id, data_dir } = config;
         let node = Self::build(
             node_id,
             &data_dir,
             NoNetworkFactory,
-            raft_config(false)?,
+            raft_config(false, &settings)?,
             None,
             None,
         )
@@ -128,6 +151,14 @@ impl MetadataNode {
     /// Returns at once (peers may not be up yet): serve [`MetadataNode::router`], then
     /// call [`MetadataNode::bootstrap`].
     pub async fn open_cluster(config: ClusterConfig) -> Result<MetadataNode> {
+        Self::open_cluster_with(config, NodeSettings::default()).await
+    }
+
+    /// [`MetadataNode::open_cluster`] with `settings`.
+    pub async fn open_cluster_with(
+        config: ClusterConfig,
+        settings: NodeSettings,
+    ) -> Result<MetadataNode> {
         if !config.peers.contains_key(&config.node_id) {
             return Err(Error::Unavailable(format!(
                 "node id {} is not among the peers {:?}",
@@ -141,7 +172,7 @@ impl MetadataNode {
             config.node_id,
             &config.data_dir,
             network,
-            raft_config(true)?,
+            raft_config(true, &settings)?,
             config.secret,
             config.tls,
         )
@@ -345,7 +376,8 @@ impl MetadataNode {
     }
 }
 
-/// openraft's configuration: snapshots every [`SNAPSHOT_EVERY_ENTRIES`]; small timeouts
+/// openraft's configuration: snapshots every `settings.snapshot_entries` entries, keeping
+/// [`LOGS_KEPT_BEHIND_SNAPSHOT`] behind it (openraft purges the older ones); small timeouts
 /// for a lone voter (it elects itself fast after a restart); for a cluster, a heartbeat
 /// every 150 ms and an election after 400–800 ms of silence. Followers refuse to vote
 /// while their leader's lease (the longest election timeout) runs, so a lost leader is
@@ -358,7 +390,7 @@ impl MetadataNode {
 /// [`MAX_PROPOSAL_BYTES`](crate::limits::MAX_PROPOSAL_BYTES), one RPC at most
 /// [`MAX_APPEND_BYTES`](crate::limits::MAX_APPEND_BYTES) beyond its first entry, read so
 /// by the log store), so a full RPC is sent, parsed and made durable well within it.
-fn raft_config(cluster: bool) -> Result<Config> {
+fn raft_config(cluster: bool, settings: &NodeSettings) -> Result<Config> {
     let (heartbeat_interval, election_timeout_min, election_timeout_max) = if cluster {
         (150, 400, 800)
     } else {
@@ -370,7 +402,7 @@ fn raft_config(cluster: bool) -> Result<Config> {
         election_timeout_min,
         election_timeout_max,
         snapshot_max_chunk_size: 1 << 20,
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(SNAPSHOT_EVERY_ENTRIES),
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(settings.snapshot_entries.max(1)),
         max_in_snapshot_log_to_keep: LOGS_KEPT_BEHIND_SNAPSHOT,
         ..Config::default()
     }

@@ -13,6 +13,7 @@ use std::path::Path;
 use anyhow::Context;
 use silt_metadata::{
     ClusterConfig, ClusterSecret, ClusterTls, HttpClient, MetadataClient, MetadataNode,
+    NodeSettings,
 };
 
 use crate::node::http_server::{self, ConnectionLimits, Listener};
@@ -79,15 +80,16 @@ pub(super) async fn run(args: MetadataArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let secret = node_secret(&args, addr)?;
     let server_tls = server_tls(&args)?;
-    let node = MetadataNode::open_cluster(ClusterConfig {
+    let config = ClusterConfig {
         node_id: args.id,
         data_dir: args.data_dir.clone(),
         peers: peers.clone(),
         secret,
         tls: peer_tls(&args)?,
-    })
-    .await
-    .context("cannot open the metadata node")?;
+    };
+    let node = MetadataNode::open_cluster_with(config, node_settings(&args))
+        .await
+        .context("cannot open the metadata node")?;
     let scheme = if server_tls.is_some() {
         "https"
     } else {
@@ -110,6 +112,13 @@ pub(super) async fn run(args: MetadataArgs) -> anyhow::Result<()> {
     tokio::select! {
         () = wait_for_signal() => server.stop(node).await,
         cause = node.failed() => Err(super::metadata_failed(&cause)),
+    }
+}
+
+/// The node's bounding settings from its flags.
+fn node_settings(args: &MetadataArgs) -> NodeSettings {
+    NodeSettings {
+        snapshot_entries: args.snapshot_entries,
     }
 }
 

@@ -46,8 +46,8 @@ fn is_config(name: &str) -> bool {
 }
 
 /// The config sections, as they appear in variable names.
-const SECTIONS: [&str; 7] = [
-    "server", "storage", "wal", "cache", "cluster", "auth", "groups",
+const SECTIONS: [&str; 8] = [
+    "server", "storage", "wal", "cache", "cluster", "auth", "groups", "metadata",
 ];
 
 /// Sets `section.key` from `SILT_SECTION_KEY`.

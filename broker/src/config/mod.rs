@@ -40,6 +40,36 @@ pub struct Config {
     pub auth: AuthSection,
     /// Consumer groups, as this broker serves them.
     pub groups: GroupsSection,
+    /// The embedded metadata node of `silt dev` (a cluster's nodes take the same settings
+    /// as `silt metadata` flags).
+    pub metadata: MetadataSection,
+}
+
+/// `[metadata]`: how the embedded metadata node of `silt dev` keeps its state bounded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetadataSection {
+    /// Raft entries applied between two snapshots (default 5,000): the log kept on disk is
+    /// about this plus 1,000 entries.
+    pub snapshot_entries: u64,
+}
+
+impl Default for MetadataSection {
+    fn default() -> Self {
+        let defaults = silt_metadata::NodeSettings::default();
+        MetadataSection {
+            snapshot_entries: defaults.snapshot_entries,
+        }
+    }
+}
+
+impl MetadataSection {
+    /// The metadata node's settings.
+    pub fn node_settings(&self) -> silt_metadata::NodeSettings {
+        silt_metadata::NodeSettings {
+            snapshot_entries: self.snapshot_entries,
+        }
+    }
 }
 
 /// `[groups]`: what a broker does for consumer groups (their state lives in the metadata

@@ -24,6 +24,9 @@ impl Config {
         if self.groups.lag_refresh_interval.is_zero() {
             problems.push("groups.lag_refresh_interval must be more than 0".to_owned());
         }
+        if self.metadata.snapshot_entries == 0 {
+            problems.push("metadata.snapshot_entries must be more than 0".to_owned());
+        }
         match problems.is_empty() {
             true => Ok(()),
             false => Err(ConfigError(problems.join("; "))),
