@@ -23,6 +23,7 @@ mod liveness;
 mod log_store;
 mod network;
 mod node;
+mod producer_expiry;
 pub mod proposal;
 pub mod secret;
 mod server;

@@ -104,8 +104,9 @@ pub const MAX_TOTAL_PARTITIONS: u64 = 1_000_000;
 
 /// Most producer ids the cluster keeps: an
 /// [`Command::InitProducer`](crate::types::Command::InitProducer) asking for a new id past it
-/// is refused (bumping an issued id's epoch is not). Ids are never expired, so this bounds the
-/// ids ever issued. The broker's `server.max_producer_ids` (default 100 000) is at most this.
+/// is refused (bumping an issued id's epoch is not). Ids unused for longer than the metadata
+/// node's `producer_expiry` (default 7 days) are removed, so this bounds the ids in use. The
+/// broker's `server.max_producer_ids` (default 100 000) is at most this.
 pub const MAX_PRODUCER_IDS: u64 = 1_000_000;
 
 /// Most bytes of a command's request id (a ULID is 26).

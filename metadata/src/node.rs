@@ -59,15 +59,23 @@ pub struct NodeSettings {
     /// Entries applied since the last snapshot that trigger a new one (default 5,000;
     /// at least 1). Lower means a shorter log and more snapshot work.
     pub snapshot_entries: u64,
+    /// How long a producer id may go unused before it is removed (default 7 days, as
+    /// Kafka's `transactional.id.expiration.ms`: an exactly-once pipeline resuming its id
+    /// after a long weekend still finds it). At least 1 ms.
+    pub producer_expiry: Duration,
 }
 
 impl Default for NodeSettings {
     fn default() -> Self {
         NodeSettings {
             snapshot_entries: SNAPSHOT_EVERY_ENTRIES,
+            producer_expiry: DEFAULT_PRODUCER_EXPIRY,
         }
     }
 }
+
+/// How long an unused producer id lives by default: 7 days.
+const DEFAULT_PRODUCER_EXPIRY: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// Where and as whom one voter of a metadata cluster runs.
 #[derive(Debug, Clone)]
@@ -138,6 +146,7 @@ impl MetadataNode {
             None,
         )
         .await?;
+        node.sweep_producers(&settings);
         if let Err(error) = node.start().await {
             // Release the storage before reporting: a retry may reopen the directory.
             let _ = node.raft.shutdown().await;
@@ -168,7 +177,7 @@ impl MetadataNode {
         }
         let network = HttpNetworkFactory::new(config.secret.as_ref(), config.tls.as_ref())
             .map_err(|e| Error::Unavailable(format!("cannot build the raft HTTP client: {e}")))?;
-        Self::build(
+        let node = Self::build(
             config.node_id,
             &config.data_dir,
             network,
@@ -176,7 +185,15 @@ impl MetadataNode {
             config.secret,
             config.tls,
         )
-        .await
+        .await?;
+        node.sweep_producers(&settings);
+        Ok(node)
+    }
+
+    /// Starts the producer sweeper ([`crate::producer_expiry`]) with `settings`.
+    fn sweep_producers(&self, settings: &NodeSettings) {
+        let idle = settings.producer_expiry;
+        tokio::spawn(crate::producer_expiry::sweep_producers(self.client(), idle));
     }
 
     /// Resolves, with the cause, once Raft stopped for good without being asked to (a

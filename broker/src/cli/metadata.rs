@@ -87,7 +87,7 @@ pub(super) async fn run(args: MetadataArgs) -> anyhow::Result<()> {
         secret,
         tls: peer_tls(&args)?,
     };
-    let node = MetadataNode::open_cluster_with(config, node_settings(&args))
+    let node = MetadataNode::open_cluster_with(config, node_settings(&args)?)
         .await
         .context("cannot open the metadata node")?;
     let scheme = if server_tls.is_some() {
@@ -115,11 +115,15 @@ pub(super) async fn run(args: MetadataArgs) -> anyhow::Result<()> {
     }
 }
 
-/// The node's bounding settings from its flags.
-fn node_settings(args: &MetadataArgs) -> NodeSettings {
-    NodeSettings {
-        snapshot_entries: args.snapshot_entries,
+/// The node's bounding settings from its flags; a zero `--producer-expiry` is refused.
+fn node_settings(args: &MetadataArgs) -> anyhow::Result<NodeSettings> {
+    if args.producer_expiry.is_zero() {
+        anyhow::bail!("--producer-expiry must be more than 0");
     }
+    Ok(NodeSettings {
+        snapshot_entries: args.snapshot_entries,
+        producer_expiry: args.producer_expiry,
+    })
 }
 
 /// The node's HTTPS certificate, when `--tls-cert` and `--tls-key` are given.

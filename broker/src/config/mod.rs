@@ -52,6 +52,10 @@ pub struct MetadataSection {
     /// Raft entries applied between two snapshots (default 5,000): the log kept on disk is
     /// about this plus 1,000 entries.
     pub snapshot_entries: u64,
+    /// How long a producer id may go unused before the metadata state removes it (default
+    /// 7 days); a later request with it answers 404 `producer_not_found`.
+    #[serde(with = "duration")]
+    pub producer_expiry: Duration,
 }
 
 impl Default for MetadataSection {
@@ -59,6 +63,7 @@ impl Default for MetadataSection {
         let defaults = silt_metadata::NodeSettings::default();
         MetadataSection {
             snapshot_entries: defaults.snapshot_entries,
+            producer_expiry: defaults.producer_expiry,
         }
     }
 }
@@ -68,6 +73,7 @@ impl MetadataSection {
     pub fn node_settings(&self) -> silt_metadata::NodeSettings {
         silt_metadata::NodeSettings {
             snapshot_entries: self.snapshot_entries,
+            producer_expiry: self.producer_expiry,
         }
     }
 }

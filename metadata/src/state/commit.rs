@@ -27,11 +27,12 @@ use crate::types::{
 /// The decisions taken on the producer requests seen so far in one segment.
 type Admissions = BTreeMap<ProducerBatch, Admission>;
 
-/// One segment being committed: its chunks and offset commits, the proposal time, and the
-/// refused commits so far.
+/// One segment being committed: its chunks and offset commits, the proposal time (0 when
+/// unknown, and as given), and the refused commits so far.
 struct InFlight<'a> {
     segment: &'a SegmentCommit,
     at_ms: i64,
+    proposed_at: Option<i64>,
     admissions: Admissions,
     refused: Vec<RefusedCommit>,
 }
@@ -67,7 +68,7 @@ impl MetadataState {
         let result = if self.segment_expiry.too_old(segment, at_ms) {
             too_old(segment)
         } else {
-            self.commit_segment(segment, at_ms.unwrap_or(0))
+            self.commit_segment(segment, at_ms)
         };
         self.track_garbage(segment, &result, at_ms);
         self.segments.insert(segment.object.clone(), result.clone());
@@ -98,11 +99,16 @@ impl MetadataState {
     }
 
     /// Commits one segment that was never committed before, chunk by chunk.
-    fn commit_segment(&mut self, segment: &SegmentCommit, at_ms: i64) -> SegmentCommitResult {
+    fn commit_segment(
+        &mut self,
+        segment: &SegmentCommit,
+        at_ms: Option<i64>,
+    ) -> SegmentCommitResult {
         let object: Arc<str> = Arc::from(segment.object.as_str());
         let mut flight = InFlight {
             segment,
-            at_ms,
+            at_ms: at_ms.unwrap_or(0),
+            proposed_at: at_ms,
             admissions: Admissions::new(),
             refused: Vec::new(),
         };
@@ -154,6 +160,7 @@ impl MetadataState {
             None => {
                 let admission = self.admit_with_commit(batch, flight);
                 flight.admissions.insert(*batch, admission);
+                self.note_use(batch, admission, flight.proposed_at);
                 admission
             }
         };
@@ -165,6 +172,15 @@ impl MetadataState {
                 chunk.partition,
             )),
             Admission::Refuse(outcome) => Some(outcome),
+        }
+    }
+
+    /// Notes the producer of `batch` as used at the proposal time (if known) when its
+    /// request was accepted or answered as a duplicate: it is not idle.
+    fn note_use(&mut self, batch: &ProducerBatch, admission: Admission, at_ms: Option<i64>) {
+        let used = matches!(admission, Admission::Accept | Admission::Duplicate);
+        if let Some(at_ms) = at_ms.filter(|_| used) {
+            self.producers.touch(batch.producer_id, at_ms);
         }
     }
 

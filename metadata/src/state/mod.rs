@@ -172,6 +172,9 @@ impl MetadataState {
             } => self.join_group(group, member, *at_ms),
             Command::LeaveGroup { group, member_id } => self.leave_group(group, member_id),
             Command::ExpireMembers { group, member_ids } => self.expire_members(group, member_ids),
+            Command::ExpireProducers { idle_ms, at_ms } => CommandResult::ProducersExpired {
+                removed: self.producers.expire(*idle_ms, *at_ms),
+            },
         }
     }
 
@@ -294,6 +297,12 @@ impl MetadataState {
         shared_indexes
             && self.segments.ptr_eq(&other.segments)
             && self.orphans.ptr_eq(&other.orphans)
+    }
+
+    /// Whether an [`Command::ExpireProducers`] of `idle_ms` at `at_ms` would change
+    /// anything: some producer id is idle past it, or its idle time has not started.
+    pub(crate) fn producers_to_sweep(&self, idle_ms: u64, at_ms: i64) -> bool {
+        self.producers.to_sweep(idle_ms, at_ms)
     }
 
     /// Every registered broker.
@@ -519,6 +528,8 @@ mod encoding_tests;
 mod group_tests;
 #[cfg(test)]
 mod produce_commit_tests;
+#[cfg(test)]
+mod producer_expiry_tests;
 #[cfg(test)]
 mod segment_expiry_tests;
 #[cfg(test)]
