@@ -22,6 +22,8 @@ const MAGIC: &[u8; 8] = b"SILTSNAP";
 const VERSION: u8 = 1;
 /// The zstd level: fast enough to compress a large state in well under a second.
 const ZSTD_LEVEL: i32 = 3;
+/// The buffer between the CBOR encoder or decoder and zstd.
+const BUFFER_BYTES: usize = 1 << 16;
 
 /// Why snapshot data could not be encoded or decoded.
 #[derive(Debug, thiserror::Error)]
@@ -59,8 +61,13 @@ pub(crate) fn encode(state: &MetadataState) -> Result<Vec<u8>, EncodingError> {
     let mut data = Vec::with_capacity(1 << 16);
     data.extend_from_slice(MAGIC);
     data.push(VERSION);
-    let mut encoder = zstd::Encoder::new(data, ZSTD_LEVEL)?;
-    ciborium::into_writer(state, &mut encoder)?;
+    // CBOR is written in many small pieces; buffered, zstd sees them in large blocks.
+    let encoder = zstd::Encoder::new(data, ZSTD_LEVEL)?;
+    let mut buffered = io::BufWriter::with_capacity(BUFFER_BYTES, encoder);
+    ciborium::into_writer(state, &mut buffered)?;
+    let encoder = buffered
+        .into_inner()
+        .map_err(io::IntoInnerError::into_error)?;
     Ok(encoder.finish()?)
 }
 
@@ -81,5 +88,9 @@ fn decode_binary(rest: &[u8]) -> Result<MetadataState, EncodingError> {
     if version != VERSION {
         return Err(EncodingError::UnknownVersion(version));
     }
-    Ok(ciborium::from_reader(zstd::Decoder::new(body)?)?)
+    let decoder = zstd::Decoder::new(body)?;
+    Ok(ciborium::from_reader(io::BufReader::with_capacity(
+        BUFFER_BYTES,
+        decoder,
+    ))?)
 }
