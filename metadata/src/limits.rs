@@ -58,6 +58,9 @@ pub const MAX_APPEND_BYTES: usize = 2 * MAX_PROPOSAL_BYTES;
 /// in its ULID name) is further in the past than the horizon plus any clock skew can
 /// therefore never become referenced later, so a garbage sweeper may delete it if no index
 /// entry references it now. Keep it far above clock skew and the longest commit retry.
+/// The state keeps a segment's commit result (the answer to a retry) only this long after
+/// its seal time, by the latest proposal time applied, and refuses anything sealed earlier
+/// (`state/segments.rs`).
 pub const COMMIT_HORIZON_MS: i64 = 15 * 60 * 1000;
 
 /// Longest broker id, in bytes; ids are never empty.
@@ -108,8 +111,9 @@ pub const MAX_TOTAL_PARTITIONS: u64 = 1_000_000;
 
 /// Most producer ids the cluster keeps: an
 /// [`Command::InitProducer`](crate::types::Command::InitProducer) asking for a new id past it
-/// is refused (bumping an issued id's epoch is not). Ids are never expired, so this bounds the
-/// ids ever issued. The broker's `server.max_producer_ids` (default 100 000) is at most this.
+/// is refused (bumping an issued id's epoch is not). Ids unused for longer than the metadata
+/// node's `producer_expiry` (default 7 days) are removed, so this bounds the ids in use. The
+/// broker's `server.max_producer_ids` (default 100 000) is at most this.
 pub const MAX_PRODUCER_IDS: u64 = 1_000_000;
 
 /// Most bytes of a command's request id (a ULID is 26).

@@ -351,13 +351,18 @@ mod tests {
 
     /// Writes `count` entries of about `bytes` each at indexes 1.., straight into redb.
     async fn write_entries(store: &LogStore, count: u64, bytes: usize) {
+        write_range(store, 1..=count, bytes).await;
+    }
+
+    /// Writes entries of about `bytes` each at `indexes`, straight into redb.
+    async fn write_range(store: &LogStore, indexes: std::ops::RangeInclusive<u64>, bytes: usize) {
         let objects = vec!["x".repeat(1000); bytes / 1000];
         store
             .with_db(ErrorSubject::Logs, ErrorVerb::Write, move |db| {
                 let txn = db.begin_write()?;
                 {
                     let mut table = txn.open_table(ENTRIES)?;
-                    for index in 1..=count {
+                    for index in indexes {
                         let entry = Entry {
                             log_id: openraft::LogId::new(
                                 openraft::CommittedLeaderId::new(1, 1),
@@ -401,6 +406,38 @@ mod tests {
         let limited = store.limited_get_log_entries(2, 4).await.unwrap();
         let indexes: Vec<u64> = limited.iter().map(|e| e.log_id.index).collect();
         assert_eq!(indexes, [2], "an entry past the budget goes alone");
+    }
+
+    /// The log file after writing `rounds` runs of 1,000 entries of 1 KB, purging all but
+    /// the last 200 after each (what openraft does after each snapshot).
+    async fn file_size_after(
+        store: &mut LogStore,
+        path: &Path,
+        rounds: std::ops::Range<u64>,
+    ) -> u64 {
+        for round in rounds {
+            let first = round * 1000 + 1;
+            write_range(store, first..=first + 999, 1000).await;
+            let purged = openraft::LogId::new(openraft::CommittedLeaderId::new(1, 1), first + 799);
+            store.purge(purged).await.unwrap();
+        }
+        std::fs::metadata(path).unwrap().len()
+    }
+
+    #[tokio::test]
+    async fn the_log_file_stays_flat_across_purges() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let mut store = LogStore::open(&path).await.unwrap();
+        let early = file_size_after(&mut store, &path, 0..5).await;
+        let late = file_size_after(&mut store, &path, 5..40).await;
+        assert!(
+            late <= early + early / 2,
+            "the log file grew from {early} to {late} bytes with the same live entries"
+        );
+        eprintln!("raft log file: {early} bytes after 5 rounds, {late} after 40");
+        let live = store.try_get_log_entries(..).await.unwrap();
+        assert_eq!(live.len(), 200);
     }
 
     #[test]

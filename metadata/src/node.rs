@@ -36,7 +36,7 @@ use crate::types::NodeStatus;
 const SNAPSHOT_DIR: &str = "snapshots";
 /// How long [`MetadataNode::open`] waits for this node to lead.
 const LEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Entries applied since the last snapshot that trigger a new one.
+/// Entries applied since the last snapshot that trigger a new one, by default.
 const SNAPSHOT_EVERY_ENTRIES: u64 = 5_000;
 /// Log entries kept behind a snapshot (for followers that lag a little); older ones are
 /// purged.
@@ -50,6 +50,32 @@ pub struct NodeConfig {
     /// The directory holding the Raft log and snapshots (created if missing).
     pub data_dir: PathBuf,
 }
+
+/// How a metadata node keeps its state bounded: when it snapshots, and how long an idle
+/// producer id lives. The same on every node of a cluster (the leader's counts for what it
+/// proposes; each node snapshots on its own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSettings {
+    /// Entries applied since the last snapshot that trigger a new one (default 5,000;
+    /// at least 1). Lower means a shorter log and more snapshot work.
+    pub snapshot_entries: u64,
+    /// How long a producer id may go unused before it is removed (default 7 days, as
+    /// Kafka's `transactional.id.expiration.ms`: an exactly-once pipeline resuming its id
+    /// after a long weekend still finds it). At least 1 ms.
+    pub producer_expiry: Duration,
+}
+
+impl Default for NodeSettings {
+    fn default() -> Self {
+        NodeSettings {
+            snapshot_entries: SNAPSHOT_EVERY_ENTRIES,
+            producer_expiry: DEFAULT_PRODUCER_EXPIRY,
+        }
+    }
+}
+
+/// How long an unused producer id lives by default: 7 days.
+const DEFAULT_PRODUCER_EXPIRY: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// Where and as whom one voter of a metadata cluster runs.
 #[derive(Debug, Clone)]
@@ -105,16 +131,22 @@ impl MetadataNode {
     /// single-node cluster if this directory never was, and waits (up to 10 s) until this
     /// node leads; else [`Error::Unavailable`].
     pub async fn open(config: NodeConfig) -> Result<MetadataNode> {
+        Self::open_with(config, NodeSettings::default()).await
+    }
+
+    /// [`MetadataNode::open`] with `settings`.
+    pub async fn open_with(config: NodeConfig, settings: NodeSettings) -> Result<MetadataNode> {
         let NodeConfig { node_id, data_dir } = config;
         let node = Self::build(
             node_id,
             &data_dir,
             NoNetworkFactory,
-            raft_config(false)?,
+            raft_config(false, &settings)?,
             None,
             None,
         )
         .await?;
+        node.sweep_producers(&settings);
         if let Err(error) = node.start().await {
             // Release the storage before reporting: a retry may reopen the directory.
             let _ = node.raft.shutdown().await;
@@ -128,6 +160,14 @@ impl MetadataNode {
     /// Returns at once (peers may not be up yet): serve [`MetadataNode::router`], then
     /// call [`MetadataNode::bootstrap`].
     pub async fn open_cluster(config: ClusterConfig) -> Result<MetadataNode> {
+        Self::open_cluster_with(config, NodeSettings::default()).await
+    }
+
+    /// [`MetadataNode::open_cluster`] with `settings`.
+    pub async fn open_cluster_with(
+        config: ClusterConfig,
+        settings: NodeSettings,
+    ) -> Result<MetadataNode> {
         if !config.peers.contains_key(&config.node_id) {
             return Err(Error::Unavailable(format!(
                 "node id {} is not among the peers {:?}",
@@ -137,15 +177,23 @@ impl MetadataNode {
         }
         let network = HttpNetworkFactory::new(config.secret.as_ref(), config.tls.as_ref())
             .map_err(|e| Error::Unavailable(format!("cannot build the raft HTTP client: {e}")))?;
-        Self::build(
+        let node = Self::build(
             config.node_id,
             &config.data_dir,
             network,
-            raft_config(true)?,
+            raft_config(true, &settings)?,
             config.secret,
             config.tls,
         )
-        .await
+        .await?;
+        node.sweep_producers(&settings);
+        Ok(node)
+    }
+
+    /// Starts the producer sweeper ([`crate::producer_expiry`]) with `settings`.
+    fn sweep_producers(&self, settings: &NodeSettings) {
+        let idle = settings.producer_expiry;
+        tokio::spawn(crate::producer_expiry::sweep_producers(self.client(), idle));
     }
 
     /// Resolves, with the cause, once Raft stopped for good without being asked to (a
@@ -345,7 +393,8 @@ impl MetadataNode {
     }
 }
 
-/// openraft's configuration: snapshots every [`SNAPSHOT_EVERY_ENTRIES`]; small timeouts
+/// openraft's configuration: snapshots every `settings.snapshot_entries` entries, keeping
+/// [`LOGS_KEPT_BEHIND_SNAPSHOT`] behind it (openraft purges the older ones); small timeouts
 /// for a lone voter (it elects itself fast after a restart); for a cluster, a heartbeat
 /// every 150 ms and an election after 400–800 ms of silence. Followers refuse to vote
 /// while their leader's lease (the longest election timeout) runs, so a lost leader is
@@ -358,7 +407,7 @@ impl MetadataNode {
 /// [`MAX_PROPOSAL_BYTES`](crate::limits::MAX_PROPOSAL_BYTES), one RPC at most
 /// [`MAX_APPEND_BYTES`](crate::limits::MAX_APPEND_BYTES) beyond its first entry, read so
 /// by the log store), so a full RPC is sent, parsed and made durable well within it.
-fn raft_config(cluster: bool) -> Result<Config> {
+fn raft_config(cluster: bool, settings: &NodeSettings) -> Result<Config> {
     let (heartbeat_interval, election_timeout_min, election_timeout_max) = if cluster {
         (150, 400, 800)
     } else {
@@ -370,7 +419,7 @@ fn raft_config(cluster: bool) -> Result<Config> {
         election_timeout_min,
         election_timeout_max,
         snapshot_max_chunk_size: 1 << 20,
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(SNAPSHOT_EVERY_ENTRIES),
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(settings.snapshot_entries.max(1)),
         max_in_snapshot_log_to_keep: LOGS_KEPT_BEHIND_SNAPSHOT,
         ..Config::default()
     }

@@ -28,7 +28,8 @@
 //!   (a fatal storage error such as a full disk), so a supervisor restarts the node.
 //! - `GET /readyz`: 200 when this node knows a leader (it can serve or forward requests)
 //!   and, if it leads, a quorum confirms that now; 503 otherwise; the body says which.
-//! - `GET /metrics`: Prometheus text of this node's Raft state, its segment-commit
+//! - `GET /metrics`: Prometheus text of this node's Raft state, its state's sizes and
+//!   snapshots, its segment-commit
 //!   proposals and the requests its gate refused (`silt_metadata_*`).
 //!
 //! Every route but `/healthz`, `/readyz` and `/metrics` is behind the gate
@@ -378,7 +379,7 @@ async fn metrics(
             &state.client.local_status(),
             state.client.stats(),
             &state.refusals,
-        ),
+        ) + &state.client.state_metrics(),
     )
 }
 
@@ -681,6 +682,30 @@ mod tests {
         let leader = client.status().await.unwrap();
         let leader_addr = leader.leader_addr.unwrap();
         let http = reqwest::Client::new();
+        // The leader's /metrics shows its state's sizes and the snapshot it built.
+        let text = http
+            .get(format!("http://{leader_addr}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for line in [
+            "silt_metadata_state_segments 30",
+            "silt_metadata_state_index_entries 30",
+            "silt_metadata_snapshots_total 1",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line:?} missing in {text}"
+            );
+        }
+        let bytes = text
+            .lines()
+            .find_map(|l| l.strip_prefix("silt_metadata_snapshot_bytes "))
+            .and_then(|v| v.parse::<u64>().ok());
+        assert!(bytes.is_some_and(|b| b > 0), "{text}");
         let reply: crate::wire::Reply<crate::types::NodeStatus> = http
             .post(format!("http://{leader_addr}/meta/v1/members/learner"))
             .json(&AddLearner {

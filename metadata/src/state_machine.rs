@@ -11,6 +11,7 @@
 use std::io::Cursor;
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
 
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, RaftSnapshotBuilder, Snapshot, StorageIOError};
@@ -18,7 +19,8 @@ use tokio::sync::watch;
 
 use crate::changes::SharedChanges;
 use crate::snapshot::SnapshotStore;
-use crate::state::MetadataState;
+use crate::state::{EncodingError, MetadataState};
+use crate::state_metrics::SnapshotStats;
 use crate::type_config::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 use crate::types::{Command, CommandResult, PartitionChange};
 
@@ -35,7 +37,7 @@ pub(crate) struct AppliedState {
 
 impl AppliedState {
     /// The state a snapshot holds, as of the log id it was taken at.
-    fn from_snapshot(meta: &SnapshotMeta, data: &[u8]) -> serde_json::Result<Self> {
+    fn from_snapshot(meta: &SnapshotMeta, data: &[u8]) -> Result<Self, EncodingError> {
         Ok(Self {
             state: MetadataState::decode(data)?,
             last_applied: meta.last_log_id,
@@ -92,20 +94,31 @@ impl AppliedState {
     }
 }
 
-/// The applied state, shared by the state machine (the only writer) and local readers.
+/// The applied state, shared by the state machine (the only writer) and local readers,
+/// with the stats of the snapshots built from it.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct SharedState(Arc<RwLock<AppliedState>>);
+pub(crate) struct SharedState {
+    /// The applied state.
+    applied: Arc<RwLock<AppliedState>>,
+    /// The snapshots built so far.
+    snapshots: Arc<SnapshotStats>,
+}
 
 impl SharedState {
     /// Locks for reading. A poisoned lock is still read: writers only run infallible,
     /// panic-free steps under it, so poison cannot mean a half-applied entry.
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, AppliedState> {
-        self.0.read().unwrap_or_else(PoisonError::into_inner)
+        self.applied.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Locks for writing.
     fn write(&self) -> RwLockWriteGuard<'_, AppliedState> {
-        self.0.write().unwrap_or_else(PoisonError::into_inner)
+        self.applied.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The stats of the snapshots built.
+    pub(crate) fn snapshot_stats(&self) -> &SnapshotStats {
+        &self.snapshots
     }
 }
 
@@ -141,7 +154,10 @@ impl StateMachineStore {
         let index = applied.applied_index().unwrap_or(0);
         let (applied_tx, _) = watch::channel(index);
         Ok(Self {
-            shared: SharedState(Arc::new(RwLock::new(applied))),
+            shared: SharedState {
+                applied: Arc::new(RwLock::new(applied)),
+                snapshots: Arc::default(),
+            },
             snapshots: Arc::new(snapshots),
             applied_tx: Arc::new(applied_tx),
             changes: SharedChanges::new(index),
@@ -215,9 +231,16 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         Ok(results)
     }
 
+    /// A builder holding a clone of the state: cheap (O(topics + partitions)), since the
+    /// large parts of the state are persistent maps the clone shares; apply goes on while
+    /// the builder encodes.
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
         let applied = self.shared.read().clone();
-        SnapshotBuilder::new(applied, Arc::clone(&self.snapshots))
+        SnapshotBuilder {
+            applied,
+            snapshots: Arc::clone(&self.snapshots),
+            stats: Arc::clone(&self.shared.snapshots),
+        }
     }
 
     async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
@@ -264,13 +287,8 @@ pub(crate) struct SnapshotBuilder {
     applied: AppliedState,
     /// Where to save it.
     snapshots: Arc<SnapshotStore>,
-}
-
-impl SnapshotBuilder {
-    /// A builder for `applied`, saving into `snapshots`.
-    fn new(applied: AppliedState, snapshots: Arc<SnapshotStore>) -> Self {
-        Self { applied, snapshots }
-    }
+    /// Where to record its build time and size.
+    stats: Arc<SnapshotStats>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
@@ -279,10 +297,9 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         let state = std::mem::take(&mut self.applied.state);
         let snapshots = Arc::clone(&self.snapshots);
         let saved_meta = meta.clone();
-        let data = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
-            let data = state.encode()?;
-            snapshots.save(&saved_meta, &data)?;
-            Ok(data)
+        let stats = Arc::clone(&self.stats);
+        let data = tokio::task::spawn_blocking(move || {
+            encode_and_save(&state, &saved_meta, &snapshots, &stats)
         })
         .await
         .map_err(|join| StorageIOError::write_snapshot(Some(meta.signature()), &join))?
@@ -292,4 +309,25 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             snapshot: Box::new(Cursor::new(data)),
         })
     }
+}
+
+/// Encodes `state` as snapshot data, saves it as the snapshot taken at `meta` and records
+/// the time that took and the size in `stats`. Blocking.
+fn encode_and_save(
+    state: &MetadataState,
+    meta: &SnapshotMeta,
+    snapshots: &SnapshotStore,
+    stats: &SnapshotStats,
+) -> std::io::Result<Vec<u8>> {
+    let _span = tracing::info_span!("metadata_snapshot", snapshot = %meta).entered();
+    let started = Instant::now();
+    let data = state.encode()?;
+    snapshots.save(meta, &data)?;
+    stats.built(started.elapsed(), data.len());
+    tracing::info!(
+        bytes = data.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "snapshot built"
+    );
+    Ok(data)
 }

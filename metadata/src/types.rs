@@ -304,6 +304,16 @@ pub enum Command {
         /// The group's name.
         group: String,
     },
+    /// The metadata leader's producer sweeper removes producer ids not used (no request
+    /// admitted, no epoch bumped) for longer than `idle_ms` before `at_ms`; an id not used
+    /// since it was issued (or loaded from an older snapshot) starts its idle time at the
+    /// first expiry that sees it.
+    ExpireProducers {
+        /// How long an id may stay unused, in milliseconds (at least 1).
+        idle_ms: u64,
+        /// The proposal time, from the proposer's clock.
+        at_ms: i64,
+    },
 }
 
 impl Command {
@@ -781,6 +791,11 @@ pub enum CommandResult {
         /// The generation.
         generation: u64,
         /// How many members were removed.
+        removed: u64,
+    },
+    /// Idle producer ids were removed ([`Command::ExpireProducers`]).
+    ProducersExpired {
+        /// How many ids were removed.
         removed: u64,
     },
     /// The command was valid Raft input but its effect was refused; nothing changed.

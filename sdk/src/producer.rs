@@ -402,6 +402,8 @@ struct ProducerIdentity {
 
 impl Idempotence {
     /// The identity to tag the next request with, initialising or bumping it as needed.
+    /// An id the cluster no longer knows (expired after going unused, see the README's
+    /// `metadata.producer_expiry`) is replaced by a new one, with a warning.
     async fn identity(&mut self, client: &Client) -> Result<(u64, u32)> {
         if let Some(error) = &self.fenced {
             return Err(Error::Shared(error.clone()));
@@ -410,16 +412,10 @@ impl Idempotence {
             Some(identity) if !self.bump_epoch => Ok(identity),
             current => {
                 let id = current.map(|(id, _)| id).or(self.resume_id);
-                let body = serde_json::json!({ "producer_id": id });
-                let answer: ProducerIdentity = client
-                    .call(
-                        Method::POST,
-                        "/v1/producers",
-                        &[],
-                        Some(&body),
-                        Duration::ZERO,
-                    )
-                    .await?;
+                let answer = match self.init(client, id).await {
+                    Err(error) if expired(&error) => self.replace_expired(client, id).await?,
+                    other => other?,
+                };
                 self.identity = Some((answer.producer_id, answer.epoch));
                 self.published_id
                     .store(answer.producer_id, Ordering::Relaxed);
@@ -430,8 +426,41 @@ impl Idempotence {
         }
     }
 
+    /// `POST /v1/producers`: a new id (`id` is `None`) or a new epoch of `id`.
+    async fn init(&self, client: &Client, id: Option<u64>) -> Result<ProducerIdentity> {
+        let body = serde_json::json!({ "producer_id": id });
+        client
+            .call(
+                Method::POST,
+                "/v1/producers",
+                &[],
+                Some(&body),
+                Duration::ZERO,
+            )
+            .await
+    }
+
+    /// A new id in place of `id`, which the cluster no longer knows. Idempotence does not
+    /// hold across the change: a request of the old id still in doubt is not deduplicated
+    /// against the new one (the cluster refuses the old id, so it cannot be written later).
+    async fn replace_expired(
+        &mut self,
+        client: &Client,
+        id: Option<u64>,
+    ) -> Result<ProducerIdentity> {
+        let answer = self.init(client, None).await?;
+        tracing::warn!(
+            expired = ?id,
+            new = answer.producer_id,
+            "producer id unknown to the cluster (expired after going unused); continuing with a new id, without deduplication against the old one"
+        );
+        self.resume_id = None;
+        Ok(answer)
+    }
+
     /// Sends one request tagged with the next sequence, retrying it (same tag) on any
-    /// broker, and updates the state from the outcome.
+    /// broker, and updates the state from the outcome. A request refused because the id
+    /// expired wrote nothing: it is sent once more under a new id.
     async fn send(
         &mut self,
         client: &Client,
@@ -439,52 +468,78 @@ impl Idempotence {
         records: Vec<ProduceRecord>,
         commit: Option<ProduceCommit>,
     ) -> Result<ProduceResponse> {
-        let (id, epoch) = self.identity(client).await?;
-        let request = ProduceRequest {
+        let mut request = ProduceRequest {
             records,
-            producer: Some(ProducerInfo {
-                id,
-                epoch,
-                sequence: self.next_sequence,
-            }),
+            producer: None,
             commit,
         };
+        let result = self.send_tagged(client, path, &mut request).await;
+        match &result {
+            Err(error) if expired(error) => self.send_tagged(client, path, &mut request).await,
+            _ => result,
+        }
+    }
+
+    /// Tags `request` with the current identity and next sequence, sends it, and updates
+    /// the state from the outcome.
+    async fn send_tagged(
+        &mut self,
+        client: &Client,
+        path: &str,
+        request: &mut ProduceRequest,
+    ) -> Result<ProduceResponse> {
+        let (id, epoch) = self.identity(client).await?;
+        request.producer = Some(ProducerInfo {
+            id,
+            epoch,
+            sequence: self.next_sequence,
+        });
         let result: Result<ProduceResponse> = client
-            .call(Method::POST, path, &[], Some(&request), Duration::ZERO)
+            .call(Method::POST, path, &[], Some(&*request), Duration::ZERO)
             .await;
         match &result {
             Ok(_) => self.next_sequence += 1,
-            Err(error) => match error.code() {
-                Some(ErrorCode::ProducerFenced) => {
-                    self.fenced = Some(Arc::new(Error::Api {
-                        status: 409,
-                        code: ErrorCode::ProducerFenced,
-                        message: error.to_string(),
-                        retry_after: None,
-                    }));
-                }
-                Some(
-                    ErrorCode::OutOfOrderSequence
-                    | ErrorCode::ProducerNotFound
-                    | ErrorCode::IdempotencyMismatch,
-                ) => {
-                    self.bump_epoch = true;
-                }
-                // Refused before its body was read (the client retried it within its
-                // attempts): the sequence number was not used.
-                Some(ErrorCode::Throttled) => {}
-                // In doubt (it may be committed, or still in flight somewhere): a new
-                // epoch fences any copy of it not yet committed.
-                _ if error.is_retryable() || matches!(error, Error::Protocol { .. }) => {
-                    self.bump_epoch = true;
-                }
-                // Refused before anything was staged (bad input, unknown topic): the
-                // sequence number was not used.
-                _ => {}
-            },
+            Err(error) => self.note_failure(error),
         }
         result
     }
+
+    /// Updates the state after a failed request.
+    fn note_failure(&mut self, error: &Error) {
+        match error.code() {
+            Some(ErrorCode::ProducerFenced) => {
+                self.fenced = Some(Arc::new(Error::Api {
+                    status: 409,
+                    code: ErrorCode::ProducerFenced,
+                    message: error.to_string(),
+                    retry_after: None,
+                }));
+            }
+            // The id expired: the next identity is a new id (see `identity`).
+            Some(ErrorCode::ProducerNotFound) => {
+                self.bump_epoch = true;
+            }
+            Some(ErrorCode::OutOfOrderSequence | ErrorCode::IdempotencyMismatch) => {
+                self.bump_epoch = true;
+            }
+            // Refused before its body was read (the client retried it within its
+            // attempts): the sequence number was not used.
+            Some(ErrorCode::Throttled) => {}
+            // In doubt (it may be committed, or still in flight somewhere): a new
+            // epoch fences any copy of it not yet committed.
+            _ if error.is_retryable() || matches!(error, Error::Protocol { .. }) => {
+                self.bump_epoch = true;
+            }
+            // Refused before anything was staged (bad input, unknown topic): the
+            // sequence number was not used.
+            _ => {}
+        }
+    }
+}
+
+/// Whether `error` says the producer id is unknown to the cluster (it expired).
+fn expired(error: &Error) -> bool {
+    error.code() == Some(ErrorCode::ProducerNotFound)
 }
 
 async fn dispatch(

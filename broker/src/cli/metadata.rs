@@ -13,6 +13,7 @@ use std::path::Path;
 use anyhow::Context;
 use silt_metadata::{
     ClusterConfig, ClusterSecret, ClusterTls, HttpClient, MetadataClient, MetadataNode,
+    NodeSettings,
 };
 
 use crate::node::http_server::{self, ConnectionLimits, Listener};
@@ -79,15 +80,16 @@ pub(super) async fn run(args: MetadataArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let secret = node_secret(&args, addr)?;
     let server_tls = server_tls(&args)?;
-    let node = MetadataNode::open_cluster(ClusterConfig {
+    let config = ClusterConfig {
         node_id: args.id,
         data_dir: args.data_dir.clone(),
         peers: peers.clone(),
         secret,
         tls: peer_tls(&args)?,
-    })
-    .await
-    .context("cannot open the metadata node")?;
+    };
+    let node = MetadataNode::open_cluster_with(config, node_settings(&args)?)
+        .await
+        .context("cannot open the metadata node")?;
     let scheme = if server_tls.is_some() {
         "https"
     } else {
@@ -111,6 +113,17 @@ pub(super) async fn run(args: MetadataArgs) -> anyhow::Result<()> {
         () = wait_for_signal() => server.stop(node).await,
         cause = node.failed() => Err(super::metadata_failed(&cause)),
     }
+}
+
+/// The node's bounding settings from its flags; a zero `--producer-expiry` is refused.
+fn node_settings(args: &MetadataArgs) -> anyhow::Result<NodeSettings> {
+    if args.producer_expiry.is_zero() {
+        anyhow::bail!("--producer-expiry must be more than 0");
+    }
+    Ok(NodeSettings {
+        snapshot_entries: args.snapshot_entries,
+        producer_expiry: args.producer_expiry,
+    })
 }
 
 /// The node's HTTPS certificate, when `--tls-cert` and `--tls-key` are given.

@@ -275,6 +275,14 @@ pub struct MetadataArgs {
     /// them; default the system's roots). Needs --tls-cert.
     #[arg(long, env = "SILT_METADATA_TLS_CA", requires = "tls_cert")]
     pub tls_ca: Option<PathBuf>,
+    /// Raft entries applied between two snapshots: the log kept on disk is about this plus
+    /// 1,000 entries.
+    #[arg(long, env = "SILT_METADATA_SNAPSHOT_ENTRIES", default_value_t = silt_metadata::NodeSettings::default().snapshot_entries, value_parser = clap::value_parser!(u64).range(1..))]
+    pub snapshot_entries: u64,
+    /// How long a producer id may go unused before it is removed (a later request with it
+    /// answers 404 producer_not_found; the SDK producer then takes a new id).
+    #[arg(long, env = "SILT_METADATA_PRODUCER_EXPIRY", default_value = "7d", value_parser = crate::config::parse_duration)]
+    pub producer_expiry: std::time::Duration,
     /// How often --tls-cert and --tls-key are checked for a change (SIGHUP: at once).
     #[arg(long, env = "SILT_METADATA_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = crate::config::parse_duration)]
     pub tls_reload_interval: std::time::Duration,

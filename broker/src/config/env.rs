@@ -61,7 +61,7 @@ fn is_config(name: &str) -> bool {
 }
 
 /// The config sections, as they appear in variable names.
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "server",
     "storage",
     "wal",
@@ -71,6 +71,7 @@ const SECTIONS: [&str; 9] = [
     "groups",
     "retention",
     "metrics",
+    "metadata",
 ];
 
 /// Sets `section.key` from `SILT_SECTION_KEY`.

@@ -44,6 +44,9 @@ pub struct Config {
     pub groups: GroupsSection,
     /// What `/metrics` computes in the background.
     pub metrics: MetricsSection,
+    /// The embedded metadata node of `silt dev` (a cluster's nodes take the same settings
+    /// as `silt metadata` flags).
+    pub metadata: MetadataSection,
 }
 
 /// `[metrics]`: background figures of `/metrics`.
@@ -61,6 +64,39 @@ impl Default for MetricsSection {
     fn default() -> Self {
         MetricsSection {
             cost_refresh_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[metadata]`: how the embedded metadata node of `silt dev` keeps its state bounded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetadataSection {
+    /// Raft entries applied between two snapshots (default 5,000): the log kept on disk is
+    /// about this plus 1,000 entries.
+    pub snapshot_entries: u64,
+    /// How long a producer id may go unused before the metadata state removes it (default
+    /// 7 days); a later request with it answers 404 `producer_not_found`.
+    #[serde(with = "duration")]
+    pub producer_expiry: Duration,
+}
+
+impl Default for MetadataSection {
+    fn default() -> Self {
+        let defaults = silt_metadata::NodeSettings::default();
+        MetadataSection {
+            snapshot_entries: defaults.snapshot_entries,
+            producer_expiry: defaults.producer_expiry,
+        }
+    }
+}
+
+impl MetadataSection {
+    /// The metadata node's settings.
+    pub fn node_settings(&self) -> silt_metadata::NodeSettings {
+        silt_metadata::NodeSettings {
+            snapshot_entries: self.snapshot_entries,
+            producer_expiry: self.producer_expiry,
         }
     }
 }

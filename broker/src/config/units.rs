@@ -38,13 +38,15 @@ fn size_factor(unit: &str) -> Option<u64> {
     }
 }
 
-/// Parses `5ms`, `2s`, `1m`, `100` (milliseconds).
+/// Parses `5ms`, `2s`, `1m`, `1h`, `7d`, `100` (milliseconds).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = number_and_unit(text, "a duration such as 5ms or 2s")?;
     match unit.as_str() {
         "" | "ms" => Ok(Duration::from_millis(number)),
         "s" => Ok(Duration::from_secs(number)),
         "m" => Ok(Duration::from_secs(number.saturating_mul(60))),
+        "h" => Ok(Duration::from_secs(number.saturating_mul(60 * 60))),
+        "d" => Ok(Duration::from_secs(number.saturating_mul(24 * 60 * 60))),
         "us" => Ok(Duration::from_micros(number)),
         other => Err(format!("unknown duration unit {other:?} in {text:?}")),
     }

@@ -28,6 +28,12 @@ impl Config {
             problems.push("groups.lag_refresh_interval must be more than 0".to_owned());
         }
         self.retention.check(&mut problems);
+        if self.metadata.snapshot_entries == 0 {
+            problems.push("metadata.snapshot_entries must be more than 0".to_owned());
+        }
+        if self.metadata.producer_expiry.is_zero() {
+            problems.push("metadata.producer_expiry must be more than 0".to_owned());
+        }
         match problems.is_empty() {
             true => Ok(()),
             false => Err(ConfigError(problems.join("; "))),

@@ -307,10 +307,11 @@ fn cluster_tls(config: &Config) -> anyhow::Result<Option<ClusterTls>> {
 /// The one-node metadata service under `storage.data_dir/metadata`.
 async fn embedded_metadata(config: &Config) -> anyhow::Result<MetadataNode> {
     let data_dir = config.storage.data_dir.join("metadata");
-    let node = MetadataNode::open(NodeConfig {
+    let node_config = NodeConfig {
         node_id: 1,
         data_dir,
-    });
+    };
+    let node = MetadataNode::open_with(node_config, config.metadata.node_settings());
     node.await
         .context("cannot start the embedded metadata service")
 }

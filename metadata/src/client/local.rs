@@ -127,6 +127,12 @@ impl LocalClient {
         Ok(HeartbeatView { member, rebalanced })
     }
 
+    /// The Prometheus text of the local state's sizes and the snapshots built.
+    pub(crate) fn state_metrics(&self) -> String {
+        let sizes = self.read_local(MetadataState::sizes);
+        crate::state_metrics::render(&sizes, self.shared.snapshot_stats())
+    }
+
     /// The node's proposal counters (its `/metrics`).
     pub(crate) fn stats(&self) -> &ProposalStats {
         &self.stats

@@ -279,7 +279,7 @@ pub(crate) trait Transport: Send + Sync + 'static {
 /// This process's wall-clock time in milliseconds since the Unix epoch: a commit's proposal
 /// time (`at_ms`), stamped here because the proposer is whoever builds the command (the
 /// node itself behind `/meta/v1/write`, which re-stamps what a client sent).
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     since_epoch.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -4,8 +4,9 @@
 //!
 //! Invariants (besides those of [`crate::state`]): a segment's chunks are committed in
 //! footer order; the chunks of one producer request are admitted together, when the first
-//! of them is seen; a segment sealed longer than [`COMMIT_HORIZON_MS`] before the command's
-//! proposal time is refused whole; an object none of whose chunks was appended is recorded
+//! of them is seen; a segment sealed longer than
+//! [`COMMIT_HORIZON_MS`](crate::limits::COMMIT_HORIZON_MS) before the command's proposal
+//! time (or before the latest proposal time seen: [`super::segments`]) is refused whole; an object none of whose chunks was appended is recorded
 //! as garbage with its seal time, and a committed object is never on the orphan list.
 //! An offset commit riding with a producer request ([`RequestOffsetCommit`]) is checked
 //! and applied when the request is first admitted in the segment, after checking that
@@ -18,7 +19,6 @@ use std::sync::Arc;
 
 use super::MetadataState;
 use super::producers::Admission;
-use crate::limits::COMMIT_HORIZON_MS;
 use crate::types::{
     ChunkCommit, ChunkOutcome, CommandError, CommandResult, ProducerBatch, RefusedCommit,
     RequestOffsetCommit, SegmentCommit, SegmentCommitResult,
@@ -27,11 +27,12 @@ use crate::types::{
 /// The decisions taken on the producer requests seen so far in one segment.
 type Admissions = BTreeMap<ProducerBatch, Admission>;
 
-/// One segment being committed: its chunks and offset commits, the proposal time, and the
-/// refused commits so far.
+/// One segment being committed: its chunks and offset commits, the proposal time (0 when
+/// unknown, and as given), and the refused commits so far.
 struct InFlight<'a> {
     segment: &'a SegmentCommit,
     at_ms: i64,
+    proposed_at: Option<i64>,
     admissions: Admissions,
     refused: Vec<RefusedCommit>,
 }
@@ -43,6 +44,9 @@ impl MetadataState {
         segments: &[SegmentCommit],
         at_ms: Option<i64>,
     ) -> Vec<SegmentCommitResult> {
+        if let Some(at_ms) = at_ms {
+            self.segment_expiry.advance(at_ms, &mut self.segments);
+        }
         segments
             .iter()
             .map(|segment| self.commit_once(segment, at_ms))
@@ -61,13 +65,14 @@ impl MetadataState {
         if let Some(previous) = self.segments.get(&segment.object) {
             return previous.clone();
         }
-        let result = if past_horizon(segment, at_ms) {
+        let result = if self.segment_expiry.too_old(segment, at_ms) {
             too_old(segment)
         } else {
-            self.commit_segment(segment, at_ms.unwrap_or(0))
+            self.commit_segment(segment, at_ms)
         };
         self.track_garbage(segment, &result, at_ms);
         self.segments.insert(segment.object.clone(), result.clone());
+        self.segment_expiry.kept(segment);
         result
     }
 
@@ -94,11 +99,16 @@ impl MetadataState {
     }
 
     /// Commits one segment that was never committed before, chunk by chunk.
-    fn commit_segment(&mut self, segment: &SegmentCommit, at_ms: i64) -> SegmentCommitResult {
+    fn commit_segment(
+        &mut self,
+        segment: &SegmentCommit,
+        at_ms: Option<i64>,
+    ) -> SegmentCommitResult {
         let object: Arc<str> = Arc::from(segment.object.as_str());
         let mut flight = InFlight {
             segment,
-            at_ms,
+            at_ms: at_ms.unwrap_or(0),
+            proposed_at: at_ms,
             admissions: Admissions::new(),
             refused: Vec::new(),
         };
@@ -150,6 +160,7 @@ impl MetadataState {
             None => {
                 let admission = self.admit_with_commit(batch, flight);
                 flight.admissions.insert(*batch, admission);
+                self.note_use(batch, admission, flight.proposed_at);
                 admission
             }
         };
@@ -161,6 +172,15 @@ impl MetadataState {
                 chunk.partition,
             )),
             Admission::Refuse(outcome) => Some(outcome),
+        }
+    }
+
+    /// Notes the producer of `batch` as used at the proposal time (if known) when its
+    /// request was accepted or answered as a duplicate: it is not idle.
+    fn note_use(&mut self, batch: &ProducerBatch, admission: Admission, at_ms: Option<i64>) {
+        let used = matches!(admission, Admission::Accept | Admission::Duplicate);
+        if let Some(at_ms) = at_ms.filter(|_| used) {
+            self.producers.touch(batch.producer_id, at_ms);
         }
     }
 
@@ -237,15 +257,6 @@ impl MetadataState {
             self.hold(object);
         }
         Ok(base_offset)
-    }
-}
-
-/// Whether `segment` was sealed longer than [`COMMIT_HORIZON_MS`] before the commit was
-/// proposed at `at_ms`; never when either time is unknown (older brokers or entries).
-fn past_horizon(segment: &SegmentCommit, at_ms: Option<i64>) -> bool {
-    match (segment.sealed_at_ms, at_ms) {
-        (Some(sealed), Some(at)) => sealed < at.saturating_sub(COMMIT_HORIZON_MS),
-        _ => false,
     }
 }
 

@@ -6,7 +6,6 @@
 //! `base_offset`, the last one's is the high watermark); no entry is empty; an entry never
 //! changes once appended.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -20,8 +19,9 @@ pub(crate) struct PartitionIndex {
     pub(crate) start_offset: u64,
     /// Offset the next committed record gets.
     pub(crate) high_watermark: u64,
-    /// Entries by base offset.
-    pub(crate) entries: BTreeMap<u64, IndexEntry>,
+    /// Entries by base offset: a persistent map, so a clone of the state (a snapshot's)
+    /// shares them and an append after it copies only the path it changes.
+    pub(crate) entries: imbl::OrdMap<u64, IndexEntry>,
     /// Bytes of the chunks the entries reference (derived: not in snapshots, rebuilt by
     /// [`PartitionIndex::recount`] when one is decoded).
     #[serde(skip)]
@@ -36,7 +36,7 @@ impl PartitionIndex {
         let base_offset = self.high_watermark;
         debug_assert_eq!(
             self.entries
-                .last_key_value()
+                .get_max()
                 .map_or(self.start_offset, |(_, last)| last.end_offset()),
             base_offset,
             "the last entry must end at the high watermark"
@@ -74,10 +74,13 @@ impl PartitionIndex {
     /// Drops every entry below `start_offset` (a [boundary](Self::is_boundary) above the
     /// start) and makes it the start offset; returns the dropped entries.
     pub(crate) fn trim_to(&mut self, start_offset: u64) -> Vec<IndexEntry> {
-        let kept = self.entries.split_off(&start_offset);
-        let dropped = std::mem::replace(&mut self.entries, kept);
+        let (dropped, at_start, mut kept) = self.entries.split_lookup(&start_offset);
+        if let Some(entry) = at_start {
+            kept.insert(start_offset, entry);
+        }
+        self.entries = kept;
         self.start_offset = start_offset;
-        let dropped: Vec<IndexEntry> = dropped.into_values().collect();
+        let dropped: Vec<IndexEntry> = dropped.values().cloned().collect();
         let freed: u64 = dropped.iter().map(|e| u64::from(e.length)).sum();
         self.bytes = self.bytes.saturating_sub(freed);
         dropped

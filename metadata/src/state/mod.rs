@@ -16,7 +16,8 @@
 //! - Offsets are dense per partition: a committed chunk's base offset is the partition's
 //!   high watermark before it, which then grows by the chunk's record count.
 //! - Commits are idempotent by object name: a segment committed before returns exactly
-//!   its original [`SegmentCommitResult`] and changes nothing.
+//!   its original [`SegmentCommitResult`](crate::types::SegmentCommitResult) and changes nothing, for as long as a retry could
+//!   be accepted; after that ([`segments`]) it is refused for its age.
 //! - Every command and read is checked against the [limits](crate::limits) first
 //!   ([`validate`]); nothing is allocated in proportion to a number a command carries
 //!   before that check passed.
@@ -29,43 +30,49 @@
 mod assign;
 mod brokers;
 mod commit;
+mod encoding;
 mod group_ops;
 mod groups;
 mod index;
 mod producers;
 mod requests;
 mod retention;
+mod segments;
 mod storage;
 mod topics;
 mod touched;
 pub(crate) mod validate;
-
-use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::types::{
     BrokerView, Command, CommandError, CommandResult, OrphanList, PartitionSlice, ProducerView,
-    SegmentCommitResult, TopicPage, TopicSettings, TopicView, Usage,
+    TopicPage, TopicSettings, TopicView, Usage,
 };
 use crate::wire::{ReadQuery, ReadReply};
 
 use self::brokers::Brokers;
+pub(crate) use self::encoding::EncodingError;
 use self::groups::Groups;
 use self::index::PartitionIndex;
 use self::producers::Producers;
 use self::requests::Requests;
+use self::segments::{SegmentExpiry, SegmentResults};
 use self::topics::{Topic, Topics};
 
-/// The deterministic metadata state. Its JSON form is the snapshot data.
+/// The deterministic metadata state. Its encoding ([`encoding`]) is the snapshot data.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct MetadataState {
     /// Topics and their partition indexes.
     topics: Topics,
-    /// Every committed segment object and the result its commit returned.
-    segments: BTreeMap<String, SegmentCommitResult>,
+    /// The segment objects committed (or refused) within the commit horizon and the
+    /// result their commit returned: the answer to a retried commit ([`segments`]).
+    segments: SegmentResults,
+    /// When the results in `segments` expire ([`segments`]). Absent from snapshots written
+    /// before expiry existed: their results are queued at the first commit.
+    #[serde(default = "SegmentExpiry::unqueued")]
+    segment_expiry: SegmentExpiry,
     /// Idempotent producers: their epochs, next sequences and recent requests' offsets.
     #[serde(default)]
     producers: Producers,
@@ -74,7 +81,7 @@ pub(crate) struct MetadataState {
     brokers: Brokers,
     /// Uploaded objects that were never committed (garbage), with when they were recorded.
     #[serde(default)]
-    orphans: BTreeMap<String, i64>,
+    orphans: imbl::OrdMap<String, i64>,
     /// The results of recent commands that carried a request id, so their retries are
     /// answered, not applied again.
     #[serde(default)]
@@ -89,11 +96,12 @@ pub(crate) struct MetadataState {
     /// topic delete), with when they were released: a garbage collector may delete them
     /// after a grace period.
     #[serde(default)]
-    released: BTreeMap<String, i64>,
+    released: imbl::OrdMap<String, i64>,
     /// How many index entries reference each committed object (derived from the indexes:
-    /// not in snapshots, rebuilt by [`MetadataState::decode`]).
+    /// not in snapshots, rebuilt by [`MetadataState::decode`]). Persistent maps, like the
+    /// indexes, so a snapshot's clone of the state shares them.
     #[serde(skip)]
-    refs: BTreeMap<Arc<str>, u64>,
+    refs: retention::ObjectRefs,
 }
 
 impl MetadataState {
@@ -185,6 +193,9 @@ impl MetadataState {
             } => self.join_group(group, member, *at_ms),
             Command::LeaveGroup { group, member_id } => self.leave_group(group, member_id),
             Command::ExpireMembers { group, member_ids } => self.expire_members(group, member_ids),
+            Command::ExpireProducers { idle_ms, at_ms } => CommandResult::ProducersExpired {
+                removed: self.producers.expire(*idle_ms, *at_ms),
+            },
         }
     }
 
@@ -274,6 +285,49 @@ impl MetadataState {
         self.producers.view(id)
     }
 
+    /// How many segment objects' commit results the state keeps.
+    #[cfg(test)]
+    pub(crate) fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// How much the state holds of each part that grows with use (one pass over the
+    /// partitions).
+    pub(crate) fn sizes(&self) -> crate::state_metrics::StateSizes {
+        let partitions = self.topics.iter().flat_map(|t| t.partitions.iter());
+        crate::state_metrics::StateSizes {
+            segments: self.segments.len() as u64,
+            producers: self.producers.len() as u64,
+            index_entries: partitions.map(|p| p.entries.len() as u64).sum(),
+            orphans: self.orphans.len() as u64,
+        }
+    }
+
+    /// Whether `other` (a clone) shares this state's large parts rather than copies of
+    /// them: the segment record, the orphans and every partition index.
+    #[cfg(test)]
+    pub(crate) fn shares_structure_with(&self, other: &Self) -> bool {
+        let indexes = |s: &Self| -> Vec<imbl::OrdMap<u64, crate::types::IndexEntry>> {
+            let topics = s.topics.iter();
+            topics
+                .flat_map(|t| t.partitions.iter().map(|p| p.entries.clone()))
+                .collect()
+        };
+        let shared_indexes = indexes(self)
+            .iter()
+            .zip(indexes(other).iter())
+            .all(|(a, b)| a.ptr_eq(b));
+        shared_indexes
+            && self.segments.ptr_eq(&other.segments)
+            && self.orphans.ptr_eq(&other.orphans)
+    }
+
+    /// Whether an [`Command::ExpireProducers`] of `idle_ms` at `at_ms` would change
+    /// anything: some producer id is idle past it, or its idle time has not started.
+    pub(crate) fn producers_to_sweep(&self, idle_ms: u64, at_ms: i64) -> bool {
+        self.producers.to_sweep(idle_ms, at_ms)
+    }
+
     /// Every registered broker.
     pub(crate) fn list_brokers(&self) -> Vec<BrokerView> {
         self.brokers.list()
@@ -281,7 +335,7 @@ impl MetadataState {
 
     /// Objects recorded as garbage, with when they were recorded.
     #[cfg(test)]
-    pub(crate) fn orphans(&self) -> &BTreeMap<String, i64> {
+    pub(crate) fn orphans(&self) -> &imbl::OrdMap<String, i64> {
         &self.orphans
     }
 
@@ -472,15 +526,15 @@ impl MetadataState {
             .ok_or_else(|| Error::Rejected(missing_topic(name)))
     }
 
-    /// The state as snapshot data (JSON; the bytes openraft ships to followers).
-    pub(crate) fn encode(&self) -> serde_json::Result<Vec<u8>> {
-        serde_json::to_vec(self)
+    /// The state as snapshot data (the bytes openraft ships to followers; [`encoding`]).
+    pub(crate) fn encode(&self) -> std::result::Result<Vec<u8>, EncodingError> {
+        encoding::encode(self)
     }
 
-    /// Decodes snapshot data written by [`MetadataState::encode`], rebuilding what is
-    /// derived from the indexes.
-    pub(crate) fn decode(data: &[u8]) -> serde_json::Result<Self> {
-        let mut state: Self = serde_json::from_slice(data)?;
+    /// Decodes snapshot data written by [`MetadataState::encode`], or by an older version
+    /// as JSON, rebuilding what is derived from the indexes.
+    pub(crate) fn decode(data: &[u8]) -> std::result::Result<Self, EncodingError> {
+        let mut state = encoding::decode(data)?;
         state.rebuild_derived();
         Ok(state)
     }
@@ -504,11 +558,17 @@ fn missing_topic(name: &str) -> CommandError {
 }
 
 #[cfg(test)]
+mod encoding_tests;
+#[cfg(test)]
 mod group_tests;
 #[cfg(test)]
 mod produce_commit_tests;
 #[cfg(test)]
+mod producer_expiry_tests;
+#[cfg(test)]
 mod retention_tests;
+#[cfg(test)]
+mod segment_expiry_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -6,9 +6,13 @@
 //! epoch only grows; within an epoch, requests are accepted in sequence order with no gap
 //! (`next_sequence`); a request already accepted is answered from `recent` (the last
 //! [`RECENT_REQUESTS`]) and never appended again; a request older than that window or from
-//! an older epoch is refused, never appended.
+//! an older epoch is refused, never appended. An id unused (no request admitted, no epoch
+//! bumped) for longer than the idle time of a [`Command::ExpireProducers`](crate::types::Command::ExpireProducers)
+//! is removed by it; its idle time starts at the first commit that admits one of its
+//! requests, or else at the first expiry that sees it. A random id may be issued again
+//! after its expiry (a 1 in 2^63 draw); the sequential ids of older entries never are.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +59,10 @@ struct ProducerState {
     /// The principal the id was issued to (`None`: issued without authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     owner: Option<String>,
+    /// The proposal time of the last commit that admitted one of its requests, or of the
+    /// first expiry after it was issued or bumped; `None` until either.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_used_ms: Option<i64>,
 }
 
 /// What to do with the chunks of one producer request.
@@ -72,7 +80,8 @@ pub(crate) enum Admission {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Producers {
     /// State by producer id.
-    by_id: BTreeMap<u64, ProducerState>,
+    /// A persistent map: a clone of the state shares it.
+    by_id: imbl::OrdMap<u64, ProducerState>,
     /// The id the next new producer gets.
     next_producer_id: u64,
 }
@@ -80,7 +89,7 @@ pub(crate) struct Producers {
 impl Default for Producers {
     fn default() -> Self {
         Producers {
-            by_id: BTreeMap::new(),
+            by_id: imbl::OrdMap::new(),
             next_producer_id: 1,
         }
     }
@@ -114,6 +123,7 @@ impl Producers {
         state.epoch = state.epoch.saturating_add(1);
         state.next_sequence = 0;
         state.recent.clear();
+        state.last_used_ms = None;
         Ok(ProducerView {
             producer_id: id,
             epoch: state.epoch,
@@ -139,6 +149,7 @@ impl Producers {
             next_sequence: 0,
             recent: VecDeque::new(),
             owner: owner.map(str::to_owned),
+            last_used_ms: None,
         };
         self.by_id.insert(producer_id, state);
         Ok(ProducerView {
@@ -220,6 +231,43 @@ impl Producers {
         Admission::Accept
     }
 
+    /// Notes that producer `id` was used at `at_ms` (a commit admitted one of its
+    /// requests); an earlier time never replaces a later one.
+    pub(crate) fn touch(&mut self, id: u64, at_ms: i64) {
+        if let Some(state) = self.by_id.get_mut(&id) {
+            state.last_used_ms = state.last_used_ms.max(Some(at_ms));
+        }
+    }
+
+    /// Whether [`Producers::expire`] with these times would change anything.
+    pub(crate) fn to_sweep(&self, idle_ms: u64, at_ms: i64) -> bool {
+        let cutoff = idle_cutoff(idle_ms, at_ms);
+        self.by_id
+            .values()
+            .any(|state| state.last_used_ms.is_none_or(|used| used < cutoff))
+    }
+
+    /// Removes every id unused for longer than `idle_ms` before `at_ms`, and starts the
+    /// idle time of ids never used at `at_ms`; returns how many were removed. One pass.
+    pub(crate) fn expire(&mut self, idle_ms: u64, at_ms: i64) -> u64 {
+        let cutoff = idle_cutoff(idle_ms, at_ms);
+        let (mut idle, mut unstamped) = (Vec::new(), Vec::new());
+        for (id, state) in &self.by_id {
+            match state.last_used_ms {
+                None => unstamped.push(*id),
+                Some(used) if used < cutoff => idle.push(*id),
+                Some(_) => {}
+            }
+        }
+        for id in &unstamped {
+            self.touch(*id, at_ms);
+        }
+        for id in &idle {
+            self.by_id.remove(id);
+        }
+        idle.len() as u64
+    }
+
     /// Records where an accepted request's chunk landed.
     pub(crate) fn record(
         &mut self,
@@ -272,6 +320,12 @@ impl Producers {
                 |(_, _, base)| ChunkOutcome::Duplicate { base_offset: *base },
             )
     }
+}
+
+/// The time before which a producer id last used is idle for longer than `idle_ms` at
+/// `at_ms`.
+fn idle_cutoff(idle_ms: u64, at_ms: i64) -> i64 {
+    at_ms.saturating_sub(i64::try_from(idle_ms).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

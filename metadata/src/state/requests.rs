@@ -7,8 +7,6 @@
 //! Invariants: at most [`REQUEST_WINDOW`] ids are kept, the oldest forgotten first; the
 //! window is part of the state, so snapshots carry it and every replica answers alike.
 
-use std::collections::VecDeque;
-
 use serde::{Deserialize, Serialize};
 
 use crate::limits::REQUEST_WINDOW;
@@ -19,7 +17,7 @@ use crate::types::CommandResult;
 pub(crate) struct Requests {
     /// `(request id, result)`, oldest first. A linear search: the window is bounded and only
     /// the rare topic and producer-id commands look in it.
-    recent: VecDeque<(String, CommandResult)>,
+    recent: imbl::Vector<(String, CommandResult)>,
 }
 
 impl Requests {

@@ -10,7 +10,6 @@
 //! topic delete), with the time the command carries, and is never referenced again (its
 //! commit is remembered by name, so it cannot be committed twice).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::state::MetadataState;
@@ -23,7 +22,7 @@ use crate::types::{
 
 /// How many index entries reference each object (derived: rebuilt when a snapshot is
 /// decoded).
-pub(crate) type ObjectRefs = BTreeMap<Arc<str>, u64>;
+pub(crate) type ObjectRefs = imbl::OrdMap<Arc<str>, u64>;
 
 impl MetadataState {
     /// Changes a topic's retention settings ([`Command::AlterTopic`](crate::types::Command::AlterTopic)).
@@ -116,7 +115,7 @@ impl MetadataState {
     /// Releases every object only `topic` (now deleted) referenced, at `at_ms`.
     pub(super) fn release_topic(&mut self, topic: Topic, at_ms: i64) {
         for index in topic.partitions {
-            let entries: Vec<IndexEntry> = index.entries.into_values().collect();
+            let entries: Vec<IndexEntry> = index.entries.values().cloned().collect();
             self.release(&entries, at_ms);
         }
     }
@@ -156,7 +155,7 @@ impl MetadataState {
 
     /// Objects no index entry references any more, with when they were released.
     #[cfg(test)]
-    pub(crate) fn released(&self) -> &BTreeMap<String, i64> {
+    pub(crate) fn released(&self) -> &imbl::OrdMap<String, i64> {
         &self.released
     }
 }

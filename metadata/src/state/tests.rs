@@ -1,7 +1,7 @@
 //! Unit tests of [`MetadataState`]: commands applied in order, the queries after them.
 
 use super::*;
-use crate::types::{ChunkCommit, ChunkOutcome, ProducerBatch, SegmentCommit};
+use crate::types::{ChunkCommit, ChunkOutcome, ProducerBatch, SegmentCommit, SegmentCommitResult};
 
 fn create(state: &mut MetadataState, name: &str, partitions: u32) -> TopicView {
     match state.apply(&Command::CreateTopic {

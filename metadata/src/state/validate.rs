@@ -109,6 +109,17 @@ pub(crate) fn command(command: &Command) -> Result<(), CommandError> {
             group_name(group)?;
             expiry(member_ids)
         }
+        Command::ExpireProducers { idle_ms, at_ms: _ } => producer_idle(*idle_ms),
+    }
+}
+
+/// A producer idle time: at least 1 ms.
+fn producer_idle(idle_ms: u64) -> Result<(), CommandError> {
+    match idle_ms {
+        0 => Err(invalid(
+            "a producer idle time of 0 ms; at least 1".to_owned(),
+        )),
+        _ => Ok(()),
     }
 }
 
