@@ -570,6 +570,8 @@ mod retention_tests;
 #[cfg(test)]
 mod segment_expiry_tests;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod validation_tests;

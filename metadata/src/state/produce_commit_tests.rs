@@ -30,18 +30,7 @@ fn pipeline_state() -> (MetadataState, u64, u64) {
 
 /// Creates topic `name` with one partition; returns its id.
 fn create_topic(state: &mut MetadataState, name: &str) -> u64 {
-    let created = state.apply(&Command::CreateTopic {
-        name: name.to_owned(),
-        partitions: 1,
-        settings: TopicSettings::default(),
-        created_at_ms: 1,
-        request_id: None,
-        owner: None,
-    });
-    let CommandResult::Topic(topic) = created else {
-        panic!("{created:?}")
-    };
-    topic.id
+    super::test_support::create_topic(state, name, 1).id
 }
 
 /// A chunk of 10 records of partition 0 of `topic_id`, written by `producer`.

@@ -10,17 +10,7 @@ const HOUR: i64 = 60 * 60 * 1000;
 const IDLE_MS: u64 = 24 * 60 * 60 * 1000;
 
 fn topic(state: &mut MetadataState) -> u64 {
-    match state.apply(&Command::CreateTopic {
-        name: "a".to_owned(),
-        partitions: 1,
-        settings: TopicSettings::default(),
-        created_at_ms: 1,
-        request_id: None,
-        owner: None,
-    }) {
-        CommandResult::Topic(view) => view.id,
-        other => panic!("unexpected {other:?}"),
-    }
+    super::test_support::create_topic(state, "a", 1).id
 }
 
 fn issue(state: &mut MetadataState, id: u64, owner: &str) {

@@ -9,17 +9,7 @@ use crate::types::{
 };
 
 fn create(state: &mut MetadataState, name: &str, partitions: u32) -> u64 {
-    match state.apply(&Command::CreateTopic {
-        name: name.to_owned(),
-        partitions,
-        settings: TopicSettings::default(),
-        created_at_ms: 1_000,
-        request_id: None,
-        owner: None,
-    }) {
-        CommandResult::Topic(view) => view.id,
-        other => panic!("unexpected {other:?}"),
-    }
+    super::test_support::create_topic(state, name, partitions).id
 }
 
 /// A chunk of two records, 10 bytes, newest record stamped `max_timestamp_ms`.

@@ -10,17 +10,7 @@ use crate::types::{ChunkCommit, ChunkOutcome, SegmentCommit};
 const NOW: i64 = 10 * 60 * 60 * 1000;
 
 fn create(state: &mut MetadataState) -> u64 {
-    match state.apply(&Command::CreateTopic {
-        name: "a".to_owned(),
-        partitions: 1,
-        settings: TopicSettings::default(),
-        created_at_ms: 1,
-        request_id: None,
-        owner: None,
-    }) {
-        CommandResult::Topic(view) => view.id,
-        other => panic!("unexpected {other:?}"),
-    }
+    super::test_support::create_topic(state, "a", 1).id
 }
 
 fn sealed(topic_id: u64, object: &str, sealed_at_ms: i64) -> SegmentCommit {

@@ -75,18 +75,7 @@ mod tests {
 
     /// Creates topic `name` with two partitions; its id.
     fn create(state: &mut MetadataState, name: &str) -> u64 {
-        let command = Command::CreateTopic {
-            name: name.to_owned(),
-            partitions: 2,
-            settings: TopicSettings::default(),
-            created_at_ms: 1,
-            request_id: None,
-            owner: None,
-        };
-        match state.apply(&command) {
-            CommandResult::Topic(view) => view.id,
-            other => panic!("unexpected {other:?}"),
-        }
+        crate::state::test_support::create_topic(state, name, 2).id
     }
 
     /// A chunk of `length` bytes of partition `partition` of topic `topic_id`.

@@ -3,19 +3,7 @@
 use super::*;
 use crate::types::{ChunkCommit, ChunkOutcome, ProducerBatch, SegmentCommit, SegmentCommitResult};
 
-fn create(state: &mut MetadataState, name: &str, partitions: u32) -> TopicView {
-    match state.apply(&Command::CreateTopic {
-        name: name.to_owned(),
-        partitions,
-        settings: TopicSettings::default(),
-        created_at_ms: 1_000,
-        request_id: None,
-        owner: None,
-    }) {
-        CommandResult::Topic(view) => view,
-        other => panic!("unexpected {other:?}"),
-    }
-}
+use super::test_support::create_topic as create;
 
 fn chunk(topic_id: u64, partition: u32, record_count: u32) -> ChunkCommit {
     ChunkCommit {
