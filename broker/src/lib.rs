@@ -11,6 +11,7 @@ pub(crate) mod budget;
 pub mod cli;
 pub mod config;
 pub(crate) mod failpoints;
+pub(crate) mod gc;
 pub(crate) mod groups;
 pub(crate) mod http;
 pub(crate) mod metrics;

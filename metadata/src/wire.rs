@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::types::{
-    BrokerView, ChangeFeed, CommandError, GroupSummary, GroupView, OrphanList, PartitionChange,
-    PartitionSlice, PlannedTrim, ProducerView, RetentionDefaults, TopicPage, TopicView, Usage,
+    BrokerView, ChangeFeed, CommandError, GarbageList, GroupSummary, GroupView, OrphanList,
+    PartitionChange, PartitionSlice, PlannedTrim, ProducerView, RetentionDefaults, TopicPage,
+    TopicView, Usage,
 };
 
 /// A read served by the leader after a linearizability check.
@@ -93,6 +94,15 @@ pub(crate) enum ReadQuery {
         /// Most trims returned.
         limit: usize,
     },
+    /// The garbage a collector may delete now (see [`crate::MetadataClient::garbage`]).
+    Garbage {
+        /// Released objects released before this time are due.
+        released_before: i64,
+        /// Orphans recorded before this time are due.
+        orphaned_before: i64,
+        /// Most objects returned.
+        limit: usize,
+    },
 }
 
 /// The answer to a [`ReadQuery`], same variant order.
@@ -122,6 +132,8 @@ pub(crate) enum ReadReply {
     Group(GroupView),
     /// The trims retention calls for.
     RetentionPlan(Vec<PlannedTrim>),
+    /// The garbage due.
+    Garbage(GarbageList),
 }
 
 /// An error as it crosses the wire.

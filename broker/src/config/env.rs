@@ -61,7 +61,7 @@ fn is_config(name: &str) -> bool {
 }
 
 /// The config sections, as they appear in variable names.
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "server",
     "storage",
     "wal",
@@ -70,6 +70,7 @@ const SECTIONS: [&str; 8] = [
     "auth",
     "groups",
     "retention",
+    "gc",
 ];
 
 /// Sets `section.key` from `SILT_SECTION_KEY`.

@@ -67,6 +67,8 @@ pub struct RunningNode {
     lag: JoinHandle<()>,
     /// Retention enforcement (`retention`).
     retention: JoinHandle<()>,
+    /// Garbage collection (`gc`).
+    gc: JoinHandle<()>,
     /// Follows the metadata change feed into the long-polls' wake-up channels.
     change_feed: JoinHandle<()>,
     /// Reloads the principals file on a change or SIGHUP (when auth is on).
@@ -95,6 +97,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         config.groups.lag_refresh_interval,
     );
     let retention = spawn_retention(&config, &services, &identity.broker_id);
+    let gc = spawn_gc(&config, &services, &storage, &identity.broker_id);
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (object_store_url, disk_cache) = (storage.store.url.clone(), storage.disk_cache.clone());
     let pipeline = services.pipeline.clone();
@@ -126,6 +129,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         heartbeat,
         lag,
         retention,
+        gc,
         change_feed,
         auth_reload,
         recovery: recovery.spawn(recovery_interval),
@@ -253,6 +257,24 @@ fn spawn_retention(config: &Config, services: &Services, broker_id: &str) -> Joi
         defaults: config.retention.defaults(),
     };
     crate::retention::spawn(enforcer, config.retention.check_interval)
+}
+
+/// Starts the garbage collector: a round every `gc.interval`.
+fn spawn_gc(
+    config: &Config,
+    services: &Services,
+    storage: &Storage,
+    broker_id: &str,
+) -> JoinHandle<()> {
+    crate::gc::spawn(crate::gc::Sweeper {
+        metadata: services.metadata.clone(),
+        store: storage.store.clone(),
+        metrics: services.metrics.clone(),
+        clock: services.clock.clone(),
+        broker_id: broker_id.to_owned(),
+        interval: config.gc.interval,
+        grace: config.gc.grace,
+    })
 }
 
 /// The embedded one-node metadata service (empty `cluster.metadata`), or a client of the
@@ -462,6 +484,7 @@ impl RunningNode {
         self.heartbeat.abort();
         self.lag.abort();
         self.retention.abort();
+        self.gc.abort();
         self.change_feed.abort();
         if let Some(reload) = &self.auth_reload {
             reload.abort();

@@ -6,7 +6,7 @@
 //! groups ([`groups`], their commands in [`group_ops`]) and the
 //! window of recent request ids ([`requests`]); segment
 //! commits, which touch all of them, live in [`commit`]; retention (trims, released
-//! objects) in [`retention`]. openraft never appears here:
+//! objects) in [`retention`]; garbage collection (leases, garbage due) in [`gc`]. openraft never appears here:
 //! [`crate::state_machine`] adapts this state to it.
 //!
 //! Invariants:
@@ -28,6 +28,7 @@
 mod assign;
 mod brokers;
 mod commit;
+mod gc;
 mod group_ops;
 mod groups;
 mod index;
@@ -88,6 +89,9 @@ pub(crate) struct MetadataState {
     /// after a grace period.
     #[serde(default)]
     released: BTreeMap<String, i64>,
+    /// Named leases (the garbage collector's `gc`): who holds each and until when.
+    #[serde(default)]
+    leases: BTreeMap<String, gc::Lease>,
     /// How many index entries reference each committed object (derived from the indexes:
     /// not in snapshots, rebuilt by [`MetadataState::decode`]).
     #[serde(skip)]
@@ -183,6 +187,13 @@ impl MetadataState {
             } => self.join_group(group, member, *at_ms),
             Command::LeaveGroup { group, member_id } => self.leave_group(group, member_id),
             Command::ExpireMembers { group, member_ids } => self.expire_members(group, member_ids),
+            Command::TakeLease {
+                name,
+                holder,
+                until_ms,
+                at_ms,
+            } => self.take_lease(name, holder, *until_ms, *at_ms),
+            Command::ForgetGarbage { objects } => self.forget_garbage(objects),
         }
     }
 
@@ -339,6 +350,17 @@ impl MetadataState {
             } => self
                 .retention_plan(*at_ms, *defaults, *limit)
                 .map(ReadReply::RetentionPlan),
+            ReadQuery::Garbage {
+                released_before,
+                orphaned_before,
+                limit,
+            } => {
+                let due = gc::DueBefore {
+                    released: *released_before,
+                    orphaned: *orphaned_before,
+                };
+                self.garbage(due, *limit).map(ReadReply::Garbage)
+            }
         }
     }
 
@@ -498,6 +520,8 @@ fn missing_topic(name: &str) -> CommandError {
     }
 }
 
+#[cfg(test)]
+mod gc_tests;
 #[cfg(test)]
 mod group_tests;
 #[cfg(test)]
