@@ -103,6 +103,13 @@ pub(crate) enum ReadQuery {
         /// Most objects returned.
         limit: usize,
     },
+    /// Which of these objects are in use (see [`crate::MetadataClient::in_use`]).
+    InUse {
+        /// 1 to [`MAX_GARBAGE_PER_COMMAND`](crate::limits::MAX_GARBAGE_PER_COMMAND) names.
+        objects: Vec<String>,
+        /// Objects released at or after this time are still in their grace: in use.
+        released_before: i64,
+    },
 }
 
 /// The answer to a [`ReadQuery`], same variant order.
@@ -134,6 +141,8 @@ pub(crate) enum ReadReply {
     RetentionPlan(Vec<PlannedTrim>),
     /// The garbage due.
     Garbage(GarbageList),
+    /// The objects asked about that are in use.
+    InUse(Vec<String>),
 }
 
 /// An error as it crosses the wire.

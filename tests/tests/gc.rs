@@ -3,7 +3,9 @@
 //! (`SILT_RETENTION_CHECK_INTERVAL`, `SILT_GC_INTERVAL`, `SILT_GC_GRACE`): the objects
 //! retention released leave the bucket while every record at or above the start offset
 //! stays readable, a deleted topic's objects leave the bucket, and a prefix whose cluster
-//! marker names another cluster is left untouched.
+//! marker names another cluster is left untouched; an upload nothing recorded (a broker
+//! that died before committing or recording it) is found by listing the bucket and deleted
+//! once its ULID time is past the commit horizon plus the grace.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -11,6 +13,7 @@ use std::time::{Duration, Instant};
 use futures::TryStreamExt;
 use object_store::{ObjectStoreExt, PutPayload};
 use serde_json::{Value, json};
+use silt_bookie::store::paths::segment_path;
 use silt_bookie::store::{ObjectStoreHandle, open_store};
 use silt_tests::harness::{Silt, SiltOptions, http_client, metric, s3_env};
 
@@ -142,8 +145,12 @@ async fn released_and_deleted_topics_objects_leave_the_bucket() {
     .await;
     assert_eq!(read_from(&silt, "t", 3).await, [(3, "new".to_owned())]);
     let http = http_client();
-    let deleted = metric(&http, &silt.url, "silt_gc_deleted_objects_total").await;
-    assert_eq!(deleted, 5);
+    let deleted = "silt_gc_deleted_objects_total";
+    // Counted when the round ends, just after the deletes.
+    wait_until("five deletes are counted", || async {
+        metric(&http, &silt.url, deleted).await == 5
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,4 +189,49 @@ async fn a_prefix_marked_by_another_cluster_is_left_untouched() {
         .await
         .unwrap();
     assert_eq!(&kept[..], br#"{"cluster_id":"another-cluster"}"#);
+}
+
+/// Whether `path` is in the store.
+async fn exists(store: &ObjectStoreHandle, path: &object_store::path::Path) -> bool {
+    store.store.head(path).await.is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unrecorded_upload_past_the_horizon_is_found_by_listing_and_deleted() {
+    let url = s3_env().url_for("gc-listing");
+    let store = open_store(&url).unwrap();
+    let now = u64::try_from(an_hour_ago() + 3_600_000).unwrap();
+    // Segment-shaped objects no broker recorded: sealed an hour ago (past the 15-minute
+    // commit horizon plus the grace), and just now.
+    let old = segment_path(&store.prefix, ulid::Ulid::from_parts(now - 3_600_000, 1));
+    let new = segment_path(&store.prefix, ulid::Ulid::from_parts(now, 2));
+    for path in [&old, &new] {
+        let body = PutPayload::from_static(b"not committed");
+        store.store.put(path, body).await.unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let silt = start(dir.path(), &url);
+    create(&silt, "t").await;
+    produce(&silt, "t", "a", None).await;
+    produce(&silt, "t", "b", None).await;
+    wait_until("the old unrecorded upload is deleted", || async {
+        !exists(&store, &old).await
+    })
+    .await;
+    // Two more rounds, each listing the whole prefix.
+    let http = http_client();
+    let rounds = "silt_gc_rounds_total{outcome=\"idle\"}";
+    let first = metric(&http, &silt.url, rounds).await;
+    wait_until("two more rounds", || async {
+        metric(&http, &silt.url, rounds).await >= first + 2
+    })
+    .await;
+    assert!(exists(&store, &new).await, "within the horizon: kept");
+    assert_eq!(
+        segments(&store).await.len(),
+        3,
+        "the new upload and two committed segments"
+    );
+    let read = read_from(&silt, "t", 0).await;
+    assert_eq!(read, [(0, "a".to_owned()), (1, "b".to_owned())]);
 }

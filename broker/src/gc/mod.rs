@@ -11,8 +11,12 @@
 //! [`delete::MAX_DELETES_PER_SECOND`]; after a batch, one
 //! [`Command::ForgetGarbage`](silt_metadata::types::Command::ForgetGarbage) removes what
 //! went from the state's lists. A failed delete leaves its object listed for the next round.
+//! Then the round lists a stretch of the bucket ([`listing`]) for uploads nothing recorded
+//! (a broker that died between its PUT and its commit) and deletes those no commit can
+//! reference any more.
 
 pub(crate) mod delete;
+pub(crate) mod listing;
 pub(crate) mod marker;
 
 use std::sync::Arc;
@@ -66,6 +70,8 @@ pub(crate) struct Sweeper {
     pub(crate) interval: Duration,
     /// `gc.grace`.
     pub(crate) grace: Duration,
+    /// Where the next round's bucket listing starts.
+    pub(crate) cursor: listing::Cursor,
 }
 
 /// How one round ended.
@@ -140,21 +146,51 @@ impl Sweeper {
             self.refuse(&other);
             return Ok(Round::Refused);
         }
-        let mut round = Round::Idle;
+        if !self.hold_lease().await? {
+            return Ok(Round::Standby);
+        }
+        let mut deleted = self.sweep_recorded(now_ms).await?;
+        if self.hold_lease().await? {
+            deleted += self.sweep_listing(self.listing_due(now_ms)).await?;
+        }
+        self.metrics.gc_deleted_objects.inc_by(deleted);
+        Ok(if deleted > 0 {
+            Round::Deleted
+        } else {
+            Round::Idle
+        })
+    }
+
+    /// Deletes the garbage the state lists as due at `now_ms`, batch by batch while this
+    /// broker holds the lease; answers how many objects went.
+    async fn sweep_recorded(&self, now_ms: i64) -> Result<u64, GcError> {
+        let mut deleted = 0;
         for _ in 0..MAX_BATCHES_PER_ROUND {
-            if !self.hold_lease().await? {
-                return Ok(Round::Standby);
-            }
             let due = self.due(now_ms).await?;
             if due.due.is_empty() {
                 break;
             }
-            round = Round::Deleted;
-            if !self.delete(due).await? {
+            let (gone, more) = self.delete(due).await?;
+            deleted += gone;
+            if !more || !self.hold_lease().await? {
                 break;
             }
         }
-        Ok(round)
+        Ok(deleted)
+    }
+
+    /// `gc.grace` in milliseconds.
+    fn grace_ms(&self) -> i64 {
+        i64::try_from(self.grace.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// What a bucket listing at `now_ms` may delete.
+    fn listing_due(&self, now_ms: i64) -> listing::ListingDue {
+        let released_before = now_ms.saturating_sub(self.grace_ms());
+        listing::ListingDue {
+            sealed_before: released_before.saturating_sub(COMMIT_HORIZON_MS),
+            released_before,
+        }
     }
 
     /// Whose the prefix is (writing the marker if there is none).
@@ -190,8 +226,7 @@ impl Sweeper {
 
     /// The garbage due at `now_ms` (at most one batch), with the backlog gauge updated.
     async fn due(&self, now_ms: i64) -> Result<GarbageList, GcError> {
-        let grace = i64::try_from(self.grace.as_millis()).unwrap_or(i64::MAX);
-        let released_before = now_ms.saturating_sub(grace);
+        let released_before = now_ms.saturating_sub(self.grace_ms());
         let orphaned_before = released_before.saturating_sub(COMMIT_HORIZON_MS);
         let list = self
             .metadata
@@ -203,9 +238,9 @@ impl Sweeper {
         Ok(list)
     }
 
-    /// Deletes one batch and forgets what went; whether the whole batch went and another
-    /// may follow.
-    async fn delete(&self, list: GarbageList) -> Result<bool, GcError> {
+    /// Deletes one batch and forgets what went; how many went, and whether the whole batch
+    /// went and another may follow.
+    async fn delete(&self, list: GarbageList) -> Result<(u64, bool), GcError> {
         let names: Vec<String> = list.due.into_iter().map(|g| g.object).collect();
         let (asked, full) = (names.len(), names.len() == MAX_GARBAGE_PER_COMMAND);
         let gone = delete::delete_batch(self.store.store.as_ref(), names).await;
@@ -213,9 +248,11 @@ impl Sweeper {
         if !gone.is_empty() {
             self.metadata.forget_garbage(gone).await?;
         }
-        self.metrics.gc_deleted_objects.inc_by(count as u64);
-        info!(deleted = count, asked, "garbage collection deleted objects");
-        Ok(count == asked && full)
+        info!(
+            deleted = count,
+            asked, "garbage collection deleted recorded garbage"
+        );
+        Ok((count as u64, count == asked && full))
     }
 }
 

@@ -21,6 +21,7 @@ fn sweeper(metadata: &Arc<dyn MetadataClient>, store: &ObjectStoreHandle, id: &s
         broker_id: id.to_owned(),
         interval: Duration::from_secs(60),
         grace: GRACE,
+        cursor: listing::Cursor::default(),
     }
 }
 
@@ -161,5 +162,82 @@ async fn a_prefix_marked_by_another_cluster_is_left_untouched() {
         reason: "foreign_cluster",
     };
     assert_eq!(a.metrics.gc_refused.get_or_create(&label).get(), 1);
+    node.shutdown().await.unwrap();
+}
+
+/// The name of a segment sealed at `ms`.
+fn segment(store: &ObjectStoreHandle, ms: i64, random: u128) -> String {
+    let id = ulid::Ulid::from_parts(ms as u64, random);
+    silt_bookie::store::paths::segment_path(&store.prefix, id).to_string()
+}
+
+#[tokio::test]
+async fn listing_deletes_old_unrecorded_uploads_but_not_referenced_or_recently_released_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("metadata");
+    let node = MetadataNode::open(NodeConfig {
+        node_id: 1,
+        data_dir,
+    })
+    .await
+    .unwrap();
+    let metadata: Arc<dyn MetadataClient> = Arc::new(node.client());
+    let store = ObjectStoreHandle::in_memory();
+    let now = SystemClock.now_ms();
+    let an_hour_ago = now - 3_600_000;
+    let (released, kept) = (
+        segment(&store, an_hour_ago, 1),
+        segment(&store, an_hour_ago, 2),
+    );
+    let (lost, fresh) = (segment(&store, an_hour_ago, 3), segment(&store, now, 4));
+    let topic = metadata
+        .create_topic("t", 1, TopicSettings::default(), 0)
+        .await
+        .unwrap();
+    for name in [&released, &kept, &lost, &fresh] {
+        put(&store, name).await;
+    }
+    for name in [&released, &kept] {
+        let chunk = ChunkCommit {
+            topic_id: topic.id,
+            partition: 0,
+            position: 0,
+            length: 7,
+            record_count: 1,
+            first_timestamp_ms: 5,
+            max_timestamp_ms: 5,
+            producer: None,
+        };
+        let segment = SegmentCommit {
+            object: name.clone(),
+            size: 7,
+            chunks: vec![chunk],
+            sealed_at_ms: None,
+            offset_commits: Vec::new(),
+        };
+        metadata.commit_segments(vec![segment]).await.unwrap();
+    }
+    let trim = PartitionTrim {
+        topic_id: topic.id,
+        partition: 0,
+        start_offset: 1,
+    };
+    metadata.trim_partitions(vec![trim], now).await.unwrap();
+    let a = sweeper(&metadata, &store, "a");
+
+    assert_eq!(a.sweep(now + 1).await.unwrap(), Round::Deleted);
+    assert!(
+        !exists(&store, &lost).await,
+        "unrecorded, sealed past the horizon"
+    );
+    assert!(exists(&store, &released).await, "released within the grace");
+    assert!(exists(&store, &kept).await, "referenced");
+    assert!(exists(&store, &fresh).await, "sealed within the horizon");
+
+    let grace = GRACE.as_millis() as i64;
+    assert_eq!(a.sweep(now + grace + 1).await.unwrap(), Round::Deleted);
+    assert!(!exists(&store, &released).await);
+    assert!(exists(&store, &kept).await && exists(&store, &fresh).await);
+    assert_eq!(a.sweep(now + grace + 1).await.unwrap(), Round::Idle);
     node.shutdown().await.unwrap();
 }

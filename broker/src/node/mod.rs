@@ -274,6 +274,7 @@ fn spawn_gc(
         broker_id: broker_id.to_owned(),
         interval: config.gc.interval,
         grace: config.gc.grace,
+        cursor: crate::gc::listing::Cursor::default(),
     })
 }
 

@@ -89,6 +89,11 @@ pub trait MetadataClient: Send + Sync + 'static {
     /// Forgets deleted garbage (one Raft entry): answers how many objects left the lists.
     async fn forget_garbage(&self, objects: Vec<String>) -> Result<u64>;
 
+    /// Which of `objects` (1 to [`MAX_GARBAGE_PER_COMMAND`](crate::limits::MAX_GARBAGE_PER_COMMAND))
+    /// are in use: referenced by an index entry, or released at or after `released_before`
+    /// (linearizable; changes nothing).
+    async fn in_use(&self, objects: Vec<String>, released_before: i64) -> Result<Vec<String>>;
+
     /// Lists every topic by name (linearizable). Unbounded: serve clients with
     /// [`MetadataClient::topic_page`].
     async fn list_topics(&self) -> Result<Vec<TopicView>>;
@@ -493,6 +498,14 @@ impl<T: Transport> MetadataClient for T {
     async fn forget_garbage(&self, objects: Vec<String>) -> Result<u64> {
         let reply = self.write(Command::ForgetGarbage { objects }).await?;
         expect_reply!(reply, CommandResult::Forgotten(count) => count)
+    }
+
+    async fn in_use(&self, objects: Vec<String>, released_before: i64) -> Result<Vec<String>> {
+        let query = ReadQuery::InUse {
+            objects,
+            released_before,
+        };
+        expect_reply!(self.query(query).await?, ReadReply::InUse(used) => used)
     }
 
     async fn list_topics(&self) -> Result<Vec<TopicView>> {

@@ -1,11 +1,12 @@
 //! Garbage collection in the state: named leases ([`Command::TakeLease`], so one broker at
-//! a time sweeps), the list of garbage due for deletion (a read), and forgetting deleted
-//! garbage ([`Command::ForgetGarbage`]).
+//! a time sweeps), the list of garbage due for deletion (a read), which objects found by
+//! listing the bucket are still in use (a read), and
+//! forgetting deleted garbage ([`Command::ForgetGarbage`]).
 //!
 //! Invariants: a lease is granted only to its holder, to anyone once it ended at or before
 //! the command's `at_ms`, or when nobody holds it, and a refused take changes nothing; the
 //! garbage list and [`Command::ForgetGarbage`] never name an object an index entry
-//! references; forgetting is idempotent (replaying it removes nothing more).
+//! references, and the in-use read always names one; forgetting is idempotent (replaying it removes nothing more).
 //!
 //! [`Command::TakeLease`]: crate::types::Command::TakeLease
 //! [`Command::ForgetGarbage`]: crate::types::Command::ForgetGarbage
@@ -97,6 +98,25 @@ impl MetadataState {
             backlog: (self.released.len() + self.orphans.len()) as u64,
             due: released.chain(orphans).take(limit).collect(),
         })
+    }
+
+    /// Those of `objects` (1 to [`MAX_GARBAGE_PER_COMMAND`](crate::limits::MAX_GARBAGE_PER_COMMAND))
+    /// still in use, in the order asked: referenced by an index entry, or released at or
+    /// after `released_before` (a fetch that planned before the release may still read it).
+    pub(crate) fn in_use(
+        &self,
+        objects: &[String],
+        released_before: i64,
+    ) -> crate::error::Result<Vec<String>> {
+        super::validate::garbage_count(objects.len())?;
+        let used = |object: &&String| {
+            self.refs.contains_key(object.as_str())
+                || self
+                    .released
+                    .get(*object)
+                    .is_some_and(|at| *at >= released_before)
+        };
+        Ok(objects.iter().filter(used).cloned().collect())
     }
 
     /// The unreferenced objects of `list` whose time is before `before`.

@@ -196,3 +196,13 @@ fn forgetting_never_removes_a_referenced_object_and_a_replay_changes_nothing() {
     };
     assert!(matches!(state.apply(&empty), CommandResult::Rejected(_)));
 }
+
+#[test]
+fn referenced_objects_and_those_released_within_the_grace_are_in_use() {
+    let state = state_with_garbage();
+    let asked = ["o1", "s2", "s1", "unknown"].map(str::to_owned).to_vec();
+    // s1 was released at 100.
+    assert_eq!(state.in_use(&asked, 100).unwrap(), ["s2", "s1"]);
+    assert_eq!(state.in_use(&asked, 101).unwrap(), ["s2"]);
+    assert!(state.in_use(&[], 0).is_err());
+}

@@ -361,6 +361,10 @@ impl MetadataState {
                 };
                 self.garbage(due, *limit).map(ReadReply::Garbage)
             }
+            ReadQuery::InUse {
+                objects,
+                released_before,
+            } => self.in_use(objects, *released_before).map(ReadReply::InUse),
         }
     }
 

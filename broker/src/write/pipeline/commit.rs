@@ -637,6 +637,10 @@ mod tests {
             self.inner.forget_garbage(objects).await
         }
 
+        async fn in_use(&self, objects: Vec<String>, before: i64) -> Result<Vec<String>> {
+            self.inner.in_use(objects, before).await
+        }
+
         async fn partition_slice(
             &self,
             topic: &str,
