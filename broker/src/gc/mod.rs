@@ -20,6 +20,7 @@ pub(crate) mod listing;
 pub(crate) mod marker;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use silt_bookie::clock::Clock;
@@ -72,6 +73,9 @@ pub(crate) struct Sweeper {
     pub(crate) grace: Duration,
     /// Where the next round's bucket listing starts.
     pub(crate) cursor: listing::Cursor,
+    /// Whether the prefix's marker was found naming this cluster (then it is not read
+    /// again: silt never rewrites it).
+    pub(crate) ours: AtomicBool,
 }
 
 /// How one round ended.
@@ -193,10 +197,16 @@ impl Sweeper {
         }
     }
 
-    /// Whose the prefix is (writing the marker if there is none).
+    /// Whose the prefix is (writing the marker if there is none); remembered once it is
+    /// this cluster's, so a round costs no marker request after that.
     async fn owner(&self) -> Result<Owner, GcError> {
+        if self.ours.load(Ordering::Relaxed) {
+            return Ok(Owner::Ours);
+        }
         let cluster_id = self.metadata.cluster_id().await?;
-        marker::claim(&self.store, &cluster_id).await
+        let owner = marker::claim(&self.store, &cluster_id).await?;
+        self.ours.store(owner == Owner::Ours, Ordering::Relaxed);
+        Ok(owner)
     }
 
     /// Logs and counts a round refused because the prefix is `other`'s.

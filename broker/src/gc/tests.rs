@@ -22,6 +22,7 @@ fn sweeper(metadata: &Arc<dyn MetadataClient>, store: &ObjectStoreHandle, id: &s
         interval: Duration::from_secs(60),
         grace: GRACE,
         cursor: listing::Cursor::default(),
+        ours: AtomicBool::new(false),
     }
 }
 

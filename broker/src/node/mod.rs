@@ -275,6 +275,7 @@ fn spawn_gc(
         interval: config.gc.interval,
         grace: config.gc.grace,
         cursor: crate::gc::listing::Cursor::default(),
+        ours: std::sync::atomic::AtomicBool::new(false),
     })
 }
 
