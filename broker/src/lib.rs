@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub(crate) mod cost;
 pub(crate) mod failpoints;
+pub(crate) mod gc;
 pub(crate) mod groups;
 pub(crate) mod http;
 pub(crate) mod metrics;

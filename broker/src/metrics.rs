@@ -146,6 +146,13 @@ pub(crate) struct Metrics {
     pub(crate) retention_rounds: Family<Outcome, Counter>,
     /// Stored bytes per topic and the GC backlog, from the metadata state (`cost`).
     pub(crate) cost: crate::cost::CostFigures,
+    /// Garbage collection rounds by outcome: `deleted`, `idle`, `standby` (another broker
+    /// holds the lease), `refused` (a foreign prefix), `error`.
+    pub(crate) gc_rounds: Family<Outcome, Counter>,
+    /// Objects the garbage collector deleted.
+    pub(crate) gc_deleted_objects: Counter,
+    /// Rounds that deleted nothing on principle, by reason (`foreign_cluster`).
+    pub(crate) gc_refused: Family<Reason, Counter>,
 }
 
 /// `register!(registry, "name", "help" => metric, ...)`: registers a clone of each metric
@@ -200,6 +207,9 @@ impl Default for Metrics {
             retention_trimmed_bytes: Family::default(),
             retention_rounds: Family::default(),
             cost: crate::cost::CostFigures::default(),
+            gc_rounds: Family::default(),
+            gc_deleted_objects: Counter::default(),
+            gc_refused: Family::default(),
         };
         metrics.registered()
     }
@@ -218,6 +228,7 @@ impl Metrics {
         self.register_principals(&mut registry);
         self.register_lag(&mut registry);
         self.register_retention(&mut registry);
+        self.register_gc(&mut registry);
         Metrics { registry, ..self }
     }
 
@@ -308,6 +319,28 @@ impl Metrics {
             "retention_rounds", "Retention rounds by outcome: trimmed, idle, standby (another broker enforces), error"
                 => self.retention_rounds,
         );
+    }
+
+    /// The garbage collector's metrics (`gc`).
+    fn register_gc(&self, r: &mut Registry) {
+        register!(r,
+            "gc_rounds", "Garbage collection rounds by outcome: deleted, idle, standby (another broker holds the gc lease), refused (a foreign prefix), error"
+                => self.gc_rounds,
+            "gc_deleted_objects", "Objects deleted by the garbage collector" => self.gc_deleted_objects,
+            "gc_refused", "Garbage collection rounds that deleted nothing on principle, by reason: foreign_cluster (the prefix's marker names another cluster)"
+                => self.gc_refused,
+        );
+    }
+
+    /// Counts one garbage collection round by `outcome`.
+    pub(crate) fn gc_round(&self, outcome: &str) {
+        let outcome = outcome.to_owned();
+        self.gc_rounds.get_or_create(&Outcome { outcome }).inc();
+    }
+
+    /// Counts one round refused for `reason`.
+    pub(crate) fn gc_refused(&self, reason: &'static str) {
+        self.gc_refused.get_or_create(&Reason { reason }).inc();
     }
 
     /// Counts what retention dropped from `topic`.

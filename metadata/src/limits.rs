@@ -169,3 +169,7 @@ pub const MAX_RETENTION_BYTES: i64 = 1 << 60;
 /// [`Command::TrimPartitions`](crate::types::Command::TrimPartitions), and in one retention
 /// plan; at least one.
 pub const MAX_TRIMS_PER_COMMAND: usize = 1000;
+
+/// Most objects in one [`Command::ForgetGarbage`](crate::types::Command::ForgetGarbage), and
+/// in one garbage list read; at least one.
+pub const MAX_GARBAGE_PER_COMMAND: usize = 1000;

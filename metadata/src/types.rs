@@ -314,6 +314,29 @@ pub enum Command {
         /// The proposal time, from the proposer's clock.
         at_ms: i64,
     },
+    /// Take or renew the named lease (e.g. `gc`) for `holder` until `until_ms`: granted when
+    /// nobody holds it, `holder` holds it, or the holder's lease ended at or before `at_ms`;
+    /// refused (the lease unchanged) while another holder's lease is live. Answers the lease
+    /// as it stands after the command ([`CommandResult::Lease`]). Deterministic: both times
+    /// ride in the command.
+    TakeLease {
+        /// The lease's name, 1 to [`MAX_REQUEST_ID_BYTES`](crate::limits::MAX_REQUEST_ID_BYTES) bytes.
+        name: String,
+        /// Who asks (a broker id), 1 to [`MAX_BROKER_ID_BYTES`](crate::limits::MAX_BROKER_ID_BYTES) bytes.
+        holder: String,
+        /// When the lease ends if granted; after `at_ms`, by at most
+        /// [`MAX_LEASE_MS`](crate::limits::MAX_LEASE_MS).
+        until_ms: i64,
+        /// Now, by the proposer's clock.
+        at_ms: i64,
+    },
+    /// Forget deleted garbage: each object is removed from the released objects and the
+    /// orphans, except one that an index entry references (never garbage). Replaying it
+    /// changes nothing more.
+    ForgetGarbage {
+        /// 1 to [`MAX_GARBAGE_PER_COMMAND`](crate::limits::MAX_GARBAGE_PER_COMMAND) object names.
+        objects: Vec<String>,
+    },
 }
 
 impl Command {
@@ -798,6 +821,10 @@ pub enum CommandResult {
         /// How many ids were removed.
         removed: u64,
     },
+    /// A named lease as it stands after a [`Command::TakeLease`].
+    Lease(LeaseView),
+    /// Garbage was forgotten: how many objects left the released and orphan lists.
+    Forgotten(u64),
     /// The command was valid Raft input but its effect was refused; nothing changed.
     Rejected(CommandError),
 }
@@ -1064,6 +1091,53 @@ pub struct PartitionSlice {
     /// Entries in offset order; the first covers the requested offset (if below the high
     /// watermark), and they are contiguous.
     pub entries: Vec<IndexEntry>,
+}
+
+/// A named lease: who holds it and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseView {
+    /// The lease's name.
+    pub name: String,
+    /// Who holds it.
+    pub holder: String,
+    /// When it ends, in milliseconds since the Unix epoch (the holder's clock).
+    pub until_ms: i64,
+}
+
+impl LeaseView {
+    /// Whether `holder` holds the lease at `at_ms`.
+    pub fn held_by(&self, holder: &str, at_ms: i64) -> bool {
+        self.holder == holder && self.until_ms > at_ms
+    }
+}
+
+/// Why an object is garbage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GarbageKind {
+    /// Committed, then no index entry referenced it any more (retention, topic delete).
+    Released,
+    /// Uploaded but never committed.
+    Orphan,
+}
+
+/// One object a garbage collector may delete now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GarbageObject {
+    /// Its full name in the bucket.
+    pub object: String,
+    /// Why it is garbage.
+    pub kind: GarbageKind,
+    /// When it was released or recorded as an orphan (ms since the Unix epoch).
+    pub at_ms: i64,
+}
+
+/// What a garbage collector may delete now, and how much garbage waits in all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GarbageList {
+    /// Released objects and orphans recorded, due or not.
+    pub backlog: u64,
+    /// At most the asked-for number of due objects, released ones first, by name.
+    pub due: Vec<GarbageObject>,
 }
 
 /// Objects recorded as garbage.

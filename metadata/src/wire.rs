@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::types::{
-    BrokerView, ChangeFeed, CommandError, GroupSummary, GroupView, OrphanList, PartitionChange,
-    PartitionSlice, PlannedTrim, ProducerView, RetentionDefaults, StoragePage, TopicPage,
-    TopicView, Usage,
+    BrokerView, ChangeFeed, CommandError, GarbageList, GroupSummary, GroupView, OrphanList,
+    PartitionChange, PartitionSlice, PlannedTrim, ProducerView, RetentionDefaults, StoragePage,
+    TopicPage, TopicView, Usage,
 };
 
 /// A read served by the leader after a linearizability check.
@@ -102,6 +102,22 @@ pub(crate) enum ReadQuery {
         /// Most topics returned, 1 to [`MAX_STORAGE_PAGE`](crate::limits::MAX_STORAGE_PAGE).
         limit: usize,
     },
+    /// The garbage a collector may delete now (see [`crate::MetadataClient::garbage`]).
+    Garbage {
+        /// Released objects released before this time are due.
+        released_before: i64,
+        /// Orphans recorded before this time are due.
+        orphaned_before: i64,
+        /// Most objects returned.
+        limit: usize,
+    },
+    /// Which of these objects are in use (see [`crate::MetadataClient::in_use`]).
+    InUse {
+        /// 1 to [`MAX_GARBAGE_PER_COMMAND`](crate::limits::MAX_GARBAGE_PER_COMMAND) names.
+        objects: Vec<String>,
+        /// Objects released at or after this time are still in their grace: in use.
+        released_before: i64,
+    },
 }
 
 /// The answer to a [`ReadQuery`], same variant order.
@@ -133,6 +149,10 @@ pub(crate) enum ReadReply {
     RetentionPlan(Vec<PlannedTrim>),
     /// One page of stored bytes per topic, and the GC backlog.
     StoragePage(StoragePage),
+    /// The garbage due.
+    Garbage(GarbageList),
+    /// The objects asked about that are in use.
+    InUse(Vec<String>),
 }
 
 /// An error as it crosses the wire.

@@ -61,7 +61,7 @@ fn is_config(name: &str) -> bool {
 }
 
 /// The config sections, as they appear in variable names.
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "server",
     "storage",
     "wal",
@@ -72,6 +72,7 @@ const SECTIONS: [&str; 10] = [
     "retention",
     "metrics",
     "metadata",
+    "gc",
 ];
 
 /// Sets `section.key` from `SILT_SECTION_KEY`.

@@ -40,6 +40,9 @@ pub struct Config {
     pub auth: AuthSection,
     /// Retention: the cluster defaults and how often it is enforced.
     pub retention: RetentionSection,
+    /// Garbage collection: how often objects nothing references are deleted, and after
+    /// how long.
+    pub gc: GcSection,
     /// Consumer groups, as this broker serves them.
     pub groups: GroupsSection,
     /// What `/metrics` computes in the background.
@@ -152,6 +155,30 @@ impl RetentionSection {
         silt_metadata::types::RetentionDefaults {
             ms: u64::try_from(self.default_ms).ok(),
             bytes: u64::try_from(self.default_bytes).ok(),
+        }
+    }
+}
+
+/// `[gc]`: the garbage collector, which deletes objects no index entry references
+/// (`broker/src/gc/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GcSection {
+    /// How often the collector sweeps (default 5 min).
+    #[serde(with = "duration")]
+    pub interval: Duration,
+    /// How long a released object is kept before it is deleted, and how much longer than
+    /// the commit horizon an orphan is (default 10 min). At least `server.request_timeout`:
+    /// a fetch that planned its chunks before a trim reads them within it.
+    #[serde(with = "duration")]
+    pub grace: Duration,
+}
+
+impl Default for GcSection {
+    fn default() -> Self {
+        GcSection {
+            interval: Duration::from_secs(5 * 60),
+            grace: Duration::from_secs(10 * 60),
         }
     }
 }
@@ -674,6 +701,28 @@ mod tests {
             err.contains("server.listen") && err.contains("storage.object_store"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn gc_settings_come_from_the_environment_and_a_grace_below_the_request_timeout_is_refused() {
+        let load = |vars: &[(&str, &str)]| Config::load(None, env(vars), &Overrides::default());
+        let config = load(&[
+            ("SILT_GC_INTERVAL", "1s"),
+            ("SILT_GC_GRACE", "2s"),
+            ("SILT_SERVER_REQUEST_TIMEOUT", "2s"),
+        ])
+        .unwrap();
+        assert_eq!(config.gc.interval, Duration::from_secs(1));
+        assert_eq!(config.gc.grace, Duration::from_secs(2));
+        let err = load(&[("SILT_GC_GRACE", "5s")]).unwrap_err().to_string();
+        assert!(
+            err.contains("gc.grace")
+                && err.contains("5s")
+                && err.contains("server.request_timeout"),
+            "{err}"
+        );
+        let err = load(&[("SILT_GC_INTERVAL", "0")]).unwrap_err().to_string();
+        assert!(err.contains("gc.interval"), "{err}");
     }
 
     #[test]

@@ -34,9 +34,27 @@ impl Config {
         if self.metadata.producer_expiry.is_zero() {
             problems.push("metadata.producer_expiry must be more than 0".to_owned());
         }
+        self.check_gc(&mut problems);
         match problems.is_empty() {
             true => Ok(()),
             false => Err(ConfigError(problems.join("; "))),
+        }
+    }
+}
+
+impl Config {
+    /// `[gc]`: a positive interval, and a grace no shorter than `server.request_timeout`
+    /// (a fetch that planned its chunks before a trim must still find their objects).
+    fn check_gc(&self, problems: &mut Vec<String>) {
+        if self.gc.interval.is_zero() {
+            problems.push("gc.interval must be more than 0".to_owned());
+        }
+        let timeout = self.server.request_timeout;
+        if self.gc.grace < timeout {
+            problems.push(format!(
+                "gc.grace = {:?} must be at least server.request_timeout ({timeout:?}): a fetch may read a trimmed object that long after the trim",
+                self.gc.grace
+            ));
         }
     }
 }

@@ -69,6 +69,8 @@ pub struct RunningNode {
     retention: JoinHandle<()>,
     /// The cost metrics' refresh.
     cost: JoinHandle<()>,
+    /// Garbage collection (`gc`).
+    gc: JoinHandle<()>,
     /// Follows the metadata change feed into the long-polls' wake-up channels.
     change_feed: JoinHandle<()>,
     /// Reloads the principals file on a change or SIGHUP (when auth is on).
@@ -103,6 +105,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         storage.store.stats.costs().clone(),
         config.metrics.cost_refresh_interval,
     );
+    let gc = spawn_gc(&config, &services, &storage, &identity.broker_id);
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (object_store_url, disk_cache) = (storage.store.url.clone(), storage.disk_cache.clone());
     let pipeline = services.pipeline.clone();
@@ -135,6 +138,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         lag,
         retention,
         cost,
+        gc,
         change_feed,
         auth_reload,
         recovery: recovery.spawn(recovery_interval),
@@ -262,6 +266,26 @@ fn spawn_retention(config: &Config, services: &Services, broker_id: &str) -> Joi
         defaults: config.retention.defaults(),
     };
     crate::retention::spawn(enforcer, config.retention.check_interval)
+}
+
+/// Starts the garbage collector: a round every `gc.interval`.
+fn spawn_gc(
+    config: &Config,
+    services: &Services,
+    storage: &Storage,
+    broker_id: &str,
+) -> JoinHandle<()> {
+    crate::gc::spawn(crate::gc::Sweeper {
+        metadata: services.metadata.clone(),
+        store: storage.store.clone(),
+        metrics: services.metrics.clone(),
+        clock: services.clock.clone(),
+        broker_id: broker_id.to_owned(),
+        interval: config.gc.interval,
+        grace: config.gc.grace,
+        cursor: crate::gc::listing::Cursor::default(),
+        ours: std::sync::atomic::AtomicBool::new(false),
+    })
 }
 
 /// The embedded one-node metadata service (empty `cluster.metadata`), or a client of the
@@ -473,6 +497,7 @@ impl RunningNode {
         self.lag.abort();
         self.retention.abort();
         self.cost.abort();
+        self.gc.abort();
         self.change_feed.abort();
         if let Some(reload) = &self.auth_reload {
             reload.abort();

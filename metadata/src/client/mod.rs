@@ -20,11 +20,11 @@ use tokio::sync::watch;
 use crate::error::{Error, Result};
 use crate::proposal::{ProposalSize, proposal_runs};
 use crate::types::{
-    BrokerView, ChangeFeed, Command, CommandError, CommandResult, CommittedOffsetView,
-    GroupSummary, GroupView, HeartbeatView, MemberAssignment, MemberJoin, NodeStatus, OffsetCommit,
-    OrphanList, PartitionSlice, PartitionTrim, PlannedTrim, ProducerView, ResetTarget,
-    RetentionDefaults, SegmentCommit, SegmentCommitResult, StoragePage, TopicPage, TopicSettings,
-    TopicSettingsPatch, TopicView, TrimOutcome, Usage,
+    BrokerView, ChangeFeed, Command, CommandError, CommandResult, CommittedOffsetView, GarbageList,
+    GroupSummary, GroupView, HeartbeatView, LeaseView, MemberAssignment, MemberJoin, NodeStatus,
+    OffsetCommit, OrphanList, PartitionSlice, PartitionTrim, PlannedTrim, ProducerView,
+    ResetTarget, RetentionDefaults, SegmentCommit, SegmentCommitResult, StoragePage, TopicPage,
+    TopicSettings, TopicSettingsPatch, TopicView, TrimOutcome, Usage,
 };
 use crate::wire::{HeartbeatCall, ReadQuery, ReadReply};
 
@@ -65,6 +65,34 @@ pub trait MetadataClient: Send + Sync + 'static {
         trims: Vec<PartitionTrim>,
         at_ms: i64,
     ) -> Result<Vec<TrimOutcome>>;
+
+    /// Takes or renews the lease `name` for `holder` until `until_ms` (one Raft entry) and
+    /// answers the lease as it stands: held by someone else while their lease is live.
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        until_ms: i64,
+        at_ms: i64,
+    ) -> Result<LeaseView>;
+
+    /// At most `limit` (1 to [`MAX_GARBAGE_PER_COMMAND`](crate::limits::MAX_GARBAGE_PER_COMMAND))
+    /// unreferenced objects a collector may delete: released before `released_before`,
+    /// orphans recorded before `orphaned_before` (linearizable; changes nothing).
+    async fn garbage(
+        &self,
+        released_before: i64,
+        orphaned_before: i64,
+        limit: usize,
+    ) -> Result<GarbageList>;
+
+    /// Forgets deleted garbage (one Raft entry): answers how many objects left the lists.
+    async fn forget_garbage(&self, objects: Vec<String>) -> Result<u64>;
+
+    /// Which of `objects` (1 to [`MAX_GARBAGE_PER_COMMAND`](crate::limits::MAX_GARBAGE_PER_COMMAND))
+    /// are in use: referenced by an index entry, or released at or after `released_before`
+    /// (linearizable; changes nothing).
+    async fn in_use(&self, objects: Vec<String>, released_before: i64) -> Result<Vec<String>>;
 
     /// Lists every topic by name (linearizable). Unbounded: serve clients with
     /// [`MetadataClient::topic_page`].
@@ -442,6 +470,49 @@ impl<T: Transport> MetadataClient for T {
     ) -> Result<Vec<TrimOutcome>> {
         let reply = self.write(Command::TrimPartitions { trims, at_ms }).await?;
         expect_reply!(reply, CommandResult::Trimmed(outcomes) => outcomes)
+    }
+
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        until_ms: i64,
+        at_ms: i64,
+    ) -> Result<LeaseView> {
+        let command = Command::TakeLease {
+            name: name.to_owned(),
+            holder: holder.to_owned(),
+            until_ms,
+            at_ms,
+        };
+        expect_reply!(self.write(command).await?, CommandResult::Lease(lease) => lease)
+    }
+
+    async fn garbage(
+        &self,
+        released_before: i64,
+        orphaned_before: i64,
+        limit: usize,
+    ) -> Result<GarbageList> {
+        let query = ReadQuery::Garbage {
+            released_before,
+            orphaned_before,
+            limit,
+        };
+        expect_reply!(self.query(query).await?, ReadReply::Garbage(list) => list)
+    }
+
+    async fn forget_garbage(&self, objects: Vec<String>) -> Result<u64> {
+        let reply = self.write(Command::ForgetGarbage { objects }).await?;
+        expect_reply!(reply, CommandResult::Forgotten(count) => count)
+    }
+
+    async fn in_use(&self, objects: Vec<String>, released_before: i64) -> Result<Vec<String>> {
+        let query = ReadQuery::InUse {
+            objects,
+            released_before,
+        };
+        expect_reply!(self.query(query).await?, ReadReply::InUse(used) => used)
     }
 
     async fn list_topics(&self) -> Result<Vec<TopicView>> {

@@ -7,7 +7,7 @@
 //! window of recent request ids ([`requests`]); stored bytes per topic are read in
 //! [`storage`]; segment
 //! commits, which touch all of them, live in [`commit`]; retention (trims, released
-//! objects) in [`retention`]. openraft never appears here:
+//! objects) in [`retention`]; garbage collection (leases, garbage due) in [`gc`]. openraft never appears here:
 //! [`crate::state_machine`] adapts this state to it.
 //!
 //! Invariants:
@@ -31,6 +31,7 @@ mod assign;
 mod brokers;
 mod commit;
 mod encoding;
+mod gc;
 mod group_ops;
 mod groups;
 mod index;
@@ -97,6 +98,9 @@ pub(crate) struct MetadataState {
     /// after a grace period.
     #[serde(default)]
     released: imbl::OrdMap<String, i64>,
+    /// Named leases (the garbage collector's `gc`): who holds each and until when.
+    #[serde(default)]
+    leases: std::collections::BTreeMap<String, gc::Lease>,
     /// How many index entries reference each committed object (derived from the indexes:
     /// not in snapshots, rebuilt by [`MetadataState::decode`]). Persistent maps, like the
     /// indexes, so a snapshot's clone of the state shares them.
@@ -196,6 +200,13 @@ impl MetadataState {
             Command::ExpireProducers { idle_ms, at_ms } => CommandResult::ProducersExpired {
                 removed: self.producers.expire(*idle_ms, *at_ms),
             },
+            Command::TakeLease {
+                name,
+                holder,
+                until_ms,
+                at_ms,
+            } => self.take_lease(name, holder, *until_ms, *at_ms),
+            Command::ForgetGarbage { objects } => self.forget_garbage(objects),
         }
     }
 
@@ -398,6 +409,21 @@ impl MetadataState {
             ReadQuery::StoragePage { after, limit } => self
                 .storage_page(after.as_deref(), *limit)
                 .map(ReadReply::StoragePage),
+            ReadQuery::Garbage {
+                released_before,
+                orphaned_before,
+                limit,
+            } => {
+                let due = gc::DueBefore {
+                    released: *released_before,
+                    orphaned: *orphaned_before,
+                };
+                self.garbage(due, *limit).map(ReadReply::Garbage)
+            }
+            ReadQuery::InUse {
+                objects,
+                released_before,
+            } => self.in_use(objects, *released_before).map(ReadReply::InUse),
         }
     }
 
@@ -559,6 +585,8 @@ fn missing_topic(name: &str) -> CommandError {
 
 #[cfg(test)]
 mod encoding_tests;
+#[cfg(test)]
+mod gc_tests;
 #[cfg(test)]
 mod group_tests;
 #[cfg(test)]

@@ -71,7 +71,7 @@ fn topic_storage(topic: &Topic) -> TopicStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{ChunkCommit, Command, CommandResult, SegmentCommit, TopicSettings};
+    use crate::types::{ChunkCommit, Command, SegmentCommit};
 
     /// Creates topic `name` with two partitions; its id.
     fn create(state: &mut MetadataState, name: &str) -> u64 {

@@ -16,10 +16,12 @@ use crate::limits::{
     MAX_SLICE_ENTRIES, MAX_TOPIC_NAME_BYTES, MAX_TOPIC_PAGE, MIN_LEASE_MS,
 };
 use crate::limits::{
+    MAX_GARBAGE_PER_COMMAND, MAX_RETENTION_BYTES, MAX_RETENTION_MS, MAX_TRIMS_PER_COMMAND,
+};
+use crate::limits::{
     MAX_MEMBER_ID_BYTES, MAX_MEMBERS_PER_GROUP, MAX_OFFSET_METADATA_BYTES, MAX_OFFSETS_PER_COMMAND,
     MAX_SESSION_TIMEOUT_MS, MAX_TOPICS_PER_MEMBER, MIN_SESSION_TIMEOUT_MS,
 };
-use crate::limits::{MAX_RETENTION_BYTES, MAX_RETENTION_MS, MAX_TRIMS_PER_COMMAND};
 use crate::types::{
     Command, CommandError, GroupCommit, MemberJoin, OffsetCommit, ResetTarget, SegmentCommit,
     TopicSettings, TopicSettingsPatch, Usage,
@@ -81,6 +83,13 @@ pub(crate) fn command(command: &Command) -> Result<(), CommandError> {
             at_ms: _,
         } => heartbeat(broker_id, address, *lease_ms),
         Command::RecordOrphans { objects, at_ms: _ } => orphans(objects),
+        Command::TakeLease {
+            name,
+            holder,
+            until_ms,
+            at_ms,
+        } => lease(name, holder, *until_ms, *at_ms),
+        Command::ForgetGarbage { objects } => forgotten(objects),
         Command::CommitOffsets {
             group,
             generation,
@@ -443,6 +452,45 @@ fn heartbeat(broker_id: &str, address: &str, lease_ms: u64) -> Result<(), Comman
         )));
     }
     Ok(())
+}
+
+/// A lease: a name like a request id, a holder like a broker id, and an end after `at_ms`
+/// by at most [`MAX_LEASE_MS`].
+fn lease(name: &str, holder: &str, until_ms: i64, at_ms: i64) -> Result<(), CommandError> {
+    id_rule("lease name", Some(name))?;
+    if holder.is_empty() || holder.len() > MAX_BROKER_ID_BYTES {
+        return Err(invalid(format!(
+            "lease holder {:?} ({} bytes) must be 1 to {MAX_BROKER_ID_BYTES} bytes",
+            shown(holder, 60),
+            holder.len()
+        )));
+    }
+    let length = i128::from(until_ms) - i128::from(at_ms);
+    if !(1..=i128::from(MAX_LEASE_MS)).contains(&length) {
+        return Err(invalid(format!(
+            "lease {name:?} until {until_ms} at {at_ms} must end 1 to {MAX_LEASE_MS} ms after it is taken"
+        )));
+    }
+    Ok(())
+}
+
+/// Garbage to forget: 1 to [`MAX_GARBAGE_PER_COMMAND`] valid object names.
+fn forgotten(objects: &[String]) -> Result<(), CommandError> {
+    garbage_count(objects.len())?;
+    for (number, object) in objects.iter().enumerate() {
+        object_name(&format!("garbage {number}"), object)?;
+    }
+    Ok(())
+}
+
+/// A garbage command or list: 1 to [`MAX_GARBAGE_PER_COMMAND`] objects.
+pub(crate) fn garbage_count(count: usize) -> Result<(), CommandError> {
+    if (1..=MAX_GARBAGE_PER_COMMAND).contains(&count) {
+        return Ok(());
+    }
+    Err(invalid(format!(
+        "{count} garbage objects; one command or list has 1 to {MAX_GARBAGE_PER_COMMAND}"
+    )))
 }
 
 /// Orphans: at most [`MAX_ORPHANS_PER_COMMAND`] valid object names.

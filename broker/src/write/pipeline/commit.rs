@@ -613,6 +613,34 @@ mod tests {
             self.inner.trim_partitions(trims, at_ms).await
         }
 
+        async fn take_lease(
+            &self,
+            name: &str,
+            holder: &str,
+            until_ms: i64,
+            at_ms: i64,
+        ) -> Result<silt_metadata::types::LeaseView> {
+            self.inner.take_lease(name, holder, until_ms, at_ms).await
+        }
+
+        async fn garbage(
+            &self,
+            released_before: i64,
+            orphaned_before: i64,
+            limit: usize,
+        ) -> Result<silt_metadata::types::GarbageList> {
+            let inner = &self.inner;
+            inner.garbage(released_before, orphaned_before, limit).await
+        }
+
+        async fn forget_garbage(&self, objects: Vec<String>) -> Result<u64> {
+            self.inner.forget_garbage(objects).await
+        }
+
+        async fn in_use(&self, objects: Vec<String>, before: i64) -> Result<Vec<String>> {
+            self.inner.in_use(objects, before).await
+        }
+
         async fn partition_slice(
             &self,
             topic: &str,
