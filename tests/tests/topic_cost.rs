@@ -208,8 +208,9 @@ async fn per_topic_costs_follow_each_topics_share() {
         "a and b share their segments"
     );
 
-    // PUTs: the per-topic shares add up to the cluster-wide counters (nothing else was
-    // uploaded), and `a` and `b` follow their 3:1 proportion.
+    // PUTs: the per-topic shares and `_cluster` (the bucket's cluster marker, written by the
+    // garbage collector) add up to the cluster-wide counters, and `a` and `b` follow their
+    // 3:1 proportion.
     let put_bytes = |t: &str| {
         value(
             &m,
@@ -224,12 +225,13 @@ async fn per_topic_costs_follow_each_topics_share() {
     };
     let total_bytes = value(&m, "silt_object_store_bytes_total{op=\"put\"}");
     let total_requests = value(&m, "silt_object_store_requests_total{op=\"put\"}");
-    let bytes_sum = put_bytes("a") + put_bytes("b") + put_bytes("c");
+    let bytes_sum = put_bytes("a") + put_bytes("b") + put_bytes("c") + put_bytes("_cluster");
     assert!(
         (bytes_sum - total_bytes).abs() < 1e-6 * total_bytes,
         "PUT bytes by topic {bytes_sum}, cluster-wide {total_bytes}"
     );
-    let requests_sum = put_requests("a") + put_requests("b") + put_requests("c");
+    let requests_sum =
+        put_requests("a") + put_requests("b") + put_requests("c") + put_requests("_cluster");
     assert!(
         (requests_sum - total_requests).abs() < 1e-6 * total_requests,
         "PUT requests by topic {requests_sum}, cluster-wide {total_requests}"
@@ -243,7 +245,8 @@ async fn per_topic_costs_follow_each_topics_share() {
     );
 
     // GETs: a restart empties the memory cache; with no disk cache and ranged reads, every
-    // chunk of `a` read comes from the bucket and is billed to `a` alone.
+    // chunk of `a` read comes from the bucket and is billed to `a` alone (the marker the
+    // garbage collector reads at start-up is billed to `_cluster`).
     let mut env = env;
     env.push(("SILT_CACHE_DISK_BYTES".to_owned(), "0".to_owned()));
     env.push((
@@ -257,7 +260,16 @@ async fn per_topic_costs_follow_each_topics_share() {
     let total_get = value(&m, "silt_object_store_bytes_total{op=\"get\"}");
     assert!(total_get > 0.0, "no GET reached the bucket");
     let get_b = topic_series("object_store_bytes_total", "b", Some("get"));
-    assert_eq!(value(&m, &get_a), total_get, "GET bytes billed to a");
+    // Besides `a`'s chunks, only the garbage collector's read of the cluster marker.
+    let get_cluster = value(
+        &m,
+        &topic_series("object_store_bytes_total", "_cluster", Some("get")),
+    );
+    assert_eq!(
+        value(&m, &get_a) + get_cluster,
+        total_get,
+        "GET bytes billed to a"
+    );
     assert_eq!(value(&m, &get_b), 0.0, "GET bytes billed to b");
     let stored_a = value(&m, &topic_series("stored_bytes", "a", None));
     assert_eq!(value(&m, &get_a), stored_a, "a's chunks are read once each");
