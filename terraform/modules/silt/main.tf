@@ -6,8 +6,9 @@ locals {
   # object-store calls in the Rust code and fails when the two lists differ):
   #   PUT with If-None-Match (segments, written once)    s3:PutObject
   #   GET, ranged GET (segments, chunks)                 s3:GetObject
-  #   LIST on the prefix (the broker's /readyz check)    s3:ListBucket
-  silt_s3_object_actions = ["s3:GetObject", "s3:PutObject"]
+  #   LIST on the prefix (/readyz, the garbage collector) s3:ListBucket
+  #   DELETE, DeleteObjects (the garbage collector)       s3:DeleteObject
+  silt_s3_object_actions = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
   silt_s3_bucket_actions = ["s3:ListBucket"]
 
   oidc_issuer = trimprefix(var.oidc_provider_url, "https://")
