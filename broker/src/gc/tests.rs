@@ -50,33 +50,43 @@ async fn garbage(metadata: &dyn MetadataClient, store: &ObjectStoreHandle, now_m
         put(store, name).await;
     }
     for name in ["segments/00/a.seg", "segments/00/b.seg"] {
-        let chunk = ChunkCommit {
-            topic_id: topic.id,
-            partition: 0,
-            position: 0,
-            length: 7,
-            record_count: 1,
-            first_timestamp_ms: 5,
-            max_timestamp_ms: 5,
-            producer: None,
-        };
-        let segment = SegmentCommit {
-            object: name.to_owned(),
-            size: 7,
-            chunks: vec![chunk],
-            sealed_at_ms: None,
-            offset_commits: Vec::new(),
-        };
-        metadata.commit_segments(vec![segment]).await.unwrap();
+        commit_one(metadata, topic.id, name).await;
     }
+    trim_first_entry(metadata, topic.id, now_ms).await;
+    let orphans = vec!["segments/00/o.seg".to_owned()];
+    metadata.record_orphans(orphans, now_ms).await.unwrap();
+}
+
+/// Commits `name` as a segment of one 7-byte chunk of partition 0 of `topic_id`.
+async fn commit_one(metadata: &dyn MetadataClient, topic_id: u64, name: &str) {
+    let chunk = ChunkCommit {
+        topic_id,
+        partition: 0,
+        position: 0,
+        length: 7,
+        record_count: 1,
+        first_timestamp_ms: 5,
+        max_timestamp_ms: 5,
+        producer: None,
+    };
+    let segment = SegmentCommit {
+        object: name.to_owned(),
+        size: 7,
+        chunks: vec![chunk],
+        sealed_at_ms: None,
+        offset_commits: Vec::new(),
+    };
+    metadata.commit_segments(vec![segment]).await.unwrap();
+}
+
+/// Trims partition 0 of `topic_id` to offset 1 (its first entry goes) at `at_ms`.
+async fn trim_first_entry(metadata: &dyn MetadataClient, topic_id: u64, at_ms: i64) {
     let trim = PartitionTrim {
-        topic_id: topic.id,
+        topic_id,
         partition: 0,
         start_offset: 1,
     };
-    metadata.trim_partitions(vec![trim], now_ms).await.unwrap();
-    let orphans = vec!["segments/00/o.seg".to_owned()];
-    metadata.record_orphans(orphans, now_ms).await.unwrap();
+    metadata.trim_partitions(vec![trim], at_ms).await.unwrap();
 }
 
 #[tokio::test]
@@ -198,31 +208,9 @@ async fn listing_deletes_old_unrecorded_uploads_but_not_referenced_or_recently_r
         put(&store, name).await;
     }
     for name in [&released, &kept] {
-        let chunk = ChunkCommit {
-            topic_id: topic.id,
-            partition: 0,
-            position: 0,
-            length: 7,
-            record_count: 1,
-            first_timestamp_ms: 5,
-            max_timestamp_ms: 5,
-            producer: None,
-        };
-        let segment = SegmentCommit {
-            object: name.clone(),
-            size: 7,
-            chunks: vec![chunk],
-            sealed_at_ms: None,
-            offset_commits: Vec::new(),
-        };
-        metadata.commit_segments(vec![segment]).await.unwrap();
+        commit_one(metadata.as_ref(), topic.id, name).await;
     }
-    let trim = PartitionTrim {
-        topic_id: topic.id,
-        partition: 0,
-        start_offset: 1,
-    };
-    metadata.trim_partitions(vec![trim], now).await.unwrap();
+    trim_first_entry(metadata.as_ref(), topic.id, now).await;
     let a = sweeper(&metadata, &store, "a");
 
     assert_eq!(a.sweep(now + 1).await.unwrap(), Round::Deleted);
