@@ -1,9 +1,11 @@
-//! Named leases through the metadata service: one broker at a time does a cluster-wide
-//! background job (the garbage collector's `gc`, the backup uploader's `backup`). A lease
-//! is taken or renewed ([`MetadataClient::take_lease`]) for two of the job's intervals at a
-//! time, so its holder keeps it across one late round and another broker takes over within
-//! two intervals of the holder's death.
+//! Cluster-wide background jobs (retention, the garbage collector, the backup uploader):
+//! their rounds ([`every`]) and the named leases through the metadata service that let one
+//! broker at a time do the job (the garbage collector's `gc`, the backup uploader's
+//! `backup`). A lease is taken or renewed ([`MetadataClient::take_lease`]) for two of the
+//! job's intervals at a time, so its holder keeps it across one late round and another
+//! broker takes over within two intervals of the holder's death.
 
+use std::future::Future;
 use std::time::Duration;
 
 use silt_metadata::MetadataClient;
@@ -27,4 +29,20 @@ pub(crate) async fn hold(
         debug!(lease = name, holder = %lease.holder, "another broker holds the lease");
     }
     Ok(held)
+}
+
+/// Runs `round` every `interval`, the first time `interval` from now; a round that
+/// overruns delays the next one instead of bunching them.
+pub(crate) async fn every<F, Fut>(interval: Duration, mut round: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let start = tokio::time::Instant::now() + interval;
+    let mut tick = tokio::time::interval_at(start, interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        round().await;
+    }
 }

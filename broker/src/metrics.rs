@@ -227,6 +227,7 @@ impl Default for Metrics {
             backup_bytes: Gauge::default(),
             backup_uploaded_at: Gauge::default(),
         };
+        metrics.zero_outcomes();
         metrics.registered()
     }
 }
@@ -361,6 +362,15 @@ impl Metrics {
             "backup_uploaded_at_seconds", "When this broker last uploaded a metadata backup (Unix seconds)"
                 => self.backup_uploaded_at,
         );
+    }
+
+    /// Exports every backup outcome from the start, at 0, so that a rate over them (the
+    /// alert on failing backups) sees each series before its first increment.
+    fn zero_outcomes(&self) {
+        for outcome in ["uploaded", "standby", "refused", "error"] {
+            let outcome = outcome.to_owned();
+            let _ = self.backup_rounds.get_or_create(&Outcome { outcome });
+        }
     }
 
     /// Counts one backup round by `outcome`.

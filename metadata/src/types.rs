@@ -672,6 +672,30 @@ pub struct RefusedCommit {
     pub error: CommandError,
 }
 
+#[cfg(test)]
+impl SegmentCommit {
+    /// A test segment: `object`, 10 bytes, one chunk of 2 records of `topic_id`/`partition`
+    /// stamped at 1 ms, no producer.
+    pub(crate) fn for_test(object: &str, topic_id: u64, partition: u32) -> Self {
+        SegmentCommit {
+            object: object.to_owned(),
+            size: 10,
+            sealed_at_ms: None,
+            offset_commits: Vec::new(),
+            chunks: vec![ChunkCommit {
+                topic_id,
+                partition,
+                position: 0,
+                length: 10,
+                record_count: 2,
+                first_timestamp_ms: 1,
+                max_timestamp_ms: 1,
+                producer: None,
+            }],
+        }
+    }
+}
+
 impl SegmentCommit {
     /// The length of this commit's JSON, as it travels to the metadata service and sits in
     /// a Raft entry: what [`MAX_PROPOSAL_BYTES`](crate::limits::MAX_PROPOSAL_BYTES) bounds.

@@ -71,15 +71,7 @@ pub(crate) struct Uploader {
 
 /// Starts the uploader: a round every `interval`, the first one `interval` after start.
 pub(crate) fn spawn(uploader: Arc<Uploader>) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let start = tokio::time::Instant::now() + uploader.interval;
-        let mut tick = tokio::time::interval_at(start, uploader.interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            uploader.round().await;
-        }
-    })
+    tokio::spawn(async move { crate::lease::every(uploader.interval, || uploader.round()).await })
 }
 
 impl Uploader {

@@ -112,13 +112,7 @@ impl Round {
 pub(crate) fn spawn(sweeper: Sweeper) -> JoinHandle<()> {
     tokio::spawn(async move {
         sweeper.announce().await;
-        let start = tokio::time::Instant::now() + sweeper.interval;
-        let mut tick = tokio::time::interval_at(start, sweeper.interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            sweeper.round().await;
-        }
+        crate::lease::every(sweeper.interval, || sweeper.round()).await;
     })
 }
 

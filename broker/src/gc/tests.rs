@@ -32,6 +32,19 @@ async fn put(store: &ObjectStoreHandle, name: &str) {
     store.store.put(&Path::from(name), payload).await.unwrap();
 }
 
+/// An embedded metadata node in `dir`, and a client of it.
+async fn metadata_node(dir: &std::path::Path) -> (MetadataNode, Arc<dyn MetadataClient>) {
+    let data_dir = dir.join("metadata");
+    let node = MetadataNode::open(NodeConfig {
+        node_id: 1,
+        data_dir,
+    })
+    .await
+    .unwrap();
+    let metadata: Arc<dyn MetadataClient> = Arc::new(node.client());
+    (node, metadata)
+}
+
 async fn exists(store: &ObjectStoreHandle, name: &str) -> bool {
     store.store.head(&Path::from(name)).await.is_ok()
 }
@@ -93,14 +106,7 @@ async fn trim_first_entry(metadata: &dyn MetadataClient, topic_id: u64, at_ms: i
 #[tokio::test]
 async fn released_objects_go_after_the_grace_orphans_after_the_horizon_too_and_one_broker_sweeps() {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("metadata");
-    let node = MetadataNode::open(NodeConfig {
-        node_id: 1,
-        data_dir,
-    })
-    .await
-    .unwrap();
-    let metadata: Arc<dyn MetadataClient> = Arc::new(node.client());
+    let (node, metadata) = metadata_node(dir.path()).await;
     let store = ObjectStoreHandle::in_memory();
     let now = SystemClock.now_ms();
     garbage(metadata.as_ref(), &store, now).await;
@@ -146,14 +152,7 @@ async fn released_objects_go_after_the_grace_orphans_after_the_horizon_too_and_o
 #[tokio::test]
 async fn a_prefix_marked_by_another_cluster_is_left_untouched() {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("metadata");
-    let node = MetadataNode::open(NodeConfig {
-        node_id: 1,
-        data_dir,
-    })
-    .await
-    .unwrap();
-    let metadata: Arc<dyn MetadataClient> = Arc::new(node.client());
+    let (node, metadata) = metadata_node(dir.path()).await;
     let store = ObjectStoreHandle::in_memory();
     marker::claim(&store, "another-cluster").await.unwrap();
     let now = SystemClock.now_ms();
@@ -185,14 +184,7 @@ fn segment(store: &ObjectStoreHandle, ms: i64, random: u128) -> String {
 #[tokio::test]
 async fn listing_deletes_old_unrecorded_uploads_but_not_referenced_or_recently_released_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("metadata");
-    let node = MetadataNode::open(NodeConfig {
-        node_id: 1,
-        data_dir,
-    })
-    .await
-    .unwrap();
-    let metadata: Arc<dyn MetadataClient> = Arc::new(node.client());
+    let (node, metadata) = metadata_node(dir.path()).await;
     let store = ObjectStoreHandle::in_memory();
     let now = SystemClock.now_ms();
     let an_hour_ago = now - 3_600_000;
@@ -234,14 +226,7 @@ async fn listing_deletes_old_unrecorded_uploads_but_not_referenced_or_recently_r
 #[tokio::test]
 async fn with_backups_on_a_released_object_stays_until_a_newer_backup_is_recorded() {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("metadata");
-    let node = MetadataNode::open(NodeConfig {
-        node_id: 1,
-        data_dir,
-    })
-    .await
-    .unwrap();
-    let metadata: Arc<dyn MetadataClient> = Arc::new(node.client());
+    let (node, metadata) = metadata_node(dir.path()).await;
     let store = ObjectStoreHandle::in_memory();
     let now = SystemClock.now_ms();
     let before_release = metadata.backup().await.unwrap();

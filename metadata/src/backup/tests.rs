@@ -1,27 +1,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::types::{ChunkCommit, SegmentCommit, TopicSettings};
+use crate::types::{SegmentCommit, TopicSettings};
 use crate::{MetadataClient, MetadataNode, NodeConfig};
 
 use super::*;
 
 fn commit(topic_id: u64, object: &str, partition: u32) -> SegmentCommit {
-    SegmentCommit {
-        object: object.to_owned(),
-        size: 10,
-        sealed_at_ms: None,
-        offset_commits: Vec::new(),
-        chunks: vec![ChunkCommit {
-            topic_id,
-            partition,
-            position: 0,
-            length: 10,
-            record_count: 2,
-            first_timestamp_ms: 1,
-            max_timestamp_ms: 1,
-            producer: None,
-        }],
-    }
+    SegmentCommit::for_test(object, topic_id, partition)
 }
 
 /// A node with topic `t` (2 partitions, 6 segments committed) and its backup.

@@ -806,26 +806,11 @@ impl<T: Transport> MetadataClient for T {
 
 #[cfg(test)]
 mod tests {
-    use crate::types::{ChunkCommit, SegmentCommit, TopicSettings};
+    use crate::types::{SegmentCommit, TopicSettings};
     use crate::{MetadataClient, MetadataNode, NodeConfig};
 
     fn segment(object: &str, topic_id: u64) -> SegmentCommit {
-        SegmentCommit {
-            object: object.to_owned(),
-            size: 10,
-            sealed_at_ms: None,
-            offset_commits: Vec::new(),
-            chunks: vec![ChunkCommit {
-                topic_id,
-                partition: 0,
-                position: 0,
-                length: 10,
-                record_count: 2,
-                first_timestamp_ms: 1,
-                max_timestamp_ms: 1,
-                producer: None,
-            }],
-        }
+        SegmentCommit::for_test(object, topic_id, 0)
     }
 
     #[tokio::test]
