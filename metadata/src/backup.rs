@@ -13,7 +13,8 @@
 //!
 //! Invariants: a restore writes only into an empty (or absent) directory, and only after
 //! the backup decoded to a state; a backup of another cluster than the one asked for is
-//! refused before anything is written.
+//! refused before anything is written; the directory appears complete or not at all (it
+//! is written as a `.NAME.restore-PID` sibling and renamed into place).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -186,9 +187,55 @@ pub async fn restore(
     check_cluster(cluster_id, info.cluster_id.as_deref())?;
     check_empty(&target.data_dir)?;
     let meta = single_voter(meta, target);
-    write_snapshot(&target.data_dir, &meta, data).await?;
-    write_vote(&target.data_dir, &meta, target.node_id).await?;
+    let staging = staging_dir(&target.data_dir)?;
+    let written = write_dir(&staging, &meta, data, target.node_id).await;
+    let moved = written.and_then(|()| move_into_place(&staging, &target.data_dir));
+    if moved.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    moved?;
     Ok(info)
+}
+
+/// A fresh sibling of `data_dir` to write in, so that a restore cut short (a crash, a full
+/// disk) leaves no half-written data directory, only a `.restore-…` one to delete.
+fn staging_dir(data_dir: &Path) -> Result<PathBuf, BackupError> {
+    let parent = data_dir.parent().filter(|p| !p.as_os_str().is_empty());
+    let parent = parent.unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let name = data_dir.file_name().map_or_else(
+        || "metadata".into(),
+        |name| name.to_string_lossy().into_owned(),
+    );
+    let staging = parent.join(format!(".{name}.restore-{}", std::process::id()));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)?;
+    }
+    Ok(staging)
+}
+
+/// Writes the snapshot and the Raft log into `dir`.
+async fn write_dir(
+    dir: &Path,
+    meta: &SnapshotMeta,
+    data: Vec<u8>,
+    node_id: u64,
+) -> Result<(), BackupError> {
+    write_snapshot(dir, meta, data).await?;
+    write_vote(dir, meta, node_id).await
+}
+
+/// Renames the complete `staging` directory to `data_dir` (an empty one is replaced), and
+/// makes the rename durable.
+fn move_into_place(staging: &Path, data_dir: &Path) -> Result<(), BackupError> {
+    if data_dir.exists() {
+        std::fs::remove_dir(data_dir)?;
+    }
+    std::fs::rename(staging, data_dir)?;
+    if let Some(parent) = data_dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Refuses a backup of another cluster than `expected`.

@@ -217,11 +217,7 @@ async fn a_restore_from_bad_input_says_why_and_writes_nothing() {
     let path = under(&store, &name);
     let backup = store.store.get(&path).await.unwrap().bytes().await.unwrap();
     put(&marked_store, &name, backup.to_vec()).await;
-    refused(
-        &marked,
-        &dir,
-        "but the bucket's cluster marker names \"c1\"",
-    );
+    refused(&marked, &dir, "no usable backup of cluster c1");
     put(&marked_store, &name, b"garbage".to_vec()).await;
     refused(&marked, &dir, "backup");
 
@@ -231,6 +227,26 @@ async fn a_restore_from_bad_input_says_why_and_writes_nothing() {
     let output = restore(&["--object-store", &url, "--data-dir", "x", "--node", "one"]);
     assert!(
         printed(&output).contains("is not ID=HOST:PORT"),
+        "{}",
+        printed(&output)
+    );
+
+    // A broken object named as a newer backup is passed over, with a warning.
+    let junk = format!(
+        "metadata/{}",
+        silt_metadata::backup::object_name(u64::MAX - 1)
+    );
+    put(&store, &junk, b"junk".to_vec()).await;
+    let fresh = work.path().join("fresh").display().to_string();
+    let output = restore(&["--object-store", &url, "--data-dir", &fresh]);
+    assert!(output.status.success(), "{}", printed(&output));
+    assert!(
+        printed(&output).contains("passed over"),
+        "{}",
+        printed(&output)
+    );
+    assert!(
+        printed(&output).contains(&format!("log index {index}")),
         "{}",
         printed(&output)
     );

@@ -103,7 +103,10 @@ impl Uploader {
         let upload = tokio::time::timeout(FINAL_UPLOAD_TIMEOUT, self.upload().instrument(span));
         match upload.await {
             Ok(Ok(index)) => info!(index, "final metadata backup uploaded"),
-            Ok(Err(error)) => self.failed(&error),
+            Ok(Err(error)) => {
+                warn!(%error, "the final metadata backup failed: a restore would start from the previous one");
+                self.metrics.backup_round("error");
+            }
             Err(_) => {
                 warn!("the final metadata backup did not finish within {FINAL_UPLOAD_TIMEOUT:?}");
                 self.metrics.backup_round("error");
@@ -132,8 +135,16 @@ impl Uploader {
         self.metrics
             .backup_uploaded(backup.index, bytes, self.clock.now_ms());
         info!(index = backup.index, bytes, "metadata backup uploaded");
-        if let Err(error) = objects::prune(&self.store).await {
-            warn!(%error, "older metadata backups were not deleted; the next upload tries again");
+        match objects::prune(&self.store, backup.index).await {
+            Ok(newer) if !newer.is_empty() => warn!(
+                ?newer,
+                root = %objects::root(&self.store.prefix),
+                "the bucket holds metadata backups with a higher index than this cluster's newest, which it did not write (a copy? another cluster?): silt restore takes the newest that decodes and is this cluster's; delete them"
+            ),
+            Ok(_) => {}
+            Err(error) => {
+                warn!(%error, "older metadata backups were not deleted; the next upload tries again");
+            }
         }
         Ok(backup.index)
     }

@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use object_store::ObjectStoreExt;
+use object_store::path::Path as ObjectPath;
+use silt_bookie::clock::Clock;
 use silt_bookie::store::{ObjectStoreHandle, open_store};
 use silt_metadata::backup::{self, BackupInfo, RestoreTarget};
 
 use super::RestoreArgs;
-use crate::backup::objects;
+use crate::backup::objects::{self, Listed};
 use crate::gc::marker;
 
 /// The node id of `silt dev`'s embedded metadata node.
@@ -21,10 +23,14 @@ pub(crate) async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     let target = target(&args)?;
     let store = open(&args.object_store)?;
     let cluster_id = cluster_id(&store, &args.object_store).await?;
-    let (path, file) = newest_backup(&store, &args.object_store, &cluster_id).await?;
+    let (chosen, file, passed) = newest_backup(&store, &args.object_store, &cluster_id).await?;
+    for skipped in &passed {
+        eprintln!("warning: passed over {skipped} (delete it)");
+    }
+    let path = chosen.path.to_string();
     let info = backup::restore(&file, Some(&cluster_id), &target).await;
     let info = info.with_context(|| format!("cannot restore from {path}"))?;
-    println!("{}", summary(&args, &path, &info, &target));
+    println!("{}", summary(&args, &chosen, &info, &target));
     Ok(())
 }
 
@@ -45,9 +51,7 @@ fn target(args: &RestoreArgs) -> anyhow::Result<RestoreTarget> {
         .trim()
         .parse()
         .with_context(|| format!("--node {node:?}: {id:?} is not a node id"))?;
-    if !addr.contains(':') {
-        bail!("--node {node:?}: {addr:?} is not HOST:PORT");
-    }
+    check_host_port(addr.trim()).with_context(|| format!("--node {node:?}"))?;
     let data_dir = args.data_dir.clone();
     let addr = addr.trim().to_owned();
     Ok(RestoreTarget {
@@ -55,6 +59,26 @@ fn target(args: &RestoreArgs) -> anyhow::Result<RestoreTarget> {
         node_id,
         addr,
     })
+}
+
+/// Refuses anything but `HOST:PORT` with a host of letters, digits, `.`, `-` (or an IPv6
+/// address in brackets) and a port from 1 to 65535.
+fn check_host_port(addr: &str) -> anyhow::Result<()> {
+    let (host, port) = addr
+        .rsplit_once(':')
+        .with_context(|| format!("{addr:?} is not HOST:PORT"))?;
+    let bracketed = host.starts_with('[') && host.ends_with(']') && host.len() > 2;
+    let plain = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    if !(bracketed || plain) {
+        bail!("{host:?} in {addr:?} is not a host name or address");
+    }
+    match port.parse::<u16>() {
+        Ok(port) if port > 0 => Ok(()),
+        _ => bail!("{port:?} in {addr:?} is not a port (1 to 65535)"),
+    }
 }
 
 /// Opens the object store at `url`; a local directory must exist (restore creates nothing
@@ -88,37 +112,67 @@ async fn cluster_id(store: &ObjectStoreHandle, url: &str) -> anyhow::Result<Stri
     })
 }
 
-/// The newest backup's path and bytes; refuses a bucket with none.
+/// The newest backup that decodes and is of `cluster_id`, its bytes, and what was passed
+/// over on the way (newer objects that are broken or another cluster's); refuses a bucket
+/// with none.
 async fn newest_backup(
     store: &ObjectStoreHandle,
     url: &str,
     cluster_id: &str,
-) -> anyhow::Result<(String, Vec<u8>)> {
+) -> anyhow::Result<(Listed, bytes::Bytes, Vec<String>)> {
     let listed = objects::list(store).await;
     let listed = listed.with_context(|| format!("cannot list the backups at {url}"))?;
-    let Some((_, path)) = listed.last() else {
+    if listed.is_empty() {
         bail!(
             "cluster {cluster_id} at {url} has no metadata backup under {}/: a running broker uploads one every backup.interval (is it 0s?) and at a clean shutdown",
             objects::root(&store.prefix)
         );
-    };
+    }
+    let mut passed = Vec::new();
+    for backup in listed.into_iter().rev() {
+        let bytes = read(store, &backup.path).await?;
+        match backup::inspect(&bytes) {
+            Ok(info) if info.cluster_id.as_deref().is_none_or(|id| id == cluster_id) => {
+                return Ok((backup, bytes, passed));
+            }
+            Ok(info) => passed.push(format!(
+                "{}: a backup of cluster {}",
+                backup.path,
+                info.cluster_id.unwrap_or_default()
+            )),
+            Err(error) => passed.push(format!("{}: {error}", backup.path)),
+        }
+    }
+    bail!(
+        "no usable backup of cluster {cluster_id} at {url}: {}",
+        passed.join("; ")
+    )
+}
+
+/// The bytes of the object at `path`.
+async fn read(store: &ObjectStoreHandle, path: &ObjectPath) -> anyhow::Result<bytes::Bytes> {
     let got = store.store.get(path).await;
     let got = got.with_context(|| format!("cannot read {path}"))?;
-    let bytes = got
-        .bytes()
+    got.bytes()
         .await
-        .with_context(|| format!("cannot read {path}"))?;
-    Ok((path.to_string(), bytes.to_vec()))
+        .with_context(|| format!("cannot read {path}"))
 }
 
 /// What was restored, and how to start it.
-fn summary(args: &RestoreArgs, path: &str, info: &BackupInfo, target: &RestoreTarget) -> String {
+fn summary(
+    args: &RestoreArgs,
+    chosen: &Listed,
+    info: &BackupInfo,
+    target: &RestoreTarget,
+) -> String {
     let cluster = info.cluster_id.as_deref().unwrap_or("(no id)");
     let dir = target.data_dir.display();
     let start = start_command(args, &target.data_dir, target);
+    let now_ms = silt_bookie::clock::SystemClock.now_ms();
+    let age_s = now_ms.saturating_sub(chosen.written_ms).max(0) / 1000;
     format!(
-        "restored cluster {cluster} from {path} (log index {}: {} topics, {} partitions) into {dir}\nrecords committed after that backup was taken are not in it\nstart it with: {start}",
-        info.index, info.topics, info.partitions
+        "restored cluster {cluster} from {} (log index {}: {} topics, {} partitions; written {age_s} s ago, {} bytes) into {dir}\nrecords committed after that backup was taken are not in it\nstart it with: {start}",
+        chosen.path, info.index, info.topics, info.partitions, chosen.size
     )
 }
 
@@ -131,7 +185,7 @@ fn start_command(args: &RestoreArgs, data_dir: &Path, target: &RestoreTarget) ->
             args.data_dir.display()
         ),
         Some(_) => format!(
-            "silt metadata --id {id} --peers {id}={addr} --data-dir {}",
+            "silt metadata --id {id} --listen {addr} --peers {id}={addr} --data-dir {}",
             data_dir.display(),
             id = target.node_id,
             addr = target.addr

@@ -770,6 +770,15 @@ mod tests {
                 .backup
                 .enabled()
         );
+        for bad in ["10ms", "2d"] {
+            let err = load(&[("SILT_BACKUP_INTERVAL", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("backup.interval") && err.contains("1d"),
+                "{err}"
+            );
+        }
         let err = load(&[("SILT_BACKUP_INTERVAL", "soon")]).unwrap_err();
         assert!(
             err.to_string().contains("\"soon\" is not a duration"),

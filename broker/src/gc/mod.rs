@@ -53,6 +53,16 @@ pub(crate) enum GcError {
     /// The cluster marker is not the JSON silt writes.
     #[error("the cluster marker is unreadable: {0}")]
     Marker(serde_json::Error),
+    /// The state names garbage outside this broker's object store prefix.
+    #[error(
+        "the metadata state names {object} as garbage, which is not under this broker's object store prefix {prefix:?}: is the broker started on another --object-store than the cluster's? Nothing is deleted"
+    )]
+    OtherPrefix {
+        /// The object.
+        object: String,
+        /// This broker's prefix.
+        prefix: String,
+    },
 }
 
 /// What a collector needs.
@@ -76,6 +86,8 @@ pub(crate) struct Sweeper {
     pub(crate) after_backup: bool,
     /// Where the next round's bucket listing starts.
     pub(crate) cursor: listing::Cursor,
+    /// Whether the backups were checked for (and deleted, when backups are off).
+    pub(crate) backups_checked: AtomicBool,
     /// Whether the prefix's marker was found naming this cluster (then it is not read
     /// again: silt never rewrites it).
     pub(crate) ours: AtomicBool,
@@ -150,6 +162,7 @@ impl Sweeper {
         if !self.hold_lease().await? {
             return Ok(Round::Standby);
         }
+        self.retire_stale_backups().await?;
         let mut deleted = self.sweep_recorded(now_ms).await?;
         if self.hold_lease().await? {
             deleted += self.sweep_listing(self.listing_due(now_ms)).await?;
@@ -171,6 +184,7 @@ impl Sweeper {
             if due.due.is_empty() {
                 break;
             }
+            self.check_prefix(&due)?;
             let (gone, more) = self.delete(due).await?;
             deleted += gone;
             if !more || !self.hold_lease().await? {
@@ -178,6 +192,45 @@ impl Sweeper {
             }
         }
         Ok(deleted)
+    }
+
+    /// With backups off, deletes the backups an earlier run left in the bucket (once per
+    /// process, before any released object goes): they would name objects this collector
+    /// deletes, and a restore from one would serve an index of missing objects.
+    async fn retire_stale_backups(&self) -> Result<(), GcError> {
+        if self.after_backup || self.backups_checked.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let deleted = crate::backup::objects::delete_all(&self.store).await?;
+        if deleted > 0 {
+            warn!(
+                deleted,
+                "backups are off (backup.interval = 0s): deleted the metadata backups an earlier run left in the bucket, which would name objects this collector deletes"
+            );
+        }
+        self.backups_checked.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Refuses a batch naming an object outside this broker's prefix.
+    fn check_prefix(&self, list: &GarbageList) -> Result<(), GcError> {
+        let prefix = self.store.prefix.as_ref();
+        let under = |name: &str| {
+            prefix.is_empty()
+                || name
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        };
+        match list.due.iter().find(|g| !under(&g.object)) {
+            Some(foreign) => {
+                self.metrics.gc_refused("other_prefix");
+                Err(GcError::OtherPrefix {
+                    object: foreign.object.clone(),
+                    prefix: prefix.to_owned(),
+                })
+            }
+            None => Ok(()),
+        }
     }
 
     /// `gc.grace` in milliseconds.

@@ -23,6 +23,7 @@ fn sweeper(metadata: &Arc<dyn MetadataClient>, store: &ObjectStoreHandle, id: &s
         grace: GRACE,
         after_backup: false,
         cursor: listing::Cursor::default(),
+        backups_checked: AtomicBool::new(false),
         ours: AtomicBool::new(false),
     }
 }
@@ -251,5 +252,53 @@ async fn with_backups_on_a_released_object_stays_until_a_newer_backup_is_recorde
     assert_eq!(sweeper.sweep(long_after).await.unwrap(), Round::Deleted);
     assert!(!exists(&store, "segments/00/a.seg").await);
     assert!(exists(&store, "segments/00/b.seg").await, "referenced");
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn garbage_outside_the_brokers_prefix_is_never_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (node, metadata) = metadata_node(dir.path()).await;
+    let backend = Arc::new(object_store::memory::InMemory::new());
+    let store = ObjectStoreHandle::new(backend, Path::from("elsewhere"), "memory://elsewhere");
+    let now = SystemClock.now_ms();
+    // The state names segments/…, as a cluster on the empty prefix would: this broker was
+    // started on another prefix.
+    garbage(metadata.as_ref(), &store, now).await;
+    let unprefixed = ObjectStoreHandle::new(store.store.clone(), Path::default(), "memory://");
+    put(&unprefixed, "segments/00/a.seg").await;
+    let sweeper = sweeper(&metadata, &store, "a");
+    let long_after = now + COMMIT_HORIZON_MS + GRACE.as_millis() as i64 + 1;
+    let error = sweeper.sweep(long_after).await.unwrap_err();
+    assert!(
+        error.to_string().contains("segments/00/a.seg") && error.to_string().contains("elsewhere"),
+        "{error}"
+    );
+    assert!(exists(&unprefixed, "segments/00/a.seg").await);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn with_backups_off_the_stale_backups_go_before_any_released_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let (node, metadata) = metadata_node(dir.path()).await;
+    let store = ObjectStoreHandle::in_memory();
+    let stale =
+        crate::backup::objects::root(&store.prefix).join(silt_metadata::backup::object_name(3));
+    store
+        .store
+        .put(&stale, PutPayload::from_static(b"old"))
+        .await
+        .unwrap();
+    let mut on = sweeper(&metadata, &store, "a");
+    on.after_backup = true;
+    on.sweep(SystemClock.now_ms()).await.unwrap();
+    assert!(store.store.head(&stale).await.is_ok(), "backups on: kept");
+    let off = sweeper(&metadata, &store, "a");
+    off.sweep(SystemClock.now_ms()).await.unwrap();
+    assert!(
+        store.store.head(&stale).await.is_err(),
+        "backups off: deleted"
+    );
     node.shutdown().await.unwrap();
 }

@@ -289,6 +289,7 @@ fn spawn_gc(
         grace: config.gc.grace,
         after_backup: config.backup.enabled(),
         cursor: crate::gc::listing::Cursor::default(),
+        backups_checked: std::sync::atomic::AtomicBool::new(false),
         ours: std::sync::atomic::AtomicBool::new(false),
     })
 }

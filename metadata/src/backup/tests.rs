@@ -133,3 +133,28 @@ async fn a_restore_refuses_bad_input_and_writes_nothing() {
     assert!(error.to_string().contains("raft-log.redb"), "{error}");
     assert_eq!(std::fs::read(dir.join("raft-log.redb")).unwrap(), b"old");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_leaves_no_staging_directory_behind_and_replaces_an_empty_one() {
+    let old = tempfile::tempdir().unwrap();
+    let (node, cluster_id, backup) = backed_up_node(old.path()).await;
+    node.shutdown().await.unwrap();
+    let new = tempfile::tempdir().unwrap();
+    let dir = new.path().join("metadata");
+    std::fs::create_dir(&dir).unwrap();
+    restore(&backup.file, Some(&cluster_id), &target(&dir))
+        .await
+        .unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(new.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["metadata"], "no staging directory left");
+    let mut inside: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    inside.sort();
+    assert_eq!(inside, ["raft-log.redb", "snapshots"]);
+}
