@@ -28,6 +28,11 @@ fn an_hour_ago() -> i64 {
 /// `silt dev` on `url`, checking retention and sweeping every second, with a 2 s grace
 /// (and so a 2 s request timeout: the grace may not be shorter).
 fn start(dir: &std::path::Path, url: &str) -> Silt {
+    start_with(dir, url, &[])
+}
+
+/// [`start`] with `extra` environment.
+fn start_with(dir: &std::path::Path, url: &str, extra: &[(&str, &str)]) -> Silt {
     let env = [
         ("SILT_RETENTION_CHECK_INTERVAL", "1s"),
         ("SILT_GC_INTERVAL", "1s"),
@@ -35,7 +40,10 @@ fn start(dir: &std::path::Path, url: &str) -> Silt {
         ("SILT_SERVER_REQUEST_TIMEOUT", "2s"),
         ("SILT_WAL_LINGER", "5ms"),
     ];
-    let env = env.map(|(k, v)| (k.to_owned(), v.to_owned())).to_vec();
+    let env = env.iter().chain(extra);
+    let env = env
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     let object_store = Some(url.to_owned());
     Silt::start(dir, SiltOptions { object_store, env })
 }
@@ -234,4 +242,25 @@ async fn an_unrecorded_upload_past_the_horizon_is_found_by_listing_and_deleted()
     );
     let read = read_from(&silt, "t", 0).await;
     assert_eq!(read, [(0, "a".to_owned()), (1, "b".to_owned())]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_commit_horizon_lets_the_listing_delete_a_recent_unrecorded_upload() {
+    let url = s3_env().url_for("gc-test-horizon");
+    let store = open_store(&url).unwrap();
+    let now = u64::try_from(an_hour_ago() + 3_600_000).unwrap();
+    // Sealed 20 s ago: past a 1 s test horizon plus the 2 s grace, far within the real one.
+    let recent = segment_path(&store.prefix, ulid::Ulid::from_parts(now - 20_000, 1));
+    let body = PutPayload::from_static(b"not committed");
+    store.store.put(&recent, body).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let horizon = [("SILT_TEST_COMMIT_HORIZON_MS", "1000")];
+    let silt = start_with(dir.path(), &url, &horizon);
+    create(&silt, "t").await;
+    produce(&silt, "t", "a", None).await;
+    wait_until("the 20 s old unrecorded upload is deleted", || async {
+        !exists(&store, &recent).await
+    })
+    .await;
+    assert_eq!(read_from(&silt, "t", 0).await, [(0, "a".to_owned())]);
 }
