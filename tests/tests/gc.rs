@@ -8,14 +8,14 @@
 //! once its ULID time is past the commit horizon plus the grace.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures::TryStreamExt;
 use object_store::{ObjectStoreExt, PutPayload};
 use serde_json::{Value, json};
+use silt_bookie::store::open_store;
 use silt_bookie::store::paths::segment_path;
-use silt_bookie::store::{ObjectStoreHandle, open_store};
 use silt_tests::harness::{Silt, SiltOptions, http_client, metric, s3_env};
+use silt_tests::lifecycle::{self, exists, segments};
 
 /// One hour ago, in ms since the Unix epoch: older than the retention the tests set.
 fn an_hour_ago() -> i64 {
@@ -87,24 +87,13 @@ async fn start_offset(silt: &Silt, topic: &str) -> u64 {
     answer["partitions"][0]["start_offset"].as_u64().unwrap()
 }
 
-/// Polls `check` every 100 ms until it holds; panics with `what` after 60 s.
-async fn wait_until<F, Fut>(what: &str, mut check: F)
+/// Polls `check` until it holds; panics naming `what` after 60 s.
+async fn wait_until<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// The segment objects under the prefix.
-async fn segments(store: &ObjectStoreHandle) -> Vec<String> {
-    let root = store.prefix.clone().join("segments");
-    let listed: Vec<_> = store.store.list(Some(&root)).try_collect().await.unwrap();
-    listed.into_iter().map(|o| o.location.to_string()).collect()
+    lifecycle::wait_until(what, Duration::from_secs(60), check).await;
 }
 
 /// The values of partition 0 from `offset`, with their offsets.
@@ -197,11 +186,6 @@ async fn a_prefix_marked_by_another_cluster_is_left_untouched() {
         .await
         .unwrap();
     assert_eq!(&kept[..], br#"{"cluster_id":"another-cluster"}"#);
-}
-
-/// Whether `path` is in the store.
-async fn exists(store: &ObjectStoreHandle, path: &object_store::path::Path) -> bool {
-    store.store.head(path).await.is_ok()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -424,6 +424,9 @@ impl MetadataState {
                 objects,
                 released_before,
             } => self.in_use(objects, *released_before).map(ReadReply::InUse),
+            ReadQuery::Referenced { after, limit } => self
+                .referenced(after.as_deref(), *limit)
+                .map(ReadReply::Referenced),
         }
     }
 

@@ -97,7 +97,7 @@ fn take_ready_run(ready: &mut BTreeMap<u64, Uploaded>, next: &mut u64) -> Vec<Re
 
 /// Commits one proposal's segments in one entry and answers their appends.
 async fn commit_run(parts: &PipelineParts, proposal: Vec<Ready>, closing: &watch::Receiver<bool>) {
-    crate::failpoints::crash_if_active("commit.before_send");
+    crate::failpoints::reached("commit.before_send", &proposal.len());
     let commits = proposal.iter().map(|r| r.commit.clone()).collect();
     let metadata = parts.metadata.as_ref();
     match commit_with_retry(metadata, &parts.metrics, commits, None, Some(closing)).await {
@@ -639,6 +639,14 @@ mod tests {
 
         async fn in_use(&self, objects: Vec<String>, before: i64) -> Result<Vec<String>> {
             self.inner.in_use(objects, before).await
+        }
+
+        async fn referenced_objects(
+            &self,
+            after: Option<&str>,
+            limit: usize,
+        ) -> Result<Vec<String>> {
+            self.inner.referenced_objects(after, limit).await
         }
 
         async fn partition_slice(
