@@ -7,6 +7,7 @@
 //! modelled cloud latency, a short commit horizon) is compiled only with the `fault-injection` feature.
 
 pub(crate) mod auth;
+pub(crate) mod backup;
 pub(crate) mod budget;
 pub mod cli;
 pub mod config;
@@ -15,6 +16,7 @@ pub(crate) mod failpoints;
 pub(crate) mod gc;
 pub(crate) mod groups;
 pub(crate) mod http;
+pub(crate) mod lease;
 pub(crate) mod metrics;
 pub mod node;
 pub(crate) mod quota;

@@ -33,7 +33,7 @@ use crate::type_config::{NodeId, Raft};
 use crate::types::NodeStatus;
 
 /// Name of the snapshot directory inside the data directory.
-const SNAPSHOT_DIR: &str = "snapshots";
+pub(crate) const SNAPSHOT_DIR: &str = "snapshots";
 /// How long [`MetadataNode::open`] waits for this node to lead.
 const LEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Entries applied since the last snapshot that trigger a new one, by default.

@@ -110,6 +110,9 @@ pub(crate) enum ReadQuery {
         orphaned_before: i64,
         /// Most objects returned.
         limit: usize,
+        /// Released objects awaiting a backup are not due (backups are on).
+        #[serde(default)]
+        after_backup: bool,
     },
     /// Which of these objects are in use (see [`crate::MetadataClient::in_use`]).
     InUse {
@@ -117,6 +120,9 @@ pub(crate) enum ReadQuery {
         objects: Vec<String>,
         /// Objects released at or after this time are still in their grace: in use.
         released_before: i64,
+        /// Released objects awaiting a backup are in use (backups are on).
+        #[serde(default)]
+        after_backup: bool,
     },
     /// Objects an index entry references, one page in name order (see
     /// [`crate::MetadataClient::referenced_objects`]).

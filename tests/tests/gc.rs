@@ -25,7 +25,8 @@ fn an_hour_ago() -> i64 {
     i64::try_from(now.as_millis()).unwrap() - 3_600_000
 }
 
-/// `silt dev` on `url`, checking retention and sweeping every second, with a 2 s grace
+/// `silt dev` on `url`, checking retention, sweeping and uploading a metadata backup every
+/// second (a released object waits for a backup newer than its release), with a 2 s grace
 /// (and so a 2 s request timeout: the grace may not be shorter).
 fn start(dir: &std::path::Path, url: &str) -> Silt {
     start_with(dir, url, &[])
@@ -37,6 +38,7 @@ fn start_with(dir: &std::path::Path, url: &str, extra: &[(&str, &str)]) -> Silt 
         ("SILT_RETENTION_CHECK_INTERVAL", "1s"),
         ("SILT_GC_INTERVAL", "1s"),
         ("SILT_GC_GRACE", "2s"),
+        ("SILT_BACKUP_INTERVAL", "1s"),
         ("SILT_SERVER_REQUEST_TIMEOUT", "2s"),
         ("SILT_WAL_LINGER", "5ms"),
     ];

@@ -81,7 +81,7 @@ impl Sweeper {
         if old.is_empty() {
             return Ok(0);
         }
-        let used = self.metadata.in_use(old.clone(), due.released_before);
+        let used = (self.metadata).in_use(old.clone(), due.released_before, self.after_backup);
         let used: HashSet<String> = used.await?.into_iter().collect();
         let unused: Vec<String> = old.into_iter().filter(|o| !used.contains(o)).collect();
         if unused.is_empty() {

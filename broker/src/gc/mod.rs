@@ -26,7 +26,7 @@ use std::time::Duration;
 use silt_bookie::clock::Clock;
 use silt_bookie::store::ObjectStoreHandle;
 use silt_metadata::MetadataClient;
-use silt_metadata::limits::{MAX_GARBAGE_PER_COMMAND, MAX_LEASE_MS, commit_horizon_ms};
+use silt_metadata::limits::{MAX_GARBAGE_PER_COMMAND, commit_horizon_ms};
 use silt_metadata::types::GarbageList;
 use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, error, info, info_span, warn};
@@ -71,6 +71,9 @@ pub(crate) struct Sweeper {
     pub(crate) interval: Duration,
     /// `gc.grace`.
     pub(crate) grace: Duration,
+    /// Whether backups are on (`backup.interval` > 0): then a released object is deleted
+    /// only once a backup newer than its release is in the bucket.
+    pub(crate) after_backup: bool,
     /// Where the next round's bucket listing starts.
     pub(crate) cursor: listing::Cursor,
     /// Whether the prefix's marker was found naming this cluster (then it is not read
@@ -219,19 +222,12 @@ impl Sweeper {
         self.metrics.gc_refused("foreign_cluster");
     }
 
-    /// Takes or renews the lease for two intervals; whether this broker holds it.
+    /// Takes or renews the `gc` lease; whether this broker holds it.
     async fn hold_lease(&self) -> Result<bool, GcError> {
+        let metadata = self.metadata.as_ref();
         let at_ms = self.clock.now_ms();
-        let length = i64::try_from(self.interval.as_millis().saturating_mul(2)).unwrap_or(i64::MAX);
-        let until_ms = at_ms.saturating_add(length.clamp(1000, MAX_LEASE_MS as i64));
-        let lease = self
-            .metadata
-            .take_lease(LEASE_NAME, &self.broker_id, until_ms, at_ms);
-        let lease = lease.await?;
-        if !lease.held_by(&self.broker_id, at_ms) {
-            debug!(holder = %lease.holder, "another broker holds the gc lease");
-        }
-        Ok(lease.held_by(&self.broker_id, at_ms))
+        let held = crate::lease::hold(metadata, LEASE_NAME, &self.broker_id, self.interval, at_ms);
+        Ok(held.await?)
     }
 
     /// The garbage due at `now_ms` (at most one batch). The backlog, due or not, is on
@@ -239,10 +235,15 @@ impl Sweeper {
     async fn due(&self, now_ms: i64) -> Result<GarbageList, GcError> {
         let released_before = now_ms.saturating_sub(self.grace_ms());
         let orphaned_before = released_before.saturating_sub(commit_horizon_ms());
-        let list = self
-            .metadata
-            .garbage(released_before, orphaned_before, MAX_GARBAGE_PER_COMMAND);
-        Ok(list.await?)
+        let limit = MAX_GARBAGE_PER_COMMAND;
+        let list =
+            self.metadata
+                .garbage(released_before, orphaned_before, limit, self.after_backup);
+        let list = list.await?;
+        self.metrics
+            .gc_awaiting_backup
+            .set(list.awaiting_backup as i64);
+        Ok(list)
     }
 
     /// Deletes one batch and forgets what went; how many went, and whether the whole batch

@@ -22,6 +22,7 @@ fn sweeper(metadata: &Arc<dyn MetadataClient>, store: &ObjectStoreHandle, id: &s
         broker_id: id.to_owned(),
         interval: Duration::from_secs(60),
         grace: GRACE,
+        after_backup: false,
         cursor: listing::Cursor::default(),
         ours: AtomicBool::new(false),
     }
@@ -134,7 +135,7 @@ async fn released_objects_go_after_the_grace_orphans_after_the_horizon_too_and_o
     assert_eq!(a.metrics.gc_deleted_objects.get(), 2);
     assert_eq!(
         metadata
-            .garbage(i64::MAX, i64::MAX, 10)
+            .garbage(i64::MAX, i64::MAX, 10, false)
             .await
             .unwrap()
             .backlog,
@@ -228,5 +229,43 @@ async fn listing_deletes_old_unrecorded_uploads_but_not_referenced_or_recently_r
     assert!(!exists(&store, &released).await);
     assert!(exists(&store, &kept).await && exists(&store, &fresh).await);
     assert_eq!(a.sweep(now + grace + 1).await.unwrap(), Round::Idle);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn with_backups_on_a_released_object_stays_until_a_newer_backup_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("metadata");
+    let node = MetadataNode::open(NodeConfig {
+        node_id: 1,
+        data_dir,
+    })
+    .await
+    .unwrap();
+    let metadata: Arc<dyn MetadataClient> = Arc::new(node.client());
+    let store = ObjectStoreHandle::in_memory();
+    let now = SystemClock.now_ms();
+    let before_release = metadata.backup().await.unwrap();
+    garbage(metadata.as_ref(), &store, now).await;
+    let mut sweeper = sweeper(&metadata, &store, "a");
+    sweeper.after_backup = true;
+    let long_after = now + COMMIT_HORIZON_MS + GRACE.as_millis() as i64 + 1;
+
+    metadata.record_backup(before_release.index).await.unwrap();
+    sweeper.sweep(long_after).await.unwrap();
+    assert!(
+        exists(&store, "segments/00/a.seg").await,
+        "a restore from the backup taken before the release still reads it"
+    );
+    assert!(
+        !exists(&store, "segments/00/o.seg").await,
+        "orphans do not wait"
+    );
+
+    let after_release = metadata.backup().await.unwrap();
+    metadata.record_backup(after_release.index).await.unwrap();
+    assert_eq!(sweeper.sweep(long_after).await.unwrap(), Round::Deleted);
+    assert!(!exists(&store, "segments/00/a.seg").await);
+    assert!(exists(&store, "segments/00/b.seg").await, "referenced");
     node.shutdown().await.unwrap();
 }

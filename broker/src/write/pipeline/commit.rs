@@ -628,17 +628,32 @@ mod tests {
             released_before: i64,
             orphaned_before: i64,
             limit: usize,
+            after_backup: bool,
         ) -> Result<silt_metadata::types::GarbageList> {
             let inner = &self.inner;
-            inner.garbage(released_before, orphaned_before, limit).await
+            let list = inner.garbage(released_before, orphaned_before, limit, after_backup);
+            list.await
         }
 
         async fn forget_garbage(&self, objects: Vec<String>) -> Result<u64> {
             self.inner.forget_garbage(objects).await
         }
 
-        async fn in_use(&self, objects: Vec<String>, before: i64) -> Result<Vec<String>> {
-            self.inner.in_use(objects, before).await
+        async fn in_use(
+            &self,
+            objects: Vec<String>,
+            before: i64,
+            after_backup: bool,
+        ) -> Result<Vec<String>> {
+            self.inner.in_use(objects, before, after_backup).await
+        }
+
+        async fn backup(&self) -> Result<silt_metadata::backup::Backup> {
+            self.inner.backup().await
+        }
+
+        async fn record_backup(&self, index: u64) -> Result<Option<u64>> {
+            self.inner.record_backup(index).await
         }
 
         async fn referenced_objects(
