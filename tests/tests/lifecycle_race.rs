@@ -4,7 +4,8 @@
 //! brokers, `infra/local-cluster.sh`) on the shared S3-compatible server.
 //!
 //! Settings: retention 3 s of data checked every second, a GC round every second with a
-//! 3 s grace (and so a 3 s request timeout), and a 4 s commit horizon
+//! 3 s grace (and so a 3 s request timeout), a metadata backup every second (the collector
+//! deletes a released object only after a backup newer than its release), and a 4 s commit horizon
 //! (`SILT_TEST_COMMIT_HORIZON_MS`, honoured by test builds only; every process gets the
 //! same environment, so every metadata node applies the same horizon). The workload: an
 //! idempotent producer on every broker (a new producer after any failed send), a tailing
@@ -62,6 +63,9 @@ fn cluster_env() -> Vec<(String, String)> {
         ("SILT_RETENTION_CHECK_INTERVAL", "1s"),
         ("SILT_GC_INTERVAL", "1s"),
         ("SILT_GC_GRACE", "3s"),
+        // The collector deletes a released object only after a metadata backup newer than
+        // its release.
+        ("SILT_BACKUP_INTERVAL", "1s"),
         ("SILT_SERVER_REQUEST_TIMEOUT", "3s"),
         ("SILT_TEST_COMMIT_HORIZON_MS", "4000"),
         ("SILT_WAL_LINGER", "5ms"),
