@@ -4,7 +4,7 @@
 //! (`config/`); `http/` holds the thin handlers and the one error edge.
 //!
 //! Test machinery (the object-store fault layer, `PUT /v1/admin/faults`, crash fail points,
-//! modelled cloud latency) is compiled only with the `fault-injection` feature.
+//! modelled cloud latency, a short commit horizon) is compiled only with the `fault-injection` feature.
 
 pub(crate) mod auth;
 pub(crate) mod backup;
@@ -25,6 +25,7 @@ pub(crate) mod reload;
 pub(crate) mod retention;
 pub(crate) mod server;
 pub(crate) mod state;
+pub(crate) mod test_horizon;
 pub(crate) mod tls;
 pub(crate) mod write;
 

@@ -124,6 +124,15 @@ pub(crate) enum ReadQuery {
         #[serde(default)]
         after_backup: bool,
     },
+    /// Objects an index entry references, one page in name order (see
+    /// [`crate::MetadataClient::referenced_objects`]).
+    Referenced {
+        /// The page starts after this name; `None`: at the first object.
+        after: Option<String>,
+        /// Most names returned, 1 to
+        /// [`MAX_GARBAGE_PER_COMMAND`](crate::limits::MAX_GARBAGE_PER_COMMAND).
+        limit: usize,
+    },
 }
 
 /// The answer to a [`ReadQuery`], same variant order.
@@ -159,6 +168,8 @@ pub(crate) enum ReadReply {
     Garbage(GarbageList),
     /// The objects asked about that are in use.
     InUse(Vec<String>),
+    /// One page of referenced objects, in name order.
+    Referenced(Vec<String>),
 }
 
 /// An error as it crosses the wire.

@@ -9,4 +9,5 @@
 pub mod checker;
 pub mod faults;
 pub mod harness;
+pub mod lifecycle;
 pub mod workload;

@@ -557,6 +557,7 @@ pub struct ConsumeArgs {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    crate::test_horizon::install()?;
     match cli.command {
         Command::Dev(args) => dev::run(args).await,
         Command::Broker(args) => broker::run(args).await,

@@ -26,7 +26,7 @@ use std::time::Duration;
 use silt_bookie::clock::Clock;
 use silt_bookie::store::ObjectStoreHandle;
 use silt_metadata::MetadataClient;
-use silt_metadata::limits::{COMMIT_HORIZON_MS, MAX_GARBAGE_PER_COMMAND};
+use silt_metadata::limits::{MAX_GARBAGE_PER_COMMAND, commit_horizon_ms};
 use silt_metadata::types::GarbageList;
 use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, error, info, info_span, warn};
@@ -242,7 +242,7 @@ impl Sweeper {
     fn listing_due(&self, now_ms: i64) -> listing::ListingDue {
         let released_before = now_ms.saturating_sub(self.grace_ms());
         listing::ListingDue {
-            sealed_before: released_before.saturating_sub(COMMIT_HORIZON_MS),
+            sealed_before: released_before.saturating_sub(commit_horizon_ms()),
             released_before,
         }
     }
@@ -281,7 +281,7 @@ impl Sweeper {
     /// `/metrics` from the cost figures (`silt_gc_backlog_objects`, every broker).
     async fn due(&self, now_ms: i64) -> Result<GarbageList, GcError> {
         let released_before = now_ms.saturating_sub(self.grace_ms());
-        let orphaned_before = released_before.saturating_sub(COMMIT_HORIZON_MS);
+        let orphaned_before = released_before.saturating_sub(commit_horizon_ms());
         let limit = MAX_GARBAGE_PER_COMMAND;
         let list =
             self.metadata

@@ -5,6 +5,7 @@
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 use silt_bookie::clock::SystemClock;
+use silt_metadata::limits::COMMIT_HORIZON_MS;
 use silt_metadata::types::{ChunkCommit, PartitionTrim, SegmentCommit, TopicSettings};
 use silt_metadata::{MetadataNode, NodeConfig};
 

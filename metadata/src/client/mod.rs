@@ -110,6 +110,12 @@ pub trait MetadataClient: Send + Sync + 'static {
     /// ([`Command::RecordBackup`]); answers the newest backup index recorded.
     async fn record_backup(&self, index: u64) -> Result<Option<u64>>;
 
+    /// At most `limit` (1 to [`MAX_GARBAGE_PER_COMMAND`](crate::limits::MAX_GARBAGE_PER_COMMAND))
+    /// objects an index entry references, in name order, after `after` (from the first when
+    /// `None`); linearizable, changes nothing. Every object named exists in the bucket
+    /// unless garbage collection is broken (the lifecycle race test pages through them).
+    async fn referenced_objects(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>>;
+
     /// Lists every topic by name (linearizable). Unbounded: serve clients with
     /// [`MetadataClient::topic_page`].
     async fn list_topics(&self) -> Result<Vec<TopicView>>;
@@ -539,6 +545,12 @@ impl<T: Transport> MetadataClient for T {
             after_backup,
         };
         expect_reply!(self.query(query).await?, ReadReply::InUse(used) => used)
+    }
+
+    async fn referenced_objects(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>> {
+        let after = after.map(str::to_owned);
+        let query = ReadQuery::Referenced { after, limit };
+        expect_reply!(self.query(query).await?, ReadReply::Referenced(names) => names)
     }
 
     async fn backup(&self) -> Result<crate::backup::Backup> {

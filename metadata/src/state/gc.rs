@@ -1,6 +1,7 @@
 //! Garbage collection in the state: named leases ([`Command::TakeLease`], so one broker at
 //! a time sweeps), the list of garbage due for deletion (a read), which objects found by
-//! listing the bucket are still in use (a read), and
+//! listing the bucket are still in use (a read), which objects are referenced (a paged
+//! read), and
 //! forgetting deleted garbage ([`Command::ForgetGarbage`]).
 //!
 //! Invariants: a lease is granted only to its holder, to anyone once it ended at or before
@@ -10,6 +11,8 @@
 //!
 //! [`Command::TakeLease`]: crate::types::Command::TakeLease
 //! [`Command::ForgetGarbage`]: crate::types::Command::ForgetGarbage
+
+use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
 
@@ -126,6 +129,21 @@ impl MetadataState {
                 || (due.after_backup && self.awaits_backup(object))
         };
         Ok(objects.iter().filter(used).cloned().collect())
+    }
+
+    /// At most `limit` (1 to [`MAX_GARBAGE_PER_COMMAND`](crate::limits::MAX_GARBAGE_PER_COMMAND))
+    /// objects an index entry references, in name order, after `after` (from the first
+    /// when `None`): a bounded page, so a checker can compare every reference with the
+    /// bucket.
+    pub(crate) fn referenced(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> crate::error::Result<Vec<String>> {
+        super::validate::garbage_count(limit)?;
+        let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let page = self.refs.range::<_, str>((from, Bound::Unbounded));
+        Ok(page.take(limit).map(|(name, _)| name.to_string()).collect())
     }
 
     /// The unreferenced objects of `list` whose time is before `before`.

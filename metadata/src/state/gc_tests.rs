@@ -164,6 +164,17 @@ fn released(released: i64) -> gc::DueBefore {
 }
 
 #[test]
+fn referenced_objects_are_read_in_bounded_pages_in_name_order() {
+    let state = state_with_garbage();
+    // s1 was released by the trim; o1 is an orphan: only s2 is referenced.
+    assert_eq!(state.referenced(None, 10).unwrap(), ["s2"]);
+    assert_eq!(state.referenced(Some("s1"), 1).unwrap(), ["s2"]);
+    assert!(state.referenced(Some("s2"), 10).unwrap().is_empty());
+    assert!(state.referenced(None, 0).is_err());
+    assert!(state.referenced(None, 1001).is_err());
+}
+
+#[test]
 fn referenced_objects_and_those_released_within_the_grace_are_in_use() {
     let state = state_with_garbage();
     let asked = ["o1", "s2", "s1", "unknown"].map(str::to_owned).to_vec();

@@ -466,6 +466,9 @@ impl MetadataState {
                 };
                 self.in_use(objects, due).map(ReadReply::InUse)
             }
+            ReadQuery::Referenced { after, limit } => self
+                .referenced(after.as_deref(), *limit)
+                .map(ReadReply::Referenced),
         }
     }
 

@@ -97,7 +97,7 @@ fn take_ready_run(ready: &mut BTreeMap<u64, Uploaded>, next: &mut u64) -> Vec<Re
 
 /// Commits one proposal's segments in one entry and answers their appends.
 async fn commit_run(parts: &PipelineParts, proposal: Vec<Ready>, closing: &watch::Receiver<bool>) {
-    crate::failpoints::crash_if_active("commit.before_send");
+    crate::failpoints::reached("commit.before_send", &proposal.len());
     let commits = proposal.iter().map(|r| r.commit.clone()).collect();
     let metadata = parts.metadata.as_ref();
     match commit_with_retry(metadata, &parts.metrics, commits, None, Some(closing)).await {
@@ -654,6 +654,14 @@ mod tests {
 
         async fn record_backup(&self, index: u64) -> Result<Option<u64>> {
             self.inner.record_backup(index).await
+        }
+
+        async fn referenced_objects(
+            &self,
+            after: Option<&str>,
+            limit: usize,
+        ) -> Result<Vec<String>> {
+            self.inner.referenced_objects(after, limit).await
         }
 
         async fn partition_slice(
