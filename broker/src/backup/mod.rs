@@ -16,17 +16,13 @@
 pub(crate) mod objects;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use silt_bookie::clock::Clock;
-use silt_bookie::store::ObjectStoreHandle;
-use silt_metadata::MetadataClient;
 use tokio::task::JoinHandle;
 use tracing::{Instrument, error, info, info_span, warn};
 
-use crate::gc::marker::{self, Owner};
-use crate::metrics::Metrics;
+use crate::gc::marker::Owner;
+use crate::lease::Job;
 
 /// The lease's name in the metadata service.
 pub(crate) const LEASE_NAME: &str = "backup";
@@ -51,39 +47,34 @@ pub(crate) enum BackupError {
     Foreign(String),
 }
 
-/// What an uploader needs.
+/// What an uploader needs: the metadata service, the bucket, … and `backup.interval`.
 pub(crate) struct Uploader {
-    /// The metadata service.
-    pub(crate) metadata: Arc<dyn MetadataClient>,
-    /// The bucket and prefix.
-    pub(crate) store: ObjectStoreHandle,
-    /// Where uploads are counted.
-    pub(crate) metrics: Arc<Metrics>,
-    /// Now.
-    pub(crate) clock: Arc<dyn Clock>,
-    /// This broker's registry id: the lease holder's name.
-    pub(crate) broker_id: String,
-    /// `backup.interval`.
-    pub(crate) interval: Duration,
-    /// Whether the prefix's marker was found naming this cluster.
-    pub(crate) ours: AtomicBool,
+    /// The job's context.
+    pub(crate) job: Job,
 }
 
 /// Starts the uploader: a round every `interval`, the first one `interval` after start.
 pub(crate) fn spawn(uploader: Arc<Uploader>) -> JoinHandle<()> {
-    tokio::spawn(async move { crate::lease::every(uploader.interval, || uploader.round()).await })
+    tokio::spawn(
+        async move { crate::lease::every(uploader.job.interval, || uploader.round()).await },
+    )
 }
 
 impl Uploader {
     /// One round: uploads a backup if this broker holds the lease. Failures are logged and
     /// counted; the next round tries again.
     pub(crate) async fn round(&self) {
-        let span = info_span!("backup_round", broker_id = %self.broker_id);
+        let span = info_span!("backup_round", broker_id = %self.job.broker_id);
         let outcome = async {
-            let at_ms = self.clock.now_ms();
-            let metadata = self.metadata.as_ref();
-            let lease =
-                crate::lease::hold(metadata, LEASE_NAME, &self.broker_id, self.interval, at_ms);
+            let at_ms = self.job.clock.now_ms();
+            let metadata = self.job.metadata.as_ref();
+            let lease = crate::lease::hold(
+                metadata,
+                LEASE_NAME,
+                &self.job.broker_id,
+                self.job.interval,
+                at_ms,
+            );
             match lease.await {
                 Ok(true) => self.upload().await.map(|_| "uploaded"),
                 Ok(false) => Ok("standby"),
@@ -91,7 +82,7 @@ impl Uploader {
             }
         };
         match outcome.instrument(span).await {
-            Ok(outcome) => self.metrics.backup_round(outcome),
+            Ok(outcome) => self.job.metrics.backup_round(outcome),
             Err(error) => self.failed(&error),
         }
     }
@@ -99,17 +90,17 @@ impl Uploader {
     /// The final backup of a clean shutdown, whoever holds the lease, within
     /// [`FINAL_UPLOAD_TIMEOUT`].
     pub(crate) async fn final_upload(&self) {
-        let span = info_span!("backup_final", broker_id = %self.broker_id);
+        let span = info_span!("backup_final", broker_id = %self.job.broker_id);
         let upload = tokio::time::timeout(FINAL_UPLOAD_TIMEOUT, self.upload().instrument(span));
         match upload.await {
             Ok(Ok(index)) => info!(index, "final metadata backup uploaded"),
             Ok(Err(error)) => {
                 warn!(%error, "the final metadata backup failed: a restore would start from the previous one");
-                self.metrics.backup_round("error");
+                self.job.metrics.backup_round("error");
             }
             Err(_) => {
                 warn!("the final metadata backup did not finish within {FINAL_UPLOAD_TIMEOUT:?}");
-                self.metrics.backup_round("error");
+                self.job.metrics.backup_round("error");
             }
         }
     }
@@ -117,28 +108,29 @@ impl Uploader {
     /// Logs and counts a failed backup.
     fn failed(&self, error: &BackupError) {
         if let BackupError::Foreign(_) = error {
-            error!(%error, prefix = %self.store.prefix, "metadata backup refused");
-            self.metrics.backup_round("refused");
+            error!(%error, prefix = %self.job.store.prefix, "metadata backup refused");
+            self.job.metrics.backup_round("refused");
         } else {
             warn!(%error, "metadata backup failed; trying again next round");
-            self.metrics.backup_round("error");
+            self.job.metrics.backup_round("error");
         }
     }
 
     /// Takes a backup, uploads and records it, and deletes older ones; its log index.
     pub(crate) async fn upload(&self) -> Result<u64, BackupError> {
         self.check_owner().await?;
-        let backup = self.metadata.backup().await?;
+        let backup = self.job.metadata.backup().await?;
         let bytes = backup.file.len();
-        objects::put(&self.store, backup.index, backup.file).await?;
-        self.metadata.record_backup(backup.index).await?;
-        self.metrics
-            .backup_uploaded(backup.index, bytes, self.clock.now_ms());
+        objects::put(&self.job.store, backup.index, backup.file).await?;
+        self.job.metadata.record_backup(backup.index).await?;
+        self.job
+            .metrics
+            .backup_uploaded(backup.index, bytes, self.job.clock.now_ms());
         info!(index = backup.index, bytes, "metadata backup uploaded");
-        match objects::prune(&self.store, backup.index).await {
+        match objects::prune(&self.job.store, backup.index).await {
             Ok(newer) if !newer.is_empty() => warn!(
                 ?newer,
-                root = %objects::root(&self.store.prefix),
+                root = %objects::root(&self.job.store.prefix),
                 "the bucket holds metadata backups with a higher index than this cluster's newest, which it did not write (a copy? another cluster?): silt restore takes the newest that decodes and is this cluster's; delete them"
             ),
             Ok(_) => {}
@@ -151,15 +143,8 @@ impl Uploader {
 
     /// Refuses a prefix whose marker names another cluster (writing the marker if absent).
     async fn check_owner(&self) -> Result<(), BackupError> {
-        if self.ours.load(Ordering::Relaxed) {
-            return Ok(());
-        }
-        let cluster_id = self.metadata.cluster_id().await?;
-        match marker::claim(&self.store, &cluster_id).await? {
-            Owner::Ours => {
-                self.ours.store(true, Ordering::Relaxed);
-                Ok(())
-            }
+        match self.job.owner().await? {
+            Owner::Ours => Ok(()),
             Owner::Foreign(other) => Err(BackupError::Foreign(other)),
         }
     }

@@ -2,12 +2,15 @@
 
 use std::sync::atomic::AtomicBool;
 
+use object_store::ObjectStoreExt;
 use silt_bookie::clock::SystemClock;
+use silt_bookie::store::ObjectStoreHandle;
 use silt_metadata::{MetadataNode, NodeConfig};
 
-use object_store::ObjectStoreExt;
-
 use super::*;
+use crate::gc::marker;
+use crate::lease::Job;
+use crate::metrics::Metrics;
 
 async fn uploader(store: &ObjectStoreHandle, dir: &std::path::Path) -> (MetadataNode, Uploader) {
     let config = NodeConfig {
@@ -16,13 +19,15 @@ async fn uploader(store: &ObjectStoreHandle, dir: &std::path::Path) -> (Metadata
     };
     let node = MetadataNode::open(config).await.unwrap();
     let uploader = Uploader {
-        metadata: Arc::new(node.client()),
-        store: store.clone(),
-        metrics: Arc::new(Metrics::default()),
-        clock: Arc::new(SystemClock),
-        broker_id: "b1".to_owned(),
-        interval: Duration::from_secs(1),
-        ours: AtomicBool::new(false),
+        job: Job {
+            metadata: Arc::new(node.client()),
+            store: store.clone(),
+            metrics: Arc::new(Metrics::default()),
+            clock: Arc::new(SystemClock),
+            broker_id: "b1".to_owned(),
+            interval: Duration::from_secs(1),
+            ours: AtomicBool::new(false),
+        },
     };
     (node, uploader)
 }
@@ -37,7 +42,7 @@ async fn each_upload_replaces_the_older_backup_and_is_recorded() {
     let backups = objects::list(&store).await.unwrap();
     assert_eq!(backups.len(), 1, "{backups:?}");
     assert!(backups[0].index > first, "the round's backup is newer");
-    let recorded = uploader.metadata.record_backup(0).await.unwrap();
+    let recorded = uploader.job.metadata.record_backup(0).await.unwrap();
     assert_eq!(
         recorded,
         Some(backups[0].index),

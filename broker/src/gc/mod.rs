@@ -19,19 +19,15 @@ pub(crate) mod delete;
 pub(crate) mod listing;
 pub(crate) mod marker;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use silt_bookie::clock::Clock;
-use silt_bookie::store::ObjectStoreHandle;
-use silt_metadata::MetadataClient;
 use silt_metadata::limits::{MAX_GARBAGE_PER_COMMAND, commit_horizon_ms};
 use silt_metadata::types::GarbageList;
 use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
-use crate::metrics::Metrics;
+use crate::lease::Job;
 use marker::Owner;
 
 /// The lease's name in the metadata service.
@@ -67,18 +63,8 @@ pub(crate) enum GcError {
 
 /// What a collector needs.
 pub(crate) struct Sweeper {
-    /// The metadata service.
-    pub(crate) metadata: Arc<dyn MetadataClient>,
-    /// The bucket and prefix swept.
-    pub(crate) store: ObjectStoreHandle,
-    /// Where rounds and deletes are counted.
-    pub(crate) metrics: Arc<Metrics>,
-    /// Now.
-    pub(crate) clock: Arc<dyn Clock>,
-    /// This broker's registry id: the lease holder's name.
-    pub(crate) broker_id: String,
-    /// `gc.interval`.
-    pub(crate) interval: Duration,
+    /// The metadata service, the bucket, … and `gc.interval`.
+    pub(crate) job: Job,
     /// `gc.grace`.
     pub(crate) grace: Duration,
     /// Whether backups are on (`backup.interval` > 0): then a released object is deleted
@@ -88,9 +74,6 @@ pub(crate) struct Sweeper {
     pub(crate) cursor: listing::Cursor,
     /// Whether the backups were checked for (and deleted, when backups are off).
     pub(crate) backups_checked: AtomicBool,
-    /// Whether the prefix's marker was found naming this cluster (then it is not read
-    /// again: silt never rewrites it).
-    pub(crate) ours: AtomicBool,
 }
 
 /// How one round ended.
@@ -124,14 +107,14 @@ impl Round {
 pub(crate) fn spawn(sweeper: Sweeper) -> JoinHandle<()> {
     tokio::spawn(async move {
         sweeper.announce().await;
-        crate::lease::every(sweeper.interval, || sweeper.round()).await;
+        crate::lease::every(sweeper.job.interval, || sweeper.round()).await;
     })
 }
 
 impl Sweeper {
     /// Claims the prefix at start-up, logging (and counting) a foreign one.
     async fn announce(&self) {
-        match self.owner().await {
+        match self.job.owner().await {
             Ok(Owner::Ours) => debug!("the object store prefix belongs to this cluster"),
             Ok(Owner::Foreign(other)) => self.refuse(&other),
             Err(error) => warn!(%error, "cannot check the object store's cluster marker yet"),
@@ -141,13 +124,13 @@ impl Sweeper {
     /// One round, in its own span; failures are logged and counted, and the next round
     /// tries again.
     pub(crate) async fn round(&self) {
-        let now_ms = self.clock.now_ms();
-        let span = info_span!("gc_round", now_ms, broker_id = %self.broker_id);
+        let now_ms = self.job.clock.now_ms();
+        let span = info_span!("gc_round", now_ms, broker_id = %self.job.broker_id);
         match self.sweep(now_ms).instrument(span).await {
-            Ok(round) => self.metrics.gc_round(round.as_str()),
+            Ok(round) => self.job.metrics.gc_round(round.as_str()),
             Err(error) => {
                 warn!(%error, "garbage collection round failed; trying again next round");
-                self.metrics.gc_round("error");
+                self.job.metrics.gc_round("error");
             }
         }
     }
@@ -155,7 +138,7 @@ impl Sweeper {
     /// Deletes what is due at `now_ms`, if the prefix is this cluster's and this broker
     /// holds the lease.
     pub(crate) async fn sweep(&self, now_ms: i64) -> Result<Round, GcError> {
-        if let Owner::Foreign(other) = self.owner().await? {
+        if let Owner::Foreign(other) = self.job.owner().await? {
             self.refuse(&other);
             return Ok(Round::Refused);
         }
@@ -167,7 +150,7 @@ impl Sweeper {
         if self.hold_lease().await? {
             deleted += self.sweep_listing(self.listing_due(now_ms)).await?;
         }
-        self.metrics.gc_deleted_objects.inc_by(deleted);
+        self.job.metrics.gc_deleted_objects.inc_by(deleted);
         Ok(if deleted > 0 {
             Round::Deleted
         } else {
@@ -201,7 +184,7 @@ impl Sweeper {
         if self.after_backup || self.backups_checked.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let deleted = crate::backup::objects::delete_all(&self.store).await?;
+        let deleted = crate::backup::objects::delete_all(&self.job.store).await?;
         if deleted > 0 {
             warn!(
                 deleted,
@@ -214,7 +197,7 @@ impl Sweeper {
 
     /// Refuses a batch naming an object outside this broker's prefix.
     fn check_prefix(&self, list: &GarbageList) -> Result<(), GcError> {
-        let prefix = self.store.prefix.as_ref();
+        let prefix = self.job.store.prefix.as_ref();
         let under = |name: &str| {
             prefix.is_empty()
                 || name
@@ -223,7 +206,7 @@ impl Sweeper {
         };
         match list.due.iter().find(|g| !under(&g.object)) {
             Some(foreign) => {
-                self.metrics.gc_refused("other_prefix");
+                self.job.metrics.gc_refused("other_prefix");
                 Err(GcError::OtherPrefix {
                     object: foreign.object.clone(),
                     prefix: prefix.to_owned(),
@@ -247,34 +230,19 @@ impl Sweeper {
         }
     }
 
-    /// Whose the prefix is (writing the marker if there is none); remembered once it is
-    /// this cluster's, so a round costs no marker request after that.
-    async fn owner(&self) -> Result<Owner, GcError> {
-        if self.ours.load(Ordering::Relaxed) {
-            return Ok(Owner::Ours);
-        }
-        let cluster_id = self.metadata.cluster_id().await?;
-        let owner = marker::claim(&self.store, &cluster_id).await?;
-        self.ours.store(owner == Owner::Ours, Ordering::Relaxed);
-        Ok(owner)
-    }
-
     /// Logs and counts a round refused because the prefix is `other`'s.
     fn refuse(&self, other: &str) {
         error!(
-            prefix = %self.store.prefix,
+            prefix = %self.job.store.prefix,
             marker_cluster_id = other,
             "the object store prefix belongs to another cluster (its marker names {other}): garbage collection deletes nothing there"
         );
-        self.metrics.gc_refused("foreign_cluster");
+        self.job.metrics.gc_refused("foreign_cluster");
     }
 
     /// Takes or renews the `gc` lease; whether this broker holds it.
     async fn hold_lease(&self) -> Result<bool, GcError> {
-        let metadata = self.metadata.as_ref();
-        let at_ms = self.clock.now_ms();
-        let held = crate::lease::hold(metadata, LEASE_NAME, &self.broker_id, self.interval, at_ms);
-        Ok(held.await?)
+        Ok(self.job.hold(LEASE_NAME).await?)
     }
 
     /// The garbage due at `now_ms` (at most one batch). The backlog, due or not, is on
@@ -284,10 +252,12 @@ impl Sweeper {
         let orphaned_before = released_before.saturating_sub(commit_horizon_ms());
         let limit = MAX_GARBAGE_PER_COMMAND;
         let list =
-            self.metadata
+            self.job
+                .metadata
                 .garbage(released_before, orphaned_before, limit, self.after_backup);
         let list = list.await?;
-        self.metrics
+        self.job
+            .metrics
             .gc_awaiting_backup
             .set(list.awaiting_backup as i64);
         Ok(list)
@@ -298,10 +268,10 @@ impl Sweeper {
     async fn delete(&self, list: GarbageList) -> Result<(u64, bool), GcError> {
         let names: Vec<String> = list.due.into_iter().map(|g| g.object).collect();
         let (asked, full) = (names.len(), names.len() == MAX_GARBAGE_PER_COMMAND);
-        let gone = delete::delete_batch(self.store.store.as_ref(), names).await;
+        let gone = delete::delete_batch(self.job.store.store.as_ref(), names).await;
         let count = gone.len();
         if !gone.is_empty() {
-            self.metadata.forget_garbage(gone).await?;
+            self.job.metadata.forget_garbage(gone).await?;
         }
         info!(
             deleted = count,

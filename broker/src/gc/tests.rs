@@ -9,23 +9,33 @@ use silt_metadata::limits::COMMIT_HORIZON_MS;
 use silt_metadata::types::{ChunkCommit, PartitionTrim, SegmentCommit, TopicSettings};
 use silt_metadata::{MetadataNode, NodeConfig};
 
+use std::sync::Arc;
+
+use silt_bookie::clock::Clock;
+use silt_bookie::store::ObjectStoreHandle;
+use silt_metadata::MetadataClient;
+
 use super::*;
+use crate::lease::Job;
+use crate::metrics::Metrics;
 
 const GRACE: Duration = Duration::from_secs(60);
 
 fn sweeper(metadata: &Arc<dyn MetadataClient>, store: &ObjectStoreHandle, id: &str) -> Sweeper {
     Sweeper {
-        metadata: metadata.clone(),
-        store: store.clone(),
-        metrics: Arc::new(Metrics::default()),
-        clock: Arc::new(SystemClock),
-        broker_id: id.to_owned(),
-        interval: Duration::from_secs(60),
+        job: Job {
+            metadata: metadata.clone(),
+            store: store.clone(),
+            metrics: Arc::new(Metrics::default()),
+            clock: Arc::new(SystemClock),
+            broker_id: id.to_owned(),
+            interval: Duration::from_secs(60),
+            ours: AtomicBool::new(false),
+        },
         grace: GRACE,
         after_backup: false,
         cursor: listing::Cursor::default(),
         backups_checked: AtomicBool::new(false),
-        ours: AtomicBool::new(false),
     }
 }
 
@@ -139,7 +149,7 @@ async fn released_objects_go_after_the_grace_orphans_after_the_horizon_too_and_o
     assert!(!exists(&store, "segments/00/o.seg").await);
     assert!(exists(&store, "segments/00/b.seg").await);
     assert_eq!(a.sweep(past_horizon).await.unwrap(), Round::Idle);
-    assert_eq!(a.metrics.gc_deleted_objects.get(), 2);
+    assert_eq!(a.job.metrics.gc_deleted_objects.get(), 2);
     assert_eq!(
         metadata
             .garbage(i64::MAX, i64::MAX, 10, false)
@@ -173,7 +183,7 @@ async fn a_prefix_marked_by_another_cluster_is_left_untouched() {
     let label = crate::metrics::Reason {
         reason: "foreign_cluster",
     };
-    assert_eq!(a.metrics.gc_refused.get_or_create(&label).get(), 1);
+    assert_eq!(a.job.metrics.gc_refused.get_or_create(&label).get(), 1);
     node.shutdown().await.unwrap();
 }
 

@@ -280,18 +280,30 @@ fn spawn_gc(
     broker_id: &str,
 ) -> JoinHandle<()> {
     crate::gc::spawn(crate::gc::Sweeper {
+        job: job(services, storage, broker_id, config.gc.interval),
+        grace: config.gc.grace,
+        after_backup: config.backup.enabled(),
+        cursor: crate::gc::listing::Cursor::default(),
+        backups_checked: std::sync::atomic::AtomicBool::new(false),
+    })
+}
+
+/// The context of a cluster-wide job of this broker that runs every `interval`.
+fn job(
+    services: &Services,
+    storage: &Storage,
+    broker_id: &str,
+    interval: std::time::Duration,
+) -> crate::lease::Job {
+    crate::lease::Job {
         metadata: services.metadata.clone(),
         store: storage.store.clone(),
         metrics: services.metrics.clone(),
         clock: services.clock.clone(),
         broker_id: broker_id.to_owned(),
-        interval: config.gc.interval,
-        grace: config.gc.grace,
-        after_backup: config.backup.enabled(),
-        cursor: crate::gc::listing::Cursor::default(),
-        backups_checked: std::sync::atomic::AtomicBool::new(false),
+        interval,
         ours: std::sync::atomic::AtomicBool::new(false),
-    })
+    }
 }
 
 /// Starts the metadata backup uploader if `backup.interval` is not 0: the uploader (for
@@ -305,15 +317,9 @@ fn spawn_backup(
     if !config.backup.enabled() {
         return None;
     }
-    let uploader = Arc::new(crate::backup::Uploader {
-        metadata: services.metadata.clone(),
-        store: storage.store.clone(),
-        metrics: services.metrics.clone(),
-        clock: services.clock.clone(),
-        broker_id: broker_id.to_owned(),
-        interval: config.backup.interval,
-        ours: std::sync::atomic::AtomicBool::new(false),
-    });
+    let interval = config.backup.interval;
+    let job = job(services, storage, broker_id, interval);
+    let uploader = Arc::new(crate::backup::Uploader { job });
     Some((uploader.clone(), crate::backup::spawn(uploader)))
 }
 
