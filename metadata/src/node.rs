@@ -360,6 +360,26 @@ impl MetadataNode {
         Ok(())
     }
 
+    /// The ids of the members (voters and learners) of the membership this node's storage
+    /// holds, once Raft has loaded it (waiting at most `wait`); empty for a node never
+    /// initialised (a new one, waiting to join or bootstrap).
+    pub async fn stored_members(&self, wait: Duration) -> Result<Vec<u64>> {
+        if !self.raft.is_initialized().await.map_err(fatal_error)? {
+            return Ok(Vec::new());
+        }
+        let loaded = |m: &openraft::RaftMetrics<u64, BasicNode>| {
+            m.membership_config.membership().nodes().next().is_some()
+        };
+        let _ = self
+            .raft
+            .wait(Some(wait))
+            .metrics(loaded, "membership loaded")
+            .await;
+        let metrics = self.raft.metrics().borrow().clone();
+        let members = metrics.membership_config.membership().nodes();
+        Ok(members.map(|(id, _)| *id).collect())
+    }
+
     /// This node's id.
     pub fn node_id(&self) -> u64 {
         self.node_id

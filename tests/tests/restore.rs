@@ -320,6 +320,33 @@ async fn a_cluster_whose_metadata_nodes_all_lost_their_data_is_restored_from_the
         .concat(),
     );
     assert!(output.status.success(), "{}", printed(&output));
+    // Started as another node than it was restored for, it says so instead of waiting for
+    // ever as a learner.
+    let secret = cluster.secret_file().display().to_string();
+    let wrong = Command::new(silt_binary())
+        .args([
+            "metadata",
+            "--id",
+            "2",
+            "--listen",
+            "127.0.0.1:0",
+            "--peers",
+        ])
+        .args([
+            "2=127.0.0.1:9",
+            "--cluster-secret-file",
+            &secret,
+            "--data-dir",
+        ])
+        .arg(&data_dir)
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success(), "{}", printed(&wrong));
+    assert!(
+        printed(&wrong).contains("--id 2 is not a member"),
+        "{}",
+        printed(&wrong)
+    );
     cluster.start(Role::Metadata, 1).unwrap();
     for i in 1..=3 {
         cluster.start(Role::Broker, i).unwrap();

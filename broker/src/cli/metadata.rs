@@ -88,6 +88,10 @@ pub(super) async fn run(args: MetadataArgs) -> anyhow::Result<()> {
     let node = MetadataNode::open_cluster_with(config, node_settings(&args)?)
         .await
         .context("cannot open the metadata node")?;
+    if let Err(error) = check_member(&node, &args).await {
+        let _ = node.shutdown().await;
+        return Err(error);
+    }
     let scheme = if server_tls.is_some() {
         "https"
     } else {
@@ -112,6 +116,22 @@ pub(super) async fn run(args: MetadataArgs) -> anyhow::Result<()> {
         () = signal.wait() => server.stop(node).await,
         cause = node.failed() => Err(super::metadata_failed(&cause)),
     }
+}
+
+/// Refuses a data directory whose stored membership does not include
+/// `--id`: such a node would wait for ever as a learner (e.g. a directory `silt restore
+/// --node 1=…` wrote, started as node 2).
+async fn check_member(node: &MetadataNode, args: &MetadataArgs) -> anyhow::Result<()> {
+    let members = node.stored_members(std::time::Duration::from_secs(2)).await;
+    let members = members.context("cannot read the stored membership")?;
+    if members.is_empty() || members.contains(&args.id) {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "--id {} is not a member of the cluster {} holds (its members are {members:?}): start it with one of those ids, or give this node an empty --data-dir and add it with `silt membership add`",
+        args.id,
+        args.data_dir.display()
+    )
 }
 
 /// The node's bounding settings from its flags; a zero `--producer-expiry` is refused.

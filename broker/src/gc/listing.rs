@@ -14,7 +14,7 @@ use object_store::ObjectMeta;
 use object_store::path::Path;
 use silt_bookie::store::paths::{segment_id, segments_root};
 
-use super::{GcError, Sweeper, delete};
+use super::{GcError, Sweeper};
 
 /// Most objects one round lists; the next round goes on after the last one.
 pub(crate) const MAX_LISTED_PER_ROUND: usize = 10_000;
@@ -87,13 +87,8 @@ impl Sweeper {
         if unused.is_empty() {
             return Ok(0);
         }
-        let gone = delete::delete_batch(self.job.store.store.as_ref(), unused).await;
-        let count = gone.len() as u64;
-        if !gone.is_empty() {
-            // Any of them the state listed as garbage leaves the list.
-            self.job.metadata.forget_garbage(gone).await?;
-        }
-        Ok(count)
+        // Any of them the state listed as garbage leaves the list.
+        self.delete_and_forget(unused).await
     }
 }
 

@@ -150,7 +150,6 @@ impl Sweeper {
         if self.hold_lease().await? {
             deleted += self.sweep_listing(self.listing_due(now_ms)).await?;
         }
-        self.job.metrics.gc_deleted_objects.inc_by(deleted);
         Ok(if deleted > 0 {
             Round::Deleted
         } else {
@@ -268,16 +267,25 @@ impl Sweeper {
     async fn delete(&self, list: GarbageList) -> Result<(u64, bool), GcError> {
         let names: Vec<String> = list.due.into_iter().map(|g| g.object).collect();
         let (asked, full) = (names.len(), names.len() == MAX_GARBAGE_PER_COMMAND);
-        let gone = delete::delete_batch(self.job.store.store.as_ref(), names).await;
-        let count = gone.len();
-        if !gone.is_empty() {
-            self.job.metadata.forget_garbage(gone).await?;
-        }
+        let count = self.delete_and_forget(names).await?;
         info!(
             deleted = count,
             asked, "garbage collection deleted recorded garbage"
         );
-        Ok((count as u64, count == asked && full))
+        Ok((count, count == asked as u64 && full))
+    }
+
+    /// Deletes one batch of `names`, counts what went (at once, so the counter follows a
+    /// long round batch by batch), and removes it from the state's garbage lists; how many
+    /// went.
+    pub(crate) async fn delete_and_forget(&self, names: Vec<String>) -> Result<u64, GcError> {
+        let gone = delete::delete_batch(self.job.store.store.as_ref(), names).await;
+        let count = gone.len() as u64;
+        self.job.metrics.gc_deleted_objects.inc_by(count);
+        if !gone.is_empty() {
+            self.job.metadata.forget_garbage(gone).await?;
+        }
+        Ok(count)
     }
 }
 
