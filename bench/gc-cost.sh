@@ -26,20 +26,8 @@ broker_port="${GC_COST_PORT:-17090}"
 broker="http://127.0.0.1:$broker_port"
 work="$(mktemp -d "${TMPDIR:-/tmp}/silt-gc-cost.XXXXXX")"
 out="$work/results.jsonl"
-silt_pid=""
-
-stop_silt() {
-  if [ -n "$silt_pid" ]; then
-    kill "$silt_pid" 2>/dev/null || true
-    wait "$silt_pid" 2>/dev/null || true
-    silt_pid=""
-  fi
-}
-cleanup() {
-  stop_silt
-  scripts/s3-server.sh stop "$s3_port" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 trap cleanup EXIT INT TERM
 
 case "$profile" in
@@ -56,12 +44,7 @@ start_silt() { # start_silt ROUND GC_INTERVAL
     "$bin/silt" dev --data-dir "$work/silt-$1" --listen "127.0.0.1:$broker_port" \
     --object-store "s3://silt-bench/gc-cost-$1" >>"$work/silt.log" 2>&1 &
   silt_pid=$!
-  for _ in $(seq 1 200); do
-    curl -sf "$broker/readyz" >/dev/null 2>&1 && return 0
-    sleep 0.05
-  done
-  cat "$work/silt.log"
-  exit 1
+  wait_ready "$broker" "$work/silt.log"
 }
 deleted() { curl -sf "$broker/metrics" | awk '/^silt_gc_deleted_objects_total/ {print $2}'; }
 

@@ -29,16 +29,8 @@ broker_port="${GROUP_COST_PORT:-17080}"
 broker="http://127.0.0.1:$broker_port"
 work="$(mktemp -d "${TMPDIR:-/tmp}/silt-group-cost.XXXXXX")"
 out="$work/results.jsonl"
-silt_pid=""
-
-cleanup() {
-  if [ -n "$silt_pid" ]; then
-    kill "$silt_pid" 2>/dev/null || true
-    wait "$silt_pid" 2>/dev/null || true
-  fi
-  scripts/s3-server.sh stop "$s3_port" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 trap cleanup EXIT INT TERM
 
 case "$profile" in
@@ -53,11 +45,7 @@ eval "$(scripts/s3-server.sh env "$s3_port")"
 env SILT_LOG=warn "$bin/silt" dev --data-dir "$work/silt" --listen "127.0.0.1:$broker_port" \
   --object-store "s3://silt-bench/group-cost" >>"$work/silt.log" 2>&1 &
 silt_pid=$!
-for _ in $(seq 1 200); do
-  curl -sf "$broker/readyz" >/dev/null 2>&1 && break
-  sleep 0.05
-done
-curl -sf "$broker/readyz" >/dev/null || { cat "$work/silt.log"; exit 1; }
+wait_ready "$broker" "$work/silt.log"
 
 lg() { "$bin/silt-loadgen" --broker "$broker" --broker-pid "$silt_pid" --json-out "$out" "$@"; }
 echo "== 1. group: commits, rebalances, consumption (3 members, 12 partitions)" >&2

@@ -25,23 +25,12 @@ target="${CARGO_TARGET_DIR:-$root/target}"
 s3_port="${SILT_BENCH_S3_PORT:-19300}"
 broker_port="${SILT_BENCH_PORT:-17070}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/silt-bench.XXXXXX")"
-silt_pid=""
 broker="http://127.0.0.1:$broker_port"
 loadgen="$target/release/silt-loadgen"
 : >"$out"
 
-stop_silt() {
-  if [ -n "$silt_pid" ]; then
-    kill "$silt_pid" 2>/dev/null || true
-    wait "$silt_pid" 2>/dev/null || true
-    silt_pid=""
-  fi
-}
-cleanup() {
-  stop_silt
-  scripts/s3-server.sh stop "$s3_port" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 trap cleanup EXIT INT TERM
 
 # start_silt [ENV=VALUE...]: a release silt dev on the bench bucket
@@ -49,12 +38,7 @@ start_silt() {
   env SILT_LOG=warn "$@" "$target/release/silt" dev --data-dir "$work/silt" \
     --listen "127.0.0.1:$broker_port" --object-store "s3://silt-bench/run" >>"$work/silt.log" 2>&1 &
   silt_pid=$!
-  for _ in $(seq 1 200); do
-    curl -sf "$broker/readyz" >/dev/null 2>&1 && return 0
-    sleep 0.05
-  done
-  cat "$work/silt.log"
-  return 1
+  wait_ready "$broker" "$work/silt.log"
 }
 lg() { "$loadgen" --broker "$broker" --broker-pid "$silt_pid" --json-out "$out" "$@"; }
 
