@@ -17,7 +17,14 @@
 //!    retry what was certainly not applied) never duplicate across retries;
 //! 6. what tailing readers saw during the run is what the final read finds: the same record
 //!    at the same offset, never a record the final read does not have (`unstable_read`),
-//!    and each reader's offsets in a partition advance one by one (`reader_gap`).
+//!    and each reader's offsets in a partition advance one by one (`reader_gap`), except
+//!    that a reader told the start moved past it (416 `offset_out_of_range`, a `reset`
+//!    event) resumes at the new start, which must not be past the final read's start.
+//!
+//! Retention may move a partition's start: an acknowledged record below the final read's
+//! start is not `lost`, and what tailing readers saw below it is still checked against what
+//! was sent and acknowledged (`never_sent`, `content_mismatch`, `failed_present`,
+//! `wrong_offset`, `duplicate`, and two readers disagreeing at an offset: `unstable_read`).
 //!
 //! A separate check ([`check_transform`]) proves an exactly-once pipeline's output: OUT
 //! holds f(a) for every record a of IN exactly once, in order per partition.
@@ -44,6 +51,7 @@
 //! | `info` | `time_ms`, `id`, `error` | the send failed with an unknown outcome (indeterminate); an `invoke` with no result counts the same |
 //! | `read` | `time_ms`, `process`, `partition`, `offset`, `id` (string or null), `content` | a record a reader got; `process` `"final"` is the final full read, any other name a reader tailing during the run |
 //! | `final` | `partition`, `start_offset`, `high_watermark` | the final read covered `[start_offset, high_watermark)` of the partition |
+//! | `reset` | `time_ms`, `process`, `partition`, `offset` | tailing reader `process` was told the start moved past its position and resumes at `offset` (its next read there must be at `offset`) |
 //! | `fault` | `time_ms`, `description` | a fault applied or healed; not checked, shown in counter-examples |
 //!
 //! The final read must start after every producer and tailing reader stopped recording, so
@@ -187,6 +195,18 @@ pub enum Event {
         start_offset: u64,
         /// High watermark when the final read began.
         high_watermark: u64,
+    },
+    /// A tailing reader was told the start moved past its position (416
+    /// `offset_out_of_range`) and resumes at `offset`.
+    Reset {
+        /// Milliseconds since the history began.
+        time_ms: u64,
+        /// Reader name.
+        process: String,
+        /// Partition.
+        partition: u32,
+        /// The offset the reader resumes at (the new start it was told).
+        offset: u64,
     },
     /// A fault applied or healed; not checked.
     Fault {
@@ -485,6 +505,18 @@ impl History {
         });
     }
 
+    /// Records that tailing reader `process` was told the start of `partition` moved past
+    /// its position and resumes at `offset`.
+    pub fn reset(&mut self, process: &str, partition: u32, offset: u64) {
+        let time_ms = self.now_ms();
+        self.record(Event::Reset {
+            time_ms,
+            process: process.to_owned(),
+            partition,
+            offset,
+        });
+    }
+
     /// Records the range the final read covers for a partition.
     pub fn final_range(&mut self, partition: u32, start_offset: u64, high_watermark: u64) {
         self.record(Event::Final {
@@ -569,6 +601,32 @@ struct ReadRef<'a> {
     content: &'a str,
 }
 
+/// One event of a tailing reader, in history order.
+enum Tail<'a> {
+    /// A record it got.
+    Read(ReadRef<'a>),
+    /// It was told the start moved and resumes at `offset`.
+    Reset {
+        process: &'a str,
+        partition: u32,
+        offset: u64,
+    },
+}
+
+/// Where a tailing reader's next read in a partition must be: after its last read, or at
+/// the offset a reset named.
+#[derive(Clone, Copy)]
+enum NextRead {
+    After(u64),
+    ResetTo(u64),
+}
+
+/// What the final read found: (partition, offset) → (id, content).
+type FinalAt<'a> = HashMap<(u32, u64), (Option<&'a str>, &'a str)>;
+
+/// What tailing readers saw below the final start: (partition, offset) → (id, content, reader).
+type TrimmedSeen<'a> = HashMap<(u32, u64), (Option<&'a str>, &'a str, &'a str)>;
+
 /// (producer, partition) → (offset, sequence, id) of the records its order is checked on.
 type OrderLines<'a> = BTreeMap<(&'a str, u32), Vec<(u64, u64, &'a str)>>;
 
@@ -579,8 +637,12 @@ struct Checker<'a> {
     invocation_order: Vec<&'a str>,
     outcomes: HashMap<&'a str, Outcome>,
     acks: Vec<(&'a str, u32, u64)>,
+    /// The first acknowledgement of each record.
+    acked_as: HashMap<&'a str, (u32, u64)>,
+    /// The first record acknowledged at each place.
+    acked_at: HashMap<(u32, u64), &'a str>,
     final_reads: BTreeMap<u32, Vec<ReadRef<'a>>>,
-    tail_reads: Vec<ReadRef<'a>>,
+    tail: Vec<Tail<'a>>,
     ranges: BTreeMap<u32, (u64, Option<u64>)>,
     violations: Vec<Violation>,
 }
@@ -594,8 +656,10 @@ impl<'a> Checker<'a> {
             invocation_order: Vec::new(),
             outcomes: HashMap::new(),
             acks: Vec::new(),
+            acked_as: HashMap::new(),
+            acked_at: HashMap::new(),
             final_reads: BTreeMap::new(),
-            tail_reads: Vec::new(),
+            tail: Vec::new(),
             ranges: starts
                 .iter()
                 .map(|(partition, start)| (*partition, (*start, None)))
@@ -647,6 +711,8 @@ impl<'a> Checker<'a> {
                 ..
             } => {
                 self.acks.push((id, *partition, *offset));
+                self.acked_as.entry(id).or_insert((*partition, *offset));
+                self.acked_at.entry((*partition, *offset)).or_insert(id);
                 self.outcomes.insert(id, Outcome::Acked);
             }
             Event::Fail { id, .. } => {
@@ -679,9 +745,19 @@ impl<'a> Checker<'a> {
                 if process == FINAL_READER {
                     self.final_reads.entry(*partition).or_default().push(read);
                 } else {
-                    self.tail_reads.push(read);
+                    self.tail.push(Tail::Read(read));
                 }
             }
+            Event::Reset {
+                process,
+                partition,
+                offset,
+                ..
+            } => self.tail.push(Tail::Reset {
+                process,
+                partition: *partition,
+                offset: *offset,
+            }),
             Event::Final {
                 partition,
                 start_offset,
@@ -734,7 +810,7 @@ impl<'a> Checker<'a> {
     fn run(mut self) -> Report {
         // Where each id was found by the final read, and what is at each offset.
         let mut positions: HashMap<&'a str, Vec<(u32, u64)>> = HashMap::new();
-        let mut at: HashMap<(u32, u64), (Option<&'a str>, &'a str)> = HashMap::new();
+        let mut at: FinalAt<'a> = HashMap::new();
         let mut read_count = 0;
         let mut partitions: Vec<u32> = self.final_reads.keys().copied().collect();
         partitions.extend(self.ranges.keys().copied());
@@ -808,7 +884,7 @@ impl<'a> Checker<'a> {
         self.final_reads = final_reads;
         self.check_acks(&positions, &at);
         self.check_order(&positions);
-        self.check_tail_reads(&at);
+        self.check_tail_reads(&at, &positions);
 
         let mut present: HashSet<&str> = positions.keys().copied().collect();
         present.retain(|id| self.outcomes.get(id) != Some(&Outcome::Acked));
@@ -836,7 +912,11 @@ impl<'a> Checker<'a> {
             failed: count(&[Outcome::Failed]),
             indeterminate: count(&[Outcome::Indeterminate, Outcome::Pending]),
             read: read_count,
-            observed: self.tail_reads.len(),
+            observed: self
+                .tail
+                .iter()
+                .filter(|t| matches!(t, Tail::Read(_)))
+                .count(),
             unacknowledged_but_present: present.len(),
             violations: details.iter().map(|v| v.message.clone()).collect(),
             details,
@@ -912,11 +992,7 @@ impl<'a> Checker<'a> {
         seen.push((partition, offset));
     }
 
-    fn check_acks(
-        &mut self,
-        positions: &HashMap<&'a str, Vec<(u32, u64)>>,
-        at: &HashMap<(u32, u64), (Option<&'a str>, &'a str)>,
-    ) {
+    fn check_acks(&mut self, positions: &HashMap<&'a str, Vec<(u32, u64)>>, at: &FinalAt<'a>) {
         let mut acked_at: HashMap<(u32, u64), &'a str> = HashMap::new();
         let mut acked_as: HashMap<&'a str, (u32, u64)> = HashMap::new();
         let acks = self.acks.clone();
@@ -975,6 +1051,9 @@ impl<'a> Checker<'a> {
                         "partition {partition} offset {offset} was acknowledged for {described} but holds {holder:?}; the acknowledged record is lost"
                     ),
                 );
+            } else if offset < self.start_of(partition) {
+                // Trimmed by retention before the final read: what readers saw there is
+                // checked with the tail reads.
             } else {
                 let beyond = match self.ranges.get(&partition) {
                     Some((_, Some(high_watermark))) if offset >= *high_watermark => {
@@ -1037,79 +1116,258 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn check_tail_reads(&mut self, at: &HashMap<(u32, u64), (Option<&'a str>, &'a str)>) {
-        let mut last: HashMap<(&'a str, u32), u64> = HashMap::new();
+    /// The first offset of `partition` the final read covers (0 when unknown).
+    fn start_of(&self, partition: u32) -> u64 {
+        self.ranges.get(&partition).map_or(0, |(start, _)| *start)
+    }
+
+    fn check_tail_reads(
+        &mut self,
+        at: &FinalAt<'a>,
+        positions: &HashMap<&'a str, Vec<(u32, u64)>>,
+    ) {
+        let mut next: HashMap<(&'a str, u32), NextRead> = HashMap::new();
         let mut reported: HashSet<(&'a str, u32, u64)> = HashSet::new();
-        let reads = std::mem::take(&mut self.tail_reads);
-        for read in &reads {
-            let key = (read.process, read.partition);
-            if let Some(previous) = last.insert(key, read.offset)
-                && read.offset != previous + 1
-            {
-                self.violation(
-                    ViolationKind::ReaderGap,
-                    read.partition,
-                    read.offset,
-                    &read.id.into_iter().collect::<Vec<_>>(),
-                    format!(
-                        "reader {} in partition {}: offset {} came after offset {previous}",
-                        read.process, read.partition, read.offset
-                    ),
-                );
-            }
-            if !reported.insert((read.process, read.partition, read.offset)) {
-                continue;
-            }
-            let partition = read.partition;
-            let offset = read.offset;
-            match at.get(&(partition, offset)) {
-                Some((id, content)) if *id == read.id && *content == read.content => {}
-                Some((id, _)) => {
-                    let ids: Vec<&str> = read.id.into_iter().chain(*id).collect();
-                    let what = if *id == read.id {
-                        "with different content".to_owned()
-                    } else {
-                        format!("but the final read has {id:?}")
-                    };
-                    self.violation(
-                        ViolationKind::UnstableRead,
-                        partition,
-                        offset,
-                        &ids,
-                        format!(
-                            "reader {} saw {:?} at partition {partition} offset {offset} {what}",
-                            read.process, read.id
-                        ),
-                    );
+        let mut trimmed: TrimmedSeen<'a> = HashMap::new();
+        let tail = std::mem::take(&mut self.tail);
+        for event in &tail {
+            match event {
+                Tail::Reset {
+                    process,
+                    partition,
+                    offset,
+                } => {
+                    self.check_reset(process, *partition, *offset);
+                    next.insert((process, *partition), NextRead::ResetTo(*offset));
                 }
-                None => {
-                    let ids: Vec<&str> = read.id.into_iter().collect();
-                    let high_watermark = match self.ranges.get(&partition) {
-                        Some((_, Some(high_watermark))) => format!("{high_watermark}"),
-                        _ => "unknown".to_owned(),
-                    };
-                    self.violation(
-                        ViolationKind::UnstableRead,
-                        partition,
-                        offset,
-                        &ids,
-                        format!(
-                            "reader {} saw {:?} at partition {partition} offset {offset}, which the final read does not have (final high watermark {high_watermark}): a record once visible was lost",
-                            read.process, read.id
-                        ),
-                    );
+                Tail::Read(read) => {
+                    self.check_reader_order(&mut next, read);
+                    if !reported.insert((read.process, read.partition, read.offset)) {
+                        continue;
+                    }
+                    if read.offset < self.start_of(read.partition) {
+                        self.check_trimmed_read(read, positions, &mut trimmed);
+                    } else {
+                        self.check_tail_read(read, at);
+                    }
                 }
             }
         }
-        self.tail_reads = reads;
+        self.tail = tail;
+    }
+
+    /// A reset past the final start skipped records the log still has.
+    fn check_reset(&mut self, process: &str, partition: u32, offset: u64) {
+        let start = self.start_of(partition);
+        if offset > start {
+            self.violation(
+                ViolationKind::ReaderGap,
+                partition,
+                offset,
+                &[],
+                format!(
+                    "reader {process} in partition {partition}: reset to offset {offset}, past the final start {start}: it skipped records the log still has"
+                ),
+            );
+        }
+    }
+
+    /// Each reader's offsets in a partition advance one by one, or restart where a reset said.
+    fn check_reader_order(
+        &mut self,
+        next: &mut HashMap<(&'a str, u32), NextRead>,
+        read: &ReadRef<'a>,
+    ) {
+        let key = (read.process, read.partition);
+        let previous = next.insert(key, NextRead::After(read.offset));
+        let what = match previous {
+            Some(NextRead::After(last)) if read.offset != last + 1 => {
+                format!("after offset {last}")
+            }
+            Some(NextRead::ResetTo(reset)) if read.offset != reset => {
+                format!("after a reset to offset {reset}")
+            }
+            _ => return,
+        };
+        self.violation(
+            ViolationKind::ReaderGap,
+            read.partition,
+            read.offset,
+            &read.id.into_iter().collect::<Vec<_>>(),
+            format!(
+                "reader {} in partition {}: offset {} came {what}",
+                read.process, read.partition, read.offset
+            ),
+        );
+    }
+
+    /// A tailing read at or above the final start: the final read has the same record there.
+    fn check_tail_read(&mut self, read: &ReadRef<'a>, at: &FinalAt<'a>) {
+        let partition = read.partition;
+        let offset = read.offset;
+        match at.get(&(partition, offset)) {
+            Some((id, content)) if *id == read.id && *content == read.content => {}
+            Some((id, _)) => {
+                let ids: Vec<&str> = read.id.into_iter().chain(*id).collect();
+                let what = if *id == read.id {
+                    "with different content".to_owned()
+                } else {
+                    format!("but the final read has {id:?}")
+                };
+                self.violation(
+                    ViolationKind::UnstableRead,
+                    partition,
+                    offset,
+                    &ids,
+                    format!(
+                        "reader {} saw {:?} at partition {partition} offset {offset} {what}",
+                        read.process, read.id
+                    ),
+                );
+            }
+            None => {
+                let ids: Vec<&str> = read.id.into_iter().collect();
+                let high_watermark = match self.ranges.get(&partition) {
+                    Some((_, Some(high_watermark))) => format!("{high_watermark}"),
+                    _ => "unknown".to_owned(),
+                };
+                self.violation(
+                    ViolationKind::UnstableRead,
+                    partition,
+                    offset,
+                    &ids,
+                    format!(
+                        "reader {} saw {:?} at partition {partition} offset {offset}, which the final read does not have (final high watermark {high_watermark}): a record once visible was lost",
+                        read.process, read.id
+                    ),
+                );
+            }
+        }
+    }
+
+    /// A tailing read below the final start (retention trimmed it since): checked against
+    /// what was sent and acknowledged, the final read and the other readers.
+    fn check_trimmed_read(
+        &mut self,
+        read: &ReadRef<'a>,
+        positions: &HashMap<&'a str, Vec<(u32, u64)>>,
+        trimmed: &mut TrimmedSeen<'a>,
+    ) {
+        let (partition, offset) = (read.partition, read.offset);
+        let place = format!("partition {partition} offset {offset} (below the final start)");
+        if let Some((id, content, reader)) = trimmed.get(&(partition, offset)).copied()
+            && (id != read.id || content != read.content)
+        {
+            let ids: Vec<&str> = read.id.into_iter().chain(id).collect();
+            self.violation(
+                ViolationKind::UnstableRead,
+                partition,
+                offset,
+                &ids,
+                format!(
+                    "readers {reader} and {} saw different records at {place}: {id:?} and {:?}",
+                    read.process, read.id
+                ),
+            );
+        }
+        trimmed
+            .entry((partition, offset))
+            .or_insert((read.id, read.content, read.process));
+        let Some(id) = read.id else {
+            let message = format!(
+                "reader {} saw a record no test sent (no id) at {place}",
+                read.process
+            );
+            return self.violation(ViolationKind::NeverSent, partition, offset, &[], message);
+        };
+        self.check_trimmed_content(read, id, &place);
+        self.check_trimmed_ack(read, id, &place);
+        if let Some(&(p, o)) = positions.get(id).and_then(|found| found.first()) {
+            let described = self.describe(id);
+            self.violation(
+                ViolationKind::Duplicate,
+                partition,
+                offset,
+                &[id],
+                format!("record {described} read twice: at {place} and by the final read at partition {p} offset {o}"),
+            );
+        }
+    }
+
+    /// The record a reader saw below the final start was sent, as read, and not failed.
+    fn check_trimmed_content(&mut self, read: &ReadRef<'a>, id: &'a str, place: &str) {
+        let (partition, offset) = (read.partition, read.offset);
+        match self.invocations.get(id) {
+            None => {
+                let message = format!(
+                    "reader {} saw record {id:?} at {place}, which was never sent",
+                    read.process
+                );
+                self.violation(ViolationKind::NeverSent, partition, offset, &[id], message);
+            }
+            Some(sent) if sent.content != read.content => {
+                let message = format!(
+                    "record {} at {place} content differs from what was sent: sent {}, read {}",
+                    self.describe(id),
+                    sent.content,
+                    read.content
+                );
+                self.violation(
+                    ViolationKind::ContentMismatch,
+                    partition,
+                    offset,
+                    &[id],
+                    message,
+                );
+            }
+            Some(_) => {}
+        }
+        if self.outcomes.get(id) == Some(&Outcome::Failed) {
+            let message = format!(
+                "record {} appears at {place} although its send definitely failed",
+                self.describe(id)
+            );
+            self.violation(
+                ViolationKind::FailedPresent,
+                partition,
+                offset,
+                &[id],
+                message,
+            );
+        }
+    }
+
+    /// The record a reader saw below the final start is where it was acknowledged, and no
+    /// other record was acknowledged there.
+    fn check_trimmed_ack(&mut self, read: &ReadRef<'a>, id: &'a str, place: &str) {
+        let (partition, offset) = (read.partition, read.offset);
+        let acked_as = self.acked_as.get(id).copied();
+        if let Some((p, o)) = acked_as.filter(|place| *place != (partition, offset)) {
+            let message = format!(
+                "record {} was acknowledged at partition {p} offset {o} but read at {place}",
+                self.describe(id)
+            );
+            self.violation(ViolationKind::WrongOffset, p, o, &[id], message);
+        }
+        let holder = self.acked_at.get(&(partition, offset)).copied();
+        if let Some(holder) = holder.filter(|holder| *holder != id) {
+            let message = format!(
+                "{place} was acknowledged for {} but reader {} saw {id:?} there; the acknowledged record is lost",
+                self.describe(holder),
+                read.process
+            );
+            self.violation(
+                ViolationKind::Lost,
+                partition,
+                offset,
+                &[holder, id],
+                message,
+            );
+        }
     }
 
     /// The violation with the part of the history that shows it.
-    fn counter_example(
-        &self,
-        violation: &Violation,
-        at: &HashMap<(u32, u64), (Option<&'a str>, &'a str)>,
-    ) -> String {
+    fn counter_example(&self, violation: &Violation, at: &FinalAt<'a>) -> String {
         let mut out = format!("{violation}\n");
         let ids: HashSet<&str> = violation.ids.iter().map(String::as_str).collect();
         let mut first_ms: Option<u64> = None;
@@ -1461,6 +1719,97 @@ mod tests {
         h.observed("consumer-0", read(0, 2, "c"));
         let report = finish(h, &[(0, "a"), (1, "b"), (2, "c")], 3);
         assert_only(&report, ViolationKind::ReaderGap);
+    }
+
+    /// `base(true)` with the start moved to 2 (a and b trimmed) and c read by the final
+    /// read; `tail` is what reader consumer-0 did first.
+    fn trimmed(tail: impl FnOnce(&mut History)) -> Report {
+        let mut h = base(true);
+        tail(&mut h);
+        h.final_range(0, 2, 3);
+        h.read(read(0, 2, "c"));
+        h.check(&BTreeMap::new())
+    }
+
+    #[test]
+    fn a_jump_to_the_new_start_without_a_reset_is_a_reader_gap() {
+        let report = trimmed(|h| {
+            h.observed("consumer-0", read(0, 0, "a"));
+            h.observed("consumer-0", read(0, 2, "c"));
+        });
+        assert_only(&report, ViolationKind::ReaderGap);
+    }
+
+    #[test]
+    fn a_reset_to_the_moved_start_is_clean_and_trimmed_acks_are_not_lost() {
+        let report = trimmed(|h| {
+            h.observed("consumer-0", read(0, 0, "a"));
+            h.reset("consumer-0", 0, 2);
+            h.observed("consumer-0", read(0, 2, "c"));
+            // A reader that keeps asking for the old start is told again and again.
+            h.reset("stale-0", 0, 1);
+            h.reset("stale-0", 0, 2);
+            h.observed("stale-0", read(0, 2, "c"));
+        });
+        assert!(report.ok(), "{report}");
+        assert_eq!(report.acknowledged, 3);
+        assert_eq!(report.observed, 3);
+    }
+
+    #[test]
+    fn a_reset_past_the_final_start_or_a_read_elsewhere_after_it_is_a_reader_gap() {
+        let past = trimmed(|h| {
+            h.reset("consumer-0", 0, 3);
+        });
+        assert_only(&past, ViolationKind::ReaderGap);
+        assert!(
+            past.violations[0].contains("past the final start 2"),
+            "{past}"
+        );
+        let elsewhere = trimmed(|h| {
+            h.observed("consumer-0", read(0, 0, "a"));
+            h.reset("consumer-0", 0, 1);
+            h.observed("consumer-0", read(0, 2, "c"));
+        });
+        assert_only(&elsewhere, ViolationKind::ReaderGap);
+        assert!(
+            elsewhere.violations[0].contains("after a reset to offset 1"),
+            "{elsewhere}"
+        );
+    }
+
+    #[test]
+    fn records_read_below_a_later_start_are_still_checked() {
+        let content = trimmed(|h| {
+            h.observed(
+                "consumer-0",
+                Read {
+                    content: "other".into(),
+                    ..read(0, 0, "a")
+                },
+            );
+        });
+        assert_only(&content, ViolationKind::ContentMismatch);
+        let offset = trimmed(|h| h.observed("consumer-0", read(0, 0, "b")));
+        assert!(offset.has(ViolationKind::WrongOffset), "{offset}");
+        assert!(
+            offset.has(ViolationKind::Lost),
+            "a acknowledged at 0 but b there: {offset}"
+        );
+        let never = trimmed(|h| h.observed("consumer-0", read(0, 1, "zzz")));
+        assert!(never.has(ViolationKind::NeverSent), "{never}");
+        let twice = trimmed(|h| h.observed("consumer-0", read(0, 1, "c")));
+        assert!(twice.has(ViolationKind::Duplicate), "{twice}");
+        let disagree = trimmed(|h| {
+            h.observed("consumer-0", read(0, 1, "b"));
+            h.observed("consumer-1", read(0, 1, "d"));
+        });
+        assert!(disagree.has(ViolationKind::UnstableRead), "{disagree}");
+        let failed = trimmed(|h| {
+            h.failed("d", "invalid_record");
+            h.observed("consumer-0", read(0, 1, "d"));
+        });
+        assert!(failed.has(ViolationKind::FailedPresent), "{failed}");
     }
 
     #[test]
