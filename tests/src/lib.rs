@@ -1,7 +1,8 @@
 //! Integration-test support for silt: real `silt` processes on OS-assigned ports and temp
 //! dirs ([`harness`]: one `silt dev`, or a cluster through `infra/local-cluster.sh`), the
 //! S3-compatible server started by `scripts/test.sh`, the invariant [`checker`] for
-//! histories of operations and reads, and seeded [`faults`] schedules with their runner.
+//! histories of operations and reads, seeded [`faults`] schedules with their runner, and
+//! the figures and readers of the long retention run ([`lifecycle`]).
 
 // Test support: a failed step is a failed test, so panicking with a message is the intent.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -9,4 +10,5 @@
 pub mod checker;
 pub mod faults;
 pub mod harness;
+pub mod lifecycle;
 pub mod workload;
