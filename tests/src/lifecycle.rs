@@ -127,30 +127,46 @@ impl Sampler {
         Ok(figures)
     }
 
-    /// Lists the prefix into `figures` and notes the segments seen.
-    async fn list_into(&mut self, figures: &mut Figures) -> Result<()> {
-        let listed: Vec<_> = self
+    /// Lists the prefix and notes the segments seen, without sampling anything else: call
+    /// it more often than a segment lives (retention plus the grace) so that every
+    /// segment written is counted in [`Figures::written_bytes`] and, once gone,
+    /// [`Figures::deleted`].
+    pub async fn track(&mut self) -> Result<()> {
+        self.list().await.map(|_| ())
+    }
+
+    /// Every object under the prefix; the segments among them are noted as seen.
+    async fn list(&mut self) -> Result<Vec<object_store::ObjectMeta>> {
+        let listed: Vec<object_store::ObjectMeta> = self
             .store
             .store
             .list(Some(&self.store.prefix))
             .try_collect()
             .await
             .context("cannot list the bucket")?;
-        let oldest_allowed = now_ms().saturating_sub(self.max_age.as_millis() as u64);
-        let mut present = 0;
         for object in &listed {
             let name = object.location.to_string();
-            let Some(ulid_ms) = segment_time_ms(&name) else {
-                continue;
-            };
-            present += 1;
-            figures.segment_bytes += object.size;
+            if segment_time_ms(&name).is_some() {
+                self.seen.insert(name, object.size);
+            }
+        }
+        Ok(listed)
+    }
+
+    /// Lists the prefix into `figures`.
+    async fn list_into(&mut self, figures: &mut Figures) -> Result<()> {
+        let listed = self.list().await?;
+        let oldest_allowed = now_ms().saturating_sub(self.max_age.as_millis() as u64);
+        let times = listed
+            .iter()
+            .filter_map(|o| Some((segment_time_ms(o.location.as_ref())?, o.size)));
+        for (ulid_ms, size) in times {
+            figures.segments += 1;
+            figures.segment_bytes += size;
             figures.segments_too_old += usize::from(ulid_ms < oldest_allowed);
-            self.seen.insert(name, object.size);
         }
         figures.objects = listed.len();
-        figures.segments = present;
-        figures.deleted = self.seen.len() - present;
+        figures.deleted = self.seen.len() - figures.segments;
         figures.written_bytes = self.seen.values().sum();
         Ok(())
     }

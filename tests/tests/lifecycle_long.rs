@@ -53,6 +53,9 @@ const SLACK: Duration = Duration::from_secs(20);
 /// Index entries per listed segment, at most: a segment holds one chunk per partition and
 /// producer (2 producers, and the no-producer group), each one index entry.
 const ENTRIES_PER_SEGMENT: u64 = PARTITIONS as u64 * 3;
+/// The bucket is listed this often, within a segment's shortest life (a trim, then the
+/// 2 s grace and a collector round), so every segment written is seen.
+const TRACK_EVERY: Duration = Duration::from_secs(1);
 /// A broker is killed and restarted this often.
 const KILL_EVERY: Duration = Duration::from_secs(20);
 
@@ -224,7 +227,8 @@ async fn lift_retention(cluster: &Cluster) {
         .unwrap();
 }
 
-/// Samples every `every` until `length` has passed since `started`, printing each line.
+/// Samples every `every` until `length` has passed since `started`, printing each line,
+/// and lists the bucket every [`TRACK_EVERY`] between samples.
 async fn sample_until(
     sampler: &mut Sampler,
     cluster: &Cluster,
@@ -233,10 +237,16 @@ async fn sample_until(
     length: Duration,
 ) -> Vec<Figures> {
     let every = sample_every(length);
+    let mut next = started + every;
     let mut samples = Vec::new();
     println!("{}", Figures::HEADER);
     while started.elapsed() < length {
-        tokio::time::sleep(every.min(length.saturating_sub(started.elapsed()))).await;
+        tokio::time::sleep(TRACK_EVERY).await;
+        if Instant::now() < next && started.elapsed() < length {
+            sampler.track().await.unwrap();
+            continue;
+        }
+        next += every;
         let figures = sampler.sample(cluster, history).await.unwrap();
         println!("{}", figures.line());
         samples.push(figures);
