@@ -204,6 +204,16 @@ process_state() {
   fi
   echo running
 }
+# launched_alive PID: whether the process `launch` just started still lives (not a zombie).
+# Unlike process_state it does not match the command line: until the launching subshell has
+# exec'd silt, the pid still runs this script.
+launched_alive() {
+  local state
+  kill -0 "$1" 2>/dev/null || return 1
+  [ -r "/proc/$1/stat" ] || return 0
+  state="$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" || return 1
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
 pid_of() { cat "$1/pid" 2>/dev/null || true; }
 alive_pid() { # alive_pid DIR: prints the pid of the live process of DIR
   local pid
@@ -355,7 +365,7 @@ wait_ready() {
   fi
   deadline=$((SECONDS + START_TIMEOUT))
   while ! http_ok "$url$path"; do
-    if ! process_state "$pid" "$dir" >/dev/null; then
+    if ! launched_alive "$pid"; then
       tail_log "$dir/log"
       die "$role-$n (pid $pid) exited before it was ready (log: $dir/log)"
     fi

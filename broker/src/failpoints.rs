@@ -1,5 +1,7 @@
-//! Fail points for crash tests: `SILT_FAILPOINTS=name[,name…]` makes the process abort
-//! (no cleanup, like `kill -9`) when it reaches a named step of the write protocol.
+//! Fail points for crash and pause tests: `SILT_FAILPOINTS=name[,name…]` makes the process
+//! abort (no cleanup, like `kill -9`) when it reaches a named step of the write protocol;
+//! `name:stop` instead makes it stop itself (SIGSTOP, as a paused VM or a stalled host) the
+//! first time it reaches the step, until a test sends SIGCONT.
 //!
 //! - `upload.after_put`: a segment is in the bucket, its commit not yet sent.
 //! - `commit.before_send`: the committer is about to send a commit entry.
@@ -9,6 +11,8 @@
 
 #[cfg(feature = "fault-injection")]
 use std::sync::OnceLock;
+#[cfg(feature = "fault-injection")]
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Environment variable naming the active fail points.
 #[cfg(feature = "fault-injection")]
@@ -30,15 +34,39 @@ fn names(list: &str) -> Vec<String> {
         .collect()
 }
 
-/// Aborts the process if the fail point `name` is active.
+/// The step `name` is reached (`detail` says on what, e.g. the object uploaded): aborts
+/// the process if the fail point `name` is active, or stops it (the first time only) if
+/// `name:stop` is. Both say so on stderr, naming `detail`.
 #[cfg(feature = "fault-injection")]
-pub(crate) fn crash_if_active(name: &str) {
+pub(crate) fn reached(name: &str, detail: &dyn std::fmt::Display) {
     if active().iter().any(|n| n == name) {
-        eprintln!("fail point {name} reached: aborting");
+        eprintln!("fail point {name} reached ({detail}): aborting");
         std::process::abort();
+    }
+    let stop = format!("{name}:stop");
+    if active().contains(&stop) {
+        stop_once(&format!("{stop} reached ({detail})"));
+    }
+}
+
+/// SIGSTOP to this process (through `kill`: the crate has no libc), once per process;
+/// `what` names the fail point and its detail.
+#[cfg(feature = "fault-injection")]
+fn stop_once(what: &str) {
+    static STOPPED: AtomicBool = AtomicBool::new(false);
+    if STOPPED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    eprintln!("fail point {what}: stopping the process until SIGCONT");
+    let pid = std::process::id().to_string();
+    let stopped = std::process::Command::new("kill")
+        .args(["-STOP", &pid])
+        .status();
+    if !stopped.as_ref().is_ok_and(|status| status.success()) {
+        eprintln!("fail point {what}: cannot stop the process: {stopped:?}");
     }
 }
 
 /// Fail points are test machinery: without `fault-injection` there are none.
 #[cfg(not(feature = "fault-injection"))]
-pub(crate) fn crash_if_active(_name: &str) {}
+pub(crate) fn reached(_name: &str, _detail: &dyn std::fmt::Display) {}

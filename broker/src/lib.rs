@@ -4,9 +4,10 @@
 //! (`config/`); `http/` holds the thin handlers and the one error edge.
 //!
 //! Test machinery (the object-store fault layer, `PUT /v1/admin/faults`, crash fail points,
-//! modelled cloud latency) is compiled only with the `fault-injection` feature.
+//! modelled cloud latency, a short commit horizon) is compiled only with the `fault-injection` feature.
 
 pub(crate) mod auth;
+pub(crate) mod backup;
 pub(crate) mod budget;
 pub mod cli;
 pub mod config;
@@ -15,6 +16,7 @@ pub(crate) mod failpoints;
 pub(crate) mod gc;
 pub(crate) mod groups;
 pub(crate) mod http;
+pub(crate) mod lease;
 pub(crate) mod metrics;
 pub mod node;
 pub(crate) mod quota;
@@ -23,6 +25,7 @@ pub(crate) mod reload;
 pub(crate) mod retention;
 pub(crate) mod server;
 pub(crate) mod state;
+pub(crate) mod test_horizon;
 pub(crate) mod tls;
 pub(crate) mod write;
 

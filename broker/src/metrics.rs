@@ -153,6 +153,17 @@ pub(crate) struct Metrics {
     pub(crate) gc_deleted_objects: Counter,
     /// Rounds that deleted nothing on principle, by reason (`foreign_cluster`).
     pub(crate) gc_refused: Family<Reason, Counter>,
+    /// Released objects waiting for a backup newer than their release (backups on).
+    pub(crate) gc_awaiting_backup: Gauge,
+    /// Backup rounds by outcome: `uploaded`, `standby` (another broker holds the backup
+    /// lease), `refused` (a foreign prefix), `error`.
+    pub(crate) backup_rounds: Family<Outcome, Counter>,
+    /// The log index of the newest backup this broker uploaded.
+    pub(crate) backup_index: Gauge,
+    /// Its size in bytes.
+    pub(crate) backup_bytes: Gauge,
+    /// When it was uploaded, in seconds since the Unix epoch.
+    pub(crate) backup_uploaded_at: Gauge,
 }
 
 /// `register!(registry, "name", "help" => metric, ...)`: registers a clone of each metric
@@ -210,7 +221,13 @@ impl Default for Metrics {
             gc_rounds: Family::default(),
             gc_deleted_objects: Counter::default(),
             gc_refused: Family::default(),
+            gc_awaiting_backup: Gauge::default(),
+            backup_rounds: Family::default(),
+            backup_index: Gauge::default(),
+            backup_bytes: Gauge::default(),
+            backup_uploaded_at: Gauge::default(),
         };
+        metrics.zero_outcomes();
         metrics.registered()
     }
 }
@@ -228,6 +245,7 @@ impl Metrics {
         self.register_principals(&mut registry);
         self.register_lag(&mut registry);
         self.register_retention(&mut registry);
+        self.register_backup(&mut registry);
         self.register_gc(&mut registry);
         Metrics { registry, ..self }
     }
@@ -329,7 +347,45 @@ impl Metrics {
             "gc_deleted_objects", "Objects deleted by the garbage collector" => self.gc_deleted_objects,
             "gc_refused", "Garbage collection rounds that deleted nothing on principle, by reason: foreign_cluster (the prefix's marker names another cluster)"
                 => self.gc_refused,
+            "gc_awaiting_backup_objects", "Released objects kept until a metadata backup newer than their release is in the bucket (as of the collector's last round)"
+                => self.gc_awaiting_backup,
         );
+    }
+
+    /// The backup uploader's metrics (`backup`).
+    fn register_backup(&self, r: &mut Registry) {
+        register!(r,
+            "backup_rounds", "Metadata backup rounds by outcome: uploaded, standby (another broker holds the backup lease), refused (a foreign prefix), error"
+                => self.backup_rounds,
+            "backup_index", "Log index of the newest metadata backup this broker uploaded" => self.backup_index,
+            "backup_bytes", "Size of the newest metadata backup this broker uploaded" => self.backup_bytes,
+            "backup_uploaded_at_seconds", "When this broker last uploaded a metadata backup (Unix seconds)"
+                => self.backup_uploaded_at,
+        );
+    }
+
+    /// Exports every backup outcome from the start, at 0, so that a rate over them (the
+    /// alert on failing backups) sees each series before its first increment.
+    fn zero_outcomes(&self) {
+        for outcome in ["uploaded", "standby", "refused", "error"] {
+            let outcome = outcome.to_owned();
+            let _ = self.backup_rounds.get_or_create(&Outcome { outcome });
+        }
+    }
+
+    /// Counts one backup round by `outcome`.
+    pub(crate) fn backup_round(&self, outcome: &str) {
+        let outcome = outcome.to_owned();
+        self.backup_rounds.get_or_create(&Outcome { outcome }).inc();
+    }
+
+    /// Records a backup of log `index`, `bytes` long, uploaded at `at_ms`.
+    pub(crate) fn backup_uploaded(&self, index: u64, bytes: usize, at_ms: i64) {
+        self.backup_index
+            .set(i64::try_from(index).unwrap_or(i64::MAX));
+        self.backup_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        self.backup_uploaded_at.set(at_ms / 1000);
     }
 
     /// Counts one garbage collection round by `outcome`.

@@ -14,6 +14,7 @@
 //! routes, bodies in `wire.rs`) are the cluster transport, `gate.rs` admits only requests
 //! carrying the cluster secret ([`secret`]); `node.rs` assembles a node.
 
+pub mod backup;
 mod changes;
 mod client;
 mod error;

@@ -63,6 +63,44 @@ pub const MAX_APPEND_BYTES: usize = 2 * MAX_PROPOSAL_BYTES;
 /// (`state/segments.rs`).
 pub const COMMIT_HORIZON_MS: i64 = 15 * 60 * 1000;
 
+/// The commit horizon in force, in milliseconds: [`COMMIT_HORIZON_MS`], or, in a test
+/// build (the `fault-injection` feature), the shorter one this process installed with
+/// [`set_test_commit_horizon_ms`]. Every user of the horizon (the state machine's
+/// refusal, the garbage collector's due times) reads it here.
+pub fn commit_horizon_ms() -> i64 {
+    #[cfg(feature = "fault-injection")]
+    if let Some(ms) = TEST_COMMIT_HORIZON_MS.get() {
+        return *ms;
+    }
+    COMMIT_HORIZON_MS
+}
+
+/// The test horizon installed, if any (see [`set_test_commit_horizon_ms`]).
+#[cfg(feature = "fault-injection")]
+static TEST_COMMIT_HORIZON_MS: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+
+/// Installs a commit horizon of `ms` (1 ms to [`COMMIT_HORIZON_MS`]) for the rest of the
+/// process, so a test can pause a broker past the horizon in seconds. Test builds only.
+/// Call it before the process applies any entry; apply stays deterministic only if every
+/// metadata node of the cluster installs the same value (the test harness gives every
+/// process the same environment). An error names the refused value; a second call fails
+/// unless it repeats the first value.
+#[cfg(feature = "fault-injection")]
+pub fn set_test_commit_horizon_ms(ms: i64) -> Result<(), String> {
+    if !(1..=COMMIT_HORIZON_MS).contains(&ms) {
+        return Err(format!(
+            "test commit horizon {ms} ms is outside 1..={COMMIT_HORIZON_MS} ms"
+        ));
+    }
+    let installed = *TEST_COMMIT_HORIZON_MS.get_or_init(|| ms);
+    if installed != ms {
+        return Err(format!(
+            "test commit horizon {ms} ms: {installed} ms is installed already"
+        ));
+    }
+    Ok(())
+}
+
 /// Longest broker id, in bytes; ids are never empty.
 pub const MAX_BROKER_ID_BYTES: usize = 256;
 

@@ -33,7 +33,7 @@ use crate::type_config::{NodeId, Raft};
 use crate::types::NodeStatus;
 
 /// Name of the snapshot directory inside the data directory.
-const SNAPSHOT_DIR: &str = "snapshots";
+pub(crate) const SNAPSHOT_DIR: &str = "snapshots";
 /// How long [`MetadataNode::open`] waits for this node to lead.
 const LEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Entries applied since the last snapshot that trigger a new one, by default.
@@ -444,7 +444,7 @@ async fn peer_initialised(http: &reqwest::Client, url: &str) -> Option<bool> {
 mod tests {
     use super::*;
     use crate::client::MetadataClient;
-    use crate::types::{ChunkCommit, SegmentCommit, TopicSettings};
+    use crate::types::{SegmentCommit, TopicSettings};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_stopped_node_reports_its_failure_and_is_not_ready() {
@@ -477,22 +477,8 @@ mod tests {
             .create_topic("t", 3, TopicSettings::default(), 42)
             .await
             .unwrap();
-        let commit = |object: &str, partition: u32| SegmentCommit {
-            object: object.to_owned(),
-            size: 10,
-            sealed_at_ms: None,
-            offset_commits: Vec::new(),
-            chunks: vec![ChunkCommit {
-                topic_id: topic.id,
-                partition,
-                position: 0,
-                length: 10,
-                record_count: 2,
-                first_timestamp_ms: 1,
-                max_timestamp_ms: 1,
-                producer: None,
-            }],
-        };
+        let commit =
+            |object: &str, partition: u32| SegmentCommit::for_test(object, topic.id, partition);
         for i in 0..20u32 {
             client
                 .commit_segments(vec![commit(&format!("a-{i}"), i % 3)])

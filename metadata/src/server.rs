@@ -127,6 +127,7 @@ fn cluster_routes() -> Router<ServerState> {
         .route("/meta/v1/write", post(write))
         .route("/meta/v1/read", post(read))
         .route("/meta/v1/heartbeat", post(heartbeat))
+        .route("/meta/v1/backup", post(backup))
         .route("/meta/v1/watch", get(watch))
         .route("/meta/v1/status", get(status))
         .route("/meta/v1/members/learner", post(add_learner))
@@ -274,6 +275,16 @@ async fn read(
     Json(query): Json<ReadQuery>,
 ) -> Json<Reply<ReadReply>> {
     Json(state.client.query(query).await.map_err(RemoteError::from))
+}
+
+/// `POST /meta/v1/backup` (body `{}`): a backup of the leader's state (else `NotLeader`,
+/// and the client follows), the snapshot file in base64.
+async fn backup(
+    State(state): State<ServerState>,
+    Json(_): Json<serde_json::Value>,
+) -> Json<Reply<crate::backup::BackupWire>> {
+    let backup = state.client.backup().await;
+    Json(backup.map(Into::into).map_err(RemoteError::from))
 }
 
 /// `POST /meta/v1/heartbeat`: a group member is alive; answered from this node's state if

@@ -86,11 +86,7 @@ impl SnapshotStore {
         let tmp_path = self.dir.join(format!("{name}{TMP_SUFFIX}"));
         {
             let mut file = File::create(&tmp_path)?;
-            file.write_all(HEADER.as_bytes())?;
-            file.write_all(b"\n")?;
-            serde_json::to_writer(&mut file, meta)?;
-            file.write_all(b"\n")?;
-            file.write_all(data)?;
+            write_file(&mut file, meta, data)?;
             file.sync_all()?;
         }
         fs::rename(&tmp_path, &final_path)?;
@@ -128,15 +124,28 @@ fn file_name(meta: &SnapshotMeta) -> String {
     format!("{PREFIX}{key:020}{SUFFIX}")
 }
 
+/// Writes one snapshot file's bytes (header, metadata line, data) to `out`.
+pub(crate) fn write_file(out: &mut impl Write, meta: &SnapshotMeta, data: &[u8]) -> io::Result<()> {
+    out.write_all(HEADER.as_bytes())?;
+    out.write_all(b"\n")?;
+    serde_json::to_writer(&mut *out, meta)?;
+    out.write_all(b"\n")?;
+    out.write_all(data)
+}
+
 /// Reads and splits one snapshot file.
 fn read_file(path: &Path) -> io::Result<StoredSnapshot> {
-    let bytes = fs::read(path)?;
-    let invalid = |what: &str| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("snapshot file {}: {what}", path.display()),
-        )
-    };
+    parse_file(
+        &fs::read(path)?,
+        &format!("snapshot file {}", path.display()),
+    )
+}
+
+/// Splits the bytes of a snapshot file (`what` names it in errors) into its metadata and
+/// data.
+pub(crate) fn parse_file(bytes: &[u8], what: &str) -> io::Result<StoredSnapshot> {
+    let invalid =
+        |problem: &str| io::Error::new(io::ErrorKind::InvalidData, format!("{what}: {problem}"));
     let mut parts = bytes.splitn(3, |&byte| byte == b'\n');
     if parts.next() != Some(HEADER.as_bytes()) {
         return Err(invalid("unknown header"));

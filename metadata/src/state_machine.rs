@@ -70,7 +70,7 @@ impl AppliedState {
         command: &Command,
     ) -> (CommandResult, Vec<PartitionChange>) {
         let touched = self.state.touched_partitions(command);
-        let result = self.state.apply(command);
+        let result = self.state.apply_at(index, command);
         if matches!(result, CommandResult::Rejected(_)) {
             return (result, Vec::new());
         }
@@ -80,6 +80,16 @@ impl AppliedState {
     /// The index of the last entry applied, if any.
     fn applied_index(&self) -> Option<u64> {
         self.last_applied.map(|log_id| log_id.index)
+    }
+
+    /// A backup of this state: the bytes of a snapshot file of it. Blocking (encodes).
+    pub(crate) fn backup(&self) -> std::io::Result<crate::backup::Backup> {
+        let meta = self.snapshot_meta();
+        let data = self.state.encode()?;
+        let mut file = Vec::with_capacity(data.len() + 512);
+        crate::snapshot::write_file(&mut file, &meta, &data)?;
+        let index = self.applied_index().unwrap_or(0);
+        Ok(crate::backup::Backup { index, file })
     }
 
     /// The metadata of a snapshot of this state; its id names the last applied log id.

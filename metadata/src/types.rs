@@ -337,6 +337,14 @@ pub enum Command {
         /// 1 to [`MAX_GARBAGE_PER_COMMAND`](crate::limits::MAX_GARBAGE_PER_COMMAND) object names.
         objects: Vec<String>,
     },
+    /// A backup of the state as of log index `index` is in the bucket: objects released at
+    /// or before that index leave the list of released objects a backup may still
+    /// reference. Ignored unless newer than the backup recorded and not beyond this entry's
+    /// own index. Answers [`CommandResult::BackedUp`].
+    RecordBackup {
+        /// The log index the backup was taken at.
+        index: u64,
+    },
 }
 
 impl Command {
@@ -664,6 +672,30 @@ pub struct RefusedCommit {
     pub error: CommandError,
 }
 
+#[cfg(test)]
+impl SegmentCommit {
+    /// A test segment: `object`, 10 bytes, one chunk of 2 records of `topic_id`/`partition`
+    /// stamped at 1 ms, no producer.
+    pub(crate) fn for_test(object: &str, topic_id: u64, partition: u32) -> Self {
+        SegmentCommit {
+            object: object.to_owned(),
+            size: 10,
+            sealed_at_ms: None,
+            offset_commits: Vec::new(),
+            chunks: vec![ChunkCommit {
+                topic_id,
+                partition,
+                position: 0,
+                length: 10,
+                record_count: 2,
+                first_timestamp_ms: 1,
+                max_timestamp_ms: 1,
+                producer: None,
+            }],
+        }
+    }
+}
+
 impl SegmentCommit {
     /// The length of this commit's JSON, as it travels to the metadata service and sits in
     /// a Raft entry: what [`MAX_PROPOSAL_BYTES`](crate::limits::MAX_PROPOSAL_BYTES) bounds.
@@ -825,6 +857,8 @@ pub enum CommandResult {
     Lease(LeaseView),
     /// Garbage was forgotten: how many objects left the released and orphan lists.
     Forgotten(u64),
+    /// The log index of the newest backup recorded ([`Command::RecordBackup`]).
+    BackedUp(Option<u64>),
     /// The command was valid Raft input but its effect was refused; nothing changed.
     Rejected(CommandError),
 }
@@ -1138,6 +1172,10 @@ pub struct GarbageList {
     pub backlog: u64,
     /// At most the asked-for number of due objects, released ones first, by name.
     pub due: Vec<GarbageObject>,
+    /// Released objects waiting for a backup newer than their release (not due while
+    /// backups are on).
+    #[serde(default)]
+    pub awaiting_backup: u64,
 }
 
 /// Objects recorded as garbage.

@@ -110,6 +110,9 @@ pub(crate) enum ReadQuery {
         orphaned_before: i64,
         /// Most objects returned.
         limit: usize,
+        /// Released objects awaiting a backup are not due (backups are on).
+        #[serde(default)]
+        after_backup: bool,
     },
     /// Which of these objects are in use (see [`crate::MetadataClient::in_use`]).
     InUse {
@@ -117,6 +120,18 @@ pub(crate) enum ReadQuery {
         objects: Vec<String>,
         /// Objects released at or after this time are still in their grace: in use.
         released_before: i64,
+        /// Released objects awaiting a backup are in use (backups are on).
+        #[serde(default)]
+        after_backup: bool,
+    },
+    /// Objects an index entry references, one page in name order (see
+    /// [`crate::MetadataClient::referenced_objects`]).
+    Referenced {
+        /// The page starts after this name; `None`: at the first object.
+        after: Option<String>,
+        /// Most names returned, 1 to
+        /// [`MAX_GARBAGE_PER_COMMAND`](crate::limits::MAX_GARBAGE_PER_COMMAND).
+        limit: usize,
     },
 }
 
@@ -153,6 +168,8 @@ pub(crate) enum ReadReply {
     Garbage(GarbageList),
     /// The objects asked about that are in use.
     InUse(Vec<String>),
+    /// One page of referenced objects, in name order.
+    Referenced(Vec<String>),
 }
 
 /// An error as it crosses the wire.

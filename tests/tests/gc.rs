@@ -8,14 +8,14 @@
 //! once its ULID time is past the commit horizon plus the grace.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures::TryStreamExt;
 use object_store::{ObjectStoreExt, PutPayload};
 use serde_json::{Value, json};
+use silt_bookie::store::open_store;
 use silt_bookie::store::paths::segment_path;
-use silt_bookie::store::{ObjectStoreHandle, open_store};
 use silt_tests::harness::{Silt, SiltOptions, http_client, metric, s3_env};
+use silt_tests::lifecycle::{self, exists, segments};
 
 /// One hour ago, in ms since the Unix epoch: older than the retention the tests set.
 fn an_hour_ago() -> i64 {
@@ -25,17 +25,27 @@ fn an_hour_ago() -> i64 {
     i64::try_from(now.as_millis()).unwrap() - 3_600_000
 }
 
-/// `silt dev` on `url`, checking retention and sweeping every second, with a 2 s grace
+/// `silt dev` on `url`, checking retention, sweeping and uploading a metadata backup every
+/// second (a released object waits for a backup newer than its release), with a 2 s grace
 /// (and so a 2 s request timeout: the grace may not be shorter).
 fn start(dir: &std::path::Path, url: &str) -> Silt {
+    start_with(dir, url, &[])
+}
+
+/// [`start`] with `extra` environment.
+fn start_with(dir: &std::path::Path, url: &str, extra: &[(&str, &str)]) -> Silt {
     let env = [
         ("SILT_RETENTION_CHECK_INTERVAL", "1s"),
         ("SILT_GC_INTERVAL", "1s"),
         ("SILT_GC_GRACE", "2s"),
+        ("SILT_BACKUP_INTERVAL", "1s"),
         ("SILT_SERVER_REQUEST_TIMEOUT", "2s"),
         ("SILT_WAL_LINGER", "5ms"),
     ];
-    let env = env.map(|(k, v)| (k.to_owned(), v.to_owned())).to_vec();
+    let env = env.iter().chain(extra);
+    let env = env
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     let object_store = Some(url.to_owned());
     Silt::start(dir, SiltOptions { object_store, env })
 }
@@ -79,24 +89,13 @@ async fn start_offset(silt: &Silt, topic: &str) -> u64 {
     answer["partitions"][0]["start_offset"].as_u64().unwrap()
 }
 
-/// Polls `check` every 100 ms until it holds; panics with `what` after 60 s.
-async fn wait_until<F, Fut>(what: &str, mut check: F)
+/// Polls `check` until it holds; panics naming `what` after 60 s.
+async fn wait_until<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// The segment objects under the prefix.
-async fn segments(store: &ObjectStoreHandle) -> Vec<String> {
-    let root = store.prefix.clone().join("segments");
-    let listed: Vec<_> = store.store.list(Some(&root)).try_collect().await.unwrap();
-    listed.into_iter().map(|o| o.location.to_string()).collect()
+    lifecycle::wait_until(what, Duration::from_secs(60), check).await;
 }
 
 /// The values of partition 0 from `offset`, with their offsets.
@@ -191,11 +190,6 @@ async fn a_prefix_marked_by_another_cluster_is_left_untouched() {
     assert_eq!(&kept[..], br#"{"cluster_id":"another-cluster"}"#);
 }
 
-/// Whether `path` is in the store.
-async fn exists(store: &ObjectStoreHandle, path: &object_store::path::Path) -> bool {
-    store.store.head(path).await.is_ok()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unrecorded_upload_past_the_horizon_is_found_by_listing_and_deleted() {
     let url = s3_env().url_for("gc-listing");
@@ -234,4 +228,25 @@ async fn an_unrecorded_upload_past_the_horizon_is_found_by_listing_and_deleted()
     );
     let read = read_from(&silt, "t", 0).await;
     assert_eq!(read, [(0, "a".to_owned()), (1, "b".to_owned())]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_commit_horizon_lets_the_listing_delete_a_recent_unrecorded_upload() {
+    let url = s3_env().url_for("gc-test-horizon");
+    let store = open_store(&url).unwrap();
+    let now = u64::try_from(an_hour_ago() + 3_600_000).unwrap();
+    // Sealed 20 s ago: past a 1 s test horizon plus the 2 s grace, far within the real one.
+    let recent = segment_path(&store.prefix, ulid::Ulid::from_parts(now - 20_000, 1));
+    let body = PutPayload::from_static(b"not committed");
+    store.store.put(&recent, body).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let horizon = [("SILT_TEST_COMMIT_HORIZON_MS", "1000")];
+    let silt = start_with(dir.path(), &url, &horizon);
+    create(&silt, "t").await;
+    produce(&silt, "t", "a", None).await;
+    wait_until("the 20 s old unrecorded upload is deleted", || async {
+        !exists(&store, &recent).await
+    })
+    .await;
+    assert_eq!(read_from(&silt, "t", 0).await, [(0, "a".to_owned())]);
 }

@@ -33,7 +33,9 @@ use silt_sdk::wire::{TopicConfig, TopicConfigPatch};
 use silt_tests::checker::History;
 use silt_tests::faults::runner::{ProducerJob, client, create_topic_with};
 use silt_tests::harness::{Cluster, ClusterOptions, Role};
-use silt_tests::lifecycle::{Figures, Sampler, Tail, final_read_through_trims, tail_through_trims};
+use silt_tests::lifecycle::long_run::{
+    Figures, Sampler, Tail, final_read_through_trims, tail_through_trims,
+};
 use silt_tests::workload::SharedHistory;
 use tokio::task::JoinHandle;
 
@@ -77,13 +79,16 @@ fn sample_every(length: Duration) -> Duration {
     (length / 40).max(Duration::from_secs(5))
 }
 
-/// Retention and collection every second, a 2 s grace (and so a 2 s request timeout),
+/// Retention, collection and metadata backups (the collector deletes a released object
+/// only after a backup newer than its release) every second, a 2 s grace (and so a 2 s
+/// request timeout),
 /// a snapshot every 200 entries, cost figures (the GC backlog) every second.
 fn cluster_options() -> ClusterOptions {
     let env = [
         ("SILT_RETENTION_CHECK_INTERVAL", "1s"),
         ("SILT_GC_INTERVAL", "1s"),
         ("SILT_GC_GRACE", "2s"),
+        ("SILT_BACKUP_INTERVAL", "1s"),
         ("SILT_SERVER_REQUEST_TIMEOUT", "2s"),
         ("SILT_METADATA_SNAPSHOT_ENTRIES", "200"),
         ("SILT_METRICS_COST_REFRESH_INTERVAL", "1s"),

@@ -1,6 +1,6 @@
 //! `silt broker`: one stateless broker of a cluster.
 
-use crate::cli::{BrokerArgs, init_process, log_config, wait_for_signal};
+use crate::cli::{BrokerArgs, ShutdownSignal, init_process, log_config};
 use crate::config::{Config, Overrides};
 use crate::node;
 
@@ -23,6 +23,7 @@ pub(super) async fn run(args: BrokerArgs) -> anyhow::Result<()> {
     let config = Config::load(args.config.as_deref(), std::env::vars(), &overrides)?;
     log_config(&config);
     super::exposure::check(&config, args.insecure)?;
+    let mut signal = ShutdownSignal::catch();
     let node = node::start(config.clone()).await?;
     println!(
         "silt broker listening on {} (broker id {}, cache: {}, object store: {}, metadata: {})",
@@ -33,7 +34,7 @@ pub(super) async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         config.cluster.metadata
     );
     node.announce_plain_listener();
-    wait_for_signal().await;
+    signal.wait().await;
     eprintln!("shutting down: finishing in-flight requests and committing staged records");
     node.shutdown().await
 }

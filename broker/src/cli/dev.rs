@@ -1,6 +1,6 @@
 //! `silt dev`: everything in one process, on embedded defaults.
 
-use crate::cli::{DevArgs, init_process, log_config, wait_for_signal};
+use crate::cli::{DevArgs, ShutdownSignal, init_process, log_config};
 use crate::config::{Config, Overrides};
 use crate::node;
 
@@ -17,6 +17,7 @@ pub(super) async fn run(args: DevArgs) -> anyhow::Result<()> {
     let config = Config::load(args.config.as_deref(), std::env::vars(), &overrides)?;
     log_config(&config);
     super::exposure::check(&config, args.insecure)?;
+    let mut signal = ShutdownSignal::catch();
     let node = node::start(config.clone()).await?;
     println!(
         "silt dev listening on {} (data: {}, object store: {})",
@@ -26,7 +27,7 @@ pub(super) async fn run(args: DevArgs) -> anyhow::Result<()> {
     );
     node.announce_plain_listener();
     tokio::select! {
-        () = wait_for_signal() => {}
+        () = signal.wait() => {}
         cause = node.metadata_failed() => return Err(super::metadata_failed(&cause)),
     }
     eprintln!("shutting down: finishing in-flight requests and committing staged records");

@@ -19,9 +19,7 @@ use silt_metadata::{
 use crate::node::http_server::{self, ConnectionLimits, Listener};
 use crate::tls::{CertificateFiles, ServerTls, TlsCounters};
 
-use crate::cli::{
-    ClusterSecretArg, MembershipCommand, MetadataArgs, init_process, wait_for_signal,
-};
+use crate::cli::{ClusterSecretArg, MembershipCommand, MetadataArgs, ShutdownSignal, init_process};
 
 /// `HOST:PORT` with an IP or DNS host (peers in Kubernetes are StatefulSet pod names,
 /// whose IPs change when a pod is rescheduled).
@@ -95,6 +93,7 @@ pub(super) async fn run(args: MetadataArgs) -> anyhow::Result<()> {
     } else {
         "http"
     };
+    let mut signal = ShutdownSignal::catch();
     let server = Serving::start(listener, node.router(), server_tls, &args);
     println!(
         "silt metadata node {} listening on {scheme}://{addr} (data: {})",
@@ -103,14 +102,14 @@ pub(super) async fn run(args: MetadataArgs) -> anyhow::Result<()> {
     );
     tokio::select! {
         result = bootstrap(&node, &args, &peers) => result.context("cluster bootstrap failed")?,
-        () = wait_for_signal() => return server.stop(node).await,
+        () = signal.wait() => return server.stop(node).await,
     }
     tracing::info!(
         node_id = args.id,
         "metadata node is part of an initialised cluster"
     );
     tokio::select! {
-        () = wait_for_signal() => server.stop(node).await,
+        () = signal.wait() => server.stop(node).await,
         cause = node.failed() => Err(super::metadata_failed(&cause)),
     }
 }

@@ -10,6 +10,7 @@ mod exposure;
 mod group;
 mod metadata;
 mod produce;
+mod restore;
 mod topic;
 
 use std::path::PathBuf;
@@ -81,6 +82,30 @@ pub enum Command {
     /// List, describe, reset or delete consumer groups (with each partition's lag).
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Rebuild a metadata data directory from the newest metadata backup in a cluster's
+    /// bucket (after every metadata node's data was lost).
+    ///
+    /// Brokers upload a backup of the metadata state every backup.interval and when they
+    /// stop cleanly; records committed after the newest backup was taken are not in it.
+    /// Writes only into an empty directory and changes nothing in the bucket.
+    Restore(RestoreArgs),
+}
+
+/// `silt restore`
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    /// The cluster's object store: s3://BUCKET[/PREFIX] (AWS_* environment), file:///DIR
+    /// or a directory.
+    #[arg(long)]
+    pub object_store: String,
+    /// The data directory to write: that of `silt dev --data-dir DIR` (the metadata goes to
+    /// DIR/metadata), or with --node the `--data-dir` of that `silt metadata` node.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Write the data directory of a one-node `silt metadata --id ID --peers ID=HOST:PORT`
+    /// instead of `silt dev`'s (more nodes join it with `silt membership`).
+    #[arg(long, value_name = "ID=HOST:PORT")]
+    pub node: Option<String>,
 }
 
 /// `silt group …`
@@ -532,6 +557,7 @@ pub struct ConsumeArgs {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    crate::test_horizon::install()?;
     match cli.command {
         Command::Dev(args) => dev::run(args).await,
         Command::Broker(args) => broker::run(args).await,
@@ -542,6 +568,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Produce(args) => produce::run(args).await,
         Command::Consume(args) => consume::run(args).await,
         Command::Group(command) => group::run(command).await,
+        Command::Restore(args) => restore::run(args).await,
         Command::Auth(command) => auth::run(command),
     }
 }
@@ -626,7 +653,6 @@ fn redact(text: &str) -> String {
         .join(",")
 }
 
-/// Waits for Ctrl-C or SIGTERM.
 /// The error a process exits with when its metadata node stopped for good: nothing
 /// acknowledged is lost, and a restart (by a supervisor) recovers it.
 fn metadata_failed(cause: &str) -> anyhow::Error {
@@ -635,19 +661,42 @@ fn metadata_failed(cause: &str) -> anyhow::Error {
     )
 }
 
-async fn wait_for_signal() {
+/// Ctrl-C (SIGINT) and SIGTERM, caught from the moment this is made: a server makes it
+/// before it prints that it listens, so a signal sent as soon as that line appears still
+/// stops it cleanly (before, such a signal killed it: the handlers were installed later).
+pub(crate) struct ShutdownSignal {
+    /// SIGINT and SIGTERM streams; `None` where they cannot be installed (then Ctrl-C).
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl ShutdownSignal {
+    /// Starts catching the signals.
+    pub(crate) fn catch() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let streams = signal(SignalKind::interrupt())
+                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                .ok();
+            ShutdownSignal { streams }
+        }
+        #[cfg(not(unix))]
+        ShutdownSignal {}
+    }
+
+    /// Waits for Ctrl-C or SIGTERM.
+    pub(crate) async fn wait(&mut self) {
+        #[cfg(unix)]
+        if let Some((int, term)) = &mut self.streams {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
                 _ = term.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 #[cfg(test)]

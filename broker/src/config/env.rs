@@ -61,7 +61,7 @@ fn is_config(name: &str) -> bool {
 }
 
 /// The config sections, as they appear in variable names.
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 12] = [
     "server",
     "storage",
     "wal",
@@ -73,6 +73,7 @@ const SECTIONS: [&str; 11] = [
     "metrics",
     "metadata",
     "gc",
+    "backup",
 ];
 
 /// Sets `section.key` from `SILT_SECTION_KEY`.

@@ -43,6 +43,9 @@ pub struct Config {
     /// Garbage collection: how often objects nothing references are deleted, and after
     /// how long.
     pub gc: GcSection,
+    /// Metadata backups: how often the metadata state is uploaded to the bucket (what
+    /// `silt restore` rebuilds a cluster from).
+    pub backup: BackupSection,
     /// Consumer groups, as this broker serves them.
     pub groups: GroupsSection,
     /// What `/metrics` computes in the background.
@@ -180,6 +183,34 @@ impl Default for GcSection {
             interval: Duration::from_secs(5 * 60),
             grace: Duration::from_secs(10 * 60),
         }
+    }
+}
+
+/// `[backup]`: uploads of the metadata state to the bucket (`broker/src/backup/`), the
+/// newest of which `silt restore` rebuilds a metadata data directory from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupSection {
+    /// How often a backup is uploaded (default 1 min): a restore loses at most what was
+    /// committed since the last one. `0s` turns backups off, and with them the rule that
+    /// the garbage collector keeps released objects until a backup newer than their
+    /// release is in the bucket. The same on every broker.
+    #[serde(with = "duration")]
+    pub interval: Duration,
+}
+
+impl Default for BackupSection {
+    fn default() -> Self {
+        BackupSection {
+            interval: Duration::from_secs(60),
+        }
+    }
+}
+
+impl BackupSection {
+    /// Whether backups are uploaded.
+    pub fn enabled(&self) -> bool {
+        !self.interval.is_zero()
     }
 }
 
@@ -723,6 +754,36 @@ mod tests {
         );
         let err = load(&[("SILT_GC_INTERVAL", "0")]).unwrap_err().to_string();
         assert!(err.contains("gc.interval"), "{err}");
+    }
+
+    #[test]
+    fn backups_are_on_every_minute_by_default_and_off_at_zero() {
+        let load = |vars: &[(&str, &str)]| Config::load(None, env(vars), &Overrides::default());
+        let config = load(&[]).unwrap();
+        assert_eq!(config.backup.interval, Duration::from_secs(60));
+        assert!(config.backup.enabled());
+        let config = load(&[("SILT_BACKUP_INTERVAL", "10s")]).unwrap();
+        assert_eq!(config.backup.interval, Duration::from_secs(10));
+        assert!(
+            !load(&[("SILT_BACKUP_INTERVAL", "0s")])
+                .unwrap()
+                .backup
+                .enabled()
+        );
+        for bad in ["10ms", "2d"] {
+            let err = load(&[("SILT_BACKUP_INTERVAL", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("backup.interval") && err.contains("1d"),
+                "{err}"
+            );
+        }
+        let err = load(&[("SILT_BACKUP_INTERVAL", "soon")]).unwrap_err();
+        assert!(
+            err.to_string().contains("\"soon\" is not a duration"),
+            "{err}"
+        );
     }
 
     #[test]

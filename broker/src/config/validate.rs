@@ -35,6 +35,7 @@ impl Config {
             problems.push("metadata.producer_expiry must be more than 0".to_owned());
         }
         self.check_gc(&mut problems);
+        self.check_backup(&mut problems);
         match problems.is_empty() {
             true => Ok(()),
             false => Err(ConfigError(problems.join("; "))),
@@ -43,6 +44,18 @@ impl Config {
 }
 
 impl Config {
+    /// `[backup]`: off (`0s`), or from 1 s (each round builds and uploads the whole state)
+    /// to 1 day (what a restore may lose, and how long released objects wait).
+    fn check_backup(&self, problems: &mut Vec<String>) {
+        let interval = self.backup.interval;
+        let range = std::time::Duration::from_secs(1)..=std::time::Duration::from_secs(86_400);
+        if !interval.is_zero() && !range.contains(&interval) {
+            problems.push(format!(
+                "backup.interval = {interval:?} must be 0s (backups off) or from 1s to 1d: each round uploads the whole metadata state, and a restore loses up to one interval"
+            ));
+        }
+    }
+
     /// `[gc]`: a positive interval, and a grace no shorter than `server.request_timeout`
     /// (a fetch that planned its chunks before a trim must still find their objects).
     fn check_gc(&self, problems: &mut Vec<String>) {

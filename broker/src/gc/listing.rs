@@ -52,10 +52,10 @@ impl Sweeper {
     /// Lists the next stretch of the bucket and deletes the segments due there that are
     /// not in use; answers how many went.
     pub(crate) async fn sweep_listing(&self, due: ListingDue) -> Result<u64, GcError> {
-        let root = segments_root(&self.store.prefix);
+        let root = segments_root(&self.job.store.prefix);
         let listed = match self.cursor.take() {
-            Some(after) => self.store.store.list_with_offset(Some(&root), &after),
-            None => self.store.store.list(Some(&root)),
+            Some(after) => self.job.store.store.list_with_offset(Some(&root), &after),
+            None => self.job.store.store.list(Some(&root)),
         };
         let mut pages = listed.take(MAX_LISTED_PER_ROUND).try_chunks(PAGE);
         let (mut count, mut deleted, mut last) = (0, 0, None);
@@ -81,17 +81,17 @@ impl Sweeper {
         if old.is_empty() {
             return Ok(0);
         }
-        let used = self.metadata.in_use(old.clone(), due.released_before);
+        let used = (self.job.metadata).in_use(old.clone(), due.released_before, self.after_backup);
         let used: HashSet<String> = used.await?.into_iter().collect();
         let unused: Vec<String> = old.into_iter().filter(|o| !used.contains(o)).collect();
         if unused.is_empty() {
             return Ok(0);
         }
-        let gone = delete::delete_batch(self.store.store.as_ref(), unused).await;
+        let gone = delete::delete_batch(self.job.store.store.as_ref(), unused).await;
         let count = gone.len() as u64;
         if !gone.is_empty() {
             // Any of them the state listed as garbage leaves the list.
-            self.metadata.forget_garbage(gone).await?;
+            self.job.metadata.forget_garbage(gone).await?;
         }
         Ok(count)
     }

@@ -58,12 +58,26 @@ pub(crate) async fn claim(store: &ObjectStoreHandle, cluster_id: &str) -> Result
 
 /// Whose the prefix is, by the marker already at `path`.
 async fn owner(store: &dyn ObjectStore, path: &Path, cluster_id: &str) -> Result<Owner, GcError> {
-    let bytes = store.get(path).await?.bytes().await?;
-    let found: ClusterMarker = serde_json::from_slice(&bytes).map_err(GcError::Marker)?;
+    let found = read_at(store, path).await?;
     Ok(match found.cluster_id == cluster_id {
         true => Owner::Ours,
         false => Owner::Foreign(found.cluster_id),
     })
+}
+
+/// The cluster id the prefix's marker names; `None` if there is no marker.
+pub(crate) async fn read(store: &ObjectStoreHandle) -> Result<Option<String>, GcError> {
+    match read_at(store.store.as_ref(), &marker_path(&store.prefix)).await {
+        Ok(marker) => Ok(Some(marker.cluster_id)),
+        Err(GcError::Store(object_store::Error::NotFound { .. })) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// The marker at `path`.
+async fn read_at(store: &dyn ObjectStore, path: &Path) -> Result<ClusterMarker, GcError> {
+    let bytes = store.get(path).await?.bytes().await?;
+    serde_json::from_slice(&bytes).map_err(GcError::Marker)
 }
 
 #[cfg(test)]

@@ -19,19 +19,15 @@ pub(crate) mod delete;
 pub(crate) mod listing;
 pub(crate) mod marker;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use silt_bookie::clock::Clock;
-use silt_bookie::store::ObjectStoreHandle;
-use silt_metadata::MetadataClient;
-use silt_metadata::limits::{COMMIT_HORIZON_MS, MAX_GARBAGE_PER_COMMAND, MAX_LEASE_MS};
+use silt_metadata::limits::{MAX_GARBAGE_PER_COMMAND, commit_horizon_ms};
 use silt_metadata::types::GarbageList;
 use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
-use crate::metrics::Metrics;
+use crate::lease::Job;
 use marker::Owner;
 
 /// The lease's name in the metadata service.
@@ -53,29 +49,31 @@ pub(crate) enum GcError {
     /// The cluster marker is not the JSON silt writes.
     #[error("the cluster marker is unreadable: {0}")]
     Marker(serde_json::Error),
+    /// The state names garbage outside this broker's object store prefix.
+    #[error(
+        "the metadata state names {object} as garbage, which is not under this broker's object store prefix {prefix:?}: is the broker started on another --object-store than the cluster's? Nothing is deleted"
+    )]
+    OtherPrefix {
+        /// The object.
+        object: String,
+        /// This broker's prefix.
+        prefix: String,
+    },
 }
 
 /// What a collector needs.
 pub(crate) struct Sweeper {
-    /// The metadata service.
-    pub(crate) metadata: Arc<dyn MetadataClient>,
-    /// The bucket and prefix swept.
-    pub(crate) store: ObjectStoreHandle,
-    /// Where rounds and deletes are counted.
-    pub(crate) metrics: Arc<Metrics>,
-    /// Now.
-    pub(crate) clock: Arc<dyn Clock>,
-    /// This broker's registry id: the lease holder's name.
-    pub(crate) broker_id: String,
-    /// `gc.interval`.
-    pub(crate) interval: Duration,
+    /// The metadata service, the bucket, … and `gc.interval`.
+    pub(crate) job: Job,
     /// `gc.grace`.
     pub(crate) grace: Duration,
+    /// Whether backups are on (`backup.interval` > 0): then a released object is deleted
+    /// only once a backup newer than its release is in the bucket.
+    pub(crate) after_backup: bool,
     /// Where the next round's bucket listing starts.
     pub(crate) cursor: listing::Cursor,
-    /// Whether the prefix's marker was found naming this cluster (then it is not read
-    /// again: silt never rewrites it).
-    pub(crate) ours: AtomicBool,
+    /// Whether the backups were checked for (and deleted, when backups are off).
+    pub(crate) backups_checked: AtomicBool,
 }
 
 /// How one round ended.
@@ -109,20 +107,14 @@ impl Round {
 pub(crate) fn spawn(sweeper: Sweeper) -> JoinHandle<()> {
     tokio::spawn(async move {
         sweeper.announce().await;
-        let start = tokio::time::Instant::now() + sweeper.interval;
-        let mut tick = tokio::time::interval_at(start, sweeper.interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            sweeper.round().await;
-        }
+        crate::lease::every(sweeper.job.interval, || sweeper.round()).await;
     })
 }
 
 impl Sweeper {
     /// Claims the prefix at start-up, logging (and counting) a foreign one.
     async fn announce(&self) {
-        match self.owner().await {
+        match self.job.owner().await {
             Ok(Owner::Ours) => debug!("the object store prefix belongs to this cluster"),
             Ok(Owner::Foreign(other)) => self.refuse(&other),
             Err(error) => warn!(%error, "cannot check the object store's cluster marker yet"),
@@ -132,13 +124,13 @@ impl Sweeper {
     /// One round, in its own span; failures are logged and counted, and the next round
     /// tries again.
     pub(crate) async fn round(&self) {
-        let now_ms = self.clock.now_ms();
-        let span = info_span!("gc_round", now_ms, broker_id = %self.broker_id);
+        let now_ms = self.job.clock.now_ms();
+        let span = info_span!("gc_round", now_ms, broker_id = %self.job.broker_id);
         match self.sweep(now_ms).instrument(span).await {
-            Ok(round) => self.metrics.gc_round(round.as_str()),
+            Ok(round) => self.job.metrics.gc_round(round.as_str()),
             Err(error) => {
                 warn!(%error, "garbage collection round failed; trying again next round");
-                self.metrics.gc_round("error");
+                self.job.metrics.gc_round("error");
             }
         }
     }
@@ -146,18 +138,19 @@ impl Sweeper {
     /// Deletes what is due at `now_ms`, if the prefix is this cluster's and this broker
     /// holds the lease.
     pub(crate) async fn sweep(&self, now_ms: i64) -> Result<Round, GcError> {
-        if let Owner::Foreign(other) = self.owner().await? {
+        if let Owner::Foreign(other) = self.job.owner().await? {
             self.refuse(&other);
             return Ok(Round::Refused);
         }
         if !self.hold_lease().await? {
             return Ok(Round::Standby);
         }
+        self.retire_stale_backups().await?;
         let mut deleted = self.sweep_recorded(now_ms).await?;
         if self.hold_lease().await? {
             deleted += self.sweep_listing(self.listing_due(now_ms)).await?;
         }
-        self.metrics.gc_deleted_objects.inc_by(deleted);
+        self.job.metrics.gc_deleted_objects.inc_by(deleted);
         Ok(if deleted > 0 {
             Round::Deleted
         } else {
@@ -174,6 +167,7 @@ impl Sweeper {
             if due.due.is_empty() {
                 break;
             }
+            self.check_prefix(&due)?;
             let (gone, more) = self.delete(due).await?;
             deleted += gone;
             if !more || !self.hold_lease().await? {
@@ -181,6 +175,45 @@ impl Sweeper {
             }
         }
         Ok(deleted)
+    }
+
+    /// With backups off, deletes the backups an earlier run left in the bucket (once per
+    /// process, before any released object goes): they would name objects this collector
+    /// deletes, and a restore from one would serve an index of missing objects.
+    async fn retire_stale_backups(&self) -> Result<(), GcError> {
+        if self.after_backup || self.backups_checked.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let deleted = crate::backup::objects::delete_all(&self.job.store).await?;
+        if deleted > 0 {
+            warn!(
+                deleted,
+                "backups are off (backup.interval = 0s): deleted the metadata backups an earlier run left in the bucket, which would name objects this collector deletes"
+            );
+        }
+        self.backups_checked.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Refuses a batch naming an object outside this broker's prefix.
+    fn check_prefix(&self, list: &GarbageList) -> Result<(), GcError> {
+        let prefix = self.job.store.prefix.as_ref();
+        let under = |name: &str| {
+            prefix.is_empty()
+                || name
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        };
+        match list.due.iter().find(|g| !under(&g.object)) {
+            Some(foreign) => {
+                self.job.metrics.gc_refused("other_prefix");
+                Err(GcError::OtherPrefix {
+                    object: foreign.object.clone(),
+                    prefix: prefix.to_owned(),
+                })
+            }
+            None => Ok(()),
+        }
     }
 
     /// `gc.grace` in milliseconds.
@@ -192,57 +225,42 @@ impl Sweeper {
     fn listing_due(&self, now_ms: i64) -> listing::ListingDue {
         let released_before = now_ms.saturating_sub(self.grace_ms());
         listing::ListingDue {
-            sealed_before: released_before.saturating_sub(COMMIT_HORIZON_MS),
+            sealed_before: released_before.saturating_sub(commit_horizon_ms()),
             released_before,
         }
-    }
-
-    /// Whose the prefix is (writing the marker if there is none); remembered once it is
-    /// this cluster's, so a round costs no marker request after that.
-    async fn owner(&self) -> Result<Owner, GcError> {
-        if self.ours.load(Ordering::Relaxed) {
-            return Ok(Owner::Ours);
-        }
-        let cluster_id = self.metadata.cluster_id().await?;
-        let owner = marker::claim(&self.store, &cluster_id).await?;
-        self.ours.store(owner == Owner::Ours, Ordering::Relaxed);
-        Ok(owner)
     }
 
     /// Logs and counts a round refused because the prefix is `other`'s.
     fn refuse(&self, other: &str) {
         error!(
-            prefix = %self.store.prefix,
+            prefix = %self.job.store.prefix,
             marker_cluster_id = other,
             "the object store prefix belongs to another cluster (its marker names {other}): garbage collection deletes nothing there"
         );
-        self.metrics.gc_refused("foreign_cluster");
+        self.job.metrics.gc_refused("foreign_cluster");
     }
 
-    /// Takes or renews the lease for two intervals; whether this broker holds it.
+    /// Takes or renews the `gc` lease; whether this broker holds it.
     async fn hold_lease(&self) -> Result<bool, GcError> {
-        let at_ms = self.clock.now_ms();
-        let length = i64::try_from(self.interval.as_millis().saturating_mul(2)).unwrap_or(i64::MAX);
-        let until_ms = at_ms.saturating_add(length.clamp(1000, MAX_LEASE_MS as i64));
-        let lease = self
-            .metadata
-            .take_lease(LEASE_NAME, &self.broker_id, until_ms, at_ms);
-        let lease = lease.await?;
-        if !lease.held_by(&self.broker_id, at_ms) {
-            debug!(holder = %lease.holder, "another broker holds the gc lease");
-        }
-        Ok(lease.held_by(&self.broker_id, at_ms))
+        Ok(self.job.hold(LEASE_NAME).await?)
     }
 
     /// The garbage due at `now_ms` (at most one batch). The backlog, due or not, is on
     /// `/metrics` from the cost figures (`silt_gc_backlog_objects`, every broker).
     async fn due(&self, now_ms: i64) -> Result<GarbageList, GcError> {
         let released_before = now_ms.saturating_sub(self.grace_ms());
-        let orphaned_before = released_before.saturating_sub(COMMIT_HORIZON_MS);
-        let list = self
-            .metadata
-            .garbage(released_before, orphaned_before, MAX_GARBAGE_PER_COMMAND);
-        Ok(list.await?)
+        let orphaned_before = released_before.saturating_sub(commit_horizon_ms());
+        let limit = MAX_GARBAGE_PER_COMMAND;
+        let list =
+            self.job
+                .metadata
+                .garbage(released_before, orphaned_before, limit, self.after_backup);
+        let list = list.await?;
+        self.job
+            .metrics
+            .gc_awaiting_backup
+            .set(list.awaiting_backup as i64);
+        Ok(list)
     }
 
     /// Deletes one batch and forgets what went; how many went, and whether the whole batch
@@ -250,10 +268,10 @@ impl Sweeper {
     async fn delete(&self, list: GarbageList) -> Result<(u64, bool), GcError> {
         let names: Vec<String> = list.due.into_iter().map(|g| g.object).collect();
         let (asked, full) = (names.len(), names.len() == MAX_GARBAGE_PER_COMMAND);
-        let gone = delete::delete_batch(self.store.store.as_ref(), names).await;
+        let gone = delete::delete_batch(self.job.store.store.as_ref(), names).await;
         let count = gone.len();
         if !gone.is_empty() {
-            self.metadata.forget_garbage(gone).await?;
+            self.job.metadata.forget_garbage(gone).await?;
         }
         info!(
             deleted = count,

@@ -71,6 +71,8 @@ pub struct RunningNode {
     cost: JoinHandle<()>,
     /// Garbage collection (`gc`).
     gc: JoinHandle<()>,
+    /// The metadata backup uploader and its task (`None`: backups off).
+    backup: Option<(Arc<crate::backup::Uploader>, JoinHandle<()>)>,
     /// Follows the metadata change feed into the long-polls' wake-up channels.
     change_feed: JoinHandle<()>,
     /// Reloads the principals file on a change or SIGHUP (when auth is on).
@@ -106,6 +108,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         config.metrics.cost_refresh_interval,
     );
     let gc = spawn_gc(&config, &services, &storage, &identity.broker_id);
+    let backup = spawn_backup(&config, &services, &storage, &identity.broker_id);
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (object_store_url, disk_cache) = (storage.store.url.clone(), storage.disk_cache.clone());
     let pipeline = services.pipeline.clone();
@@ -139,6 +142,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         retention,
         cost,
         gc,
+        backup,
         change_feed,
         auth_reload,
         recovery: recovery.spawn(recovery_interval),
@@ -276,16 +280,47 @@ fn spawn_gc(
     broker_id: &str,
 ) -> JoinHandle<()> {
     crate::gc::spawn(crate::gc::Sweeper {
+        job: job(services, storage, broker_id, config.gc.interval),
+        grace: config.gc.grace,
+        after_backup: config.backup.enabled(),
+        cursor: crate::gc::listing::Cursor::default(),
+        backups_checked: std::sync::atomic::AtomicBool::new(false),
+    })
+}
+
+/// The context of a cluster-wide job of this broker that runs every `interval`.
+fn job(
+    services: &Services,
+    storage: &Storage,
+    broker_id: &str,
+    interval: std::time::Duration,
+) -> crate::lease::Job {
+    crate::lease::Job {
         metadata: services.metadata.clone(),
         store: storage.store.clone(),
         metrics: services.metrics.clone(),
         clock: services.clock.clone(),
         broker_id: broker_id.to_owned(),
-        interval: config.gc.interval,
-        grace: config.gc.grace,
-        cursor: crate::gc::listing::Cursor::default(),
+        interval,
         ours: std::sync::atomic::AtomicBool::new(false),
-    })
+    }
+}
+
+/// Starts the metadata backup uploader if `backup.interval` is not 0: the uploader (for
+/// the final backup at shutdown) and its task.
+fn spawn_backup(
+    config: &Config,
+    services: &Services,
+    storage: &Storage,
+    broker_id: &str,
+) -> Option<(Arc<crate::backup::Uploader>, JoinHandle<()>)> {
+    if !config.backup.enabled() {
+        return None;
+    }
+    let interval = config.backup.interval;
+    let job = job(services, storage, broker_id, interval);
+    let uploader = Arc::new(crate::backup::Uploader { job });
+    Some((uploader.clone(), crate::backup::spawn(uploader)))
 }
 
 /// The embedded one-node metadata service (empty `cluster.metadata`), or a client of the
@@ -492,6 +527,7 @@ impl RunningNode {
             reload.abort();
         }
         close_pipeline(&self.pipeline).await;
+        final_backup(self.backup.as_ref()).await;
         close_disk_cache(self.disk_cache.as_deref()).await;
         self.heartbeat.abort();
         self.lag.abort();
@@ -526,6 +562,15 @@ async fn close_pipeline(pipeline: &WritePipeline) {
         tracing::warn!(
             "staged records were not all committed within {CLOSE_TIMEOUT:?}; the spool keeps them for the next start"
         );
+    }
+}
+
+/// Stops the backup uploader, if backups are on, and uploads one last backup: it holds
+/// every commit this broker made, its last ones included.
+async fn final_backup(backup: Option<&(Arc<crate::backup::Uploader>, JoinHandle<()>)>) {
+    if let Some((uploader, task)) = backup {
+        task.abort();
+        uploader.final_upload().await;
     }
 }
 

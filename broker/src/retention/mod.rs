@@ -69,15 +69,7 @@ impl Round {
 /// Starts the retention task: a round every `interval`, the first one `interval` after
 /// start.
 pub(crate) fn spawn(enforcer: Enforcer, interval: Duration) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let start = tokio::time::Instant::now() + interval;
-        let mut tick = tokio::time::interval_at(start, interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            enforcer.round().await;
-        }
-    })
+    tokio::spawn(async move { crate::lease::every(interval, || enforcer.round()).await })
 }
 
 impl Enforcer {

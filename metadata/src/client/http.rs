@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::backup::{Backup, BackupWire};
 use crate::client::Transport;
 use crate::error::{Error, Result};
 use crate::types::{ChangeFeed, Command, CommandResult, HeartbeatView, NodeStatus};
@@ -47,6 +48,8 @@ const SUSPECT_FOR: Duration = Duration::from_secs(3);
 const WATCH_WAIT: Duration = Duration::from_secs(10);
 /// How long a membership change may take (a learner catches up before it returns).
 const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the leader may take to build and send a backup of its state.
+const BACKUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Redirects followed in a row before trying the next node.
 const MAX_REDIRECTS: u32 = 3;
 
@@ -511,6 +514,15 @@ impl Transport for HttpClient {
 
     async fn heartbeat(&self, call: HeartbeatCall) -> Result<HeartbeatView> {
         self.call("/meta/v1/heartbeat", &call).await
+    }
+
+    async fn build_backup(&self) -> Result<Backup> {
+        let wire: BackupWire = self
+            .call_with("/meta/v1/backup", &serde_json::json!({}), BACKUP_TIMEOUT)
+            .await?;
+        Backup::try_from(wire).map_err(|e| {
+            Error::Unavailable(format!("the backup the leader sent is not base64: {e}"))
+        })
     }
 
     fn applied(&self) -> watch::Receiver<u64> {

@@ -18,6 +18,7 @@ use openraft::BasicNode;
 use openraft::error::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, RaftError};
 use tokio::sync::watch;
 
+use crate::backup::Backup;
 use crate::changes::SharedChanges;
 use crate::client::Transport;
 use crate::error::{Error, Result, fatal_error};
@@ -176,6 +177,14 @@ impl LocalClient {
     /// Waits until the local state reflects every write committed before this call, then
     /// runs `read` on it.
     pub(crate) async fn read<T>(&self, read: impl FnOnce(&MetadataState) -> T) -> Result<T> {
+        self.read_barrier().await?;
+        let applied = self.shared.read();
+        Ok(read(&applied.state))
+    }
+
+    /// Waits until this node has applied everything committed before the call, as the
+    /// leader confirmed by a quorum; else the leader to ask ([`Error::NotLeader`]).
+    async fn read_barrier(&self) -> Result<()> {
         self.raft
             .ensure_linearizable()
             .await
@@ -186,8 +195,17 @@ impl LocalClient {
                 RaftError::APIError(other) => Error::Unavailable(other.to_string()),
                 RaftError::Fatal(fatal) => fatal_error(fatal),
             })?;
-        let applied = self.shared.read();
-        Ok(read(&applied.state))
+        Ok(())
+    }
+
+    /// A backup of the state after a read barrier: the state is copied under the lock
+    /// (cheap: persistent maps) and encoded off the runtime's threads.
+    pub(crate) async fn backup(&self) -> Result<Backup> {
+        self.read_barrier().await?;
+        let applied = self.shared.read().clone();
+        let built = tokio::task::spawn_blocking(move || applied.backup()).await;
+        let built = built.map_err(|join| Error::Storage(format!("backup task: {join}")))?;
+        built.map_err(|io| Error::Storage(format!("cannot build a backup: {io}")))
     }
 
     /// A partition's high watermark in this node's applied state, read locally without a
@@ -254,6 +272,10 @@ impl Transport for LocalClient {
 
     async fn query(&self, query: ReadQuery) -> Result<ReadReply> {
         LocalClient::query(self, query).await
+    }
+
+    async fn build_backup(&self) -> Result<Backup> {
+        LocalClient::backup(self).await
     }
 
     fn applied(&self) -> watch::Receiver<u64> {

@@ -78,21 +78,43 @@ pub trait MetadataClient: Send + Sync + 'static {
 
     /// At most `limit` (1 to [`MAX_GARBAGE_PER_COMMAND`](crate::limits::MAX_GARBAGE_PER_COMMAND))
     /// unreferenced objects a collector may delete: released before `released_before`,
-    /// orphans recorded before `orphaned_before` (linearizable; changes nothing).
+    /// orphans recorded before `orphaned_before`; with `after_backup` (backups are on),
+    /// only released objects no longer awaiting a backup (linearizable; changes nothing).
     async fn garbage(
         &self,
         released_before: i64,
         orphaned_before: i64,
         limit: usize,
+        after_backup: bool,
     ) -> Result<GarbageList>;
 
     /// Forgets deleted garbage (one Raft entry): answers how many objects left the lists.
     async fn forget_garbage(&self, objects: Vec<String>) -> Result<u64>;
 
     /// Which of `objects` (1 to [`MAX_GARBAGE_PER_COMMAND`](crate::limits::MAX_GARBAGE_PER_COMMAND))
-    /// are in use: referenced by an index entry, or released at or after `released_before`
-    /// (linearizable; changes nothing).
-    async fn in_use(&self, objects: Vec<String>, released_before: i64) -> Result<Vec<String>>;
+    /// are in use: referenced by an index entry, released at or after `released_before`,
+    /// or (with `after_backup`) released after the newest backup (linearizable; changes
+    /// nothing).
+    async fn in_use(
+        &self,
+        objects: Vec<String>,
+        released_before: i64,
+        after_backup: bool,
+    ) -> Result<Vec<String>>;
+
+    /// A backup of the state: a snapshot file of it as of the leader's last applied entry,
+    /// built without holding up apply (linearizable; changes nothing).
+    async fn backup(&self) -> Result<crate::backup::Backup>;
+
+    /// Records that the backup taken at log `index` is in the bucket
+    /// ([`Command::RecordBackup`]); answers the newest backup index recorded.
+    async fn record_backup(&self, index: u64) -> Result<Option<u64>>;
+
+    /// At most `limit` (1 to [`MAX_GARBAGE_PER_COMMAND`](crate::limits::MAX_GARBAGE_PER_COMMAND))
+    /// objects an index entry references, in name order, after `after` (from the first when
+    /// `None`); linearizable, changes nothing. Every object named exists in the bucket
+    /// unless garbage collection is broken (the lifecycle race test pages through them).
+    async fn referenced_objects(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>>;
 
     /// Lists every topic by name (linearizable). Unbounded: serve clients with
     /// [`MetadataClient::topic_page`].
@@ -302,6 +324,8 @@ pub(crate) trait Transport: Send + Sync + 'static {
     }
     /// Notes that a segment-commit proposal of `size` is about to be made (metrics).
     fn proposing(&self, _size: ProposalSize) {}
+    /// See [`MetadataClient::backup`].
+    async fn build_backup(&self) -> Result<crate::backup::Backup>;
 }
 
 /// This process's wall-clock time in milliseconds since the Unix epoch: a commit's proposal
@@ -493,11 +517,13 @@ impl<T: Transport> MetadataClient for T {
         released_before: i64,
         orphaned_before: i64,
         limit: usize,
+        after_backup: bool,
     ) -> Result<GarbageList> {
         let query = ReadQuery::Garbage {
             released_before,
             orphaned_before,
             limit,
+            after_backup,
         };
         expect_reply!(self.query(query).await?, ReadReply::Garbage(list) => list)
     }
@@ -507,12 +533,33 @@ impl<T: Transport> MetadataClient for T {
         expect_reply!(reply, CommandResult::Forgotten(count) => count)
     }
 
-    async fn in_use(&self, objects: Vec<String>, released_before: i64) -> Result<Vec<String>> {
+    async fn in_use(
+        &self,
+        objects: Vec<String>,
+        released_before: i64,
+        after_backup: bool,
+    ) -> Result<Vec<String>> {
         let query = ReadQuery::InUse {
             objects,
             released_before,
+            after_backup,
         };
         expect_reply!(self.query(query).await?, ReadReply::InUse(used) => used)
+    }
+
+    async fn referenced_objects(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>> {
+        let after = after.map(str::to_owned);
+        let query = ReadQuery::Referenced { after, limit };
+        expect_reply!(self.query(query).await?, ReadReply::Referenced(names) => names)
+    }
+
+    async fn backup(&self) -> Result<crate::backup::Backup> {
+        self.build_backup().await
+    }
+
+    async fn record_backup(&self, index: u64) -> Result<Option<u64>> {
+        let reply = self.write(Command::RecordBackup { index }).await?;
+        expect_reply!(reply, CommandResult::BackedUp(index) => index)
     }
 
     async fn list_topics(&self) -> Result<Vec<TopicView>> {
@@ -771,26 +818,11 @@ impl<T: Transport> MetadataClient for T {
 
 #[cfg(test)]
 mod tests {
-    use crate::types::{ChunkCommit, SegmentCommit, TopicSettings};
+    use crate::types::{SegmentCommit, TopicSettings};
     use crate::{MetadataClient, MetadataNode, NodeConfig};
 
     fn segment(object: &str, topic_id: u64) -> SegmentCommit {
-        SegmentCommit {
-            object: object.to_owned(),
-            size: 10,
-            sealed_at_ms: None,
-            offset_commits: Vec::new(),
-            chunks: vec![ChunkCommit {
-                topic_id,
-                partition: 0,
-                position: 0,
-                length: 10,
-                record_count: 2,
-                first_timestamp_ms: 1,
-                max_timestamp_ms: 1,
-                producer: None,
-            }],
-        }
+        SegmentCommit::for_test(object, topic_id, 0)
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! Garbage collection in the state: named leases ([`Command::TakeLease`], so one broker at
 //! a time sweeps), the list of garbage due for deletion (a read), which objects found by
-//! listing the bucket are still in use (a read), and
+//! listing the bucket are still in use (a read), which objects are referenced (a paged
+//! read), and
 //! forgetting deleted garbage ([`Command::ForgetGarbage`]).
 //!
 //! Invariants: a lease is granted only to its holder, to anyone once it ended at or before
@@ -10,6 +11,8 @@
 //!
 //! [`Command::TakeLease`]: crate::types::Command::TakeLease
 //! [`Command::ForgetGarbage`]: crate::types::Command::ForgetGarbage
+
+use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +35,9 @@ pub(crate) struct DueBefore {
     pub(crate) released: i64,
     /// Orphans recorded before this are due.
     pub(crate) orphaned: i64,
+    /// Released objects are due only once a backup newer than their release was recorded
+    /// (backups are on: [`MetadataState::awaits_backup`]).
+    pub(crate) after_backup: bool,
 }
 
 impl MetadataState {
@@ -78,6 +84,7 @@ impl MetadataState {
             }
             let released = self.released.remove(object).is_some();
             let orphan = self.orphans.remove(object).is_some();
+            self.unbacked.remove(object);
             forgotten += u64::from(released || orphan);
         }
         CommandResult::Forgotten(forgotten)
@@ -92,21 +99,25 @@ impl MetadataState {
         limit: usize,
     ) -> crate::error::Result<GarbageList> {
         super::validate::garbage_count(limit)?;
-        let released = self.due_in(&self.released, due.released, GarbageKind::Released);
+        let released = self
+            .due_in(&self.released, due.released, GarbageKind::Released)
+            .filter(|garbage| !(due.after_backup && self.awaits_backup(&garbage.object)));
         let orphans = self.due_in(&self.orphans, due.orphaned, GarbageKind::Orphan);
         Ok(GarbageList {
             backlog: (self.released.len() + self.orphans.len()) as u64,
             due: released.chain(orphans).take(limit).collect(),
+            awaiting_backup: self.unbacked.len() as u64,
         })
     }
 
     /// Those of `objects` (1 to [`MAX_GARBAGE_PER_COMMAND`](crate::limits::MAX_GARBAGE_PER_COMMAND))
-    /// still in use, in the order asked: referenced by an index entry, or released at or
-    /// after `released_before` (a fetch that planned before the release may still read it).
+    /// still in use, in the order asked: referenced by an index entry, released at or
+    /// after `due.released` (a fetch that planned before the release may still read it),
+    /// or released after the newest backup when `due.after_backup`.
     pub(crate) fn in_use(
         &self,
         objects: &[String],
-        released_before: i64,
+        due: DueBefore,
     ) -> crate::error::Result<Vec<String>> {
         super::validate::garbage_count(objects.len())?;
         let used = |object: &&String| {
@@ -114,9 +125,25 @@ impl MetadataState {
                 || self
                     .released
                     .get(*object)
-                    .is_some_and(|at| *at >= released_before)
+                    .is_some_and(|at| *at >= due.released)
+                || (due.after_backup && self.awaits_backup(object))
         };
         Ok(objects.iter().filter(used).cloned().collect())
+    }
+
+    /// At most `limit` (1 to [`MAX_GARBAGE_PER_COMMAND`](crate::limits::MAX_GARBAGE_PER_COMMAND))
+    /// objects an index entry references, in name order, after `after` (from the first
+    /// when `None`): a bounded page, so a checker can compare every reference with the
+    /// bucket.
+    pub(crate) fn referenced(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> crate::error::Result<Vec<String>> {
+        super::validate::garbage_count(limit)?;
+        let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let page = self.refs.range::<_, str>((from, Bound::Unbounded));
+        Ok(page.take(limit).map(|(name, _)| name.to_string()).collect())
     }
 
     /// The unreferenced objects of `list` whose time is before `before`.

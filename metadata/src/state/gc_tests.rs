@@ -2,8 +2,9 @@
 //! refused while another holder's is live, taken over once it ended, deterministic), the
 //! garbage due, and forgetting deleted garbage (never a referenced object; replay harmless).
 
+use super::test_support::state_with_garbage;
 use super::*;
-use crate::types::{ChunkCommit, GarbageKind, LeaseView, PartitionTrim, SegmentCommit};
+use crate::types::{GarbageKind, LeaseView};
 
 fn take(state: &mut MetadataState, holder: &str, until_ms: i64, at_ms: i64) -> CommandResult {
     state.apply(&Command::TakeLease {
@@ -74,58 +75,12 @@ fn a_bad_lease_is_refused_and_changes_nothing() {
     assert_eq!(state, MetadataState::default());
 }
 
-/// Topic `t` with `s1` and `s2` committed to partition 0, `s1` trimmed away at 100, and
-/// the orphan `o1` recorded at 50.
-fn state_with_garbage() -> MetadataState {
-    let mut state = MetadataState::default();
-    let CommandResult::Topic(topic) = state.apply(&Command::CreateTopic {
-        name: "t".to_owned(),
-        partitions: 1,
-        settings: TopicSettings::default(),
-        created_at_ms: 1,
-        request_id: None,
-        owner: None,
-    }) else {
-        panic!("topic created");
-    };
-    for object in ["s1", "s2"] {
-        let chunk = ChunkCommit {
-            topic_id: topic.id,
-            partition: 0,
-            position: 0,
-            length: 10,
-            record_count: 2,
-            first_timestamp_ms: 5,
-            max_timestamp_ms: 5,
-            producer: None,
-        };
-        let segment = SegmentCommit {
-            object: object.to_owned(),
-            size: 10,
-            chunks: vec![chunk],
-            sealed_at_ms: None,
-            offset_commits: Vec::new(),
-        };
-        let segments = vec![segment];
-        state.apply(&Command::CommitSegments {
-            segments,
-            at_ms: None,
-        });
-    }
-    let trim = PartitionTrim {
-        topic_id: topic.id,
-        partition: 0,
-        start_offset: 2,
-    };
-    let trims = vec![trim];
-    state.apply(&Command::TrimPartitions { trims, at_ms: 100 });
-    let objects = vec!["o1".to_owned()];
-    state.apply(&Command::RecordOrphans { objects, at_ms: 50 });
-    state
-}
-
 fn due(state: &MetadataState, released: i64, orphaned: i64) -> Vec<(String, GarbageKind)> {
-    let before = gc::DueBefore { released, orphaned };
+    let before = gc::DueBefore {
+        released,
+        orphaned,
+        after_backup: false,
+    };
     let list = state.garbage(before, 10).unwrap();
     list.due.into_iter().map(|g| (g.object, g.kind)).collect()
 }
@@ -138,7 +93,8 @@ fn garbage_is_due_after_its_time_and_never_a_referenced_object() {
             .garbage(
                 gc::DueBefore {
                     released: 0,
-                    orphaned: 0
+                    orphaned: 0,
+                    after_backup: false,
                 },
                 10
             )
@@ -165,7 +121,8 @@ fn garbage_is_due_after_its_time_and_never_a_referenced_object() {
             .garbage(
                 gc::DueBefore {
                     released: 0,
-                    orphaned: 0
+                    orphaned: 0,
+                    after_backup: false,
                 },
                 0
             )
@@ -197,12 +154,32 @@ fn forgetting_never_removes_a_referenced_object_and_a_replay_changes_nothing() {
     assert!(matches!(state.apply(&empty), CommandResult::Rejected(_)));
 }
 
+/// Released objects due before `released` (backups off).
+fn released(released: i64) -> gc::DueBefore {
+    gc::DueBefore {
+        released,
+        orphaned: i64::MIN,
+        after_backup: false,
+    }
+}
+
+#[test]
+fn referenced_objects_are_read_in_bounded_pages_in_name_order() {
+    let state = state_with_garbage();
+    // s1 was released by the trim; o1 is an orphan: only s2 is referenced.
+    assert_eq!(state.referenced(None, 10).unwrap(), ["s2"]);
+    assert_eq!(state.referenced(Some("s1"), 1).unwrap(), ["s2"]);
+    assert!(state.referenced(Some("s2"), 10).unwrap().is_empty());
+    assert!(state.referenced(None, 0).is_err());
+    assert!(state.referenced(None, 1001).is_err());
+}
+
 #[test]
 fn referenced_objects_and_those_released_within_the_grace_are_in_use() {
     let state = state_with_garbage();
     let asked = ["o1", "s2", "s1", "unknown"].map(str::to_owned).to_vec();
     // s1 was released at 100.
-    assert_eq!(state.in_use(&asked, 100).unwrap(), ["s2", "s1"]);
-    assert_eq!(state.in_use(&asked, 101).unwrap(), ["s2"]);
-    assert!(state.in_use(&[], 0).is_err());
+    assert_eq!(state.in_use(&asked, released(100)).unwrap(), ["s2", "s1"]);
+    assert_eq!(state.in_use(&asked, released(101)).unwrap(), ["s2"]);
+    assert!(state.in_use(&[], released(0)).is_err());
 }

@@ -7,7 +7,9 @@
 //! window of recent request ids ([`requests`]); stored bytes per topic are read in
 //! [`storage`]; segment
 //! commits, which touch all of them, live in [`commit`]; retention (trims, released
-//! objects) in [`retention`]; garbage collection (leases, garbage due) in [`gc`]. openraft never appears here:
+//! objects) in [`retention`]; garbage collection (leases, garbage due) in [`gc`]; which
+//! released objects the newest backup in the bucket may still reference in [`backup`].
+//! openraft never appears here:
 //! [`crate::state_machine`] adapts this state to it.
 //!
 //! Invariants:
@@ -28,6 +30,7 @@
 //! - The snapshot data of a state ([`MetadataState::encode`]) decodes to an equal state.
 
 mod assign;
+mod backup;
 mod brokers;
 mod commit;
 mod encoding;
@@ -101,6 +104,19 @@ pub(crate) struct MetadataState {
     /// Named leases (the garbage collector's `gc`): who holds each and until when.
     #[serde(default)]
     leases: std::collections::BTreeMap<String, gc::Lease>,
+    /// Released objects the newest backup recorded may still reference, with the log
+    /// index of the entry that released them ([`backup`]): not garbage until a backup
+    /// taken at or after that index is recorded.
+    #[serde(default)]
+    unbacked: imbl::OrdMap<String, u64>,
+    /// The log index of the newest backup uploaded to the bucket
+    /// ([`Command::RecordBackup`]); `None` before the first.
+    #[serde(default)]
+    backed_up: Option<u64>,
+    /// The log index of the entry being applied ([`MetadataState::apply_at`]); 0 outside
+    /// an apply. Not in snapshots.
+    #[serde(skip)]
+    applying: u64,
     /// How many index entries reference each committed object (derived from the indexes:
     /// not in snapshots, rebuilt by [`MetadataState::decode`]). Persistent maps, like the
     /// indexes, so a snapshot's clone of the state shares them.
@@ -109,11 +125,26 @@ pub(crate) struct MetadataState {
 }
 
 impl MetadataState {
-    /// Applies one command and returns what its proposer receives; a command that breaks
-    /// a rule of [`validate`] is refused and changes nothing.
-    /// A command repeating a remembered request id gets its first result back and is not
-    /// applied again ([`requests`]).
+    /// [`MetadataState::apply_at`] at log index 0 (tests of commands that do not care).
+    #[cfg(test)]
     pub(crate) fn apply(&mut self, command: &Command) -> CommandResult {
+        self.apply_at(0, command)
+    }
+
+    /// Applies the command of the log entry at `index` and returns what its proposer
+    /// receives; a command that breaks a rule of [`validate`] is refused and changes
+    /// nothing. A command repeating a remembered request id gets its first result back
+    /// and is not applied again ([`requests`]). `index` is recorded as the release index of
+    /// what the command releases ([`backup`]).
+    pub(crate) fn apply_at(&mut self, index: u64, command: &Command) -> CommandResult {
+        self.applying = index;
+        let result = self.apply_checked(command);
+        self.applying = 0;
+        result
+    }
+
+    /// Applies `command` after [`validate::command`] and the request-id window.
+    fn apply_checked(&mut self, command: &Command) -> CommandResult {
         if let Err(refusal) = validate::command(command) {
             return CommandResult::Rejected(refusal);
         }
@@ -207,6 +238,7 @@ impl MetadataState {
                 at_ms,
             } => self.take_lease(name, holder, *until_ms, *at_ms),
             Command::ForgetGarbage { objects } => self.forget_garbage(objects),
+            Command::RecordBackup { index } => self.record_backup(*index),
         }
     }
 
@@ -413,17 +445,30 @@ impl MetadataState {
                 released_before,
                 orphaned_before,
                 limit,
+                after_backup,
             } => {
                 let due = gc::DueBefore {
                     released: *released_before,
                     orphaned: *orphaned_before,
+                    after_backup: *after_backup,
                 };
                 self.garbage(due, *limit).map(ReadReply::Garbage)
             }
             ReadQuery::InUse {
                 objects,
                 released_before,
-            } => self.in_use(objects, *released_before).map(ReadReply::InUse),
+                after_backup,
+            } => {
+                let due = gc::DueBefore {
+                    released: *released_before,
+                    orphaned: i64::MIN,
+                    after_backup: *after_backup,
+                };
+                self.in_use(objects, due).map(ReadReply::InUse)
+            }
+            ReadQuery::Referenced { after, limit } => self
+                .referenced(after.as_deref(), *limit)
+                .map(ReadReply::Referenced),
         }
     }
 
@@ -583,6 +628,8 @@ fn missing_topic(name: &str) -> CommandError {
     }
 }
 
+#[cfg(test)]
+mod backup_tests;
 #[cfg(test)]
 mod encoding_tests;
 #[cfg(test)]

@@ -103,6 +103,7 @@ impl MetadataState {
                 self.released
                     .entry(entry.object.to_string())
                     .or_insert(at_ms);
+                self.await_backup(&entry.object);
             }
         }
     }

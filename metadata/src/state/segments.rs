@@ -2,7 +2,7 @@
 //! ([`MetadataState`](super::MetadataState)'s `segments`, the idempotency answer of a
 //! retried commit) may be forgotten, and the horizon before which a segment is refused.
 //!
-//! A segment sealed before the horizon ([`COMMIT_HORIZON_MS`] before the latest proposal
+//! A segment sealed before the horizon ([`commit_horizon_ms`] before the latest proposal
 //! time the state has seen) is refused whatever it is, so its result is no longer needed to
 //! answer a retry: the retry is refused for its age instead. The horizon only advances, so
 //! a retry proposed by a node whose clock is behind is refused too, never committed twice.
@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::limits::COMMIT_HORIZON_MS;
+use crate::limits::commit_horizon_ms;
 use crate::types::{SegmentCommit, SegmentCommitResult};
 
 /// The commit results kept, by object name (a persistent map: a clone of the state shares
@@ -55,13 +55,13 @@ impl SegmentExpiry {
         }
     }
 
-    /// Advances the horizon to `at_ms` minus [`COMMIT_HORIZON_MS`] (never back) and drops
+    /// Advances the horizon to `at_ms` minus [`commit_horizon_ms`] (never back) and drops
     /// from `results` every queued one sealed before it.
     pub(crate) fn advance(&mut self, at_ms: i64, results: &mut SegmentResults) {
         if !self.requeued {
             self.requeue(at_ms, results);
         }
-        let horizon = at_ms.saturating_sub(COMMIT_HORIZON_MS);
+        let horizon = at_ms.saturating_sub(commit_horizon_ms());
         if self.horizon_ms.is_some_and(|current| current >= horizon) {
             return;
         }
@@ -84,13 +84,13 @@ impl SegmentExpiry {
     }
 
     /// Whether `segment` was sealed before the horizon, or longer than
-    /// [`COMMIT_HORIZON_MS`] before `at_ms`: refused for its age. Never when its seal time
+    /// [`commit_horizon_ms`] before `at_ms`: refused for its age. Never when its seal time
     /// is unknown (older brokers).
     pub(crate) fn too_old(&self, segment: &SegmentCommit, at_ms: Option<i64>) -> bool {
         let Some(sealed) = segment.sealed_at_ms else {
             return false;
         };
-        let by_proposal = at_ms.map(|at| at.saturating_sub(COMMIT_HORIZON_MS));
+        let by_proposal = at_ms.map(|at| at.saturating_sub(commit_horizon_ms()));
         self.horizon_ms.max(by_proposal).is_some_and(|h| sealed < h)
     }
 

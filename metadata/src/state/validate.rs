@@ -90,6 +90,7 @@ pub(crate) fn command(command: &Command) -> Result<(), CommandError> {
             at_ms,
         } => lease(name, holder, *until_ms, *at_ms),
         Command::ForgetGarbage { objects } => forgotten(objects),
+        Command::RecordBackup { index: _ } => Ok(()),
         Command::CommitOffsets {
             group,
             generation,

@@ -506,20 +506,43 @@ impl Cluster {
     /// (Re)starts one process with its original command line (`local-cluster.sh start`) and
     /// waits until it is ready (/healthz for metadata, /readyz for a broker).
     pub fn start(&self, role: Role, i: usize) -> Result<()> {
-        self.start_waiting_for(role, i, "ready")
+        self.start_waiting_for(role, i, "ready", &[])
+    }
+
+    /// [`Cluster::start`] with `extra` environment for this process only (on top of the
+    /// cluster's), e.g. `SILT_FAILPOINTS`; a later plain `start` drops it again.
+    pub fn start_with_env(&self, role: Role, i: usize, extra: &[(&str, &str)]) -> Result<()> {
+        self.start_waiting_for(role, i, "ready", extra)
+    }
+
+    /// Whether the process is stopped (SIGSTOP: by [`Cluster::pause`], or by itself at a
+    /// `name:stop` fail point).
+    pub fn is_stopped(&self, role: Role, i: usize) -> bool {
+        let dir = self.process_dir(role, i);
+        self.pid(role, i)
+            .and_then(|pid| process_state(pid, &dir))
+            .is_some_and(|state| state == 'T')
     }
 
     /// [`Cluster::start`], but a broker counts as started once it serves `/healthz`, ready
     /// or not: during a metadata outage a broker runs but is not ready.
     pub fn start_alive(&self, role: Role, i: usize) -> Result<()> {
-        self.start_waiting_for(role, i, "alive")
+        self.start_waiting_for(role, i, "alive", &[])
     }
 
-    fn start_waiting_for(&self, role: Role, i: usize, wait_for: &str) -> Result<()> {
+    fn start_waiting_for(
+        &self,
+        role: Role,
+        i: usize,
+        wait_for: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<()> {
         self.check_index(role, i)?;
         let index = i.to_string();
         let args = ["start", role.script_name(), &index];
-        let output = self.script_with(&args, &[("SILT_CLUSTER_WAIT_FOR", wait_for)])?;
+        let mut env = vec![("SILT_CLUSTER_WAIT_FOR", wait_for)];
+        env.extend_from_slice(extra);
+        let output = self.script_with(&args, &env)?;
         if !output.success {
             bail!(
                 "local-cluster.sh start {role} {i} failed:\n{}{}\n---- {role} {i} log ----\n{}",

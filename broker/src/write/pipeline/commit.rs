@@ -97,7 +97,7 @@ fn take_ready_run(ready: &mut BTreeMap<u64, Uploaded>, next: &mut u64) -> Vec<Re
 
 /// Commits one proposal's segments in one entry and answers their appends.
 async fn commit_run(parts: &PipelineParts, proposal: Vec<Ready>, closing: &watch::Receiver<bool>) {
-    crate::failpoints::crash_if_active("commit.before_send");
+    crate::failpoints::reached("commit.before_send", &proposal.len());
     let commits = proposal.iter().map(|r| r.commit.clone()).collect();
     let metadata = parts.metadata.as_ref();
     match commit_with_retry(metadata, &parts.metrics, commits, None, Some(closing)).await {
@@ -628,17 +628,40 @@ mod tests {
             released_before: i64,
             orphaned_before: i64,
             limit: usize,
+            after_backup: bool,
         ) -> Result<silt_metadata::types::GarbageList> {
             let inner = &self.inner;
-            inner.garbage(released_before, orphaned_before, limit).await
+            let list = inner.garbage(released_before, orphaned_before, limit, after_backup);
+            list.await
         }
 
         async fn forget_garbage(&self, objects: Vec<String>) -> Result<u64> {
             self.inner.forget_garbage(objects).await
         }
 
-        async fn in_use(&self, objects: Vec<String>, before: i64) -> Result<Vec<String>> {
-            self.inner.in_use(objects, before).await
+        async fn in_use(
+            &self,
+            objects: Vec<String>,
+            before: i64,
+            after_backup: bool,
+        ) -> Result<Vec<String>> {
+            self.inner.in_use(objects, before, after_backup).await
+        }
+
+        async fn backup(&self) -> Result<silt_metadata::backup::Backup> {
+            self.inner.backup().await
+        }
+
+        async fn record_backup(&self, index: u64) -> Result<Option<u64>> {
+            self.inner.record_backup(index).await
+        }
+
+        async fn referenced_objects(
+            &self,
+            after: Option<&str>,
+            limit: usize,
+        ) -> Result<Vec<String>> {
+            self.inner.referenced_objects(after, limit).await
         }
 
         async fn partition_slice(

@@ -64,10 +64,19 @@ fn commit_refused(why: Option<&CommandError>) -> String {
 
 /// Why a segment past the commit horizon fails its appends; nothing of it was written.
 fn too_old_message() -> String {
-    let minutes = silt_metadata::limits::COMMIT_HORIZON_MS / 60_000;
+    let horizon = horizon_text(silt_metadata::limits::commit_horizon_ms());
     format!(
-        "the segment holding these records was sealed more than {minutes} minutes before its commit (the commit horizon; the broker was paused or cut off); nothing was written, retry"
+        "the segment holding these records was sealed more than {horizon} before its commit (the commit horizon; the broker was paused or cut off); nothing was written, retry"
     )
+}
+
+/// The horizon in whole minutes, or in milliseconds when shorter (a test build's).
+fn horizon_text(ms: i64) -> String {
+    if ms % 60_000 == 0 {
+        format!("{} minutes", ms / 60_000)
+    } else {
+        format!("{ms} ms")
+    }
 }
 
 impl PipelineError {
@@ -103,6 +112,12 @@ mod tests {
     use silt_metadata::types::ChunkOutcome;
 
     use super::PipelineError;
+
+    #[test]
+    fn the_horizon_is_named_in_minutes_or_for_a_test_horizon_in_milliseconds() {
+        assert_eq!(super::horizon_text(15 * 60 * 1000), "15 minutes");
+        assert_eq!(super::horizon_text(5_000), "5000 ms");
+    }
 
     #[test]
     fn a_segment_past_the_commit_horizon_is_unavailable_not_outcome_unknown() {

@@ -153,7 +153,7 @@ async fn seal_and_upload(
         let sealed = finish(id, builder).await?;
         tracing::Span::current().record("bytes", sealed.bytes.len());
         let (_permit, sealed) = put(parts, id, &object, sealed, uploads).await?;
-        crate::failpoints::crash_if_active("upload.after_put");
+        crate::failpoints::reached("upload.after_put", &object);
         parts
             .metrics
             .segment_uploaded(sealed.bytes.len(), started.elapsed());
