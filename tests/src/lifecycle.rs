@@ -1,6 +1,8 @@
 //! Helpers of the lifecycle tests (garbage collection, retention, the lifecycle race): the
 //! segment objects in the bucket, whether one exists, and polling a condition until a
-//! deadline.
+//! deadline; [`long_run`] holds the long retention run's figures and readers.
+
+pub mod long_run;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

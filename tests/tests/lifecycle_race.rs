@@ -55,7 +55,7 @@ const STOP_AFTER_UPLOAD: &str = "upload.after_put:stop";
 /// Records per produce request.
 const PER_REQUEST: u64 = 5;
 /// The longest any single wait of the test may take.
-const WAIT: Duration = Duration::from_secs(90);
+const WAIT: Duration = Duration::from_secs(180);
 
 /// The settings every process of the cluster runs with.
 fn cluster_env() -> Vec<(String, String)> {

@@ -478,7 +478,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// A client that starts at `urls[first]` and fails over to the others in turn, sending
 /// `token` (the cluster's `admin` token, None with authentication off).
-fn client(
+pub fn client(
     urls: &[String],
     token: &Option<String>,
     first: usize,
@@ -504,6 +504,17 @@ pub(super) async fn create_topic(
     name: &str,
     partitions: u32,
 ) -> Result<()> {
+    create_topic_with(url, token, name, partitions, TopicConfig::default()).await
+}
+
+/// [`create_topic`] with `config` (retention, compression).
+pub async fn create_topic_with(
+    url: &str,
+    token: &Option<String>,
+    name: &str,
+    partitions: u32,
+    config: TopicConfig,
+) -> Result<()> {
     let admin = Admin::new(
         Client::with_config(ClientConfig {
             request_timeout: Duration::from_secs(10),
@@ -514,10 +525,7 @@ pub(super) async fn create_topic(
     );
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        match admin
-            .create_topic(name, partitions, TopicConfig::default())
-            .await
-        {
+        match admin.create_topic(name, partitions, config.clone()).await {
             Ok(_) => return Ok(()),
             // An earlier attempt was applied although its answer was lost.
             Err(e)
@@ -557,6 +565,7 @@ fn start_workload(
     .enumerate()
     {
         let job = ProducerJob {
+            topic: TOPIC.to_owned(),
             name: name.to_owned(),
             idempotent,
             client: client(urls, token, k, Duration::from_secs(5))?,
@@ -682,27 +691,40 @@ fn record_failure(
     }
 }
 
-struct ProducerJob {
-    name: String,
-    idempotent: bool,
-    client: Client,
-    partitions: u32,
-    interval: Duration,
-    history: SharedHistory,
-    stop: Arc<AtomicBool>,
-    recording: Arc<AtomicBool>,
+/// One SDK producer of the workload: sends records of [`record`] one after another (at
+/// most [`IN_FLIGHT`] unanswered) until `stop`, recording each send and its answer.
+pub struct ProducerJob {
+    /// The topic it writes.
+    pub topic: String,
+    /// Its name in the history (record ids are `<name>-<sequence>`).
+    pub name: String,
+    /// Whether the SDK producer is idempotent.
+    pub idempotent: bool,
+    /// The client it sends through.
+    pub client: Client,
+    /// The topic's partition count.
+    pub partitions: u32,
+    /// Pause between two records.
+    pub interval: Duration,
+    /// Where sends and answers are recorded.
+    pub history: SharedHistory,
+    /// Set to stop sending (outstanding answers are still awaited).
+    pub stop: Arc<AtomicBool>,
+    /// Cleared once answers must no longer be recorded.
+    pub recording: Arc<AtomicBool>,
     /// Where the producer's id goes once it has one (idempotent producers only).
-    ids: ProducerIds,
+    pub ids: ProducerIds,
 }
 
 /// Records handed to one producer and not answered yet, at most.
-const IN_FLIGHT: usize = 64;
+pub const IN_FLIGHT: usize = 64;
 
 impl ProducerJob {
-    async fn run(self) {
+    /// Sends until `stop`, then waits for every outstanding answer.
+    pub async fn run(self) {
         let producer = Producer::new(
             self.client.clone(),
-            TOPIC,
+            &self.topic,
             ProducerConfig {
                 idempotent: self.idempotent,
                 ..ProducerConfig::default()

@@ -68,7 +68,24 @@ pub async fn metric(http: &reqwest::Client, url: &str, sample: &str) -> u64 {
         .text()
         .await
         .unwrap_or_else(|e| panic!("GET {url}/metrics: {e}"));
+    metric_in(&text, sample).unwrap_or(0)
+}
+
+/// Like [`metric`] for a process that may be down: None when `/metrics` does not answer
+/// within 2 s or has no such sample.
+pub async fn try_metric(http: &reqwest::Client, url: &str, sample: &str) -> Option<u64> {
+    let response = http
+        .get(format!("{url}/metrics"))
+        .timeout(std::time::Duration::from_secs(2))
+        .send()
+        .await
+        .ok()?;
+    metric_in(&response.text().await.ok()?, sample)
+}
+
+/// The value of the sample whose line starts with `sample` in a Prometheus text.
+fn metric_in(text: &str, sample: &str) -> Option<u64> {
     text.lines()
         .find_map(|line| line.strip_prefix(sample)?.trim().parse::<f64>().ok())
-        .map_or(0, |value| value as u64)
+        .map(|value| value as u64)
 }
