@@ -30,13 +30,7 @@ out="$work/results.jsonl"
 source "$root/bench/lib.sh"
 trap cleanup EXIT INT TERM
 
-case "$profile" in
-  release) cargo build --release -p silt-broker -p silt-loadgen; bin="$target/release" ;;
-  debug) cargo build --workspace --bins; bin="$target/debug" ;;
-  *) echo "GC_COST_PROFILE must be release or debug, not '$profile'" >&2; exit 2 ;;
-esac
-scripts/s3-server.sh start "$s3_port" "$work/s3" silt-bench >/dev/null
-eval "$(scripts/s3-server.sh env "$s3_port")"
+build_and_start_s3 "$profile" GC_COST_PROFILE
 
 start_silt() { # start_silt ROUND GC_INTERVAL
   env SILT_LOG=warn SILT_RETENTION_CHECK_INTERVAL=1s SILT_GC_INTERVAL="$2" SILT_GC_GRACE=1s \

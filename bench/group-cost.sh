@@ -33,15 +33,7 @@ out="$work/results.jsonl"
 source "$root/bench/lib.sh"
 trap cleanup EXIT INT TERM
 
-case "$profile" in
-  release) cargo build --release -p silt-broker -p silt-loadgen; bin="$target/release" ;;
-  # the workspace's own debug build (the one scripts/test.sh makes), so nothing rebuilds
-  debug) cargo build --workspace --bins; bin="$target/debug" ;;
-  *) echo "GROUP_COST_PROFILE must be release or debug, not '$profile'" >&2; exit 2 ;;
-esac
-
-scripts/s3-server.sh start "$s3_port" "$work/s3" silt-bench >/dev/null
-eval "$(scripts/s3-server.sh env "$s3_port")"
+build_and_start_s3 "$profile" GROUP_COST_PROFILE
 env SILT_LOG=warn "$bin/silt" dev --data-dir "$work/silt" --listen "127.0.0.1:$broker_port" \
   --object-store "s3://silt-bench/group-cost" >>"$work/silt.log" 2>&1 &
 silt_pid=$!
