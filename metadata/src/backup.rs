@@ -289,8 +289,8 @@ async fn write_snapshot(
     let dir = data_dir.join(crate::node::SNAPSHOT_DIR);
     let meta = meta.clone();
     let saved = tokio::task::spawn_blocking(move || {
-        let (store, _) = SnapshotStore::open(dir)?;
-        store.save(&meta, &data)
+        let (snapshots, _) = SnapshotStore::open(dir)?;
+        snapshots.save(&meta, &data)
     });
     saved.await.map_err(io::Error::other)??;
     Ok(())
