@@ -14,7 +14,7 @@ use object_store::{ObjectStoreExt, PutPayload};
 use serde_json::{Value, json};
 use silt_bookie::store::open_store;
 use silt_bookie::store::paths::segment_path;
-use silt_tests::harness::{Silt, SiltOptions, http_client, metric, s3_env};
+use silt_tests::harness::{Silt, SiltOptions, call, http_client, metric, s3_env};
 use silt_tests::lifecycle::{self, exists, segments};
 
 /// One hour ago, in ms since the Unix epoch: older than the retention the tests set.
@@ -48,19 +48,6 @@ fn start_with(dir: &std::path::Path, url: &str, extra: &[(&str, &str)]) -> Silt 
         .collect();
     let object_store = Some(url.to_owned());
     Silt::start(dir, SiltOptions { object_store, env })
-}
-
-/// Sends `method path` with an optional JSON body; the status and the JSON answer.
-async fn call(silt: &Silt, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = http_client().request(method, format!("{}{path}", silt.url));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 /// Creates `topic` keeping records ten minutes.

@@ -6,20 +6,7 @@
 
 use serde_json::{Value, json};
 use silt_sdk::{Client, Groups};
-use silt_tests::harness::{Silt, SiltOptions, http_client};
-
-/// A request's status and JSON answer (`Null` for an empty body).
-async fn call(silt: &Silt, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = http_client().request(method, format!("{}{path}", silt.url));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
+use silt_tests::harness::{Silt, SiltOptions, call, http_client};
 
 /// Creates `topic` with `partitions` partitions and writes `counts[p]` records to each
 /// partition `p`.

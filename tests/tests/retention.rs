@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use silt_sdk::{Client, GroupConsumer, GroupConsumerConfig};
-use silt_tests::harness::{Silt, SiltOptions, http_client, metric};
+use silt_tests::harness::{Silt, SiltOptions, call, http_client, metric};
 
 /// One hour ago, in ms since the Unix epoch: older than any retention the tests set.
 fn an_hour_ago() -> i64 {
@@ -34,21 +34,6 @@ fn start(dir: &std::path::Path) -> Silt {
             ..SiltOptions::default()
         },
     )
-}
-
-/// Sends `method path` with an optional JSON body; the status and the JSON answer (null
-/// when there is none).
-async fn call(silt: &Silt, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let http = http_client();
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = http.request(method, format!("{}{path}", silt.url));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 /// Produces one request (one chunk: the broker is idle) of `values` stamped `timestamp_ms`.

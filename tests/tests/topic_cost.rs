@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use silt_tests::harness::{Silt, SiltOptions, http_client, s3_env};
+use silt_tests::harness::{Silt, SiltOptions, call, http_client, s3_env};
 
 /// Produce rounds; each sends one request per topic at the same time.
 const ROUNDS: usize = 6;
@@ -53,18 +53,6 @@ async fn scrape_until(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// A request's status and JSON answer.
-async fn call(silt: &Silt, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = http_client().request(method, format!("{}{path}", silt.url));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 /// Makes every object-store request of `silt` take 500 ms longer.

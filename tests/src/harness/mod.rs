@@ -38,6 +38,32 @@ pub async fn get_json(http: &reqwest::Client, url: &str) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("GET {url}: the answer is not JSON: {e}"))
 }
 
+/// Sends `method path` to `silt` with an optional JSON body: the status and the JSON
+/// answer (`Null` for an empty or non-JSON body); a failed request is a test failure.
+pub async fn call(
+    silt: &Silt,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes())
+        .unwrap_or_else(|e| panic!("{method} is not an HTTP method: {e}"));
+    let mut request = http_client().request(method, format!("{}{path}", silt.url));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
 /// A child process killed (and reaped) on drop, so a failing test leaves nothing running.
 #[derive(Debug)]
 pub struct KillOnDrop(pub std::process::Child);
